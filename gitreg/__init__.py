@@ -1,0 +1,42 @@
+"""gitreg: a model registry whose database is a git repository.
+
+    from gitreg import Model, ModelStages, log_model_metadata, Client
+
+Names are imported lazily so that ``import gitreg`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Client": ("gitreg.client", "Client"),
+    "Model": ("gitreg.model", "Model"),
+    "log_model_metadata": ("gitreg.model", "log_model_metadata"),
+    "ModelStages": ("gitreg.stages", "ModelStages"),
+    "MetadataValue": ("gitreg.manifests", "MetadataValue"),
+    "GitregError": ("gitreg.errors", "GitregError"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import Client
+    from .errors import GitregError
+    from .manifests import MetadataValue
+    from .model import Model, log_model_metadata
+    from .stages import ModelStages
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'gitreg' has no attribute {name!r}") from None
+    import importlib
+
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value

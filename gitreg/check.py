@@ -1,0 +1,160 @@
+"""``gitreg check``: every manifest against its schema, the stage invariants, and
+agreement between manifests and tags.  Collects every problem, not just the first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ManifestError
+from .gitrepo import GitRepo
+from .manifests import parse_yaml, schema_problems
+from .state import (
+    MODELS_PATH, REGISTRY_PATH, check_model_invariants, check_version_doc, model_file,
+)
+from .tagnames import StageTag, VersionTag, parse_stage_message, parse_tag
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    field: str
+    message: str
+    severity: str = "error"  # or "warning"
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.field}" if self.field else self.path
+        return f"{where}: {self.severity}: {self.message}"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    commit: str | None
+    models: int
+    versions: int
+    tags: int
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _load(repo: GitRepo, oid: str, kind: str, path: str, problems: list[Problem]) -> dict[str, Any] | None:
+    blob = repo.read_blob(oid)
+    try:
+        doc = parse_yaml(blob[1] if blob else b"", path)
+    except ManifestError as exc:
+        problems.append(Problem(path, "", exc.problem))
+        return None
+    found = schema_problems(kind, doc)
+    problems.extend(Problem(path, f, m) for f, m in found)
+    return None if found else doc
+
+
+def check(repo: GitRepo, rev: str = "HEAD") -> CheckReport:
+    commit = repo.resolve(f"{rev}^{{commit}}")
+    problems: list[Problem] = []
+    if commit is None:
+        return CheckReport(None, 0, 0, 0, (Problem(rev, "", "no such commit; is anything committed yet?"),))
+    reg = repo.read_blob(f"{commit}:{REGISTRY_PATH}")
+    if reg is None:
+        return CheckReport(commit, 0, 0, 0, (Problem(REGISTRY_PATH, "", "missing: not a gitreg registry (run `gitreg init`)"),))
+    config = _load(repo, reg[0], "registry", REGISTRY_PATH, problems)
+    prefix = config["tag_prefix"] if config else "models"
+    n_models = n_versions = 0
+    current: dict[str, list[dict[str, Any]]] = {}
+    models_tree = repo.read_tree(f"{commit}:{MODELS_PATH}")
+    for entry in models_tree[1] if models_tree else []:
+        name = entry.name
+        path = f"{MODELS_PATH}/{name}"
+        if not entry.is_tree:
+            problems.append(Problem(path, "", "unexpected file; .mcp/models/ holds one folder per model"))
+            continue
+        n_models += 1
+        children = {e.name: e for e in repo.read_tree(entry.oid)[1]}
+        card = children.pop("model.yaml", None)
+        model_doc = None
+        if card is None:
+            problems.append(Problem(model_file(name), "", "missing: every model folder needs a model.yaml"))
+        else:
+            model_doc = _load(repo, card.oid, "model", model_file(name), problems)
+            if model_doc and model_doc["name"] != name:
+                problems.append(Problem(model_file(name), "name", f"is {model_doc['name']!r} but the folder is {name!r}"))
+        folder = children.pop("versions", None)
+        for extra in children:
+            problems.append(Problem(f"{path}/{extra}", "", "unexpected file in a model folder"))
+        docs = []
+        for ventry in repo.read_tree(folder.oid)[1] if folder is not None and folder.is_tree else []:
+            vpath = f"{path}/versions/{ventry.name}"
+            stem = ventry.name[:-5] if ventry.name.endswith(".yaml") else ""
+            if ventry.is_tree or not stem.isdigit() or stem.startswith("0"):
+                problems.append(Problem(vpath, "", "unexpected file; version manifests are named <number>.yaml"))
+                continue
+            n_versions += 1
+            doc = _load(repo, ventry.oid, "version", vpath, problems)
+            if doc is None:
+                continue
+            try:
+                check_version_doc(doc, name, int(stem), vpath)
+            except ManifestError as exc:
+                problems.append(Problem(exc.path, exc.field, exc.problem))
+                continue
+            docs.append(doc)
+        docs.sort(key=lambda d: d["number"])
+        if model_doc is not None:
+            try:
+                check_model_invariants(model_doc, docs, name)
+            except ManifestError as exc:
+                problems.append(Problem(exc.path, exc.field, exc.problem))
+        current[name] = docs
+    n_tags = _check_tags(repo, prefix, current, problems)
+    return CheckReport(commit, n_models, n_versions, n_tags, tuple(problems))
+
+
+def _check_tags(repo: GitRepo, prefix: str, models: dict[str, list[dict[str, Any]]],
+                problems: list[Problem]) -> int:
+    refs = repo.list_refs(f"refs/tags/{prefix}/")
+    registered: dict[str, set[int]] = {}
+    latest_stage: dict[tuple[str, str], tuple[int, Any]] = {}
+    for ref in refs:
+        tag_name = ref.name[len("refs/tags/"):]
+        parsed = parse_tag(prefix, tag_name)
+        if parsed is None:
+            problems.append(Problem(f"tag {tag_name}", "", "not a gitreg tag name (ignored)", "warning"))
+            continue
+        if ref.type != "tag":
+            problems.append(Problem(f"tag {tag_name}", "", "lightweight tag: gitreg's tags are annotated, so this"
+                                    " one carries no message and is not counted", "warning"))
+            continue
+        if isinstance(parsed, VersionTag):
+            registered.setdefault(parsed.model, set()).add(parsed.number)
+        elif isinstance(parsed, StageTag):
+            message = parse_stage_message(ref.subject + "\n\n" + ref.body)
+            if message is None or message.stage != parsed.stage or message.model != parsed.model:
+                problems.append(Problem(f"tag {tag_name}", "", f"message does not read '<model> v<N> -> {parsed.stage}'"))
+                continue
+            key = (parsed.model, parsed.stage)
+            if key not in latest_stage or latest_stage[key][0] < parsed.seq:
+                latest_stage[key] = (parsed.seq, message)
+    for model, docs in models.items():
+        have = registered.get(model, set())
+        for doc in docs:
+            if doc["number"] not in have:
+                problems.append(Problem(f"{MODELS_PATH}/{model}/versions/{doc['number']}.yaml", "number",
+                                        f"registration tag {prefix}/{model}/v{doc['number']} is missing"))
+            stage = doc["stage"]
+            if stage in ("staging", "production"):
+                last = latest_stage.get((model, stage))
+                if last is None:
+                    problems.append(Problem(f"{MODELS_PATH}/{model}/versions/{doc['number']}.yaml", "stage",
+                                            f"is {stage} but no {prefix}/{model}/{stage}/<n> tag records it"))
+                elif last[1].number != doc["number"]:
+                    problems.append(Problem(
+                        f"{MODELS_PATH}/{model}/versions/{doc['number']}.yaml", "stage",
+                        f"is {stage} but the latest tag {prefix}/{model}/{stage}/{last[0]} moved v{last[1].number} there"))
+    return len(refs)

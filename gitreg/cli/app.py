@@ -1,0 +1,144 @@
+"""The root ``gitreg`` command, global options and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+import typer
+
+from .render import OUTPUT_HELP, OutputFormat, emit, kv, note
+
+app = typer.Typer(
+    name="gitreg",
+    help="A model registry whose database is a git repository: models, numbered versions, "
+         "stages, metadata and artifact links as YAML under .mcp/, every change a commit.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Settings:
+    def __init__(self, repo: Optional[str], traceback: bool) -> None:
+        self.repo = repo
+        self.traceback = traceback
+
+
+def client(ctx: typer.Context):
+    """The Client for this invocation (imported lazily to keep --help fast)."""
+    from ..client import Client
+
+    settings: Settings = ctx.find_root().obj
+    return Client(settings.repo if settings else None)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    repo: Optional[str] = typer.Option(
+        None, "--repo", "-C", envvar="GITREG_REPO", metavar="PATH",
+        help="Registry repository to use (default: the git repository around the current folder).",
+    ),
+    traceback: bool = typer.Option(False, "--traceback", help="Show a Python traceback on errors (for bug reports)."),
+) -> None:
+    ctx.obj = Settings(repo, traceback)
+
+
+@app.command("init")
+def init_cmd(
+    path: str = typer.Argument(".", help="Folder of the repository (created and git-initialised if needed)."),
+    store: Optional[str] = typer.Option(
+        None, "--store", metavar="URI",
+        help="fsspec URI of the artifact store, e.g. s3://bucket/prefix (default: .gitreg/store, ignored by git).",
+    ),
+    tag_prefix: str = typer.Option("models", "--tag-prefix", help="First component of every tag gitreg creates."),
+) -> None:
+    """Create a registry: .mcp/registry.yaml in one commit."""
+    from ..client import Client
+
+    c = Client.init(path, store=store, tag_prefix=tag_prefix)
+    config = c.registry.config
+    note(f"Initialised a gitreg registry in {c.root} (store: {config.store}, tags: {config.tag_prefix}/...)")
+
+
+@app.command("check")
+def check_cmd(
+    ctx: typer.Context,
+    rev: str = typer.Option("HEAD", "--rev", help="Commit to check (default: HEAD)."),
+    output: OutputFormat = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP),
+) -> None:
+    """Validate every manifest, the stage invariants and tag/manifest agreement."""
+    from ..check import check
+    from ..errors import CheckFailedError
+
+    report = check(client(ctx).registry.repo, rev)
+    data = {
+        "ok": report.ok, "commit": report.commit, "models": report.models, "versions": report.versions,
+        "tags": report.tags,
+        "problems": [{"path": p.path, "field": p.field, "severity": p.severity, "message": p.message}
+                     for p in report.problems],
+    }
+    if output != OutputFormat.table:
+        emit(data, output)
+    else:
+        for problem in report.problems:
+            typer.echo(str(problem))
+    summary = (f"checked {report.models} model(s), {report.versions} version(s), {report.tags} tag(s):"
+               f" {len(report.errors)} error(s), {len(report.problems) - len(report.errors)} warning(s)")
+    if not report.ok:
+        raise CheckFailedError(summary)
+    note(summary)
+
+
+def _register_groups() -> None:
+    from . import artifact_cmds, metadata_cmds, model_cmds
+
+    app.add_typer(model_cmds.model_app, name="model")
+    app.add_typer(metadata_cmds.metadata_app, name="metadata")
+    app.add_typer(artifact_cmds.artifact_app, name="artifact")
+
+
+_register_groups()
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Console entry point: run the app, map errors to one line and an exit code."""
+    import click
+
+    from ..errors import GitregError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    show_tb = "--traceback" in args
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=args, prog_name="gitreg", standalone_mode=False)
+    except GitregError as exc:
+        if show_tb:
+            raise
+        note(f"error: {exc}")
+        return exc.exit_code
+    except click.exceptions.Abort:
+        note("aborted")
+        return 130
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        note("interrupted")
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+__all__ = ["app", "main", "run", "client", "kv"]

@@ -1,0 +1,108 @@
+"""``gitreg artifact add|get|remove``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .app import client
+from .render import OUTPUT_HELP, OutputFormat, emit, human_size, kv, note
+
+artifact_app = typer.Typer(help="Store, link and fetch the artifacts of model versions.", no_args_is_help=True)
+PROGRESS_THRESHOLD = 32 * 1024 * 1024
+
+
+class _Progress:
+    """A progress bar on stderr for transfers above a threshold."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.bar = None
+        if total >= PROGRESS_THRESHOLD:
+            import click
+
+            self.bar = click.progressbar(length=total, label=label, file=click.get_text_stream("stderr"),
+                                         show_pos=False, show_percent=True, show_eta=True)
+            self.bar.__enter__()
+
+    def __call__(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _size_of(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return 0
+
+
+@artifact_app.command("add")
+def artifact_add(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
+    version: str = typer.Argument(..., help="Version: a number, a name, 'latest' or a stage.", metavar="VERSION"),
+    source: str = typer.Argument(..., help="Local file or folder to store, or a URI to link with --link.",
+                                 metavar="PATH_OR_URI"),
+    type: str = typer.Option("data", "--type", help="Artifact type: data, model, deployment or service."),
+    artifact_name: Optional[str] = typer.Option(None, "--name", "-n", help="Artifact name (default: the file name without extension)."),
+    link: bool = typer.Option(False, "--link", help="Link the URI in place (hashed, not copied into the store)."),
+) -> None:
+    """Store a file or folder in the artifact store and link it to a version."""
+    base = source.rstrip("/").rsplit("/", 1)[-1]
+    art = artifact_name or (base.split(".", 1)[0] if "." in base[1:] else base)
+    progress = _Progress(0 if link else _size_of(Path(source)), f"storing {base}")
+    try:
+        added = client(ctx).add_artifact(name, version, source, art, type=type, link=link, progress=progress)
+    finally:
+        progress.close()
+    how = "linked in place" if added.external else "stored"
+    note(f"{how} {added.name} v{added.version} ({added.type}, {human_size(added.size)}, sha256 {added.sha256[:12]})"
+         f" on {name} {version}")
+
+
+@artifact_app.command("get")
+def artifact_get(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
+    version: str = typer.Argument(..., help="Version: a number, a name, 'latest' or a stage.", metavar="VERSION"),
+    artifact: str = typer.Argument(..., help="Artifact name.", metavar="ARTIFACT"),
+    output_path: Optional[Path] = typer.Option(None, "-o", "--output", help="Copy the verified bytes to this path."),
+    artifact_version: Optional[int] = typer.Option(None, "--artifact-version", help="Artifact version (default: the highest)."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help=OUTPUT_HELP),
+) -> None:
+    """Show an artifact's link, or download it (hash verified) with -o PATH."""
+    c = client(ctx)
+    found = c.get_artifact(name, version, artifact, artifact_version)
+    if output_path is None:
+        data = found.link.to_dict() | {"model": name, "model_version": found.model_version}
+        if fmt != OutputFormat.table:
+            emit(data, fmt)
+        else:
+            kv([(k, v) for k, v in data.items()])
+        return
+    progress = _Progress(found.link.size, f"fetching {artifact}")
+    try:
+        path = found.download(output_path, progress)
+    finally:
+        progress.close()
+    note(f"wrote {path} ({human_size(found.link.size)}, sha256 verified)")
+
+
+@artifact_app.command("remove")
+def artifact_remove(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
+    version: str = typer.Argument(..., help="Version: a number, a name, 'latest' or a stage.", metavar="VERSION"),
+    artifact: str = typer.Argument(..., help="Artifact name.", metavar="ARTIFACT"),
+    artifact_version: Optional[int] = typer.Option(None, "--artifact-version", help="Only this artifact version."),
+) -> None:
+    """Unlink an artifact from a version (the stored bytes stay until garbage collection)."""
+    removed = client(ctx).delete_artifact(name, version, artifact, artifact_version)
+    note(f"unlinked {artifact} " + ", ".join(f"v{a.version}" for a in removed))

@@ -1,0 +1,58 @@
+"""``gitreg metadata log|show``."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from .app import client
+from .render import OUTPUT_HELP, OutputFormat, Table, emit
+
+metadata_app = typer.Typer(help="Log and show metadata of model versions.", no_args_is_help=True)
+
+
+@metadata_app.command("log")
+def metadata_log(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
+    items: List[str] = typer.Argument(..., help="[VERSION] then KEY=VALUE pairs; values are JSON when they parse"
+                                                " (0.97, true, [1,2], {\"a\":1}), text otherwise.",
+                                      metavar="[VERSION] KEY=VALUE..."),
+) -> None:
+    """Log metadata on a version (default: latest); merges into what is there."""
+    from ..errors import InvalidValueError
+    from ..filters import parse_value
+
+    version: Optional[str] = None
+    if items and "=" not in items[0]:
+        version, items = items[0], items[1:]
+    if not items:
+        raise InvalidValueError("give at least one KEY=VALUE")
+    metadata = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidValueError(f"{item!r} is not KEY=VALUE")
+        metadata[key] = parse_value(value)
+    v = client(ctx).log_metadata(name, version, metadata)
+    typer.echo(f"Logged {', '.join(sorted(metadata))} on {name} v{v.number}", err=True)
+
+
+@metadata_app.command("show")
+def metadata_show(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
+    version: Optional[str] = typer.Argument(None, help="Version: a number, a name, 'latest' or a stage (default: latest).",
+                                            metavar="[VERSION]"),
+    output: OutputFormat = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP),
+) -> None:
+    """Show the metadata of a version."""
+    import json
+
+    v = client(ctx).get_model_version(name, version)
+    table = Table(["KEY", "VALUE"])
+    for key in sorted(v.metadata):
+        value = v.metadata[key]
+        table.add(key, json.dumps(value) if isinstance(value, (dict, list)) else value)
+    emit(dict(v.metadata), output, table)

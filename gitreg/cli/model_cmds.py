@@ -1,0 +1,268 @@
+"""``gitreg model ...`` and ``gitreg model version ...``."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from .app import client
+from .render import OUTPUT_HELP, OutputFormat, Table, emit, human_size, kv, note, short_metadata
+
+model_app = typer.Typer(help="Register, list, describe, update and delete models.", no_args_is_help=True)
+version_app = typer.Typer(help="List, inspect, promote and delete model versions.", no_args_is_help=True)
+model_app.add_typer(version_app, name="version")
+
+OUT = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP)
+MODEL = typer.Argument(..., help="Model name.", metavar="NAME")
+VERSION_OPT = typer.Argument(None, help="Version: a number, a name, 'latest' or a stage (default: latest).",
+                             metavar="[VERSION]")
+VERSION_REQ = typer.Argument(..., help="Version: a number, a name, 'latest' or a stage.", metavar="VERSION")
+REASON = typer.Option("", "--reason", "-m", help="Why: recorded in the commit (and the stage tag).")
+
+
+def _card_options(license, description, audience, use_cases, limitations, trade_offs, ethics):
+    return dict(license=license, description=description, audience=audience, use_cases=use_cases,
+                limitations=limitations, trade_offs=trade_offs, ethics=ethics)
+
+
+def _confirm(what: str, yes: bool) -> None:
+    import sys
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        from ..errors import InvalidValueError
+
+        raise InvalidValueError(f"refusing to {what} without confirmation; pass --yes")
+    typer.confirm(f"Really {what}?", abort=True)
+
+
+# ---------------------------------------------------------------- models
+
+@model_app.command("list")
+def model_list(ctx: typer.Context, tag: List[str] = typer.Option([], "--tag", "-t", help="Only models with this tag (repeatable)."),
+               output: OutputFormat = OUT) -> None:
+    """List models with their latest version and the versions in staging and production."""
+    states = [s for s in client(ctx).list_model_states() if set(tag) <= set(s.model.tags)]
+    rows = []
+    table = Table(["MODEL", "VERSIONS", "LATEST", "STAGING", "PRODUCTION", "TAGS", "DESCRIPTION"])
+    for s in states:
+        latest = s.latest()
+        staging = [v.number for v in s.in_stage("staging")]
+        production = [v.number for v in s.in_stage("production")]
+        rows.append({"name": s.name, "versions": len(s.versions), "latest": latest.number if latest else None,
+                     "staging": staging[0] if staging else None, "production": production[0] if production else None,
+                     "tags": list(s.model.tags), "description": s.model.description})
+        table.add(s.name, len(s.versions), latest.number if latest else "-", staging[0] if staging else "-",
+                  production[0] if production else "-", ",".join(s.model.tags), (s.model.description or "")[:50])
+    emit(rows, output, table)
+
+
+@model_app.command("register")
+def model_register(
+    ctx: typer.Context,
+    name: str = MODEL,
+    license: Optional[str] = typer.Option(None, "--license", help="License of the model, e.g. Apache-2.0."),
+    description: Optional[str] = typer.Option(None, "--description", help="What the model does."),
+    audience: Optional[str] = typer.Option(None, "--audience", help="Who the model is for."),
+    use_cases: Optional[str] = typer.Option(None, "--use-cases", help="What it may be used for."),
+    limitations: Optional[str] = typer.Option(None, "--limitations", help="Known limitations."),
+    trade_offs: Optional[str] = typer.Option(None, "--trade-offs", help="Trade-offs made."),
+    ethics: Optional[str] = typer.Option(None, "--ethics", help="Ethical considerations."),
+    tag: List[str] = typer.Option([], "--tag", "-t", help="Tag for the model (repeatable)."),
+) -> None:
+    """Register a new model with its card (one commit)."""
+    model = client(ctx).create_model(name, tags=tag, **_card_options(
+        license, description, audience, use_cases, limitations, trade_offs, ethics))
+    note(f"Registered model {model.name}")
+
+
+@model_app.command("describe")
+def model_describe(ctx: typer.Context, name: str = MODEL, output: OutputFormat = OUT) -> None:
+    """Show a model's card and a summary of its versions."""
+    state = client(ctx).get_model_state(name)
+    data = state.model.to_dict() | {"version_count": len(state.versions),
+                                    "latest": state.latest().number if state.latest() else None}
+    if output != OutputFormat.table:
+        emit(data, output)
+        return
+    card = state.model
+    kv([("name", card.name), ("license", card.license), ("description", card.description),
+        ("audience", card.audience), ("use cases", card.use_cases), ("limitations", card.limitations),
+        ("trade-offs", card.trade_offs), ("ethics", card.ethics), ("tags", ", ".join(card.tags)),
+        ("created", card.created), ("versions", len(state.versions)),
+        ("latest", state.latest().number if state.latest() else "-"),
+        ("staging", ", ".join(str(v.number) for v in state.in_stage("staging")) or "-"),
+        ("production", ", ".join(str(v.number) for v in state.in_stage("production")) or "-")])
+
+
+@model_app.command("update")
+def model_update(
+    ctx: typer.Context,
+    name: str = MODEL,
+    license: Optional[str] = typer.Option(None, "--license", help="New license."),
+    description: Optional[str] = typer.Option(None, "--description", help="New description."),
+    audience: Optional[str] = typer.Option(None, "--audience", help="New audience."),
+    use_cases: Optional[str] = typer.Option(None, "--use-cases", help="New use cases."),
+    limitations: Optional[str] = typer.Option(None, "--limitations", help="New limitations."),
+    trade_offs: Optional[str] = typer.Option(None, "--trade-offs", help="New trade-offs."),
+    ethics: Optional[str] = typer.Option(None, "--ethics", help="New ethical considerations."),
+    tag: List[str] = typer.Option([], "--tag", "-t", help="Tag to add (repeatable)."),
+    remove_tag: List[str] = typer.Option([], "--remove-tag", help="Tag to remove (repeatable)."),
+) -> None:
+    """Change a model's card or tags (one commit; nothing if nothing changes)."""
+    client(ctx).update_model(name, add_tags=tag, remove_tags=remove_tag, **_card_options(
+        license, description, audience, use_cases, limitations, trade_offs, ethics))
+    note(f"Updated model {name}")
+
+
+@model_app.command("delete")
+def model_delete(ctx: typer.Context, name: str = MODEL,
+                 yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
+    """Delete a model and all its version manifests (history and tags stay in git)."""
+    c = client(ctx)
+    c.get_model(name)
+    _confirm(f"delete model {name} and all its versions", yes)
+    c.delete_model(name)
+    note(f"Deleted model {name}; its history remains in git (git log -- .mcp/models/{name})")
+
+
+# ---------------------------------------------------------------- versions
+
+def _version_row(v) -> dict:
+    return {"number": v.number, "name": v.name, "stage": v.stage, "created": v.created,
+            "description": v.description, "tags": list(v.tags), "metadata": dict(v.metadata),
+            "artifacts": len(v.artifacts), "runs": list(v.runs)}
+
+
+@version_app.command("list")
+def version_list(
+    ctx: typer.Context,
+    name: str = MODEL,
+    stage: Optional[str] = typer.Option(None, "--stage", "-s", help="Only versions in this stage (or 'latest')."),
+    tag: List[str] = typer.Option([], "--tag", "-t", help="Only versions with this tag (repeatable)."),
+    metadata: List[str] = typer.Option([], "--metadata", help="Filter KEY:OP:VALUE, OP one of eq ne gt gte lt lte contains (repeatable)."),
+    output: OutputFormat = OUT,
+) -> None:
+    """List a model's versions, oldest first."""
+    from ..filters import parse_condition
+
+    conditions = [parse_condition(m) for m in metadata]
+    versions = client(ctx).list_model_versions(name, stage=stage, tags=tag or None, metadata=conditions)
+    table = Table(["VERSION", "NAME", "STAGE", "CREATED", "TAGS", "ARTIFACTS", "METADATA"])
+    for v in versions:
+        table.add(v.number, v.name, v.stage, v.created, ",".join(v.tags), len(v.artifacts),
+                  short_metadata(v.metadata))
+    emit([_version_row(v) for v in versions], output, table)
+
+
+@version_app.command("create")
+def version_create(
+    ctx: typer.Context,
+    name: str = MODEL,
+    version_name: Optional[str] = typer.Option(None, "--name", help="Name of the version (default: its number)."),
+    description: Optional[str] = typer.Option(None, "--description", help="Description of the version."),
+    tag: List[str] = typer.Option([], "--tag", "-t", help="Tag for the version (repeatable)."),
+    reason: str = REASON,
+) -> None:
+    """Register the next version of a model (the model is created if it does not exist)."""
+    v = client(ctx).create_model_version(name, name=version_name, description=description, tags=tag, reason=reason)
+    typer.echo(v.number)
+    note(f"Registered {name} v{v.number}" + (f" ({v.name})" if v.name != str(v.number) else ""))
+
+
+@version_app.command("describe")
+def version_describe(ctx: typer.Context, name: str = MODEL, version: Optional[str] = VERSION_OPT,
+                     output: OutputFormat = OUT) -> None:
+    """Show one version: stage, metadata, artifacts and runs."""
+    v = client(ctx).get_model_version(name, version)
+    if output != OutputFormat.table:
+        emit(v.to_dict(), output)
+        return
+    kv([("model", v.model), ("version", v.number), ("name", v.name), ("stage", v.stage),
+        ("description", v.description), ("tags", ", ".join(v.tags)), ("created", v.created),
+        ("runs", ", ".join(v.runs) or "-")])
+    if v.metadata:
+        typer.echo("\nmetadata:")
+        for key in sorted(v.metadata):
+            typer.echo(f"  {key}: {v.metadata[key]}")
+    if v.artifacts:
+        typer.echo("\nartifacts:")
+        _artifact_table(v.artifacts).print()
+
+
+def _artifact_table(links) -> Table:
+    table = Table(["NAME", "VERSION", "TYPE", "FORMAT", "SIZE", "SHA256", "URI"])
+    for a in links:
+        table.add(a.name, a.version, a.type, a.format, human_size(a.size), a.sha256[:12],
+                  a.uri + (" (linked)" if a.external else ""))
+    return table
+
+
+def _artifacts_of(ctx: typer.Context, name: str, version: Optional[str], type: str, output: OutputFormat) -> None:
+    v = client(ctx).get_model_version(name, version)
+    links = list(v.links(type=type))
+    emit([a.to_dict() for a in links], output, _artifact_table(links))
+
+
+@version_app.command("runs")
+def version_runs(ctx: typer.Context, name: str = MODEL, version: Optional[str] = VERSION_OPT,
+                 output: OutputFormat = OUT) -> None:
+    """List the pipeline runs linked to a version."""
+    v = client(ctx).get_model_version(name, version)
+    table = Table(["RUN"])
+    for run in v.runs:
+        table.add(run)
+    emit(list(v.runs), output, table)
+
+
+def _artifact_command(kind: str):
+    def command(ctx: typer.Context, name: str = MODEL, version: Optional[str] = VERSION_OPT,
+                output: OutputFormat = OUT) -> None:
+        _artifacts_of(ctx, name, version, kind, output)
+
+    command.__doc__ = f"List the {kind} artifacts linked to a version."
+    return command
+
+
+for _kind in ("data", "model", "deployment"):
+    version_app.command(f"{_kind}_artifacts")(_artifact_command(_kind))
+    version_app.command(f"{_kind}-artifacts", hidden=True)(_artifact_command(_kind))
+
+
+@version_app.command("update")
+def version_update(
+    ctx: typer.Context,
+    name: str = MODEL,
+    version: str = VERSION_REQ,
+    stage: Optional[str] = typer.Option(None, "--stage", "-s", help="New stage: staging, production, archived or none."),
+    force: bool = typer.Option(False, "--force", "-f", help="Take an exclusive stage from the version holding it (it is archived)."),
+    new_name: Optional[str] = typer.Option(None, "--name", help="New name of the version."),
+    description: Optional[str] = typer.Option(None, "--description", help="New description."),
+    tag: List[str] = typer.Option([], "--tag", "-t", help="Tag to add (repeatable)."),
+    remove_tag: List[str] = typer.Option([], "--remove-tag", help="Tag to remove (repeatable)."),
+    reason: str = REASON,
+) -> None:
+    """Promote a version to a stage, rename it, describe or tag it (one commit)."""
+    c = client(ctx)
+    before = c.get_model_version(name, version)
+    after = c.update_model_version(name, before.number, stage=stage, force=force, name=new_name,
+                                   description=description, add_tags=tag, remove_tags=remove_tag, reason=reason)
+    if stage is not None and before.stage == after.stage:
+        note(f"{name} v{after.number} is already {after.stage}: nothing to do")
+    elif stage is not None:
+        note(f"{name} v{after.number}: {before.stage} -> {after.stage}")
+    else:
+        note(f"Updated {name} v{after.number}")
+
+
+@version_app.command("delete")
+def version_delete(ctx: typer.Context, name: str = MODEL, version: str = VERSION_REQ,
+                   yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
+    """Delete a version's manifest (its number is never reused; history stays in git)."""
+    c = client(ctx)
+    v = c.get_model_version(name, version)
+    _confirm(f"delete {name} v{v.number}", yes)
+    c.delete_model_version(name, v.number)
+    note(f"Deleted {name} v{v.number}")

@@ -1,0 +1,88 @@
+"""Rendering for the CLI: aligned tables for people, JSON/YAML for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from typing import Any, Iterable, Mapping, Sequence
+
+import typer
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+OUTPUT_HELP = "Output format: a table for people, or json/yaml for scripts."
+
+
+def emit(data: Any, fmt: OutputFormat, table: "Table | None" = None) -> None:
+    if fmt == OutputFormat.json:
+        typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+    elif fmt == OutputFormat.yaml:
+        from ..manifests import dump_yaml
+
+        typer.echo(dump_yaml(data if isinstance(data, Mapping) else {"items": data}).decode().rstrip())
+    elif table is not None:
+        table.print()
+    else:
+        typer.echo(json.dumps(data, indent=2, default=str))
+
+
+class Table:
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.columns = list(columns)
+        self.rows: list[list[str]] = []
+
+    def add(self, *values: Any) -> None:
+        self.rows.append(["" if v is None else str(v) for v in values])
+
+    def lines(self) -> list[str]:
+        widths = [len(c) for c in self.columns]
+        for row in self.rows:
+            widths = [max(w, len(v)) for w, v in zip(widths, row)]
+        fmt = lambda row: "  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip()  # noqa: E731
+        return [fmt(self.columns)] + [fmt(r) for r in self.rows]
+
+    def print(self) -> None:
+        if not self.rows:
+            typer.echo("(none)")
+            return
+        typer.echo("\n".join(self.lines()))
+
+
+def kv(pairs: Iterable[tuple[str, Any]]) -> None:
+    pairs = list(pairs)
+    width = max((len(k) for k, _ in pairs), default=0)
+    for key, value in pairs:
+        typer.echo(f"{key.ljust(width)}  {'' if value is None else value}")
+
+
+def note(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def short_metadata(metadata: Mapping[str, Any], limit: int = 60) -> str:
+    parts = []
+    for key in sorted(metadata):
+        value = metadata[key]
+        text = json.dumps(value, separators=(",", ":")) if isinstance(value, (dict, list)) else str(value)
+        parts.append(f"{key}={text}")
+    out = " ".join(parts)
+    return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def is_tty() -> bool:
+    return sys.stderr.isatty()

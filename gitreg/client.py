@@ -1,0 +1,208 @@
+"""The Client: the registry's whole API, one call per operation.
+
+The CLI and :class:`gitreg.Model` both go through these methods, so the
+command line and Python always agree.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Iterable, Mapping
+
+from . import operations as ops
+from .artifacts import ArtifactVersion, check_type, describe_uri, download, load, save_object, save_path
+from .errors import ArtifactNotFoundError, InvalidValueError
+from .manifests import ArtifactLink, ModelManifest, VersionManifest
+from .registry import Registry
+from .stages import parse_stage
+from .state import ModelState
+
+Progress = Callable[[int], None]
+
+
+def _noop(_: int) -> None:
+    pass
+
+
+class Client:
+    """Entry point to a registry: ``Client()`` (cwd upwards / $GITREG_REPO) or ``Client(path)``."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, registry: Registry | None = None) -> None:
+        self.registry = registry if registry is not None else Registry.open(path)
+
+    @classmethod
+    def init(cls, path: str | os.PathLike[str] | None = None, store: str | None = None,
+             tag_prefix: str = "models") -> "Client":
+        return cls(registry=Registry.init(path, store=store, tag_prefix=tag_prefix))
+
+    @property
+    def root(self) -> str:
+        return str(self.registry.root)
+
+    # ------------------------------------------------------------ models
+
+    def create_model(self, name: str, license: str | None = None, description: str | None = None,
+                     audience: str | None = None, use_cases: str | None = None,
+                     limitations: str | None = None, trade_offs: str | None = None,
+                     ethics: str | None = None, tags: Iterable[str] | None = None) -> ModelManifest:
+        card = dict(license=license, description=description, audience=audience, use_cases=use_cases,
+                    limitations=limitations, trade_offs=trade_offs, ethics=ethics)
+        return self.registry.transact(lambda s: ops.create_model(s, name, card, tags)).result
+
+    def get_model(self, name: str) -> ModelManifest:
+        return self.registry.snapshot().require(name).model
+
+    def get_model_state(self, name: str) -> ModelState:
+        return self.registry.snapshot().require(name)
+
+    def list_models(self, tags: Iterable[str] | None = None) -> list[ModelManifest]:
+        wanted = set(tags or ())
+        return [m.model for m in self.registry.snapshot().models() if wanted <= set(m.model.tags)]
+
+    def list_model_states(self) -> list[ModelState]:
+        return self.registry.snapshot().models()
+
+    def update_model(self, name: str, license: str | None = None, description: str | None = None,
+                     audience: str | None = None, use_cases: str | None = None,
+                     limitations: str | None = None, trade_offs: str | None = None,
+                     ethics: str | None = None, add_tags: Iterable[str] | None = None,
+                     remove_tags: Iterable[str] | None = None) -> ModelManifest:
+        card = {k: v for k, v in dict(license=license, description=description, audience=audience,
+                                      use_cases=use_cases, limitations=limitations, trade_offs=trade_offs,
+                                      ethics=ethics).items() if v is not None}
+        self.registry.transact(lambda s: ops.update_model(s, name, card, add_tags, remove_tags))
+        return self.get_model(name)
+
+    def delete_model(self, name: str) -> None:
+        self.registry.transact(lambda s: ops.delete_model(s, name))
+
+    # ------------------------------------------------------------ versions
+
+    def create_model_version(self, model_name: str, name: str | None = None, description: str | None = None,
+                             tags: Iterable[str] | None = None, metadata: Mapping[str, Any] | None = None,
+                             reason: str = "", model_card: Mapping[str, Any] | None = None,
+                             model_tags: Iterable[str] | None = None) -> VersionManifest:
+        """Register the next version (the model is created with ``model_card`` if missing)."""
+        return self.registry.transact(lambda s: ops.register_version(
+            s, model_name, name=name, description=description, tags=tags, metadata=metadata,
+            card=model_card, model_tags=model_tags, reason=reason)).result
+
+    def get_or_create_model_version(self, model_name: str, name: str,
+                                    model_card: Mapping[str, Any] | None = None,
+                                    model_tags: Iterable[str] | None = None) -> VersionManifest:
+        """The version called ``name``, registered first if there is none (atomically)."""
+        ops.validate_version_name(name)
+
+        def build(snap):
+            state = snap.model(model_name)
+            existing = state.by_name(name) if state is not None else None
+            if existing is not None:
+                return ops.Change(message="", result=existing)
+            return ops.register_version(snap, model_name, name=name, card=model_card, model_tags=model_tags)
+
+        return self.registry.transact(build).result
+
+    def get_model_version(self, model_name: str, version: object = None) -> VersionManifest:
+        """A version by number, digit string, name, stage or ``latest`` (None: latest)."""
+        state = self.registry.snapshot().require(model_name)
+        return state.resolve("latest" if version is None else version)
+
+    def list_model_versions(self, model_name: str, stage: object = None, tags: Iterable[str] | None = None,
+                            name: str | None = None,
+                            metadata: Iterable[tuple[str, str, Any]] | None = None) -> list[VersionManifest]:
+        """Versions in number order, filtered by stage, tags (all given), name and metadata."""
+        from .filters import matches_metadata
+
+        versions = list(self.registry.snapshot().require(model_name).versions)
+        if stage is not None:
+            wanted = parse_stage(stage, allow_latest=True)
+            versions = versions[-1:] if wanted == "latest" else [v for v in versions if v.stage == wanted]
+        if tags:
+            need = set(tags)
+            versions = [v for v in versions if need <= set(v.tags)]
+        if name is not None:
+            versions = [v for v in versions if v.name == name]
+        for condition in metadata or ():
+            versions = [v for v in versions if matches_metadata(v.metadata, *condition)]
+        return versions
+
+    def update_model_version(self, model_name: str, version: object, stage: object = None, force: bool = False,
+                             name: str | None = None, description: str | None = None,
+                             add_tags: Iterable[str] | None = None, remove_tags: Iterable[str] | None = None,
+                             reason: str = "") -> VersionManifest:
+        """Rename, describe, tag or move a version to ``stage``; setting its own stage is a no-op."""
+        committed = self.registry.transact(lambda s: ops.update_version(
+            s, model_name, version, stage=stage, force=force, name=name, description=description,
+            add_tags=add_tags, remove_tags=remove_tags, reason=reason))
+        if committed.result is not None:
+            return committed.result
+        return self.get_model_version(model_name, version)
+
+    def delete_model_version(self, model_name: str, version: object) -> None:
+        self.registry.transact(lambda s: ops.delete_version(s, model_name, version))
+
+    # ------------------------------------------------------------ metadata
+
+    def log_metadata(self, model_name: str, version: object, metadata: Mapping[str, Any]) -> VersionManifest:
+        committed = self.registry.transact(lambda s: ops.log_metadata(
+            s, model_name, "latest" if version is None else version, metadata))
+        return committed.result or self.get_model_version(model_name, version)
+
+    # ------------------------------------------------------------ artifacts
+
+    def _link(self, model_name: str, version: object, link: ArtifactLink) -> ArtifactLink:
+        return self.registry.transact(lambda s: ops.link_artifact(s, model_name, version, link)).result
+
+    def save_artifact(self, model_name: str, version: object, obj: Any, name: str,
+                      type: str | None = None) -> ArtifactLink:
+        """Materialise ``obj`` into the store and link it (type None: by what the object is)."""
+        ops.validate_name("artifact", name)
+        self.get_model_version(model_name, version)  # fail before uploading anything
+        return self._link(model_name, version, save_object(self.registry, obj, name, type))
+
+    def add_artifact(self, model_name: str, version: object, path_or_uri: str, name: str,
+                     type: str = "data", link: bool = False, progress: Progress = _noop) -> ArtifactLink:
+        """Store a local file/folder (or, with ``link``, reference a URI in place) and link it."""
+        ops.validate_name("artifact", name)
+        check_type(type)
+        self.get_model_version(model_name, version)
+        if link:
+            new = describe_uri(self.registry, str(path_or_uri), name, type)
+        elif "://" in str(path_or_uri) and not str(path_or_uri).startswith("file://"):
+            raise InvalidValueError(f"{path_or_uri} is a remote URI: link it in place with link=True (--link)")
+        else:
+            local = str(path_or_uri)[len("file://"):] if str(path_or_uri).startswith("file://") else path_or_uri
+            new = save_path(self.registry, local, name, type, progress)
+        return self._link(model_name, version, new)
+
+    def link_artifact(self, model_name: str, version: object, uri: str, name: str, type: str = "data",
+                      copy: bool = False) -> ArtifactLink:
+        return self.add_artifact(model_name, version, uri, name, type=type, link=not copy)
+
+    def list_artifacts(self, model_name: str, version: object = None, type: str | None = None) -> list[ArtifactVersion]:
+        mv = self.get_model_version(model_name, version)
+        return [ArtifactVersion(a, model_name, mv.number, self.registry) for a in mv.links(type=type)]
+
+    def get_artifact(self, model_name: str, version: object, name: str, artifact_version: int | None = None,
+                     type: str | None = None) -> ArtifactVersion:
+        mv = self.get_model_version(model_name, version)
+        links = [a for a in mv.links(name, type) if artifact_version is None or a.version == artifact_version]
+        if not links:
+            kinds = sorted({a.name for a in mv.links(type=type)})
+            hint = f"it has: {', '.join(kinds)}" if kinds else "it has no artifacts" + (f" of type {type}" if type else "")
+            raise ArtifactNotFoundError(model_name, mv.number, name, hint)
+        return ArtifactVersion(max(links, key=lambda a: a.version), model_name, mv.number, self.registry)
+
+    def load_artifact(self, model_name: str, version: object, name: str, artifact_version: int | None = None) -> Any:
+        return load(self.registry, self.get_artifact(model_name, version, name, artifact_version).link)
+
+    def download_artifact(self, model_name: str, version: object, name: str, dest: str | os.PathLike[str],
+                          artifact_version: int | None = None, progress: Progress = _noop):
+        link = self.get_artifact(model_name, version, name, artifact_version).link
+        return download(self.registry, link, dest, progress)
+
+    def delete_artifact(self, model_name: str, version: object, name: str,
+                        artifact_version: int | None = None) -> list[ArtifactLink]:
+        """Unlink an artifact (all its versions on that model version unless one is given)."""
+        return self.registry.transact(lambda s: ops.unlink_artifact(
+            s, model_name, version, name, artifact_version)).result

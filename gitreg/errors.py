@@ -1,0 +1,183 @@
+"""The one error hierarchy of gitreg.
+
+Every error a user can cause is a :class:`GitregError`.  Subclasses carry the
+facts (model name, version, path, field) as attributes so that callers can act
+on them without parsing messages.  The CLI maps each class to an exit code in
+one place (:mod:`gitreg.cli.app`).
+"""
+
+from __future__ import annotations
+
+
+class GitregError(Exception):
+    """Base class of every error gitreg raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidNameError(GitregError, ValueError):
+    """A model, version, artifact, tag or stage name is not allowed."""
+
+    exit_code = 2
+
+    def __init__(self, kind: str, value: object, reason: str) -> None:
+        super().__init__(f"invalid {kind} name {value!r}: {reason}")
+        self.kind = kind
+        self.value = value
+        self.reason = reason
+
+
+class InvalidValueError(GitregError, ValueError):
+    """An argument has a value gitreg cannot accept (not a name)."""
+
+    exit_code = 2
+
+
+class NotARegistryError(GitregError):
+    """The path is not inside a git repository holding a gitreg registry."""
+
+    exit_code = 3
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+
+
+class NotFoundError(GitregError, KeyError):
+    """Something looked up does not exist.  KeyError-compatible."""
+
+    exit_code = 4
+
+    # KeyError.__str__ would quote the message; keep it readable.
+    def __str__(self) -> str:
+        return self.message
+
+
+class ModelNotFoundError(NotFoundError):
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"model {model!r} does not exist (see `gitreg model list`, or register it with"
+            f" `gitreg model register {model}`)"
+        )
+        self.model = model
+
+
+class VersionNotFoundError(NotFoundError):
+    def __init__(self, model: str, version: object, hint: str = "") -> None:
+        text = f"model {model!r} has no version {version!r}"
+        super().__init__(text + (f" ({hint})" if hint else ""))
+        self.model = model
+        self.version = version
+
+
+class ArtifactNotFoundError(NotFoundError):
+    def __init__(self, model: str, version: int, artifact: str, hint: str = "") -> None:
+        text = f"model {model!r} version {version} has no artifact {artifact!r}"
+        super().__init__(text + (f" ({hint})" if hint else ""))
+        self.model = model
+        self.version = version
+        self.artifact = artifact
+
+
+class AlreadyExistsError(GitregError):
+    exit_code = 5
+
+    def __init__(self, what: str, name: str) -> None:
+        super().__init__(f"{what} {name!r} already exists")
+        self.what = what
+        self.name = name
+
+
+class StageConflictError(GitregError):
+    """An exclusive stage is held by another version and force was not given."""
+
+    exit_code = 6
+
+    def __init__(self, model: str, stage: str, holder: int, wanted: int) -> None:
+        super().__init__(
+            f"model {model!r}: stage {stage!r} is held by version {holder}; pass force=True"
+            f" (CLI: --force) to move version {wanted} there and archive version {holder}"
+        )
+        self.model = model
+        self.stage = stage
+        self.holder = holder
+        self.wanted = wanted
+
+
+class ManifestError(GitregError):
+    """A manifest does not parse or does not validate against its schema."""
+
+    exit_code = 7
+
+    def __init__(self, path: str, field: str, problem: str) -> None:
+        where = f"{path}:{field}" if field else path
+        super().__init__(f"{where}: {problem}")
+        self.path = path
+        self.field = field
+        self.problem = problem
+
+
+class DirtyManifestsError(GitregError):
+    """Uncommitted changes under .mcp/ would be overwritten by a write."""
+
+    exit_code = 8
+
+    def __init__(self, paths: list[str]) -> None:
+        shown = ", ".join(paths[:5]) + (" ..." if len(paths) > 5 else "")
+        super().__init__(
+            f"uncommitted changes to registry files ({shown}); commit them (a hand edit is"
+            " legitimate once committed) or discard them with `git checkout -- .mcp`, then retry"
+        )
+        self.paths = paths
+
+
+class GitError(GitregError):
+    """git itself failed; the message carries git's own words."""
+
+    exit_code = 9
+
+
+class ConcurrentWriteError(GitregError):
+    """A write kept losing the race for the branch head."""
+
+    exit_code = 10
+
+
+class ArtifactStoreError(GitregError):
+    """The artifact store could not be reached or written."""
+
+    exit_code = 11
+
+
+class IntegrityError(GitregError):
+    """Bytes read from the store do not match the recorded hash."""
+
+    exit_code = 12
+
+    def __init__(self, uri: str, expected: str, actual: str) -> None:
+        super().__init__(
+            f"{uri}: content hash mismatch (expected sha256 {expected[:16]}..., got"
+            f" {actual[:16]}...); the stored bytes were changed or corrupted, refusing to load"
+        )
+        self.uri = uri
+        self.expected = expected
+        self.actual = actual
+
+
+class MaterializerError(GitregError):
+    """No materializer can save or load the value."""
+
+    exit_code = 13
+
+
+class CheckFailedError(GitregError):
+    """`gitreg check` found problems."""
+
+    exit_code = 14

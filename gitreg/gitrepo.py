@@ -1,0 +1,392 @@
+"""The git repository: the only module that talks to git (and imports GitPython).
+
+Reads go through one long-lived ``git cat-file --batch`` process (no GitPython
+import on the read path, which keeps one-shot lookups fast).  Objects are
+written in-process through GitPython's object database; commits and tags go
+through ``git commit-tree`` / ``git tag`` so that git's own identity and
+signing configuration apply; branch moves are compare-and-swap
+``git update-ref`` calls.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+from .errors import GitError, NotARegistryError
+
+ZERO_OID = "0" * 40
+TREE_MODE = "40000"
+BLOB_MODE = "100644"
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: str
+    name: str
+    oid: str
+
+    @property
+    def is_tree(self) -> bool:
+        return self.mode == TREE_MODE
+
+
+@dataclass(frozen=True)
+class RefInfo:
+    name: str          # e.g. refs/tags/models/iris/v3
+    oid: str           # the ref's own object (tag object for annotated tags)
+    type: str          # "tag" for annotated tags, "commit" for lightweight ones
+    target: str        # the commit it finally points to
+    subject: str       # first line of the tag message (annotated) or commit
+    body: str
+    tagger: str
+    date: str          # ISO 8601 (tagger date for tags, committer date otherwise)
+
+
+def _git_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("GIT_TERMINAL_PROMPT", "0")
+    env["LC_ALL"] = "C"
+    return env
+
+
+class GitRepo:
+    """A git repository with a work tree (or bare), addressed by its top folder."""
+
+    def __init__(self, root: Path, git_dir: Path, common_dir: Path, bare: bool = False) -> None:
+        self.root = root
+        self.git_dir = git_dir
+        self.common_dir = common_dir
+        self.bare = bare
+        self._batch: subprocess.Popen[bytes] | None = None
+        self._batch_lock = threading.Lock()
+        self._odb = None
+
+    # ------------------------------------------------------------ discovery
+
+    @classmethod
+    def discover(cls, start: str | os.PathLike[str]) -> "GitRepo":
+        """Find the repository containing ``start`` (walking upwards)."""
+        path = Path(start).resolve()
+        if not path.exists():
+            raise NotARegistryError(str(start), "no such directory")
+        here = path if path.is_dir() else path.parent
+        for folder in (here, *here.parents):
+            dotgit = folder / ".git"
+            if dotgit.is_dir():
+                return cls(folder, dotgit, dotgit)
+            if dotgit.is_file():  # linked worktree or submodule: "gitdir: <path>"
+                text = dotgit.read_text(encoding="utf-8").strip()
+                if text.startswith("gitdir:"):
+                    git_dir = (folder / text[len("gitdir:"):].strip()).resolve()
+                    common = git_dir
+                    common_file = git_dir / "commondir"
+                    if common_file.is_file():
+                        common = (git_dir / common_file.read_text().strip()).resolve()
+                    return cls(folder, git_dir, common)
+        raise NotARegistryError(
+            str(start), "not inside a git repository; run `gitreg init` there to create a registry"
+        )
+
+    @classmethod
+    def init(cls, path: str | os.PathLike[str]) -> "GitRepo":
+        folder = Path(path).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        _run(["git", "init", "-q", str(folder)], cwd=folder)
+        return cls(folder, folder / ".git", folder / ".git")
+
+    # ------------------------------------------------------------ commands
+
+    def run(self, *args: str, input: bytes | None = None, check: bool = True,
+            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+        return _run(["git", *args], cwd=self.root, input=input, check=check, env=env)
+
+    def out(self, *args: str, input: bytes | None = None) -> str:
+        return self.run(*args, input=input).stdout.decode("utf-8", "replace").strip()
+
+    # ------------------------------------------------------------ refs
+
+    def head_ref(self) -> str | None:
+        """The ref HEAD points to (``refs/heads/<branch>``), or None when detached."""
+        head = self.git_dir / "HEAD"
+        try:
+            text = head.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise GitError(f"cannot read {head}: {exc}") from None
+        if text.startswith("ref: "):
+            return text[5:].strip()
+        return None
+
+    def resolve(self, rev: str) -> str | None:
+        """Object id of ``rev`` (e.g. a ref or ``<commit>:<path>``) or None."""
+        header = self._batch_request(rev, want_body=False)
+        return header[0] if header else None
+
+    def commit_of(self, ref: str) -> str | None:
+        res = self.run("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
+        return res.stdout.decode().strip() if res.returncode == 0 else None
+
+    def update_ref(self, ref: str, new: str, old: str | None, message: str = "gitreg") -> bool:
+        """Move ``ref`` to ``new`` only if it still is ``old`` (None: must not exist)."""
+        res = self.run("update-ref", "-m", message, ref, new, old or ZERO_OID, check=False)
+        return res.returncode == 0
+
+    def list_refs(self, pattern: str) -> list[RefInfo]:
+        """Every ref under ``pattern`` (e.g. ``refs/tags/models/iris/``) in one call."""
+        fmt = "%00".join([
+            "%(refname)", "%(objectname)", "%(objecttype)", "%(*objectname)",
+            "%(contents:subject)", "%(contents:body)", "%(taggername) %(taggeremail)",
+            "%(if)%(taggerdate)%(then)%(taggerdate:iso-strict)%(else)%(committerdate:iso-strict)%(end)",
+        ]) + "%00%00"
+        text = self.run("for-each-ref", f"--format={fmt}", pattern).stdout.decode("utf-8", "replace")
+        refs = []
+        for record in text.split("\0\0\n"):
+            if not record.strip("\n"):
+                continue
+            parts = record.lstrip("\n").split("\0")
+            if len(parts) < 8:
+                continue
+            name, oid, otype, peeled, subject, body, tagger, date = parts[:8]
+            refs.append(RefInfo(name, oid, otype, peeled or oid, subject, body.strip("\n"),
+                                tagger.strip(), date))
+        return refs
+
+    def ref_names(self, pattern: str) -> list[str]:
+        out = self.run("for-each-ref", "--format=%(refname)", pattern).stdout.decode("utf-8", "replace")
+        return [line for line in out.splitlines() if line]
+
+    def identity(self) -> str:
+        """``Name <email>`` of the committer git would record (env and config applied)."""
+        res = self.run("var", "GIT_COMMITTER_IDENT", check=False)
+        if res.returncode != 0:
+            raise GitError(
+                "git does not know who you are: set `git config user.name` and"
+                " `git config user.email` (or GIT_COMMITTER_NAME/GIT_COMMITTER_EMAIL), then retry"
+            )
+        text = res.stdout.decode("utf-8", "replace").strip()
+        return text.rsplit(" ", 2)[0] if text.count(" ") >= 2 else text
+
+    def create_tag(self, name: str, target: str, message: str) -> bool:
+        """Create the annotated tag ``name``; False if it already exists (never moved)."""
+        res = self.run("tag", "-a", "-F", "-", name, target, input=message.encode("utf-8"), check=False)
+        if res.returncode == 0:
+            return True
+        if self.resolve(f"refs/tags/{name}") is not None:
+            return False
+        raise GitError(f"git tag {name} failed: {res.stderr.decode('utf-8', 'replace').strip()}")
+
+    # ------------------------------------------------------------ objects
+
+    def _batch_request(self, request: str, want_body: bool = True) -> tuple[str, str, bytes] | None:
+        if "\n" in request:
+            raise GitError(f"invalid object name {request!r}")
+        with self._batch_lock:
+            proc = self._batch
+            if proc is None or proc.poll() is not None:
+                proc = self._batch = subprocess.Popen(
+                    ["git", "cat-file", "--batch"], cwd=self.root, stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_git_env(),
+                )
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(request.encode("utf-8") + b"\n")
+            proc.stdin.flush()
+            header = proc.stdout.readline().decode("utf-8", "replace").rstrip("\n")
+            parts = header.split(" ")
+            if len(parts) != 3:
+                return None  # "<request> missing" / "ambiguous"
+            oid, otype, size = parts[0], parts[1], int(parts[2])
+            body = proc.stdout.read(size)
+            proc.stdout.read(1)  # trailing newline
+        return oid, otype, body
+
+    def read_object(self, rev: str) -> tuple[str, str, bytes] | None:
+        """(oid, type, content) of ``rev`` or None if it does not exist."""
+        return self._batch_request(rev)
+
+    def read_blob(self, rev: str) -> tuple[str, bytes] | None:
+        obj = self._batch_request(rev)
+        if obj is None or obj[1] != "blob":
+            return None
+        return obj[0], obj[2]
+
+    def read_tree(self, rev: str) -> tuple[str, list[TreeEntry]] | None:
+        obj = self._batch_request(rev)
+        if obj is None or obj[1] != "tree":
+            return None
+        return obj[0], parse_tree(obj[2])
+
+    def _objects(self):
+        if self._odb is None:
+            from git import Repo  # GitPython, only imported when writing
+
+            self._odb = Repo(self.root).odb
+        return self._odb
+
+    def write_object(self, otype: str, data: bytes) -> str:
+        from gitdb.base import IStream
+
+        istream = self._objects().store(IStream(otype.encode(), len(data), io.BytesIO(data)))
+        return istream.hexsha.decode() if isinstance(istream.hexsha, bytes) else istream.hexsha
+
+    def write_blob(self, data: bytes) -> str:
+        return self.write_object("blob", data)
+
+    def write_tree(self, entries: Sequence[TreeEntry]) -> str:
+        return self.write_object("tree", format_tree(entries))
+
+    def commit_tree(self, tree: str, parents: Sequence[str], message: str) -> str:
+        args = ["commit-tree", tree]
+        for parent in parents:
+            args += ["-p", parent]
+        res = self.run(*args, "-F", "-", input=message.encode("utf-8"), check=False)
+        if res.returncode != 0:
+            err = res.stderr.decode("utf-8", "replace").strip()
+            if "tell me who you are" in err or "empty ident" in err:
+                raise GitError(
+                    "git does not know who you are: set `git config user.name` and"
+                    " `git config user.email` (or GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL), then retry"
+                )
+            raise GitError(f"git commit-tree failed: {err}")
+        return res.stdout.decode().strip()
+
+    def update_paths(self, root_tree: str | None, changes: Mapping[str, bytes | None]) -> str:
+        """New root tree: ``root_tree`` with files written (bytes) or removed (None)."""
+        return self._apply(root_tree, {tuple(p.split("/")): v for p, v in changes.items()}) or \
+            self.write_tree([])
+
+    def _apply(self, tree: str | None, changes: dict[tuple[str, ...], bytes | None]) -> str | None:
+        entries = {e.name: e for e in (self.read_tree(tree)[1] if tree else [])}
+        nested: dict[str, dict[tuple[str, ...], bytes | None]] = {}
+        for parts, data in changes.items():
+            if len(parts) == 1:
+                if data is None:
+                    entries.pop(parts[0], None)
+                else:
+                    entries[parts[0]] = TreeEntry(BLOB_MODE, parts[0], self.write_blob(data))
+            else:
+                nested.setdefault(parts[0], {})[parts[1:]] = data
+        for name, sub in nested.items():
+            old = entries.get(name)
+            new = self._apply(old.oid if old is not None and old.is_tree else None, sub)
+            if new is None:
+                entries.pop(name, None)
+            else:
+                entries[name] = TreeEntry(TREE_MODE, name, new)
+        if not entries:
+            return None
+        return self.write_tree(list(entries.values()))
+
+    # ------------------------------------------------------------ work tree
+
+    def dirty_paths(self, paths: Sequence[str]) -> list[str]:
+        """Paths under ``paths`` whose index or work tree differs from HEAD."""
+        if self.bare or not paths:
+            return []
+        res = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all",
+                       "--ignored=no", "--", *paths, check=False)
+        if res.returncode != 0:
+            return []
+        items = [x for x in res.stdout.decode("utf-8", "replace").split("\0") if x]
+        return [x[3:] for x in items if len(x) > 3]
+
+    def sync_paths(self, commit: str, paths: Sequence[str]) -> None:
+        """Make index and work tree of ``paths`` equal to ``commit`` (others untouched)."""
+        if self.bare or not paths:
+            return
+        for attempt in range(50):
+            res = self.run("restore", f"--source={commit}", "--staged", "--worktree", "--",
+                           *paths, check=False)
+            err = res.stderr.decode("utf-8", "replace")
+            if res.returncode == 0 or "did not match any file" in err:
+                return
+            if "index.lock" in err:  # another git command holds the index: wait, retry
+                time.sleep(0.05 + attempt * 0.01)
+                continue
+            raise GitError(f"could not update {', '.join(paths)} in the work tree: {err.strip()}")
+        raise GitError("the git index stayed locked (.git/index.lock); is another git running?")
+
+    # ------------------------------------------------------------ locking and cache
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Serialise gitreg writers of this clone (a file lock in the git dir)."""
+        import fcntl
+
+        folder = self.common_dir / "gitreg"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "write.lock", "a+") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.common_dir / "gitreg" / "cache"
+
+    def close(self) -> None:
+        proc, self._batch = self._batch, None
+        if proc is not None and proc.poll() is None:
+            try:
+                proc.stdin.close()  # type: ignore[union-attr]
+                proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                proc.kill()
+        if proc is not None and proc.stdout is not None:
+            proc.stdout.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def parse_tree(data: bytes) -> list[TreeEntry]:
+    entries = []
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        mode = data[pos:space].decode()
+        name = data[space + 1:nul].decode("utf-8", "surrogateescape")
+        oid = data[nul + 1:nul + 21].hex()
+        entries.append(TreeEntry(mode, name, oid))
+        pos = nul + 21
+    return entries
+
+
+def format_tree(entries: Sequence[TreeEntry]) -> bytes:
+    # git sorts tree entries by name, with directories compared as "name/".
+    def key(e: TreeEntry) -> bytes:
+        raw = e.name.encode("utf-8", "surrogateescape")
+        return raw + b"/" if e.is_tree else raw
+
+    out = bytearray()
+    for e in sorted(entries, key=key):
+        out += e.mode.encode() + b" " + e.name.encode("utf-8", "surrogateescape") + b"\0"
+        out += bytes.fromhex(e.oid)
+    return bytes(out)
+
+
+def _run(cmd: list[str], cwd: Path, input: bytes | None = None, check: bool = True,
+         env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    full_env = _git_env()
+    if env:
+        full_env.update(env)
+    try:
+        res = subprocess.run(cmd, cwd=cwd, input=input, capture_output=True, env=full_env)
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH; install git and retry") from None
+    if check and res.returncode != 0:
+        err = res.stderr.decode("utf-8", "replace").strip()
+        raise GitError(f"`{' '.join(cmd[:3])}` failed: {err}")
+    return res

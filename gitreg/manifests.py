@@ -1,0 +1,358 @@
+"""Manifests: frozen dataclasses, JSON Schema validation, deterministic YAML.
+
+Every manifest read from git or written to git passes :func:`validate` against
+its schema in ``schemas/``.  YAML is dumped with a fixed key order and one
+style per value so that diffs stay minimal.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Iterator, Mapping
+
+from .errors import InvalidValueError, ManifestError
+
+FORMAT_VERSION = 1
+SCHEMA_KINDS = ("registry", "model", "version")
+ARTIFACT_TYPES = ("data", "model", "deployment", "service")
+CARD_FIELDS = ("license", "description", "audience", "use_cases", "limitations", "trade_offs", "ethics")
+
+
+def now() -> str:
+    """UTC timestamp as stored in manifests (second precision, Z suffix)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------- YAML
+
+def _yaml():
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml, loader, dumper
+
+
+def parse_yaml(data: bytes | str, path: str) -> dict[str, Any]:
+    yaml, loader, _ = _yaml()
+    try:
+        doc = yaml.load(data, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ManifestError(path, "", f"not valid YAML{where}: {problem}") from None
+    if not isinstance(doc, dict):
+        raise ManifestError(path, "", "must be a YAML mapping")
+    return doc
+
+
+def dump_yaml(doc: Mapping[str, Any]) -> bytes:
+    yaml, _, dumper = _yaml()
+    text = yaml.dump(
+        doc, Dumper=dumper, sort_keys=False, default_flow_style=False,
+        allow_unicode=True, width=1000, indent=2,
+    )
+    return text.encode("utf-8")
+
+
+# ---------------------------------------------------------------- schemas
+
+def schema_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    shipped = here / "schemas"  # inside an installed wheel
+    return shipped if shipped.is_dir() else here.parent / "schemas"
+
+
+@lru_cache(maxsize=None)
+def load_schema(kind: str) -> dict[str, Any]:
+    path = schema_dir() / f"{kind}.schema.json"
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+@lru_cache(maxsize=None)
+def _validator(kind: str):
+    import jsonschema
+
+    schema = load_schema(kind)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def _field_of(error: Any) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts)
+
+
+def schema_problems(kind: str, doc: Any) -> list[tuple[str, str]]:
+    """All (field, problem) pairs of ``doc`` against the ``kind`` schema."""
+    errors = sorted(_validator(kind).iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    return [(_field_of(e), e.message) for e in errors]
+
+
+def validate(kind: str, doc: Any, path: str) -> None:
+    problems = schema_problems(kind, doc)
+    if problems:
+        field_name, problem = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise ManifestError(path, field_name, problem + more)
+
+
+# ---------------------------------------------------------------- metadata
+
+@dataclass(frozen=True)
+class MetadataValue:
+    """One logged metadata value, read back as ``run_metadata["key"].value``."""
+
+    key: str
+    value: Any
+
+    def __repr__(self) -> str:
+        return f"MetadataValue({self.key!r}, {self.value!r})"
+
+
+def check_json_value(value: Any, where: str) -> Any:
+    """Return a plain-JSON copy of ``value`` or raise InvalidValueError naming the key."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidValueError(f"metadata {where!r}: {value!r} is not JSON-serialisable (NaN/inf)")
+        return float(value)
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str) or not k:
+                raise InvalidValueError(f"metadata {where!r}: keys must be non-empty strings, got {k!r}")
+            out[k] = check_json_value(v, f"{where}.{k}")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [check_json_value(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    # numpy scalars and similar expose .item()
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__ == "numpy":
+        try:
+            return check_json_value(item(), where)
+        except (TypeError, ValueError):
+            pass
+    raise InvalidValueError(
+        f"metadata {where!r}: value of type {type(value).__name__} is not JSON-serialisable;"
+        " log numbers, strings, booleans, lists or dicts of them"
+    )
+
+
+def merge_metadata(base: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``new`` into ``base``: nested dicts merge key by key, others replace."""
+    out = {k: v for k, v in base.items()}
+    for key, value in new.items():
+        old = out.get(key)
+        if isinstance(old, Mapping) and isinstance(value, Mapping):
+            out[key] = merge_metadata(old, value)
+        else:
+            out[key] = value
+    return out
+
+
+def _sorted_deep(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _sorted_deep(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_deep(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- dataclasses
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    store: str
+    tag_prefix: str = "models"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    format: int = FORMAT_VERSION
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "RegistryConfig":
+        return cls(store=doc["store"], tag_prefix=doc["tag_prefix"],
+                   options=MappingProxyType(dict(doc.get("options") or {})), format=doc["format"])
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"format": self.format, "store": self.store, "tag_prefix": self.tag_prefix}
+        if self.options:
+            doc["options"] = _sorted_deep(dict(self.options))
+        return doc
+
+
+@dataclass(frozen=True)
+class Counters:
+    versions: int = 0
+    staging: int = 0
+    production: int = 0
+    archived: int = 0
+    none: int = 0
+
+    def stage_count(self, stage: str) -> int:
+        return int(getattr(self, stage))
+
+    def to_dict(self) -> dict[str, int]:
+        doc = {"versions": self.versions, "staging": self.staging,
+               "production": self.production, "archived": self.archived}
+        if self.none:
+            doc["none"] = self.none
+        return doc
+
+
+@dataclass(frozen=True)
+class ModelManifest:
+    name: str
+    created: str
+    license: str | None = None
+    description: str | None = None
+    audience: str | None = None
+    use_cases: str | None = None
+    limitations: str | None = None
+    trade_offs: str | None = None
+    ethics: str | None = None
+    tags: tuple[str, ...] = ()
+    counters: Counters = field(default_factory=Counters)
+    format: int = FORMAT_VERSION
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "ModelManifest":
+        return cls(
+            name=doc["name"], created=doc["created"],
+            **{k: doc.get(k) for k in CARD_FIELDS},
+            tags=tuple(doc.get("tags") or ()),
+            counters=Counters(**doc["counters"]), format=doc["format"],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"format": self.format, "name": self.name}
+        for key in CARD_FIELDS:
+            value = getattr(self, key)
+            if value is not None:
+                doc[key] = value
+        doc["tags"] = list(self.tags)
+        doc["created"] = self.created
+        doc["counters"] = self.counters.to_dict()
+        return doc
+
+    def card(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in CARD_FIELDS} | {"tags": list(self.tags)}
+
+
+@dataclass(frozen=True)
+class ArtifactLink:
+    name: str
+    version: int
+    type: str
+    uri: str
+    sha256: str
+    size: int
+    format: str
+    kind: str = "file"
+    external: bool = False
+    run: str | None = None
+    step: str | None = None
+    created: str | None = None
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "ArtifactLink":
+        return cls(**{k: doc.get(k) for k in _LINK_KEYS if k in doc})
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {}
+        for key in _LINK_KEYS:
+            value = getattr(self, key)
+            if value is not None or key not in ("run", "step", "created"):
+                doc[key] = value
+        return doc
+
+
+_LINK_KEYS = ("name", "version", "type", "uri", "sha256", "size", "format", "kind", "external",
+              "run", "step", "created")
+
+
+@dataclass(frozen=True)
+class VersionManifest:
+    model: str
+    number: int
+    name: str
+    created: str
+    stage: str = "none"
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    artifacts: tuple[ArtifactLink, ...] = ()
+    runs: tuple[str, ...] = ()
+    format: int = FORMAT_VERSION
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "VersionManifest":
+        return cls(
+            model=doc["model"], number=doc["number"], name=doc["name"], created=doc["created"],
+            stage=doc["stage"], description=doc.get("description"),
+            tags=tuple(doc.get("tags") or ()),
+            metadata=MappingProxyType(dict(doc.get("metadata") or {})),
+            artifacts=tuple(ArtifactLink.from_dict(a) for a in doc.get("artifacts") or ()),
+            runs=tuple(doc.get("runs") or ()), format=doc["format"],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"format": self.format, "model": self.model, "number": self.number,
+                               "name": self.name, "stage": self.stage}
+        if self.description is not None:
+            doc["description"] = self.description
+        doc["tags"] = list(self.tags)
+        doc["created"] = self.created
+        doc["metadata"] = _sorted_deep(dict(self.metadata))
+        doc["artifacts"] = [a.to_dict() for a in self.artifacts]
+        doc["runs"] = list(self.runs)
+        return doc
+
+    @property
+    def run_metadata(self) -> dict[str, MetadataValue]:
+        return {k: MetadataValue(k, v) for k, v in self.metadata.items()}
+
+    def links(self, name: str | None = None, type: str | None = None) -> Iterator[ArtifactLink]:
+        for link in self.artifacts:
+            if (name is None or link.name == name) and (type is None or link.type == type):
+                yield link
+
+    def with_(self, **changes: Any) -> "VersionManifest":
+        return replace(self, **changes)
+
+
+# ---------------------------------------------------------------- load / dump
+
+def load_registry(data: bytes, path: str) -> RegistryConfig:
+    doc = parse_yaml(data, path)
+    validate("registry", doc, path)
+    return RegistryConfig.from_dict(doc)
+
+
+def load_model_doc(data: bytes, path: str) -> dict[str, Any]:
+    doc = parse_yaml(data, path)
+    validate("model", doc, path)
+    return doc
+
+
+def load_version_doc(data: bytes, path: str) -> dict[str, Any]:
+    doc = parse_yaml(data, path)
+    validate("version", doc, path)
+    return doc
+
+
+def dump(kind: str, manifest: RegistryConfig | ModelManifest | VersionManifest, path: str) -> bytes:
+    """Validate and serialise a manifest; refuse to write anything invalid."""
+    doc = manifest.to_dict()
+    validate(kind, json.loads(json.dumps(doc)), path)
+    return dump_yaml(doc)

@@ -1,0 +1,174 @@
+"""``Model``: a model version as pipeline code declares it (ZenML's semantics)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from .manifests import CARD_FIELDS, MetadataValue, VersionManifest
+from .names import validate_name
+from .stages import ModelStages
+from .state import parse_version_spec
+
+if TYPE_CHECKING:
+    from .artifacts import ArtifactVersion
+    from .client import Client
+    from .manifests import ArtifactLink
+
+
+class Model:
+    """A model and one of its versions, resolved lazily on first use.
+
+    ``version``: None creates a new version on first use (and this object then
+    always means it); an int or digit string is a number; ``"latest"`` the
+    highest number; ``"staging"``/``"production"`` the version in that stage;
+    any other string a version name, fetched or created on first use.
+    """
+
+    def __init__(self, name: str, version: object = None, license: str | None = None,
+                 description: str | None = None, audience: str | None = None,
+                 use_cases: str | None = None, limitations: str | None = None,
+                 trade_offs: str | None = None, ethics: str | None = None,
+                 tags: Iterable[str] | None = None, *, repo: str | os.PathLike[str] | None = None) -> None:
+        self.name = validate_name("model", name)
+        if version is not None:
+            parse_version_spec(version)  # reject nonsense now, resolve on first use
+        self.requested_version = version.value if isinstance(version, ModelStages) else version
+        self.license, self.audience, self.use_cases = license, audience, use_cases
+        self.limitations, self.trade_offs, self.ethics = limitations, trade_offs, ethics
+        self._description = description
+        self._tags = list(tags or ())
+        self._repo = repo
+        self._client: Client | None = None
+        self._number: int | None = None
+
+    # ------------------------------------------------------------ resolution
+
+    @property
+    def client(self) -> "Client":
+        if self._client is None:
+            from .client import Client
+
+            self._client = Client(self._repo)
+        return self._client
+
+    def _card(self) -> dict[str, Any]:
+        values = {k: getattr(self, k, None) for k in CARD_FIELDS if k != "description"}
+        return values | {"description": self._description}
+
+    def _manifest(self) -> VersionManifest:
+        client = self.client
+        if self._number is not None:
+            return client.get_model_version(self.name, self._number)
+        spec = self.requested_version
+        if spec is None:
+            found = client.create_model_version(self.name, model_card=self._card(), model_tags=self._tags)
+        elif parse_version_spec(spec)[0] == "name":
+            found = client.get_or_create_model_version(self.name, str(spec).strip(), model_card=self._card(),
+                                                       model_tags=self._tags)
+        else:
+            found = client.get_model_version(self.name, spec)
+        self._number = found.number
+        return found
+
+    # ------------------------------------------------------------ properties
+
+    @property
+    def number(self) -> int:
+        return self._manifest().number
+
+    @property
+    def version(self) -> str:
+        """The version's name (its number as text unless it was named)."""
+        return self._manifest().name
+
+    @property
+    def stage(self) -> str:
+        return self._manifest().stage
+
+    @property
+    def version_description(self) -> str | None:
+        return self._manifest().description
+
+    @property
+    def version_tags(self) -> list[str]:
+        return list(self._manifest().tags)
+
+    @property
+    def description(self) -> str | None:
+        if self._number is None and self._description is not None:
+            return self._description
+        return self.client.get_model(self.name).description
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.client.get_model(self.name).tags)
+
+    @property
+    def run_metadata(self) -> dict[str, MetadataValue]:
+        return self._manifest().run_metadata
+
+    @property
+    def manifest(self) -> VersionManifest:
+        return self._manifest()
+
+    # ------------------------------------------------------------ actions
+
+    def set_stage(self, stage: object, force: bool = False, reason: str = "") -> None:
+        number = self.number
+        self.client.update_model_version(self.name, number, stage=stage, force=force, reason=reason)
+
+    def log_metadata(self, metadata: Mapping[str, Any]) -> None:
+        self.client.log_metadata(self.name, self.number, metadata)
+
+    def save_artifact(self, data: Any, name: str, type: str | None = None, *,
+                      is_model_artifact: bool = False, is_deployment_artifact: bool = False) -> "ArtifactLink":
+        if is_model_artifact:
+            type = "model"
+        elif is_deployment_artifact:
+            type = "deployment"
+        return self.client.save_artifact(self.name, self.number, data, name, type)
+
+    def link_artifact(self, uri: str, name: str, type: str = "data", copy: bool = False) -> "ArtifactLink":
+        return self.client.link_artifact(self.name, self.number, uri, name, type=type, copy=copy)
+
+    def get_artifact(self, name: str, version: int | None = None, type: str | None = None) -> "ArtifactVersion":
+        return self.client.get_artifact(self.name, self.number, name, version, type)
+
+    def get_model_artifact(self, name: str, version: int | None = None) -> "ArtifactVersion":
+        return self.get_artifact(name, version, "model")
+
+    def get_data_artifact(self, name: str, version: int | None = None) -> "ArtifactVersion":
+        return self.get_artifact(name, version, "data")
+
+    def get_deployment_artifact(self, name: str, version: int | None = None) -> "ArtifactVersion":
+        return self.get_artifact(name, version, "deployment")
+
+    def load_artifact(self, name: str, version: int | None = None) -> Any:
+        return self.get_artifact(name, version).load()
+
+    def delete_artifact(self, name: str, version: int | None = None) -> None:
+        self.client.delete_artifact(self.name, self.number, name, version)
+
+    def __repr__(self) -> str:
+        pinned = f"v{self._number}" if self._number is not None else repr(self.requested_version)
+        return f"Model({self.name!r}, {pinned})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Model):
+            return NotImplemented
+        return (self.name, self.requested_version, self._number) == (
+            other.name, other.requested_version, other._number)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: resolves on first use
+
+
+def log_model_metadata(metadata: Mapping[str, Any], model_name: str | None = None,
+                       version: object = None, *, repo: str | os.PathLike[str] | None = None) -> None:
+    """Log metadata on a model version (version None: the latest)."""
+    from .client import Client
+    from .errors import InvalidValueError
+
+    if model_name is None:
+        raise InvalidValueError("log_model_metadata needs model_name outside a pipeline step")
+    Client(repo).log_metadata(model_name, "latest" if version is None else version, metadata)

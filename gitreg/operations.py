@@ -1,0 +1,295 @@
+"""Write operations as pure functions: a snapshot in, a :class:`Change` out.
+
+Nothing here touches git or the store directly; :meth:`Registry.transact`
+turns the change into a commit (and re-runs the function if the branch moved).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Iterable, Mapping
+
+from .errors import AlreadyExistsError, ArtifactNotFoundError, InvalidNameError, InvalidValueError, StageConflictError
+from .manifests import (
+    CARD_FIELDS, ArtifactLink, Counters, ModelManifest, VersionManifest, check_json_value, dump,
+    merge_metadata, now,
+)
+from .names import validate_name
+from .registry import Change
+from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, parse_stage
+from .state import ModelState, Snapshot, model_file, model_path, version_file
+from .tagnames import (
+    StageTagMessage, format_stage_message, format_stage_tag, format_version_message, format_version_tag,
+    parse_tag, StageTag, VersionTag,
+)
+
+
+# ---------------------------------------------------------------- helpers
+
+def _model_bytes(model: ModelManifest) -> bytes:
+    return dump("model", model, model_file(model.name))
+
+
+def _version_bytes(version: VersionManifest) -> bytes:
+    return dump("version", version, version_file(version.model, version.number))
+
+
+def _tags(values: Iterable[str] | None, kind: str = "tag") -> tuple[str, ...]:
+    out: list[str] = []
+    for value in values or ():
+        validate_name(kind, value)
+        if value not in out:
+            out.append(value)
+    return tuple(out)
+
+
+def validate_version_name(name: str) -> str:
+    validate_name("version", name)
+    if name.isdigit():
+        raise InvalidNameError("version", name, "a name made of digits would be read as a number")
+    if name.lower() in RESERVED_VERSION_NAMES:
+        raise InvalidNameError("version", name, "stage words and 'latest' cannot be version names")
+    return name
+
+
+def _existing_tags(snap: Snapshot, model: str) -> list[VersionTag | StageTag]:
+    prefix = snap.config.tag_prefix
+    refs = snap.repo.ref_names(f"refs/tags/{prefix}/{model}/")
+    return [t for t in (parse_tag(prefix, r) for r in refs) if t is not None and t.model == model]
+
+
+def _card(card: Mapping[str, Any] | None) -> dict[str, Any]:
+    out = {}
+    for key, value in (card or {}).items():
+        if key not in CARD_FIELDS:
+            raise InvalidValueError(f"unknown model card field {key!r}; known: {', '.join(CARD_FIELDS)}")
+        if value is not None and not isinstance(value, str):
+            raise InvalidValueError(f"model card field {key!r} must be text, got {type(value).__name__}")
+        out[key] = value
+    return out
+
+
+def _by(snap: Snapshot) -> str:
+    return snap.repo.identity()
+
+
+# ---------------------------------------------------------------- models
+
+def new_model(name: str, card: Mapping[str, Any] | None, tags: Iterable[str] | None) -> ModelManifest:
+    validate_name("model", name)
+    return ModelManifest(name=name, created=now(), tags=_tags(tags), **_card(card))
+
+
+def create_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = None,
+                 tags: Iterable[str] | None = None, reason: str = "") -> Change:
+    model = new_model(name, card, tags)
+    if snap.model(name) is not None:
+        raise AlreadyExistsError("model", name)
+    body = f"\n\n{reason}\n" if reason else "\n"
+    return Change(message=f"{name}: register model{body}", files={model_file(name): _model_bytes(model)},
+                  paths=[model_path(name)], result=model)
+
+
+def update_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = None,
+                 add_tags: Iterable[str] | None = None, remove_tags: Iterable[str] | None = None,
+                 reason: str = "") -> Change | None:
+    state = snap.require(name)
+    changes = _card(card)
+    tags = [t for t in state.model.tags if t not in set(remove_tags or ())]
+    tags += [t for t in _tags(add_tags) if t not in tags]
+    model = replace(state.model, tags=tuple(tags), **changes)
+    if model == state.model:
+        return None
+    fields = sorted(set(changes) | ({"tags"} if model.tags != state.model.tags else set()))
+    body = f"\n\n{reason}\n" if reason else "\n"
+    return Change(message=f"{name}: update model ({', '.join(fields)}){body}",
+                  files={model_file(name): _model_bytes(model)}, paths=[model_path(name)], result=model)
+
+
+def delete_model(snap: Snapshot, name: str, reason: str = "") -> Change:
+    state = snap.require(name)
+    files: dict[str, bytes | None] = {model_file(name): None}
+    for version in state.versions:
+        files[version_file(name, version.number)] = None
+    body = f"\n\n{reason}\n" if reason else "\n"
+    return Change(message=f"{name}: delete model ({len(state.versions)} version(s)){body}", files=files,
+                  paths=[model_path(name)], result=state)
+
+
+# ---------------------------------------------------------------- versions
+
+def register_version(snap: Snapshot, model: str, name: str | None = None, description: str | None = None,
+                     tags: Iterable[str] | None = None, metadata: Mapping[str, Any] | None = None,
+                     card: Mapping[str, Any] | None = None, model_tags: Iterable[str] | None = None,
+                     reason: str = "") -> Change:
+    """A new version numbered after every number ever used (manifests and tags)."""
+    state = snap.model(model)
+    files: dict[str, bytes | None] = {}
+    if state is None:
+        manifest = new_model(model, card, model_tags)
+        versions: tuple[VersionManifest, ...] = ()
+    else:
+        manifest, versions = state.model, state.versions
+    if name is not None:
+        validate_version_name(name)
+        if any(v.name == name for v in versions):
+            raise AlreadyExistsError(f"version of model {model!r} named", name)
+    if description is not None and not isinstance(description, str):
+        raise InvalidValueError("description must be text")
+    used = [t.number for t in _existing_tags(snap, model) if isinstance(t, VersionTag)]
+    number = max([manifest.counters.versions, *used]) + 1
+    meta = check_json_value(dict(metadata or {}), "metadata") if metadata else {}
+    version = VersionManifest(model=model, number=number, name=name or str(number), created=now(),
+                              description=description, tags=_tags(tags), metadata=meta)
+    manifest = replace(manifest, counters=replace(manifest.counters, versions=number))
+    files[model_file(model)] = _model_bytes(manifest)
+    files[version_file(model, number)] = _version_bytes(version)
+    prefix = snap.config.tag_prefix
+    message = format_version_message(model, number, version.name, _by(snap), reason)
+    return Change(message=message, files=files, paths=[model_path(model)],
+                  tags=[(format_version_tag(prefix, model, number), message)], result=version)
+
+
+def update_version(snap: Snapshot, model: str, spec: object, stage: object = None, force: bool = False,
+                   name: str | None = None, description: str | None = None,
+                   add_tags: Iterable[str] | None = None, remove_tags: Iterable[str] | None = None,
+                   reason: str = "") -> Change | None:
+    """Change a version's name, description, tags and/or stage: one commit (tagged for a stage)."""
+    state = snap.require(model)
+    target = state.resolve(spec)
+    updated = target
+    if name is not None and name != target.name:
+        validate_version_name(name)
+        if state.by_name(name) is not None:
+            raise AlreadyExistsError(f"version of model {model!r} named", name)
+        updated = replace(updated, name=name)
+    if description is not None:
+        updated = replace(updated, description=description)
+    if add_tags or remove_tags:
+        removed = set(remove_tags or ())
+        tags = [t for t in updated.tags if t not in removed]
+        tags += [t for t in _tags(add_tags) if t not in tags]
+        updated = replace(updated, tags=tuple(tags))
+    files: dict[str, bytes | None] = {}
+    tag_list: list[tuple[str, str]] = []
+    new_stage = parse_stage(stage) if stage is not None else target.stage
+    subject_parts = []
+    if new_stage != target.stage:
+        change = _stage_change(snap, state, target, new_stage, force, reason)
+        files.update(change.files)
+        tag_list = change.tags
+        updated = replace(updated, stage=new_stage)
+        message = change.message
+    else:
+        message = ""
+    if updated == target and not files:
+        return None
+    files[version_file(model, target.number)] = _version_bytes(updated)
+    if not message:
+        for field_name in ("name", "description", "tags"):
+            if getattr(updated, field_name) != getattr(target, field_name):
+                subject_parts.append(field_name)
+        body = f"\n\nreason: {reason}\n" if reason else "\n"
+        message = f"{model} v{target.number}: update {', '.join(subject_parts)}{body}"
+    return Change(message=message, files=files, paths=[model_path(model)], tags=tag_list, result=updated)
+
+
+def _stage_change(snap: Snapshot, state: ModelState, target: VersionManifest, stage: str, force: bool,
+                  reason: str) -> Change:
+    model = state.name
+    demoted: list[VersionManifest] = []
+    if stage in EXCLUSIVE_STAGES:
+        demoted = [v for v in state.in_stage(stage) if v.number != target.number]
+        if demoted and not force:
+            raise StageConflictError(model, stage, demoted[0].number, target.number)
+    files: dict[str, bytes | None] = {}
+    for version in demoted:
+        files[version_file(model, version.number)] = _version_bytes(replace(version, stage="archived"))
+    seen = [t.seq for t in _existing_tags(snap, model) if isinstance(t, StageTag) and t.stage == stage]
+    seq = max([state.model.counters.stage_count(stage), *seen]) + 1
+    manifest = replace(state.model, counters=replace(state.model.counters, **{stage: seq}))
+    files[model_file(model)] = _model_bytes(manifest)
+    message = format_stage_message(StageTagMessage(
+        model=model, number=target.number, stage=stage, previous_stage=target.stage,
+        demoted=tuple(v.number for v in demoted), by=_by(snap), reason=reason,
+    ))
+    tag = format_stage_tag(snap.config.tag_prefix, model, stage, seq)
+    return Change(message=message, files=files, tags=[(tag, message)])
+
+
+def delete_version(snap: Snapshot, model: str, spec: object, reason: str = "") -> Change:
+    state = snap.require(model)
+    target = state.resolve(spec)
+    body = f"\n\nreason: {reason}\n" if reason else "\n"
+    return Change(message=f"{model} v{target.number}: delete version{body}",
+                  files={version_file(model, target.number): None}, paths=[model_path(model)], result=target)
+
+
+def log_metadata(snap: Snapshot, model: str, spec: object, metadata: Mapping[str, Any]) -> Change | None:
+    if not isinstance(metadata, Mapping) or not metadata:
+        raise InvalidValueError("metadata must be a non-empty dict of JSON-serialisable values")
+    clean = check_json_value(dict(metadata), "metadata")
+    state = snap.require(model)
+    target = state.resolve(spec)
+    merged = merge_metadata(target.metadata, clean)
+    if merged == dict(target.metadata):
+        return None
+    updated = replace(target, metadata=merged)
+    keys = ", ".join(sorted(clean))
+    return Change(message=f"{model} v{target.number}: log metadata ({keys})\n",
+                  files={version_file(model, target.number): _version_bytes(updated)},
+                  paths=[model_path(model)], result=updated)
+
+
+def link_artifact(snap: Snapshot, model: str, spec: object, link: ArtifactLink) -> Change | None:
+    """Link ``link`` (its version ignored: the next one for that name) to a model version."""
+    validate_name("artifact", link.name)
+    state = snap.require(model)
+    target = state.resolve(spec)
+    for existing in target.links(link.name):
+        if existing.sha256 == link.sha256 and existing.type == link.type and existing.uri == link.uri:
+            return Change(message="", result=existing)  # already linked: nothing to commit
+    used = [a.version for v in state.versions for a in v.links(link.name)]
+    new = replace(link, version=max(used, default=0) + 1, created=link.created or now())
+    updated = replace(target, artifacts=target.artifacts + (new,))
+    where = "linked in place" if new.external else "stored"
+    return Change(
+        message=f"{model} v{target.number}: link {new.type} artifact {new.name} v{new.version}\n\n"
+                f"uri: {new.uri}\nsha256: {new.sha256}\nsize: {new.size}\n({where})\n",
+        files={version_file(model, target.number): _version_bytes(updated)},
+        paths=[model_path(model)], result=new)
+
+
+def unlink_artifact(snap: Snapshot, model: str, spec: object, name: str, version: int | None = None) -> Change:
+    state = snap.require(model)
+    target = state.resolve(spec)
+    links = list(target.links(name))
+    if version is not None:
+        links = [a for a in links if a.version == version]
+    if not links:
+        raise ArtifactNotFoundError(model, target.number, name if version is None else f"{name} v{version}")
+    drop = {(a.name, a.version) for a in links}
+    updated = replace(target, artifacts=tuple(a for a in target.artifacts if (a.name, a.version) not in drop))
+    versions = ", ".join(f"v{a.version}" for a in links)
+    return Change(message=f"{model} v{target.number}: unlink artifact {name} ({versions})\n",
+                  files={version_file(model, target.number): _version_bytes(updated)},
+                  paths=[model_path(model)], result=links)
+
+
+def add_runs(snap: Snapshot, model: str, spec: object, runs: Iterable[str]) -> Change | None:
+    state = snap.require(model)
+    target = state.resolve(spec)
+    new = tuple(r for r in runs if r not in target.runs)
+    if not new:
+        return None
+    updated = replace(target, runs=target.runs + new)
+    return Change(message=f"{model} v{target.number}: link run(s) {', '.join(new)}\n",
+                  files={version_file(model, target.number): _version_bytes(updated)},
+                  paths=[model_path(model)], result=updated)
+
+
+__all__ = [
+    "create_model", "update_model", "delete_model", "register_version", "update_version",
+    "delete_version", "log_metadata", "link_artifact", "unlink_artifact", "add_runs",
+    "validate_version_name", "Counters",
+]

@@ -1,0 +1,289 @@
+"""Registry state at one commit, read from git objects (never the work tree).
+
+Reading a model costs one tree lookup plus, on a cache miss, its manifests.
+The parsed and validated manifests of a model are cached under the git dir,
+keyed by the model's tree id: derived from immutable objects, safe to delete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from .errors import (
+    InvalidValueError, ManifestError, ModelNotFoundError, NotARegistryError, VersionNotFoundError,
+)
+from .gitrepo import GitRepo
+from .manifests import (
+    ModelManifest, RegistryConfig, VersionManifest, load_model_doc, load_registry, load_version_doc,
+)
+from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, ModelStages
+
+MCP = ".mcp"
+REGISTRY_PATH = f"{MCP}/registry.yaml"
+MODELS_PATH = f"{MCP}/models"
+CACHE_FORMAT = "m1"
+
+
+def model_path(model: str) -> str:
+    return f"{MODELS_PATH}/{model}"
+
+
+def model_file(model: str) -> str:
+    return f"{MODELS_PATH}/{model}/model.yaml"
+
+
+def version_file(model: str, number: int) -> str:
+    return f"{MODELS_PATH}/{model}/versions/{number}.yaml"
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """A model card with all its versions, sorted by number."""
+
+    model: ModelManifest
+    versions: tuple[VersionManifest, ...]
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def latest(self) -> VersionManifest | None:
+        return self.versions[-1] if self.versions else None
+
+    def by_number(self, number: int) -> VersionManifest | None:
+        for version in self.versions:
+            if version.number == number:
+                return version
+        return None
+
+    def by_name(self, name: str) -> VersionManifest | None:
+        for version in self.versions:
+            if version.name == name:
+                return version
+        return None
+
+    def in_stage(self, stage: str) -> list[VersionManifest]:
+        return [v for v in self.versions if v.stage == stage]
+
+    def resolve(self, spec: object) -> VersionManifest:
+        """Find the version ``spec`` means: number, digit string, latest, stage or name."""
+        kind, value = parse_version_spec(spec)
+        name = self.name
+        if kind == "latest":
+            found = self.latest()
+            if found is None:
+                raise VersionNotFoundError(name, "latest", "the model has no versions yet")
+            return found
+        if kind == "number":
+            found = self.by_number(value)
+            if found is None:
+                top = self.model.counters.versions
+                hint = "it was deleted" if 0 < value <= top else f"the highest number is {top}"
+                raise VersionNotFoundError(name, value, hint)
+            return found
+        if kind == "stage":
+            holders = self.in_stage(value)
+            if not holders:
+                raise VersionNotFoundError(name, value, f"no version is in stage {value!r}")
+            if len(holders) > 1:
+                numbers = ", ".join(str(v.number) for v in holders)
+                raise VersionNotFoundError(
+                    name, value, f"ambiguous: versions {numbers} are {value}; ask for a number"
+                )
+            return holders[0]
+        found = self.by_name(value)
+        if found is None:
+            raise VersionNotFoundError(name, value, "no version has that name")
+        return found
+
+
+def parse_version_spec(spec: object) -> tuple[str, Any]:
+    """Classify a version spec as ("latest"|"number"|"stage"|"name", value)."""
+    if isinstance(spec, ModelStages):
+        spec = spec.value
+    if isinstance(spec, bool):
+        raise InvalidValueError(f"invalid version {spec!r}")
+    if isinstance(spec, int):
+        if spec < 1:
+            raise InvalidValueError(f"invalid version number {spec}: numbers start at 1")
+        return "number", spec
+    if not isinstance(spec, str) or not spec.strip():
+        raise InvalidValueError(f"invalid version {spec!r}: give a number, a name, 'latest' or a stage")
+    text = spec.strip()
+    if text.isdigit():
+        return parse_version_spec(int(text))
+    if text.lower() == "latest":
+        return "latest", None
+    if text.lower() in RESERVED_VERSION_NAMES:
+        return "stage", text.lower()
+    return "name", text
+
+
+class Snapshot:
+    """Read-only view of the registry at ``commit`` (None: the branch is unborn)."""
+
+    def __init__(self, repo: GitRepo, commit: str | None) -> None:
+        self.repo = repo
+        self.commit = commit
+        self._config: RegistryConfig | None = None
+        self._models: dict[str, ModelState | None] = {}
+
+    def _rev(self, path: str) -> str:
+        return f"{self.commit}:{path}"
+
+    @property
+    def config(self) -> RegistryConfig:
+        if self._config is None:
+            blob = self.repo.read_blob(self._rev(REGISTRY_PATH)) if self.commit else None
+            if blob is None:
+                raise NotARegistryError(
+                    str(self.repo.root),
+                    "no gitreg registry here (.mcp/registry.yaml is not committed); run `gitreg init`",
+                )
+            cached = self._cache_get(blob[0])
+            if cached is not None:
+                self._config = RegistryConfig.from_dict(cached)
+            else:
+                self._config = load_registry(blob[1], REGISTRY_PATH)
+                self._cache_put(blob[0], self._config.to_dict())
+        return self._config
+
+    def model_names(self) -> list[str]:
+        self.config  # noqa: B018 - raise NotARegistryError first
+        tree = self.repo.read_tree(self._rev(MODELS_PATH))
+        if tree is None:
+            return []
+        return sorted(e.name for e in tree[1] if e.is_tree)
+
+    def model(self, name: str) -> ModelState | None:
+        if name not in self._models:
+            self._models[name] = self._load_model(name)
+        return self._models[name]
+
+    def require(self, name: str) -> ModelState:
+        state = self.model(name)
+        if state is None:
+            raise ModelNotFoundError(name)
+        return state
+
+    def models(self, names: Iterable[str] | None = None) -> list[ModelState]:
+        out = []
+        for name in names if names is not None else self.model_names():
+            state = self.model(name)
+            if state is not None:
+                out.append(state)
+        return out
+
+    # ------------------------------------------------------------ loading
+
+    def _load_model(self, name: str) -> ModelState | None:
+        self.config  # noqa: B018
+        if self.commit is None:
+            return None
+        tree = self.repo.read_tree(self._rev(model_path(name)))
+        if tree is None:
+            return None
+        tree_oid, entries = tree
+        cached = self._cache_get(tree_oid)
+        if cached is None:
+            cached = self._read_model_tree(name, entries)
+            self._cache_put(tree_oid, cached)
+        model = ModelManifest.from_dict(cached["model"])
+        versions = tuple(VersionManifest.from_dict(v) for v in cached["versions"])
+        return ModelState(model, versions)
+
+    def _read_model_tree(self, name: str, entries: list) -> dict[str, Any]:
+        by_name = {e.name: e for e in entries}
+        card = by_name.get("model.yaml")
+        path = model_file(name)
+        if card is None or card.is_tree:
+            raise ManifestError(path, "", "missing: every model folder needs a model.yaml")
+        blob = self.repo.read_blob(card.oid)
+        model_doc = load_model_doc(blob[1] if blob else b"", path)
+        if model_doc["name"] != name:
+            raise ManifestError(path, "name", f"is {model_doc['name']!r} but the folder is {name!r}")
+        versions = []
+        folder = by_name.get("versions")
+        if folder is not None and folder.is_tree:
+            tree = self.repo.read_tree(folder.oid)
+            for entry in tree[1] if tree else []:
+                vpath = f"{MODELS_PATH}/{name}/versions/{entry.name}"
+                stem = entry.name[:-5] if entry.name.endswith(".yaml") else ""
+                if entry.is_tree or not stem.isdigit() or stem.startswith("0"):
+                    raise ManifestError(vpath, "", "unexpected file; version manifests are named <number>.yaml")
+                blob = self.repo.read_blob(entry.oid)
+                doc = load_version_doc(blob[1] if blob else b"", vpath)
+                check_version_doc(doc, name, int(stem), vpath)
+                versions.append(doc)
+        versions.sort(key=lambda d: d["number"])
+        check_model_invariants(model_doc, versions, name)
+        return {"model": model_doc, "versions": versions}
+
+    # ------------------------------------------------------------ cache
+
+    def _cache_file(self, oid: str) -> str:
+        return os.path.join(self.repo.cache_dir, CACHE_FORMAT, oid[:2], oid[2:] + ".json")
+
+    def _cache_get(self, oid: str) -> Any:
+        try:
+            with open(self._cache_file(oid), "rb") as fh:
+                return json.loads(fh.read())
+        except (OSError, ValueError):
+            return None
+
+    def _cache_put(self, oid: str, value: Any) -> None:
+        path = self._cache_file(oid)
+        tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(value, fh, separators=(",", ":"))
+            os.replace(tmp, path)
+        except OSError:  # a cache that cannot be written is only slower
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def check_version_doc(doc: dict[str, Any], model: str, number: int, path: str) -> None:
+    """Invariants of one version manifest beyond its schema."""
+    if doc["model"] != model:
+        raise ManifestError(path, "model", f"is {doc['model']!r} but the folder is {model!r}")
+    if doc["number"] != number:
+        raise ManifestError(path, "number", f"is {doc['number']} but the file is {number}.yaml")
+    label = doc["name"]
+    if label != str(number) and (label.isdigit() or label.lower() in RESERVED_VERSION_NAMES):
+        raise ManifestError(path, "name", f"{label!r} is a number or a stage word, not a version name")
+    seen = set()
+    for i, link in enumerate(doc.get("artifacts") or ()):
+        key = (link["name"], link["version"])
+        if key in seen:
+            raise ManifestError(path, f"artifacts.{i}", f"artifact {link['name']} v{link['version']} is linked twice")
+        seen.add(key)
+
+
+def check_model_invariants(model_doc: dict[str, Any], versions: list[dict[str, Any]], name: str) -> None:
+    """Invariants across a model's versions: exclusive stages, unique names, counters."""
+    path = model_file(name)
+    names: dict[str, int] = {}
+    holders: dict[str, list[int]] = {}
+    for doc in versions:
+        vpath = version_file(name, doc["number"])
+        if doc["name"] in names:
+            raise ManifestError(vpath, "name", f"{doc['name']!r} is also the name of version {names[doc['name']]}")
+        names[doc["name"]] = doc["number"]
+        holders.setdefault(doc["stage"], []).append(doc["number"])
+    for stage in EXCLUSIVE_STAGES:
+        held = holders.get(stage, [])
+        if len(held) > 1:
+            nums = ", ".join(str(n) for n in held)
+            raise ManifestError(version_file(name, held[-1]), "stage",
+                                f"versions {nums} are all in exclusive stage {stage!r}")
+    if versions and model_doc["counters"]["versions"] < versions[-1]["number"]:
+        raise ManifestError(path, "counters.versions",
+                            f"is {model_doc['counters']['versions']} but version {versions[-1]['number']} exists")

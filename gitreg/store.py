@@ -1,0 +1,313 @@
+"""The artifact store: content-addressed bytes behind any fsspec URI.
+
+The only module that imports fsspec.  Objects live at
+``<store>/objects/sha256/<aa>/<rest-of-hash>``; a directory is stored as its
+files plus a JSON listing whose hash is the directory's hash.  Copies stream in
+fixed-size chunks, hash while copying, skip objects the store already holds,
+and every read is verified against the recorded hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterator
+
+from .errors import ArtifactStoreError, IntegrityError
+
+CHUNK = 8 * 1024 * 1024
+Progress = Callable[[int], None]  # called with the number of bytes just transferred
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    uri: str
+    sha256: str
+    size: int
+    kind: str  # "file" or "directory"
+
+
+def _noop(_: int) -> None:
+    pass
+
+
+def _is_local_path(uri: str) -> bool:
+    return "://" not in uri and not uri.startswith("memory:")
+
+
+class ArtifactStore:
+    """A content-addressed store at ``uri``; relative local paths resolve against ``root``."""
+
+    def __init__(self, uri: str, root: Path, storage_options: dict[str, Any] | None = None) -> None:
+        self.uri = uri.rstrip("/")
+        self.root = root
+        self.storage_options = storage_options or {}
+        self._fs = None
+        self._base = ""
+
+    # ------------------------------------------------------------ fsspec boundary
+
+    def resolve(self, uri: str) -> str:
+        """Absolute form of a stored URI (relative local paths are repo-relative)."""
+        if _is_local_path(uri) and not os.path.isabs(uri):
+            return str(self.root / uri)
+        if uri.startswith("file://"):
+            return uri[len("file://"):]
+        return uri
+
+    def _fs_for(self, uri: str):
+        try:
+            from fsspec.core import url_to_fs
+
+            return url_to_fs(self.resolve(uri), **self.storage_options)
+        except ImportError as exc:
+            raise ArtifactStoreError(
+                f"cannot open {uri}: {exc}; install the extra for this protocol"
+                " (e.g. pip install 'gitreg[s3]')"
+            ) from None
+        except (ValueError, OSError) as exc:
+            raise ArtifactStoreError(f"cannot open {uri}: {exc}") from None
+
+    @property
+    def fs(self):
+        if self._fs is None:
+            self._fs, self._base = self._fs_for(self.uri)
+        return self._fs
+
+    def _is_local_fs(self, fs: Any) -> bool:
+        return "file" in getattr(fs, "protocol", ()) or "local" in getattr(fs, "protocol", ())
+
+    def object_uri(self, sha: str) -> str:
+        return f"{self.uri}/objects/sha256/{sha[:2]}/{sha[2:]}"
+
+    def _object_path(self, sha: str) -> str:
+        self.fs  # noqa: B018 - make sure _base is set
+        return f"{self._base}/objects/sha256/{sha[:2]}/{sha[2:]}"
+
+    def has(self, sha: str) -> bool:
+        try:
+            return bool(self.fs.exists(self._object_path(sha)))
+        except OSError as exc:
+            raise ArtifactStoreError(f"cannot reach the artifact store {self.uri}: {exc}") from None
+
+    # ------------------------------------------------------------ writing
+
+    def put_file(self, path: str | os.PathLike[str], progress: Progress = _noop) -> StoredObject:
+        """Store one local file; returns its URI, hash and size."""
+        src = Path(path)
+        try:
+            if self._is_local_fs(self.fs):
+                return self._put_local(src, progress)
+            sha, size = hash_file(src, progress=_noop)
+            if not self.has(sha):
+                self._upload(src, sha, progress)
+            else:
+                progress(size)
+            return StoredObject(self.object_uri(sha), sha, size, "file")
+        except OSError as exc:
+            raise ArtifactStoreError(f"cannot store {src} in {self.uri}: {exc}") from None
+
+    def _put_local(self, src: Path, progress: Progress) -> StoredObject:
+        # One pass: copy into a temporary file inside the store while hashing,
+        # then rename it to its content address (or drop it if already there).
+        objects = Path(self._base) / "objects" / "sha256"
+        objects.mkdir(parents=True, exist_ok=True)
+        self._ignore_in_git(Path(self._base))
+        tmp = objects / f".tmp-{uuid.uuid4().hex}"
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with open(src, "rb") as fin, open(tmp, "wb") as fout:
+                buf = bytearray(CHUNK)
+                view = memoryview(buf)
+                while True:
+                    n = fin.readinto(buf)
+                    if not n:
+                        break
+                    digest.update(view[:n])
+                    fout.write(view[:n])
+                    size += n
+                    progress(n)
+            sha = digest.hexdigest()
+            final = Path(self._object_path(sha))
+            if final.exists():
+                tmp.unlink()
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, final)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return StoredObject(self.object_uri(sha), sha, size, "file")
+
+    def _ignore_in_git(self, base: Path) -> None:
+        """A store folder inside the repository ignores itself."""
+        try:
+            base.resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return
+        marker = base / ".gitignore"
+        if not marker.exists():
+            base.mkdir(parents=True, exist_ok=True)
+            marker.write_text("# gitreg artifact store: bytes live here, manifests in .mcp/\n*\n")
+
+    def _upload(self, src: Path, sha: str, progress: Progress) -> None:
+        target = self._object_path(sha)
+        tmp = f"{target}.tmp-{uuid.uuid4().hex}"
+        fs = self.fs
+        with open(src, "rb") as fin:
+            with fs.open(tmp, "wb") as fout:
+                for chunk in iter(lambda: fin.read(CHUNK), b""):
+                    fout.write(chunk)
+                    progress(len(chunk))
+        try:
+            fs.mv(tmp, target)
+        except (OSError, NotImplementedError):
+            fs.rm(tmp)
+            raise
+
+    def put_bytes(self, data: bytes) -> StoredObject:
+        with tempfile.NamedTemporaryFile(delete=False) as fh:
+            fh.write(data)
+        try:
+            return self.put_file(fh.name)
+        finally:
+            os.unlink(fh.name)
+
+    def put_directory(self, path: str | os.PathLike[str], progress: Progress = _noop) -> StoredObject:
+        """Store every file under ``path`` and a listing; the listing's hash names the directory."""
+        src = Path(path)
+        files = []
+        total = 0
+        for file in sorted(p for p in src.rglob("*") if p.is_file()):
+            stored = self.put_file(file, progress)
+            rel = file.relative_to(src).as_posix()
+            files.append({"path": rel, "sha256": stored.sha256, "size": stored.size})
+            total += stored.size
+        listing = _listing_bytes(files)
+        stored = self.put_bytes(listing)
+        return StoredObject(stored.uri, stored.sha256, total, "directory")
+
+    # ------------------------------------------------------------ reading
+
+    def open_verified(self, uri: str, sha: str) -> Iterator[bytes]:
+        """Yield the chunks of ``uri``; raise IntegrityError at the end on a mismatch."""
+        fs, path = self._fs_for(uri)
+        digest = hashlib.sha256()
+        try:
+            with fs.open(path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(CHUNK), b""):
+                    digest.update(chunk)
+                    yield chunk
+        except FileNotFoundError:
+            raise ArtifactStoreError(
+                f"{uri} is missing from the artifact store; was it deleted or is the store"
+                " URI in .mcp/registry.yaml pointing elsewhere?"
+            ) from None
+        except OSError as exc:
+            raise ArtifactStoreError(f"cannot read {uri}: {exc}") from None
+        actual = digest.hexdigest()
+        if actual != sha:
+            raise IntegrityError(uri, sha, actual)
+
+    def fetch_file(self, uri: str, sha: str, dest: str | os.PathLike[str],
+                   progress: Progress = _noop) -> Path:
+        """Copy ``uri`` to ``dest`` verifying its hash; nothing is left at dest on failure."""
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.tmp-{uuid.uuid4().hex}")
+        try:
+            with open(tmp, "wb") as out:
+                for chunk in self.open_verified(uri, sha):
+                    out.write(chunk)
+                    progress(len(chunk))
+            os.replace(tmp, dest)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return dest
+
+    def read_bytes(self, uri: str, sha: str) -> bytes:
+        return b"".join(self.open_verified(uri, sha))
+
+    def fetch_directory(self, uri: str, sha: str, dest: str | os.PathLike[str],
+                        progress: Progress = _noop) -> Path:
+        listing = json.loads(self.read_bytes(uri, sha))
+        dest = Path(dest)
+        for entry in listing["files"]:
+            rel = Path(entry["path"])
+            if rel.is_absolute() or ".." in rel.parts:
+                raise IntegrityError(uri, sha, "unsafe path in directory listing")
+            self.fetch_file(self.object_uri(entry["sha256"]), entry["sha256"], dest / rel, progress)
+        return dest
+
+    def describe_external(self, uri: str) -> StoredObject:
+        """Hash an object that stays where it is (a link without copying)."""
+        fs, path = self._fs_for(uri)
+        try:
+            if fs.isdir(path):
+                files = []
+                total = 0
+                for sub in sorted(fs.find(path)):
+                    sha, size = _hash_stream(fs, sub)
+                    files.append({"path": sub[len(path):].lstrip("/"), "sha256": sha, "size": size})
+                    total += size
+                return StoredObject(uri, hashlib.sha256(_listing_bytes(files)).hexdigest(), total, "directory")
+            sha, size = _hash_stream(fs, path)
+        except FileNotFoundError:
+            raise ArtifactStoreError(f"{uri} does not exist") from None
+        except OSError as exc:
+            raise ArtifactStoreError(f"cannot read {uri}: {exc}") from None
+        return StoredObject(uri, sha, size, "file")
+
+    def verify_external_directory(self, uri: str, sha: str) -> None:
+        if self.describe_external(uri).sha256 != sha:
+            raise IntegrityError(uri, sha, self.describe_external(uri).sha256)
+
+
+def _listing_bytes(files: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"format": 1, "files": files}, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _hash_stream(fs: Any, path: str) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with fs.open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def hash_file(path: str | os.PathLike[str], progress: Progress = _noop) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        while True:
+            n = fh.readinto(buf)
+            if not n:
+                break
+            digest.update(view[:n])
+            size += n
+            progress(n)
+    return digest.hexdigest(), size
+
+
+def is_directory(path: str | os.PathLike[str]) -> bool:
+    return Path(path).is_dir()
+
+
+def copy_stream(chunks: Iterator[bytes], out: BinaryIO) -> int:
+    n = 0
+    for chunk in chunks:
+        out.write(chunk)
+        n += len(chunk)
+    return n

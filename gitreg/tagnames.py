@@ -1,0 +1,140 @@
+"""The tag grammar: pure formatting and parsing of gitreg's git tags.
+
+    <prefix>/<model>/v<N>             registration of version N
+    <prefix>/<model>/<stage>/<seq>    the seq-th assignment of <stage> in <model>
+
+A stage tag's message starts with ``<model> v<N> -> <stage>``; its body holds
+``key: value`` lines (version, previous stage, demoted versions, by, reason).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .stages import STORED_STAGES
+
+
+@dataclass(frozen=True)
+class VersionTag:
+    prefix: str
+    model: str
+    number: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.prefix}/{self.model}/v{self.number}"
+
+
+@dataclass(frozen=True)
+class StageTag:
+    prefix: str
+    model: str
+    stage: str
+    seq: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.prefix}/{self.model}/{self.stage}/{self.seq}"
+
+
+@dataclass(frozen=True)
+class StageTagMessage:
+    model: str
+    number: int
+    stage: str
+    previous_stage: str
+    demoted: tuple[int, ...] = ()
+    by: str = ""
+    reason: str = ""
+    extra: tuple[tuple[str, str], ...] = field(default=())
+
+
+_VERSION_RE = re.compile(r"v([1-9][0-9]*)")
+_SEQ_RE = re.compile(r"[1-9][0-9]*")
+
+
+def format_version_tag(prefix: str, model: str, number: int) -> str:
+    return VersionTag(prefix, model, number).name
+
+
+def format_stage_tag(prefix: str, model: str, stage: str, seq: int) -> str:
+    return StageTag(prefix, model, stage, seq).name
+
+
+def parse_tag(prefix: str, tag: str) -> VersionTag | StageTag | None:
+    """Parse a tag name (with or without ``refs/tags/``); None if not gitreg's."""
+    if tag.startswith("refs/tags/"):
+        tag = tag[len("refs/tags/"):]
+    if not tag.startswith(prefix + "/"):
+        return None
+    parts = tag[len(prefix) + 1:].split("/")
+    if len(parts) == 2:
+        m = _VERSION_RE.fullmatch(parts[1])
+        if m and parts[0]:
+            return VersionTag(prefix, parts[0], int(m.group(1)))
+    elif len(parts) == 3 and parts[0] and parts[1] in STORED_STAGES and _SEQ_RE.fullmatch(parts[2]):
+        return StageTag(prefix, parts[0], parts[1], int(parts[2]))
+    return None
+
+
+def format_stage_message(msg: StageTagMessage) -> str:
+    lines = [
+        f"{msg.model} v{msg.number} -> {msg.stage}",
+        "",
+        f"version: {msg.number}",
+        f"previous-stage: {msg.previous_stage}",
+        "demoted: " + (", ".join(f"v{n}" for n in msg.demoted) if msg.demoted else "none"),
+    ]
+    if msg.by:
+        lines.append(f"by: {msg.by}")
+    if msg.reason:
+        lines.append("reason: " + msg.reason.replace("\n", " ").strip())
+    lines.extend(f"{k}: {v}" for k, v in msg.extra)
+    return "\n".join(lines) + "\n"
+
+
+_SUBJECT_RE = re.compile(r"(\S+) v([1-9][0-9]*) -> (\S+)")
+
+
+def parse_stage_message(text: str) -> StageTagMessage | None:
+    """Inverse of :func:`format_stage_message`; None if the subject does not match."""
+    lines = text.strip("\n").splitlines()
+    if not lines:
+        return None
+    m = _SUBJECT_RE.fullmatch(lines[0].strip())
+    if not m:
+        return None
+    fields: dict[str, str] = {}
+    extra: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        key, sep, value = line.partition(": ")
+        if not sep:
+            continue
+        if key in ("version", "previous-stage", "demoted", "by", "reason"):
+            fields[key] = value
+        else:
+            extra.append((key, value))
+    demoted_text = fields.get("demoted", "none")
+    demoted = () if demoted_text == "none" else tuple(
+        int(part.strip().lstrip("v")) for part in demoted_text.split(",") if part.strip()
+    )
+    return StageTagMessage(
+        model=m.group(1),
+        number=int(m.group(2)),
+        stage=m.group(3),
+        previous_stage=fields.get("previous-stage", "none"),
+        demoted=demoted,
+        by=fields.get("by", ""),
+        reason=fields.get("reason", ""),
+        extra=tuple(extra),
+    )
+
+
+def format_version_message(model: str, number: int, name: str, by: str = "", reason: str = "") -> str:
+    lines = [f"{model} v{number} registered", "", f"version: {number}", f"name: {name}"]
+    if by:
+        lines.append(f"by: {by}")
+    if reason:
+        lines.append("reason: " + reason.replace("\n", " ").strip())
+    return "\n".join(lines) + "\n"
