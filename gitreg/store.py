@@ -16,9 +16,11 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, Callable, Iterator
 
-from .errors import ArtifactStoreError, IntegrityError
+from contextlib import contextmanager
+
+from .errors import ArtifactStoreError, GitregError, IntegrityError
 
 CHUNK = 8 * 1024 * 1024
 Progress = Callable[[int], None]  # called with the number of bytes just transferred
@@ -90,17 +92,15 @@ class ArtifactStore:
         return f"{self._base}/objects/sha256/{sha[:2]}/{sha[2:]}"
 
     def has(self, sha: str) -> bool:
-        try:
+        with _boundary(f"cannot reach the artifact store {self.uri}"):
             return bool(self.fs.exists(self._object_path(sha)))
-        except OSError as exc:
-            raise ArtifactStoreError(f"cannot reach the artifact store {self.uri}: {exc}") from None
 
     # ------------------------------------------------------------ writing
 
     def put_file(self, path: str | os.PathLike[str], progress: Progress = _noop) -> StoredObject:
         """Store one local file; returns its URI, hash and size."""
         src = Path(path)
-        try:
+        with _boundary(f"cannot store {src} in {self.uri}"):
             if self._is_local_fs(self.fs):
                 return self._put_local(src, progress)
             sha, size = hash_file(src, progress=_noop)
@@ -109,8 +109,6 @@ class ArtifactStore:
             else:
                 progress(size)
             return StoredObject(self.object_uri(sha), sha, size, "file")
-        except OSError as exc:
-            raise ArtifactStoreError(f"cannot store {src} in {self.uri}: {exc}") from None
 
     def _put_local(self, src: Path, progress: Progress) -> StoredObject:
         # One pass: copy into a temporary file inside the store while hashing,
@@ -210,8 +208,10 @@ class ArtifactStore:
                 f"{uri} is missing from the artifact store; was it deleted or is the store"
                 " URI in .mcp/registry.yaml pointing elsewhere?"
             ) from None
-        except OSError as exc:
-            raise ArtifactStoreError(f"cannot read {uri}: {exc}") from None
+        except GitregError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - third-party boundary (fsspec backends)
+            raise ArtifactStoreError(f"cannot read {uri}: {type(exc).__name__}: {exc}") from None
         actual = digest.hexdigest()
         if actual != sha:
             raise IntegrityError(uri, sha, actual)
@@ -262,13 +262,30 @@ class ArtifactStore:
             sha, size = _hash_stream(fs, path)
         except FileNotFoundError:
             raise ArtifactStoreError(f"{uri} does not exist") from None
-        except OSError as exc:
-            raise ArtifactStoreError(f"cannot read {uri}: {exc}") from None
+        except GitregError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - third-party boundary (fsspec backends)
+            raise ArtifactStoreError(f"cannot read {uri}: {type(exc).__name__}: {exc}") from None
         return StoredObject(uri, sha, size, "file")
 
     def verify_external_directory(self, uri: str, sha: str) -> None:
-        if self.describe_external(uri).sha256 != sha:
-            raise IntegrityError(uri, sha, self.describe_external(uri).sha256)
+        actual = self.describe_external(uri).sha256
+        if actual != sha:
+            raise IntegrityError(uri, sha, actual)
+
+
+@contextmanager
+def _boundary(what: str) -> Iterator[None]:
+    """Turn any backend failure (OSError, botocore, aiohttp, ...) into ArtifactStoreError."""
+    try:
+        yield
+    except GitregError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - third-party boundary (fsspec backends)
+        raise ArtifactStoreError(
+            f"{what}: {type(exc).__name__}: {exc}; check the store URI and credentials in"
+            " .mcp/registry.yaml and the environment"
+        ) from None
 
 
 def _listing_bytes(files: list[dict[str, Any]]) -> bytes:
@@ -300,14 +317,3 @@ def hash_file(path: str | os.PathLike[str], progress: Progress = _noop) -> tuple
             progress(n)
     return digest.hexdigest(), size
 
-
-def is_directory(path: str | os.PathLike[str]) -> bool:
-    return Path(path).is_dir()
-
-
-def copy_stream(chunks: Iterator[bytes], out: BinaryIO) -> int:
-    n = 0
-    for chunk in chunks:
-        out.write(chunk)
-        n += len(chunk)
-    return n

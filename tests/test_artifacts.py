@@ -1,0 +1,188 @@
+"""Artifacts through fsspec: local folder, memory://, and S3 on a real local server."""
+
+import hashlib
+import os
+import pickle
+import uuid
+from pathlib import Path
+
+import pytest
+
+from gitreg import Client, Model
+from gitreg.errors import ArtifactNotFoundError, ArtifactStoreError, IntegrityError, InvalidValueError, MaterializerError
+from gitreg import materializers
+from conftest import git
+
+
+def _store_files(root: Path):
+    return sorted(p for p in (root / "objects").rglob("*") if p.is_file())
+
+
+def test_objects_round_trip_with_materializers(client):
+    m = Model("iris")
+    values = {"raw": b"\x00\x01bytes", "text": "héllo", "cfg": {"a": [1, 2.5, None], "b": True},
+              "obj": {1, 2, 3}}
+    formats = {}
+    for name, value in values.items():
+        formats[name] = m.save_artifact(value, name).format
+    assert formats == {"raw": "bytes", "text": "text", "cfg": "json", "obj": "pickle"}
+    for name, value in values.items():
+        assert m.load_artifact(name) == value
+
+
+def test_numpy_materializer(client):
+    np = pytest.importorskip("numpy")
+    arr = np.arange(12, dtype="float32").reshape(3, 4)
+    m = Model("iris")
+    link = m.save_artifact(arr, "features")
+    assert link.format == "numpy" and link.type == "data"
+    assert (m.load_artifact("features") == arr).all()
+
+
+def test_identical_bytes_are_stored_once(repo, client):
+    m = Model("iris")
+    a = m.save_artifact(b"same", "a")
+    b = m.save_artifact(b"same", "b")
+    assert a.sha256 == b.sha256 == hashlib.sha256(b"same").hexdigest()
+    assert len(_store_files(repo / ".gitreg/store")) == 1
+    # the default store is ignored by git
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_artifact_versions_count_per_name(client):
+    m1, m2 = Model("iris"), Model("iris")
+    assert m1.save_artifact(b"one", "weights").version == 1
+    assert m2.save_artifact(b"two", "weights").version == 2
+    assert m2.save_artifact(b"three", "weights").version == 3
+    assert m2.get_artifact("weights").version == 3
+    assert m2.load_artifact("weights", version=2) == b"two"
+    # saving the very same bytes under the same name again adds nothing
+    assert m2.save_artifact(b"three", "weights").version == 3
+
+
+def test_tampered_bytes_are_refused(repo, client):
+    m = Model("iris")
+    link = m.save_artifact({"secret": 1}, "obj")
+    path = repo / link.uri
+    os.chmod(path, 0o644)
+    path.write_bytes(pickle.dumps({"evil": 1}))
+    with pytest.raises(IntegrityError, match="hash mismatch"):
+        m.load_artifact("obj")
+
+
+def test_pickles_need_verified_bytes(tmp_path):
+    path = tmp_path / "p"
+    path.write_bytes(pickle.dumps([1]))
+    with pytest.raises(MaterializerError, match="not verified"):
+        materializers.load("pickle", path, verified=False)
+    assert materializers.load("pickle", path, verified=True) == [1]
+    assert materializers.load("json", tmp_path.joinpath("j").write_text("[1]") and tmp_path / "j", verified=False) == [1]
+
+
+def test_files_directories_and_typed_getters(repo, client, tmp_path):
+    client.create_model_version("iris")
+    model_file = tmp_path / "model.pkl"
+    model_file.write_bytes(b"M" * 1000)
+    data_dir = tmp_path / "data"
+    (data_dir / "sub").mkdir(parents=True)
+    (data_dir / "a.csv").write_text("x,y\n1,2\n")
+    (data_dir / "sub" / "b.csv").write_text("x,y\n3,4\n")
+    client.add_artifact("iris", 1, str(model_file), "trained_model", type="model")
+    link = client.add_artifact("iris", "latest", str(data_dir), "training_data", type="data")
+    assert link.kind == "directory" and link.size == 16
+    m = Model("iris", version=1)
+    assert m.get_model_artifact("trained_model").size == 1000
+    with pytest.raises(ArtifactNotFoundError):
+        m.get_model_artifact("training_data")
+    assert m.get_data_artifact("training_data").kind == "directory"
+    loaded_dir = m.load_artifact("training_data")
+    assert (loaded_dir / "sub" / "b.csv").read_text() == "x,y\n3,4\n"
+    out = client.download_artifact("iris", 1, "trained_model", tmp_path / "out" / "m.pkl")
+    assert out.read_bytes() == b"M" * 1000
+    copied = m.get_artifact("training_data").download(tmp_path / "copy")
+    assert sorted(p.relative_to(copied).as_posix() for p in copied.rglob("*") if p.is_file()) == ["a.csv", "sub/b.csv"]
+    m.delete_artifact("trained_model")
+    with pytest.raises(ArtifactNotFoundError, match="it has: training_data"):
+        m.get_artifact("trained_model")
+
+
+def test_external_link_is_not_copied_and_is_verified(repo, client, tmp_path):
+    external = tmp_path / "external.bin"
+    external.write_bytes(b"outside")
+    m = Model("iris")
+    link = m.link_artifact(f"file://{external}", "ext", type="deployment")
+    assert link.external and link.uri == f"file://{external}"
+    assert not (repo / ".gitreg/store").exists() or not _store_files(repo / ".gitreg/store")
+    assert m.get_deployment_artifact("ext").load().read_bytes() == b"outside"
+    external.write_bytes(b"changed")
+    with pytest.raises(IntegrityError):
+        m.get_artifact("ext").download(tmp_path / "x")
+    with pytest.raises(ArtifactStoreError, match="does not exist"):
+        m.link_artifact(f"file://{tmp_path}/missing", "gone")
+
+
+def test_bad_input_is_refused_before_anything_is_written(repo, client, tmp_path):
+    client.create_model_version("iris")
+    head = git(repo, "rev-parse", "HEAD")
+    with pytest.raises(InvalidValueError, match="no such file"):
+        client.add_artifact("iris", 1, str(tmp_path / "missing"), "x")
+    with pytest.raises(InvalidValueError, match="unknown artifact type"):
+        client.add_artifact("iris", 1, __file__, "x", type="weights")
+    with pytest.raises(Exception, match="invalid artifact name"):
+        Model("iris", version=1).save_artifact(b"x", "bad/name")
+    with pytest.raises(KeyError):
+        client.add_artifact("iris", 7, __file__, "x")
+    assert git(repo, "rev-parse", "HEAD") == head
+
+
+def _use_store(client, uri, options=None):
+    """Point the registry at another store (a hand edit of registry.yaml, committed)."""
+    from gitreg.manifests import RegistryConfig, dump
+
+    repo = client.registry.root
+    config = RegistryConfig(store=uri, tag_prefix="models", options=options or {})
+    (repo / ".mcp/registry.yaml").write_bytes(dump("registry", config, "registry.yaml"))
+    git(repo, "commit", "-qam", f"use store {uri}")
+
+
+def test_memory_store(client):
+    _use_store(client, f"memory://gitreg-{uuid.uuid4().hex}")
+    m = Model("iris")
+    link = m.save_artifact({"k": "v"}, "cfg")
+    assert link.uri.startswith("memory://")
+    assert m.load_artifact("cfg") == {"k": "v"}
+
+
+def test_s3_store(client, s3_endpoint, tmp_path):
+    prefix = f"s3://models/{uuid.uuid4().hex}"
+    _use_store(client, prefix, {"storage_options": {"client_kwargs": {"endpoint_url": s3_endpoint}}})
+    m = Model("iris")
+    link = m.save_artifact(b"x" * 100_000, "weights", type="model")
+    assert link.uri.startswith(prefix + "/objects/sha256/")
+    assert m.load_artifact("weights") == b"x" * 100_000
+    again = Model("iris").save_artifact(b"x" * 100_000, "weights")
+    assert again.sha256 == link.sha256
+    data_dir = tmp_path / "d"
+    data_dir.mkdir()
+    (data_dir / "f.txt").write_text("hello")
+    client.add_artifact("iris", m.number, str(data_dir), "folder")
+    assert (m.load_artifact("folder") / "f.txt").read_text() == "hello"
+    import s3fs
+
+    fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_endpoint})
+    fs.pipe(link.uri, b"tampered")
+    with pytest.raises(IntegrityError):
+        m.load_artifact("weights", version=1)
+    # a file already in S3 can be linked in place
+    fs.pipe("s3://models/external/raw.bin", b"raw")
+    ext = m.link_artifact("s3://models/external/raw.bin", "raw")
+    assert ext.external and m.get_artifact("raw").load().read_bytes() == b"raw"
+
+
+def test_unreachable_store_is_a_clear_error(client):
+    _use_store(client, "s3://models/x", {"storage_options": {
+        "client_kwargs": {"endpoint_url": "http://127.0.0.1:9"},
+        "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1}}})
+    pytest.importorskip("s3fs")
+    with pytest.raises(ArtifactStoreError):
+        Model("iris").save_artifact(b"x", "w")

@@ -1,0 +1,59 @@
+import pytest
+
+from gitreg.errors import InvalidNameError
+from gitreg.names import validate_name
+from gitreg.tagnames import (
+    StageTag, StageTagMessage, VersionTag, format_stage_message, format_stage_tag, format_version_tag,
+    parse_stage_message, parse_tag,
+)
+
+
+@pytest.mark.parametrize("name", ["iris", "iris_classifier", "a", "m500", "bert-base.v2", "X9", "1abc"])
+def test_valid_names(name):
+    assert validate_name("model", name) == name
+
+
+@pytest.mark.parametrize("name", [
+    "", " ", "../x", "a/b", "x.lock", "X.LOCK", "a..b", ".hidden", "-dash", "trail.", "with space",
+    "tab\tx", "new\nline", "ctl\x01", "a:b", "a~b", "a^b", "a?b", "a*b", "a[b", "a\\b", "a@{b", "é",
+    "x" * 101, None, 3,
+])
+def test_invalid_names(name):
+    with pytest.raises(InvalidNameError) as info:
+        validate_name("model", name)
+    assert "invalid model name" in str(info.value)
+    assert info.value.kind == "model"
+
+
+@pytest.mark.parametrize("prefix", ["models", "registry/models", "mp"])
+@pytest.mark.parametrize("model", ["iris", "m.1", "a_b-c"])
+def test_tag_round_trip(prefix, model):
+    for number in (1, 7, 1234):
+        name = format_version_tag(prefix, model, number)
+        assert parse_tag(prefix, name) == VersionTag(prefix, model, number)
+        assert parse_tag(prefix, "refs/tags/" + name) == VersionTag(prefix, model, number)
+    for stage in ("staging", "production", "archived", "none"):
+        name = format_stage_tag(prefix, model, stage, 3)
+        assert parse_tag(prefix, name) == StageTag(prefix, model, stage, 3)
+
+
+@pytest.mark.parametrize("tag", [
+    "other/iris/v1", "models/iris/v0", "models/iris/v01", "models/iris/1", "models/iris/vx",
+    "models/iris/latest/1", "models/iris/production/0", "models/iris/production", "models//v1",
+    "models/iris/production/1/extra",
+])
+def test_foreign_tags_do_not_parse(tag):
+    assert parse_tag("models", tag) is None
+
+
+def test_stage_message_round_trip():
+    msg = StageTagMessage(model="iris", number=3, stage="production", previous_stage="staging",
+                          demoted=(1, 2), by="A B <a@b>", reason="better recall\non the holdout")
+    text = format_stage_message(msg)
+    assert text.splitlines()[0] == "iris v3 -> production"
+    back = parse_stage_message(text)
+    assert back == StageTagMessage(model="iris", number=3, stage="production", previous_stage="staging",
+                                   demoted=(1, 2), by="A B <a@b>", reason="better recall on the holdout")
+    plain = StageTagMessage(model="m", number=1, stage="staging", previous_stage="none")
+    assert parse_stage_message(format_stage_message(plain)) == plain
+    assert parse_stage_message("hello world") is None
