@@ -38,6 +38,11 @@ def _confirm(what: str, yes: bool) -> None:
     typer.confirm(f"Really {what}?", abort=True)
 
 
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 # ---------------------------------------------------------------- models
 
 @model_app.command("list")
@@ -55,7 +60,7 @@ def model_list(ctx: typer.Context, tag: List[str] = typer.Option([], "--tag", "-
                      "staging": staging[0] if staging else None, "production": production[0] if production else None,
                      "tags": list(s.model.tags), "description": s.model.description})
         table.add(s.name, len(s.versions), latest.number if latest else "-", staging[0] if staging else "-",
-                  production[0] if production else "-", ",".join(s.model.tags), (s.model.description or "")[:50])
+                  production[0] if production else "-", ",".join(s.model.tags), _clip(s.model.description or "", 50))
     emit(rows, output, table)
 
 

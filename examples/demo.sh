@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Sets everything up and runs the gitreg demo in a scratch git repository.
+# Usage: bash examples/demo.sh            (from the root of a gitreg checkout)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${GITREG_VENV:-$here/.venv}"
+if [ ! -x "$venv/bin/gitreg" ]; then
+  echo "== installing gitreg into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  "$venv/bin/python" -m pip install -q -e "$here"
+fi
+export PATH="$venv/bin:$PATH"
+
+scratch="$(mktemp -d "${TMPDIR:-/tmp}/gitreg-demo.XXXXXX")"
+cd "$scratch"
+git init -q -b main .
+git config user.name >/dev/null || git config user.name "gitreg demo"
+git config user.email >/dev/null || git config user.email "demo@example.invalid"
+echo "== a scratch repository: $scratch"
+echo '$ gitreg init'
+gitreg init
+echo
+echo "== the pipeline author's side (examples/quickstart.py)"
+python "$here/examples/quickstart.py"
+run() { echo; echo "\$ $*"; "$@"; }
+run gitreg model list
+run gitreg model version list iris_classifier
+run gitreg model version model_artifacts iris_classifier production
+run gitreg model version data_artifacts iris_classifier latest
+run gitreg artifact get iris_classifier production trained_model -o model.json
+run gitreg check
+echo
+echo "== and plain git tells the same story"
+run git log --oneline -8
+run git tag -l 'models/iris_classifier/*'
+run git for-each-ref --format='%(refname:short)  %(taggerdate:iso)  %(subject)' 'refs/tags/models/iris_classifier/'
+run git show --no-patch models/iris_classifier/production/1
+echo
+echo "The scratch registry stays in $scratch for you to explore."
