@@ -285,16 +285,52 @@ class GitRepo:
 
     # ------------------------------------------------------------ work tree
 
-    def dirty_paths(self, paths: Sequence[str]) -> list[str]:
-        """Paths under ``paths`` whose index or work tree differs from HEAD."""
+    def dirty_paths(self, commit: str | None, paths: Sequence[str]) -> list[str]:
+        """Files under ``paths`` whose work-tree content differs from ``commit``.
+
+        Compares blob ids of the work-tree files with the commit's tree, so the
+        cost depends on the size of ``paths``, not of the repository.
+        """
         if self.bare or not paths:
             return []
-        res = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all",
-                       "--ignored=no", "--", *paths, check=False)
-        if res.returncode != 0:
-            return []
-        items = [x for x in res.stdout.decode("utf-8", "replace").split("\0") if x]
-        return [x[3:] for x in items if len(x) > 3]
+        dirty: list[str] = []
+        for path in paths:
+            committed = dict(self._blobs_under(commit, path)) if commit else {}
+            local = self.root / path
+            present: dict[str, Path] = {}
+            if local.is_file():
+                present[path] = local
+            elif local.is_dir():
+                for folder, _dirs, files in os.walk(local):
+                    for name in files:
+                        full = Path(folder) / name
+                        present[full.relative_to(self.root).as_posix()] = full
+            for rel in sorted(set(committed) | set(present)):
+                if rel not in present:
+                    if (self.root / rel).exists() or rel not in committed:
+                        continue
+                    dirty.append(rel)  # deleted in the work tree
+                elif rel not in committed or blob_id(present[rel].read_bytes()) != committed[rel]:
+                    dirty.append(rel)
+        return dirty
+
+    def _blobs_under(self, commit: str, path: str) -> Iterator[tuple[str, str]]:
+        obj = self.read_object(f"{commit}:{path}")
+        if obj is None:
+            return
+        oid, otype, body = obj
+        if otype == "blob":
+            yield path, oid
+        elif otype == "tree":
+            stack = [(path, parse_tree(body))]
+            while stack:
+                prefix, entries = stack.pop()
+                for e in entries:
+                    if e.is_tree:
+                        sub = self.read_tree(e.oid)
+                        stack.append((f"{prefix}/{e.name}", sub[1] if sub else []))
+                    else:
+                        yield f"{prefix}/{e.name}", e.oid
 
     def sync_paths(self, commit: str, paths: Sequence[str]) -> None:
         """Make index and work tree of ``paths`` equal to ``commit`` (others untouched)."""
@@ -348,6 +384,13 @@ class GitRepo:
             self.close()
         except Exception:
             pass
+
+
+def blob_id(data: bytes) -> str:
+    """The object id git gives ``data`` as a blob."""
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def parse_tree(data: bytes) -> list[TreeEntry]:

@@ -125,7 +125,7 @@ class Registry:
                 if change is None or not change.files:
                     return Committed(None, change.result if change is not None else None)
                 if not checked_dirty:
-                    dirty = repo.dirty_paths(change.paths)
+                    dirty = repo.dirty_paths(head, change.paths)
                     if dirty:
                         raise DirtyManifestsError(dirty)
                     checked_dirty = True
@@ -139,6 +139,7 @@ class Registry:
                 raise ConcurrentWriteError(
                     f"gave up after {MAX_ATTEMPTS} attempts: {branch} kept moving under this write"
                 )
+            snap.seed_successor(commit, change.files)
             created = tuple(name for name, message in change.tags if repo.create_tag(name, commit, message))
             # Bring .mcp/ of the index and work tree in line with the branch head.
             if repo.head_ref() == branch:

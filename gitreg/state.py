@@ -19,6 +19,7 @@ from .errors import (
 from .gitrepo import GitRepo
 from .manifests import (
     ModelManifest, RegistryConfig, VersionManifest, load_model_doc, load_registry, load_version_doc,
+    parse_yaml,
 )
 from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, ModelStages
 
@@ -131,6 +132,7 @@ class Snapshot:
         self.commit = commit
         self._config: RegistryConfig | None = None
         self._models: dict[str, ModelState | None] = {}
+        self._docs: dict[str, dict[str, Any]] = {}  # validated documents behind _models
 
     def _rev(self, path: str) -> str:
         return f"{self.commit}:{path}"
@@ -192,9 +194,42 @@ class Snapshot:
         if cached is None:
             cached = self._read_model_tree(name, entries)
             self._cache_put(tree_oid, cached)
+        self._docs[name] = cached
         model = ModelManifest.from_dict(cached["model"])
         versions = tuple(VersionManifest.from_dict(v) for v in cached["versions"])
         return ModelState(model, versions)
+
+    def seed_successor(self, commit: str, files: dict[str, bytes | None]) -> None:
+        """Cache the models of ``commit``, made from this snapshot by writing ``files``.
+
+        The written bytes were validated when they were dumped, so the next read
+        of these models (in any process) needs no parsing of unchanged manifests.
+        """
+        changed: dict[str, dict[str, bytes | None]] = {}
+        prefix = MODELS_PATH + "/"
+        for path, data in files.items():
+            if path.startswith(prefix):
+                changed.setdefault(path[len(prefix):].split("/", 1)[0], {})[path] = data
+        for name, model_files in changed.items():
+            tree = self.repo.resolve(f"{commit}:{model_path(name)}")
+            if tree is None or self._cache_get(tree) is not None:
+                continue
+            old = self._docs.get(name)
+            if old is None and self.model(name) is not None:
+                old = self._docs.get(name)
+            model_doc = old["model"] if old else None
+            versions = {d["number"]: d for d in old["versions"]} if old else {}
+            for path, data in model_files.items():
+                if path == model_file(name):
+                    model_doc = parse_yaml(data, path) if data is not None else None
+                    continue
+                number = int(path.rsplit("/", 1)[1][: -len(".yaml")])
+                if data is None:
+                    versions.pop(number, None)
+                else:
+                    versions[number] = parse_yaml(data, path)
+            if model_doc is not None:
+                self._cache_put(tree, {"model": model_doc, "versions": [versions[n] for n in sorted(versions)]})
 
     def _read_model_tree(self, name: str, entries: list) -> dict[str, Any]:
         by_name = {e.name: e for e in entries}
