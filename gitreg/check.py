@@ -10,7 +10,7 @@ from .errors import ManifestError
 from .gitrepo import GitRepo
 from .manifests import parse_yaml, schema_problems
 from .state import (
-    MODELS_PATH, REGISTRY_PATH, check_model_invariants, check_version_doc, model_file,
+    MODELS_PATH, REGISTRY_PATH, cache_get, cache_put, check_model_invariants, check_version_doc, model_file,
 )
 from .tagnames import StageTag, VersionTag, parse_stage_message, parse_tag
 
@@ -44,10 +44,9 @@ class CheckReport:
         return not self.errors
 
 
-def _load(repo: GitRepo, oid: str, kind: str, path: str, problems: list[Problem]) -> dict[str, Any] | None:
-    blob = repo.read_blob(oid)
+def _load(data: bytes | None, kind: str, path: str, problems: list[Problem]) -> dict[str, Any] | None:
     try:
-        doc = parse_yaml(blob[1] if blob else b"", path)
+        doc = parse_yaml(data or b"", path)
     except ManifestError as exc:
         problems.append(Problem(path, "", exc.problem))
         return None
@@ -57,6 +56,7 @@ def _load(repo: GitRepo, oid: str, kind: str, path: str, problems: list[Problem]
 
 
 def check(repo: GitRepo, rev: str = "HEAD") -> CheckReport:
+    """Check the registry at ``rev``; every problem is reported, none raised."""
     commit = repo.resolve(f"{rev}^{{commit}}")
     problems: list[Problem] = []
     if commit is None:
@@ -64,56 +64,73 @@ def check(repo: GitRepo, rev: str = "HEAD") -> CheckReport:
     reg = repo.read_blob(f"{commit}:{REGISTRY_PATH}")
     if reg is None:
         return CheckReport(commit, 0, 0, 0, (Problem(REGISTRY_PATH, "", "missing: not a gitreg registry (run `gitreg init`)"),))
-    config = _load(repo, reg[0], "registry", REGISTRY_PATH, problems)
+    config = _load(reg[1], "registry", REGISTRY_PATH, problems)
     prefix = config["tag_prefix"] if config else "models"
-    n_models = n_versions = 0
     current: dict[str, list[dict[str, Any]]] = {}
+    n_versions = 0
     models_tree = repo.read_tree(f"{commit}:{MODELS_PATH}")
     for entry in models_tree[1] if models_tree else []:
-        name = entry.name
-        path = f"{MODELS_PATH}/{name}"
         if not entry.is_tree:
-            problems.append(Problem(path, "", "unexpected file; .mcp/models/ holds one folder per model"))
+            problems.append(Problem(f"{MODELS_PATH}/{entry.name}", "", "unexpected file; .mcp/models/ holds one folder per model"))
             continue
-        n_models += 1
-        children = {e.name: e for e in repo.read_tree(entry.oid)[1]}
-        card = children.pop("model.yaml", None)
-        model_doc = None
-        if card is None:
-            problems.append(Problem(model_file(name), "", "missing: every model folder needs a model.yaml"))
+        cached = cache_get(repo, entry.oid)  # a tree that validated once always does
+        if cached is None:
+            found: list[Problem] = []
+            docs, count, model_doc = _check_model(repo, entry.name, entry.oid, found)
+            if not found and model_doc is not None:
+                cache_put(repo, entry.oid, {"model": model_doc, "versions": docs})
+            problems.extend(found)
         else:
-            model_doc = _load(repo, card.oid, "model", model_file(name), problems)
-            if model_doc and model_doc["name"] != name:
-                problems.append(Problem(model_file(name), "name", f"is {model_doc['name']!r} but the folder is {name!r}"))
-        folder = children.pop("versions", None)
-        for extra in children:
-            problems.append(Problem(f"{path}/{extra}", "", "unexpected file in a model folder"))
-        docs = []
-        for ventry in repo.read_tree(folder.oid)[1] if folder is not None and folder.is_tree else []:
-            vpath = f"{path}/versions/{ventry.name}"
-            stem = ventry.name[:-5] if ventry.name.endswith(".yaml") else ""
-            if ventry.is_tree or not stem.isdigit() or stem.startswith("0"):
-                problems.append(Problem(vpath, "", "unexpected file; version manifests are named <number>.yaml"))
-                continue
-            n_versions += 1
-            doc = _load(repo, ventry.oid, "version", vpath, problems)
-            if doc is None:
-                continue
-            try:
-                check_version_doc(doc, name, int(stem), vpath)
-            except ManifestError as exc:
-                problems.append(Problem(exc.path, exc.field, exc.problem))
-                continue
-            docs.append(doc)
-        docs.sort(key=lambda d: d["number"])
-        if model_doc is not None:
-            try:
-                check_model_invariants(model_doc, docs, name)
-            except ManifestError as exc:
-                problems.append(Problem(exc.path, exc.field, exc.problem))
-        current[name] = docs
+            docs, count = cached["versions"], len(cached["versions"])
+        current[entry.name] = docs
+        n_versions += count
     n_tags = _check_tags(repo, prefix, current, problems)
-    return CheckReport(commit, n_models, n_versions, n_tags, tuple(problems))
+    return CheckReport(commit, len(current), n_versions, n_tags, tuple(problems))
+
+
+def _check_model(repo: GitRepo, name: str, tree_oid: str,
+                 problems: list[Problem]) -> tuple[list[dict[str, Any]], int, dict[str, Any] | None]:
+    path = f"{MODELS_PATH}/{name}"
+    tree = repo.read_tree(tree_oid)
+    children = {e.name: e for e in (tree[1] if tree else [])}
+    card = children.pop("model.yaml", None)
+    model_doc = None
+    if card is None:
+        problems.append(Problem(model_file(name), "", "missing: every model folder needs a model.yaml"))
+    else:
+        model_doc = _load(repo.read_blobs([card.oid])[0], "model", model_file(name), problems)
+        if model_doc and model_doc["name"] != name:
+            problems.append(Problem(model_file(name), "name", f"is {model_doc['name']!r} but the folder is {name!r}"))
+    folder = children.pop("versions", None)
+    for extra in children:
+        problems.append(Problem(f"{path}/{extra}", "", "unexpected file in a model folder"))
+    entries = []
+    for ventry in repo.read_tree(folder.oid)[1] if folder is not None and folder.is_tree else []:
+        stem = ventry.name[:-5] if ventry.name.endswith(".yaml") else ""
+        if ventry.is_tree or not stem.isdigit() or stem.startswith("0"):
+            problems.append(Problem(f"{path}/versions/{ventry.name}", "",
+                                    "unexpected file; version manifests are named <number>.yaml"))
+        else:
+            entries.append(ventry)
+    docs = []
+    for ventry, data in zip(entries, repo.read_blobs([e.oid for e in entries])):
+        vpath = f"{path}/versions/{ventry.name}"
+        doc = _load(data, "version", vpath, problems)
+        if doc is None:
+            continue
+        try:
+            check_version_doc(doc, name, int(ventry.name[:-5]), vpath)
+        except ManifestError as exc:
+            problems.append(Problem(exc.path, exc.field, exc.problem))
+            continue
+        docs.append(doc)
+    docs.sort(key=lambda d: d["number"])
+    if model_doc is not None:
+        try:
+            check_model_invariants(model_doc, docs, name)
+        except ManifestError as exc:
+            problems.append(Problem(exc.path, exc.field, exc.problem))
+    return docs, len(entries), model_doc
 
 
 def _check_tags(repo: GitRepo, prefix: str, models: dict[str, list[dict[str, Any]]],

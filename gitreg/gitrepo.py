@@ -126,7 +126,7 @@ class GitRepo:
 
     def resolve(self, rev: str) -> str | None:
         """Object id of ``rev`` (e.g. a ref or ``<commit>:<path>``) or None."""
-        header = self._batch_request(rev, want_body=False)
+        header = self._batch_request(rev)
         return header[0] if header else None
 
     def commit_of(self, ref: str) -> str | None:
@@ -184,9 +184,15 @@ class GitRepo:
 
     # ------------------------------------------------------------ objects
 
-    def _batch_request(self, request: str, want_body: bool = True) -> tuple[str, str, bytes] | None:
-        if "\n" in request:
-            raise GitError(f"invalid object name {request!r}")
+    def _batch_request(self, request: str) -> tuple[str, str, bytes] | None:
+        return self._batch_many([request])[0]
+
+    def _batch_many(self, requests: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
+        """Answer many cat-file requests, pipelined in chunks small enough for a pipe."""
+        for request in requests:
+            if "\n" in request:
+                raise GitError(f"invalid object name {request!r}")
+        out: list[tuple[str, str, bytes] | None] = []
         with self._batch_lock:
             proc = self._batch
             if proc is None or proc.poll() is not None:
@@ -195,16 +201,24 @@ class GitRepo:
                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_git_env(),
                 )
             assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(request.encode("utf-8") + b"\n")
-            proc.stdin.flush()
-            header = proc.stdout.readline().decode("utf-8", "replace").rstrip("\n")
-            parts = header.split(" ")
-            if len(parts) != 3:
-                return None  # "<request> missing" / "ambiguous"
-            oid, otype, size = parts[0], parts[1], int(parts[2])
-            body = proc.stdout.read(size)
-            proc.stdout.read(1)  # trailing newline
-        return oid, otype, body
+            for first in range(0, len(requests), 256):  # 256 requests stay well under 64 KiB
+                chunk = requests[first:first + 256]
+                proc.stdin.write("".join(r + "\n" for r in chunk).encode("utf-8"))
+                proc.stdin.flush()
+                for _ in chunk:
+                    header = proc.stdout.readline().decode("utf-8", "replace").rstrip("\n")
+                    parts = header.split(" ")
+                    if len(parts) != 3:
+                        out.append(None)  # "<request> missing" / "ambiguous"
+                        continue
+                    body = proc.stdout.read(int(parts[2]))
+                    proc.stdout.read(1)  # trailing newline
+                    out.append((parts[0], parts[1], body))
+        return out
+
+    def read_blobs(self, revs: Sequence[str]) -> list[bytes | None]:
+        """Contents of many blobs in one pipelined exchange (None where missing)."""
+        return [obj[2] if obj is not None and obj[1] == "blob" else None for obj in self._batch_many(revs)]
 
     def read_object(self, rev: str) -> tuple[str, str, bytes] | None:
         """(oid, type, content) of ``rev`` or None if it does not exist."""

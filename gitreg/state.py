@@ -245,44 +245,57 @@ class Snapshot:
         folder = by_name.get("versions")
         if folder is not None and folder.is_tree:
             tree = self.repo.read_tree(folder.oid)
-            for entry in tree[1] if tree else []:
-                vpath = f"{MODELS_PATH}/{name}/versions/{entry.name}"
+            entries = tree[1] if tree else []
+            for entry in entries:
                 stem = entry.name[:-5] if entry.name.endswith(".yaml") else ""
                 if entry.is_tree or not stem.isdigit() or stem.startswith("0"):
-                    raise ManifestError(vpath, "", "unexpected file; version manifests are named <number>.yaml")
-                blob = self.repo.read_blob(entry.oid)
-                doc = load_version_doc(blob[1] if blob else b"", vpath)
-                check_version_doc(doc, name, int(stem), vpath)
+                    raise ManifestError(f"{MODELS_PATH}/{name}/versions/{entry.name}", "",
+                                        "unexpected file; version manifests are named <number>.yaml")
+            for entry, data in zip(entries, self.repo.read_blobs([e.oid for e in entries])):
+                vpath = f"{MODELS_PATH}/{name}/versions/{entry.name}"
+                doc = load_version_doc(data or b"", vpath)
+                check_version_doc(doc, name, int(entry.name[:-5]), vpath)
                 versions.append(doc)
         versions.sort(key=lambda d: d["number"])
         check_model_invariants(model_doc, versions, name)
         return {"model": model_doc, "versions": versions}
 
-    # ------------------------------------------------------------ cache
-
-    def _cache_file(self, oid: str) -> str:
-        return os.path.join(self.repo.cache_dir, CACHE_FORMAT, oid[:2], oid[2:] + ".json")
-
     def _cache_get(self, oid: str) -> Any:
-        try:
-            with open(self._cache_file(oid), "rb") as fh:
-                return json.loads(fh.read())
-        except (OSError, ValueError):
-            return None
+        return cache_get(self.repo, oid)
 
     def _cache_put(self, oid: str, value: Any) -> None:
-        path = self._cache_file(oid)
-        tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+        cache_put(self.repo, oid, value)
+
+
+def _cache_file(repo: GitRepo, oid: str) -> str:
+    from . import __version__
+
+    return os.path.join(repo.cache_dir, f"{CACHE_FORMAT}-{__version__}", oid[:2], oid[2:] + ".json")
+
+
+def cache_get(repo: GitRepo, oid: str) -> Any:
+    """Validated documents stored for the git object ``oid``, or None."""
+    try:
+        with open(_cache_file(repo, oid), "rb") as fh:
+            return json.loads(fh.read())
+    except (OSError, ValueError):
+        return None
+
+
+def cache_put(repo: GitRepo, oid: str, value: Any) -> None:
+    """Remember validated documents for ``oid`` (immutable, so never stale)."""
+    path = _cache_file(repo, oid)
+    tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(value, fh, separators=(",", ":"))
+        os.replace(tmp, path)
+    except OSError:  # a cache that cannot be written is only slower
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(value, fh, separators=(",", ":"))
-            os.replace(tmp, path)
-        except OSError:  # a cache that cannot be written is only slower
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def check_version_doc(doc: dict[str, Any], model: str, number: int, path: str) -> None:
