@@ -186,3 +186,26 @@ def test_unreachable_store_is_a_clear_error(client):
     pytest.importorskip("s3fs")
     with pytest.raises(ArtifactStoreError):
         Model("iris").save_artifact(b"x", "w")
+
+
+def test_pandas_materializer(client):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"x": [1, 2, 3], "species": ["a", "b", "c"]})
+    m = Model("iris")
+    link = m.save_artifact(frame, "training_data")
+    assert (link.format, link.type) == ("pandas", "data")
+    assert m.load_artifact("training_data").equals(frame)
+
+
+def test_sklearn_estimators_are_model_artifacts(client):
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import load_iris
+    from sklearn.svm import SVC
+
+    X, y = load_iris(return_X_y=True)
+    clf = SVC(gamma=0.001).fit(X, y)
+    m = Model("iris_classifier")
+    link = m.save_artifact(clf, "trained_model")
+    assert (link.format, link.type) == ("sklearn", "model")
+    loaded = Model("iris_classifier", version="latest").get_model_artifact("trained_model").load()
+    assert (loaded.predict(X[:10]) == clf.predict(X[:10])).all()

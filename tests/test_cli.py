@@ -169,3 +169,17 @@ def test_console_script_runs(repo):
     assert res.returncode == 0 and res.stdout.strip() == "(none)"
     res = subprocess.run([sys.executable, "-m", "gitreg", "model", "describe", "x"], capture_output=True, text=True)
     assert res.returncode == 4 and res.stderr.startswith("error: model 'x' does not exist")
+
+
+def test_progress_bar_on_long_transfers(repo, capsys, tmp_path, monkeypatch):
+    from gitreg.cli import artifact_cmds
+
+    monkeypatch.setattr(artifact_cmds, "PROGRESS_THRESHOLD", 1)
+    big = tmp_path / "weights.bin"
+    big.write_bytes(b"w" * 300_000)
+    run(capsys, "model", "version", "create", "iris")
+    code, _, err = run(capsys, "artifact", "add", "iris", "1", str(big), "--type", "model")
+    assert code == 0 and "storing weights.bin" in err  # off a terminal: the label, no bar redraws
+    code, _, err = run(capsys, "artifact", "get", "iris", "1", "weights", "-o", str(tmp_path / "back.bin"))
+    assert code == 0 and "fetching weights" in err
+    assert (tmp_path / "back.bin").read_bytes() == big.read_bytes()

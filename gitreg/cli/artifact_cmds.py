@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -22,7 +23,7 @@ class _Progress:
         if total >= PROGRESS_THRESHOLD:
             import click
 
-            self.bar = click.progressbar(length=total, label=label, file=click.get_text_stream("stderr"),
+            self.bar = click.progressbar(length=total, label=label, file=sys.stderr,
                                          show_pos=False, show_percent=True, show_eta=True)
             self.bar.__enter__()
 
