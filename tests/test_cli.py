@@ -183,3 +183,19 @@ def test_progress_bar_on_long_transfers(repo, capsys, tmp_path, monkeypatch):
     code, _, err = run(capsys, "artifact", "get", "iris", "1", "weights", "-o", str(tmp_path / "back.bin"))
     assert code == 0 and "fetching weights" in err
     assert (tmp_path / "back.bin").read_bytes() == big.read_bytes()
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["model", "version", "update", "iris"], "Missing argument"),
+    (["model", "list", "--bogus"], "No such option"),
+    (["model", "version", "list", "iris", "-o", "xml"], "Invalid value"),
+    (["nonsense"], "No such command"),
+])
+def test_usage_errors_exit_2(repo, capsys, args, fragment):
+    code, out, err = run(capsys, *args)
+    assert code == 2 and fragment in err and "Traceback" not in err
+
+
+def test_no_arguments_shows_help(capsys):
+    code, out, err = run(capsys)
+    assert "Usage: gitreg" in out + err and code in (0, 2)

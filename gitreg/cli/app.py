@@ -105,32 +105,30 @@ _register_groups()
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    """Console entry point: run the app, map errors to one line and an exit code."""
-    import click
+    """Console entry point: run the app, map errors to one line and an exit code.
 
+    Usage errors, --help and aborts are handled by typer itself (standalone
+    mode ends in SystemExit); gitreg's own errors propagate to here.
+    """
     from ..errors import GitregError
 
     args = list(sys.argv[1:] if argv is None else argv)
     show_tb = "--traceback" in args
     command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="gitreg", standalone_mode=False)
+        command.main(args=args, prog_name="gitreg", standalone_mode=True)
     except GitregError as exc:
         if show_tb:
             raise
         note(f"error: {exc}")
         return exc.exit_code
-    except click.exceptions.Abort:
-        note("aborted")
-        return 130
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except KeyboardInterrupt:
-        note("interrupted")
-        return 130
+    except SystemExit as exc:
+        if exc.code is None:
+            return 0
+        if isinstance(exc.code, int):
+            return exc.code
+        note(str(exc.code))
+        return 1
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141

@@ -21,9 +21,7 @@ class _Progress:
     def __init__(self, total: int, label: str) -> None:
         self.bar = None
         if total >= PROGRESS_THRESHOLD:
-            import click
-
-            self.bar = click.progressbar(length=total, label=label, file=sys.stderr,
+            self.bar = typer.progressbar(length=total, label=label, file=sys.stderr,
                                          show_pos=False, show_percent=True, show_eta=True)
             self.bar.__enter__()
 
