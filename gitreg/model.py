@@ -31,8 +31,8 @@ class Model:
                  trade_offs: str | None = None, ethics: str | None = None,
                  tags: Iterable[str] | None = None, *, repo: str | os.PathLike[str] | None = None) -> None:
         self.name = validate_name("model", name)
-        if version is not None:
-            parse_version_spec(version)  # reject nonsense now, resolve on first use
+        if version is not None and parse_version_spec(version)[0] == "name":
+            validate_name("version", str(version).strip())  # reject nonsense now, resolve on first use
         self.requested_version = version.value if isinstance(version, ModelStages) else version
         self.license, self.audience, self.use_cases = license, audience, use_cases
         self.limitations, self.trade_offs, self.ethics = limitations, trade_offs, ethics

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import AlreadyExistsError, ConcurrentWriteError, DirtyManifestsError, GitError
+from .errors import AlreadyExistsError, ConcurrentWriteError, DirtyManifestsError, GitError, NotARegistryError
 from .gitrepo import GitRepo
 from .manifests import RegistryConfig, dump
 from .state import MCP, REGISTRY_PATH, Snapshot
@@ -68,7 +68,7 @@ class Registry:
         where = Path(path if path is not None else os.getcwd())
         try:
             repo = GitRepo.discover(where)
-        except Exception:
+        except NotARegistryError:
             repo = GitRepo.init(where)
         registry = cls(repo)
         config = RegistryConfig(store=store or DEFAULT_STORE, tag_prefix=tag_prefix)
