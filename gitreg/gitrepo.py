@@ -23,6 +23,7 @@ from typing import Iterator, Mapping, Sequence
 from .errors import GitError, NotARegistryError
 
 ZERO_OID = "0" * 40
+GC_LOOSE_OBJECTS = 6700  # git's own gc.auto default
 TREE_MODE = "40000"
 BLOB_MODE = "100644"
 
@@ -68,6 +69,7 @@ class GitRepo:
         self._batch: subprocess.Popen[bytes] | None = None
         self._batch_lock = threading.Lock()
         self._odb = None
+        self._gc_threshold: int | None = None
 
     # ------------------------------------------------------------ discovery
 
@@ -361,6 +363,29 @@ class GitRepo:
                 continue
             raise GitError(f"could not update {', '.join(paths)} in the work tree: {err.strip()}")
         raise GitError("the git index stayed locked (.git/index.lock); is another git running?")
+
+    def maybe_gc(self) -> None:
+        """Let git pack loose objects and refs once they pile up.
+
+        Plumbing never triggers git's automatic housekeeping, so a registry
+        written only by gitreg would collect loose objects forever.  Like
+        ``git gc --auto`` itself, estimate from one fan-out folder first.
+        """
+        try:
+            loose = len(os.listdir(self.common_dir / "objects" / "17"))
+        except OSError:
+            return
+        if loose > 1 and loose * 256 > self.gc_threshold():
+            self.run("gc", "--auto", "--quiet", check=False)
+
+    def gc_threshold(self) -> int:
+        """git's gc.auto (0 disables automatic housekeeping), read once."""
+        if self._gc_threshold is None:
+            res = self.run("config", "--get", "gc.auto", check=False)
+            text = res.stdout.decode().strip() if res.returncode == 0 else ""
+            value = int(text) if text.lstrip("-").isdigit() else GC_LOOSE_OBJECTS
+            self._gc_threshold = value if value > 0 else 1 << 62
+        return self._gc_threshold
 
     # ------------------------------------------------------------ locking and cache
 

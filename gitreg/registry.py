@@ -144,4 +144,5 @@ class Registry:
             # Bring .mcp/ of the index and work tree in line with the branch head.
             if repo.head_ref() == branch:
                 repo.sync_paths(repo.commit_of(branch) or commit, change.paths or [MCP])
-            return Committed(commit, change.result, created)
+        repo.maybe_gc()
+        return Committed(commit, change.result, created)

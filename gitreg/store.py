@@ -16,7 +16,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from contextlib import contextmanager
 
@@ -117,21 +117,9 @@ class ArtifactStore:
         objects.mkdir(parents=True, exist_ok=True)
         self._ignore_in_git(Path(self._base))
         tmp = objects / f".tmp-{uuid.uuid4().hex}"
-        digest = hashlib.sha256()
-        size = 0
         try:
             with open(src, "rb") as fin, open(tmp, "wb") as fout:
-                buf = bytearray(CHUNK)
-                view = memoryview(buf)
-                while True:
-                    n = fin.readinto(buf)
-                    if not n:
-                        break
-                    digest.update(view[:n])
-                    fout.write(view[:n])
-                    size += n
-                    progress(n)
-            sha = digest.hexdigest()
+                sha, size = _digest(_file_chunks(fin), progress, fout.write)
             final = Path(self._object_path(sha))
             if final.exists():
                 tmp.unlink()
@@ -292,28 +280,36 @@ def _listing_bytes(files: list[dict[str, Any]]) -> bytes:
     return json.dumps({"format": 1, "files": files}, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _hash_stream(fs: Any, path: str) -> tuple[str, int]:
+def _file_chunks(fh: Any) -> Iterator[memoryview]:
+    """Chunks of an open local file, read into one reused buffer."""
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    while True:
+        n = fh.readinto(buf)
+        if not n:
+            return
+        yield view[:n]
+
+
+def _digest(chunks: Iterable[bytes | memoryview], progress: Progress = _noop,
+            sink: Callable[[Any], Any] | None = None) -> tuple[str, int]:
+    """(sha256, size) of ``chunks``, passing each to ``sink`` (a copy) and ``progress``."""
     digest = hashlib.sha256()
     size = 0
-    with fs.open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
+    for chunk in chunks:
+        digest.update(chunk)
+        if sink is not None:
+            sink(chunk)
+        size += len(chunk)
+        progress(len(chunk))
     return digest.hexdigest(), size
+
+
+def _hash_stream(fs: Any, path: str) -> tuple[str, int]:
+    with fs.open(path, "rb") as fh:
+        return _digest(iter(lambda: fh.read(CHUNK), b""))
 
 
 def hash_file(path: str | os.PathLike[str], progress: Progress = _noop) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
     with open(path, "rb") as fh:
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
-        while True:
-            n = fh.readinto(buf)
-            if not n:
-                break
-            digest.update(view[:n])
-            size += n
-            progress(n)
-    return digest.hexdigest(), size
-
+        return _digest(_file_chunks(fh), progress)

@@ -150,3 +150,26 @@ def test_registry_in_a_subfolder_checkout_env(repo, monkeypatch):
     os.makedirs("a/b")
     monkeypatch.chdir("a/b")
     assert Model("iris").number == 1
+
+
+def test_loose_objects_get_packed(repo, client):
+    """Plumbing never runs git's housekeeping; gitreg's writes do, as git would."""
+    import subprocess
+
+    from gitreg.gitrepo import blob_id
+
+    git(repo, "config", "gc.auto", "256")  # git estimates from objects/17: > 1 object there
+    git(repo, "config", "gc.autoDetach", "false")
+    found, i = 0, 0
+    while found < 3:  # loose objects whose ids start with 17, as many more would
+        data = b"filler %d" % i
+        i += 1
+        if blob_id(data).startswith("17"):
+            subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input=data, check=True,
+                           capture_output=True)
+            found += 1
+    assert not list((repo / ".git/objects/pack").glob("*.pack"))
+    client.create_model_version("iris")
+    assert list((repo / ".git/objects/pack").glob("*.pack")), "git gc --auto should have packed objects"
+    client.log_metadata("iris", 1, {"final": True})
+    assert client.get_model_version("iris", 1).metadata["final"] is True

@@ -21,6 +21,15 @@ VERSION_REQ = typer.Argument(..., help="Version: a number, a name, 'latest' or a
 REASON = typer.Option("", "--reason", "-m", help="Why: recorded in the commit (and the stage tag).")
 
 
+LICENSE = typer.Option(None, "--license", help="License of the model, e.g. Apache-2.0.")
+DESCRIPTION = typer.Option(None, "--description", help="What the model does.")
+AUDIENCE = typer.Option(None, "--audience", help="Who the model is for.")
+USE_CASES = typer.Option(None, "--use-cases", help="What it may be used for.")
+LIMITATIONS = typer.Option(None, "--limitations", help="Known limitations.")
+TRADE_OFFS = typer.Option(None, "--trade-offs", help="Trade-offs made.")
+ETHICS = typer.Option(None, "--ethics", help="Ethical considerations.")
+
+
 def _card_options(license, description, audience, use_cases, limitations, trade_offs, ethics):
     return dict(license=license, description=description, audience=audience, use_cases=use_cases,
                 limitations=limitations, trade_offs=trade_offs, ethics=ethics)
@@ -68,13 +77,13 @@ def model_list(ctx: typer.Context, tag: List[str] = typer.Option([], "--tag", "-
 def model_register(
     ctx: typer.Context,
     name: str = MODEL,
-    license: Optional[str] = typer.Option(None, "--license", help="License of the model, e.g. Apache-2.0."),
-    description: Optional[str] = typer.Option(None, "--description", help="What the model does."),
-    audience: Optional[str] = typer.Option(None, "--audience", help="Who the model is for."),
-    use_cases: Optional[str] = typer.Option(None, "--use-cases", help="What it may be used for."),
-    limitations: Optional[str] = typer.Option(None, "--limitations", help="Known limitations."),
-    trade_offs: Optional[str] = typer.Option(None, "--trade-offs", help="Trade-offs made."),
-    ethics: Optional[str] = typer.Option(None, "--ethics", help="Ethical considerations."),
+    license: Optional[str] = LICENSE,
+    description: Optional[str] = DESCRIPTION,
+    audience: Optional[str] = AUDIENCE,
+    use_cases: Optional[str] = USE_CASES,
+    limitations: Optional[str] = LIMITATIONS,
+    trade_offs: Optional[str] = TRADE_OFFS,
+    ethics: Optional[str] = ETHICS,
     tag: List[str] = typer.Option([], "--tag", "-t", help="Tag for the model (repeatable)."),
 ) -> None:
     """Register a new model with its card (one commit)."""
@@ -106,13 +115,13 @@ def model_describe(ctx: typer.Context, name: str = MODEL, output: OutputFormat =
 def model_update(
     ctx: typer.Context,
     name: str = MODEL,
-    license: Optional[str] = typer.Option(None, "--license", help="New license."),
-    description: Optional[str] = typer.Option(None, "--description", help="New description."),
-    audience: Optional[str] = typer.Option(None, "--audience", help="New audience."),
-    use_cases: Optional[str] = typer.Option(None, "--use-cases", help="New use cases."),
-    limitations: Optional[str] = typer.Option(None, "--limitations", help="New limitations."),
-    trade_offs: Optional[str] = typer.Option(None, "--trade-offs", help="New trade-offs."),
-    ethics: Optional[str] = typer.Option(None, "--ethics", help="New ethical considerations."),
+    license: Optional[str] = LICENSE,
+    description: Optional[str] = DESCRIPTION,
+    audience: Optional[str] = AUDIENCE,
+    use_cases: Optional[str] = USE_CASES,
+    limitations: Optional[str] = LIMITATIONS,
+    trade_offs: Optional[str] = TRADE_OFFS,
+    ethics: Optional[str] = ETHICS,
     tag: List[str] = typer.Option([], "--tag", "-t", help="Tag to add (repeatable)."),
     remove_tag: List[str] = typer.Option([], "--remove-tag", help="Tag to remove (repeatable)."),
 ) -> None:
