@@ -80,11 +80,19 @@ def new_model(name: str, card: Mapping[str, Any] | None, tags: Iterable[str] | N
     return ModelManifest(name=name, created=now(), tags=_tags(tags), **_card(card))
 
 
+def _check_case_clash(snap: Snapshot, name: str) -> None:
+    """Refuse a model whose folder would collide on a case-insensitive file system."""
+    for existing in snap.model_names():
+        if existing != name and existing.casefold() == name.casefold():
+            raise InvalidNameError("model", name, f"differs from the existing model {existing!r} only in case")
+
+
 def create_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = None,
                  tags: Iterable[str] | None = None, reason: str = "") -> Change:
     model = new_model(name, card, tags)
     if snap.model(name) is not None:
         raise AlreadyExistsError("model", name)
+    _check_case_clash(snap, name)
     body = f"\n\n{reason}\n" if reason else "\n"
     return Change(message=f"{name}: register model{body}", files={model_file(name): _model_bytes(model)},
                   paths=[model_path(name)], result=model)
@@ -127,6 +135,7 @@ def register_version(snap: Snapshot, model: str, name: str | None = None, descri
     files: dict[str, bytes | None] = {}
     if state is None:
         manifest = new_model(model, card, model_tags)
+        _check_case_clash(snap, model)
         versions: tuple[VersionManifest, ...] = ()
     else:
         manifest, versions = state.model, state.versions

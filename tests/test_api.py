@@ -201,3 +201,11 @@ def test_client_finds_registry_upwards_and_via_env(repo, monkeypatch, tmp_path):
 def test_init_twice_is_refused(repo):
     with pytest.raises(AlreadyExistsError):
         Client.init(repo)
+
+
+def test_model_names_differing_only_in_case_are_refused(client):
+    client.create_model("Iris")
+    with pytest.raises(InvalidNameError, match="only in case"):
+        client.create_model("iris")
+    with pytest.raises(InvalidNameError, match="only in case"):
+        Model("IRIS").number
