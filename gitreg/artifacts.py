@@ -95,12 +95,12 @@ def load(registry: "Registry", link: ArtifactLink) -> Any:
         if link.kind == "file":
             target = target / (Path(link.uri).name or "artifact")
         if not target.exists():
-            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=_mkdir(target.parent)))
+            scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=_mkdir(target.parent)))
             try:
-                download(registry, link, tmp / "x")
-                os.replace(tmp / "x", target)
+                download(registry, link, scratch / "x")
+                os.replace(scratch / "x", target)
             finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(scratch, ignore_errors=True)
         return target
     with tempfile.TemporaryDirectory(prefix="gitreg-") as tmp:
         path = registry.store().fetch_file(link.uri, link.sha256, Path(tmp) / "artifact")

@@ -91,8 +91,7 @@ def check(repo: GitRepo, rev: str = "HEAD") -> CheckReport:
 def _check_model(repo: GitRepo, name: str, tree_oid: str,
                  problems: list[Problem]) -> tuple[list[dict[str, Any]], int, dict[str, Any] | None]:
     path = f"{MODELS_PATH}/{name}"
-    tree = repo.read_tree(tree_oid)
-    children = {e.name: e for e in (tree[1] if tree else [])}
+    children = {e.name: e for e in repo.tree_entries(tree_oid)}
     card = children.pop("model.yaml", None)
     model_doc = None
     if card is None:
@@ -105,7 +104,7 @@ def _check_model(repo: GitRepo, name: str, tree_oid: str,
     for extra in children:
         problems.append(Problem(f"{path}/{extra}", "", "unexpected file in a model folder"))
     entries = []
-    for ventry in repo.read_tree(folder.oid)[1] if folder is not None and folder.is_tree else []:
+    for ventry in repo.tree_entries(folder.oid) if folder is not None and folder.is_tree else []:
         stem = ventry.name[:-5] if ventry.name.endswith(".yaml") else ""
         if ventry.is_tree or not stem.isdigit() or stem.startswith("0"):
             problems.append(Problem(f"{path}/versions/{ventry.name}", "",

@@ -238,6 +238,13 @@ class GitRepo:
             return None
         return obj[0], parse_tree(obj[2])
 
+    def tree_entries(self, oid: str) -> list[TreeEntry]:
+        """Entries of a tree known to exist (a missing one means a damaged repository)."""
+        tree = self.read_tree(oid)
+        if tree is None:
+            raise GitError(f"tree {oid} is missing from the repository; run `git fsck`")
+        return tree[1]
+
     def _objects(self):
         if self._odb is None:
             from git import Repo  # GitPython, only imported when writing
@@ -278,7 +285,7 @@ class GitRepo:
             self.write_tree([])
 
     def _apply(self, tree: str | None, changes: dict[tuple[str, ...], bytes | None]) -> str | None:
-        entries = {e.name: e for e in (self.read_tree(tree)[1] if tree else [])}
+        entries = {e.name: e for e in (self.tree_entries(tree) if tree else [])}
         nested: dict[str, dict[tuple[str, ...], bytes | None]] = {}
         for parts, data in changes.items():
             if len(parts) == 1:
@@ -343,8 +350,7 @@ class GitRepo:
                 prefix, entries = stack.pop()
                 for e in entries:
                     if e.is_tree:
-                        sub = self.read_tree(e.oid)
-                        stack.append((f"{prefix}/{e.name}", sub[1] if sub else []))
+                        stack.append((f"{prefix}/{e.name}", self.tree_entries(e.oid)))
                     else:
                         yield f"{prefix}/{e.name}", e.oid
 

@@ -266,7 +266,10 @@ class ArtifactLink:
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> "ArtifactLink":
-        return cls(**{k: doc.get(k) for k in _LINK_KEYS if k in doc})
+        return cls(name=doc["name"], version=doc["version"], type=doc["type"], uri=doc["uri"],
+                   sha256=doc["sha256"], size=doc["size"], format=doc["format"], kind=doc["kind"],
+                   external=doc["external"], run=doc.get("run"), step=doc.get("step"),
+                   created=doc.get("created"))
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {}

@@ -41,6 +41,14 @@ def _is_json_value(obj: Any) -> bool:
     return False
 
 
+def _save_bytes(obj: Any, path: Path) -> None:
+    path.write_bytes(bytes(obj))
+
+
+def _save_text(obj: Any, path: Path) -> None:
+    path.write_text(obj, encoding="utf-8")
+
+
 def _save_json(obj: Any, path: Path) -> None:
     path.write_text(json.dumps(obj, sort_keys=True, indent=1, allow_nan=False), encoding="utf-8")
 
@@ -91,10 +99,8 @@ def _is_torch_module(obj: Any) -> bool:
 
 
 MATERIALIZERS: tuple[Materializer, ...] = (
-    Materializer("bytes", lambda o: isinstance(o, (bytes, bytearray)),
-                 lambda o, p: p.write_bytes(bytes(o)), lambda p: p.read_bytes()),
-    Materializer("text", lambda o: isinstance(o, str),
-                 lambda o, p: p.write_text(o, encoding="utf-8"), lambda p: p.read_text(encoding="utf-8")),
+    Materializer("bytes", lambda o: isinstance(o, (bytes, bytearray)), _save_bytes, lambda p: p.read_bytes()),
+    Materializer("text", lambda o: isinstance(o, str), _save_text, lambda p: p.read_text(encoding="utf-8")),
     Materializer("numpy", _is_numpy, _save_numpy, _load_numpy),
     Materializer("pandas", _is_pandas, _save_pickle, _load_pickle, runs_code=True),
     Materializer("sklearn", _is_sklearn, _save_pickle, _load_pickle, runs_code=True, model_kind=True),

@@ -11,8 +11,7 @@ from typing import Any, Iterable, Mapping
 
 from .errors import AlreadyExistsError, ArtifactNotFoundError, InvalidNameError, InvalidValueError, StageConflictError
 from .manifests import (
-    CARD_FIELDS, ArtifactLink, Counters, ModelManifest, VersionManifest, check_json_value, dump,
-    merge_metadata, now,
+    CARD_FIELDS, ArtifactLink, ModelManifest, VersionManifest, check_json_value, dump, merge_metadata, now,
 )
 from .names import validate_name
 from .registry import Change
@@ -285,20 +284,8 @@ def unlink_artifact(snap: Snapshot, model: str, spec: object, name: str, version
                   paths=[model_path(model)], result=links)
 
 
-def add_runs(snap: Snapshot, model: str, spec: object, runs: Iterable[str]) -> Change | None:
-    state = snap.require(model)
-    target = state.resolve(spec)
-    new = tuple(r for r in runs if r not in target.runs)
-    if not new:
-        return None
-    updated = replace(target, runs=target.runs + new)
-    return Change(message=f"{model} v{target.number}: link run(s) {', '.join(new)}\n",
-                  files={version_file(model, target.number): _version_bytes(updated)},
-                  paths=[model_path(model)], result=updated)
-
-
 __all__ = [
-    "create_model", "update_model", "delete_model", "register_version", "update_version",
-    "delete_version", "log_metadata", "link_artifact", "unlink_artifact", "add_runs",
-    "validate_version_name", "Counters",
+    "Change", "create_model", "update_model", "delete_model", "register_version", "update_version",
+    "delete_version", "log_metadata", "link_artifact", "unlink_artifact", "validate_name",
+    "validate_version_name",
 ]

@@ -15,12 +15,15 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import AlreadyExistsError, ConcurrentWriteError, DirtyManifestsError, GitError, NotARegistryError
 from .gitrepo import GitRepo
 from .manifests import RegistryConfig, dump
 from .state import MCP, REGISTRY_PATH, Snapshot
+
+if TYPE_CHECKING:
+    from .store import ArtifactStore
 
 DEFAULT_STORE = ".gitreg/store"
 DEFAULT_TAG_PREFIX = "models"
@@ -48,7 +51,7 @@ class Committed:
 class Registry:
     def __init__(self, repo: GitRepo) -> None:
         self.repo = repo
-        self._store = None
+        self._store: ArtifactStore | None = None
         self._store_uri: str | None = None
 
     # ------------------------------------------------------------ opening
@@ -98,7 +101,7 @@ class Registry:
     def config(self) -> RegistryConfig:
         return self.snapshot().config
 
-    def store(self, config: RegistryConfig | None = None):
+    def store(self, config: RegistryConfig | None = None) -> "ArtifactStore":
         from .store import ArtifactStore
 
         uri = (config or self.config).store

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gitreg import Client, Model
+from gitreg import Model
 from gitreg.errors import ArtifactNotFoundError, ArtifactStoreError, IntegrityError, InvalidValueError, MaterializerError
 from gitreg import materializers
 from conftest import git

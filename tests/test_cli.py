@@ -130,7 +130,9 @@ def test_check_reports_file_and_field(repo, capsys):
 
 
 def test_traceback_flag_shows_one(repo, capsys):
-    with pytest.raises(Exception):
+    from gitreg.errors import ModelNotFoundError
+
+    with pytest.raises(ModelNotFoundError):  # propagates, so Python prints the traceback
         main(["--traceback", "model", "version", "list", "nope"])
 
 
