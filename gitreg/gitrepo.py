@@ -126,6 +126,15 @@ class GitRepo:
             return text[5:].strip()
         return None
 
+    def operation_in_progress(self) -> str | None:
+        """The git operation (merge, rebase, ...) this work tree is in the middle of, if any."""
+        for marker, name in (("MERGE_HEAD", "merge"), ("CHERRY_PICK_HEAD", "cherry-pick"),
+                             ("REVERT_HEAD", "revert"), ("rebase-merge", "rebase"),
+                             ("rebase-apply", "rebase or am"), ("BISECT_LOG", "bisect")):
+            if (self.git_dir / marker).exists():
+                return name
+        return None
+
     def resolve(self, rev: str) -> str | None:
         """Object id of ``rev`` (e.g. a ref or ``<commit>:<path>``) or None."""
         header = self._batch_request(rev)

@@ -117,6 +117,9 @@ class Registry:
         """Run ``build`` on the branch head and commit its change (compare-and-swap)."""
         repo = self.repo
         with repo.write_lock():
+            busy = repo.operation_in_progress()
+            if busy is not None:
+                raise GitError(f"a git {busy} is in progress here; finish or abort it, then retry")
             branch = repo.head_ref()
             if branch is None:
                 raise GitError("HEAD is detached; check out the branch that holds the registry, then retry")

@@ -1,6 +1,7 @@
 """Writes are commits: one per operation, only .mcp/, the user's work untouched, no lost races."""
 
 import multiprocessing
+import subprocess
 import os
 
 import pytest
@@ -173,3 +174,22 @@ def test_loose_objects_get_packed(repo, client):
     assert list((repo / ".git/objects/pack").glob("*.pack")), "git gc --auto should have packed objects"
     client.log_metadata("iris", 1, {"final": True})
     assert client.get_model_version("iris", 1).metadata["final"] is True
+
+
+def test_no_writes_in_the_middle_of_a_merge(repo, client):
+    client.create_model_version("iris")
+    (repo / "f.txt").write_text("base\n")
+    git(repo, "add", "f.txt")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "checkout", "-q", "-b", "other")
+    (repo / "f.txt").write_text("other\n")
+    git(repo, "commit", "-qam", "other")
+    git(repo, "checkout", "-q", "main")
+    (repo / "f.txt").write_text("main\n")
+    git(repo, "commit", "-qam", "main")
+    subprocess.run(["git", "merge", "other"], cwd=repo, capture_output=True)  # conflicts
+    head = git(repo, "rev-parse", "HEAD")
+    with pytest.raises(GitError, match="merge is in progress"):
+        client.create_model_version("iris")
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert client.get_model_version("iris").number == 1  # reads still work
