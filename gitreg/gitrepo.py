@@ -212,20 +212,31 @@ class GitRepo:
                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_git_env(),
                 )
             assert proc.stdin is not None and proc.stdout is not None
-            for first in range(0, len(requests), 256):  # 256 requests stay well under 64 KiB
-                chunk = requests[first:first + 256]
-                proc.stdin.write("".join(r + "\n" for r in chunk).encode("utf-8"))
-                proc.stdin.flush()
-                for _ in chunk:
-                    header = proc.stdout.readline().decode("utf-8", "replace").rstrip("\n")
-                    parts = header.split(" ")
-                    if len(parts) != 3:
-                        out.append(None)  # "<request> missing" / "ambiguous"
-                        continue
-                    body = proc.stdout.read(int(parts[2]))
-                    proc.stdout.read(1)  # trailing newline
-                    out.append((parts[0], parts[1], body))
+            try:
+                self._exchange(proc, requests, out)
+            except (OSError, ValueError) as exc:
+                self._batch = None
+                proc.kill()
+                raise GitError(f"git cat-file stopped answering ({exc}); is the repository intact?") from None
         return out
+
+    @staticmethod
+    def _exchange(proc: subprocess.Popen[bytes], requests: Sequence[str],
+                  out: list[tuple[str, str, bytes] | None]) -> None:
+        assert proc.stdin is not None and proc.stdout is not None
+        for first in range(0, len(requests), 256):  # 256 requests stay well under 64 KiB
+            chunk = requests[first:first + 256]
+            proc.stdin.write("".join(r + "\n" for r in chunk).encode("utf-8"))
+            proc.stdin.flush()
+            for _ in chunk:
+                header = proc.stdout.readline().decode("utf-8", "replace").rstrip("\n")
+                parts = header.split(" ")
+                if len(parts) != 3:
+                    out.append(None)  # "<request> missing" / "ambiguous"
+                    continue
+                body = proc.stdout.read(int(parts[2]))
+                proc.stdout.read(1)  # trailing newline
+                out.append((parts[0], parts[1], body))
 
     def read_blobs(self, revs: Sequence[str]) -> list[bytes | None]:
         """Contents of many blobs in one pipelined exchange (None where missing)."""
@@ -264,7 +275,13 @@ class GitRepo:
     def write_object(self, otype: str, data: bytes) -> str:
         from gitdb.base import IStream
 
-        istream = self._objects().store(IStream(otype.encode(), len(data), io.BytesIO(data)))
+        try:
+            istream = self._objects().store(IStream(otype.encode(), len(data), io.BytesIO(data)))
+        except Exception as exc:  # noqa: BLE001 - GitPython/gitdb boundary
+            raise GitError(
+                f"cannot write to {self.common_dir / 'objects'}: {type(exc).__name__}: {exc};"
+                " check permissions and free disk space"
+            ) from None
         return istream.hexsha.decode() if isinstance(istream.hexsha, bytes) else istream.hexsha
 
     def write_blob(self, data: bytes) -> str:
