@@ -6,25 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ManifestError
 from .gitrepo import GitRepo
-from .manifests import parse_yaml, schema_problems
-from .state import (
-    MODELS_PATH, REGISTRY_PATH, cache_get, cache_put, check_model_invariants, check_version_doc, model_file,
-)
+from .state import MODELS_PATH, REGISTRY_PATH, Problem, cache_get, cache_put, load_checked, read_model_tree
 from .tagnames import StageTag, VersionTag, parse_stage_message, parse_tag
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    field: str
-    message: str
-    severity: str = "error"  # or "warning"
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.field}" if self.field else self.path
-        return f"{where}: {self.severity}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -44,17 +28,6 @@ class CheckReport:
         return not self.errors
 
 
-def _load(data: bytes | None, kind: str, path: str, problems: list[Problem]) -> dict[str, Any] | None:
-    try:
-        doc = parse_yaml(data or b"", path)
-    except ManifestError as exc:
-        problems.append(Problem(path, "", exc.problem))
-        return None
-    found = schema_problems(kind, doc)
-    problems.extend(Problem(path, f, m) for f, m in found)
-    return None if found else doc
-
-
 def check(repo: GitRepo, rev: str = "HEAD") -> CheckReport:
     """Check the registry at ``rev``; every problem is reported, none raised."""
     commit = repo.resolve(f"{rev}^{{commit}}")
@@ -64,7 +37,7 @@ def check(repo: GitRepo, rev: str = "HEAD") -> CheckReport:
     reg = repo.read_blob(f"{commit}:{REGISTRY_PATH}")
     if reg is None:
         return CheckReport(commit, 0, 0, 0, (Problem(REGISTRY_PATH, "", "missing: not a gitreg registry (run `gitreg init`)"),))
-    config = _load(reg[1], "registry", REGISTRY_PATH, problems)
+    config = load_checked(reg[1], "registry", REGISTRY_PATH, problems)
     prefix = config["tag_prefix"] if config else "models"
     current: dict[str, list[dict[str, Any]]] = {}
     n_versions = 0
@@ -76,8 +49,8 @@ def check(repo: GitRepo, rev: str = "HEAD") -> CheckReport:
         cached = cache_get(repo, entry.oid)  # a tree that validated once always does
         if cached is None:
             found: list[Problem] = []
-            docs, count, model_doc = _check_model(repo, entry.name, entry.oid, found)
-            if not found and model_doc is not None:
+            model_doc, docs, count = read_model_tree(repo, entry.name, entry.oid, found)
+            if model_doc is not None and not any(p.severity == "error" for p in found):
                 cache_put(repo, entry.oid, {"model": model_doc, "versions": docs})
             problems.extend(found)
         else:
@@ -86,50 +59,6 @@ def check(repo: GitRepo, rev: str = "HEAD") -> CheckReport:
         n_versions += count
     n_tags = _check_tags(repo, prefix, current, problems)
     return CheckReport(commit, len(current), n_versions, n_tags, tuple(problems))
-
-
-def _check_model(repo: GitRepo, name: str, tree_oid: str,
-                 problems: list[Problem]) -> tuple[list[dict[str, Any]], int, dict[str, Any] | None]:
-    path = f"{MODELS_PATH}/{name}"
-    children = {e.name: e for e in repo.tree_entries(tree_oid)}
-    card = children.pop("model.yaml", None)
-    model_doc = None
-    if card is None:
-        problems.append(Problem(model_file(name), "", "missing: every model folder needs a model.yaml"))
-    else:
-        model_doc = _load(repo.read_blobs([card.oid])[0], "model", model_file(name), problems)
-        if model_doc and model_doc["name"] != name:
-            problems.append(Problem(model_file(name), "name", f"is {model_doc['name']!r} but the folder is {name!r}"))
-    folder = children.pop("versions", None)
-    for extra in children:
-        problems.append(Problem(f"{path}/{extra}", "", "unexpected file in a model folder"))
-    entries = []
-    for ventry in repo.tree_entries(folder.oid) if folder is not None and folder.is_tree else []:
-        stem = ventry.name[:-5] if ventry.name.endswith(".yaml") else ""
-        if ventry.is_tree or not stem.isdigit() or stem.startswith("0"):
-            problems.append(Problem(f"{path}/versions/{ventry.name}", "",
-                                    "unexpected file; version manifests are named <number>.yaml"))
-        else:
-            entries.append(ventry)
-    docs = []
-    for ventry, data in zip(entries, repo.read_blobs([e.oid for e in entries])):
-        vpath = f"{path}/versions/{ventry.name}"
-        doc = _load(data, "version", vpath, problems)
-        if doc is None:
-            continue
-        try:
-            check_version_doc(doc, name, int(ventry.name[:-5]), vpath)
-        except ManifestError as exc:
-            problems.append(Problem(exc.path, exc.field, exc.problem))
-            continue
-        docs.append(doc)
-    docs.sort(key=lambda d: d["number"])
-    if model_doc is not None:
-        try:
-            check_model_invariants(model_doc, docs, name)
-        except ManifestError as exc:
-            problems.append(Problem(exc.path, exc.field, exc.problem))
-    return docs, len(entries), model_doc
 
 
 def _check_tags(repo: GitRepo, prefix: str, models: dict[str, list[dict[str, Any]]],

@@ -115,9 +115,7 @@ def update_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = Non
 
 def delete_model(snap: Snapshot, name: str, reason: str = "") -> Change:
     state = snap.require(name)
-    files: dict[str, bytes | None] = {model_file(name): None}
-    for version in state.versions:
-        files[version_file(name, version.number)] = None
+    files: dict[str, bytes | None] = {model_path(name): None}  # the whole folder
     body = f"\n\n{reason}\n" if reason else "\n"
     return Change(message=f"{name}: delete model ({len(state.versions)} version(s)){body}", files=files,
                   paths=[model_path(name)], result=state)

@@ -18,8 +18,7 @@ from .errors import (
 )
 from .gitrepo import GitRepo
 from .manifests import (
-    ModelManifest, RegistryConfig, VersionManifest, load_model_doc, load_registry, load_version_doc,
-    parse_yaml,
+    ModelManifest, RegistryConfig, VersionManifest, load_registry, parse_yaml, schema_problems,
 )
 from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, ModelStages
 
@@ -189,10 +188,17 @@ class Snapshot:
         tree = self.repo.read_tree(self._rev(model_path(name)))
         if tree is None:
             return None
-        tree_oid, entries = tree
+        tree_oid = tree[0]
         cached = self._cache_get(tree_oid)
         if cached is None:
-            cached = self._read_model_tree(name, entries)
+            problems: list[Problem] = []
+            model_doc, docs, _count = read_model_tree(self.repo, name, tree_oid, problems)
+            errors = [p for p in problems if p.severity == "error"]
+            if errors or model_doc is None:
+                first = errors[0]
+                more = f" (and {len(errors) - 1} more problem(s); run `gitreg check`)" if len(errors) > 1 else ""
+                raise ManifestError(first.path, first.field, first.message + more)
+            cached = {"model": model_doc, "versions": docs}
             self._cache_put(tree_oid, cached)
         self._docs[name] = cached
         model = ModelManifest.from_dict(cached["model"])
@@ -231,35 +237,6 @@ class Snapshot:
             if model_doc is not None:
                 self._cache_put(tree, {"model": model_doc, "versions": [versions[n] for n in sorted(versions)]})
 
-    def _read_model_tree(self, name: str, entries: list) -> dict[str, Any]:
-        by_name = {e.name: e for e in entries}
-        card = by_name.get("model.yaml")
-        path = model_file(name)
-        if card is None or card.is_tree:
-            raise ManifestError(path, "", "missing: every model folder needs a model.yaml")
-        blob = self.repo.read_blob(card.oid)
-        model_doc = load_model_doc(blob[1] if blob else b"", path)
-        if model_doc["name"] != name:
-            raise ManifestError(path, "name", f"is {model_doc['name']!r} but the folder is {name!r}")
-        versions = []
-        folder = by_name.get("versions")
-        if folder is not None and folder.is_tree:
-            tree = self.repo.read_tree(folder.oid)
-            entries = tree[1] if tree else []
-            for entry in entries:
-                stem = entry.name[:-5] if entry.name.endswith(".yaml") else ""
-                if entry.is_tree or not stem.isdigit() or stem.startswith("0"):
-                    raise ManifestError(f"{MODELS_PATH}/{name}/versions/{entry.name}", "",
-                                        "unexpected file; version manifests are named <number>.yaml")
-            for entry, data in zip(entries, self.repo.read_blobs([e.oid for e in entries])):
-                vpath = f"{MODELS_PATH}/{name}/versions/{entry.name}"
-                doc = load_version_doc(data or b"", vpath)
-                check_version_doc(doc, name, int(entry.name[:-5]), vpath)
-                versions.append(doc)
-        versions.sort(key=lambda d: d["number"])
-        check_model_invariants(model_doc, versions, name)
-        return {"model": model_doc, "versions": versions}
-
     def _cache_get(self, oid: str) -> Any:
         return cache_get(self.repo, oid)
 
@@ -296,6 +273,81 @@ def cache_put(repo: GitRepo, oid: str, value: Any) -> None:
             os.unlink(tmp)
         except OSError:
             pass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the registry, located by file and field."""
+
+    path: str
+    field: str
+    message: str
+    severity: str = "error"  # or "warning"
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.field}" if self.field else self.path
+        return f"{where}: {self.severity}: {self.message}"
+
+
+def load_checked(data: bytes | None, kind: str, path: str, problems: list[Problem]) -> dict[str, Any] | None:
+    try:
+        doc = parse_yaml(data or b"", path)
+    except ManifestError as exc:
+        problems.append(Problem(path, "", exc.problem))
+        return None
+    found = schema_problems(kind, doc)
+    problems.extend(Problem(path, f, m) for f, m in found)
+    return None if found else doc
+
+
+def read_model_tree(repo: GitRepo, name: str, tree_oid: str,
+                    problems: list[Problem]) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
+    """Parse and validate one model folder: (model doc, valid version docs, manifest count).
+
+    Every problem found is appended to ``problems``; reads refuse a model with
+    any error, ``gitreg check`` reports them all.
+    """
+    path = f"{MODELS_PATH}/{name}"
+    children = {e.name: e for e in repo.tree_entries(tree_oid)}
+    card = children.pop("model.yaml", None)
+    model_doc = None
+    if card is None or card.is_tree:
+        problems.append(Problem(model_file(name), "", "missing: every model folder needs a model.yaml"))
+    else:
+        model_doc = load_checked(repo.read_blobs([card.oid])[0], "model", model_file(name), problems)
+        if model_doc and model_doc["name"] != name:
+            problems.append(Problem(model_file(name), "name", f"is {model_doc['name']!r} but the folder is {name!r}"))
+            model_doc = None
+    folder = children.pop("versions", None)
+    for extra in children:
+        problems.append(Problem(f"{path}/{extra}", "", "unexpected file in a model folder (ignored)", "warning"))
+    entries = []
+    for entry in repo.tree_entries(folder.oid) if folder is not None and folder.is_tree else []:
+        stem = entry.name[:-5] if entry.name.endswith(".yaml") else ""
+        if entry.is_tree or not stem.isdigit() or stem.startswith("0"):
+            problems.append(Problem(f"{path}/versions/{entry.name}", "",
+                                    "unexpected file; version manifests are named <number>.yaml"))
+        else:
+            entries.append(entry)
+    docs = []
+    for entry, data in zip(entries, repo.read_blobs([e.oid for e in entries])):
+        vpath = f"{path}/versions/{entry.name}"
+        doc = load_checked(data, "version", vpath, problems)
+        if doc is None:
+            continue
+        try:
+            check_version_doc(doc, name, int(entry.name[:-5]), vpath)
+        except ManifestError as exc:
+            problems.append(Problem(exc.path, exc.field, exc.problem))
+            continue
+        docs.append(doc)
+    docs.sort(key=lambda d: d["number"])
+    if model_doc is not None:
+        try:
+            check_model_invariants(model_doc, docs, name)
+        except ManifestError as exc:
+            problems.append(Problem(exc.path, exc.field, exc.problem))
+    return model_doc, docs, len(entries)
 
 
 def check_version_doc(doc: dict[str, Any], model: str, number: int, path: str) -> None:

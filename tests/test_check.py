@@ -67,3 +67,18 @@ def test_reads_fail_clearly_on_an_invalid_committed_manifest(repo, client):
     git(repo, "commit", "-qam", "wrong number")
     with pytest.raises(ManifestError, match=r"versions/1.yaml:number: is 2 but the file is 1.yaml"):
         client.get_model_version("iris", 1)
+
+
+def test_stray_file_in_a_model_folder_is_a_warning_only(repo, client):
+    client.create_model_version("iris")
+    (repo / ".mcp/models/iris/README.md").write_text("notes\n")
+    git(repo, "add", ".mcp")
+    git(repo, "commit", "-qm", "notes")
+    problems, report = _problems(client)
+    assert report.ok and any("README.md: warning: unexpected file" in p for p in problems)
+    assert client.get_model_version("iris").number == 1
+    client.create_model_version("iris")  # writes keep the file
+    assert (repo / ".mcp/models/iris/README.md").read_text() == "notes\n"
+    client.delete_model("iris")
+    assert not (repo / ".mcp/models/iris").exists()
+    assert _problems(client)[1].ok
