@@ -306,7 +306,7 @@ class GitRepo:
         return res.stdout.decode().strip()
 
     def update_paths(self, root_tree: str | None, changes: Mapping[str, bytes | None]) -> str:
-        """New root tree: ``root_tree`` with files written (bytes) or removed (None)."""
+        """New root tree: ``root_tree`` with files written (bytes) or removed (None: a file or folder)."""
         return self._apply(root_tree, {tuple(p.split("/")): v for p, v in changes.items()}) or \
             self.write_tree([])
 
