@@ -141,8 +141,11 @@ def main() -> None:
         rows.append((f"`gitreg model version list {mid}`", timed([gitreg, "model", "version", "list", mid], root, args.runs)[0], 0.4))
 
         client = Client(root)
+        samples = max(args.runs * 12, 60)
+        for i in range(3):  # warm-up: first writes fill caches and start git helpers
+            client.create_model_version(mid)
         reg_times = []
-        for i in range(max(args.runs * 4, 20)):
+        for i in range(samples):
             t0 = time.perf_counter()
             client.create_model_version(mid, metadata={"accuracy": 0.9, "run": i})
             reg_times.append(time.perf_counter() - t0)
@@ -153,8 +156,10 @@ def main() -> None:
         small.mkdir()
         build(small, 10, args.versions)
         small_client = Client(small)
+        for i in range(3):
+            small_client.create_model_version("m5")
         small_times = []
-        for i in range(max(args.runs * 4, 20)):
+        for i in range(samples):
             t0 = time.perf_counter()
             small_client.create_model_version("m5", metadata={"accuracy": 0.9, "run": i})
             small_times.append(time.perf_counter() - t0)
@@ -168,7 +173,7 @@ def main() -> None:
         subprocess.run(["git", "add", "src"], cwd=small, check=True)
         subprocess.run(["git", "commit", "-qm", "code"], cwd=small, check=True)
         small_times = []
-        for i in range(max(args.runs * 4, 20)):
+        for i in range(samples):
             t0 = time.perf_counter()
             small_client.create_model_version("m5", metadata={"accuracy": 0.9, "run": i})
             small_times.append(time.perf_counter() - t0)
