@@ -201,6 +201,12 @@ class Client:
         link = self.get_artifact(model_name, version, name, artifact_version).link
         return download(self.registry, link, dest, progress)
 
+    def collect_garbage(self, dry_run: bool = True, grace_seconds: float = 3600.0):
+        """Remove store objects no manifest in the history links (dry run by default)."""
+        from .gc import collect
+
+        return collect(self.registry, dry_run=dry_run, grace_seconds=grace_seconds)
+
     def delete_artifact(self, model_name: str, version: object, name: str,
                         artifact_version: int | None = None) -> list[ArtifactLink]:
         """Unlink an artifact (all its versions on that model version unless one is given)."""

@@ -34,6 +34,16 @@ class StoredObject:
     kind: str  # "file" or "directory"
 
 
+@dataclass(frozen=True)
+class StoreEntry:
+    """One file under ``objects/`` of the store: an object, or a leftover temporary file."""
+
+    path: str
+    sha256: str | None  # None for temporary files of interrupted uploads
+    size: int
+    modified: float | None  # seconds since the epoch, when the backend tells
+
+
 def _noop(_: int) -> None:
     pass
 
@@ -87,9 +97,12 @@ class ArtifactStore:
     def object_uri(self, sha: str) -> str:
         return f"{self.uri}/objects/sha256/{sha[:2]}/{sha[2:]}"
 
-    def _object_path(self, sha: str) -> str:
+    def _objects_root(self) -> str:
         self.fs  # noqa: B018 - make sure _base is set
-        return f"{self._base}/objects/sha256/{sha[:2]}/{sha[2:]}"
+        return f"{self._base}/objects/sha256"
+
+    def _object_path(self, sha: str) -> str:
+        return f"{self._objects_root()}/{sha[:2]}/{sha[2:]}"
 
     def has(self, sha: str) -> bool:
         with _boundary(f"cannot reach the artifact store {self.uri}"):
@@ -235,6 +248,29 @@ class ArtifactStore:
             self.fetch_file(self.object_uri(entry["sha256"]), entry["sha256"], dest / rel, progress)
         return dest
 
+    def directory_files(self, uri: str, sha: str) -> list[str]:
+        """Hashes of the files a stored directory listing names."""
+        return [entry["sha256"] for entry in json.loads(self.read_bytes(uri, sha))["files"]]
+
+    def entries(self) -> Iterator[StoreEntry]:
+        """Every file under the store's ``objects/`` folder (one listing call)."""
+        with _boundary(f"cannot list the artifact store {self.uri}"):
+            root = self._objects_root()
+            if not self.fs.exists(root):
+                return
+            found = self.fs.find(root, detail=True)
+        for path, info in sorted(found.items()):
+            rel = path[len(root):].strip("/").split("/")
+            name = rel[-1]
+            sha = rel[0] + name if len(rel) == 2 and len(rel[0]) == 2 and ".tmp-" not in name else None
+            yield StoreEntry(path, sha, int(info.get("size") or 0), _modified(info))
+
+    def remove(self, path: str) -> None:
+        with _boundary(f"cannot remove {path} from the artifact store"):
+            if self._is_local_fs(self.fs):
+                os.chmod(path, 0o644)  # stored objects are read-only
+            self.fs.rm(path)
+
     def describe_external(self, uri: str) -> StoredObject:
         """Hash an object that stays where it is (a link without copying)."""
         fs, path = self._fs_for(uri)
@@ -260,6 +296,16 @@ class ArtifactStore:
         actual = self.describe_external(uri).sha256
         if actual != sha:
             raise IntegrityError(uri, sha, actual)
+
+
+def _modified(info: dict[str, Any]) -> float | None:
+    for key in ("mtime", "LastModified", "last_modified", "created"):
+        value = info.get(key)
+        if isinstance(value, (int, float)):
+            return float(value)
+        if hasattr(value, "timestamp"):
+            return float(value.timestamp())
+    return None
 
 
 @contextmanager

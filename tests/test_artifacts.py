@@ -177,6 +177,11 @@ def test_s3_store(client, s3_endpoint, tmp_path):
     fs.pipe("s3://models/external/raw.bin", b"raw")
     ext = m.link_artifact("s3://models/external/raw.bin", "raw")
     assert ext.external and m.get_artifact("raw").load().read_bytes() == b"raw"
+    # garbage collection lists the bucket: linked objects stay, an orphan goes
+    orphan = client.registry.store().put_bytes(b"orphan")
+    report = client.collect_garbage(dry_run=False, grace_seconds=0)
+    assert [p.endswith(orphan.sha256[2:]) for p in report.removed] == [True]
+    assert not fs.exists(orphan.uri) and fs.exists(link.uri)
 
 
 def test_unreachable_store_is_a_clear_error(client):

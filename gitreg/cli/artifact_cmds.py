@@ -1,4 +1,4 @@
-"""``gitreg artifact add|get|remove``."""
+"""``gitreg artifact add|get|remove|gc``."""
 
 from __future__ import annotations
 
@@ -102,6 +102,27 @@ def artifact_remove(
     artifact: str = typer.Argument(..., help="Artifact name.", metavar="ARTIFACT"),
     artifact_version: Optional[int] = typer.Option(None, "--artifact-version", help="Only this artifact version."),
 ) -> None:
-    """Unlink an artifact from a version (the stored bytes stay until garbage collection)."""
+    """Unlink an artifact from a version (the stored bytes stay until `gitreg artifact gc`)."""
     removed = client(ctx).delete_artifact(name, version, artifact, artifact_version)
     note(f"unlinked {artifact} " + ", ".join(f"v{a.version}" for a in removed))
+
+
+@artifact_app.command("gc")
+def artifact_gc(
+    ctx: typer.Context,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Really remove; without it, only show what would go."),
+    grace_hours: float = typer.Option(1.0, "--grace-hours", min=0.0,
+                                      help="Keep unreferenced objects younger than this (uploads in flight)."),
+) -> None:
+    """Remove store objects that no version manifest in the history links.
+
+    Every branch, tag, reflog and the index count, so old versions stay loadable.
+    Never run it against a store that several registries share.
+    """
+    report = client(ctx).collect_garbage(dry_run=not yes, grace_seconds=grace_hours * 3600)
+    verb = "would remove" if report.dry_run else "removed"
+    for path in report.removed:
+        typer.echo(f"{verb} {path}")
+    note(f"{report.kept} object(s) linked by the history kept, {report.young} younger than the grace period kept,"
+         f" {verb} {len(report.removed)} ({human_size(report.freed)})"
+         + ("; pass --yes to remove them" if report.dry_run and report.removed else ""))

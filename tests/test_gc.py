@@ -1,0 +1,67 @@
+"""Garbage collection of the artifact store."""
+
+import pytest
+
+from gitreg import Model
+from gitreg.cli.app import main
+from conftest import git
+
+
+def _objects(repo):
+    return sorted(p for p in (repo / ".gitreg/store/objects").rglob("*") if p.is_file())
+
+
+def test_gc_keeps_everything_history_links(repo, client, tmp_path):
+    m = Model("iris")
+    m.save_artifact(b"kept: linked now", "a")
+    m.save_artifact(b"kept: unlinked, but an old commit links it", "b")
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "x.txt").write_text("file inside a stored folder")
+    client.add_artifact("iris", m.number, str(folder), "folder")
+    m.delete_artifact("b")
+    orphan = client.registry.store().put_bytes(b"orphan: never linked")
+    before = _objects(repo)
+    report = client.collect_garbage(dry_run=False, grace_seconds=0)
+    assert [p.rsplit("/", 2)[-2] + p.rsplit("/", 1)[-1] for p in report.removed] == [orphan.sha256]
+    assert len(_objects(repo)) == len(before) - 1
+    assert m.load_artifact("a") == b"kept: linked now"
+    assert (m.load_artifact("folder") / "x.txt").read_text() == "file inside a stored folder"
+    # the unlinked artifact is still loadable from the commit that linked it
+    assert client.collect_garbage(dry_run=True, grace_seconds=0).removed == ()
+
+
+def test_gc_grace_period_and_dry_run(repo, client):
+    client.create_model_version("iris")
+    client.registry.store().put_bytes(b"upload in flight")
+    assert client.collect_garbage(dry_run=False).young == 1  # younger than an hour: kept
+    report = client.collect_garbage(dry_run=True, grace_seconds=0)
+    assert len(report.removed) == 1 and report.dry_run
+    assert len(_objects(repo)) == 1  # a dry run removes nothing
+
+
+def test_gc_forgets_objects_only_unreachable_history_linked(repo, client):
+    m = Model("iris")
+    link = m.save_artifact(b"on a branch that gets deleted", "w")
+    git(repo, "checkout", "-q", "-b", "tmp")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "reset", "-q", "--hard", "HEAD~1")  # the linking commit now lives on branch tmp
+    assert client.collect_garbage(dry_run=True, grace_seconds=0).removed == ()
+    git(repo, "branch", "-q", "-D", "tmp")
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    report = client.collect_garbage(dry_run=True, grace_seconds=0)
+    assert [p.endswith(link.sha256[2:]) for p in report.removed] == [True]
+
+
+def test_gc_cli(repo, capsys):
+    Model("iris").number
+    from gitreg import Client
+
+    Client().registry.store().put_bytes(b"orphan")
+    assert main(["artifact", "gc", "--grace-hours", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("would remove ") and "pass --yes" in err
+    assert main(["artifact", "gc", "--grace-hours", "0", "--yes"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("removed ") and "removed 1" in err
+    assert _objects(repo) == []
