@@ -303,8 +303,9 @@ def _modified(info: dict[str, Any]) -> float | None:
         value = info.get(key)
         if isinstance(value, (int, float)):
             return float(value)
-        if hasattr(value, "timestamp"):
-            return float(value.timestamp())
+        timestamp = getattr(value, "timestamp", None)
+        if callable(timestamp):
+            return float(timestamp())
     return None
 
 
