@@ -214,3 +214,26 @@ def test_sklearn_estimators_are_model_artifacts(client):
     assert (link.format, link.type) == ("sklearn", "model")
     loaded = Model("iris_classifier", version="latest").get_model_artifact("trained_model").load()
     assert (loaded.predict(X[:10]) == clf.predict(X[:10])).all()
+
+
+def test_large_files_stream_in_bounded_memory(repo, client, tmp_path):
+    """300 MiB in and out: peak memory of the process stays far below the file size."""
+    import subprocess
+    import sys
+
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as fh:
+        fh.truncate(300 * 1024 * 1024)
+    client.create_model_version("iris")
+    script = (
+        "import resource, sys\n"
+        "from gitreg import Client\n"
+        "c = Client()\n"
+        "c.add_artifact('iris', 1, sys.argv[1], 'big', type='model')\n"
+        "c.download_artifact('iris', 1, 'big', sys.argv[1] + '.back')\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", script, str(big)], capture_output=True, text=True, check=True)
+    peak_mib = int(res.stdout.strip())
+    assert peak_mib < 150, f"peak RSS {peak_mib} MiB for a 300 MiB artifact"
+    assert (tmp_path / "big.bin.back").stat().st_size == big.stat().st_size
