@@ -104,11 +104,11 @@ class Registry:
     def store(self, config: RegistryConfig | None = None) -> "ArtifactStore":
         from .store import ArtifactStore
 
-        uri = (config or self.config).store
-        if self._store is None or self._store_uri != uri:
-            options = dict((config or self.config).options.get("storage_options") or {})
-            self._store = ArtifactStore(uri, self.root, options)
-            self._store_uri = uri
+        config = config or self.config
+        if self._store is None or self._store_uri != config.store:
+            options = dict(config.options.get("storage_options") or {})
+            self._store = ArtifactStore(config.store, self.root, options)
+            self._store_uri = config.store
         return self._store
 
     # ------------------------------------------------------------ writing
