@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import List, Optional
 
 import typer
@@ -200,7 +201,8 @@ def version_describe(ctx: typer.Context, name: str = MODEL, version: Optional[st
     if v.metadata:
         typer.echo("\nmetadata:")
         for key in sorted(v.metadata):
-            typer.echo(f"  {key}: {v.metadata[key]}")
+            value = v.metadata[key]
+            typer.echo(f"  {key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
     if v.artifacts:
         typer.echo("\nartifacts:")
         _artifact_table(v.artifacts).print()
