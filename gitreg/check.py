@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .gitrepo import GitRepo
-from .state import MODELS_PATH, REGISTRY_PATH, Problem, cache_get, cache_put, load_checked, read_model_tree
+from .state import MODELS_PATH, REGISTRY_PATH, Problem, load_checked, validated_model
 from .tagnames import StageTag, VersionTag, parse_stage_message, parse_tag
 
 
@@ -46,16 +46,7 @@ def check(repo: GitRepo, rev: str = "HEAD") -> CheckReport:
         if not entry.is_tree:
             problems.append(Problem(f"{MODELS_PATH}/{entry.name}", "", "unexpected file; .mcp/models/ holds one folder per model"))
             continue
-        cached = cache_get(repo, entry.oid)  # a tree that validated once always does
-        if cached is None:
-            found: list[Problem] = []
-            model_doc, docs, count = read_model_tree(repo, entry.name, entry.oid, found)
-            if model_doc is not None and not any(p.severity == "error" for p in found):
-                cache_put(repo, entry.oid, {"model": model_doc, "versions": docs})
-            problems.extend(found)
-        else:
-            docs, count = cached["versions"], len(cached["versions"])
-        current[entry.name] = docs
+        _docs, current[entry.name], count = validated_model(repo, entry.name, entry.oid, problems)
         n_versions += count
     n_tags = _check_tags(repo, prefix, current, problems)
     return CheckReport(commit, len(current), n_versions, n_tags, tuple(problems))

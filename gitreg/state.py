@@ -145,12 +145,12 @@ class Snapshot:
                     str(self.repo.root),
                     "no gitreg registry here (.mcp/registry.yaml is not committed); run `gitreg init`",
                 )
-            cached = self._cache_get(blob[0])
+            cached = cache_get(self.repo, blob[0])
             if cached is not None:
                 self._config = RegistryConfig.from_dict(cached)
             else:
                 self._config = load_registry(blob[1], REGISTRY_PATH)
-                self._cache_put(blob[0], self._config.to_dict())
+                cache_put(self.repo, blob[0], self._config.to_dict())
         return self._config
 
     def model_names(self) -> list[str]:
@@ -188,18 +188,13 @@ class Snapshot:
         tree = self.repo.read_tree(self._rev(model_path(name)))
         if tree is None:
             return None
-        tree_oid = tree[0]
-        cached = self._cache_get(tree_oid)
+        problems: list[Problem] = []
+        cached = validated_model(self.repo, name, tree[0], problems)[0]
         if cached is None:
-            problems: list[Problem] = []
-            model_doc, docs, _count = read_model_tree(self.repo, name, tree_oid, problems)
             errors = [p for p in problems if p.severity == "error"]
-            if errors or model_doc is None:
-                first = errors[0]
-                more = f" (and {len(errors) - 1} more problem(s); run `gitreg check`)" if len(errors) > 1 else ""
-                raise ManifestError(first.path, first.field, first.message + more)
-            cached = {"model": model_doc, "versions": docs}
-            self._cache_put(tree_oid, cached)
+            first = errors[0]
+            more = f" (and {len(errors) - 1} more problem(s); run `gitreg check`)" if len(errors) > 1 else ""
+            raise ManifestError(first.path, first.field, first.message + more)
         self._docs[name] = cached
         model = ModelManifest.from_dict(cached["model"])
         versions = tuple(VersionManifest.from_dict(v) for v in cached["versions"])
@@ -218,11 +213,10 @@ class Snapshot:
                 changed.setdefault(path[len(prefix):].split("/", 1)[0], {})[path] = data
         for name, model_files in changed.items():
             tree = self.repo.resolve(f"{commit}:{model_path(name)}")
-            if tree is None or self._cache_get(tree) is not None:
+            if tree is None or cache_get(self.repo, tree) is not None:
                 continue
+            self.model(name)  # loads (and remembers) the documents this change started from
             old = self._docs.get(name)
-            if old is None and self.model(name) is not None:
-                old = self._docs.get(name)
             model_doc = old["model"] if old else None
             versions = {d["number"]: d for d in old["versions"]} if old else {}
             for path, data in model_files.items():
@@ -235,13 +229,7 @@ class Snapshot:
                 else:
                     versions[number] = parse_yaml(data, path)
             if model_doc is not None:
-                self._cache_put(tree, {"model": model_doc, "versions": [versions[n] for n in sorted(versions)]})
-
-    def _cache_get(self, oid: str) -> Any:
-        return cache_get(self.repo, oid)
-
-    def _cache_put(self, oid: str, value: Any) -> None:
-        cache_put(self.repo, oid, value)
+                cache_put(self.repo, tree, {"model": model_doc, "versions": [versions[n] for n in sorted(versions)]})
 
 
 def _cache_file(repo: GitRepo, oid: str) -> str:
@@ -348,6 +336,26 @@ def read_model_tree(repo: GitRepo, name: str, tree_oid: str,
         except ManifestError as exc:
             problems.append(Problem(exc.path, exc.field, exc.problem))
     return model_doc, docs, len(entries)
+
+
+def validated_model(repo: GitRepo, name: str, tree_oid: str,
+                    problems: list[Problem]) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
+    """A model folder's validated documents, from the cache or read (and cached) now.
+
+    Returns (documents or None if the folder has errors, the version documents
+    that did validate, the number of version manifests).  Problems, warnings
+    included, are appended to ``problems``.  Only error-free trees are cached:
+    a tree that validated once always does.
+    """
+    cached = cache_get(repo, tree_oid)
+    if cached is not None:
+        return cached, cached["versions"], len(cached["versions"])
+    model_doc, docs, count = read_model_tree(repo, name, tree_oid, problems)
+    if model_doc is None or any(p.severity == "error" for p in problems):
+        return None, docs, count
+    cached = {"model": model_doc, "versions": docs}
+    cache_put(repo, tree_oid, cached)
+    return cached, docs, count
 
 
 def check_version_doc(doc: dict[str, Any], model: str, number: int, path: str) -> None:
