@@ -355,11 +355,8 @@ class GitRepo:
                         full = Path(folder) / name
                         present[full.relative_to(self.root).as_posix()] = full
             for rel in sorted(set(committed) | set(present)):
-                if rel not in present:
-                    if (self.root / rel).exists() or rel not in committed:
-                        continue
-                    dirty.append(rel)  # deleted in the work tree
-                elif rel not in committed or blob_id(present[rel].read_bytes()) != committed[rel]:
+                # deleted, added, or changed in the work tree
+                if rel not in present or rel not in committed or blob_id(present[rel].read_bytes()) != committed[rel]:
                     dirty.append(rel)
         return dirty
 

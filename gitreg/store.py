@@ -14,11 +14,10 @@ import json
 import os
 import tempfile
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
-
-from contextlib import contextmanager
 
 from .errors import ArtifactStoreError, GitregError, IntegrityError
 
@@ -199,20 +198,17 @@ class ArtifactStore:
         """Yield the chunks of ``uri``; raise IntegrityError at the end on a mismatch."""
         fs, path = self._fs_for(uri)
         digest = hashlib.sha256()
-        try:
-            with fs.open(path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(CHUNK), b""):
-                    digest.update(chunk)
-                    yield chunk
-        except FileNotFoundError:
-            raise ArtifactStoreError(
-                f"{uri} is missing from the artifact store; was it deleted or is the store"
-                " URI in .mcp/registry.yaml pointing elsewhere?"
-            ) from None
-        except GitregError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - third-party boundary (fsspec backends)
-            raise ArtifactStoreError(f"cannot read {uri}: {type(exc).__name__}: {exc}") from None
+        with _boundary(f"cannot read {uri}"):
+            try:
+                with fs.open(path, "rb") as fh:
+                    for chunk in iter(lambda: fh.read(CHUNK), b""):
+                        digest.update(chunk)
+                        yield chunk
+            except FileNotFoundError:
+                raise ArtifactStoreError(
+                    f"{uri} is missing from the artifact store; was it deleted or is the store"
+                    " URI in .mcp/registry.yaml pointing elsewhere?"
+                ) from None
         actual = digest.hexdigest()
         if actual != sha:
             raise IntegrityError(uri, sha, actual)
@@ -274,22 +270,19 @@ class ArtifactStore:
     def describe_external(self, uri: str) -> StoredObject:
         """Hash an object that stays where it is (a link without copying)."""
         fs, path = self._fs_for(uri)
-        try:
-            if fs.isdir(path):
-                files = []
-                total = 0
-                for sub in sorted(fs.find(path)):
-                    sha, size = _hash_stream(fs, sub)
-                    files.append({"path": sub[len(path):].lstrip("/"), "sha256": sha, "size": size})
-                    total += size
-                return StoredObject(uri, hashlib.sha256(_listing_bytes(files)).hexdigest(), total, "directory")
-            sha, size = _hash_stream(fs, path)
-        except FileNotFoundError:
-            raise ArtifactStoreError(f"{uri} does not exist") from None
-        except GitregError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - third-party boundary (fsspec backends)
-            raise ArtifactStoreError(f"cannot read {uri}: {type(exc).__name__}: {exc}") from None
+        with _boundary(f"cannot read {uri}"):
+            try:
+                if fs.isdir(path):
+                    files = []
+                    total = 0
+                    for sub in sorted(fs.find(path)):
+                        sha, size = _hash_stream(fs, sub)
+                        files.append({"path": sub[len(path):].lstrip("/"), "sha256": sha, "size": size})
+                        total += size
+                    return StoredObject(uri, hashlib.sha256(_listing_bytes(files)).hexdigest(), total, "directory")
+                sha, size = _hash_stream(fs, path)
+            except FileNotFoundError:
+                raise ArtifactStoreError(f"{uri} does not exist") from None
         return StoredObject(uri, sha, size, "file")
 
     def verify_external_directory(self, uri: str, sha: str) -> None:

@@ -193,3 +193,18 @@ def test_no_writes_in_the_middle_of_a_merge(repo, client):
         client.create_model_version("iris")
     assert git(repo, "rev-parse", "HEAD") == head
     assert client.get_model_version("iris").number == 1  # reads still work
+
+
+def test_uncommitted_deletion_or_new_file_under_mcp_is_never_overwritten(repo, client):
+    client.create_model_version("iris")
+    client.create_model_version("iris")
+    (repo / ".mcp/models/iris/versions/1.yaml").unlink()
+    with pytest.raises(DirtyManifestsError) as info:
+        client.log_metadata("iris", 2, {"a": 1})
+    assert info.value.paths == [".mcp/models/iris/versions/1.yaml"]
+    assert not (repo / ".mcp/models/iris/versions/1.yaml").exists()
+    git(repo, "checkout", "--", ".mcp")
+    (repo / ".mcp/models/iris/versions/notes.txt").write_text("draft\n")
+    with pytest.raises(DirtyManifestsError, match="notes.txt"):
+        client.log_metadata("iris", 2, {"a": 1})
+    assert (repo / ".mcp/models/iris/versions/notes.txt").read_text() == "draft\n"
