@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import materializers
-from .errors import ArtifactStoreError, InvalidValueError
+from .errors import InvalidValueError
 from .manifests import ARTIFACT_TYPES, ArtifactLink
 
 if TYPE_CHECKING:
@@ -77,13 +77,7 @@ def download(registry: "Registry", link: ArtifactLink, dest: str | os.PathLike[s
     dest = Path(dest)
     if link.kind == "directory":
         if link.external:
-            store.verify_external_directory(link.uri, link.sha256)
-            fs, path = store._fs_for(link.uri)
-            try:
-                fs.get(path, str(dest), recursive=True)
-            except OSError as exc:
-                raise ArtifactStoreError(f"cannot copy {link.uri}: {exc}") from None
-            return dest
+            return store.fetch_external_directory(link.uri, link.sha256, dest)
         return store.fetch_directory(link.uri, link.sha256, dest, progress)
     return store.fetch_file(link.uri, link.sha256, dest, progress)
 

@@ -285,10 +285,15 @@ class ArtifactStore:
                 raise ArtifactStoreError(f"{uri} does not exist") from None
         return StoredObject(uri, sha, size, "file")
 
-    def verify_external_directory(self, uri: str, sha: str) -> None:
+    def fetch_external_directory(self, uri: str, sha: str, dest: str | os.PathLike[str]) -> Path:
+        """Copy a directory linked in place to ``dest`` after checking its hash."""
         actual = self.describe_external(uri).sha256
         if actual != sha:
             raise IntegrityError(uri, sha, actual)
+        fs, path = self._fs_for(uri)
+        with _boundary(f"cannot copy {uri}"):
+            fs.get(path, str(dest), recursive=True)
+        return Path(dest)
 
 
 def _modified(info: dict[str, Any]) -> float | None:

@@ -241,3 +241,19 @@ def test_large_files_stream_in_bounded_memory(repo, client, tmp_path):
     peak_mib = int(res.stdout.strip())
     assert peak_mib < 150, f"peak RSS {peak_mib} MiB for a 300 MiB artifact"
     assert (tmp_path / "big.bin.back").stat().st_size == big.stat().st_size
+
+
+def test_external_directory_link(repo, client, tmp_path):
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    (folder / "a.bin").write_bytes(b"A")
+    (folder / "b.bin").write_bytes(b"BB")
+    m = Model("iris")
+    link = m.link_artifact(f"file://{folder}", "shards")
+    assert (link.kind, link.size, link.external) == ("directory", 3, True)
+    copy = m.get_artifact("shards").download(tmp_path / "copy")
+    assert sorted(p.name for p in copy.iterdir()) == ["a.bin", "b.bin"]
+    (folder / "b.bin").write_bytes(b"changed")
+    with pytest.raises(IntegrityError):
+        m.get_artifact("shards").download(tmp_path / "copy2")
+    assert not (tmp_path / "copy2").exists()
