@@ -25,10 +25,16 @@ def _noop(_: int) -> None:
 
 
 class Client:
-    """Entry point to a registry: ``Client()`` (cwd upwards / $GITREG_REPO) or ``Client(path)``."""
+    """Entry point to a registry: ``Client()`` (cwd upwards / $GITREG_REPO), ``Client(path)`` or
+    ``Client(url)`` (a git URL: worked on through a cached clone, pushed after every write)."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, registry: Registry | None = None) -> None:
-        self.registry = registry if registry is not None else Registry.open(path)
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, registry: Registry | None = None,
+                 refresh: bool = False) -> None:
+        self.registry = registry if registry is not None else Registry.open(path, refresh=refresh)
+
+    def refresh(self) -> None:
+        """Fetch a registry opened by URL now, whatever the freshness window ($GITREG_FRESHNESS) says."""
+        self.registry.refresh(force=True)
 
     @classmethod
     def init(cls, path: str | os.PathLike[str] | None = None, store: str | None = None,

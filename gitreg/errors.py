@@ -181,3 +181,25 @@ class CheckFailedError(GitregError):
     """`gitreg check` found problems."""
 
     exit_code = 14
+
+
+class RemoteError(GitregError):
+    """The registry's git remote could not be reached or refused an operation."""
+
+    exit_code = 15
+
+    def __init__(self, remote: str, message: str) -> None:
+        super().__init__(message)
+        self.remote = remote
+
+
+class AuthenticationError(RemoteError):
+    """The git host refused the credentials (or none were available)."""
+
+    exit_code = 16
+
+
+class DivergedError(RemoteError):
+    """The local branch and the remote's branch have each moved on."""
+
+    exit_code = 17

@@ -70,6 +70,7 @@ class GitRepo:
         self._batch_lock = threading.Lock()
         self._odb = None
         self._gc_threshold: int | None = None
+        self._sign_commits: bool | None = None
 
     # ------------------------------------------------------------ discovery
 
@@ -110,6 +111,11 @@ class GitRepo:
             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
         return _run(["git", *args], cwd=self.root, input=input, check=check, env=env)
 
+    @staticmethod
+    def run_anywhere(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
+        """A git command outside any repository (clone, ls-remote); never raises on failure."""
+        return _run(["git", *args], cwd=cwd, check=False)
+
     def out(self, *args: str, input: bytes | None = None) -> str:
         return self.run(*args, input=input).stdout.decode("utf-8", "replace").strip()
 
@@ -144,10 +150,27 @@ class GitRepo:
         res = self.run("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
         return res.stdout.decode().strip() if res.returncode == 0 else None
 
-    def update_ref(self, ref: str, new: str, old: str | None, message: str = "gitreg") -> bool:
-        """Move ``ref`` to ``new`` only if it still is ``old`` (None: must not exist)."""
-        res = self.run("update-ref", "-m", message, ref, new, old or ZERO_OID, check=False)
+    def update_ref(self, ref: str, new: str, old: str | None, message: str = "gitreg",
+                   force: bool = False) -> bool:
+        """Move ``ref`` to ``new`` only if it still is ``old`` (None: must not exist; force: any)."""
+        expected = [] if force else [old or ZERO_OID]
+        res = self.run("update-ref", "-m", message, ref, new, *expected, check=False)
         return res.returncode == 0
+
+    def is_ancestor(self, ancestor: str, commit: str) -> bool:
+        return self.run("merge-base", "--is-ancestor", ancestor, commit, check=False).returncode == 0
+
+    def changed_paths(self, old: str, new: str) -> list[str]:
+        """Paths that differ between two commits."""
+        out = self.run("diff", "--name-only", "--no-renames", "-z", old, new).stdout.decode("utf-8", "replace")
+        return [p for p in out.split("\0") if p]
+
+    def rev_list(self, *args: str) -> list[str]:
+        return self.out("rev-list", *args).split()
+
+    def config_bool(self, key: str) -> bool:
+        res = self.run("config", "--type=bool", "--get", key, check=False)
+        return res.returncode == 0 and res.stdout.decode().strip() == "true"
 
     def list_refs(self, pattern: str) -> list[RefInfo]:
         """Every ref under ``pattern`` (e.g. ``refs/tags/models/iris/``) in one call."""
@@ -184,9 +207,14 @@ class GitRepo:
         text = res.stdout.decode("utf-8", "replace").strip()
         return text.rsplit(" ", 2)[0] if text.count(" ") >= 2 else text
 
-    def create_tag(self, name: str, target: str, message: str) -> bool:
-        """Create the annotated tag ``name``; False if it already exists (never moved)."""
-        res = self.run("tag", "-a", "-F", "-", name, target, input=message.encode("utf-8"), check=False)
+    def create_tag(self, name: str, target: str, message: str, date: str | None = None) -> bool:
+        """Create the annotated tag ``name``; False if it already exists (never moved).
+
+        ``date`` (git's date format) sets the tagger date, e.g. to the date of the
+        commit a tag is created for after the fact.
+        """
+        env = {"GIT_COMMITTER_DATE": date} if date else None
+        res = self.run("tag", "-a", "-F", "-", name, target, input=message.encode("utf-8"), check=False, env=env)
         if res.returncode == 0:
             return True
         if self.resolve(f"refs/tags/{name}") is not None:
@@ -292,6 +320,8 @@ class GitRepo:
 
     def commit_tree(self, tree: str, parents: Sequence[str], message: str) -> str:
         args = ["commit-tree", tree]
+        if self.signs_commits():
+            args.append("-S")  # commit-tree ignores commit.gpgSign; honour it as `git commit` does
         for parent in parents:
             args += ["-p", parent]
         res = self.run(*args, "-F", "-", input=message.encode("utf-8"), check=False)
@@ -304,6 +334,17 @@ class GitRepo:
                 )
             raise GitError(f"git commit-tree failed: {err}")
         return res.stdout.decode().strip()
+
+    def signs_commits(self) -> bool:
+        if self._sign_commits is None:
+            self._sign_commits = self.config_bool("commit.gpgSign")
+        return self._sign_commits
+
+    def verify_tag(self, name: str) -> tuple[bool, str]:
+        """Whether the tag carries a good signature (git's gpg/ssh configuration applies), and git's words."""
+        res = self.run("verify-tag", "--raw", name, check=False)
+        text = res.stderr.decode("utf-8", "replace").strip()
+        return res.returncode == 0, text.splitlines()[-1] if text else ""
 
     def update_paths(self, root_tree: str | None, changes: Mapping[str, bytes | None]) -> str:
         """New root tree: ``root_tree`` with files written (bytes) or removed (None: a file or folder)."""

@@ -178,14 +178,18 @@ class RegistryConfig:
     tag_prefix: str = "models"
     options: Mapping[str, Any] = field(default_factory=dict)
     format: int = FORMAT_VERSION
+    remote: str | None = None  # git remote that writes push to (e.g. "origin")
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> "RegistryConfig":
         return cls(store=doc["store"], tag_prefix=doc["tag_prefix"],
-                   options=MappingProxyType(dict(doc.get("options") or {})), format=doc["format"])
+                   options=MappingProxyType(dict(doc.get("options") or {})), format=doc["format"],
+                   remote=doc.get("remote"))
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"format": self.format, "store": self.store, "tag_prefix": self.tag_prefix}
+        if self.remote:
+            doc["remote"] = self.remote
         if self.options:
             doc["options"] = _sorted_deep(dict(self.options))
         return doc

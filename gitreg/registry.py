@@ -10,6 +10,7 @@ and index of the touched ``.mcp/`` paths are brought in line at the end.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import time
@@ -17,9 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import AlreadyExistsError, ConcurrentWriteError, DirtyManifestsError, GitError, NotARegistryError
+from .errors import (
+    AlreadyExistsError, ConcurrentWriteError, DirtyManifestsError, GitError, InvalidValueError, NotARegistryError,
+    RemoteError,
+)
 from .gitrepo import GitRepo
 from .manifests import RegistryConfig, dump
+from .remote import Remote, base_for_write, freshness_window, is_url, open_url, redact
 from .state import MCP, REGISTRY_PATH, Snapshot
 
 if TYPE_CHECKING:
@@ -28,6 +33,8 @@ if TYPE_CHECKING:
 DEFAULT_STORE = ".gitreg/store"
 DEFAULT_TAG_PREFIX = "models"
 MAX_ATTEMPTS = 200
+
+log = logging.getLogger("gitreg")
 
 
 @dataclass
@@ -48,25 +55,59 @@ class Committed:
     tags: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """A change written as the single commit of a new branch, for review in a pull request."""
+
+    branch: str          # e.g. gitreg/promote/iris-v3-production
+    commit: str
+    base: str            # the registry branch's commit it was built on
+    target: str          # the registry branch it is meant to merge into, e.g. main
+    remote: str | None   # the remote it was pushed to (None: not pushed)
+    message: str
+    result: Any = None
+
+
 class Registry:
-    def __init__(self, repo: GitRepo) -> None:
+    def __init__(self, repo: GitRepo, remote: Remote | None = None) -> None:
         self.repo = repo
+        self.remote = remote
         self._store: ArtifactStore | None = None
         self._store_uri: str | None = None
+        self._tag_prefix: str | None = None
 
     # ------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None = None) -> "Registry":
-        """The registry of the repository at/above ``path`` ($GITREG_REPO, else the cwd)."""
+    def open(cls, path: str | os.PathLike[str] | None = None, refresh: bool = False) -> "Registry":
+        """The registry at ``path``: a URL (cached clone), or the repository at/above a folder.
+
+        Default: $GITREG_REPO, else the current folder.
+        """
         where = path if path is not None else os.environ.get("GITREG_REPO") or os.getcwd()
+        if is_url(where):
+            repo, remote, changed = open_url(os.fspath(where))
+            registry = cls(repo, remote)
+            registry.refresh(force=True if refresh or changed else None)
+            return registry
         registry = cls(GitRepo.discover(where))
-        registry.snapshot().config  # noqa: B018 - fail early with NotARegistryError
+        config = registry.snapshot().config  # fails early with NotARegistryError
+        if config.remote:
+            registry.remote = registry._code_remote(config.remote)
         return registry
+
+    def _code_remote(self, name: str) -> Remote:
+        if self.repo.run("remote", "get-url", name, check=False).returncode != 0:
+            raise RemoteError(name, (
+                f".mcp/registry.yaml says writes push to the remote {name!r}, but this repository has no such"
+                f" remote; add it with `git remote add {name} URL`"))
+        head = self.repo.head_ref() or ""
+        branch = head[len("refs/heads/"):] if head.startswith("refs/heads/") else "main"
+        return Remote(self.repo, name, branch, cached=False)
 
     @classmethod
     def init(cls, path: str | os.PathLike[str] | None = None, store: str | None = None,
-             tag_prefix: str = DEFAULT_TAG_PREFIX) -> "Registry":
+             tag_prefix: str = DEFAULT_TAG_PREFIX, remote: str | None = None) -> "Registry":
         """Create ``.mcp/registry.yaml`` (and the git repository if there is none)."""
         where = Path(path if path is not None else os.getcwd())
         try:
@@ -74,7 +115,9 @@ class Registry:
         except NotARegistryError:
             repo = GitRepo.init(where)
         registry = cls(repo)
-        config = RegistryConfig(store=store or DEFAULT_STORE, tag_prefix=tag_prefix)
+        config = RegistryConfig(store=store or DEFAULT_STORE, tag_prefix=tag_prefix, remote=remote)
+        if remote:
+            registry._code_remote(remote)
 
         def build(snap: Snapshot) -> Change:
             if snap.commit and repo.resolve(f"{snap.commit}:{REGISTRY_PATH}"):
@@ -86,15 +129,52 @@ class Registry:
             )
 
         registry.transact(build)
+        if remote:
+            registry.remote = registry._code_remote(remote)
         return registry
 
     @property
     def root(self) -> Path:
         return self.repo.root
 
+    @property
+    def location(self) -> str:
+        """What to call this registry in messages: its URL (no credentials) or its folder."""
+        return redact(self.remote.url) if self.remote is not None and self.remote.cached else str(self.root)
+
     # ------------------------------------------------------------ reading
 
+    def refresh(self, force: bool | None = True) -> None:
+        """Bring a cached clone up to date with its remote (None: only if the last fetch is stale)."""
+        remote = self.remote
+        if remote is None or not remote.cached:
+            return
+        if force is None and remote.is_fresh(freshness_window()):
+            return
+        with self.repo.write_lock():
+            remote_head = remote.fetch(self._tag_prefix or DEFAULT_TAG_PREFIX)
+            if remote_head is None:
+                raise NotARegistryError(redact(remote.url), (
+                    f"the remote has no branch {remote.branch!r} (an empty repository?): create a registry with"
+                    " `gitreg init`, push it there, then retry"))
+            branch = self.repo.head_ref() or f"refs/heads/{remote.branch}"
+            local = self.repo.commit_of(branch)
+            if local != remote_head:
+                base = base_for_write(self.repo, remote, local, remote_head)
+                self.repo.update_ref(branch, base or remote_head, local, message="gitreg: fetched")
+        try:
+            config = Snapshot(self.repo, self.repo.resolve("HEAD")).config
+        except NotARegistryError:
+            raise NotARegistryError(redact(remote.url), (
+                f"a git repository, but not a gitreg registry: branch {remote.branch!r} has no .mcp/registry.yaml"
+                " (create one with `gitreg init` in a clone, then push)")) from None
+        if self._tag_prefix is None and config.tag_prefix != DEFAULT_TAG_PREFIX:
+            self._tag_prefix = config.tag_prefix
+            remote.fetch(config.tag_prefix)  # the first fetch guessed the prefix
+
     def snapshot(self) -> Snapshot:
+        if self.remote is not None and self.remote.cached:
+            self.refresh(force=None)
         return Snapshot(self.repo, self.repo.resolve("HEAD"))
 
     @property
@@ -105,6 +185,12 @@ class Registry:
         from .store import ArtifactStore
 
         config = config or self.config
+        if self.remote is not None and self.remote.cached and "://" not in config.store \
+                and not os.path.isabs(config.store):
+            raise InvalidValueError(
+                f"the registry at {self.location} keeps artifacts in {config.store!r}, a folder relative to its"
+                " repository; opened by URL there is no such folder. Set `store:` in .mcp/registry.yaml to a"
+                " shared URI (s3://..., gs://..., or an absolute path)")
         if self._store is None or self._store_uri != config.store:
             options = dict(config.options.get("storage_options") or {})
             self._store = ArtifactStore(config.store, self.root, options)
@@ -113,32 +199,57 @@ class Registry:
 
     # ------------------------------------------------------------ writing
 
+    def _branch(self) -> str:
+        repo = self.repo
+        busy = repo.operation_in_progress() if not repo.bare else None
+        if busy is not None:
+            raise GitError(f"a git {busy} is in progress here; finish or abort it, then retry")
+        branch = repo.head_ref()
+        if branch is None:
+            raise GitError("HEAD is detached; check out the branch that holds the registry, then retry")
+        return branch
+
+    def _base(self, branch: str) -> tuple[str | None, str | None]:
+        """(the local branch's commit, the commit to build on): fetched first when there is a remote."""
+        local = self.repo.commit_of(branch)
+        if self.remote is None:
+            return local, local
+        prefix = self._tag_prefix or (Snapshot(self.repo, local).config.tag_prefix if local else DEFAULT_TAG_PREFIX)
+        self._tag_prefix = prefix
+        remote_head = self.remote.fetch(prefix)
+        return local, base_for_write(self.repo, self.remote, local, remote_head)
+
     def transact(self, build: Callable[[Snapshot], Change | None]) -> Committed:
-        """Run ``build`` on the branch head and commit its change (compare-and-swap)."""
+        """Run ``build`` on the branch head and commit its change (compare-and-swap, pushed if shared)."""
         repo = self.repo
         with repo.write_lock():
-            busy = repo.operation_in_progress()
-            if busy is not None:
-                raise GitError(f"a git {busy} is in progress here; finish or abort it, then retry")
-            branch = repo.head_ref()
-            if branch is None:
-                raise GitError("HEAD is detached; check out the branch that holds the registry, then retry")
+            branch = self._branch()
             checked_dirty = False
             for attempt in range(MAX_ATTEMPTS):
-                head = repo.commit_of(branch)
-                snap = Snapshot(repo, head)
+                local, base = self._base(branch)
+                snap = Snapshot(repo, base)
                 change = build(snap)
                 if change is None or not change.files:
+                    if base != local and self.remote is not None and self.remote.cached:
+                        repo.update_ref(branch, base, local)  # type: ignore[arg-type]
                     return Committed(None, change.result if change is not None else None)
+                touched = change.paths if base == local else [MCP]
                 if not checked_dirty:
-                    dirty = repo.dirty_paths(head, change.paths)
+                    dirty = repo.dirty_paths(local, touched)
                     if dirty:
                         raise DirtyManifestsError(dirty)
                     checked_dirty = True
-                root_tree = repo.resolve(f"{head}^{{tree}}") if head else None
+                root_tree = repo.resolve(f"{base}^{{tree}}") if base else None
                 tree = repo.update_paths(root_tree, change.files)
-                commit = repo.commit_tree(tree, [head] if head else [], change.message)
-                if repo.update_ref(branch, commit, head, message=change.message.splitlines()[0]):
+                commit = repo.commit_tree(tree, [base] if base else [], change.message)
+                subject = change.message.splitlines()[0]
+                if self.remote is None:
+                    if repo.update_ref(branch, commit, base, message=subject):
+                        break
+                elif self.remote.push_branch(commit):
+                    if not repo.update_ref(branch, commit, local, message=subject):
+                        log.warning("%s moved while pushing; the registry commit %s is on %s/%s, `git pull` to"
+                                    " get it", branch, commit[:12], self.remote.name, self.remote.branch)
                     break
                 time.sleep(random.uniform(0.0, 0.02 * min(attempt + 1, 10)))
             else:
@@ -147,8 +258,37 @@ class Registry:
                 )
             snap.seed_successor(commit, change.files)
             created = tuple(name for name, message in change.tags if repo.create_tag(name, commit, message))
+            if created and self.remote is not None:
+                try:
+                    self.remote.push_refs([f"refs/tags/{t}" for t in created], "pushing tags")
+                except RemoteError as exc:
+                    log.warning("%s; the commit is pushed, push the tags later with `gitreg tags sync --push`", exc)
             # Bring .mcp/ of the index and work tree in line with the branch head.
             if repo.head_ref() == branch:
-                repo.sync_paths(repo.commit_of(branch) or commit, change.paths or [MCP])
+                repo.sync_paths(repo.commit_of(branch) or commit, touched)
         repo.maybe_gc()
         return Committed(commit, change.result, created)
+
+    def propose(self, build: Callable[[Snapshot], Change | None], branch_name: str) -> Proposal:
+        """Write ``build``'s change as the one commit of a new branch; the registry branch stays put."""
+        repo = self.repo
+        with repo.write_lock():
+            branch = self._branch()
+            _local, base = self._base(branch)
+            if base is None:
+                raise NotARegistryError(str(self.root), "nothing is committed yet; run `gitreg init`")
+            change = build(Snapshot(repo, base))
+            if change is None or not change.files:
+                raise InvalidValueError("nothing to propose: the registry already is that way")
+            tree = repo.update_paths(repo.resolve(f"{base}^{{tree}}"), change.files)
+            commit = repo.commit_tree(tree, [base], change.message)
+            ref = f"refs/heads/{branch_name}"
+            if not repo.update_ref(ref, commit, None, message="gitreg: propose " + change.message.splitlines()[0]):
+                raise AlreadyExistsError("branch", branch_name + " (delete it with `git branch -D` to propose anew)")
+            if self.remote is not None and not self.remote.push_branch(commit, branch_name):
+                repo.run("update-ref", "-d", ref, commit, check=False)
+                raise AlreadyExistsError(f"branch on {self.remote.name}", branch_name +
+                                         " (a proposal with that name is open; merge or delete it first)")
+            target = self.remote.branch if self.remote is not None else branch[len("refs/heads/"):]
+        return Proposal(branch_name, commit, base, target, self.remote.name if self.remote else None,
+                        change.message, change.result)

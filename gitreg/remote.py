@@ -1,0 +1,269 @@
+"""Git remotes: registries opened by URL, fetch before reads, push-retry for writes.
+
+A registry given as a URL (``https://host/models.git``, ``file:///srv/models.git``,
+``git@host:models.git``) is worked on through a bare clone that gitreg keeps in the
+user's cache folder.  A registry inside a code repository pushes to the remote that
+``.mcp/registry.yaml`` names.  Either way a write is built on the remote's head and
+pushed; a push the remote rejects because someone else got there first is retried
+on the freshly fetched head.  Every message passes through :func:`redact`, so
+credentials embedded in a URL are never printed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import AuthenticationError, DivergedError, NotARegistryError, RemoteError
+from .gitrepo import GitRepo
+
+DEFAULT_FRESHNESS = 5.0  # seconds a fetch is trusted for reads of a cached clone
+
+_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_SCP_RE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:(?!//)")
+_CREDENTIALS_RE = re.compile(r"(://)[^/@\s]+@")
+
+_AUTH_MARKERS = (
+    "authentication failed", "could not read username", "could not read password",
+    "terminal prompts disabled", "permission denied (publickey", "http 401", "http 403",
+    "the requested url returned error: 401", "the requested url returned error: 403",
+    "invalid username or password",
+)
+_RETRY_MARKERS = (
+    "fetch first", "non-fast-forward", "cannot lock ref", "failed to update ref",
+    "stale info", "incorrect old value", "reference already exists", "[rejected]",
+)
+
+
+def is_url(text: str | os.PathLike[str]) -> bool:
+    """True for a git URL (scheme://... or scp-like user@host:path), False for a path."""
+    value = os.fspath(text)
+    return bool(_URL_RE.match(value) or _SCP_RE.match(value))
+
+
+def redact(text: str) -> str:
+    """``text`` with any ``user:password@`` / ``token@`` of a URL replaced by ``***@``."""
+    return _CREDENTIALS_RE.sub(r"\1***@", text)
+
+
+def cache_root() -> Path:
+    """Where cached clones live: $GITREG_CACHE_DIR, else $XDG_CACHE_HOME/gitreg, else ~/.cache/gitreg."""
+    explicit = os.environ.get("GITREG_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "gitreg"
+
+
+def clone_path(url: str) -> Path:
+    """The cached clone of ``url`` (named after the URL without credentials)."""
+    clean = redact(url).rstrip("/")
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", clean.rsplit("/", 1)[-1].rsplit(":", 1)[-1])
+    stem = stem[:-4] if stem.endswith(".git") else stem
+    digest = hashlib.sha256(clean.encode("utf-8")).hexdigest()[:12]
+    return cache_root() / "clones" / f"{stem or 'registry'}-{digest}.git"
+
+
+def freshness_window() -> float:
+    """Seconds a cached clone's last fetch is trusted for reads ($GITREG_FRESHNESS, default 5)."""
+    text = os.environ.get("GITREG_FRESHNESS", "")
+    try:
+        return max(0.0, float(text)) if text else DEFAULT_FRESHNESS
+    except ValueError:
+        return DEFAULT_FRESHNESS
+
+
+def classify(remote: str, stderr: str, doing: str) -> RemoteError:
+    """The error to raise for a failed git network command, with what to do next."""
+    text = redact(stderr.strip())
+    low = text.lower()
+    last = text.splitlines()[-1] if text else "no output"
+    if any(marker in low for marker in _AUTH_MARKERS):
+        return AuthenticationError(
+            remote, f"{doing}: the git host refused the credentials for {redact(remote)} ({last}); configure a"
+                    " credential helper, an access token or an ssh key for it, then retry")
+    return RemoteError(
+        remote, f"{doing}: cannot reach {redact(remote)} ({last}); check the URL and the network, then retry")
+
+
+@dataclass
+class Remote:
+    """The remote a registry's branch is shared through."""
+
+    repo: GitRepo
+    name: str       # the git remote's name, e.g. "origin"
+    branch: str     # the branch on the remote, e.g. "main"
+    cached: bool    # True when the whole repository is a cache clone gitreg owns
+
+    @property
+    def tracking_ref(self) -> str:
+        return f"refs/remotes/{self.name}/{self.branch}"
+
+    @property
+    def url(self) -> str:
+        res = self.repo.run("remote", "get-url", self.name, check=False)
+        return res.stdout.decode("utf-8", "replace").strip() if res.returncode == 0 else self.name
+
+    def _git(self, doing: str, *args: str) -> str:
+        res = self.repo.run(*args, check=False)
+        if res.returncode != 0:
+            raise classify(self.url, res.stderr.decode("utf-8", "replace"), doing)
+        return res.stdout.decode("utf-8", "replace")
+
+    def fetch(self, tag_prefix: str | None = None) -> str | None:
+        """Fetch the branch (and gitreg's tags); the remote's head commit, None if it has no such branch."""
+        refspecs = [f"+refs/heads/{self.branch}:{self.tracking_ref}"]
+        if tag_prefix:
+            refspecs.append(f"+refs/tags/{tag_prefix}/*:refs/tags/{tag_prefix}/*")
+        res = self.repo.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.name, *refspecs,
+                            check=False)
+        if res.returncode != 0:
+            err = res.stderr.decode("utf-8", "replace")
+            if "couldn't find remote ref" not in err.lower():
+                raise classify(self.url, err, f"fetching {self.branch}")
+            self.repo.run("update-ref", "-d", self.tracking_ref, check=False)
+            # the branch is not there (an empty remote): still bring the tags
+            if tag_prefix:
+                self._git("fetching tags", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.name,
+                          refspecs[1])
+            self.mark_fetched()
+            return None
+        self.mark_fetched()
+        return self.repo.commit_of(self.tracking_ref)
+
+    def push_branch(self, commit: str, branch: str | None = None) -> bool:
+        """Push ``commit`` to the remote branch; False when the remote moved on (retry on a fetch)
+        or already had exactly this commit from another writer."""
+        target = branch or self.branch
+        res = self.repo.run("push", "--porcelain", self.name, f"{commit}:refs/heads/{target}",
+                            check=False)
+        out = (res.stdout + res.stderr).decode("utf-8", "replace")
+        if res.returncode == 0 and not any(line.startswith("=\t") for line in out.splitlines()):
+            if target == self.branch:
+                self.repo.update_ref(self.tracking_ref, commit, None, force=True)
+            return True
+        if res.returncode == 0:
+            # "[up to date]": another writer pushed the very same commit (same change, parent,
+            # author and second) first; it is theirs, so this write must be redone on top of it.
+            return False
+        if any(marker in out.lower() for marker in _RETRY_MARKERS):
+            return False
+        raise classify(self.url, out, f"pushing to {target}")
+
+    def push_refs(self, refs: list[str], doing: str) -> None:
+        """Push refs (tags, proposal branches) by name, creating them on the remote.
+
+        A remote busy with other pushes may fail to lock its refs for a moment:
+        that is retried; anything else is an error.
+        """
+        for first in range(0, len(refs), 500):
+            chunk = [f"{r}:{r}" for r in refs[first:first + 500]]
+            for attempt in range(20):
+                res = self.repo.run("push", "--porcelain", "--quiet", self.name, *chunk, check=False)
+                if res.returncode == 0:
+                    break
+                out = (res.stdout + res.stderr).decode("utf-8", "replace")
+                if "cannot lock ref" not in out and "failed to update ref" not in out:
+                    raise classify(self.url, out, doing)
+                time.sleep(0.05 * (attempt + 1))
+            else:
+                raise classify(self.url, out, doing)
+
+    def remote_refs(self, pattern: str) -> set[str]:
+        """Names of the remote's refs matching ``pattern`` (e.g. ``refs/tags/models/*``)."""
+        out = self._git("listing the remote's refs", "ls-remote", "--refs", self.name, pattern)
+        return {line.split("\t", 1)[1] for line in out.splitlines() if "\t" in line}
+
+    # ------------------------------------------------------------ freshness of a cached clone
+
+    def _stamp(self) -> Path:
+        return self.repo.common_dir / "gitreg" / "fetched"
+
+    def mark_fetched(self) -> None:
+        stamp = self._stamp()
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.touch()
+
+    def mark_stale(self) -> None:
+        try:
+            self._stamp().unlink()
+        except OSError:
+            pass
+
+    def is_fresh(self, window: float) -> bool:
+        try:
+            return time.time() - self._stamp().stat().st_mtime < window
+        except OSError:
+            return False
+
+
+def base_for_write(repo: GitRepo, remote: Remote, local: str | None, remote_head: str | None) -> str | None:
+    """The commit a write must build on: the local branch, or the remote's head when it is ahead.
+
+    Raises :class:`DivergedError` when the two have each moved on, or when the
+    remote has commits outside ``.mcp/`` that a code repository's branch lacks
+    (gitreg will not move anything but registry files in a work tree).
+    """
+    if remote_head is None or local == remote_head:
+        return local
+    if local is None or remote.cached:
+        if local is None or repo.is_ancestor(local, remote_head):
+            return remote_head
+    elif repo.is_ancestor(local, remote_head):
+        outside = [p for p in repo.changed_paths(local, remote_head) if not p.startswith(".mcp/")]
+        if not outside:
+            return remote_head
+        raise DivergedError(remote.name, (
+            f"{remote.name}/{remote.branch} has commits this branch lacks that change files outside .mcp/"
+            f" ({', '.join(outside[:3])}{' ...' if len(outside) > 3 else ''}); `git pull` first, then retry"))
+    if repo.is_ancestor(remote_head, local):
+        return local
+    where = f" (the cached clone at {repo.root}; delete it to start over)" if remote.cached else ""
+    raise DivergedError(remote.name, (
+        f"the local branch and {remote.name}/{remote.branch} have diverged{where}: each has commits the other"
+        " lacks, and gitreg never rewrites history; reconcile them with `git pull --rebase` or a merge, then retry"))
+
+
+def open_url(url: str) -> tuple[GitRepo, Remote, bool]:
+    """The cached bare clone of ``url`` (cloned now if there is none), its remote, and
+    whether it must be fetched now (new credentials in the URL since the last use)."""
+    path = clone_path(url)
+    if not (path / "HEAD").is_file():
+        _clone(url, path)
+    repo = GitRepo(path, path, path, bare=True)
+    head = repo.head_ref() or "refs/heads/main"
+    branch = head[len("refs/heads/"):] if head.startswith("refs/heads/") else head
+    remote = Remote(repo, "origin", branch, cached=True)
+    changed = remote.url != url
+    if changed:  # same repository, other credentials: use these from now on
+        repo.run("remote", "set-url", "origin", url)
+        remote.mark_stale()
+    return repo, remote, changed
+
+
+def _clone(url: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    res = GitRepo.run_anywhere(["clone", "--bare", "--quiet", "--no-tags", url, str(tmp)], cwd=path.parent)
+    if res.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise classify(url, res.stderr.decode("utf-8", "replace"), "cloning the registry")
+    try:
+        os.chmod(tmp, 0o700)  # the remote URL (maybe with a token) is in its config
+        os.rename(tmp, path)
+    except OSError:  # another process cloned it first: use theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not (path / "HEAD").is_file():
+        raise NotARegistryError(redact(url), "could not set up a local clone of it in " + str(path))
+
+
+__all__ = [
+    "Remote", "base_for_write", "cache_root", "classify", "clone_path", "freshness_window", "is_url",
+    "open_url", "redact",
+]
