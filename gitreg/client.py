@@ -13,7 +13,7 @@ from . import operations as ops
 from .artifacts import ArtifactVersion, check_type, describe_uri, download, load, save_object, save_path
 from .errors import ArtifactNotFoundError, InvalidValueError
 from .manifests import ArtifactLink, ModelManifest, VersionManifest
-from .registry import Registry
+from .registry import Proposal, Registry
 from .stages import parse_stage
 from .state import ModelState
 
@@ -50,10 +50,10 @@ class Client:
     def create_model(self, name: str, license: str | None = None, description: str | None = None,
                      audience: str | None = None, use_cases: str | None = None,
                      limitations: str | None = None, trade_offs: str | None = None,
-                     ethics: str | None = None, tags: Iterable[str] | None = None) -> ModelManifest:
+                     ethics: str | None = None, tags: Iterable[str] | None = None, reason: str = "") -> ModelManifest:
         card = dict(license=license, description=description, audience=audience, use_cases=use_cases,
                     limitations=limitations, trade_offs=trade_offs, ethics=ethics)
-        return self.registry.transact(lambda s: ops.create_model(s, name, card, tags)).result
+        return self.registry.transact(lambda s: ops.create_model(s, name, card, tags, reason)).result
 
     def get_model(self, name: str) -> ModelManifest:
         return self.registry.snapshot().require(name).model
@@ -72,15 +72,15 @@ class Client:
                      audience: str | None = None, use_cases: str | None = None,
                      limitations: str | None = None, trade_offs: str | None = None,
                      ethics: str | None = None, add_tags: Iterable[str] | None = None,
-                     remove_tags: Iterable[str] | None = None) -> ModelManifest:
+                     remove_tags: Iterable[str] | None = None, reason: str = "") -> ModelManifest:
         card = {k: v for k, v in dict(license=license, description=description, audience=audience,
                                       use_cases=use_cases, limitations=limitations, trade_offs=trade_offs,
                                       ethics=ethics).items() if v is not None}
-        self.registry.transact(lambda s: ops.update_model(s, name, card, add_tags, remove_tags))
+        self.registry.transact(lambda s: ops.update_model(s, name, card, add_tags, remove_tags, reason))
         return self.get_model(name)
 
-    def delete_model(self, name: str) -> None:
-        self.registry.transact(lambda s: ops.delete_model(s, name))
+    def delete_model(self, name: str, reason: str = "") -> None:
+        self.registry.transact(lambda s: ops.delete_model(s, name, reason))
 
     # ------------------------------------------------------------ versions
 
@@ -95,7 +95,7 @@ class Client:
 
     def get_or_create_model_version(self, model_name: str, name: str,
                                     model_card: Mapping[str, Any] | None = None,
-                                    model_tags: Iterable[str] | None = None) -> VersionManifest:
+                                    model_tags: Iterable[str] | None = None, reason: str = "") -> VersionManifest:
         """The version called ``name``, registered first if there is none (atomically)."""
         ops.validate_version_name(name)
 
@@ -104,7 +104,8 @@ class Client:
             existing = state.by_name(name) if state is not None else None
             if existing is not None:
                 return ops.Change(message="", result=existing)
-            return ops.register_version(snap, model_name, name=name, card=model_card, model_tags=model_tags)
+            return ops.register_version(snap, model_name, name=name, card=model_card, model_tags=model_tags,
+                                        reason=reason)
 
         return self.registry.transact(build).result
 
@@ -144,30 +145,42 @@ class Client:
             return committed.result
         return self.get_model_version(model_name, version)
 
-    def delete_model_version(self, model_name: str, version: object) -> None:
-        self.registry.transact(lambda s: ops.delete_version(s, model_name, version))
+    def propose_model_version_stage(self, model_name: str, version: object, stage: object, force: bool = False,
+                                    reason: str = "") -> "Proposal":
+        """Write the stage change as the one commit of a new branch ``gitreg/promote/<model>-v<N>-<stage>``
+        (pushed when the registry has a remote), for review in a pull request; the registry branch and
+        the work tree stay as they are.  Tags follow after the merge (`gitreg tags sync`)."""
+        wanted = parse_stage(stage)
+        return self.registry.propose(
+            lambda s: ops.update_version(s, model_name, version, stage=wanted, force=force, reason=reason),
+            lambda v: f"gitreg/promote/{model_name}-v{v.number}-{wanted}")
+
+    def delete_model_version(self, model_name: str, version: object, reason: str = "") -> None:
+        self.registry.transact(lambda s: ops.delete_version(s, model_name, version, reason))
 
     # ------------------------------------------------------------ metadata
 
-    def log_metadata(self, model_name: str, version: object, metadata: Mapping[str, Any]) -> VersionManifest:
+    def log_metadata(self, model_name: str, version: object, metadata: Mapping[str, Any],
+                     reason: str = "") -> VersionManifest:
         committed = self.registry.transact(lambda s: ops.log_metadata(
-            s, model_name, "latest" if version is None else version, metadata))
+            s, model_name, "latest" if version is None else version, metadata, reason))
         return committed.result or self.get_model_version(model_name, version)
 
     # ------------------------------------------------------------ artifacts
 
-    def _link(self, model_name: str, version: object, link: ArtifactLink) -> ArtifactLink:
-        return self.registry.transact(lambda s: ops.link_artifact(s, model_name, version, link)).result
+    def _link(self, model_name: str, version: object, link: ArtifactLink, reason: str = "") -> ArtifactLink:
+        return self.registry.transact(lambda s: ops.link_artifact(s, model_name, version, link, reason)).result
 
     def save_artifact(self, model_name: str, version: object, obj: Any, name: str,
-                      type: str | None = None) -> ArtifactLink:
+                      type: str | None = None, reason: str = "") -> ArtifactLink:
         """Materialise ``obj`` into the store and link it (type None: by what the object is)."""
         ops.validate_name("artifact", name)
         self.get_model_version(model_name, version)  # fail before uploading anything
-        return self._link(model_name, version, save_object(self.registry, obj, name, type))
+        return self._link(model_name, version, save_object(self.registry, obj, name, type), reason)
 
     def add_artifact(self, model_name: str, version: object, path_or_uri: str, name: str,
-                     type: str = "data", link: bool = False, progress: Progress = _noop) -> ArtifactLink:
+                     type: str = "data", link: bool = False, progress: Progress = _noop,
+                     reason: str = "") -> ArtifactLink:
         """Store a local file/folder (or, with ``link``, reference a URI in place) and link it."""
         ops.validate_name("artifact", name)
         check_type(type)
@@ -179,11 +192,11 @@ class Client:
         else:
             local = str(path_or_uri)[len("file://"):] if str(path_or_uri).startswith("file://") else path_or_uri
             new = save_path(self.registry, local, name, type, progress)
-        return self._link(model_name, version, new)
+        return self._link(model_name, version, new, reason)
 
     def link_artifact(self, model_name: str, version: object, uri: str, name: str, type: str = "data",
-                      copy: bool = False) -> ArtifactLink:
-        return self.add_artifact(model_name, version, uri, name, type=type, link=not copy)
+                      copy: bool = False, reason: str = "") -> ArtifactLink:
+        return self.add_artifact(model_name, version, uri, name, type=type, link=not copy, reason=reason)
 
     def list_artifacts(self, model_name: str, version: object = None, type: str | None = None) -> list[ArtifactVersion]:
         mv = self.get_model_version(model_name, version)
@@ -214,7 +227,7 @@ class Client:
         return collect(self.registry, dry_run=dry_run, grace_seconds=grace_seconds)
 
     def delete_artifact(self, model_name: str, version: object, name: str,
-                        artifact_version: int | None = None) -> list[ArtifactLink]:
+                        artifact_version: int | None = None, reason: str = "") -> list[ArtifactLink]:
         """Unlink an artifact (all its versions on that model version unless one is given)."""
         return self.registry.transact(lambda s: ops.unlink_artifact(
-            s, model_name, version, name, artifact_version)).result
+            s, model_name, version, name, artifact_version, reason)).result

@@ -68,6 +68,12 @@ def _card(card: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+def _reason(reason: str) -> str:
+    """The end of a commit message: a ``reason:`` line when one was given."""
+    text = " ".join((reason or "").split())
+    return f"\n\nreason: {text}\n" if text else "\n"
+
+
 def _by(snap: Snapshot) -> str:
     return snap.repo.identity()
 
@@ -92,7 +98,7 @@ def create_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = Non
     if snap.model(name) is not None:
         raise AlreadyExistsError("model", name)
     _check_case_clash(snap, name)
-    body = f"\n\n{reason}\n" if reason else "\n"
+    body = _reason(reason)
     return Change(message=f"{name}: register model{body}", files={model_file(name): _model_bytes(model)},
                   paths=[model_path(name)], result=model)
 
@@ -108,7 +114,7 @@ def update_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = Non
     if model == state.model:
         return None
     fields = sorted(set(changes) | ({"tags"} if model.tags != state.model.tags else set()))
-    body = f"\n\n{reason}\n" if reason else "\n"
+    body = _reason(reason)
     return Change(message=f"{name}: update model ({', '.join(fields)}){body}",
                   files={model_file(name): _model_bytes(model)}, paths=[model_path(name)], result=model)
 
@@ -116,7 +122,7 @@ def update_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = Non
 def delete_model(snap: Snapshot, name: str, reason: str = "") -> Change:
     state = snap.require(name)
     files: dict[str, bytes | None] = {model_path(name): None}  # the whole folder
-    body = f"\n\n{reason}\n" if reason else "\n"
+    body = _reason(reason)
     return Change(message=f"{name}: delete model ({len(state.versions)} version(s)){body}", files=files,
                   paths=[model_path(name)], result=state)
 
@@ -195,7 +201,7 @@ def update_version(snap: Snapshot, model: str, spec: object, stage: object = Non
         for field_name in ("name", "description", "tags"):
             if getattr(updated, field_name) != getattr(target, field_name):
                 subject_parts.append(field_name)
-        body = f"\n\nreason: {reason}\n" if reason else "\n"
+        body = _reason(reason)
         message = f"{model} v{target.number}: update {', '.join(subject_parts)}{body}"
     return Change(message=message, files=files, paths=[model_path(model)], tags=tag_list, result=updated)
 
@@ -226,12 +232,13 @@ def _stage_change(snap: Snapshot, state: ModelState, target: VersionManifest, st
 def delete_version(snap: Snapshot, model: str, spec: object, reason: str = "") -> Change:
     state = snap.require(model)
     target = state.resolve(spec)
-    body = f"\n\nreason: {reason}\n" if reason else "\n"
+    body = _reason(reason)
     return Change(message=f"{model} v{target.number}: delete version{body}",
                   files={version_file(model, target.number): None}, paths=[model_path(model)], result=target)
 
 
-def log_metadata(snap: Snapshot, model: str, spec: object, metadata: Mapping[str, Any]) -> Change | None:
+def log_metadata(snap: Snapshot, model: str, spec: object, metadata: Mapping[str, Any],
+                 reason: str = "") -> Change | None:
     if not isinstance(metadata, Mapping) or not metadata:
         raise InvalidValueError("metadata must be a non-empty dict of JSON-serialisable values")
     clean = check_json_value(dict(metadata), "metadata")
@@ -242,12 +249,12 @@ def log_metadata(snap: Snapshot, model: str, spec: object, metadata: Mapping[str
         return None
     updated = replace(target, metadata=merged)
     keys = ", ".join(sorted(clean))
-    return Change(message=f"{model} v{target.number}: log metadata ({keys})\n",
+    return Change(message=f"{model} v{target.number}: log metadata ({keys}){_reason(reason)}",
                   files={version_file(model, target.number): _version_bytes(updated)},
                   paths=[model_path(model)], result=updated)
 
 
-def link_artifact(snap: Snapshot, model: str, spec: object, link: ArtifactLink) -> Change | None:
+def link_artifact(snap: Snapshot, model: str, spec: object, link: ArtifactLink, reason: str = "") -> Change | None:
     """Link ``link`` (its version ignored: the next one for that name) to a model version."""
     validate_name("artifact", link.name)
     state = snap.require(model)
@@ -261,12 +268,14 @@ def link_artifact(snap: Snapshot, model: str, spec: object, link: ArtifactLink) 
     where = "linked in place" if new.external else "stored"
     return Change(
         message=f"{model} v{target.number}: link {new.type} artifact {new.name} v{new.version}\n\n"
-                f"uri: {new.uri}\nsha256: {new.sha256}\nsize: {new.size}\n({where})\n",
+                f"uri: {new.uri}\nsha256: {new.sha256}\nsize: {new.size}\n({where})\n"
+                + (f"reason: {' '.join(reason.split())}\n" if reason.strip() else ""),
         files={version_file(model, target.number): _version_bytes(updated)},
         paths=[model_path(model)], result=new)
 
 
-def unlink_artifact(snap: Snapshot, model: str, spec: object, name: str, version: int | None = None) -> Change:
+def unlink_artifact(snap: Snapshot, model: str, spec: object, name: str, version: int | None = None,
+                    reason: str = "") -> Change:
     state = snap.require(model)
     target = state.resolve(spec)
     links = list(target.links(name))
@@ -277,7 +286,7 @@ def unlink_artifact(snap: Snapshot, model: str, spec: object, name: str, version
     drop = {(a.name, a.version) for a in links}
     updated = replace(target, artifacts=tuple(a for a in target.artifacts if (a.name, a.version) not in drop))
     versions = ", ".join(f"v{a.version}" for a in links)
-    return Change(message=f"{model} v{target.number}: unlink artifact {name} ({versions})\n",
+    return Change(message=f"{model} v{target.number}: unlink artifact {name} ({versions}){_reason(reason)}",
                   files={version_file(model, target.number): _version_bytes(updated)},
                   paths=[model_path(model)], result=links)
 

@@ -269,7 +269,7 @@ class Registry:
         repo.maybe_gc()
         return Committed(commit, change.result, created)
 
-    def propose(self, build: Callable[[Snapshot], Change | None], branch_name: str) -> Proposal:
+    def propose(self, build: Callable[[Snapshot], Change | None], branch_for: Callable[[Any], str]) -> Proposal:
         """Write ``build``'s change as the one commit of a new branch; the registry branch stays put."""
         repo = self.repo
         with repo.write_lock():
@@ -280,6 +280,7 @@ class Registry:
             change = build(Snapshot(repo, base))
             if change is None or not change.files:
                 raise InvalidValueError("nothing to propose: the registry already is that way")
+            branch_name = branch_for(change.result)
             tree = repo.update_paths(repo.resolve(f"{base}^{{tree}}"), change.files)
             commit = repo.commit_tree(tree, [base], change.message)
             ref = f"refs/heads/{branch_name}"

@@ -22,9 +22,10 @@ app = typer.Typer(
 
 
 class Settings:
-    def __init__(self, repo: Optional[str], traceback: bool) -> None:
+    def __init__(self, repo: Optional[str], traceback: bool, refresh: bool = False) -> None:
         self.repo = repo
         self.traceback = traceback
+        self.refresh = refresh
 
 
 def client(ctx: typer.Context):
@@ -32,7 +33,7 @@ def client(ctx: typer.Context):
     from ..client import Client
 
     settings: Settings = ctx.find_root().obj
-    return Client(settings.repo if settings else None)
+    return Client(settings.repo if settings else None, refresh=bool(settings and settings.refresh))
 
 
 @app.callback()
@@ -40,11 +41,14 @@ def main_options(
     ctx: typer.Context,
     repo: Optional[str] = typer.Option(
         None, "--repo", "-C", envvar="GITREG_REPO", metavar="PATH",
-        help="Registry repository to use (default: the git repository around the current folder).",
+        help="Registry to use: a folder in a git repository, or a git URL (https://..., file://..., git@host:...)"
+             " worked on through a cached clone (default: the git repository around the current folder).",
     ),
+    refresh: bool = typer.Option(False, "--refresh", help="With a URL: fetch now, whatever the freshness window"
+                                 " ($GITREG_FRESHNESS seconds, default 5) says."),
     traceback: bool = typer.Option(False, "--traceback", help="Show a Python traceback on errors (for bug reports)."),
 ) -> None:
-    ctx.obj = Settings(repo, traceback)
+    ctx.obj = Settings(repo, traceback, refresh)
 
 
 @app.command("init")
@@ -112,8 +116,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     """
     from ..errors import GitregError
 
+    import logging
+
     args = list(sys.argv[1:] if argv is None else argv)
     show_tb = "--traceback" in args
+    log = logging.getLogger("gitreg")
+    if not log.handlers:  # the core reports what went wrong after a write succeeded as warnings
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("warning: %(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
     command = typer.main.get_command(app)
     try:
         command.main(args=args, prog_name="gitreg", standalone_mode=True)

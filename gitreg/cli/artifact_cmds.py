@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from .app import client
-from .render import OUTPUT_HELP, OutputFormat, emit, human_size, kv, note
+from .render import OUTPUT_HELP, REASON, OutputFormat, emit, human_size, kv, note
 
 artifact_app = typer.Typer(help="Store, link and fetch the artifacts of model versions.", no_args_is_help=True)
 PROGRESS_THRESHOLD = 32 * 1024 * 1024
@@ -52,13 +52,15 @@ def artifact_add(
     type: str = typer.Option("data", "--type", help="Artifact type: data, model, deployment or service."),
     artifact_name: Optional[str] = typer.Option(None, "--name", "-n", help="Artifact name (default: the file name without extension)."),
     link: bool = typer.Option(False, "--link", help="Link the URI in place (hashed, not copied into the store)."),
+    reason: str = REASON,
 ) -> None:
     """Store a file or folder in the artifact store and link it to a version."""
     base = source.rstrip("/").rsplit("/", 1)[-1]
     art = artifact_name or (base.split(".", 1)[0] if "." in base[1:] else base)
     progress = _Progress(0 if link else _size_of(Path(source)), f"storing {base}")
     try:
-        added = client(ctx).add_artifact(name, version, source, art, type=type, link=link, progress=progress)
+        added = client(ctx).add_artifact(name, version, source, art, type=type, link=link, progress=progress,
+                                           reason=reason)
     finally:
         progress.close()
     how = "linked in place" if added.external else "stored"
@@ -101,9 +103,10 @@ def artifact_remove(
     version: str = typer.Argument(..., help="Version: a number, a name, 'latest' or a stage.", metavar="VERSION"),
     artifact: str = typer.Argument(..., help="Artifact name.", metavar="ARTIFACT"),
     artifact_version: Optional[int] = typer.Option(None, "--artifact-version", help="Only this artifact version."),
+    reason: str = REASON,
 ) -> None:
     """Unlink an artifact from a version (the stored bytes stay until `gitreg artifact gc`)."""
-    removed = client(ctx).delete_artifact(name, version, artifact, artifact_version)
+    removed = client(ctx).delete_artifact(name, version, artifact, artifact_version, reason=reason)
     note(f"unlinked {artifact} " + ", ".join(f"v{a.version}" for a in removed))
 
 

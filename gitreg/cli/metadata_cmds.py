@@ -7,7 +7,7 @@ from typing import List, Optional
 import typer
 
 from .app import client
-from .render import OUTPUT_HELP, OutputFormat, Table, emit
+from .render import OUTPUT_HELP, REASON, OutputFormat, Table, emit
 
 metadata_app = typer.Typer(help="Log and show metadata of model versions.", no_args_is_help=True)
 
@@ -19,6 +19,7 @@ def metadata_log(
     items: List[str] = typer.Argument(..., help="[VERSION] then KEY=VALUE pairs; values are JSON when they parse"
                                                 " (0.97, true, [1,2], {\"a\":1}), text otherwise.",
                                       metavar="[VERSION] KEY=VALUE..."),
+    reason: str = REASON,
 ) -> None:
     """Log metadata on a version (default: latest); merges into what is there."""
     from ..errors import InvalidValueError
@@ -35,7 +36,7 @@ def metadata_log(
         if not sep or not key:
             raise InvalidValueError(f"{item!r} is not KEY=VALUE")
         metadata[key] = parse_value(value)
-    v = client(ctx).log_metadata(name, version, metadata)
+    v = client(ctx).log_metadata(name, version, metadata, reason=reason)
     typer.echo(f"Logged {', '.join(sorted(metadata))} on {name} v{v.number}", err=True)
 
 

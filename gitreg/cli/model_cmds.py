@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from .app import client
-from .render import OUTPUT_HELP, OutputFormat, Table, emit, human_size, kv, note, short_metadata
+from .render import OUTPUT_HELP, REASON, OutputFormat, Table, emit, human_size, kv, note, short_metadata
 
 model_app = typer.Typer(help="Register, list, describe, update and delete models.", no_args_is_help=True)
 version_app = typer.Typer(help="List, inspect, promote and delete model versions.", no_args_is_help=True)
@@ -19,7 +19,6 @@ MODEL = typer.Argument(..., help="Model name.", metavar="NAME")
 VERSION_OPT = typer.Argument(None, help="Version: a number, a name, 'latest' or a stage (default: latest).",
                              metavar="[VERSION]")
 VERSION_REQ = typer.Argument(..., help="Version: a number, a name, 'latest' or a stage.", metavar="VERSION")
-REASON = typer.Option("", "--reason", "-m", help="Why: recorded in the commit (and the stage tag).")
 
 
 LICENSE = typer.Option(None, "--license", help="License of the model, e.g. Apache-2.0.")
@@ -86,9 +85,10 @@ def model_register(
     trade_offs: Optional[str] = TRADE_OFFS,
     ethics: Optional[str] = ETHICS,
     tag: List[str] = typer.Option([], "--tag", "-t", help="Tag for the model (repeatable)."),
+    reason: str = REASON,
 ) -> None:
     """Register a new model with its card (one commit)."""
-    model = client(ctx).create_model(name, tags=tag, **_card_options(
+    model = client(ctx).create_model(name, tags=tag, reason=reason, **_card_options(
         license, description, audience, use_cases, limitations, trade_offs, ethics))
     note(f"Registered model {model.name}")
 
@@ -125,21 +125,23 @@ def model_update(
     ethics: Optional[str] = ETHICS,
     tag: List[str] = typer.Option([], "--tag", "-t", help="Tag to add (repeatable)."),
     remove_tag: List[str] = typer.Option([], "--remove-tag", help="Tag to remove (repeatable)."),
+    reason: str = REASON,
 ) -> None:
     """Change a model's card or tags (one commit; nothing if nothing changes)."""
-    client(ctx).update_model(name, add_tags=tag, remove_tags=remove_tag, **_card_options(
+    client(ctx).update_model(name, add_tags=tag, remove_tags=remove_tag, reason=reason, **_card_options(
         license, description, audience, use_cases, limitations, trade_offs, ethics))
     note(f"Updated model {name}")
 
 
 @model_app.command("delete")
 def model_delete(ctx: typer.Context, name: str = MODEL,
-                 yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
+                 yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+                 reason: str = REASON) -> None:
     """Delete a model and all its version manifests (history and tags stay in git)."""
     c = client(ctx)
     c.get_model(name)
     _confirm(f"delete model {name} and all its versions", yes)
-    c.delete_model(name)
+    c.delete_model(name, reason=reason)
     note(f"Deleted model {name}; its history remains in git (git log -- .mcp/models/{name})")
 
 
@@ -259,9 +261,19 @@ def version_update(
     tag: List[str] = typer.Option([], "--tag", "-t", help="Tag to add (repeatable)."),
     remove_tag: List[str] = typer.Option([], "--remove-tag", help="Tag to remove (repeatable)."),
     reason: str = REASON,
+    propose: bool = typer.Option(False, "--propose", help="Do not change the registry branch: put the stage change"
+                                 " on a new branch gitreg/promote/<model>-v<N>-<stage> (pushed if there is a"
+                                 " remote) to be reviewed and merged as a pull request."),
 ) -> None:
     """Promote a version to a stage, rename it, describe or tag it (one commit)."""
     c = client(ctx)
+    if propose:
+        from ..errors import InvalidValueError
+
+        if stage is None or new_name is not None or description is not None or tag or remove_tag:
+            raise InvalidValueError("--propose proposes a stage change: give --stage (and only --force/--reason)")
+        _render_proposal(c.propose_model_version_stage(name, version, stage, force=force, reason=reason))
+        return
     before = c.get_model_version(name, version)
     after = c.update_model_version(name, before.number, stage=stage, force=force, name=new_name,
                                    description=description, add_tags=tag, remove_tags=remove_tag, reason=reason)
@@ -273,12 +285,26 @@ def version_update(
         note(f"Updated {name} v{after.number}")
 
 
+def _render_proposal(p) -> None:
+    subject = p.message.splitlines()[0]
+    typer.echo(p.branch)
+    note(f"Proposed {subject} on branch {p.branch} (commit {p.commit[:12]}, based on {p.target} at {p.base[:12]}).")
+    note("Your current branch and work tree are unchanged.")
+    if p.remote:
+        note(f"Pushed to {p.remote}. Next: open a pull request from {p.branch} into {p.target}.")
+    else:
+        note(f"Next: push it (`git push -u origin {p.branch}`) and open a pull request into {p.target}.")
+    note(f"CI checks it with `gitreg check --base origin/{p.target}`; after the merge, `gitreg tags sync --push`"
+         " on the main branch creates the stage tag.")
+
+
 @version_app.command("delete")
 def version_delete(ctx: typer.Context, name: str = MODEL, version: str = VERSION_REQ,
-                   yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
+                   yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+                   reason: str = REASON) -> None:
     """Delete a version's manifest (its number is never reused; history stays in git)."""
     c = client(ctx)
     v = c.get_model_version(name, version)
     _confirm(f"delete {name} v{v.number}", yes)
-    c.delete_model_version(name, v.number)
+    c.delete_model_version(name, v.number, reason=reason)
     note(f"Deleted {name} v{v.number}")
