@@ -3,7 +3,7 @@ agreement between manifests and tags.  Collects every problem, not just the firs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .gitrepo import GitRepo
@@ -28,8 +28,13 @@ class CheckReport:
         return not self.errors
 
 
-def check(repo: GitRepo, rev: str = "HEAD") -> CheckReport:
-    """Check the registry at ``rev``; every problem is reported, none raised."""
+def check(repo: GitRepo, rev: str = "HEAD", tags: bool = True, verify_signatures: bool = False) -> CheckReport:
+    """Check the registry at ``rev``; every problem is reported, none raised.
+
+    ``tags``: also prove that tags and manifests agree (not for a pull request's
+    branch, whose tags come after the merge).  ``verify_signatures``: every stage
+    tag must carry a good signature by git's gpg/ssh configuration.
+    """
     commit = repo.resolve(f"{rev}^{{commit}}")
     problems: list[Problem] = []
     if commit is None:
@@ -48,8 +53,62 @@ def check(repo: GitRepo, rev: str = "HEAD") -> CheckReport:
             continue
         _docs, current[entry.name], count = validated_model(repo, entry.name, entry.oid, problems)
         n_versions += count
-    n_tags = _check_tags(repo, prefix, current, problems)
-    return CheckReport(commit, len(current), n_versions, n_tags, tuple(problems))
+    n_tags = _check_tags(repo, prefix, current, problems) if tags else 0
+    if verify_signatures:
+        n_tags = max(n_tags, _verify_signatures(repo, prefix, problems))
+    return CheckReport(commit, len(current), n_versions, n_tags, tuple(with_lines(repo, commit, problems)))
+
+
+def _verify_signatures(repo: GitRepo, prefix: str, problems: list[Problem]) -> int:
+    """Every stage tag must verify (git verify-tag); registration tags are not promotions."""
+    refs = repo.list_refs(f"refs/tags/{prefix}/")
+    for ref in refs:
+        name = ref.name[len("refs/tags/"):]
+        if not isinstance(parse_tag(prefix, name), StageTag):
+            continue
+        if ref.type != "tag":
+            problems.append(Problem(f"tag {name}", "", "not signed: a lightweight tag cannot carry a signature"))
+            continue
+        ok, said = repo.verify_tag(name)
+        if not ok:
+            text = said.removeprefix("error: ") if said else "no good signature"
+            problems.append(Problem(f"tag {name}", "", f"signature does not verify: {text}"))
+    return len(refs)
+
+
+def locate(text: str, field: str) -> int:
+    """The 1-based line of ``field`` (e.g. ``artifacts.0.sha256``) in a manifest, 1 if not found."""
+    lines = text.splitlines()
+    pos, found = 0, 0
+    for part in field.split(".") if field else []:
+        if part.isdigit():
+            items = [i for i in range(pos, len(lines)) if lines[i].lstrip().startswith("- ")]
+            if int(part) >= len(items):
+                break
+            pos = found = items[int(part)]
+            continue
+        for i in range(pos, len(lines)):
+            if lines[i].lstrip().lstrip("- ").startswith(f"{part}:"):
+                pos = found = i
+                break
+        else:
+            break
+    return found + 1
+
+
+def with_lines(repo: GitRepo, commit: str, problems: list[Problem]) -> list[Problem]:
+    """``problems`` with the line of each field in its file at ``commit`` (for annotations)."""
+    texts: dict[str, str] = {}
+    out = []
+    for p in problems:
+        if p.line is not None or not p.path.endswith(".yaml"):
+            out.append(p)
+            continue
+        if p.path not in texts:
+            blob = repo.read_blob(f"{commit}:{p.path}")
+            texts[p.path] = blob[1].decode("utf-8", "replace") if blob else ""
+        out.append(replace(p, line=locate(texts[p.path], p.field)))
+    return out
 
 
 def _check_tags(repo: GitRepo, prefix: str, models: dict[str, list[dict[str, Any]]],

@@ -7,7 +7,7 @@ command line and Python always agree.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from . import operations as ops
 from .artifacts import ArtifactVersion, check_type, describe_uri, download, load, save_object, save_path
@@ -16,6 +16,10 @@ from .manifests import ArtifactLink, ModelManifest, VersionManifest
 from .registry import Proposal, Registry
 from .stages import parse_stage
 from .state import ModelState
+
+if TYPE_CHECKING:
+    from .history import Event
+    from .tagsync import SyncReport
 
 Progress = Callable[[int], None]
 
@@ -157,6 +161,27 @@ class Client:
 
     def delete_model_version(self, model_name: str, version: object, reason: str = "") -> None:
         self.registry.transact(lambda s: ops.delete_version(s, model_name, version, reason))
+
+    def version_history(self, model_name: str, version: object = None) -> list["Event"]:
+        """Every registration and stage change of a model (or one version), oldest first, from its tags."""
+        from .history import model_history
+        from .state import parse_version_spec
+
+        snap = self.registry.snapshot()
+        number = None
+        if version is not None:
+            kind, value = parse_version_spec(version)
+            number = value if kind == "number" else snap.require(model_name).resolve(version).number
+        elif snap.model(model_name) is None and not snap.repo.ref_names(
+                f"refs/tags/{snap.config.tag_prefix}/{model_name}/"):
+            snap.require(model_name)  # neither a model nor any history: ModelNotFoundError
+        return model_history(self.registry.repo, snap.config.tag_prefix, model_name, number)
+
+    def sync_tags(self, push: bool = False, dry_run: bool = False) -> "SyncReport":
+        """Create the registration and stage tags the branch's history lacks (after squash/rebase merges)."""
+        from .tagsync import sync_tags
+
+        return sync_tags(self.registry, push=push, dry_run=dry_run)
 
     # ------------------------------------------------------------ metadata
 

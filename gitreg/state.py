@@ -271,6 +271,7 @@ class Problem:
     field: str
     message: str
     severity: str = "error"  # or "warning"
+    line: int | None = None  # 1-based line of the field in the file, when known
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.field}" if self.field else self.path

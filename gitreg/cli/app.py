@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from enum import Enum
 from typing import Optional
 
 import typer
@@ -68,29 +69,63 @@ def init_cmd(
     note(f"Initialised a gitreg registry in {c.root} (store: {config.store}, tags: {config.tag_prefix}/...)")
 
 
+class CheckFormat(str, Enum):
+    text = "text"
+    github = "github"
+
+
+def _annotation(value: str, property: bool = False) -> str:
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return value.replace(":", "%3A").replace(",", "%2C") if property else value
+
+
 @app.command("check")
 def check_cmd(
     ctx: typer.Context,
     rev: str = typer.Option("HEAD", "--rev", help="Commit to check (default: HEAD)."),
+    base: Optional[str] = typer.Option(
+        None, "--base", metavar="REF",
+        help="Check what REV changes relative to REF (pull-request CI): immutability of registered versions,"
+             " no deletions, no reused numbers, legal stage moves, no rewritten history. Tags are not required"
+             " (they follow the merge)."),
+    allow_delete: bool = typer.Option(False, "--allow-delete", help="With --base: allow deleting models,"
+                                      " versions and artifact links."),
+    verify_signatures: bool = typer.Option(False, "--verify-signatures", help="Every stage tag must carry a good"
+                                           " gpg or ssh signature (git's signing configuration applies)."),
     output: OutputFormat = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP),
+    fmt: CheckFormat = typer.Option(CheckFormat.text, "--format", help="text, or github: workflow annotations"
+                                    " on the offending file and line."),
 ) -> None:
-    """Validate every manifest, the stage invariants and tag/manifest agreement."""
-    from ..check import check
+    """Validate every manifest, the stage invariants and tag/manifest agreement (or a change, with --base)."""
     from ..errors import CheckFailedError
 
-    report = check(client(ctx).registry.repo, rev)
+    registry = client(ctx).registry
+    if base is not None:
+        from ..review import check_change
+
+        report = check_change(registry.repo, base, rev, allow_delete, verify_signatures)
+    else:
+        from ..check import check
+
+        report = check(registry.repo, rev, verify_signatures=verify_signatures)
     data = {
-        "ok": report.ok, "commit": report.commit, "models": report.models, "versions": report.versions,
-        "tags": report.tags,
-        "problems": [{"path": p.path, "field": p.field, "severity": p.severity, "message": p.message}
-                     for p in report.problems],
+        "ok": report.ok, "commit": report.commit, "base": base, "models": report.models,
+        "versions": report.versions, "tags": report.tags,
+        "problems": [{"path": p.path, "field": p.field, "line": p.line, "severity": p.severity,
+                      "message": p.message} for p in report.problems],
     }
     if output != OutputFormat.table:
         emit(data, output)
+    elif fmt == CheckFormat.github:
+        for p in report.problems:
+            where = f"file={_annotation(p.path, True)},line={p.line}," if p.line else ""
+            title = _annotation(f"gitreg check: {p.field}" if p.field else "gitreg check", True)
+            typer.echo(f"::{p.severity} {where}title={title}::{_annotation(p.message)}")
     else:
         for problem in report.problems:
             typer.echo(str(problem))
-    summary = (f"checked {report.models} model(s), {report.versions} version(s), {report.tags} tag(s):"
+    scope = f" changed since {base}" if base is not None else ""
+    summary = (f"checked {report.models} model(s), {report.versions} version(s), {report.tags} tag(s){scope}:"
                f" {len(report.errors)} error(s), {len(report.problems) - len(report.errors)} warning(s)")
     if not report.ok:
         raise CheckFailedError(summary)
@@ -98,11 +133,12 @@ def check_cmd(
 
 
 def _register_groups() -> None:
-    from . import artifact_cmds, metadata_cmds, model_cmds
+    from . import artifact_cmds, metadata_cmds, model_cmds, tags_cmds
 
     app.add_typer(model_cmds.model_app, name="model")
     app.add_typer(metadata_cmds.metadata_app, name="metadata")
     app.add_typer(artifact_cmds.artifact_app, name="artifact")
+    app.add_typer(tags_cmds.tags_app, name="tags")
 
 
 _register_groups()

@@ -308,3 +308,19 @@ def version_delete(ctx: typer.Context, name: str = MODEL, version: str = VERSION
     _confirm(f"delete {name} v{v.number}", yes)
     c.delete_model_version(name, v.number, reason=reason)
     note(f"Deleted {name} v{v.number}")
+
+
+@version_app.command("history")
+def version_history(ctx: typer.Context, name: str = MODEL,
+                    version: Optional[str] = typer.Argument(None, help="Only this version (a number, a name or a stage).",
+                                                            metavar="[VERSION]"),
+                    output: OutputFormat = OUT) -> None:
+    """Every registration and stage change, oldest first: when, who, from -> to, why, commit and tag."""
+    events = client(ctx).version_history(name, version)
+    table = Table(["WHEN", "VERSION", "CHANGE", "BY", "REASON", "COMMIT", "TAG"])
+    for e in events:
+        change = "registered" if e.kind == "registered" else f"{e.from_stage} -> {e.to_stage}"
+        if e.demoted:
+            change += " (archived " + ", ".join(f"v{n}" for n in e.demoted) + ")"
+        table.add(e.when, e.version, change, e.by, _clip(e.reason, 40), e.commit[:12], e.tag)
+    emit([e.to_dict() for e in events], output, table)

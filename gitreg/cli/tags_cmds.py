@@ -1,0 +1,29 @@
+"""``gitreg tags sync``."""
+
+from __future__ import annotations
+
+import typer
+
+from .app import client
+from .render import note
+
+tags_app = typer.Typer(help="Registration and stage tags: the registry's audit trail in git.", no_args_is_help=True)
+
+
+@tags_app.command("sync")
+def tags_sync(
+    ctx: typer.Context,
+    push: bool = typer.Option(False, "--push", help="Push gitreg's tags the remote lacks (the registry's remote,"
+                              " else origin)."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Only list the tags that would be created."),
+) -> None:
+    """Create every missing registration and stage tag along the branch's first-parent history,
+    on the commit that made the change (after squash or rebase merges of pull requests)."""
+    report = client(ctx).sync_tags(push=push, dry_run=dry_run)
+    verb = "would create" if dry_run else "created"
+    for tag in report.created:
+        typer.echo(f"{verb} {tag.name} -> {tag.commit[:12]} ({tag.subject})")
+    if report.remote:
+        note(f"pushed {len(report.pushed)} tag(s) to {report.remote}")
+    done = "would be created" if dry_run else "created"
+    note(f"{len(report.created)} tag(s) {done}; {report.commits} registry commit(s) scanned")

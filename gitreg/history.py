@@ -1,0 +1,81 @@
+"""The audit trail of a model: every registration and stage change, from gitreg's tags.
+
+One ``git for-each-ref`` over ``<prefix>/<model>/`` answers it, so the cost does not
+grow with the rest of the repository.  Each event says when, who, from -> to, the
+reason, the commit and the tag, exactly as ``git tag -l``/``git show`` would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .gitrepo import GitRepo
+from .tagnames import StageTag, VersionTag, parse_stage_message, parse_tag
+
+
+@dataclass(frozen=True)
+class Event:
+    when: str                 # ISO 8601, the tag's date
+    kind: str                 # "registered" or "stage"
+    model: str
+    version: int
+    from_stage: str | None    # None for a registration
+    to_stage: str             # "none" for a registration
+    by: str
+    reason: str
+    commit: str
+    tag: str
+    demoted: tuple[int, ...] = ()
+    seq: int = 0              # the stage tag's sequence number (0 for registrations)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"when": self.when, "event": self.kind, "model": self.model, "version": self.version,
+                "from": self.from_stage, "to": self.to_stage, "by": self.by, "reason": self.reason,
+                "demoted": list(self.demoted), "commit": self.commit, "tag": self.tag}
+
+
+def _field(body: str, key: str) -> str:
+    for line in body.splitlines():
+        if line.startswith(key + ": "):
+            return line[len(key) + 2:]
+    return ""
+
+
+def model_history(repo: GitRepo, prefix: str, model: str, version: int | None = None) -> list[Event]:
+    """Registrations and stage changes of ``model`` (of one version, and the moves that demoted it)."""
+    events: list[Event] = []
+    for ref in repo.list_refs(f"refs/tags/{prefix}/{model}/"):
+        if ref.type != "tag":
+            continue  # lightweight: no message, no who or why (`gitreg check` warns)
+        parsed = parse_tag(prefix, ref.name)
+        tag = ref.name[len("refs/tags/"):]
+        if isinstance(parsed, VersionTag) and parsed.model == model:
+            events.append(Event(ref.date, "registered", model, parsed.number, None, "none",
+                                _field(ref.body, "by") or ref.tagger, _field(ref.body, "reason"),
+                                ref.target, tag))
+        elif isinstance(parsed, StageTag) and parsed.model == model:
+            msg = parse_stage_message(ref.subject + "\n\n" + ref.body)
+            if msg is None:
+                continue
+            events.append(Event(ref.date, "stage", model, msg.number, msg.previous_stage, msg.stage,
+                                msg.by or ref.tagger, msg.reason, ref.target, tag, msg.demoted, parsed.seq))
+    if version is not None:
+        events = [e for e in events if e.version == version or version in e.demoted]
+    return _ordered(repo, events)
+
+
+def _ordered(repo: GitRepo, events: list[Event]) -> list[Event]:
+    """By date; events within one second are put in commit order (topological), then by counters."""
+    def key(e: Event) -> tuple[str, int, int, int]:
+        return (e.when, 0 if e.kind == "registered" else 1, e.version if e.kind == "registered" else e.seq,
+                e.version)
+
+    events.sort(key=key)
+    tied: set[str] = set()
+    for a, b in zip(events, events[1:]):
+        if a.when == b.when and a.commit != b.commit:
+            tied.update((a.commit, b.commit))
+    if not tied:
+        return events
+    position = {c: i for i, c in enumerate(repo.rev_list("--topo-order", "--reverse", *sorted(tied)))}
+    return sorted(events, key=lambda e: (e.when, position.get(e.commit, -1), *key(e)[1:]))

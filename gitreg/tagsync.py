@@ -1,0 +1,178 @@
+"""``gitreg tags sync``: create the registration and stage tags that history lacks.
+
+A pull request merged by squash or rebase carries no tags, and a crash between a
+commit and its tag leaves one missing.  This walks the registry branch's
+first-parent history, finds each commit that registered a version or moved one
+to a stage (from the manifests, so any merge style works), and creates each
+missing tag on the commit that introduced the change, with the message format
+gitreg's own writes use and the date of that commit.  Idempotent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import GitError, RemoteError
+from .gitrepo import GitRepo
+from .registry import Registry
+from .remote import Remote
+from .state import MODELS_PATH
+from .tagnames import (
+    StageTag, StageTagMessage, VersionTag, format_stage_message, format_stage_tag, format_version_message,
+    format_version_tag, parse_stage_message, parse_tag,
+)
+from .transitions import Transition, commit_transitions, message_block
+
+
+@dataclass(frozen=True)
+class NewTag:
+    name: str
+    commit: str
+    subject: str
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    created: tuple[NewTag, ...]
+    pushed: tuple[str, ...]
+    commits: int          # commits of the branch that changed .mcp/models
+    remote: str | None    # where tags were pushed
+
+
+@dataclass(frozen=True)
+class _CommitInfo:
+    author: str
+    date: str
+    message: str
+
+
+class _Tags:
+    """gitreg's existing tags, indexed for "is this transition tagged already?"."""
+
+    def __init__(self, repo: GitRepo, prefix: str) -> None:
+        self.versions: set[tuple[str, int]] = set()
+        self.stages: dict[tuple[str, str], dict[int, tuple[str, int | None]]] = {}
+        for ref in repo.list_refs(f"refs/tags/{prefix}/"):
+            parsed = parse_tag(prefix, ref.name)
+            if isinstance(parsed, VersionTag):
+                self.versions.add((parsed.model, parsed.number))
+            elif isinstance(parsed, StageTag):
+                message = parse_stage_message(ref.subject + "\n\n" + ref.body)
+                number = message.number if message is not None else None
+                self.stages.setdefault((parsed.model, parsed.stage), {})[parsed.seq] = (ref.target, number)
+
+    def has_stage(self, t: Transition, commits: set[str]) -> bool:
+        held = self.stages.get((t.model, t.stage), {})
+        return any(number == t.version and target in commits for target, number in held.values())
+
+    def next_seq(self, t: Transition) -> int:
+        held = self.stages.setdefault((t.model, t.stage), {})
+        if t.counter is not None and t.counter not in held:
+            return t.counter
+        return max([*held, t.counter or 0]) + 1
+
+
+def _parents(repo: GitRepo, commit: str) -> list[str]:
+    obj = repo.read_object(commit)
+    if obj is None:
+        raise GitError(f"commit {commit} is missing; run `git fsck`")
+    return [line[7:] for line in obj[2].decode("utf-8", "replace").splitlines()
+            if line.startswith("parent ")]
+
+
+def _info(repo: GitRepo, commit: str) -> _CommitInfo:
+    text = repo.out("show", "-s", "--format=%an <%ae>%x00%cI%x00%B", commit)
+    author, date, message = (text.split("\0", 2) + ["", ""])[:3]
+    return _CommitInfo(author, date, message)
+
+
+def _introduced_by(repo: GitRepo, t: Transition, commit: str, side: list[str]) -> str:
+    """For a merge: the newest merged-in commit that made the transition itself, else the merge."""
+    for candidate in side:
+        parents = _parents(repo, candidate)
+        for other in commit_transitions(repo, candidate, parents[0] if parents else None):
+            if (other.kind, other.model, other.version, other.stage) == (t.kind, t.model, t.version, t.stage):
+                return candidate
+    return commit
+
+
+def _message(t: Transition, info: _CommitInfo) -> str:
+    if t.kind == "registered":
+        block = message_block(info.message, f"{t.model} v{t.version} registered")
+        reason = ""
+        by = info.author
+        for line in (block or "").splitlines():
+            if line.startswith("by: "):
+                by = line[4:]
+            elif line.startswith("reason: "):
+                reason = line[8:]
+        return format_version_message(t.model, t.version, t.name, by, reason)
+    block = message_block(info.message, f"{t.model} v{t.version} -> {t.stage}")
+    parsed = parse_stage_message(block) if block else None
+    by = parsed.by if parsed is not None and parsed.by else info.author
+    if parsed is not None:
+        reason = parsed.reason
+    else:  # e.g. a squash merge titled by its pull request
+        reason = info.message.strip().splitlines()[0] if info.message.strip() else ""
+    return format_stage_message(StageTagMessage(
+        model=t.model, number=t.version, stage=t.stage, previous_stage=t.previous_stage,
+        demoted=t.demoted, by=by, reason=reason))
+
+
+def _push_remote(registry: Registry) -> Remote:
+    if registry.remote is not None:
+        return registry.remote
+    repo = registry.repo
+    if repo.run("remote", "get-url", "origin", check=False).returncode != 0:
+        raise RemoteError("origin", "--push needs a remote: name one with `remote:` in .mcp/registry.yaml,"
+                                    " or add `origin` (git remote add origin URL)")
+    head = repo.head_ref() or "refs/heads/main"
+    return Remote(repo, "origin", head.rsplit("/", 1)[-1], cached=False)
+
+
+def sync_tags(registry: Registry, push: bool = False, dry_run: bool = False) -> SyncReport:
+    """Create every missing registration and stage tag along the branch's first-parent history."""
+    repo = registry.repo
+    prefix = registry.snapshot().config.tag_prefix
+    remote = _push_remote(registry) if push or registry.remote is not None else None
+    if remote is not None:
+        remote.fetch(prefix)  # tags made elsewhere must not be made twice
+    branch = repo.head_ref()
+    if branch is None:
+        raise GitError("HEAD is detached; check out the registry branch, then retry")
+    tags = _Tags(repo, prefix)
+    commits = repo.rev_list("--first-parent", "--reverse", branch, "--", MODELS_PATH)
+    created: list[NewTag] = []
+    with repo.write_lock():
+        for commit in commits:
+            parents = _parents(repo, commit)
+            transitions = commit_transitions(repo, commit, parents[0] if parents else None)
+            if not transitions:
+                continue
+            side = repo.rev_list(commit, "--not", parents[0]) if len(parents) > 1 else []
+            side = [c for c in side if c != commit]
+            for t in transitions:
+                if t.kind == "registered" and (t.model, t.version) in tags.versions:
+                    continue
+                if t.kind == "stage" and tags.has_stage(t, {commit, *side}):
+                    continue
+                target = _introduced_by(repo, t, commit, side) if side else commit
+                info = _info(repo, target)
+                message = _message(t, info)
+                if t.kind == "registered":
+                    name = format_version_tag(prefix, t.model, t.version)
+                    tags.versions.add((t.model, t.version))
+                else:
+                    seq = tags.next_seq(t)
+                    name = format_stage_tag(prefix, t.model, t.stage, seq)
+                    tags.stages[(t.model, t.stage)][seq] = (target, t.version)
+                if dry_run or repo.create_tag(name, target, message, date=info.date):
+                    created.append(NewTag(name, target, message.splitlines()[0]))
+    pushed: tuple[str, ...] = ()
+    if push and remote is not None and not dry_run:
+        ours = {f"refs/tags/{n}" for n in repo.ref_names(f"refs/tags/{prefix}/")}
+        missing = sorted(ours - remote.remote_refs(f"refs/tags/{prefix}/*"))
+        if missing:
+            remote.push_refs(missing, "pushing tags")
+        pushed = tuple(m[len("refs/tags/"):] for m in missing)
+    return SyncReport(tuple(created), pushed, len(commits), remote.name if push and remote else None)
