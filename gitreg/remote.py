@@ -35,6 +35,11 @@ _AUTH_MARKERS = (
     "the requested url returned error: 401", "the requested url returned error: 403",
     "invalid username or password",
 )
+_UNREACHABLE_MARKERS = (
+    "could not resolve", "connection refused", "unable to access", "does not appear to be a git repository",
+    "could not read from remote", "failed to connect", "timed out", "not found", "no such file",
+    "network is unreachable", "connection reset",
+)
 _RETRY_MARKERS = (
     "fetch first", "non-fast-forward", "cannot lock ref", "failed to update ref",
     "stale info", "incorrect old value", "reference already exists", "[rejected]",
@@ -81,15 +86,18 @@ def freshness_window() -> float:
 
 def classify(remote: str, stderr: str, doing: str) -> RemoteError:
     """The error to raise for a failed git network command, with what to do next."""
-    text = redact(stderr.strip())
-    low = text.lower()
-    last = text.splitlines()[-1] if text else "no output"
+    lines = [line.strip() for line in redact(stderr).splitlines()
+             if line.strip() and not line.startswith(("hint:", "To ", "Done"))]
+    low = "\n".join(lines).lower()
+    said = "; ".join(lines[-3:])[:400] or "no output"
     if any(marker in low for marker in _AUTH_MARKERS):
         return AuthenticationError(
-            remote, f"{doing}: the git host refused the credentials for {redact(remote)} ({last}); configure a"
+            remote, f"{doing}: the git host refused the credentials for {redact(remote)} ({said}); configure a"
                     " credential helper, an access token or an ssh key for it, then retry")
-    return RemoteError(
-        remote, f"{doing}: cannot reach {redact(remote)} ({last}); check the URL and the network, then retry")
+    if any(marker in low for marker in _UNREACHABLE_MARKERS):
+        return RemoteError(
+            remote, f"{doing}: cannot reach {redact(remote)} ({said}); check the URL and the network, then retry")
+    return RemoteError(remote, f"{doing}: {redact(remote)} refused it ({said})")
 
 
 @dataclass

@@ -170,7 +170,7 @@ def sync_tags(registry: Registry, push: bool = False, dry_run: bool = False) -> 
                     created.append(NewTag(name, target, message.splitlines()[0]))
     pushed: tuple[str, ...] = ()
     if push and remote is not None and not dry_run:
-        ours = {f"refs/tags/{n}" for n in repo.ref_names(f"refs/tags/{prefix}/")}
+        ours = set(repo.ref_names(f"refs/tags/{prefix}/"))
         missing = sorted(ours - remote.remote_refs(f"refs/tags/{prefix}/*"))
         if missing:
             remote.push_refs(missing, "pushing tags")

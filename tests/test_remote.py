@@ -233,17 +233,18 @@ def _promote_from_clone(args):
         client.update_model_version("iris", n, stage="production", force=True)
 
 
-def test_concurrent_promotions_keep_the_stage_exclusive_at_every_commit(remote_repo, tmp_path):
+def test_concurrent_promotions_over_http_keep_the_stage_exclusive_at_every_commit(remote_repo, tmp_path):
     from gitreg.check import check
     from gitreg.gitrepo import GitRepo
 
-    url = file_url(remote_repo)
-    client = Client(url)
-    for _ in range(8):
-        client.create_model_version("iris")
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(4) as pool:
-        pool.map(_promote_from_clone, [(url, str(tmp_path / f"c{i}"), [i + 1, i + 5]) for i in range(4)])
+    with GitHTTPServer(remote_repo.parent) as server:
+        url = server.url("models.git")
+        client = Client(url)
+        for _ in range(8):
+            client.create_model_version("iris")
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(4) as pool:
+            pool.map(_promote_from_clone, [(url, str(tmp_path / f"c{i}"), [i + 1, i + 5]) for i in range(4)])
     repo = GitRepo(remote_repo, remote_repo, remote_repo, bare=True)
     for commit in git(remote_repo, "rev-list", "main").split():
         report = check(repo, commit)
