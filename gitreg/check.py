@@ -35,7 +35,7 @@ def check(repo: GitRepo, rev: str = "HEAD", tags: bool = True, verify_signatures
     branch, whose tags come after the merge).  ``verify_signatures``: every stage
     tag must carry a good signature by git's gpg/ssh configuration.
     """
-    commit = repo.resolve(f"{rev}^{{commit}}")
+    commit = repo.resolve(f"{rev}^{{commit}}") or repo.resolve(f"{rev}^{{tree}}")  # a tree: the staged state
     problems: list[Problem] = []
     if commit is None:
         return CheckReport(None, 0, 0, 0, (Problem(rev, "", "no such commit; is anything committed yet?"),))
@@ -141,13 +141,15 @@ def _check_tags(repo: GitRepo, prefix: str, models: dict[str, list[dict[str, Any
         for doc in docs:
             if doc["number"] not in have:
                 problems.append(Problem(f"{MODELS_PATH}/{model}/versions/{doc['number']}.yaml", "number",
-                                        f"registration tag {prefix}/{model}/v{doc['number']} is missing"))
+                                        f"registration tag {prefix}/{model}/v{doc['number']} is missing"
+                                        " (`gitreg tags sync` creates it)"))
             stage = doc["stage"]
             if stage in ("staging", "production"):
                 last = latest_stage.get((model, stage))
                 if last is None:
                     problems.append(Problem(f"{MODELS_PATH}/{model}/versions/{doc['number']}.yaml", "stage",
-                                            f"is {stage} but no {prefix}/{model}/{stage}/<n> tag records it"))
+                                            f"is {stage} but no {prefix}/{model}/{stage}/<n> tag records it"
+                                            " (`gitreg tags sync` creates it)"))
                 elif last[1].number != doc["number"]:
                     problems.append(Problem(
                         f"{MODELS_PATH}/{model}/versions/{doc['number']}.yaml", "stage",

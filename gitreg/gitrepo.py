@@ -157,6 +157,13 @@ class GitRepo:
         res = self.run("update-ref", "-m", message, ref, new, *expected, check=False)
         return res.returncode == 0
 
+    def index_tree(self) -> str:
+        """The tree the index would commit (``git write-tree``)."""
+        res = self.run("write-tree", check=False)
+        if res.returncode != 0:
+            raise GitError("the index has unresolved conflicts; resolve them, then retry")
+        return res.stdout.decode().strip()
+
     def is_ancestor(self, ancestor: str, commit: str) -> bool:
         return self.run("merge-base", "--is-ancestor", ancestor, commit, check=False).returncode == 0
 

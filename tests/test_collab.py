@@ -338,3 +338,94 @@ def test_verify_signatures_fails_on_an_unsigned_stage_tag(signing, capsys):
     out = capsys.readouterr().out
     assert "tag models/iris/staging/2: error: signature does not verify" in out
     assert "staging/1" not in out
+
+
+def test_check_staged_validates_what_the_index_would_commit(repo, client, capsys):
+    client.create_model_version("iris")
+    path = repo / ".mcp/models/iris/versions/1.yaml"
+    path.write_text(path.read_text().replace("stage: none", "stage: shipped"))
+    assert main(["check", "--staged"]) == 0  # not staged yet: the index is fine
+    git(repo, "add", str(path))
+    capsys.readouterr()
+    assert main(["check", "--staged"]) == 14
+    assert ".mcp/models/iris/versions/1.yaml:stage: error" in capsys.readouterr().out
+    assert main(["check"]) == 0  # HEAD itself is still valid
+    assert main(["check", "--staged", "--base", "main"]) == 2
+
+
+# ---------------------------------------------------------------- the shipped examples
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _steps(job: dict) -> list[str]:
+    return [step["run"] for step in job["steps"] if "run" in step]
+
+
+def _run_script(script: str, cwd: Path, values: dict[str, str]) -> None:
+    for key, value in values.items():
+        script = script.replace("${{ " + key + " }}", value)
+    assert "${{" not in script, script
+    env = {**__import__("os").environ, "PATH": str(Path(__import__("sys").executable).parent) + ":"
+           + __import__("os").environ["PATH"]}
+    res = subprocess.run(["bash", "-euc", script], cwd=cwd, capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_the_example_workflow_reviews_a_proposal_and_tags_it_after_a_squash_merge(tmp_path, monkeypatch):
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / "examples/github/gitreg.yml").read_text())
+    check_job, tags_job = workflow["jobs"]["check"], workflow["jobs"]["tags"]
+    # "GitHub": a bare repository holding a registry that pushes to it
+    seed = tmp_path / "seed"
+    c = Client.init(seed, store=str(tmp_path / "store"))
+    c.create_model_version("iris")
+    c.create_model_version("iris")
+    c.update_model_version("iris", 1, stage="production")
+    hub = tmp_path / "hub.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(seed), str(hub)], check=True)
+    git(seed, "push", "-q", str(hub), "--tags")
+    # a data scientist proposes v2 for production
+    dev = tmp_path / "dev"
+    subprocess.run(["git", "clone", "-q", str(hub), str(dev)], check=True)
+    (dev / ".mcp/registry.yaml").write_text((dev / ".mcp/registry.yaml").read_text() + "remote: origin\n")
+    git(dev, "commit", "-qam", "registry: share through origin")
+    git(dev, "push", "-q", "origin", "main")
+    proposal = Client(dev).propose_model_version_stage("iris", 2, "production", force=True, reason="better")
+    assert git(hub, "rev-parse", proposal.branch) == proposal.commit
+    # pull-request CI: the merge result, checked against the base branch
+    ci = tmp_path / "ci"
+    subprocess.run(["git", "clone", "-q", str(hub), str(ci)], check=True)
+    git(ci, "checkout", "-q", "-b", "pr-merge", f"origin/{proposal.branch}")
+    for script in _steps(check_job)[1:]:
+        _run_script(script, ci, {"github.base_ref": "main"})
+    # a bad pull request fails the same step
+    bad = ci / ".mcp/models/iris/versions/1.yaml"
+    bad.write_text(bad.read_text().replace("stage: archived", "stage: production"))
+    git(ci, "commit", "-qam", "two in production")
+    with pytest.raises(AssertionError, match="exclusive stage"):
+        _run_script(_steps(check_job)[-1], ci, {"github.base_ref": "main"})
+    # squash-merged on the host; then the main-branch job tags it
+    merge = tmp_path / "merge"
+    subprocess.run(["git", "clone", "-q", str(hub), str(merge)], check=True)
+    before = git(merge, "rev-parse", "HEAD")
+    git(merge, "merge", "-q", "--squash", f"origin/{proposal.branch}")
+    git(merge, "commit", "-qm", "Promote iris v2 to production (#7)")
+    git(merge, "push", "-q", "origin", "main")
+    runner = tmp_path / "runner"
+    subprocess.run(["git", "clone", "-q", str(hub), str(runner)], check=True)
+    for script in _steps(tags_job)[1:]:
+        _run_script(script, runner, {"github.event.before": before})
+    assert "models/iris/production/2" in git(hub, "tag", "-l").splitlines()
+    body = git(hub, "tag", "-l", "--format=%(contents)", "models/iris/production/2")
+    assert body.splitlines()[0] == "iris v2 -> production"
+    assert "reason: Promote iris v2 to production (#7)" in body  # the squash replaced the message: its title
+
+
+def test_pre_commit_hook_definition_runs_gitreg_check_on_registry_files():
+    import yaml
+
+    [hook] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "gitreg-check" and hook["entry"] == "gitreg check --staged"
+    assert hook["pass_filenames"] is False and hook["files"] == r"^\.mcp/"

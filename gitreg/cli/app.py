@@ -92,6 +92,8 @@ def check_cmd(
                                       " versions and artifact links."),
     verify_signatures: bool = typer.Option(False, "--verify-signatures", help="Every stage tag must carry a good"
                                            " gpg or ssh signature (git's signing configuration applies)."),
+    staged: bool = typer.Option(False, "--staged", help="Check what the index would commit (for a pre-commit"
+                                " hook); tags are not required, they come with gitreg's writes or `tags sync`."),
     output: OutputFormat = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP),
     fmt: CheckFormat = typer.Option(CheckFormat.text, "--format", help="text, or github: workflow annotations"
                                     " on the offending file and line."),
@@ -100,6 +102,12 @@ def check_cmd(
     from ..errors import CheckFailedError
 
     registry = client(ctx).registry
+    if staged:
+        if base is not None:
+            from ..errors import InvalidValueError
+
+            raise InvalidValueError("--staged checks the index, --base a branch's commits: give one of them")
+        rev = registry.repo.index_tree()
     if base is not None:
         from ..review import check_change
 
@@ -107,7 +115,7 @@ def check_cmd(
     else:
         from ..check import check
 
-        report = check(registry.repo, rev, verify_signatures=verify_signatures)
+        report = check(registry.repo, rev, tags=not staged, verify_signatures=verify_signatures)
     data = {
         "ok": report.ok, "commit": report.commit, "base": base, "models": report.models,
         "versions": report.versions, "tags": report.tags,
