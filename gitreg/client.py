@@ -42,8 +42,9 @@ class Client:
 
     @classmethod
     def init(cls, path: str | os.PathLike[str] | None = None, store: str | None = None,
-             tag_prefix: str = "models") -> "Client":
-        return cls(registry=Registry.init(path, store=store, tag_prefix=tag_prefix))
+             tag_prefix: str = "models", remote: str | None = None) -> "Client":
+        """Create a registry; ``remote`` names the git remote every write pushes to (e.g. "origin")."""
+        return cls(registry=Registry.init(path, store=store, tag_prefix=tag_prefix, remote=remote))
 
     @property
     def root(self) -> str:

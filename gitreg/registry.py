@@ -117,7 +117,8 @@ class Registry:
         registry = cls(repo)
         config = RegistryConfig(store=store or DEFAULT_STORE, tag_prefix=tag_prefix, remote=remote)
         if remote:
-            registry._code_remote(remote)
+            registry.remote = registry._code_remote(remote)
+            registry._tag_prefix = tag_prefix
 
         def build(snap: Snapshot) -> Change:
             if snap.commit and repo.resolve(f"{snap.commit}:{REGISTRY_PATH}"):
@@ -129,8 +130,6 @@ class Registry:
             )
 
         registry.transact(build)
-        if remote:
-            registry.remote = registry._code_remote(remote)
         return registry
 
     @property

@@ -257,3 +257,20 @@ def test_redact_hides_credentials():
     assert redact("https://bob:pw@host/x.git failed") == "https://***@host/x.git failed"
     assert redact("https://ghp_token@github.com/o/r") == "https://***@github.com/o/r"
     assert redact("git@github.com:o/r.git") == "git@github.com:o/r.git"
+
+
+def test_init_with_a_remote_pushes_its_first_commit(tmp_path, monkeypatch):
+    from gitreg.cli.app import main
+
+    bare = tmp_path / "hub.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    work = tmp_path / "proj"
+    work.mkdir()
+    git(work, "init", "-q")
+    git(work, "remote", "add", "origin", str(bare))
+    monkeypatch.chdir(work)
+    assert main(["init", "--remote", "origin", "--store", str(tmp_path / "store")]) == 0
+    assert "remote: origin" in git(bare, "show", "main:.mcp/registry.yaml")
+    Client(work).create_model_version("iris")
+    assert git(bare, "tag", "-l") == "models/iris/v1"
+    assert main(["init", "--remote", "upstream"]) != 0

@@ -60,13 +60,16 @@ def init_cmd(
         help="fsspec URI of the artifact store, e.g. s3://bucket/prefix (default: .gitreg/store, ignored by git).",
     ),
     tag_prefix: str = typer.Option("models", "--tag-prefix", help="First component of every tag gitreg creates."),
+    remote: Optional[str] = typer.Option(None, "--remote", metavar="NAME",
+                                         help="Git remote (e.g. origin) that every write pushes to."),
 ) -> None:
     """Create a registry: .mcp/registry.yaml in one commit."""
     from ..client import Client
 
-    c = Client.init(path, store=store, tag_prefix=tag_prefix)
+    c = Client.init(path, store=store, tag_prefix=tag_prefix, remote=remote)
     config = c.registry.config
-    note(f"Initialised a gitreg registry in {c.root} (store: {config.store}, tags: {config.tag_prefix}/...)")
+    shared = f", pushed to {config.remote}" if config.remote else ""
+    note(f"Initialised a gitreg registry in {c.root} (store: {config.store}, tags: {config.tag_prefix}/...{shared})")
 
 
 class CheckFormat(str, Enum):
