@@ -6,8 +6,9 @@
 Builds a scratch registry (fast-import: one commit, every registration tag
 and one production tag per model), then times what users do: a fresh process
 resolving a stage, `gitreg --help`, listing versions, registering versions
-in-process, storing a large artifact against `cp` + `sha256sum`, and
-`gitreg check` of the whole registry.
+in-process, storing a large artifact against `cp` + `sha256sum`,
+`gitreg check` of the whole registry, a model's history among all the tags, and
+the same registry used by URL through a bare repository (clone, reads, writes).
 """
 
 from __future__ import annotations
@@ -184,6 +185,32 @@ def main() -> None:
         check_s, _ = timed([gitreg, "check"], root, 1)
         rows.append((f"`gitreg check` ({args.models * args.versions} versions, all tags), cache cold", check_s, 10.0))
         rows.append(("`gitreg check` again (validated trees cached)", timed([gitreg, "check"], root, args.runs)[0], None))
+
+        tags = len(subprocess.run(["git", "tag", "-l"], cwd=root, capture_output=True, text=True).stdout.split())
+        rows.append((f"`gitreg model version history {mid}` ({tags} tags in the repository)",
+                     timed([gitreg, "model", "version", "history", mid], root, args.runs)[0], 1.0))
+        rows.append(("`gitreg tags sync` (nothing missing)", timed([gitreg, "tags", "sync"], root, args.runs)[0], None))
+
+        # The same registry shared through a bare repository, used by URL (file://).
+        hub = scratch / "hub.git"
+        subprocess.run(["git", "clone", "-q", "--bare", str(root), str(hub)], check=True)
+        url = f"file://{hub}"
+        cache = scratch / "cache"
+        os.environ["GITREG_CACHE_DIR"] = str(cache)
+        listing = [gitreg, "--repo", url, "model", "version", "list", mid]
+        rows.append(("by URL: first `model version list` (clones the registry)", timed(listing, scratch, 1)[0], None))
+        rows.append(("by URL: `model version list` within the freshness window", timed(listing, scratch, args.runs)[0], None))
+        os.environ["GITREG_FRESHNESS"] = "0"
+        rows.append(("by URL: `model version list`, fetching first", timed(listing, scratch, args.runs)[0], None))
+        remote_client = Client(url)
+        url_times = []
+        for i in range(max(args.runs * 4, 20)):
+            t0 = time.perf_counter()
+            remote_client.create_model_version(mid, metadata={"run": i})
+            url_times.append(time.perf_counter() - t0)
+        rows.append((f"by URL: register one version (fetch, commit, push commit and tag; median of {len(url_times)})",
+                     statistics.median(url_times), None))
+        del os.environ["GITREG_FRESHNESS"], os.environ["GITREG_CACHE_DIR"]
 
         ours, base = artifact_throughput(root, args.artifact_mib)
 

@@ -18,6 +18,7 @@ from .stages import parse_stage
 from .state import ModelState
 
 if TYPE_CHECKING:
+    from .check import CheckReport
     from .history import Event
     from .tagsync import SyncReport
 
@@ -58,7 +59,7 @@ class Client:
                      ethics: str | None = None, tags: Iterable[str] | None = None, reason: str = "") -> ModelManifest:
         card = dict(license=license, description=description, audience=audience, use_cases=use_cases,
                     limitations=limitations, trade_offs=trade_offs, ethics=ethics)
-        return self.registry.transact(lambda s: ops.create_model(s, name, card, tags, reason)).result
+        return self.registry.transact(lambda s: ops.create_model(s, name, card, tags, reason), scope=name).result
 
     def get_model(self, name: str) -> ModelManifest:
         return self.registry.snapshot().require(name).model
@@ -81,11 +82,11 @@ class Client:
         card = {k: v for k, v in dict(license=license, description=description, audience=audience,
                                       use_cases=use_cases, limitations=limitations, trade_offs=trade_offs,
                                       ethics=ethics).items() if v is not None}
-        self.registry.transact(lambda s: ops.update_model(s, name, card, add_tags, remove_tags, reason))
+        self.registry.transact(lambda s: ops.update_model(s, name, card, add_tags, remove_tags, reason), scope=name)
         return self.get_model(name)
 
     def delete_model(self, name: str, reason: str = "") -> None:
-        self.registry.transact(lambda s: ops.delete_model(s, name, reason))
+        self.registry.transact(lambda s: ops.delete_model(s, name, reason), scope=name)
 
     # ------------------------------------------------------------ versions
 
@@ -96,7 +97,7 @@ class Client:
         """Register the next version (the model is created with ``model_card`` if missing)."""
         return self.registry.transact(lambda s: ops.register_version(
             s, model_name, name=name, description=description, tags=tags, metadata=metadata,
-            card=model_card, model_tags=model_tags, reason=reason)).result
+            card=model_card, model_tags=model_tags, reason=reason), scope=model_name).result
 
     def get_or_create_model_version(self, model_name: str, name: str,
                                     model_card: Mapping[str, Any] | None = None,
@@ -112,7 +113,7 @@ class Client:
             return ops.register_version(snap, model_name, name=name, card=model_card, model_tags=model_tags,
                                         reason=reason)
 
-        return self.registry.transact(build).result
+        return self.registry.transact(build, scope=model_name).result
 
     def get_model_version(self, model_name: str, version: object = None) -> VersionManifest:
         """A version by number, digit string, name, stage or ``latest`` (None: latest)."""
@@ -145,7 +146,7 @@ class Client:
         """Rename, describe, tag or move a version to ``stage``; setting its own stage is a no-op."""
         committed = self.registry.transact(lambda s: ops.update_version(
             s, model_name, version, stage=stage, force=force, name=name, description=description,
-            add_tags=add_tags, remove_tags=remove_tags, reason=reason))
+            add_tags=add_tags, remove_tags=remove_tags, reason=reason), scope=model_name)
         if committed.result is not None:
             return committed.result
         return self.get_model_version(model_name, version)
@@ -158,10 +159,10 @@ class Client:
         wanted = parse_stage(stage)
         return self.registry.propose(
             lambda s: ops.update_version(s, model_name, version, stage=wanted, force=force, reason=reason),
-            lambda v: f"gitreg/promote/{model_name}-v{v.number}-{wanted}")
+            lambda v: f"gitreg/promote/{model_name}-v{v.number}-{wanted}", scope=model_name)
 
     def delete_model_version(self, model_name: str, version: object, reason: str = "") -> None:
-        self.registry.transact(lambda s: ops.delete_version(s, model_name, version, reason))
+        self.registry.transact(lambda s: ops.delete_version(s, model_name, version, reason), scope=model_name)
 
     def version_history(self, model_name: str, version: object = None) -> list["Event"]:
         """Every registration and stage change of a model (or one version), oldest first, from its tags."""
@@ -176,7 +177,27 @@ class Client:
         elif snap.model(model_name) is None and not snap.repo.ref_names(
                 f"refs/tags/{snap.config.tag_prefix}/{model_name}/"):
             snap.require(model_name)  # neither a model nor any history: ModelNotFoundError
+        self.registry.fetch_tags(model_name)
         return model_history(self.registry.repo, snap.config.tag_prefix, model_name, number)
+
+    def check(self, rev: str = "HEAD", base: str | None = None, allow_delete: bool = False,
+              verify_signatures: bool = False, staged: bool = False) -> "CheckReport":
+        """Validate the registry at ``rev`` (manifests, stage invariants, tags), the index (``staged``),
+        or what ``rev`` changes since ``base`` (for pull requests; see :mod:`gitreg.review`)."""
+        repo = self.registry.repo
+        if staged:
+            if base is not None:
+                raise InvalidValueError("staged checks the index, base a branch's commits: give one of them")
+            rev = repo.index_tree()
+        if base is not None:
+            from .review import check_change
+
+            return check_change(repo, base, rev, allow_delete, verify_signatures)
+        from .check import check
+
+        if not staged:
+            self.registry.fetch_tags()
+        return check(repo, rev, tags=not staged, verify_signatures=verify_signatures)
 
     def sync_tags(self, push: bool = False, dry_run: bool = False) -> "SyncReport":
         """Create the registration and stage tags the branch's history lacks (after squash/rebase merges)."""
@@ -189,13 +210,13 @@ class Client:
     def log_metadata(self, model_name: str, version: object, metadata: Mapping[str, Any],
                      reason: str = "") -> VersionManifest:
         committed = self.registry.transact(lambda s: ops.log_metadata(
-            s, model_name, "latest" if version is None else version, metadata, reason))
+            s, model_name, "latest" if version is None else version, metadata, reason), scope=model_name)
         return committed.result or self.get_model_version(model_name, version)
 
     # ------------------------------------------------------------ artifacts
 
     def _link(self, model_name: str, version: object, link: ArtifactLink, reason: str = "") -> ArtifactLink:
-        return self.registry.transact(lambda s: ops.link_artifact(s, model_name, version, link, reason)).result
+        return self.registry.transact(lambda s: ops.link_artifact(s, model_name, version, link, reason), scope=model_name).result
 
     def save_artifact(self, model_name: str, version: object, obj: Any, name: str,
                       type: str | None = None, reason: str = "") -> ArtifactLink:
@@ -256,4 +277,4 @@ class Client:
                         artifact_version: int | None = None, reason: str = "") -> list[ArtifactLink]:
         """Unlink an artifact (all its versions on that model version unless one is given)."""
         return self.registry.transact(lambda s: ops.unlink_artifact(
-            s, model_name, version, name, artifact_version, reason)).result
+            s, model_name, version, name, artifact_version, reason), scope=model_name).result

@@ -151,7 +151,7 @@ class Registry:
         if force is None and remote.is_fresh(freshness_window()):
             return
         with self.repo.write_lock():
-            remote_head = remote.fetch(self._tag_prefix or DEFAULT_TAG_PREFIX)
+            remote_head = remote.fetch()
             if remote_head is None:
                 raise NotARegistryError(redact(remote.url), (
                     f"the remote has no branch {remote.branch!r} (an empty repository?): create a registry with"
@@ -167,9 +167,12 @@ class Registry:
             raise NotARegistryError(redact(remote.url), (
                 f"a git repository, but not a gitreg registry: branch {remote.branch!r} has no .mcp/registry.yaml"
                 " (create one with `gitreg init` in a clone, then push)")) from None
-        if self._tag_prefix is None and config.tag_prefix != DEFAULT_TAG_PREFIX:
-            self._tag_prefix = config.tag_prefix
-            remote.fetch(config.tag_prefix)  # the first fetch guessed the prefix
+        self._tag_prefix = config.tag_prefix
+
+    def fetch_tags(self, model: str | None = None) -> None:
+        """Bring gitreg's tags (all, or one model's) from the remote of a registry opened by URL."""
+        if self.remote is not None and self.remote.cached:
+            self.remote.fetch_tags(self.snapshot().config.tag_prefix, model)
 
     def snapshot(self) -> Snapshot:
         if self.remote is not None and self.remote.cached:
@@ -208,24 +211,30 @@ class Registry:
             raise GitError("HEAD is detached; check out the branch that holds the registry, then retry")
         return branch
 
-    def _base(self, branch: str) -> tuple[str | None, str | None]:
+    def _base(self, branch: str, scope: str | None) -> tuple[str | None, str | None]:
         """(the local branch's commit, the commit to build on): fetched first when there is a remote."""
         local = self.repo.commit_of(branch)
         if self.remote is None:
             return local, local
-        prefix = self._tag_prefix or (Snapshot(self.repo, local).config.tag_prefix if local else DEFAULT_TAG_PREFIX)
-        self._tag_prefix = prefix
-        remote_head = self.remote.fetch(prefix)
+        if self._tag_prefix is None:
+            try:
+                self._tag_prefix = Snapshot(self.repo, local).config.tag_prefix if local else DEFAULT_TAG_PREFIX
+            except NotARegistryError:  # being initialised
+                self._tag_prefix = DEFAULT_TAG_PREFIX
+        remote_head = self.remote.fetch(self._tag_prefix, scope)
         return local, base_for_write(self.repo, self.remote, local, remote_head)
 
-    def transact(self, build: Callable[[Snapshot], Change | None]) -> Committed:
-        """Run ``build`` on the branch head and commit its change (compare-and-swap, pushed if shared)."""
+    def transact(self, build: Callable[[Snapshot], Change | None], scope: str | None = None) -> Committed:
+        """Run ``build`` on the branch head and commit its change (compare-and-swap, pushed if shared).
+
+        ``scope``: the model the change is about, if one; with a remote only its tags are fetched.
+        """
         repo = self.repo
         with repo.write_lock():
             branch = self._branch()
             checked_dirty = False
             for attempt in range(MAX_ATTEMPTS):
-                local, base = self._base(branch)
+                local, base = self._base(branch, scope)
                 snap = Snapshot(repo, base)
                 change = build(snap)
                 if change is None or not change.files:
@@ -268,12 +277,13 @@ class Registry:
         repo.maybe_gc()
         return Committed(commit, change.result, created)
 
-    def propose(self, build: Callable[[Snapshot], Change | None], branch_for: Callable[[Any], str]) -> Proposal:
+    def propose(self, build: Callable[[Snapshot], Change | None], branch_for: Callable[[Any], str],
+                scope: str | None = None) -> Proposal:
         """Write ``build``'s change as the one commit of a new branch; the registry branch stays put."""
         repo = self.repo
         with repo.write_lock():
             branch = self._branch()
-            _local, base = self._base(branch)
+            _local, base = self._base(branch, scope)
             if base is None:
                 raise NotARegistryError(str(self.root), "nothing is committed yet; run `gitreg init`")
             change = build(Snapshot(repo, base))

@@ -124,11 +124,15 @@ class Remote:
             raise classify(self.url, res.stderr.decode("utf-8", "replace"), doing)
         return res.stdout.decode("utf-8", "replace")
 
-    def fetch(self, tag_prefix: str | None = None) -> str | None:
-        """Fetch the branch (and gitreg's tags); the remote's head commit, None if it has no such branch."""
+    def fetch(self, tag_prefix: str | None = None, scope: str | None = None) -> str | None:
+        """Fetch the branch, and gitreg's tags under ``tag_prefix`` (only model ``scope``'s if given).
+
+        Returns the remote's head commit, None if it has no such branch.
+        """
         refspecs = [f"+refs/heads/{self.branch}:{self.tracking_ref}"]
         if tag_prefix:
-            refspecs.append(f"+refs/tags/{tag_prefix}/*:refs/tags/{tag_prefix}/*")
+            under = f"{tag_prefix}/{scope}" if scope else tag_prefix
+            refspecs.append(f"+refs/tags/{under}/*:refs/tags/{under}/*")
         res = self.repo.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.name, *refspecs,
                             check=False)
         if res.returncode != 0:
@@ -143,7 +147,27 @@ class Remote:
             self.mark_fetched()
             return None
         self.mark_fetched()
+        if tag_prefix:
+            self._pack_refs(tag_prefix)
         return self.repo.commit_of(self.tracking_ref)
+
+    def fetch_tags(self, tag_prefix: str, scope: str | None = None) -> None:
+        """Fetch only gitreg's tags (all, or model ``scope``'s)."""
+        under = f"{tag_prefix}/{scope}" if scope else tag_prefix
+        self._git("fetching tags", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.name,
+                  f"+refs/tags/{under}/*:refs/tags/{under}/*")
+        self._pack_refs(tag_prefix)
+
+    def _pack_refs(self, tag_prefix: str) -> None:
+        """Keep a cache clone's tags packed: thousands of loose refs make every fetch slow."""
+        if not self.cached:
+            return
+        try:
+            loose = len(os.listdir(self.repo.common_dir / "refs" / "tags" / tag_prefix))
+        except OSError:
+            return
+        if loose > 50:
+            self.repo.run("pack-refs", "--all", check=False)
 
     def push_branch(self, commit: str, branch: str | None = None) -> bool:
         """Push ``commit`` to the remote branch; False when the remote moved on (retry on a fetch)
@@ -258,7 +282,7 @@ def open_url(url: str) -> tuple[GitRepo, Remote, bool]:
 def _clone(url: str, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    res = GitRepo.run_anywhere(["clone", "--bare", "--quiet", "--no-tags", url, str(tmp)], cwd=path.parent)
+    res = GitRepo.run_anywhere(["clone", "--bare", "--quiet", url, str(tmp)], cwd=path.parent)
     if res.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
         raise classify(url, res.stderr.decode("utf-8", "replace"), "cloning the registry")

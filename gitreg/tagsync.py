@@ -16,12 +16,11 @@ from .errors import GitError, RemoteError
 from .gitrepo import GitRepo
 from .registry import Registry
 from .remote import Remote
-from .state import MODELS_PATH
 from .tagnames import (
     StageTag, StageTagMessage, VersionTag, format_stage_message, format_stage_tag, format_version_message,
     format_version_tag, parse_stage_message, parse_tag,
 )
-from .transitions import Transition, commit_transitions, message_block
+from .transitions import Transition, branch_changes, commit_change, details, message_block, transitions
 
 
 @dataclass(frozen=True)
@@ -65,11 +64,11 @@ class _Tags:
         held = self.stages.get((t.model, t.stage), {})
         return any(number == t.version and target in commits for target, number in held.values())
 
-    def next_seq(self, t: Transition) -> int:
+    def next_seq(self, t: Transition, counter: int | None) -> int:
         held = self.stages.setdefault((t.model, t.stage), {})
-        if t.counter is not None and t.counter not in held:
-            return t.counter
-        return max([*held, t.counter or 0]) + 1
+        if counter is not None and counter not in held:
+            return counter
+        return max([*held, counter or 0]) + 1
 
 
 def _parents(repo: GitRepo, commit: str) -> list[str]:
@@ -90,13 +89,13 @@ def _introduced_by(repo: GitRepo, t: Transition, commit: str, side: list[str]) -
     """For a merge: the newest merged-in commit that made the transition itself, else the merge."""
     for candidate in side:
         parents = _parents(repo, candidate)
-        for other in commit_transitions(repo, candidate, parents[0] if parents else None):
-            if (other.kind, other.model, other.version, other.stage) == (t.kind, t.model, t.version, t.stage):
-                return candidate
+        found = transitions(repo, [commit_change(repo, candidate, parents[0] if parents else None)])
+        if any(other.key == t.key for other in found[candidate]):
+            return candidate
     return commit
 
 
-def _message(t: Transition, info: _CommitInfo) -> str:
+def _message(t: Transition, name: str, info: _CommitInfo) -> str:
     if t.kind == "registered":
         block = message_block(info.message, f"{t.model} v{t.version} registered")
         reason = ""
@@ -106,7 +105,7 @@ def _message(t: Transition, info: _CommitInfo) -> str:
                 by = line[4:]
             elif line.startswith("reason: "):
                 reason = line[8:]
-        return format_version_message(t.model, t.version, t.name, by, reason)
+        return format_version_message(t.model, t.version, name, by, reason)
     block = message_block(info.message, f"{t.model} v{t.version} -> {t.stage}")
     parsed = parse_stage_message(block) if block else None
     by = parsed.by if parsed is not None and parsed.by else info.author
@@ -141,33 +140,34 @@ def sync_tags(registry: Registry, push: bool = False, dry_run: bool = False) -> 
     if branch is None:
         raise GitError("HEAD is detached; check out the registry branch, then retry")
     tags = _Tags(repo, prefix)
-    commits = repo.rev_list("--first-parent", "--reverse", branch, "--", MODELS_PATH)
+    changes = branch_changes(repo, branch)
     created: list[NewTag] = []
     with repo.write_lock():
-        for commit in commits:
-            parents = _parents(repo, commit)
-            transitions = commit_transitions(repo, commit, parents[0] if parents else None)
-            if not transitions:
-                continue
-            side = repo.rev_list(commit, "--not", parents[0]) if len(parents) > 1 else []
-            side = [c for c in side if c != commit]
-            for t in transitions:
+        found = transitions(repo, changes)
+        for change in changes:
+            commit, parents = change.commit, change.parents
+            side: list[str] | None = None
+            for t in found[change.commit]:
                 if t.kind == "registered" and (t.model, t.version) in tags.versions:
                     continue
+                if side is None:
+                    side = [c for c in repo.rev_list(commit, "--not", parents[0]) if c != commit] \
+                        if len(parents) > 1 else []
                 if t.kind == "stage" and tags.has_stage(t, {commit, *side}):
                     continue
                 target = _introduced_by(repo, t, commit, side) if side else commit
                 info = _info(repo, target)
-                message = _message(t, info)
+                name, counter = details(repo, t)
+                message = _message(t, name, info)
                 if t.kind == "registered":
-                    name = format_version_tag(prefix, t.model, t.version)
+                    tag = format_version_tag(prefix, t.model, t.version)
                     tags.versions.add((t.model, t.version))
                 else:
-                    seq = tags.next_seq(t)
-                    name = format_stage_tag(prefix, t.model, t.stage, seq)
+                    seq = tags.next_seq(t, counter)
+                    tag = format_stage_tag(prefix, t.model, t.stage, seq)
                     tags.stages[(t.model, t.stage)][seq] = (target, t.version)
-                if dry_run or repo.create_tag(name, target, message, date=info.date):
-                    created.append(NewTag(name, target, message.splitlines()[0]))
+                if dry_run or repo.create_tag(tag, target, message, date=info.date):
+                    created.append(NewTag(tag, target, message.splitlines()[0]))
     pushed: tuple[str, ...] = ()
     if push and remote is not None and not dry_run:
         ours = set(repo.ref_names(f"refs/tags/{prefix}/"))
@@ -175,4 +175,4 @@ def sync_tags(registry: Registry, push: bool = False, dry_run: bool = False) -> 
         if missing:
             remote.push_refs(missing, "pushing tags")
         pushed = tuple(m[len("refs/tags/"):] for m in missing)
-    return SyncReport(tuple(created), pushed, len(commits), remote.name if push and remote else None)
+    return SyncReport(tuple(created), pushed, len(changes), remote.name if push and remote else None)

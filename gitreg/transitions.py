@@ -1,18 +1,20 @@
-"""What a commit changed in the registry, read from the manifests: registrations and stage moves.
+"""What commits changed in the registry, read from the manifests: registrations and stage moves.
 
-Shared by ``gitreg tags sync`` (which tags what a merge could not carry) and by the
-history of a model.  Works on raw manifests so that a commit with a broken file
-elsewhere still yields the transitions it can.
+Used by ``gitreg tags sync`` (which tags what a merge could not carry).  One
+``git log --raw`` lists, for every commit of a branch's first-parent history,
+the manifests it changed with their old and new blob ids; the blobs are then
+read in one pipelined exchange.  Works on raw manifests, so a commit with a
+broken file elsewhere still yields the transitions it can.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ManifestError
-from .gitrepo import GitRepo, TreeEntry
+from .gitrepo import ZERO_OID, GitRepo
 from .manifests import parse_yaml
 from .stages import EXCLUSIVE_STAGES
 from .state import MODELS_PATH
@@ -20,100 +22,146 @@ from .state import MODELS_PATH
 
 @dataclass(frozen=True)
 class Transition:
-    """One registration or stage move that ``commit`` made, relative to its first parent."""
+    """One registration or stage move that a commit made, relative to its first parent."""
 
     kind: str                 # "registered" or "stage"
     model: str
     version: int
-    name: str                 # the version's name
     stage: str                # the stage after the commit
     previous_stage: str       # "none" for a registration
     demoted: tuple[int, ...]  # versions moved out of an exclusive stage to archived by the same commit
-    counter: int | None       # the model's counter for that stage after the commit, if it moved
+    new_blob: str             # the version manifest after the commit
+    card: tuple[str, str]     # the model.yaml blobs (before, after); ZERO_OID when absent or unchanged
+
+    @property
+    def key(self) -> tuple[str, str, int, str]:
+        return (self.kind, self.model, self.version, self.stage)
 
 
-def _entries(repo: GitRepo, rev: str) -> dict[str, TreeEntry]:
-    tree = repo.read_tree(rev)
-    return {e.name: e for e in tree[1]} if tree else {}
+@dataclass
+class CommitChange:
+    """The registry files one commit changed: path -> (old blob, new blob)."""
+
+    commit: str
+    parents: list[str]
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
-def _docs(repo: GitRepo, oids: list[str], where: str) -> list[dict[str, Any] | None]:
-    out: list[dict[str, Any] | None] = []
-    for data in repo.read_blobs(oids):
-        try:
-            doc = parse_yaml(data or b"", where)
-        except ManifestError:
-            doc = None
-        out.append(doc if isinstance(doc, dict) else None)
+def _parse_raw(text: str) -> list[CommitChange]:
+    out: list[CommitChange] = []
+    for line in text.splitlines():
+        if line.startswith("@@"):
+            ids = line[2:].split()
+            out.append(CommitChange(ids[0], ids[1:]))
+        elif line.startswith(":") and out:
+            meta, _, path = line.partition("\t")
+            parts = meta.split()
+            if len(parts) >= 5:
+                out[-1].files[path] = (parts[2], parts[3])
     return out
 
 
-def _counters(repo: GitRepo, models: dict[str, TreeEntry], model: str) -> dict[str, int]:
-    entry = models.get(model)
-    if entry is None or not entry.is_tree:
-        return {}
-    card = _entries(repo, entry.oid).get("model.yaml")
-    if card is None:
-        return {}
-    doc = _docs(repo, [card.oid], f"{MODELS_PATH}/{model}/model.yaml")[0] or {}
-    counters = doc.get("counters")
-    return {k: v for k, v in counters.items() if isinstance(v, int)} if isinstance(counters, dict) else {}
+def branch_changes(repo: GitRepo, branch: str) -> list[CommitChange]:
+    """Oldest first: each first-parent commit of ``branch`` that changed ``.mcp/models``."""
+    text = repo.out("log", "--first-parent", "--diff-merges=first-parent", "--raw", "-r", "--no-renames",
+                    "--no-abbrev", "--reverse", "--format=@@%H %P", branch, "--", MODELS_PATH)
+    return _parse_raw(text)
 
 
-def commit_transitions(repo: GitRepo, commit: str, parent: str | None) -> list[Transition]:
-    """Registrations and stage moves of ``commit`` against ``parent`` (None: a root commit)."""
-    new_models = _entries(repo, f"{commit}:{MODELS_PATH}")
-    old_models = _entries(repo, f"{parent}:{MODELS_PATH}") if parent else {}
+def commit_change(repo: GitRepo, commit: str, parent: str | None) -> CommitChange:
+    """What ``commit`` changed in the registry against ``parent`` (None: a root commit)."""
+    args = ["diff-tree", "-r", "--raw", "--no-renames", "--no-abbrev", "--no-commit-id"]
+    args += [parent, commit] if parent else ["--root", commit]
+    text = repo.out(*args, "--", MODELS_PATH)
+    change = _parse_raw(f"@@{commit} {parent or ''}\n{text}")
+    return change[0]
+
+
+_STAGE_LINE = re.compile(rb"^stage: *['\"]?([a-z]+)['\"]? *$", re.M)
+
+
+def _stage(data: bytes | None, path: str) -> str | None:
+    """The ``stage`` of a version manifest: the line gitreg writes, else a YAML parse."""
+    if data is None:
+        return None
+    found = _STAGE_LINE.findall(data)
+    if len(found) == 1:
+        return found[0].decode()
+    try:
+        doc = parse_yaml(data, path)
+    except ManifestError:
+        return None
+    stage = doc.get("stage") if isinstance(doc, dict) else None
+    return stage if isinstance(stage, str) else None
+
+
+def transitions(repo: GitRepo, changes: list[CommitChange]) -> dict[str, list[Transition]]:
+    """Commit -> its registrations and stage moves, for many commits with one exchange of blobs."""
+    wanted: list[str] = []
+    for change in changes:
+        for path, (old, new) in change.files.items():
+            if "/versions/" in path:
+                wanted += [b for b in (old, new) if b != ZERO_OID]
+    blobs = dict(zip(wanted, repo.read_blobs(wanted))) if wanted else {}
+    return {c.commit: _of_commit(c, blobs) for c in changes}
+
+
+def _of_commit(change: CommitChange, blobs: dict[str, bytes | None]) -> list[Transition]:
+    by_model: dict[str, dict[int, tuple[str, str]]] = {}
+    cards: dict[str, tuple[str, str]] = {}
+    prefix = MODELS_PATH + "/"
+    for path, blobs_pair in change.files.items():
+        parts = path[len(prefix):].split("/") if path.startswith(prefix) else []
+        if len(parts) == 2 and parts[1] == "model.yaml":
+            cards[parts[0]] = blobs_pair
+        elif len(parts) == 3 and parts[1] == "versions" and parts[2].endswith(".yaml"):
+            stem = parts[2][:-5]
+            if stem.isdigit() and not stem.startswith("0"):
+                by_model.setdefault(parts[0], {})[int(stem)] = blobs_pair
     out: list[Transition] = []
-    for model in sorted(new_models):
-        new_entry, old_entry = new_models[model], old_models.get(model)
-        if not new_entry.is_tree or (old_entry is not None and old_entry.oid == new_entry.oid):
-            continue
-        new_files = _version_entries(repo, new_entry.oid)
-        old_files = _version_entries(repo, old_entry.oid) if old_entry is not None and old_entry.is_tree else {}
-        changed = sorted(n for n, e in new_files.items() if n not in old_files or old_files[n].oid != e.oid)
-        if not changed:
-            continue
-        where = f"{MODELS_PATH}/{model}/versions"
-        new_docs = dict(zip(changed, _docs(repo, [new_files[n].oid for n in changed], where)))
-        before = [n for n in changed if n in old_files]
-        old_docs = dict(zip(before, _docs(repo, [old_files[n].oid for n in before], where)))
-        counters_new = _counters(repo, new_models, model)
-        counters_old = _counters(repo, old_models, model)
-        moves: list[tuple[int, str, str, str]] = []  # (number, name, old stage, new stage)
-        for number in changed:
-            doc = new_docs.get(number)
-            if doc is None or not isinstance(doc.get("stage"), str):
+    for model in sorted(by_model):
+        card = cards.get(model, (ZERO_OID, ZERO_OID))
+        moves: list[tuple[int, str, str, str]] = []  # (number, old stage, new stage, new blob)
+        for number, (old, new) in sorted(by_model[model].items()):
+            if new == ZERO_OID:
+                continue  # deleted
+            path = f"{MODELS_PATH}/{model}/versions/{number}.yaml"
+            stage = _stage(blobs.get(new), path)
+            if stage is None:
                 continue
-            old = old_docs.get(number)
-            old_stage = old.get("stage") if old else None
-            name = str(doc.get("name", number))
-            if old is None:
-                out.append(Transition("registered", model, number, name, "none", "none", (), None))
-            if doc["stage"] != (old_stage or "none"):
-                moves.append((number, name, old_stage or "none", doc["stage"]))
-        entering = {stage for _n, _name, _old, stage in moves if stage in EXCLUSIVE_STAGES}
-        demoted = {n: old for n, _name, old, stage in moves if stage == "archived" and old in entering}
-        for number, name, old_stage, stage in moves:
+            old_stage = _stage(blobs.get(old), path) if old != ZERO_OID else None
+            if old == ZERO_OID:
+                out.append(Transition("registered", model, number, "none", "none", (), new, card))
+            if stage != (old_stage or "none"):
+                moves.append((number, old_stage or "none", stage, new))
+        entering = {stage for _n, _old, stage, _b in moves if stage in EXCLUSIVE_STAGES}
+        demoted = {n: old for n, old, stage, _b in moves if stage == "archived" and old in entering}
+        for number, old_stage, stage, new in moves:
             if number in demoted:
                 continue
             pushed_out = tuple(sorted(n for n, old in demoted.items() if old == stage))
-            moved = counters_new.get(stage, 0) > counters_old.get(stage, 0)
-            out.append(Transition("stage", model, number, name, stage, old_stage, pushed_out,
-                                  counters_new.get(stage) if moved else None))
+            out.append(Transition("stage", model, number, stage, old_stage, pushed_out, new, card))
     return out
 
 
-def _version_entries(repo: GitRepo, model_tree: str) -> dict[int, TreeEntry]:
-    folder = _entries(repo, model_tree).get("versions")
-    if folder is None or not folder.is_tree:
+def _doc(data: bytes | None, path: str) -> dict[str, Any]:
+    try:
+        doc = parse_yaml(data or b"", path)
+    except ManifestError:
         return {}
-    out = {}
-    for entry in repo.tree_entries(folder.oid):
-        stem = entry.name[:-5] if entry.name.endswith(".yaml") else ""
-        if not entry.is_tree and stem.isdigit() and not stem.startswith("0"):
-            out[int(stem)] = entry
-    return out
+    return doc if isinstance(doc, dict) else {}
+
+
+def details(repo: GitRepo, t: Transition) -> tuple[str, int | None]:
+    """(the version's name, the model's counter for ``t.stage`` if this commit moved it)."""
+    path = f"{MODELS_PATH}/{t.model}"
+    name = str(_doc(repo.read_blobs([t.new_blob])[0], f"{path}/versions/{t.version}.yaml").get("name", t.version))
+    if t.kind != "stage" or t.card[1] == ZERO_OID:
+        return name, None
+    old, new = (_doc(data, f"{path}/model.yaml").get("counters") or {}
+                for data in repo.read_blobs([t.card[0], t.card[1]]))
+    after, before = new.get(t.stage), old.get(t.stage, 0)
+    return name, after if isinstance(after, int) and isinstance(before, int) and after > before else None
 
 
 _BULLET = re.compile(r"^[*\-]\s+")

@@ -104,21 +104,7 @@ def check_cmd(
     """Validate every manifest, the stage invariants and tag/manifest agreement (or a change, with --base)."""
     from ..errors import CheckFailedError
 
-    registry = client(ctx).registry
-    if staged:
-        if base is not None:
-            from ..errors import InvalidValueError
-
-            raise InvalidValueError("--staged checks the index, --base a branch's commits: give one of them")
-        rev = registry.repo.index_tree()
-    if base is not None:
-        from ..review import check_change
-
-        report = check_change(registry.repo, base, rev, allow_delete, verify_signatures)
-    else:
-        from ..check import check
-
-        report = check(registry.repo, rev, tags=not staged, verify_signatures=verify_signatures)
+    report = client(ctx).check(rev, base, allow_delete, verify_signatures, staged)
     data = {
         "ok": report.ok, "commit": report.commit, "base": base, "models": report.models,
         "versions": report.versions, "tags": report.tags,
