@@ -119,13 +119,13 @@ def _compare_version(path: str, old: dict[str, Any], new: dict[str, Any], allow_
                                                " stage keeps a record of it: archive it instead"))
     links = {(a["name"], a["version"]): (i, a) for i, a in enumerate(new.get("artifacts") or [])}
     for link in old.get("artifacts") or []:
-        key = (link["name"], link["version"])
-        if key not in links:
+        ident = (link["name"], link["version"])
+        if ident not in links:
             msg = _deleted(f"the link to artifact {link['name']} v{link['version']}", allow_delete)
             if msg:
                 problems.append(Problem(path, "artifacts", msg))
             continue
-        i, now = links[key]
+        i, now = links[ident]
         for attr in ("uri", "sha256", "size"):
             if link.get(attr) != now.get(attr):
                 problems.append(Problem(path, f"artifacts.{i}.{attr}",
