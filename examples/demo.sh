@@ -31,10 +31,22 @@ run gitreg model version data_artifacts iris_classifier latest
 run gitreg artifact get iris_classifier production trained_model -o model.json
 run gitreg check
 echo
+echo "== promotion by pull request: propose, review, merge, tag"
+run gitreg model version update iris_classifier 3 -s production --force --propose -m "best accuracy so far"
+run git diff --stat main gitreg/promote/iris_classifier-v3-production
+run gitreg check --base main --rev gitreg/promote/iris_classifier-v3-production
+# a squash merge, as a git host makes it: the pull request's title, the branch's message as the body
+git merge -q --squash gitreg/promote/iris_classifier-v3-production
+git commit -q -m "Promote iris_classifier v3 to production (#1)" \
+  -m "* $(git log -1 --format=%B gitreg/promote/iris_classifier-v3-production)"
+echo; echo '$ git merge --squash gitreg/promote/iris_classifier-v3-production && git commit ...   # the reviewed pull request, squash-merged'
+run gitreg tags sync
+run gitreg model version history iris_classifier
+echo
 echo "== and plain git tells the same story"
 run git log --oneline -8
 run git tag -l 'models/iris_classifier/*'
 run git for-each-ref --format='%(refname:short)  %(taggerdate:iso)  %(subject)' 'refs/tags/models/iris_classifier/'
-run git show --no-patch models/iris_classifier/production/1
+run git show --no-patch models/iris_classifier/production/2
 echo
 echo "The scratch registry stays in $scratch for you to explore."
