@@ -201,3 +201,23 @@ def test_usage_errors_exit_2(repo, capsys, args, fragment):
 def test_no_arguments_shows_help(capsys):
     code, out, err = run(capsys)
     assert "Usage: gitreg" in out + err and code in (0, 2)
+
+
+def test_collaboration_commands_have_help_and_clear_errors(repo, capsys):
+    from gitreg.cli.app import main
+
+    for args, words in ((["tags", "sync", "--help"], ["--push", "--dry-run", "first-parent"]),
+                        (["model", "version", "history", "--help"], ["when", "VERSION"]),
+                        (["check", "--help"], ["--base", "--allow-delete", "--verify-signatures", "--staged",
+                                               "github"]),
+                        (["model", "version", "update", "--help"], ["--propose", "pull request"]),
+                        (["--help"], ["--refresh", "URL"])):
+        assert main(args) == 0
+        out = " ".join(capsys.readouterr().out.split())
+        for word in words:
+            assert word in out, (args, word)
+    assert main(["model", "version", "history", "nosuch"]) == 4
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["check", "--base", "nosuch-ref"]) == 14
+    assert "no such commit" in capsys.readouterr().out
+    assert main(["model", "version", "update", "nosuch", "1", "-s", "production", "--propose"]) == 4
