@@ -254,28 +254,45 @@ class Registry:
                 if self.remote is None:
                     if repo.update_ref(branch, commit, base, message=subject):
                         break
-                elif self.remote.push_branch(commit):
-                    if not repo.update_ref(branch, commit, local, message=subject):
-                        log.warning("%s moved while pushing; the registry commit %s is on %s/%s, `git pull` to"
-                                    " get it", branch, commit[:12], self.remote.name, self.remote.branch)
-                    break
+                else:
+                    created = self._push(change, commit)
+                    if created is not None:
+                        if not repo.update_ref(branch, commit, local, message=subject):
+                            log.warning("%s moved while pushing; the registry commit %s is on %s/%s, `git pull`"
+                                        " to get it", branch, commit[:12], self.remote.name, self.remote.branch)
+                        break
                 time.sleep(random.uniform(0.0, 0.02 * min(attempt + 1, 10)))
             else:
                 raise ConcurrentWriteError(
                     f"gave up after {MAX_ATTEMPTS} attempts: {branch} kept moving under this write"
                 )
             snap.seed_successor(commit, change.files)
-            created = tuple(name for name, message in change.tags if repo.create_tag(name, commit, message))
-            if created and self.remote is not None:
-                try:
-                    self.remote.push_refs([f"refs/tags/{t}" for t in created], "pushing tags")
-                except RemoteError as exc:
-                    log.warning("%s; the commit is pushed, push the tags later with `gitreg tags sync --push`", exc)
+            if self.remote is None:
+                created = tuple(name for name, message in change.tags if repo.create_tag(name, commit, message))
             # Bring .mcp/ of the index and work tree in line with the branch head.
             if repo.head_ref() == branch:
                 repo.sync_paths(repo.commit_of(branch) or commit, touched)
         repo.maybe_gc()
-        return Committed(commit, change.result, created)
+        return Committed(commit, change.result, created or ())
+
+    def _push(self, change: Change, commit: str) -> tuple[str, ...] | None:
+        """Push the commit and its tags in one atomic push; None if the remote moved on (redo the write).
+
+        The tags are made locally first and removed again if the push does not
+        go through: they were never published, so nothing published ever moves.
+        """
+        assert self.remote is not None
+        repo = self.repo
+        created = tuple(name for name, message in change.tags if repo.create_tag(name, commit, message))
+        refs = [f"refs/tags/{t}" for t in created]
+        pushed = False
+        try:
+            pushed = self.remote.push_branch(commit, extra_refs=refs)
+        finally:
+            if not pushed:
+                for ref in refs:
+                    repo.run("update-ref", "-d", ref, check=False)
+        return created if pushed else None
 
     def propose(self, build: Callable[[Snapshot], Change | None], branch_for: Callable[[Any], str],
                 scope: str | None = None) -> Proposal:

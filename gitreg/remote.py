@@ -19,6 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from .errors import AuthenticationError, DivergedError, NotARegistryError, RemoteError
 from .gitrepo import GitRepo
@@ -169,12 +170,16 @@ class Remote:
         if loose > 50:
             self.repo.run("pack-refs", "--all", check=False)
 
-    def push_branch(self, commit: str, branch: str | None = None) -> bool:
-        """Push ``commit`` to the remote branch; False when the remote moved on (retry on a fetch)
-        or already had exactly this commit from another writer."""
+    def push_branch(self, commit: str, branch: str | None = None, extra_refs: Sequence[str] = ()) -> bool:
+        """Push ``commit`` to the remote branch, with ``extra_refs`` (new tags) in the same atomic push.
+
+        False when the remote moved on (retry on a fetch) or already had exactly
+        this commit from another writer.
+        """
         target = branch or self.branch
-        res = self.repo.run("push", "--porcelain", self.name, f"{commit}:refs/heads/{target}",
-                            check=False)
+        specs = [f"{commit}:refs/heads/{target}", *(f"{r}:{r}" for r in extra_refs)]
+        atomic = ["--atomic"] if extra_refs else []
+        res = self.repo.run("push", "--porcelain", *atomic, self.name, *specs, check=False)
         out = (res.stdout + res.stderr).decode("utf-8", "replace")
         if res.returncode == 0 and not any(line.startswith("=\t") for line in out.splitlines()):
             if target == self.branch:
