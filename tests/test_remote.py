@@ -223,6 +223,11 @@ def test_four_clones_register_concurrently_without_gaps_or_duplicates(remote_rep
     assert len(remote_tags(remote_repo, "models/iris/v*")) == 100
     files = git(remote_repo, "ls-tree", "--name-only", "main:.mcp/models/iris/versions").splitlines()
     assert sorted(int(f[:-5]) for f in files) == list(range(1, 101))
+    # tags made for pushes that lost the race were removed again: every local tag is the remote's
+    on_remote = {line.split()[0] for line in git(remote_repo, "show-ref", "--tags").splitlines()}
+    for i in range(4):
+        [clone] = (tmp_path / f"cache{i}" / "clones").iterdir()
+        assert {line.split()[0] for line in git(clone, "show-ref", "--tags").splitlines()} <= on_remote
 
 
 def _promote_from_clone(args):
