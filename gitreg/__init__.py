@@ -18,6 +18,11 @@ _EXPORTS = {
     "ModelStages": ("gitreg.stages", "ModelStages"),
     "MetadataValue": ("gitreg.manifests", "MetadataValue"),
     "GitregError": ("gitreg.errors", "GitregError"),
+    "pipeline": ("gitreg.pipelines", "pipeline"),
+    "step": ("gitreg.pipelines", "step"),
+    "get_step_context": ("gitreg.pipelines", "get_step_context"),
+    "get_pipeline_context": ("gitreg.pipelines", "get_pipeline_context"),
+    "ArtifactConfig": ("gitreg.steps", "ArtifactConfig"),
 }
 
 __all__ = sorted(_EXPORTS)
@@ -27,7 +32,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .errors import GitregError
     from .manifests import MetadataValue
     from .model import Model, log_model_metadata
+    from .pipelines import get_pipeline_context, get_step_context, pipeline, step
     from .stages import ModelStages
+    from .steps import ArtifactConfig
 
 
 def __getattr__(name: str) -> Any:

@@ -53,10 +53,24 @@ def check(repo: GitRepo, rev: str = "HEAD", tags: bool = True, verify_signatures
             continue
         _docs, current[entry.name], count = validated_model(repo, entry.name, entry.oid, problems)
         n_versions += count
+    _check_runs(repo, commit, problems)
     n_tags = _check_tags(repo, prefix, current, problems) if tags else 0
     if verify_signatures:
         n_tags = max(n_tags, _verify_signatures(repo, prefix, problems))
     return CheckReport(commit, len(current), n_versions, n_tags, tuple(with_lines(repo, commit, problems)))
+
+
+def _check_runs(repo: GitRepo, commit: str, problems: list[Problem]) -> None:
+    """Every run manifest against its schema, named after its id."""
+    from .runs import RUNS_PATH
+
+    tree = repo.read_tree(f"{commit}:{RUNS_PATH}")
+    entries = [e for e in tree[1] if not e.is_tree] if tree else []
+    for entry, data in zip(entries, repo.read_blobs([e.oid for e in entries])):
+        path = f"{RUNS_PATH}/{entry.name}"
+        doc = load_checked(data, "run", path, problems)
+        if doc is not None and f"{doc['id']}.yaml" != entry.name:
+            problems.append(Problem(path, "id", f"is {doc['id']!r} but the file is {entry.name}"))
 
 
 def _verify_signatures(repo: GitRepo, prefix: str, problems: list[Problem]) -> int:

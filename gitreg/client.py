@@ -19,6 +19,7 @@ from .state import ModelState
 
 if TYPE_CHECKING:
     from .check import CheckReport
+    from .runs import RunManifest
     from .history import Event
     from .tagsync import SyncReport
 
@@ -198,6 +199,34 @@ class Client:
         if not staged:
             self.registry.fetch_tags()
         return check(repo, rev, tags=not staged, verify_signatures=verify_signatures)
+
+    # ------------------------------------------------------------ pipeline runs
+
+    def get_run(self, run_id: str) -> "RunManifest":
+        """A recorded pipeline run by id."""
+        from .errors import NotFoundError
+        from .runs import read_run
+
+        snap = self.registry.snapshot()
+        found = read_run(self.registry.repo, snap.commit, run_id)
+        if found is None:
+            raise NotFoundError(f"no pipeline run {run_id!r} is recorded (see `gitreg run list`)")
+        return found
+
+    def list_runs(self, model_name: str | None = None, version: object = None,
+                  pipeline: str | None = None) -> list["RunManifest"]:
+        """Recorded runs, oldest first; of one model version (by its ``runs``) or pipeline if given."""
+        from .runs import read_run, run_ids
+
+        snap = self.registry.snapshot()
+        if model_name is not None:
+            ids = list(self.get_model_version(model_name, version).runs)
+        else:
+            ids = run_ids(self.registry.repo, snap.commit)
+        runs = [r for r in (read_run(self.registry.repo, snap.commit, i) for i in ids) if r is not None]
+        if pipeline is not None:
+            runs = [r for r in runs if r.pipeline == pipeline]
+        return sorted(runs, key=lambda r: (r.started, r.id))
 
     def sync_tags(self, push: bool = False, dry_run: bool = False) -> "SyncReport":
         """Create the registration and stage tags the branch's history lacks (after squash/rebase merges)."""

@@ -203,3 +203,9 @@ class DivergedError(RemoteError):
     """The local branch and the remote's branch have each moved on."""
 
     exit_code = 17
+
+
+class PipelineError(GitregError):
+    """A pipeline or step is misconfigured or used outside a run."""
+
+    exit_code = 18

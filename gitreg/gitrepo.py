@@ -164,6 +164,14 @@ class GitRepo:
             raise GitError("the index has unresolved conflicts; resolve them, then retry")
         return res.stdout.decode().strip()
 
+    def code_state(self) -> tuple[str | None, bool]:
+        """(HEAD commit, whether tracked files differ from it): what code a pipeline run ran."""
+        head = self.commit_of("HEAD")
+        if head is None or self.bare:
+            return head, False
+        res = self.run("status", "--porcelain", "--untracked-files=no", check=False)
+        return head, bool(res.stdout.strip())
+
     def is_ancestor(self, ancestor: str, commit: str) -> bool:
         return self.run("merge-base", "--is-ancestor", ancestor, commit, check=False).returncode == 0
 

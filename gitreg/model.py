@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from .artifacts import ArtifactVersion
     from .client import Client
     from .manifests import ArtifactLink
+    from .pipelines import ActiveRun
+    from .runs import Slot
 
 
 class Model:
@@ -41,6 +43,29 @@ class Model:
         self._repo = repo
         self._client: Client | None = None
         self._number: int | None = None
+        self._run: ActiveRun | None = None  # set while a pipeline run uses this model version
+        self._slot: Slot | None = None
+
+    # ------------------------------------------------------------ inside a pipeline run
+
+    def _bind(self, run: "ActiveRun", slot: "Slot") -> None:
+        self._run, self._slot, self._client = run, slot, run.client
+        self._number = slot.number
+
+    def _settle(self) -> None:
+        """The run was recorded: from now on this object is the version it got."""
+        if self._slot is not None:
+            self._number = self._slot.number
+        self._run = self._slot = None
+
+    def _pending(self) -> bool:
+        return self._slot is not None and self._slot.number is None
+
+    def _pending_error(self, what: str) -> Exception:
+        from .errors import PipelineError
+
+        return PipelineError(f"{self.name}: the new version of this run is recorded when the run ends;"
+                             f" {what} after the pipeline returns")
 
     # ------------------------------------------------------------ resolution
 
@@ -58,6 +83,8 @@ class Model:
 
     def _manifest(self) -> VersionManifest:
         client = self.client
+        if self._pending():
+            raise self._pending_error("read it")
         if self._number is not None:
             return client.get_model_version(self.name, self._number)
         spec = self.requested_version
@@ -74,16 +101,23 @@ class Model:
     # ------------------------------------------------------------ properties
 
     @property
-    def number(self) -> int:
+    def number(self) -> int | None:
+        """The version number (None inside a run for the version the run creates: it is numbered when recorded)."""
+        if self._pending():
+            return None
         return self._manifest().number
 
     @property
-    def version(self) -> str:
+    def version(self) -> str | None:
         """The version's name (its number as text unless it was named)."""
+        if self._pending():
+            return self._slot.version_name  # type: ignore[union-attr]
         return self._manifest().name
 
     @property
     def stage(self) -> str:
+        if self._pending():
+            return "none"
         return self._manifest().stage
 
     @property
@@ -106,6 +140,12 @@ class Model:
 
     @property
     def run_metadata(self) -> dict[str, MetadataValue]:
+        if self._slot is not None:
+            from .manifests import merge_metadata
+
+            base = {} if self._pending() else dict(self._manifest().metadata)
+            merged = merge_metadata(base, self._slot.metadata)
+            return {k: MetadataValue(k, v) for k, v in merged.items()}
         return self._manifest().run_metadata
 
     @property
@@ -115,10 +155,17 @@ class Model:
     # ------------------------------------------------------------ actions
 
     def set_stage(self, stage: object, force: bool = False, reason: str = "") -> None:
+        if self._pending():
+            raise self._pending_error("set its stage")
         number = self.number
         self.client.update_model_version(self.name, number, stage=stage, force=force, reason=reason)
 
     def log_metadata(self, metadata: Mapping[str, Any]) -> None:
+        if self._slot is not None:  # recorded with the run
+            from .pipelines import log_to_slot
+
+            log_to_slot(self, metadata)
+            return
         self.client.log_metadata(self.name, self.number, metadata)
 
     def save_artifact(self, data: Any, name: str, type: str | None = None, *,
@@ -127,6 +174,9 @@ class Model:
             type = "model"
         elif is_deployment_artifact:
             type = "deployment"
+        if self._run is not None:  # stored now, linked when the run is recorded
+            validate_name("artifact", name)
+            return self._run.save_output(data, name, type, self._slot, self._run.current_step).link
         return self.client.save_artifact(self.name, self.number, data, name, type)
 
     def link_artifact(self, uri: str, name: str, type: str = "data", copy: bool = False) -> "ArtifactLink":
@@ -145,6 +195,12 @@ class Model:
         return self.get_artifact(name, version, "deployment")
 
     def load_artifact(self, name: str, version: int | None = None) -> Any:
+        if self._slot is not None and version is None:  # saved earlier in this run?
+            pending = [o.link for o in self._slot.links if o.link.name == name]
+            if pending:
+                from .artifacts import load
+
+                return load(self.client.registry, pending[-1])
         return self.get_artifact(name, version).load()
 
     def delete_artifact(self, name: str, version: int | None = None) -> None:
@@ -169,6 +225,14 @@ def log_model_metadata(metadata: Mapping[str, Any], model_name: str | None = Non
     from .client import Client
     from .errors import InvalidValueError
 
+    from .pipelines import active_slot_model
+
+    if version is None:
+        bound = active_slot_model(model_name)
+        if bound is not None:  # inside a run: on the step's (or the run's) version, recorded with the run
+            bound.log_metadata(metadata)
+            return
     if model_name is None:
-        raise InvalidValueError("log_model_metadata needs model_name outside a pipeline step")
+        raise InvalidValueError("log_model_metadata needs model_name outside a pipeline step"
+                                " (inside one, the step or the pipeline needs a model=)")
     Client(repo).log_metadata(model_name, "latest" if version is None else version, metadata)

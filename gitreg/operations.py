@@ -25,11 +25,11 @@ from .tagnames import (
 
 # ---------------------------------------------------------------- helpers
 
-def _model_bytes(model: ModelManifest) -> bytes:
+def model_bytes(model: ModelManifest) -> bytes:
     return dump("model", model, model_file(model.name))
 
 
-def _version_bytes(version: VersionManifest) -> bytes:
+def version_bytes(version: VersionManifest) -> bytes:
     return dump("version", version, version_file(version.model, version.number))
 
 
@@ -55,6 +55,11 @@ def _existing_tags(snap: Snapshot, model: str) -> list[VersionTag | StageTag]:
     prefix = snap.config.tag_prefix
     refs = snap.repo.ref_names(f"refs/tags/{prefix}/{model}/")
     return [t for t in (parse_tag(prefix, r) for r in refs) if t is not None and t.model == model]
+
+
+def registered_numbers(snap: Snapshot, model: str) -> list[int]:
+    """Every version number a registration tag of ``model`` records (numbers are never reused)."""
+    return [t.number for t in _existing_tags(snap, model) if isinstance(t, VersionTag)]
 
 
 def _card(card: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -85,7 +90,7 @@ def new_model(name: str, card: Mapping[str, Any] | None, tags: Iterable[str] | N
     return ModelManifest(name=name, created=now(), tags=_tags(tags), **_card(card))
 
 
-def _check_case_clash(snap: Snapshot, name: str) -> None:
+def check_case_clash(snap: Snapshot, name: str) -> None:
     """Refuse a model whose folder would collide on a case-insensitive file system."""
     for existing in snap.model_names():
         if existing != name and existing.casefold() == name.casefold():
@@ -97,9 +102,9 @@ def create_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = Non
     model = new_model(name, card, tags)
     if snap.model(name) is not None:
         raise AlreadyExistsError("model", name)
-    _check_case_clash(snap, name)
+    check_case_clash(snap, name)
     body = _reason(reason)
-    return Change(message=f"{name}: register model{body}", files={model_file(name): _model_bytes(model)},
+    return Change(message=f"{name}: register model{body}", files={model_file(name): model_bytes(model)},
                   paths=[model_path(name)], result=model)
 
 
@@ -116,7 +121,7 @@ def update_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = Non
     fields = sorted(set(changes) | ({"tags"} if model.tags != state.model.tags else set()))
     body = _reason(reason)
     return Change(message=f"{name}: update model ({', '.join(fields)}){body}",
-                  files={model_file(name): _model_bytes(model)}, paths=[model_path(name)], result=model)
+                  files={model_file(name): model_bytes(model)}, paths=[model_path(name)], result=model)
 
 
 def delete_model(snap: Snapshot, name: str, reason: str = "") -> Change:
@@ -138,7 +143,7 @@ def register_version(snap: Snapshot, model: str, name: str | None = None, descri
     files: dict[str, bytes | None] = {}
     if state is None:
         manifest = new_model(model, card, model_tags)
-        _check_case_clash(snap, model)
+        check_case_clash(snap, model)
         versions: tuple[VersionManifest, ...] = ()
     else:
         manifest, versions = state.model, state.versions
@@ -148,14 +153,13 @@ def register_version(snap: Snapshot, model: str, name: str | None = None, descri
             raise AlreadyExistsError(f"version of model {model!r} named", name)
     if description is not None and not isinstance(description, str):
         raise InvalidValueError("description must be text")
-    used = [t.number for t in _existing_tags(snap, model) if isinstance(t, VersionTag)]
-    number = max([manifest.counters.versions, *used]) + 1
+    number = max([manifest.counters.versions, *registered_numbers(snap, model)]) + 1
     meta = check_json_value(dict(metadata or {}), "metadata") if metadata else {}
     version = VersionManifest(model=model, number=number, name=name or str(number), created=now(),
                               description=description, tags=_tags(tags), metadata=meta)
     manifest = replace(manifest, counters=replace(manifest.counters, versions=number))
-    files[model_file(model)] = _model_bytes(manifest)
-    files[version_file(model, number)] = _version_bytes(version)
+    files[model_file(model)] = model_bytes(manifest)
+    files[version_file(model, number)] = version_bytes(version)
     prefix = snap.config.tag_prefix
     message = format_version_message(model, number, version.name, _by(snap), reason)
     return Change(message=message, files=files, paths=[model_path(model)],
@@ -196,7 +200,7 @@ def update_version(snap: Snapshot, model: str, spec: object, stage: object = Non
         message = ""
     if updated == target and not files:
         return None
-    files[version_file(model, target.number)] = _version_bytes(updated)
+    files[version_file(model, target.number)] = version_bytes(updated)
     if not message:
         for field_name in ("name", "description", "tags"):
             if getattr(updated, field_name) != getattr(target, field_name):
@@ -216,11 +220,11 @@ def _stage_change(snap: Snapshot, state: ModelState, target: VersionManifest, st
             raise StageConflictError(model, stage, demoted[0].number, target.number)
     files: dict[str, bytes | None] = {}
     for version in demoted:
-        files[version_file(model, version.number)] = _version_bytes(replace(version, stage="archived"))
+        files[version_file(model, version.number)] = version_bytes(replace(version, stage="archived"))
     seen = [t.seq for t in _existing_tags(snap, model) if isinstance(t, StageTag) and t.stage == stage]
     seq = max([state.model.counters.stage_count(stage), *seen]) + 1
     manifest = replace(state.model, counters=replace(state.model.counters, **{stage: seq}))
-    files[model_file(model)] = _model_bytes(manifest)
+    files[model_file(model)] = model_bytes(manifest)
     message = format_stage_message(StageTagMessage(
         model=model, number=target.number, stage=stage, previous_stage=target.stage,
         demoted=tuple(v.number for v in demoted), by=_by(snap), reason=reason,
@@ -250,7 +254,7 @@ def log_metadata(snap: Snapshot, model: str, spec: object, metadata: Mapping[str
     updated = replace(target, metadata=merged)
     keys = ", ".join(sorted(clean))
     return Change(message=f"{model} v{target.number}: log metadata ({keys}){_reason(reason)}",
-                  files={version_file(model, target.number): _version_bytes(updated)},
+                  files={version_file(model, target.number): version_bytes(updated)},
                   paths=[model_path(model)], result=updated)
 
 
@@ -270,7 +274,7 @@ def link_artifact(snap: Snapshot, model: str, spec: object, link: ArtifactLink, 
         message=f"{model} v{target.number}: link {new.type} artifact {new.name} v{new.version}\n\n"
                 f"uri: {new.uri}\nsha256: {new.sha256}\nsize: {new.size}\n({where})\n"
                 + (f"reason: {' '.join(reason.split())}\n" if reason.strip() else ""),
-        files={version_file(model, target.number): _version_bytes(updated)},
+        files={version_file(model, target.number): version_bytes(updated)},
         paths=[model_path(model)], result=new)
 
 
@@ -287,7 +291,7 @@ def unlink_artifact(snap: Snapshot, model: str, spec: object, name: str, version
     updated = replace(target, artifacts=tuple(a for a in target.artifacts if (a.name, a.version) not in drop))
     versions = ", ".join(f"v{a.version}" for a in links)
     return Change(message=f"{model} v{target.number}: unlink artifact {name} ({versions}){_reason(reason)}",
-                  files={version_file(model, target.number): _version_bytes(updated)},
+                  files={version_file(model, target.number): version_bytes(updated)},
                   paths=[model_path(model)], result=links)
 
 

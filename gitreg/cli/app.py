@@ -130,12 +130,13 @@ def check_cmd(
 
 
 def _register_groups() -> None:
-    from . import artifact_cmds, metadata_cmds, model_cmds, tags_cmds
+    from . import artifact_cmds, metadata_cmds, model_cmds, run_cmds, tags_cmds
 
     app.add_typer(model_cmds.model_app, name="model")
     app.add_typer(metadata_cmds.metadata_app, name="metadata")
     app.add_typer(artifact_cmds.artifact_app, name="artifact")
     app.add_typer(tags_cmds.tags_app, name="tags")
+    app.add_typer(run_cmds.run_app, name="run")
 
 
 _register_groups()

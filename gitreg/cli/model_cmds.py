@@ -227,12 +227,12 @@ def _artifacts_of(ctx: typer.Context, name: str, version: Optional[str], type: s
 @version_app.command("runs")
 def version_runs(ctx: typer.Context, name: str = MODEL, version: Optional[str] = VERSION_OPT,
                  output: OutputFormat = OUT) -> None:
-    """List the pipeline runs linked to a version."""
-    v = client(ctx).get_model_version(name, version)
-    table = Table(["RUN"])
-    for run in v.runs:
-        table.add(run)
-    emit(list(v.runs), output, table)
+    """List the pipeline runs that used or produced a version."""
+    from .run_cmds import run_rows
+
+    runs = client(ctx).list_runs(name, version)
+    rows, table = run_rows(runs)
+    emit(rows, output, table)
 
 
 def _artifact_command(kind: str):

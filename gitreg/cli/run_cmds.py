@@ -1,0 +1,68 @@
+"""``gitreg run list|describe``: recorded pipeline runs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import typer
+
+from .app import client
+from .render import OUTPUT_HELP, OutputFormat, Table, emit, kv
+
+run_app = typer.Typer(help="Recorded pipeline runs: list them, describe one.", no_args_is_help=True)
+OUT = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP)
+
+
+def run_rows(runs: list[Any]) -> tuple[list[dict[str, Any]], Table]:
+    table = Table(["RUN", "PIPELINE", "STATUS", "STARTED", "ENDED", "MODELS", "STEPS"])
+    rows = []
+    for r in runs:
+        models = ", ".join(f"{m} v{v}{' (new)' if new else ''}" for m, v, new in r.models)
+        table.add(r.id, r.pipeline, r.status, r.started, r.ended, models or "-", len(r.steps))
+        rows.append({"id": r.id, "pipeline": r.pipeline, "status": r.status, "started": r.started,
+                     "ended": r.ended, "models": [{"name": m, "version": v, "created": new} for m, v, new in r.models],
+                     "steps": len(r.steps), "error": r.error})
+    return rows, table
+
+
+@run_app.command("list")
+def run_list(ctx: typer.Context,
+             pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help="Only runs of this pipeline."),
+             output: OutputFormat = OUT) -> None:
+    """List recorded pipeline runs, oldest first."""
+    rows, table = run_rows(client(ctx).list_runs(pipeline=pipeline))
+    emit(rows, output, table)
+
+
+def _ref(ref: dict[str, Any]) -> str:
+    where = f" of {ref['model']} v{ref['model_version']}" if ref.get("model") else ""
+    version = f" v{ref['version']}" if ref.get("version") else ""
+    origin = f" from step {ref['step']}" if ref.get("step") else ""
+    return f"{ref['name']}{version} ({ref['type']}{where}){origin}"
+
+
+@run_app.command("describe")
+def run_describe(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="ID", help="Run id."),
+                 output: OutputFormat = OUT) -> None:
+    """Show one run: status, parameters, code commit, models, and each step's inputs and outputs."""
+    run = client(ctx).get_run(run_id)
+    if output != OutputFormat.table:
+        emit(run.doc, output)
+        return
+    code = f"{run.code_commit or 'unknown'}{' (dirty work tree)' if run.code_dirty else ''}"
+    kv([("run", run.id), ("pipeline", run.pipeline), ("status", run.status), ("started", run.started),
+        ("ended", run.ended), ("code", code), ("parameters", json.dumps(run.parameters, sort_keys=True)),
+        ("models", ", ".join(f"{m} v{v}{' (created)' if new else ''}" for m, v, new in run.models) or "-")]
+       + ([("error", run.error)] if run.error else []))
+    for step in run.steps:
+        model = f", {step['model']['name']} v{step['model']['version']}" if step.get("model") else ""
+        typer.echo(f"\nstep {step['name']}: {step['status']}{model}")
+        for key, value in (step.get("parameters") or {}).items():
+            typer.echo(f"  param  {key} = {json.dumps(value)}")
+        for key, ref in (step.get("inputs") or {}).items():
+            typer.echo(f"  input  {key} <- {_ref(ref)}")
+        for ref in step.get("outputs") or []:
+            typer.echo(f"  output {_ref(ref)}")
+        if step.get("error"):
+            typer.echo(f"  error  {step['error']}")

@@ -1,0 +1,440 @@
+"""``@pipeline`` and ``@step``: run training code in-process and record it in the registry.
+
+    @step
+    def train(data: pd.DataFrame) -> Annotated[ClassifierMixin, "trained_model"]: ...
+
+    @pipeline(model=Model("iris_classifier", license="MIT"))
+    def training(gamma: float = 0.001):
+        train(load())
+
+    training()                                          # one run: one commit, one new version
+    training.with_options(config_path="run.yaml")()     # model:, parameters:, steps: <step>: ...
+
+Calling the pipeline runs its body eagerly, step by step.  Every step output is saved
+through the artifact store and linked to the step's model version; a step's model
+overrides the pipeline's.  ``version=None`` makes exactly one new version per run,
+shared by all steps that use that model; any other version is resolved before the
+first step runs.  Nothing is committed until the run ends: then the new versions,
+metadata, artifact links and the run (``.mcp/runs/<id>.yaml``) are one commit, also
+when the run failed (its error is recorded, its artifacts kept, the exception re-raised).
+
+Precedence: a step's model (``@step(model=...)``, then ``steps: <step>: model:`` in the
+YAML) over the pipeline's (``with_options(model=...)`` or ``@pipeline(model=...)``,
+then ``model:`` in the YAML); code over YAML at each level, YAML fields filling what
+code leaves unset.  Parameters: the call's arguments, then ``with_options(parameters=)``,
+then the YAML's ``parameters:`` (``steps: <step>: parameters:`` for a step's own), then defaults.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .errors import InvalidValueError, PipelineError
+from .manifests import CARD_FIELDS, check_json_value, merge_metadata, now
+from .model import Model
+from .names import validate_name
+from .runs import Output, PendingRun, PendingStep, Slot, record_run
+from .state import parse_version_spec
+from .steps import output_specs, split_outputs
+
+_RUN: contextvars.ContextVar["ActiveRun | None"] = contextvars.ContextVar("gitreg_run", default=None)
+_STEP: contextvars.ContextVar["StepContext | None"] = contextvars.ContextVar("gitreg_step", default=None)
+
+MODEL_FIELDS = ("name", "version", *CARD_FIELDS, "tags")
+
+
+# ---------------------------------------------------------------- contexts
+
+@dataclass(frozen=True)
+class StepContext:
+    step_name: str
+    pipeline_name: str
+    run_id: str
+    _model: Model | None
+
+    @property
+    def model(self) -> Model:
+        """The model version of the running step (the step's own model, else the pipeline's)."""
+        if self._model is None:
+            raise PipelineError(f"step {self.step_name!r} has no model: give model= to the step or the pipeline")
+        return self._model
+
+
+@dataclass(frozen=True)
+class PipelineContext:
+    name: str
+    run_id: str
+    parameters: Mapping[str, Any]
+    _model: Model | None
+
+    @property
+    def model(self) -> Model:
+        """The pipeline's configured model (bound to this run's version)."""
+        if self._model is None:
+            raise PipelineError(f"pipeline {self.name!r} has no model configured")
+        return self._model
+
+
+def get_step_context() -> StepContext:
+    context = _STEP.get()
+    if context is None:
+        raise PipelineError("get_step_context() works only inside a step of a running pipeline")
+    return context
+
+
+def get_pipeline_context() -> PipelineContext:
+    run = _RUN.get()
+    if run is None:
+        raise PipelineError("get_pipeline_context() works only while a pipeline runs")
+    return run.context
+
+
+def active_slot_model(model_name: str | None) -> Model | None:
+    """The running step's model (or the run's model called ``model_name``), for log_model_metadata."""
+    step = _STEP.get()
+    run = _RUN.get()
+    if run is None:
+        return None
+    if model_name is None:
+        return step._model if step is not None else run.context._model
+    for model in run.bound.values():
+        if model.name == model_name:
+            return model
+    return None
+
+
+# ---------------------------------------------------------------- configuration
+
+def _model_dict(model: Model | Mapping[str, Any] | None) -> dict[str, Any]:
+    if model is None:
+        return {}
+    if isinstance(model, Mapping):
+        unknown = set(model) - set(MODEL_FIELDS)
+        if unknown:
+            raise InvalidValueError(f"unknown model field(s) in the run config: {', '.join(sorted(unknown))};"
+                                    f" known: {', '.join(MODEL_FIELDS)}")
+        return dict(model)
+    out = {"name": model.name, "version": model.requested_version}
+    out.update({k: v for k, v in model._card().items() if v is not None})
+    if model._tags:
+        out["tags"] = list(model._tags)
+    return out
+
+
+def _merge_model(code: Model | None, yaml_model: Mapping[str, Any] | None) -> Model | None:
+    """Code's model, with YAML fields filling what code leaves unset (no code model: the YAML's)."""
+    if code is None and not yaml_model:
+        return None
+    values = _model_dict(yaml_model)
+    if code is not None:
+        values.update({k: v for k, v in _model_dict(code).items() if v is not None or k == "version"})
+    if "name" not in values:
+        raise InvalidValueError("the run config's model: needs a name (or give model= in code)")
+    return Model(values["name"], values.get("version"), **{k: values.get(k) for k in CARD_FIELDS},
+                 tags=values.get("tags"), repo=code._repo if code is not None else None)
+
+
+def _load_config(path: str | os.PathLike[str] | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    from .manifests import parse_yaml
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidValueError(f"cannot read run config {path}: {exc.strerror}") from None
+    doc = parse_yaml(data, str(path)) or {}
+    if not isinstance(doc, dict):
+        raise InvalidValueError(f"{path}: a run config is a mapping with model:, parameters: and steps:")
+    unknown = set(doc) - {"model", "parameters", "steps"}
+    if unknown:
+        raise InvalidValueError(f"{path}: unknown section(s) {', '.join(sorted(unknown))};"
+                                " known: model, parameters, steps")
+    for name, section in (doc.get("steps") or {}).items():
+        if not isinstance(section, dict) or set(section) - {"model", "parameters"}:
+            raise InvalidValueError(f"{path}: steps: {name}: takes model: and parameters:")
+    return doc
+
+
+def _json_safe(value: Any) -> Any:
+    try:
+        return check_json_value(value, "parameter")
+    except (InvalidValueError, TypeError, ValueError):
+        return repr(value)
+
+
+# ---------------------------------------------------------------- steps
+
+class Step:
+    """A function that runs as a recorded step inside a pipeline (and plainly outside one)."""
+
+    def __init__(self, func: Callable[..., Any], name: str | None = None, model: Model | None = None) -> None:
+        self.func = func
+        self.name = validate_name("step", name or func.__name__)
+        self.model = model
+        self.outputs, self.as_tuple = output_specs(func, self.name)
+        functools.update_wrapper(self, func)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        run = _RUN.get()
+        if run is None or _STEP.get() is not None:
+            return self.func(*args, **kwargs)
+        return run.run_step(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<step {self.name}>"
+
+
+def step(func: Callable[..., Any] | None = None, *, name: str | None = None, model: Model | None = None) -> Any:
+    """``@step`` or ``@step(name=..., model=Model(...))``."""
+    if func is not None:
+        return Step(func, name, model)
+    return lambda f: Step(f, name, model)
+
+
+# ---------------------------------------------------------------- the run
+
+@dataclass
+class RunResult:
+    """What calling a pipeline returns: the recorded run."""
+
+    id: str
+    pipeline: str
+    status: str
+    versions: dict[str, list[int]]   # model -> the version numbers this run used or produced
+    output: Any = None               # what the pipeline function returned
+
+
+class ActiveRun:
+    def __init__(self, pipeline: "Pipeline", client: Any, pending: PendingRun, config: dict[str, Any],
+                 model: Model | None) -> None:
+        self.pipeline = pipeline
+        self.client = client
+        self.pending = pending
+        self.config = config
+        self.bound: dict[tuple[str, str], Model] = {}
+        self.produced: dict[int, tuple[Any, Output]] = {}  # id(value) -> (value kept alive, its output)
+        self.current_step: PendingStep | None = None
+        self.context = PipelineContext(pipeline.name, pending.id, pending.parameters,
+                                       self.bind(model) if model is not None else None)
+
+    def _key(self, model: Model) -> tuple[str, str]:
+        spec = model.requested_version
+        if spec is None:
+            return model.name, "<new>"
+        kind, value = parse_version_spec(spec)
+        return model.name, f"{kind}:{value}"
+
+    def bind(self, template: Model) -> Model:
+        """This run's version of ``template``: resolved (existing) or pending (new), once per run."""
+        key = self._key(template)
+        if key in self.bound:
+            return self.bound[key]
+        spec = template.requested_version
+        card = template._card()
+        slot: Slot
+        if spec is None:
+            slot = Slot(template.name, None, new=True, card=card, model_tags=list(template._tags))
+        else:
+            kind, value = parse_version_spec(spec)
+            existing = None
+            if kind == "name":
+                state = self.client.registry.snapshot().model(template.name)
+                existing = state.by_name(value) if state is not None else None
+                if existing is None:
+                    slot = Slot(template.name, None, new=True, version_name=value, card=card,
+                                model_tags=list(template._tags))
+            else:
+                existing = self.client.get_model_version(template.name, spec)  # a missing stage fails here
+            if existing is not None:
+                slot = Slot(template.name, existing.number)
+        self.pending.slots.append(slot)
+        bound = Model(template.name, spec, **{k: getattr(template, k, None) for k in CARD_FIELDS if k != "description"},
+                      description=template._description, tags=template._tags, repo=template._repo)
+        bound._bind(self, slot)
+        self.bound[key] = bound
+        return bound
+
+    def step_model(self, step: Step) -> Model | None:
+        yaml_step = (self.config.get("steps") or {}).get(step.name) or {}
+        own = _merge_model(step.model, yaml_step.get("model")) if step.model or yaml_step.get("model") else None
+        if own is not None:
+            return self.bind(own)
+        return self.context._model
+
+    def save_output(self, value: Any, name: str, artifact_type: str | None, slot: Slot | None,
+                    step: PendingStep | None) -> Output:
+        from .artifacts import save_object
+
+        link = save_object(self.client.registry, value, name, artifact_type, run=self.pending.id,
+                           step=step.name if step else None)
+        output = Output(link, slot, step.name if step else None)
+        if slot is not None:
+            slot.links.append(output)
+        if step is not None:
+            step.outputs.append(output)
+        if value is not None and not isinstance(value, bool):
+            self.produced[id(value)] = (value, output)
+        return output
+
+    def run_step(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        model = self.step_model(step)
+        yaml_params = ((self.config.get("steps") or {}).get(step.name) or {}).get("parameters") or {}
+        signature = inspect.signature(step.func)
+        try:
+            bound = signature.bind_partial(*args, **kwargs)
+        except TypeError as exc:
+            raise PipelineError(f"step {step.name!r}: {exc}") from None
+        for key, value in yaml_params.items():
+            if key not in signature.parameters:
+                raise InvalidValueError(f"run config: step {step.name!r} has no parameter {key!r}")
+            bound.arguments.setdefault(key, value)
+        pending = PendingStep(step.name, now(), model._slot if model is not None else None)
+        self.pending.steps.append(pending)
+        for key, value in bound.arguments.items():
+            known = self.produced.get(id(value))
+            if known is not None and known[0] is value:
+                pending.inputs[key] = known[1]
+            else:
+                pending.parameters[key] = _json_safe(value)
+        token = _STEP.set(StepContext(step.name, self.pipeline.name, self.pending.id, model))
+        self.current_step = pending
+        try:
+            result = step.func(*bound.args, **bound.kwargs)
+            for spec, value in split_outputs(result, step.outputs, step.as_tuple, step.name):
+                self.save_output(value, spec.name, spec.type, pending.slot, pending)
+        except BaseException as exc:
+            pending.status, pending.ended, pending.error = "failed", now(), _describe(exc)
+            raise
+        finally:
+            _STEP.reset(token)
+            self.current_step = None
+        pending.status, pending.ended = "completed", now()
+        return result
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _referenced_steps(func: Callable[..., Any]) -> list[Step]:
+    """Steps the pipeline body names (globals and closure), to resolve their models before running."""
+    names = set(func.__code__.co_names) | set(func.__code__.co_freevars)
+    scope = dict(func.__globals__)
+    for cell_name, cell in zip(func.__code__.co_freevars, func.__closure__ or ()):
+        try:
+            scope[cell_name] = cell.cell_contents
+        except ValueError:
+            pass
+    return [scope[n] for n in sorted(names) if isinstance(scope.get(n), Step)]
+
+
+def _run_id(pipeline: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"{pipeline[:60]}-{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Pipeline:
+    func: Callable[..., Any]
+    name: str
+    model: Model | None = None
+    config_path: str | os.PathLike[str] | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    repo: str | os.PathLike[str] | None = None
+
+    def __post_init__(self) -> None:
+        validate_name("pipeline", self.name)
+        functools.update_wrapper(self, self.func)  # type: ignore[arg-type]
+
+    def with_options(self, config_path: str | os.PathLike[str] | None = None, model: Model | None = None,
+                     parameters: Mapping[str, Any] | None = None,
+                     repo: str | os.PathLike[str] | None = None) -> "Pipeline":
+        """A configured copy: a YAML run config, a model, parameters (each overriding this one's)."""
+        return Pipeline(self.func, self.name, model if model is not None else self.model,
+                        config_path if config_path is not None else self.config_path,
+                        {**self.parameters, **dict(parameters or {})}, repo if repo is not None else self.repo)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> RunResult:
+        from .client import Client
+
+        if _RUN.get() is not None:
+            raise PipelineError(f"pipeline {self.name!r} was called while another pipeline runs")
+        config = _load_config(self.config_path)
+        model = _merge_model(self.model, config.get("model"))
+        signature = inspect.signature(self.func)
+        try:
+            bound = signature.bind_partial(*args, **kwargs)
+        except TypeError as exc:
+            raise PipelineError(f"pipeline {self.name!r}: {exc}") from None
+        for source in (self.parameters, config.get("parameters") or {}):
+            for key, value in source.items():
+                if key not in signature.parameters:
+                    raise InvalidValueError(f"pipeline {self.name!r} has no parameter {key!r}")
+                bound.arguments.setdefault(key, value)
+        bound.apply_defaults()
+        client = Client(self.repo if self.repo is not None else (model._repo if model is not None else None))
+        commit, dirty = _code_state(self.func)
+        pending = PendingRun(_run_id(self.name), self.name, now(), {k: _json_safe(v) for k, v in
+                                                                     bound.arguments.items()}, commit, dirty)
+        run = ActiveRun(self, client, pending, config, model)
+        for referenced in _referenced_steps(self.func):  # a missing stage fails before any step runs
+            run.step_model(referenced)
+        token = _RUN.set(run)
+        failure: BaseException | None = None
+        output = None
+        try:
+            output = self.func(*bound.args, **bound.kwargs)
+        except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised
+            failure = exc
+        finally:
+            _RUN.reset(token)
+        pending.status = "failed" if failure is not None else "completed"
+        pending.ended = now()
+        pending.error = _describe(failure) if failure is not None else None
+        committed = client.registry.transact(lambda snap: record_run(snap, pending))
+        recorded = committed.result
+        versions: dict[str, list[int]] = {}
+        for slot in pending.slots:
+            slot.number = recorded.numbers[id(slot)]
+            versions.setdefault(slot.model, [])
+            if slot.number not in versions[slot.model]:
+                versions[slot.model].append(slot.number)
+        for bound_model in run.bound.values():
+            bound_model._settle()
+        if failure is not None:
+            raise failure
+        return RunResult(pending.id, self.name, pending.status, versions, output)
+
+
+def _code_state(func: Callable[..., Any]) -> tuple[str | None, bool]:
+    from .errors import NotARegistryError
+    from .gitrepo import GitRepo
+
+    try:
+        source = inspect.getsourcefile(func) or os.getcwd()
+        return GitRepo.discover(Path(source).parent).code_state()
+    except (NotARegistryError, TypeError, OSError):
+        return None, False
+
+
+def pipeline(func: Callable[..., Any] | None = None, *, name: str | None = None, model: Model | None = None,
+             repo: str | os.PathLike[str] | None = None) -> Any:
+    """``@pipeline`` or ``@pipeline(name=..., model=Model(...))``."""
+    if func is not None:
+        return Pipeline(func, name or func.__name__, model, repo=repo)
+    return lambda f: Pipeline(f, name or f.__name__, model, repo=repo)
+
+
+def log_to_slot(model: Model, metadata: Mapping[str, Any]) -> None:
+    """Merge metadata into the pending version of a run-bound model."""
+    clean = check_json_value(dict(metadata), "metadata")
+    model._slot.metadata = merge_metadata(model._slot.metadata, clean)  # type: ignore[union-attr]
