@@ -176,11 +176,12 @@ def _json_safe(value: Any) -> Any:
 class Step:
     """A function that runs as a recorded step inside a pipeline (and plainly outside one)."""
 
-    def __init__(self, func: Callable[..., Any], name: str | None = None, model: Model | None = None) -> None:
+    def __init__(self, func: Callable[..., Any], name: str | None = None, model: Model | None = None,
+                 localns: dict[str, Any] | None = None) -> None:
         self.func = func
         self.name = validate_name("step", name or func.__name__)
         self.model = model
-        self.outputs, self.as_tuple = output_specs(func, self.name)
+        self.outputs, self.as_tuple = output_specs(func, self.name, localns)
         functools.update_wrapper(self, func)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -195,9 +196,11 @@ class Step:
 
 def step(func: Callable[..., Any] | None = None, *, name: str | None = None, model: Model | None = None) -> Any:
     """``@step`` or ``@step(name=..., model=Model(...))``."""
+    caller = inspect.currentframe().f_back  # type: ignore[union-attr]
+    localns = dict(caller.f_locals) if caller is not None else None  # names of the defining scope
     if func is not None:
-        return Step(func, name, model)
-    return lambda f: Step(f, name, model)
+        return Step(func, name, model, localns)
+    return lambda f: Step(f, name, model, localns)
 
 
 # ---------------------------------------------------------------- the run

@@ -54,9 +54,9 @@ class OutputSpec:
     type: str | None  # None: decided by the object's materializer
 
 
-def _annotation(func: Callable[..., Any]) -> Any:
+def _annotation(func: Callable[..., Any], localns: dict[str, Any] | None) -> Any:
     try:
-        hints = typing.get_type_hints(func, include_extras=True)
+        hints = typing.get_type_hints(func, localns=localns, include_extras=True)
     except Exception:  # noqa: BLE001 - unresolvable forward references: fall back to the raw annotation
         hints = dict(getattr(func, "__annotations__", {}))
     return hints.get("return", inspect.Signature.empty)
@@ -78,9 +78,14 @@ def _one(hint: Any, default: str, step: str) -> OutputSpec:
     return OutputSpec(default, None)
 
 
-def output_specs(func: Callable[..., Any], step: str) -> tuple[list[OutputSpec], bool]:
-    """The outputs a step declares, and whether it returns them as a tuple."""
-    hint = _annotation(func)
+def output_specs(func: Callable[..., Any], step: str,
+                 localns: dict[str, Any] | None = None) -> tuple[list[OutputSpec], bool]:
+    """The outputs a step declares, and whether it returns them as a tuple.
+
+    ``localns``: the names where the step was defined, for string annotations
+    (``from __future__ import annotations``) that refer to local names.
+    """
+    hint = _annotation(func, localns)
     if hint is inspect.Signature.empty:
         return [OutputSpec(f"{step}_output", None)], False
     if hint is None or hint is type(None):
