@@ -4,11 +4,11 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${GITREG_VENV:-$here/.venv}"
-if [ ! -x "$venv/bin/gitreg" ]; then
-  echo "== installing gitreg into $venv"
+if ! "$venv/bin/python" -c "import gitreg, sklearn, pandas" >/dev/null 2>&1; then
+  echo "== installing gitreg with scikit-learn and pandas into $venv"
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-  "$venv/bin/python" -m pip install -q -e "$here"
+  "$venv/bin/python" -m pip install -q -e "$here[sklearn,pandas]"
 fi
 export PATH="$venv/bin:$PATH"
 
@@ -21,25 +21,27 @@ echo "== a scratch repository: $scratch"
 echo '$ gitreg init'
 gitreg init
 echo
-echo "== the pipeline author's side (examples/quickstart.py)"
-python "$here/examples/quickstart.py"
+echo "== the pipeline author's side: examples/iris/run.py (three training runs, promotion, inference)"
+echo '$ python examples/iris/run.py'
+python "$here/examples/iris/run.py"
 run() { echo; echo "\$ $*"; "$@"; }
 run gitreg model list
 run gitreg model version list iris_classifier
 run gitreg model version model_artifacts iris_classifier production
-run gitreg model version data_artifacts iris_classifier latest
-run gitreg artifact get iris_classifier production trained_model -o model.json
+run gitreg model version runs iris_classifier production
+run gitreg run describe "$(git log -1 --format=%s --grep='^run training_pipeline' | cut -d' ' -f2 | tr -d :)"
+run gitreg artifact get iris_classifier production trained_model -o model.pkl
 run gitreg check
 echo
 echo "== promotion by pull request: propose, review, merge, tag"
-run gitreg model version update iris_classifier 3 -s production --force --propose -m "best accuracy so far"
-run git diff --stat main gitreg/promote/iris_classifier-v3-production
-run gitreg check --base main --rev gitreg/promote/iris_classifier-v3-production
+run gitreg model version update iris_classifier 2 -s staging --propose -m "second opinion on v2"
+run git diff main gitreg/promote/iris_classifier-v2-staging -- .mcp/models/iris_classifier/versions
+run gitreg check --base main --rev gitreg/promote/iris_classifier-v2-staging
 # a squash merge, as a git host makes it: the pull request's title, the branch's message as the body
-git merge -q --squash gitreg/promote/iris_classifier-v3-production
-git commit -q -m "Promote iris_classifier v3 to production (#1)" \
-  -m "* $(git log -1 --format=%B gitreg/promote/iris_classifier-v3-production)"
-echo; echo '$ git merge --squash gitreg/promote/iris_classifier-v3-production && git commit ...   # the reviewed pull request, squash-merged'
+git merge -q --squash gitreg/promote/iris_classifier-v2-staging >/dev/null
+git commit -q -m "Stage iris_classifier v2 (#1)" \
+  -m "* $(git log -1 --format=%B gitreg/promote/iris_classifier-v2-staging)"
+echo; echo '$ git merge --squash gitreg/promote/iris_classifier-v2-staging && git commit ...   # the reviewed pull request, squash-merged'
 run gitreg tags sync
 run gitreg model version history iris_classifier
 echo
@@ -47,6 +49,6 @@ echo "== and plain git tells the same story"
 run git log --oneline -8
 run git tag -l 'models/iris_classifier/*'
 run git for-each-ref --format='%(refname:short)  %(taggerdate:iso)  %(subject)' 'refs/tags/models/iris_classifier/'
-run git show --no-patch models/iris_classifier/production/2
+run git show --no-patch models/iris_classifier/production/1
 echo
 echo "The scratch registry stays in $scratch for you to explore."

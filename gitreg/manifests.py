@@ -29,6 +29,11 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def now_precise() -> str:
+    """UTC timestamp with milliseconds, for run and step times (runs often start within a second)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 # ---------------------------------------------------------------- YAML
 
 def _yaml():

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .errors import InvalidValueError, PipelineError
-from .manifests import CARD_FIELDS, check_json_value, merge_metadata, now
+from .manifests import CARD_FIELDS, check_json_value, merge_metadata, now_precise as now
 from .model import Model
 from .names import validate_name
 from .runs import Output, PendingRun, PendingStep, Slot, record_run

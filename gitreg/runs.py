@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .manifests import ArtifactLink, ModelManifest, VersionManifest, dump_yaml, merge_metadata, now, validate
+from .manifests import (
+    ArtifactLink, ModelManifest, VersionManifest, dump_yaml, merge_metadata, now, now_precise, validate,
+)
 from .operations import (
     check_case_clash, model_bytes, new_model, registered_numbers, validate_version_name, version_bytes,
 )
@@ -155,7 +157,7 @@ def record_run(snap: Any, run: PendingRun) -> Change:
                 validate_version_name(slot.version_name)
             models[slot.model] = replace(card, counters=replace(card.counters, versions=number))
             versions[(slot.model, number)] = VersionManifest(model=slot.model, number=number, name=name,
-                                                             created=run.started)
+                                                             created=run.started[:19] + "Z")
             message = format_version_message(slot.model, number, name, by, f"pipeline run {run.id}")
             tags.append((format_version_tag(prefix, slot.model, number), message))
         else:
@@ -209,13 +211,13 @@ def run_document(run: PendingRun, numbers: dict[int, int], art_versions: dict[in
     steps = []
     for step in run.steps:
         steps.append({
-            "name": step.name, "status": step.status, "started": step.started, "ended": step.ended or now(),
+            "name": step.name, "status": step.status, "started": step.started, "ended": step.ended or now_precise(),
             "model": {"name": step.slot.model, "version": numbers[id(step.slot)]} if step.slot else None,
             "parameters": step.parameters, "inputs": {k: ref(v) for k, v in step.inputs.items()},
             "outputs": [ref(o) for o in step.outputs], "error": step.error,
         })
     return {"format": 1, "id": run.id, "pipeline": run.pipeline, "status": run.status, "started": run.started,
-            "ended": run.ended or now(), "parameters": run.parameters,
+            "ended": run.ended or now_precise(), "parameters": run.parameters,
             "code": {"commit": run.code_commit, "dirty": run.code_dirty}, "error": run.error,
             "models": models, "steps": steps}
 

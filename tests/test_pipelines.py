@@ -486,3 +486,28 @@ def test_check_validates_run_manifests(repo, client):
     git(repo, "commit", "-qam", "hand edit")
     report = check(client.registry.repo)
     assert [p.field for p in report.errors] == ["status"]
+
+
+# ---------------------------------------------------------------- the shipped examples
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.mark.parametrize("script", ["iris/run.py", "quickstart.py"])
+def test_examples_run_in_a_fresh_registry(repo, client, script):
+    import subprocess
+
+    res = subprocess.run([sys.executable, str(EXAMPLES / script)], cwd=repo, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    production = client.get_model_version("iris_classifier", "production")
+    assert production.stage == "production"
+    from gitreg.check import check
+
+    assert check(client.registry.repo).ok
+    if script == "iris/run.py":
+        assert len(client.list_runs(pipeline="training_pipeline")) == 3
+        [inference] = client.list_runs(pipeline="inference_pipeline")
+        assert inference.models == (("iris_classifier", production.number, False),)
+        assert {a.name for a in production.artifacts} >= {"trained_model", "X_train", "predictions"}
+        assert client.get_artifact("iris_classifier", "production", "trained_model").type == "model"
+        assert "predicted: setosa=5, versicolor=5, virginica=5" in res.stdout
