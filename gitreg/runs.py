@@ -127,6 +127,7 @@ def record_run(snap: Any, run: PendingRun) -> Change:
     files: dict[str, bytes | None] = {}
     tags: list[tuple[str, str]] = []
     numbers: dict[int, int] = {}
+    registered: set[int] = set()  # id(slot) of the versions this run registers
     art_versions: dict[int, int] = {}
     models: dict[str, ModelManifest] = {}
     versions: dict[tuple[str, int], VersionManifest] = {}
@@ -146,12 +147,18 @@ def record_run(snap: Any, run: PendingRun) -> Change:
                 for link in v.artifacts:
                     key = (slot.model, link.name)
                     used_art[key] = max(used_art.get(key, 0), link.version)
-        if slot.new:
+        named = state.by_name(slot.version_name) if state is not None and slot.version_name else None
+        if slot.new and named is not None:  # another run created that name meanwhile: use it
+            slot_number: int | None = named.number
+        else:
+            slot_number = slot.number
+        if slot.new and named is None:
             card = models[slot.model]
             top = max([card.counters.versions, allocated.get(slot.model, 0),
                        *registered_numbers(snap, slot.model)])
             number = top + 1
             allocated[slot.model] = number
+            registered.add(id(slot))
             name = slot.version_name or str(number)
             if slot.version_name:
                 validate_version_name(slot.version_name)
@@ -161,7 +168,7 @@ def record_run(snap: Any, run: PendingRun) -> Change:
             message = format_version_message(slot.model, number, name, by, f"pipeline run {run.id}")
             tags.append((format_version_tag(prefix, slot.model, number), message))
         else:
-            number = slot.number  # type: ignore[assignment]
+            number = slot_number  # type: ignore[assignment]
             if (slot.model, number) not in versions:
                 versions[(slot.model, number)] = state.resolve(number)  # type: ignore[union-attr]
         numbers[id(slot)] = number
@@ -181,11 +188,11 @@ def record_run(snap: Any, run: PendingRun) -> Change:
             files[f"{model_path(name)}/model.yaml"] = model_bytes(card)
     for (name, number), version in versions.items():
         files[version_file(name, number)] = version_bytes(version)
-    manifest = run_document(run, numbers, art_versions)
+    manifest = run_document(run, numbers, art_versions, registered)
     validate("run", manifest, run_file(run.id))
     files[run_file(run.id)] = dump_yaml(manifest)
     produced = sum(len(s.links) for s in run.slots)
-    made = ", ".join(f"{s.model} v{numbers[id(s)]}" for s in run.slots if s.new) or "no new version"
+    made = ", ".join(f"{s.model} v{numbers[id(s)]}" for s in run.slots if id(s) in registered) or "no new version"
     message = (f"run {run.id}: {run.pipeline} {run.status} ({made}; {produced} artifact(s))\n\n"
                f"pipeline: {run.pipeline}\nrun: {run.id}\nstatus: {run.status}\nstarted: {run.started}\n"
                f"ended: {run.ended}\ncode: {run.code_commit or 'unknown'}{' (dirty)' if run.code_dirty else ''}\n"
@@ -195,7 +202,8 @@ def record_run(snap: Any, run: PendingRun) -> Change:
                   result=Recorded(numbers, art_versions, manifest))
 
 
-def run_document(run: PendingRun, numbers: dict[int, int], art_versions: dict[int, int]) -> dict[str, Any]:
+def run_document(run: PendingRun, numbers: dict[int, int], art_versions: dict[int, int],
+                 created: set[int]) -> dict[str, Any]:
     def ref(output: Output) -> dict[str, Any]:
         link = output.link
         slot = output.slot
@@ -205,7 +213,7 @@ def run_document(run: PendingRun, numbers: dict[int, int], art_versions: dict[in
 
     models = []
     for slot in run.slots:
-        entry = {"name": slot.model, "version": numbers[id(slot)], "created": slot.new}
+        entry = {"name": slot.model, "version": numbers[id(slot)], "created": id(slot) in created}
         if entry not in models:
             models.append(entry)
     steps = []

@@ -81,6 +81,27 @@ def test_a_run_is_one_commit_with_a_new_version_and_every_output_linked(repo, cl
     again = training()
     assert again.versions == {"iris": [2]}
     assert [a.version for a in client.get_model_version("iris", 2).links("weights")] == [2]
+    # identical bytes are stored once: both runs' features point at one object
+    uris = {next(client.get_model_version("iris", n).links("features")).uri for n in (1, 2)}
+    assert len(uris) == 1
+
+
+def test_a_named_version_is_created_once_and_then_reused(repo, client):
+    @step
+    def work() -> Annotated[int, "value"]:
+        return 1
+
+    @pipeline(model=Model("iris", version="candidate"))
+    def p():
+        work()
+
+    first, second = p(), p()
+    assert first.versions == second.versions == {"iris": [1]}
+    v = client.get_model_version("iris", "candidate")
+    assert v.number == 1 and v.runs == (first.id, second.id)
+    assert [a.version for a in v.links("value")] == [1, 2]
+    assert client.get_run(first.id).models == (("iris", 1, True),)
+    assert client.get_run(second.id).models == (("iris", 1, False),)
 
 
 def _pipeline_in_repo(repo: Path, name: str = "train_code"):
