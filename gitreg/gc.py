@@ -1,7 +1,8 @@
 """Garbage collection of the artifact store: remove objects no manifest ever linked.
 
-An object is kept if any version manifest reachable from any ref, the reflogs or
-the index links it (history stays loadable: ``git show models/iris/v3:...``), or
+An object is kept if any version manifest or pipeline run manifest reachable from
+any ref, the reflogs or the index links it (a run records the outputs of steps
+that had no model too) (history stays loadable: ``git show models/iris/v3:...``), or
 if it is younger than a grace period (an upload whose link is not committed yet).
 """
 
@@ -14,9 +15,22 @@ from dataclasses import dataclass
 from .errors import GitregError
 from .manifests import parse_yaml
 from .registry import Registry
-from .state import MODELS_PATH
+from .state import MCP, MODELS_PATH
 
 _VERSION_PATH = re.compile(re.escape(MODELS_PATH) + r"/[^/]+/versions/[1-9][0-9]*\.yaml")
+_RUN_PATH = re.compile(re.escape(MCP) + r"/runs/[^/]+\.yaml")
+
+
+def _manifest_path(path: str) -> bool:
+    return bool(_VERSION_PATH.fullmatch(path) or _RUN_PATH.fullmatch(path))
+
+
+def _run_artifacts(doc: dict) -> list[dict]:
+    out: list[dict] = []
+    for step in doc.get("steps") or ():
+        if isinstance(step, dict):
+            out += [o for o in step.get("outputs") or () if isinstance(o, dict)]
+    return out
 
 
 @dataclass(frozen=True)
@@ -34,9 +48,9 @@ def referenced_hashes(registry: Registry) -> set[str]:
     repo = registry.repo
     listing = repo.out("rev-list", "--all", "--reflog", "--objects")
     blobs = {line.split(" ", 1)[0] for line in listing.splitlines()
-             if " " in line and _VERSION_PATH.fullmatch(line.split(" ", 1)[1])}
-    staged = repo.out("ls-files", "--stage", "--", MODELS_PATH)
-    blobs |= {line.split()[1] for line in staged.splitlines() if _VERSION_PATH.fullmatch(line.split("\t")[-1])}
+             if " " in line and _manifest_path(line.split(" ", 1)[1])}
+    staged = repo.out("ls-files", "--stage", "--", MCP)
+    blobs |= {line.split()[1] for line in staged.splitlines() if _manifest_path(line.split("\t")[-1])}
     hashes: set[str] = set()
     directories: list[tuple[str, str]] = []
     for data in repo.read_blobs(sorted(blobs)):
@@ -44,7 +58,9 @@ def referenced_hashes(registry: Registry) -> set[str]:
             doc = parse_yaml(data or b"", "manifest")
         except GitregError:
             continue  # an old, invalid manifest links nothing we can trust
-        for link in doc.get("artifacts") or ():
+        if not isinstance(doc, dict):
+            continue
+        for link in [*(doc.get("artifacts") or ()), *_run_artifacts(doc)]:
             if not isinstance(link, dict) or link.get("external") or not isinstance(link.get("sha256"), str):
                 continue
             hashes.add(link["sha256"])

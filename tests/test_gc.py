@@ -65,3 +65,25 @@ def test_gc_cli(repo, capsys):
     out, err = capsys.readouterr()
     assert out.startswith("removed ") and "removed 1" in err
     assert _objects(repo) == []
+
+
+def test_gc_keeps_outputs_of_steps_without_a_model(repo, client):
+    from typing import Annotated
+
+    from gitreg import pipeline, step
+
+    @step
+    def make() -> Annotated[bytes, "blob"]:
+        return b"only the run manifest links this"
+
+    @pipeline
+    def modelless():
+        make()
+
+    result = modelless()
+    [output] = client.get_run(result.id).steps[0]["outputs"]
+    assert output["model"] is None and output["version"] is None
+    report = client.collect_garbage(dry_run=False, grace_seconds=0)
+    assert report.removed == ()
+    assert b"".join(client.registry.store().open_verified(output["uri"], output["sha256"])) == \
+        b"only the run manifest links this"
