@@ -59,7 +59,29 @@ def check_change(repo: GitRepo, base: str, rev: str = "HEAD", allow_delete: bool
         return replace(report, problems=tuple(problems))
     if base_commit != report.commit:
         problems.extend(_compare(_models(repo, base_commit), _models(repo, report.commit), allow_delete))
+        problems.extend(_compare_runs(repo, base_commit, report.commit, allow_delete))
     return replace(report, problems=tuple(with_lines(repo, report.commit, problems)))
+
+
+def _compare_runs(repo: GitRepo, base: str, head: str, allow_delete: bool) -> list[Problem]:
+    """A recorded run is history: never edited, deleted only with ``allow_delete``."""
+    from .runs import RUNS_PATH
+
+    def files(commit: str) -> dict[str, str]:
+        tree = repo.read_tree(f"{commit}:{RUNS_PATH}")
+        return {e.name: e.oid for e in tree[1]} if tree else {}
+
+    problems: list[Problem] = []
+    after = files(head)
+    for name, oid in files(base).items():
+        path = f"{RUNS_PATH}/{name}"
+        if name not in after:
+            msg = _deleted(f"the record of run {name[:-5]}", allow_delete)
+            if msg:
+                problems.append(Problem(path, "", msg))
+        elif after[name] != oid:
+            problems.append(Problem(path, "", "a recorded run was edited; run records are history and never change"))
+    return problems
 
 
 def _deleted(what: str, allow: bool) -> str | None:

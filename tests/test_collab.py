@@ -429,3 +429,23 @@ def test_pre_commit_hook_definition_runs_gitreg_check_on_registry_files():
     [hook] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "gitreg-check" and hook["entry"] == "gitreg check --staged"
     assert hook["pass_filenames"] is False and hook["files"] == r"^\.mcp/"
+
+
+def test_check_base_rejects_edited_run_records(pr, client):
+    from typing import Annotated as A
+
+    from gitreg import Model as M, pipeline, step
+
+    @step
+    def s() -> A[int, "x"]:
+        return 1
+
+    @pipeline(model=M("iris"))
+    def p():
+        s()
+
+    run = p()
+    git(pr, "checkout", "-q", "-b", "pr3")
+    _edit(pr, f".mcp/runs/{run.id}.yaml", "status: completed", "status: failed")
+    code, data = _check(base="pr")
+    assert code == 14 and "never change" in data["problems"][0]["message"]
