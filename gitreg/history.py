@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .gitrepo import GitRepo
-from .tagnames import StageTag, VersionTag, parse_stage_message, parse_tag
+from .tagnames import StageTag, VersionTag, parse_stage_message, parse_tag, parse_version_message
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,6 @@ class Event:
                 "demoted": list(self.demoted), "commit": self.commit, "tag": self.tag}
 
 
-def _field(body: str, key: str) -> str:
-    for line in body.splitlines():
-        if line.startswith(key + ": "):
-            return line[len(key) + 2:]
-    return ""
-
-
 def model_history(repo: GitRepo, prefix: str, model: str, version: int | None = None) -> list[Event]:
     """Registrations and stage changes of ``model`` (of one version, and the moves that demoted it)."""
     events: list[Event] = []
@@ -50,9 +43,10 @@ def model_history(repo: GitRepo, prefix: str, model: str, version: int | None = 
         parsed = parse_tag(prefix, ref.name)
         tag = ref.name[len("refs/tags/"):]
         if isinstance(parsed, VersionTag) and parsed.model == model:
+            registered = parse_version_message(ref.subject + "\n\n" + ref.body)
+            by, reason = (registered.by, registered.reason) if registered is not None else ("", "")
             events.append(Event(ref.date, "registered", model, parsed.number, None, "none",
-                                _field(ref.body, "by") or ref.tagger, _field(ref.body, "reason"),
-                                ref.target, tag))
+                                by or ref.tagger, reason, ref.target, tag))
         elif isinstance(parsed, StageTag) and parsed.model == model:
             msg = parse_stage_message(ref.subject + "\n\n" + ref.body)
             if msg is None:

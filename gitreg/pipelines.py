@@ -260,8 +260,7 @@ class ActiveRun:
             if existing is not None:
                 slot = Slot(template.name, existing.number)
         self.pending.slots.append(slot)
-        bound = Model(template.name, spec, **{k: getattr(template, k, None) for k in CARD_FIELDS if k != "description"},
-                      description=template._description, tags=template._tags, repo=template._repo)
+        bound = Model(template.name, spec, **template._card(), tags=template._tags, repo=template._repo)
         bound._bind(self, slot)
         self.bound[key] = bound
         return bound

@@ -97,10 +97,13 @@ class Registry:
         return registry
 
     def _code_remote(self, name: str) -> Remote:
+        return self.remote_named(name, f".mcp/registry.yaml says writes push to the remote {name!r}")
+
+    def remote_named(self, name: str, why: str) -> Remote:
+        """The git remote ``name`` of this repository, for the current branch; ``why`` it is needed."""
         if self.repo.run("remote", "get-url", name, check=False).returncode != 0:
-            raise RemoteError(name, (
-                f".mcp/registry.yaml says writes push to the remote {name!r}, but this repository has no such"
-                f" remote; add it with `git remote add {name} URL`"))
+            raise RemoteError(name, f"{why}, but this repository has no such remote; add it with"
+                                    f" `git remote add {name} URL`")
         head = self.repo.head_ref() or ""
         branch = head[len("refs/heads/"):] if head.startswith("refs/heads/") else "main"
         return Remote(self.repo, name, branch, cached=False)

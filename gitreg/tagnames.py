@@ -138,3 +138,30 @@ def format_version_message(model: str, number: int, name: str, by: str = "", rea
     if reason:
         lines.append("reason: " + reason.replace("\n", " ").strip())
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class VersionTagMessage:
+    model: str
+    number: int
+    name: str
+    by: str = ""
+    reason: str = ""
+
+
+_REGISTERED_RE = re.compile(r"(\S+) v([1-9][0-9]*) registered")
+
+
+def parse_version_message(text: str) -> VersionTagMessage | None:
+    """Inverse of :func:`format_version_message`; None if the subject does not match."""
+    lines = text.strip("\n").splitlines()
+    m = _REGISTERED_RE.fullmatch(lines[0].strip()) if lines else None
+    if not m:
+        return None
+    fields = {}
+    for line in lines[1:]:
+        key, sep, value = line.partition(": ")
+        if sep:
+            fields[key] = value
+    return VersionTagMessage(m.group(1), int(m.group(2)), fields.get("name", m.group(2)),
+                             fields.get("by", ""), fields.get("reason", ""))

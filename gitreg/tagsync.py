@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import GitError, RemoteError
+from .errors import GitError
 from .gitrepo import GitRepo
 from .registry import Registry
 from .remote import Remote
 from .tagnames import (
     StageTag, StageTagMessage, VersionTag, format_stage_message, format_stage_tag, format_version_message,
-    format_version_tag, parse_stage_message, parse_tag,
+    format_version_tag, parse_stage_message, parse_tag, parse_version_message,
 )
 from .transitions import Transition, branch_changes, commit_change, details, message_block, transitions
 
@@ -98,14 +98,9 @@ def _introduced_by(repo: GitRepo, t: Transition, commit: str, side: list[str]) -
 def _message(t: Transition, name: str, info: _CommitInfo) -> str:
     if t.kind == "registered":
         block = message_block(info.message, f"{t.model} v{t.version} registered")
-        reason = ""
-        by = info.author
-        for line in (block or "").splitlines():
-            if line.startswith("by: "):
-                by = line[4:]
-            elif line.startswith("reason: "):
-                reason = line[8:]
-        return format_version_message(t.model, t.version, name, by, reason)
+        found = parse_version_message(block) if block else None
+        by = found.by if found is not None and found.by else info.author
+        return format_version_message(t.model, t.version, name, by, found.reason if found is not None else "")
     block = message_block(info.message, f"{t.model} v{t.version} -> {t.stage}")
     parsed = parse_stage_message(block) if block else None
     by = parsed.by if parsed is not None and parsed.by else info.author
@@ -121,12 +116,8 @@ def _message(t: Transition, name: str, info: _CommitInfo) -> str:
 def _push_remote(registry: Registry) -> Remote:
     if registry.remote is not None:
         return registry.remote
-    repo = registry.repo
-    if repo.run("remote", "get-url", "origin", check=False).returncode != 0:
-        raise RemoteError("origin", "--push needs a remote: name one with `remote:` in .mcp/registry.yaml,"
-                                    " or add `origin` (git remote add origin URL)")
-    head = repo.head_ref() or "refs/heads/main"
-    return Remote(repo, "origin", head.rsplit("/", 1)[-1], cached=False)
+    return registry.remote_named("origin", "--push needs a remote: name one with `remote:` in"
+                                           " .mcp/registry.yaml, or add origin")
 
 
 def sync_tags(registry: Registry, push: bool = False, dry_run: bool = False) -> SyncReport:

@@ -57,3 +57,13 @@ def test_stage_message_round_trip():
     plain = StageTagMessage(model="m", number=1, stage="staging", previous_stage="none")
     assert parse_stage_message(format_stage_message(plain)) == plain
     assert parse_stage_message("hello world") is None
+
+
+def test_version_message_round_trip():
+    from gitreg.tagnames import format_version_message, parse_version_message
+
+    text = format_version_message("iris", 3, "candidate", "A <a@x>", "nightly\nbuild")
+    back = parse_version_message(text)
+    assert (back.model, back.number, back.name, back.by, back.reason) == ("iris", 3, "candidate", "A <a@x>",
+                                                                          "nightly build")
+    assert parse_version_message("iris v3 -> production") is None
