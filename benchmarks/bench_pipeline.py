@@ -4,9 +4,8 @@
     python benchmarks/bench_pipeline.py --runs 1000
 
 Each run: 3 steps with small outputs (stored, linked, lineage), one new model version,
-one commit with the run manifest. Printed: the median time of a whole run (at the
-start and at the end of the series), of the same three functions called plainly, and
-of the record commit alone.
+one commit with the run manifest. Printed: the median time of a whole run at the
+start and at the end of the series, and of the same three functions called plainly.
 """
 
 from __future__ import annotations
