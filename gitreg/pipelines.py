@@ -265,9 +265,20 @@ class ActiveRun:
         self.bound[key] = bound
         return bound
 
-    def step_model(self, step: Step) -> Model | None:
+    def own_model(self, step: Step) -> Model | None:
+        """The step's own model template (code, then YAML), if it has one."""
         yaml_step = (self.config.get("steps") or {}).get(step.name) or {}
-        own = _merge_model(step.model, yaml_step.get("model")) if step.model or yaml_step.get("model") else None
+        return _merge_model(step.model, yaml_step.get("model")) if step.model or yaml_step.get("model") else None
+
+    def check_model(self, step: Step) -> None:
+        """Resolve the step's own model now if it names an existing version (a missing stage fails here)."""
+        own = self.own_model(step)
+        if own is not None and own.requested_version is not None \
+                and parse_version_spec(own.requested_version)[0] != "name":
+            self.client.get_model_version(own.name, own.requested_version)
+
+    def step_model(self, step: Step) -> Model | None:
+        own = self.own_model(step)
         if own is not None:
             return self.bind(own)
         return self.context._model
@@ -389,7 +400,7 @@ class Pipeline:
                                                                      bound.arguments.items()}, commit, dirty)
         run = ActiveRun(self, client, pending, config, model)
         for referenced in _referenced_steps(self.func):  # a missing stage fails before any step runs
-            run.step_model(referenced)
+            run.check_model(referenced)
         token = _RUN.set(run)
         failure: BaseException | None = None
         output = None

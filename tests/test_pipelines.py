@@ -316,6 +316,22 @@ def test_a_missing_stage_fails_before_any_step_runs(repo, client):
     assert ran == [] and commits(repo) == before and client.list_runs() == []
 
 
+def test_a_step_that_does_not_run_creates_no_version(repo, client):
+    @step(model=Model("detector"))
+    def optional() -> int:
+        return 1
+
+    @pipeline(model=Model("iris"))
+    def p(use_detector: bool = False):
+        load()
+        if use_detector:
+            optional()
+
+    assert p().versions == {"iris": [1]}
+    assert client.list_models() and [m.name for m in client.list_models()] == ["iris"]
+    assert p(use_detector=True).versions == {"iris": [2], "detector": [1]}
+
+
 def test_log_model_metadata_inside_a_step_without_a_model_is_a_clear_error(repo, client):
     @step
     def lonely() -> int:
