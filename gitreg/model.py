@@ -100,6 +100,12 @@ class Model:
 
     # ------------------------------------------------------------ properties
 
+    def _committed(self, what: str) -> int:
+        """The version number, for operations that need the version to be in the registry already."""
+        if self._pending():
+            raise self._pending_error(what)
+        return self._manifest().number
+
     @property
     def number(self) -> int | None:
         """The version number (None inside a run for the version the run creates: it is numbered when recorded)."""
@@ -155,9 +161,7 @@ class Model:
     # ------------------------------------------------------------ actions
 
     def set_stage(self, stage: object, force: bool = False, reason: str = "") -> None:
-        if self._pending():
-            raise self._pending_error("set its stage")
-        number = self.number
+        number = self._committed("set its stage")
         self.client.update_model_version(self.name, number, stage=stage, force=force, reason=reason)
 
     def log_metadata(self, metadata: Mapping[str, Any]) -> None:
@@ -180,10 +184,12 @@ class Model:
         return self.client.save_artifact(self.name, self.number, data, name, type)
 
     def link_artifact(self, uri: str, name: str, type: str = "data", copy: bool = False) -> "ArtifactLink":
-        return self.client.link_artifact(self.name, self.number, uri, name, type=type, copy=copy)
+        return self.client.link_artifact(self.name, self._committed("link artifacts to it"), uri, name, type=type,
+                                         copy=copy)
 
     def get_artifact(self, name: str, version: int | None = None, type: str | None = None) -> "ArtifactVersion":
-        return self.client.get_artifact(self.name, self.number, name, version, type)
+        return self.client.get_artifact(self.name, self._committed("read its artifacts from the registry"), name,
+                                        version, type)
 
     def get_model_artifact(self, name: str, version: int | None = None) -> "ArtifactVersion":
         return self.get_artifact(name, version, "model")
@@ -204,7 +210,7 @@ class Model:
         return self.get_artifact(name, version).load()
 
     def delete_artifact(self, name: str, version: int | None = None) -> None:
-        self.client.delete_artifact(self.name, self.number, name, version)
+        self.client.delete_artifact(self.name, self._committed("unlink its artifacts"), name, version)
 
     def __repr__(self) -> str:
         pinned = f"v{self._number}" if self._number is not None else repr(self.requested_version)

@@ -548,3 +548,24 @@ def test_examples_run_in_a_fresh_registry(repo, client, script):
         assert {a.name for a in production.artifacts} >= {"trained_model", "X_train", "predictions"}
         assert client.get_artifact("iris_classifier", "production", "trained_model").type == "model"
         assert "predicted: setosa=5, versicolor=5, virginica=5" in res.stdout
+
+
+def test_a_pending_version_refuses_what_needs_it_recorded(repo, client):
+    client.create_model_version("iris")  # v1 exists: must not be mistaken for the run's version
+
+    @step
+    def s() -> None:
+        model = get_step_context().model
+        with pytest.raises(PipelineError, match="recorded when the run ends"):
+            model.get_artifact("anything")
+        with pytest.raises(PipelineError, match="recorded when the run ends"):
+            model.set_stage("staging")
+        with pytest.raises(PipelineError, match="recorded when the run ends"):
+            model.load_artifact("not-saved-in-this-run")
+        assert model.stage == "none" and model.number is None
+
+    @pipeline(model=Model("iris"))
+    def p():
+        s()
+
+    assert p().versions == {"iris": [2]}
