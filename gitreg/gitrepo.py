@@ -157,6 +157,15 @@ class GitRepo:
         res = self.run("update-ref", "-m", message, ref, new, *expected, check=False)
         return res.returncode == 0
 
+    def delete_ref(self, ref: str, old: str | None = None) -> bool:
+        """Delete ``ref`` (only if it still is ``old``, when given); False if it was not deleted."""
+        return self.run("update-ref", "-d", ref, *([old] if old else []), check=False).returncode == 0
+
+    def remote_url(self, name: str) -> str | None:
+        """The URL configured for remote ``name``, or None if there is no such remote."""
+        res = self.run("remote", "get-url", name, check=False)
+        return res.stdout.decode("utf-8", "replace").strip() if res.returncode == 0 else None
+
     def index_tree(self) -> str:
         """The tree the index would commit (``git write-tree``)."""
         res = self.run("write-tree", check=False)

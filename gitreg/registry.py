@@ -101,7 +101,7 @@ class Registry:
 
     def remote_named(self, name: str, why: str) -> Remote:
         """The git remote ``name`` of this repository, for the current branch; ``why`` it is needed."""
-        if self.repo.run("remote", "get-url", name, check=False).returncode != 0:
+        if self.repo.remote_url(name) is None:
             raise RemoteError(name, f"{why}, but this repository has no such remote; add it with"
                                     f" `git remote add {name} URL`")
         head = self.repo.head_ref() or ""
@@ -294,7 +294,7 @@ class Registry:
         finally:
             if not pushed:
                 for ref in refs:
-                    repo.run("update-ref", "-d", ref, check=False)
+                    repo.delete_ref(ref)
         return created if pushed else None
 
     def propose(self, build: Callable[[Snapshot], Change | None], branch_for: Callable[[Any], str],
@@ -316,7 +316,7 @@ class Registry:
             if not repo.update_ref(ref, commit, None, message="gitreg: propose " + change.message.splitlines()[0]):
                 raise AlreadyExistsError("branch", branch_name + " (delete it with `git branch -D` to propose anew)")
             if self.remote is not None and not self.remote.push_branch(commit, branch_name):
-                repo.run("update-ref", "-d", ref, commit, check=False)
+                repo.delete_ref(ref, commit)
                 raise AlreadyExistsError(f"branch on {self.remote.name}", branch_name +
                                          " (a proposal with that name is open; merge or delete it first)")
             target = self.remote.branch if self.remote is not None else branch[len("refs/heads/"):]

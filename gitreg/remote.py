@@ -116,8 +116,7 @@ class Remote:
 
     @property
     def url(self) -> str:
-        res = self.repo.run("remote", "get-url", self.name, check=False)
-        return res.stdout.decode("utf-8", "replace").strip() if res.returncode == 0 else self.name
+        return self.repo.remote_url(self.name) or self.name
 
     def _git(self, doing: str, *args: str) -> str:
         res = self.repo.run(*args, check=False)
@@ -140,7 +139,7 @@ class Remote:
             err = res.stderr.decode("utf-8", "replace")
             if "couldn't find remote ref" not in err.lower():
                 raise classify(self.url, err, f"fetching {self.branch}")
-            self.repo.run("update-ref", "-d", self.tracking_ref, check=False)
+            self.repo.delete_ref(self.tracking_ref)
             # the branch is not there (an empty remote): still bring the tags
             if tag_prefix:
                 self._git("fetching tags", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.name,
