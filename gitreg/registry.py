@@ -235,7 +235,7 @@ class Registry:
         repo = self.repo
         with repo.write_lock():
             branch = self._branch()
-            checked_dirty = False
+            checked: set[str] = set()  # paths already proven free of uncommitted edits
             for attempt in range(MAX_ATTEMPTS):
                 local, base = self._base(branch, scope)
                 snap = Snapshot(repo, base)
@@ -244,12 +244,14 @@ class Registry:
                     if base != local and self.remote is not None and self.remote.cached:
                         repo.update_ref(branch, base, local)  # type: ignore[arg-type]
                     return Committed(None, change.result if change is not None else None)
+                # Building on a fetched head moves all of .mcp/ forward, not just this change's paths.
                 touched = change.paths if base == local else [MCP]
-                if not checked_dirty:
-                    dirty = repo.dirty_paths(local, touched)
+                unchecked = [p for p in touched if p not in checked]
+                if unchecked:
+                    dirty = repo.dirty_paths(local, unchecked)
                     if dirty:
                         raise DirtyManifestsError(dirty)
-                    checked_dirty = True
+                    checked.update(unchecked)
                 root_tree = repo.resolve(f"{base}^{{tree}}") if base else None
                 tree = repo.update_paths(root_tree, change.files)
                 commit = repo.commit_tree(tree, [base] if base else [], change.message)

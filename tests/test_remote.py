@@ -279,3 +279,30 @@ def test_init_with_a_remote_pushes_its_first_commit(tmp_path, monkeypatch):
     Client(work).create_model_version("iris")
     assert git(bare, "tag", "-l") == "models/iris/v1"
     assert main(["init", "--remote", "upstream"]) != 0
+
+
+def test_a_retry_on_a_moved_remote_still_protects_uncommitted_registry_edits(code_clones, monkeypatch):
+    """First attempt builds on the local branch; the push loses a race; the retry must move
+    all of .mcp/ forward, so it must check all of .mcp/ for uncommitted edits first."""
+    from gitreg.errors import DirtyManifestsError
+    from gitreg.remote import Remote
+
+    a, b = code_clones("a"), code_clones("b")
+    Client(a).create_model("other")
+    git(b, "pull", "-q", "origin", "main")
+    card = b / ".mcp/models/other/model.yaml"
+    card.write_text(card.read_text() + "# uncommitted hand edit\n")
+    real_push = Remote.push_branch
+    raced = []
+
+    def push_losing_once(self, commit, branch=None, extra_refs=()):
+        if not raced:
+            raced.append(1)
+            Client(a).update_model("other", description="changed elsewhere")
+            return False
+        return real_push(self, commit, branch, extra_refs)
+
+    monkeypatch.setattr(Remote, "push_branch", push_losing_once)
+    with pytest.raises(DirtyManifestsError, match="other/model.yaml"):
+        Client(b).create_model_version("iris")
+    assert card.read_text().endswith("# uncommitted hand edit\n")
