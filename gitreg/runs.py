@@ -109,17 +109,12 @@ class RunManifest:
                    tuple((m["name"], m["version"], m["created"]) for m in doc["models"]),
                    tuple(doc["steps"]), doc)
 
-    def uses(self, model: str, version: int) -> bool:
-        return any(m == model and v == version for m, v, _ in self.models)
-
 
 # ---------------------------------------------------------------- recording: snapshot in, Change out
 
 @dataclass(frozen=True)
 class Recorded:
     numbers: dict[int, int]            # id(slot) -> version number
-    artifact_versions: dict[int, int]  # id(output) -> artifact version
-    manifest: dict[str, Any]
 
 
 def record_run(snap: Any, run: PendingRun) -> Change:
@@ -199,7 +194,7 @@ def record_run(snap: Any, run: PendingRun) -> Change:
                + (f"error: {run.error.splitlines()[0][:200]}\n" if run.error else ""))
     paths = sorted({model_path(s.model) for s in run.slots} | {run_file(run.id)})
     return Change(message=message, files=files, tags=tags, paths=paths,
-                  result=Recorded(numbers, art_versions, manifest))
+                  result=Recorded(numbers))
 
 
 def run_document(run: PendingRun, numbers: dict[int, int], art_versions: dict[int, int],
