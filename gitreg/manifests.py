@@ -272,25 +272,29 @@ class ArtifactLink:
     run: str | None = None
     step: str | None = None
     created: str | None = None
+    executes_code: bool = False  # the format runs code when loaded (pickle and kin)
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> "ArtifactLink":
         return cls(name=doc["name"], version=doc["version"], type=doc["type"], uri=doc["uri"],
                    sha256=doc["sha256"], size=doc["size"], format=doc["format"], kind=doc["kind"],
                    external=doc["external"], run=doc.get("run"), step=doc.get("step"),
-                   created=doc.get("created"))
+                   created=doc.get("created"), executes_code=bool(doc.get("executes_code", False)))
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {}
         for key in _LINK_KEYS:
             value = getattr(self, key)
-            if value is not None or key not in ("run", "step", "created"):
+            if key == "executes_code":
+                if value:
+                    doc[key] = True
+            elif value is not None or key not in ("run", "step", "created"):
                 doc[key] = value
         return doc
 
 
 _LINK_KEYS = ("name", "version", "type", "uri", "sha256", "size", "format", "kind", "external",
-              "run", "step", "created")
+              "executes_code", "run", "step", "created")
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,13 @@ MATERIALIZERS: tuple[Materializer, ...] = (
     Materializer("pickle", lambda o: True, _save_pickle, _load_pickle, runs_code=True),
 )
 _BY_FORMAT = {m.format: m for m in MATERIALIZERS}
+#: Formats whose loading can run code: every link in one of these carries ``executes_code: true``.
+CODE_FORMATS = frozenset({"pickle", "cloudpickle", "joblib", "sklearn", "pandas", "torch"})
+
+
+def executes_code(fmt: str) -> bool:
+    """Whether loading an artifact of format ``fmt`` can run code (decided by gitreg, never by a manifest)."""
+    return fmt in CODE_FORMATS
 #: Formats of artifacts added as plain files or directories: loading returns a local path.
 PATH_FORMATS = ("file", "directory")
 
