@@ -124,6 +124,10 @@ class ManifestError(GitregError):
         self.problem = problem
 
 
+#: The command that discards staged, unstaged and new files under .mcp/ (run from the repository's top).
+DISCARD_MCP_CHANGES = "git restore --source=HEAD --staged --worktree -- .mcp && git clean -fq -- .mcp"
+
+
 class DirtyManifestsError(GitregError):
     """Uncommitted changes under .mcp/ would be overwritten by a write."""
 
@@ -133,7 +137,7 @@ class DirtyManifestsError(GitregError):
         shown = ", ".join(paths[:5]) + (" ..." if len(paths) > 5 else "")
         super().__init__(
             f"uncommitted changes to registry files ({shown}); commit them (a hand edit is"
-            " legitimate once committed) or discard them with `git checkout -- .mcp`, then retry"
+            f" legitimate once committed) or discard them with `{DISCARD_MCP_CHANGES}`, then retry"
         )
         self.paths = paths
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import threading
 import time
@@ -51,6 +52,18 @@ class RefInfo:
     date: str          # ISO 8601 (tagger date for tags, committer date otherwise)
 
 
+@dataclass(frozen=True)
+class RefUpdate:
+    moved: bool                 # True: every ref moved; False: none did (a ref was not where expected)
+    refused: tuple[str, ...]    # the refs git named in its refusal
+
+
+# git's words when another process holds (or a crashed one left) a lock file.
+_LOCK_HELD = re.compile(r"Unable to create '([^']+\.lock)': File exists")
+# What git says when a ref is not where a compare-and-swap expected it.
+_CAS_MARKERS = ("but expected", "reference already exists", "cannot lock ref", "is at ", "unable to resolve reference")
+
+
 def _git_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("GIT_TERMINAL_PROMPT", "0")
@@ -71,6 +84,7 @@ class GitRepo:
         self._odb = None
         self._gc_threshold: int | None = None
         self._sign_commits: bool | None = None
+        self._sign_tags: bool | None = None
 
     # ------------------------------------------------------------ discovery
 
@@ -216,8 +230,10 @@ class GitRepo:
                                 tagger.strip(), date))
         return refs
 
-    def ref_names(self, pattern: str) -> list[str]:
-        out = self.run("for-each-ref", "--format=%(refname)", pattern).stdout.decode("utf-8", "replace")
+    def ref_names(self, pattern: str, merged: str | None = None) -> list[str]:
+        """Names of the refs under ``pattern`` (only those reachable from ``merged``, when given)."""
+        only = [f"--merged={merged}"] if merged else []
+        out = self.run("for-each-ref", "--format=%(refname)", *only, pattern).stdout.decode("utf-8", "replace")
         return [line for line in out.splitlines() if line]
 
     def identity(self) -> str:
@@ -244,6 +260,53 @@ class GitRepo:
         if self.resolve(f"refs/tags/{name}") is not None:
             return False
         raise GitError(f"git tag {name} failed: {res.stderr.decode('utf-8', 'replace').strip()}")
+
+    def tagger_ident(self) -> str:
+        """``Name <email> <seconds> <tz>`` as git would record a tagger now (env and config applied)."""
+        res = self.run("var", "GIT_COMMITTER_IDENT", check=False)
+        if res.returncode != 0:
+            raise GitError(
+                "git does not know who you are: set `git config user.name` and"
+                " `git config user.email` (or GIT_COMMITTER_NAME/GIT_COMMITTER_EMAIL), then retry"
+            )
+        return res.stdout.decode("utf-8", "replace").strip()
+
+    def signs_tags(self) -> bool:
+        """Whether git signs annotated tags here (``tag.gpgSign``): such tags are made by ``git tag``."""
+        if self._sign_tags is None:
+            self._sign_tags = self.config_bool("tag.gpgSign")
+        return self._sign_tags
+
+    def write_tag_object(self, name: str, target: str, message: str, ident: str) -> str:
+        """Write an annotated tag object for ``target`` without creating its ref; its object id."""
+        text = clean_message(message)
+        data = (f"object {target}\ntype commit\ntag {name}\ntagger {ident}\n\n{text}").encode("utf-8")
+        return self.write_object("tag", data)
+
+    def update_refs(self, updates: Sequence[tuple[str, str, str | None]], message: str = "gitreg") -> RefUpdate:
+        """Move every ``(ref, new, old)`` in one transaction: all or none.
+
+        ``old`` None means the ref must not exist yet.  Returns ``moved`` False when a
+        ref was not where expected (another writer won, or a tag exists already); any
+        other refusal (an invalid ref name, a full disk) raises GitError.
+        """
+        lines = "".join(f"update {ref} {new} {old or ZERO_OID}\n" for ref, new, old in updates)
+        for attempt in range(25):  # about a second for another git command to let go of a ref lock
+            res = self.run("update-ref", "-m", message, "--stdin", input=lines.encode("utf-8"), check=False)
+            if res.returncode == 0:
+                return RefUpdate(True, ())
+            err = res.stderr.decode("utf-8", "replace").strip()
+            held = _LOCK_HELD.search(err)
+            if held is None:
+                break
+            time.sleep(0.02 + attempt * 0.002)
+        else:
+            raise GitError(f"{held.group(1)} exists: another git command is running, or one crashed; nothing was"
+                           f" written. If no git command is running, remove it (rm {held.group(1)}), then retry")
+        lost = [ref for ref, _new, _old in updates if ref in err]
+        if any(marker in err for marker in _CAS_MARKERS):
+            return RefUpdate(False, tuple(lost))
+        raise GitError(f"git could not move {', '.join(ref for ref, _n, _o in updates)}: {err}")
 
     # ------------------------------------------------------------ objects
 
@@ -400,30 +463,57 @@ class GitRepo:
     # ------------------------------------------------------------ work tree
 
     def dirty_paths(self, commit: str | None, paths: Sequence[str]) -> list[str]:
-        """Files under ``paths`` whose work-tree content differs from ``commit``.
+        """Files under ``paths`` whose work-tree or staged (index) content differs from ``commit``.
 
-        Compares blob ids of the work-tree files with the commit's tree, so the
-        cost depends on the size of ``paths``, not of the repository.
+        Compares blob ids of the work-tree files and of the index entries with the
+        commit's tree, so the cost depends on the size of ``paths``, not of the repository.
         """
         if self.bare or not paths:
             return []
+        index = self.index_entries(paths)
         dirty: list[str] = []
         for path in paths:
             committed = dict(self._blobs_under(commit, path)) if commit else {}
-            local = self.root / path
-            present: dict[str, Path] = {}
-            if local.is_file():
-                present[path] = local
-            elif local.is_dir():
-                for folder, _dirs, files in os.walk(local):
-                    for name in files:
-                        full = Path(folder) / name
-                        present[full.relative_to(self.root).as_posix()] = full
-            for rel in sorted(set(committed) | set(present)):
-                # deleted, added, or changed in the work tree
-                if rel not in present or rel not in committed or blob_id(present[rel].read_bytes()) != committed[rel]:
+            staged = {p: oid for p, oid in index.items() if p == path or p.startswith(path + "/")}
+            present = self._worktree_files(path)
+            for rel in sorted(set(committed) | set(present) | set(staged)):
+                want = committed.get(rel)
+                # deleted, added, or changed in the work tree or in the index
+                if want is None or staged.get(rel) != want or rel not in present \
+                        or blob_id(present[rel].read_bytes()) != want:
                     dirty.append(rel)
         return dirty
+
+    def _worktree_files(self, path: str) -> dict[str, Path]:
+        local = self.root / path
+        present: dict[str, Path] = {}
+        if local.is_file():
+            present[path] = local
+        elif local.is_dir():
+            for folder, _dirs, files in os.walk(local):
+                for name in files:
+                    full = Path(folder) / name
+                    present[full.relative_to(self.root).as_posix()] = full
+        return present
+
+    def index_entries(self, paths: Sequence[str]) -> dict[str, str]:
+        """Path -> blob id of the index entries under ``paths`` ("conflict" for unmerged ones)."""
+        if self.bare or not paths:
+            return {}
+        out = self.run("ls-files", "-s", "-z", "--", *paths).stdout.decode("utf-8", "surrogateescape")
+        entries: dict[str, str] = {}
+        for record in out.split("\0"):
+            if not record:
+                continue
+            info, _tab, name = record.partition("\t")
+            _mode, oid, stage = info.split(" ")
+            entries[name] = oid if stage == "0" else "conflict"
+        return entries
+
+    def worktree_blob(self, path: str) -> str | None:
+        """The blob id the work-tree file ``path`` would have (None: no such file)."""
+        full = self.root / path
+        return blob_id(full.read_bytes()) if full.is_file() else None
 
     def _blobs_under(self, commit: str, path: str) -> Iterator[tuple[str, str]]:
         obj = self.read_object(f"{commit}:{path}")
@@ -442,21 +532,100 @@ class GitRepo:
                     else:
                         yield f"{prefix}/{e.name}", e.oid
 
-    def sync_paths(self, commit: str, paths: Sequence[str]) -> None:
-        """Make index and work tree of ``paths`` equal to ``commit`` (others untouched)."""
-        if self.bare or not paths:
+    def blobs_under(self, commit: str | None, paths: Sequence[str]) -> dict[str, str]:
+        """Path -> blob id of every file under ``paths`` at ``commit``."""
+        out: dict[str, str] = {}
+        for path in paths if commit else ():
+            out.update(self._blobs_under(commit, path))  # type: ignore[arg-type]
+        return out
+
+    def changed_files(self, old: str | None, new: str, paths: Sequence[str]) -> dict[str, str | None]:
+        """Files under ``paths`` that differ between two commits: path -> blob id at ``new`` (None: gone).
+
+        Walks only the subtrees whose ids differ, so a write's cost stays with what it changed.
+        """
+        out: dict[str, str | None] = {}
+        for path in paths:
+            a = self.read_object(f"{old}:{path}") if old else None
+            b = self.read_object(f"{new}:{path}")
+            self._diff(path, a, b, out)
+        return out
+
+    def _diff(self, path: str, a: tuple[str, str, bytes] | None, b: tuple[str, str, bytes] | None,
+              out: dict[str, str | None]) -> None:
+        if a is not None and b is not None and a[0] == b[0]:
             return
-        for attempt in range(50):
-            res = self.run("restore", f"--source={commit}", "--staged", "--worktree", "--",
-                           *paths, check=False)
-            err = res.stderr.decode("utf-8", "replace")
-            if res.returncode == 0 or "did not match any file" in err:
-                return
-            if "index.lock" in err:  # another git command holds the index: wait, retry
-                time.sleep(0.05 + attempt * 0.01)
+        a_tree = {e.name: e for e in parse_tree(a[2])} if a is not None and a[1] == "tree" else {}
+        b_tree = {e.name: e for e in parse_tree(b[2])} if b is not None and b[1] == "tree" else {}
+        if b is not None and b[1] == "blob":
+            out[path] = b[0]
+        elif a is not None and a[1] == "blob":
+            out[path] = None
+        for name in sorted(set(a_tree) | set(b_tree)):
+            ea, eb = a_tree.get(name), b_tree.get(name)
+            if ea is not None and eb is not None and ea.oid == eb.oid:
                 continue
-            raise GitError(f"could not update {', '.join(paths)} in the work tree: {err.strip()}")
-        raise GitError("the git index stayed locked (.git/index.lock); is another git running?")
+            self._diff(f"{path}/{name}", self.read_object(ea.oid) if ea else None,
+                       self.read_object(eb.oid) if eb else None, out)
+
+    def index_locked(self) -> bool:
+        return (self.git_dir / "index.lock").exists()
+
+    def wait_for_index(self, seconds: float = 2.0) -> bool:
+        """Wait up to ``seconds`` for another git command to release the index; False if it stays locked."""
+        deadline = time.monotonic() + seconds
+        while self.index_locked():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def set_files(self, files: Mapping[str, str | None]) -> bool:
+        """Make the work tree and index entries of ``files`` equal to the given blob ids (None: remove).
+
+        Only these paths are touched.  False (nothing in the index changed) when the
+        index stayed locked by another git command.
+        """
+        if self.bare or not files:
+            return True
+        wanted = [oid for oid in files.values() if oid is not None]
+        contents = dict(zip(wanted, self.read_blobs(wanted)))
+        for rel, oid in files.items():
+            full = self.root / rel
+            if oid is None:
+                if full.is_file() or full.is_symlink():
+                    full.unlink()
+                self._prune_empty(full.parent)
+                continue
+            data = contents.get(oid)
+            if data is None:
+                raise GitError(f"blob {oid} for {rel} is missing from the repository; run `git fsck`")
+            if full.is_file() and blob_id(full.read_bytes()) == oid:
+                continue
+            full.parent.mkdir(parents=True, exist_ok=True)
+            tmp = full.with_name(f".{full.name}.gitreg-tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, full)
+        listing = "".join(p + "\0" for p in files).encode("utf-8", "surrogateescape")
+        for attempt in range(30):  # about 1.5 s for another git command to let go of the index
+            res = self.run("update-index", "--add", "--remove", "-z", "--stdin", input=listing, check=False)
+            if res.returncode == 0:
+                return True
+            err = res.stderr.decode("utf-8", "replace")
+            if "index.lock" not in err:
+                raise GitError(f"could not update the index for {', '.join(list(files)[:3])}: {err.strip()}")
+            time.sleep(0.02 + attempt * 0.002)
+        return False
+
+    def _prune_empty(self, folder: Path) -> None:
+        """Remove ``folder`` and its parents while empty, up to the top of the work tree."""
+        root = self.root.resolve()
+        while folder.resolve() != root and folder.is_dir():
+            try:
+                folder.rmdir()
+            except OSError:
+                return
+            folder = folder.parent
 
     def maybe_gc(self) -> None:
         """Let git pack loose objects and refs once they pile up.
@@ -484,16 +653,24 @@ class GitRepo:
     # ------------------------------------------------------------ locking and cache
 
     @contextmanager
-    def write_lock(self) -> Iterator[None]:
-        """Serialise gitreg writers of this clone (a file lock in the git dir)."""
+    def write_lock(self, blocking: bool = True) -> Iterator[bool]:
+        """Serialise gitreg writers of this clone (a file lock in the git dir).
+
+        Yields True once held; with ``blocking`` False, yields False at once when
+        another process holds it.
+        """
         import fcntl
 
         folder = self.common_dir / "gitreg"
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / "write.lock", "a+") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
-                yield
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
@@ -566,3 +743,16 @@ def _run(cmd: list[str], cwd: Path, input: bytes | None = None, check: bool = Tr
         err = res.stderr.decode("utf-8", "replace").strip()
         raise GitError(f"`{' '.join(cmd[:3])}` failed: {err}")
     return res
+
+
+def clean_message(message: str) -> str:
+    """A message as ``git tag``/``git commit`` store it: trailing blanks stripped, blank runs folded, one final newline."""
+    lines = [line.rstrip() for line in message.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if not line and (not out or not out[-1]):
+            continue
+        out.append(line)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out) + "\n" if out else ""

@@ -22,7 +22,9 @@ from .errors import (
     AlreadyExistsError, ConcurrentWriteError, DirtyManifestsError, GitError, InvalidValueError, NotARegistryError,
     RemoteError,
 )
+from . import journal
 from .gitrepo import GitRepo
+from .journal import PendingWrite, Recovery
 from .manifests import RegistryConfig, dump
 from .remote import Remote, base_for_write, freshness_window, is_url, open_url, redact
 from .state import MCP, REGISTRY_PATH, Snapshot
@@ -88,12 +90,14 @@ class Registry:
         if is_url(where):
             repo, remote, changed = open_url(os.fspath(where))
             registry = cls(repo, remote)
+            registry.finish_interrupted()
             registry.refresh(force=True if refresh or changed else None)
             return registry
         registry = cls(GitRepo.discover(where))
         config = registry.snapshot().config  # fails early with NotARegistryError
         if config.remote:
             registry.remote = registry._code_remote(config.remote)
+        registry.finish_interrupted()
         return registry
 
     def _code_remote(self, name: str) -> Remote:
@@ -231,9 +235,15 @@ class Registry:
         """Run ``build`` on the branch head and commit its change (compare-and-swap, pushed if shared).
 
         ``scope``: the model the change is about, if one; with a remote only its tags are fetched.
+
+        Crash safety: before any ref moves, a journal records the write (see
+        :mod:`gitreg.journal`); the branch and the operation's tags then move in one
+        ref transaction (pushed first, atomically, when shared), and the journal is
+        cleared once ``.mcp/`` of the index and work tree match the branch.
         """
         repo = self.repo
         with repo.write_lock():
+            self._finish_locked()
             branch = self._branch()
             checked: set[str] = set()  # paths already proven free of uncommitted edits
             for attempt in range(MAX_ATTEMPTS):
@@ -252,52 +262,153 @@ class Registry:
                     if dirty:
                         raise DirtyManifestsError(dirty)
                     checked.update(unchecked)
+                if not repo.bare and not repo.wait_for_index():
+                    lock = repo.git_dir / "index.lock"
+                    raise GitError(f"{lock} exists: another git command is running, or one crashed; nothing was"
+                                   f" written. If no git command is running, remove it (rm {lock}), then retry")
                 root_tree = repo.resolve(f"{base}^{{tree}}") if base else None
                 tree = repo.update_paths(root_tree, change.files)
                 commit = repo.commit_tree(tree, [base] if base else [], change.message)
                 subject = change.message.splitlines()[0]
-                if self.remote is None:
-                    if repo.update_ref(branch, commit, base, message=subject):
-                        break
-                else:
-                    created = self._push(change, commit)
-                    if created is not None:
-                        if not repo.update_ref(branch, commit, local, message=subject):
-                            log.warning("%s moved while pushing; the registry commit %s is on %s/%s, `git pull`"
-                                        " to get it", branch, commit[:12], self.remote.name, self.remote.branch)
-                        break
+                created = self._land(branch, local, base, commit, change, touched, subject)
+                if created is not None:
+                    break
                 time.sleep(random.uniform(0.0, 0.02 * min(attempt + 1, 10)))
             else:
                 raise ConcurrentWriteError(
                     f"gave up after {MAX_ATTEMPTS} attempts: {branch} kept moving under this write"
                 )
             snap.seed_successor(commit, change.files)
-            if self.remote is None:
-                created = tuple(name for name, message in change.tags if repo.create_tag(name, commit, message))
-            # Bring .mcp/ of the index and work tree in line with the branch head.
-            if repo.head_ref() == branch:
-                repo.sync_paths(repo.commit_of(branch) or commit, touched)
+            self._sync(branch, local, commit, touched)
         repo.maybe_gc()
-        return Committed(commit, change.result, created or ())
+        return Committed(commit, change.result, created)
 
-    def _push(self, change: Change, commit: str) -> tuple[str, ...] | None:
-        """Push the commit and its tags in one atomic push; None if the remote moved on (redo the write).
+    def _land(self, branch: str, local: str | None, base: str | None, commit: str, change: Change,
+              touched: list[str], subject: str) -> tuple[str, ...] | None:
+        """Move the branch (pushing first when shared) and create the tags; None if another writer won.
 
-        The tags are made locally first and removed again if the push does not
-        go through: they were never published, so nothing published ever moves.
+        Unsigned tags are written as objects first and get their refs in the same ref
+        transaction as the branch (when shared: only once the push went through), so a
+        commit never lands without its tags and no tag ever names a commit that did
+        not land.  Signed tags are made by ``git tag`` (git signs them as it creates
+        the ref) just before the move and removed again if it fails; the journal
+        removes them if the process dies in between.
         """
-        assert self.remote is not None
         repo = self.repo
-        created = tuple(name for name, message in change.tags if repo.create_tag(name, commit, message))
-        refs = [f"refs/tags/{t}" for t in created]
-        pushed = False
+        signed = bool(change.tags) and repo.signs_tags()
+        objects: list[tuple[str, str]] = []  # (tag name, tag object id) whose refs are still to make
+        if change.tags and not signed:
+            ident = repo.tagger_ident()
+            objects = [(name, repo.write_tag_object(name, commit, message, ident)) for name, message in change.tags]
+        journal.record(repo, PendingWrite(branch, local, commit, tuple(touched),
+                                          tuple(name for name, _m in change.tags) if signed else ()))
+        made: list[str] = []
         try:
-            pushed = self.remote.push_branch(commit, extra_refs=refs)
-        finally:
-            if not pushed:
-                for ref in refs:
-                    repo.delete_ref(ref)
-        return created if pushed else None
+            if signed:
+                made = [name for name, message in change.tags if repo.create_tag(name, commit, message)]
+            if self.remote is None:
+                created = self._move(branch, base, commit, objects, subject)
+            else:
+                specs = [(oid, f"refs/tags/{name}") for name, oid in objects]
+                specs += [(f"refs/tags/{name}", f"refs/tags/{name}") for name in made]
+                pushed = self.remote.push_branch(commit, extra_refs=specs)
+                created = self._move(branch, local, commit, objects, subject, pushed=True) if pushed else None
+        except BaseException:
+            self._unmake(made)
+            if repo.commit_of(branch) != commit:
+                journal.clear(repo)  # nothing landed here: nothing for the next command to finish
+            raise
+        if created is None:
+            self._unmake(made)
+            journal.clear(repo)
+            return None
+        return tuple(made) + created
+
+    def _unmake(self, tags: list[str]) -> None:
+        """Remove tags made for a commit that did not land."""
+        for name in tags:
+            ref = f"refs/tags/{name}"
+            self.repo.delete_ref(ref, self.repo.resolve(ref))
+
+    def _move(self, branch: str, expected: str | None, commit: str, objects: list[tuple[str, str]],
+              subject: str, pushed: bool = False) -> tuple[str, ...] | None:
+        """One ref transaction: the branch from ``expected`` to ``commit`` and the new tags' refs.
+
+        Returns the tags created, None if the branch was not at ``expected`` (the write is
+        redone).  A tag that exists already is never moved: it is left out, with a warning.
+        ``pushed``: the commit is on the remote already, so a local branch that moved
+        meanwhile is left alone and only the tags are made.
+        """
+        repo = self.repo
+        tags = list(objects)
+        move_branch = True
+        while True:
+            if pushed and move_branch and repo.commit_of(branch) != expected:
+                assert self.remote is not None
+                log.warning("%s moved while pushing; the registry commit %s is on %s/%s, `git pull` to get it",
+                            branch, commit[:12], self.remote.name, self.remote.branch)
+                move_branch = False
+            updates = ([(branch, commit, expected)] if move_branch else []) + \
+                [(f"refs/tags/{name}", oid, None) for name, oid in tags]
+            if not updates:
+                return ()
+            if repo.update_refs(updates, message=subject).moved:
+                return tuple(name for name, _oid in tags)
+            taken = [(name, oid) for name, oid in tags if repo.resolve(f"refs/tags/{name}") is not None]
+            if not taken:
+                if pushed:
+                    continue  # the local branch moved between the check and the update
+                return None
+            for name, _oid in taken:
+                log.warning("tag %s exists already and is never moved; the commit %s goes without it",
+                            name, commit[:12])
+            tags = [t for t in tags if t not in taken]
+
+    def _sync(self, branch: str, local: str | None, commit: str, touched: list[str]) -> None:
+        """Bring .mcp/ of the index and work tree in line with the branch head, then clear the journal."""
+        repo = self.repo
+        if repo.bare or repo.head_ref() != branch:
+            journal.clear(repo)
+            return
+        head = repo.commit_of(branch) or commit
+        if repo.set_files(repo.changed_files(local, head, touched)):
+            journal.clear(repo)
+        else:
+            log.warning("the registry commit %s is made, but .git/index.lock is held by another git command, so"
+                        " .mcp/ in the work tree is behind; the next gitreg command brings it in line once the"
+                        " lock is gone (remove it if no git command is running)", commit[:12])
+
+    def finish_interrupted(self, blocking: bool = False) -> Recovery | None:
+        """Finish what a write that died left undone (see :mod:`gitreg.journal`); None if nothing was.
+
+        Cheap when there is nothing to do (one stat).  Not ``blocking``: skipped while
+        another process holds the write lock (a write in progress finishes itself).
+        """
+        if not journal.pending(self.repo):
+            return None
+        with self.repo.write_lock(blocking=blocking) as held:
+            return self._finish_locked() if held else None
+
+    def _finish_locked(self) -> Recovery | None:
+        repo = self.repo
+        write = journal.read(repo)
+        if write is None:
+            return None
+        remote = self.remote
+
+        def published(commit: str) -> bool:
+            if remote is None:
+                return False
+            tracking = repo.commit_of(remote.tracking_ref)
+            return tracking is not None and repo.is_ancestor(commit, tracking)
+
+        done = journal.recover(repo, write, published)
+        if not done.index_locked:
+            journal.clear(repo)
+        line = done.summary(write.branch[len("refs/heads/"):])
+        if line:
+            log.warning("%s", line)
+        return done
 
     def propose(self, build: Callable[[Snapshot], Change | None], branch_for: Callable[[Any], str],
                 scope: str | None = None) -> Proposal:

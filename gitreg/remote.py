@@ -169,14 +169,18 @@ class Remote:
         if loose > 50:
             self.repo.run("pack-refs", "--all", check=False)
 
-    def push_branch(self, commit: str, branch: str | None = None, extra_refs: Sequence[str] = ()) -> bool:
+    def push_branch(self, commit: str, branch: str | None = None,
+                    extra_refs: Sequence[tuple[str, str]] = ()) -> bool:
         """Push ``commit`` to the remote branch, with ``extra_refs`` (new tags) in the same atomic push.
+
+        ``extra_refs``: (source, remote ref) pairs; a source may be an object id, so a tag
+        object can be published without a local ref.
 
         False when the remote moved on (retry on a fetch) or already had exactly
         this commit from another writer.
         """
         target = branch or self.branch
-        specs = [f"{commit}:refs/heads/{target}", *(f"{r}:{r}" for r in extra_refs)]
+        specs = [f"{commit}:refs/heads/{target}", *(f"{src}:{dst}" for src, dst in extra_refs)]
         atomic = ["--atomic"] if extra_refs else []
         res = self.repo.run("push", "--porcelain", *atomic, self.name, *specs, check=False)
         out = (res.stdout + res.stderr).decode("utf-8", "replace")

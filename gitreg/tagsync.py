@@ -36,6 +36,7 @@ class SyncReport:
     pushed: tuple[str, ...]
     commits: int          # commits of the branch that changed .mcp/models
     remote: str | None    # where tags were pushed
+    held_back: tuple[str, ...] = ()  # local tags not pushed: their commits are not on the remote's branch
 
 
 @dataclass(frozen=True)
@@ -160,10 +161,17 @@ def sync_tags(registry: Registry, push: bool = False, dry_run: bool = False) -> 
                 if dry_run or repo.create_tag(tag, target, message, date=info.date):
                     created.append(NewTag(tag, target, message.splitlines()[0]))
     pushed: tuple[str, ...] = ()
+    held: tuple[str, ...] = ()
     if push and remote is not None and not dry_run:
         ours = set(repo.ref_names(f"refs/tags/{prefix}/"))
-        missing = sorted(ours - remote.remote_refs(f"refs/tags/{prefix}/*"))
-        if missing:
-            remote.push_refs(missing, "pushing tags")
-        pushed = tuple(m[len("refs/tags/"):] for m in missing)
-    return SyncReport(tuple(created), pushed, len(changes), remote.name if push and remote else None)
+        missing = ours - remote.remote_refs(f"refs/tags/{prefix}/*")
+        # Only tags of commits the remote's branch holds are published: a tag left by a
+        # write that never reached the remote would announce a change that never happened.
+        on_branch = set(repo.ref_names(f"refs/tags/{prefix}/", merged=remote.tracking_ref)) \
+            if missing and repo.commit_of(remote.tracking_ref) else set()
+        publish = sorted(missing & on_branch)
+        if publish:
+            remote.push_refs(publish, "pushing tags")
+        pushed = tuple(m[len("refs/tags/"):] for m in publish)
+        held = tuple(sorted(m[len("refs/tags/"):] for m in missing - on_branch))
+    return SyncReport(tuple(created), pushed, len(changes), remote.name if push and remote else None, held)

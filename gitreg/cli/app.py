@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from enum import Enum
@@ -150,13 +151,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     """
     from ..errors import GitregError
 
-    import logging
-
     args = list(sys.argv[1:] if argv is None else argv)
     show_tb = "--traceback" in args
     log = logging.getLogger("gitreg")
     if not log.handlers:  # the core reports what went wrong after a write succeeded as warnings
-        handler = logging.StreamHandler()
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("warning: %(message)s"))
         log.addHandler(handler)
         log.propagate = False
@@ -179,6 +178,16 @@ def main(argv: Optional[list[str]] = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     return 0
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is when a record comes (not the stream of the first call)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except (OSError, ValueError):
+            pass
 
 
 def run() -> None:

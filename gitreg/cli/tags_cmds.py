@@ -25,5 +25,9 @@ def tags_sync(
         typer.echo(f"{verb} {tag.name} -> {tag.commit[:12]} ({tag.subject})")
     if report.remote:
         note(f"pushed {len(report.pushed)} tag(s) to {report.remote}")
+    for name in report.held_back:
+        note(f"warning: not pushed: {name} tags a commit that is not on {report.remote}'s branch (a write that"
+             " never reached it, or a commit not pushed yet); push the branch first, or delete the stray tag with"
+             f" `git tag -d {name}`")
     done = "would be created" if dry_run else "created"
     note(f"{len(report.created)} tag(s) {done}; {report.commits} registry commit(s) scanned")
