@@ -303,3 +303,31 @@ def test_s3_store_marker_of_another_machine(repo, client, s3_endpoint):
     time.sleep(3.5)  # no heartbeat since: the marker (by its own stamp and the store's time) is stale
     report = collect(client.registry, dry_run=False, grace_seconds=0, stale_seconds=3)
     assert report.dead_runs == (run,) and len(report.removed) == 1 and _markers(client) == []
+
+
+def test_a_failed_run_is_recorded_and_leaves_no_marker(repo, client):
+    from typing import Annotated
+
+    from gitreg import pipeline, step
+
+    seen: list = []
+
+    @step
+    def make() -> Annotated[bytes, "partial"]:
+        return b"written before the failure"
+
+    @step
+    def explode(data: bytes) -> None:
+        seen.extend(_markers(client))
+        raise RuntimeError("boom")
+
+    @pipeline(model=Model("iris"))
+    def failing():
+        explode(make())
+
+    with pytest.raises(RuntimeError):
+        failing()
+    [marker] = seen  # alive while it ran
+    assert client.get_run(marker.run).status == "failed"
+    assert _markers(client) == [] and _lock_files(repo) == []
+    assert client.collect_garbage(dry_run=False, grace_seconds=0).removed == ()
