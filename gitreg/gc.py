@@ -2,8 +2,15 @@
 
 An object is kept if any version manifest or pipeline run manifest reachable from
 any ref, the reflogs or the index links it (a run records the outputs of steps
-that had no model too) (history stays loadable: ``git show models/iris/v3:...``), or
-if it is younger than a grace period (an upload whose link is not committed yet).
+that had no model too) (history stays loadable: ``git show models/iris/v3:...``), if
+a pipeline run that is still alive stored it (its outputs are linked only when the
+run ends, however long it takes: see :mod:`gitreg.liveness`), or if it is younger than
+a grace period (an upload whose link is not committed yet).  The markers of runs that
+died are removed; their objects are then unreferenced ones like any other.
+
+Order matters, for runs that end while gc works: the run markers are read first, then
+the history, then the store is listed; the markers are read again before removing
+anything and every few seconds while removing, and an object any reading protects is kept.
 """
 
 from __future__ import annotations
@@ -11,11 +18,16 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import GitregError
+from .liveness import STALE_SECONDS, RunVerdict, forget, survey
 from .manifests import parse_yaml
 from .registry import Registry
 from .state import MCP, MODELS_PATH
+
+if TYPE_CHECKING:
+    from .store import ArtifactStore
 
 _VERSION_PATH = re.compile(re.escape(MODELS_PATH) + r"/[^/]+/versions/[1-9][0-9]*\.yaml")
 _RUN_PATH = re.compile(re.escape(MCP) + r"/runs/[^/]+\.yaml")
@@ -41,6 +53,9 @@ class GcReport:
     removed: tuple[str, ...]   # paths removed (or that would be, on a dry run)
     freed: int                 # bytes removed (or that would be)
     dry_run: bool
+    alive: int = 0             # unreferenced but stored by a pipeline run still alive: kept, whatever their age
+    live_runs: tuple[str, ...] = ()   # ids of the runs seen alive
+    dead_runs: tuple[str, ...] = ()   # ids of the runs that died: their markers removed (or that would be)
 
 
 def referenced_hashes(registry: Registry) -> set[str]:
@@ -75,22 +90,75 @@ def referenced_hashes(registry: Registry) -> set[str]:
     return hashes
 
 
-def collect(registry: Registry, dry_run: bool = True, grace_seconds: float = 3600.0) -> GcReport:
-    """Remove (or, with ``dry_run``, list) unreferenced store objects older than the grace period."""
-    keep = referenced_hashes(registry)
+MARKER_REFRESH_SECONDS = 5.0
+"""While removing, the run markers are read again when the last reading is older than this."""
+
+
+class _LiveRuns:
+    """Every reading of the run markers during one collection, merged."""
+
+    def __init__(self, store: "ArtifactStore", stale_seconds: float) -> None:
+        self.store = store
+        self.stale_seconds = stale_seconds
+        self.objects: set[str] = set()
+        self.alive: dict[str, None] = {}
+        self.latest: list[RunVerdict] = []
+        self.read_at = 0.0
+        self.read()
+
+    def read(self) -> None:
+        self.latest = survey(self.store, self.stale_seconds)
+        self.read_at = time.monotonic()
+        for verdict in self.latest:
+            if verdict.alive:
+                self.objects |= verdict.objects
+                self.alive[verdict.run] = None
+
+    def protects(self, sha: str | None, fresh: bool = False) -> bool:
+        if fresh and time.monotonic() - self.read_at > MARKER_REFRESH_SECONDS:
+            self.read()
+        return sha is not None and sha in self.objects
+
+    def dead(self) -> list[RunVerdict]:
+        return [v for v in self.latest if not v.alive and v.run not in self.alive]
+
+
+def collect(registry: Registry, dry_run: bool = True, grace_seconds: float = 3600.0,
+            stale_seconds: float = STALE_SECONDS) -> GcReport:
+    """Remove (or, with ``dry_run``, list) unreferenced store objects older than the grace period.
+
+    Objects that a live pipeline run stored are kept whatever their age; a run whose
+    marker has been silent for ``stale_seconds`` (and whose lock, on this machine, is free)
+    is dead.
+    """
     store = registry.store()
+    runs = _LiveRuns(store, stale_seconds)
+    keep = referenced_hashes(registry)
+    entries = list(store.entries())
+    runs.read()  # runs that stored their first output while the history was read
     cutoff = time.time() - grace_seconds
-    kept = young = freed = 0
+    kept = young = alive = freed = 0
     removed: list[str] = []
-    for entry in store.entries():
+    for entry in entries:
         if entry.sha256 is not None and entry.sha256 in keep:
             kept += 1
             continue
+        if runs.protects(entry.sha256):
+            alive += 1
+            continue
         if entry.modified is None or entry.modified > cutoff:
             young += 1
+            continue
+        if not dry_run and runs.protects(entry.sha256, fresh=True):
+            alive += 1
             continue
         removed.append(entry.path)
         freed += entry.size
         if not dry_run:
             store.remove(entry.path)
-    return GcReport(len(keep), kept, young, tuple(removed), freed, dry_run)
+    dead = runs.dead()
+    if not dry_run:
+        for verdict in dead:
+            forget(store, verdict)
+    return GcReport(len(keep), kept, young, tuple(removed), freed, dry_run, alive,
+                    tuple(runs.alive), tuple(v.run for v in dead))

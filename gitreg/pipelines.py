@@ -17,6 +17,9 @@ shared by all steps that use that model; any other version is resolved before th
 first step runs.  Nothing is committed until the run ends: then the new versions,
 metadata, artifact links and the run (``.mcp/runs/<id>.yaml``) are one commit, also
 when the run failed (its error is recorded, its artifacts kept, the exception re-raised).
+Until then the run's outputs are in the store but linked nowhere: from its first output
+on, the run keeps a marker in the store and a lock on its machine (:mod:`gitreg.liveness`)
+so that garbage collection leaves them alone while it lives, however long its steps take.
 
 Precedence: a step's model (``@step(model=...)``, then ``steps: <step>: model:`` in the
 YAML) over the pipeline's (``with_options(model=...)`` or ``@pipeline(model=...)``,
@@ -35,7 +38,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .errors import InvalidValueError, PipelineError
 from .manifests import CARD_FIELDS, check_json_value, merge_metadata, now_precise as now
@@ -44,6 +47,9 @@ from .names import validate_name
 from .runs import Output, PendingRun, PendingStep, Slot, record_run
 from .state import parse_version_spec
 from .steps import output_specs, split_outputs
+
+if TYPE_CHECKING:
+    from .liveness import RunLiveness
 
 _RUN: contextvars.ContextVar["ActiveRun | None"] = contextvars.ContextVar("gitreg_run", default=None)
 _STEP: contextvars.ContextVar["StepContext | None"] = contextvars.ContextVar("gitreg_step", default=None)
@@ -226,6 +232,7 @@ class ActiveRun:
         self.bound: dict[tuple[str, str], Model] = {}
         self.produced: dict[int, tuple[Any, Output]] = {}  # id(value) -> (value kept alive, its output)
         self.current_step: PendingStep | None = None
+        self._liveness: "RunLiveness | None" = None  # from the first stored output on
         self.context = PipelineContext(pipeline.name, pending.id, pending.parameters,
                                        self.bind(model) if model is not None else None)
 
@@ -283,12 +290,28 @@ class ActiveRun:
             return self.bind(own)
         return self.context._model
 
+    def alive(self) -> "RunLiveness":
+        """The run's marker in the store and its lock (see gitreg.liveness), started on first use."""
+        if self._liveness is None:
+            from .liveness import RunLiveness
+
+            registry = self.client.registry
+            self._liveness = RunLiveness(registry.store(), self.pending.id, self.pipeline.name,
+                                         registry.repo.cache_dir.parent / "runs")
+        return self._liveness
+
+    def end(self) -> None:
+        """The run is recorded, or never will be: its outputs need no more protection."""
+        if self._liveness is not None:
+            self._liveness.close()
+
     def save_output(self, value: Any, name: str, artifact_type: str | None, slot: Slot | None,
                     step: PendingStep | None) -> Output:
         from .artifacts import save_object
 
         link = save_object(self.client.registry, value, name, artifact_type, run=self.pending.id,
                            step=step.name if step else None)
+        self.alive().wrote(link.sha256)  # garbage collection keeps it until the run is recorded
         output = Output(link, slot, step.name if step else None)
         if slot is not None:
             slot.links.append(output)
@@ -413,7 +436,10 @@ class Pipeline:
         pending.status = "failed" if failure is not None else "completed"
         pending.ended = now()
         pending.error = _describe(failure) if failure is not None else None
-        committed = client.registry.transact(lambda snap: record_run(snap, pending))
+        try:
+            committed = client.registry.transact(lambda snap: record_run(snap, pending))
+        finally:
+            run.end()
         recorded = committed.result
         versions: dict[str, list[int]] = {}
         for slot in pending.slots:

@@ -43,6 +43,15 @@ class StoreEntry:
     modified: float | None  # seconds since the epoch, when the backend tells
 
 
+@dataclass(frozen=True)
+class MarkerFile:
+    """One file under ``runs/`` of the store: the liveness marker of a pipeline run."""
+
+    run_id: str
+    data: bytes
+    modified: float | None  # seconds since the epoch, when the backend tells
+
+
 def _noop(_: int) -> None:
     pass
 
@@ -294,6 +303,62 @@ class ArtifactStore:
         with _boundary(f"cannot copy {uri}"):
             fs.get(path, str(dest), recursive=True)
         return Path(dest)
+
+
+    # ------------------------------------------------------------ run markers (liveness of pipeline runs)
+    # A running pipeline keeps ``<store>/runs/<run-id>.json`` (see gitreg.liveness); these
+    # methods only move its bytes.
+
+    def _runs_root(self) -> str:
+        self.fs  # noqa: B018 - make sure _base is set
+        return f"{self._base}/runs"
+
+    def write_run_marker(self, run_id: str, data: bytes) -> None:
+        """Create or replace the marker of ``run_id`` (readers never see half of it)."""
+        path = f"{self._runs_root()}/{run_id}.json"
+        with _boundary(f"cannot write the run marker {path} in {self.uri}"):
+            if self._is_local_fs(self.fs):
+                folder = Path(self._runs_root())
+                folder.mkdir(parents=True, exist_ok=True)
+                self._ignore_in_git(Path(self._base))
+                tmp = folder / f".tmp-{uuid.uuid4().hex}"
+                try:
+                    tmp.write_bytes(data)
+                    os.replace(tmp, path)
+                finally:
+                    if tmp.exists():
+                        tmp.unlink()
+            else:
+                self.fs.pipe_file(path, data)  # one PUT: atomic on object stores
+
+    def run_markers(self) -> list[MarkerFile]:
+        """Every run marker in the store, read now (not from a listing cache)."""
+        out: list[MarkerFile] = []
+        with _boundary(f"cannot list the run markers of the artifact store {self.uri}"):
+            root = self._runs_root()
+            self.fs.invalidate_cache(root)
+            if not self.fs.exists(root):
+                return out
+            found = self.fs.find(root, detail=True)
+            for path, info in sorted(found.items()):
+                name = path.rsplit("/", 1)[-1]
+                if name.startswith(".") or not name.endswith(".json"):
+                    continue
+                try:
+                    data = self.fs.cat_file(path)
+                except FileNotFoundError:
+                    continue  # removed since the listing: that run was recorded
+                out.append(MarkerFile(name[: -len(".json")], bytes(data), _modified(info)))
+        return out
+
+    def remove_run_marker(self, run_id: str) -> None:
+        """Remove the marker of ``run_id``; a marker already gone is fine."""
+        path = f"{self._runs_root()}/{run_id}.json"
+        with _boundary(f"cannot remove the run marker {path} from {self.uri}"):
+            try:
+                self.fs.rm_file(path)
+            except FileNotFoundError:
+                pass
 
 
 def _modified(info: dict[str, Any]) -> float | None:

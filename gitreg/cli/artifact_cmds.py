@@ -120,12 +120,16 @@ def artifact_gc(
     """Remove store objects that no version manifest in the history links.
 
     Every branch, tag, reflog and the index count, so old versions stay loadable.
+    The outputs of pipeline runs still running (on any machine) are kept, whatever their age.
     Never run it against a store that several registries share.
     """
     report = client(ctx).collect_garbage(dry_run=not yes, grace_seconds=grace_hours * 3600)
     verb = "would remove" if report.dry_run else "removed"
     for path in report.removed:
         typer.echo(f"{verb} {path}")
-    note(f"{report.kept} object(s) linked by the history kept, {report.young} younger than the grace period kept,"
+    for run in report.dead_runs:
+        typer.echo(f"{verb} the marker of run {run} (its process died; its objects count as unreferenced)")
+    note(f"{report.kept} object(s) linked by the history kept, {report.alive} written by"
+         f" {len(report.live_runs)} running pipeline(s) kept, {report.young} younger than the grace period kept,"
          f" {verb} {len(report.removed)} ({human_size(report.freed)})"
-         + ("; pass --yes to remove them" if report.dry_run and report.removed else ""))
+         + ("; pass --yes to remove them" if report.dry_run and (report.removed or report.dead_runs) else ""))
