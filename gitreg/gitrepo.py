@@ -654,25 +654,25 @@ class GitRepo:
 
     @contextmanager
     def write_lock(self, blocking: bool = True) -> Iterator[bool]:
-        """Serialise gitreg writers of this clone (a file lock in the git dir).
+        """Serialise gitreg writers of this clone (a file lock in the git dir, released if the process dies).
 
         Yields True once held; with ``blocking`` False, yields False at once when
         another process holds it.
         """
-        import fcntl
+        from filelock import FileLock, Timeout
 
         folder = self.common_dir / "gitreg"
         folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / "write.lock", "a+") as fh:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        lock = FileLock(str(folder / "write.lock"), timeout=-1 if blocking else 0)
+        try:
+            lock.acquire()
+        except Timeout:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            lock.release()
 
     @property
     def cache_dir(self) -> Path:
