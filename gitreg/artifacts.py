@@ -135,8 +135,13 @@ def _cached_path(registry: "Registry", link: ArtifactLink) -> Path:
 
     root = _mkdir(registry.repo.cache_dir.parent / "artifacts")
     entry = root / link.sha256
-    target = entry / (Path(link.uri).name or "artifact") if link.kind == "file" else entry
-    stamp_file = root / f"{link.sha256}.stamp"
+    if link.kind == "file":
+        name = Path(link.uri).name
+        target = entry / (name if name not in ("", ".", "..") else "artifact")
+        stamp_file = root / f"{link.sha256}-{target.name}.stamp"
+    else:
+        target = entry
+        stamp_file = root / f"{link.sha256}.stamp"
     if target.exists():
         stamp = _stamp(target)
         if stamp is not None and stamp == _read_stamp(stamp_file):
@@ -145,24 +150,26 @@ def _cached_path(registry: "Registry", link: ArtifactLink) -> Path:
             _read_only(target)
             _write_stamp(stamp_file, _stamp(target))
             return target
-        _remove(entry)
-    if entry.exists():
-        _remove(entry)
     scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
     try:
         download(registry, link, scratch / "x")
         _read_only(scratch / "x")
         if link.kind == "file":
-            (scratch / "e").mkdir()
-            os.replace(scratch / "x", scratch / "e" / target.name)
-            os.replace(scratch / "e", entry)
+            _mkdir(entry)
+            os.replace(scratch / "x", target)  # replaces a changed copy in one step
         else:
-            os.replace(scratch / "x", entry)
-    except OSError:
-        if not target.exists():  # not a concurrent loader that got there first
-            raise
+            if entry.exists():
+                _remove(entry)
+            try:
+                os.replace(scratch / "x", entry)
+            except OSError:
+                if not entry.exists():  # else a concurrent load got there first
+                    raise
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        try:
+            _remove(scratch)
+        except OSError:
+            pass
     _write_stamp(stamp_file, _stamp(target))
     return target
 
