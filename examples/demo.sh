@@ -4,7 +4,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${GITREG_VENV:-$here/.venv}"
-if ! "$venv/bin/python" -c "import gitreg, sklearn, pandas" >/dev/null 2>&1; then
+if ! "$venv/bin/python" -c "import gitreg, sklearn, pandas, skops, pyarrow" >/dev/null 2>&1; then
   echo "== installing gitreg with scikit-learn and pandas into $venv"
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
@@ -30,7 +30,7 @@ run gitreg model version list iris_classifier
 run gitreg model version model_artifacts iris_classifier production
 run gitreg model version runs iris_classifier production
 run gitreg run describe "$(git log -1 --format=%s --grep='^run training_pipeline' | cut -d' ' -f2 | tr -d :)"
-run gitreg artifact get iris_classifier production trained_model -o model.pkl
+run gitreg artifact get iris_classifier production trained_model -o model.skops
 run gitreg check
 echo
 echo "== promotion by pull request: propose, review, merge, tag"

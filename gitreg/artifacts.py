@@ -5,20 +5,22 @@ Ties the materializers to the store; the registry records the links.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import materializers
-from .errors import InvalidValueError
+from .errors import ArtifactRefusedError, InvalidValueError
 from .manifests import ARTIFACT_TYPES, ArtifactLink
 
 if TYPE_CHECKING:
     from .registry import Registry
-    from .store import StoredObject
+    from .store import ArtifactStore, StoredObject
 
 Progress = Callable[[int], None]
 
@@ -40,11 +42,11 @@ def save_object(registry: "Registry", obj: Any, name: str, artifact_type: str | 
     """Serialise ``obj`` with its materializer and store it; the link is not committed yet."""
     with tempfile.TemporaryDirectory(prefix="gitreg-") as tmp:
         path = Path(tmp) / "artifact"
-        materializer = materializers.save(obj, path)
+        saved = materializers.save(obj, path)
         stored = registry.store().put_file(path)
     if artifact_type is None:
-        artifact_type = "model" if materializer.model_kind else "data"
-    return _link(name, check_type(artifact_type), stored, materializer.format, False, run, step)
+        artifact_type = "model" if saved.model_kind else "data"
+    return _link(name, check_type(artifact_type), stored, saved.format, False, run, step)
 
 
 def save_path(registry: "Registry", path: str | os.PathLike[str], name: str, artifact_type: str,
@@ -67,38 +69,165 @@ def describe_uri(registry: "Registry", uri: str, name: str, artifact_type: str) 
 def _link(name: str, artifact_type: str, stored: "StoredObject", fmt: str, external: bool,
           run: str | None = None, step: str | None = None) -> ArtifactLink:
     return ArtifactLink(name=name, version=1, type=artifact_type, uri=stored.uri, sha256=stored.sha256,
-                        size=stored.size, format=fmt, kind=stored.kind, external=external, run=run, step=step)
+                        size=stored.size, format=fmt, kind=stored.kind, external=external, run=run, step=step,
+                        executes_code=materializers.executes_code(fmt))
+
+
+def check_source(store: "ArtifactStore", link: ArtifactLink) -> None:
+    """Refuse a link whose bytes must not be read: outside the store, or code from outside it.
+
+    A link not marked ``external`` must name the content address of its hash in
+    the configured store; anything else means the manifest points elsewhere.
+    A format that runs code on load is never read from an external link.
+    """
+    if link.external:
+        if materializers.executes_code(link.format):
+            raise ArtifactRefusedError(
+                link.uri, f"artifact {link.name!r} is in format {link.format!r}, which runs code when loaded, and is"
+                " linked from outside the artifact store; gitreg never loads such a link (store it with"
+                " save_artifact instead)")
+        return
+    expected = store.object_uri(link.sha256)
+    if link.uri != expected:
+        raise ArtifactRefusedError(
+            link.uri, f"artifact {link.name!r}: the manifest points outside the artifact store (its uri is not"
+            f" {expected}, where the configured store keeps that sha256); never loaded - fix or remove the link")
 
 
 def download(registry: "Registry", link: ArtifactLink, dest: str | os.PathLike[str],
              progress: Progress = _noop) -> Path:
     """Copy the artifact's bytes to ``dest`` (a file, or a folder for directories), verified."""
     store = registry.store()
+    if not link.external:
+        check_source(store, link)
     dest = Path(dest)
     if link.kind == "directory":
         if link.external:
-            return store.fetch_external_directory(link.uri, link.sha256, dest)
-        return store.fetch_directory(link.uri, link.sha256, dest, progress)
-    return store.fetch_file(link.uri, link.sha256, dest, progress)
+            return store.fetch_external_directory(link.uri, link.sha256, dest, link.size)
+        return store.fetch_directory(link.uri, link.sha256, dest, progress, link.size)
+    return store.fetch_file(link.uri, link.sha256, dest, progress, link.size)
 
 
-def load(registry: "Registry", link: ArtifactLink) -> Any:
-    """The artifact as a Python object (files and directories: a verified local path)."""
+def load(registry: "Registry", link: ArtifactLink, trusted: materializers.Trusted | None = None) -> Any:
+    """The artifact as a Python object (files and directories: a verified, read-only local path).
+
+    ``trusted``: types a skops file may hold beyond those skops trusts (an
+    explicit opt-in; see :func:`gitreg.materializers.load`).
+    """
+    store = registry.store()
+    check_source(store, link)
     if link.format in materializers.PATH_FORMATS:
-        target = registry.repo.cache_dir.parent / "artifacts" / link.sha256
-        if link.kind == "file":
-            target = target / (Path(link.uri).name or "artifact")
-        if not target.exists():
-            scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=_mkdir(target.parent)))
-            try:
-                download(registry, link, scratch / "x")
-                os.replace(scratch / "x", target)
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
-        return target
+        return _cached_path(registry, link)
     with tempfile.TemporaryDirectory(prefix="gitreg-") as tmp:
-        path = registry.store().fetch_file(link.uri, link.sha256, Path(tmp) / "artifact")
-        return materializers.load(link.format, path, verified=True)
+        path = store.fetch_file(link.uri, link.sha256, Path(tmp) / "artifact", size=link.size)
+        return materializers.load(link.format, path, verified=True, trusted=trusted,
+                                  what=f"artifact {link.name!r} v{link.version}")
+
+
+def _cached_path(registry: "Registry", link: ArtifactLink) -> Path:
+    """A verified local copy under ``.git/gitreg/artifacts/<sha256>``, fetched once.
+
+    Copies are read-only, and a stamp (size, mtime, ctime, inode of every file)
+    recorded when the copy was verified is compared on each use: a copy changed
+    since is hashed again, and fetched anew unless its bytes still match.
+    """
+    from .store import hash_file
+
+    root = _mkdir(registry.repo.cache_dir.parent / "artifacts")
+    entry = root / link.sha256
+    if link.kind == "file":
+        name = Path(link.uri).name
+        target = entry / (name if name not in ("", ".", "..") else "artifact")
+        stamp_file = root / f"{link.sha256}-{target.name}.stamp"
+    else:
+        target = entry
+        stamp_file = root / f"{link.sha256}.stamp"
+    if target.exists():
+        stamp = _stamp(target)
+        if stamp is not None and stamp == _read_stamp(stamp_file):
+            return target
+        if link.kind == "file" and target.is_file() and hash_file(target) == (link.sha256, link.size):
+            _read_only(target)
+            _write_stamp(stamp_file, _stamp(target))
+            return target
+    scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    try:
+        download(registry, link, scratch / "x")
+        _read_only(scratch / "x")
+        if link.kind == "file":
+            _mkdir(entry)
+            os.replace(scratch / "x", target)  # replaces a changed copy in one step
+        else:
+            if entry.exists():
+                _remove(entry)
+            try:
+                os.replace(scratch / "x", entry)
+            except OSError:
+                if not entry.exists():  # else a concurrent load got there first
+                    raise
+    finally:
+        try:
+            _remove(scratch)
+        except OSError:
+            pass
+    _write_stamp(stamp_file, _stamp(target))
+    return target
+
+
+def _files_of(path: Path) -> list[Path]:
+    return [path] if path.is_file() else sorted(p for p in path.rglob("*") if not p.is_dir())
+
+
+def _stamp(path: Path) -> list[list[Any]] | None:
+    """What changes when any file under ``path`` is edited, replaced, added or removed."""
+    try:
+        out = []
+        for file in _files_of(path):
+            st = file.lstat()
+            out.append([file.relative_to(path).as_posix(), st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                        st.st_ino, st.st_dev])
+        return out
+    except OSError:
+        return None
+
+
+def _read_stamp(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_stamp(path: Path, stamp: list[list[Any]] | None) -> None:
+    if stamp is None:
+        return
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    try:
+        tmp.write_text(json.dumps(stamp), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:  # no stamp: the next use hashes again
+        tmp.unlink(missing_ok=True)
+
+
+def _read_only(path: Path) -> None:
+    if path.is_dir():
+        for sub in sorted(path.rglob("*"), reverse=True):
+            os.chmod(sub, 0o555 if sub.is_dir() else 0o444)
+        os.chmod(path, 0o555)
+    else:
+        os.chmod(path, 0o444)
+
+
+def _remove(path: Path) -> None:
+    """Remove a (read-only) cached copy."""
+    if path.is_dir() and not path.is_symlink():
+        os.chmod(path, 0o755)
+        for sub in path.rglob("*"):
+            if sub.is_dir() and not sub.is_symlink():
+                os.chmod(sub, 0o755)
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def _mkdir(path: Path) -> Path:
@@ -118,12 +247,19 @@ class ArtifactVersion:
     def __getattr__(self, item: str) -> Any:  # name, version, type, uri, sha256, size, ...
         return getattr(self.link, item)
 
-    def load(self) -> Any:
-        return load(self.registry, self.link)
+    @property
+    def executes_code(self) -> bool:
+        """Loading runs code (pickle and kin): decided by the format, not by the manifest's flag."""
+        return materializers.executes_code(self.link.format)
+
+    def load(self, trusted: materializers.Trusted | None = None) -> Any:
+        """The content; ``trusted`` lists extra types a skops file may hold (only for bytes you trust)."""
+        return load(self.registry, self.link, trusted)
 
     def download(self, dest: str | os.PathLike[str], progress: Progress = _noop) -> Path:
         return download(self.registry, self.link, dest, progress)
 
     def __repr__(self) -> str:
+        mark = f", {self.link.format}" + (f" [{materializers.CODE_MARK}]" if self.executes_code else "")
         return (f"ArtifactVersion({self.model}@{self.model_version}: {self.link.name} v{self.link.version},"
-                f" {self.link.type}, {self.link.uri})")
+                f" {self.link.type}{mark}, {self.link.uri})")

@@ -175,6 +175,17 @@ class IntegrityError(GitregError):
         self.actual = actual
 
 
+class ArtifactRefusedError(IntegrityError):
+    """A link gitreg will not follow: outside the store, code from outside it, or bytes of the wrong size."""
+
+    def __init__(self, uri: str, problem: str) -> None:
+        GitregError.__init__(self, f"{uri}: {problem}")
+        self.uri = uri
+        self.problem = problem
+        self.expected = ""
+        self.actual = ""
+
+
 class MaterializerError(GitregError):
     """No materializer can save or load the value."""
 

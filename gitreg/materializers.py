@@ -1,20 +1,50 @@
 """Materializers: turn Python objects into files and back, chosen by type.
 
 Each materializer names a ``format`` recorded in the artifact link, so loading
-picks the same one.  Formats that unpickle (``pickle``, ``sklearn``,
-``pandas``) run code when loaded: :func:`load` refuses them unless the bytes
-were verified against the hash recorded in the registry.
+picks the same one.  Safe formats come first: NumPy arrays without pickle,
+pandas objects as Parquet (with pyarrow), scikit-learn estimators with skops.
+A format that runs code when loaded (:data:`CODE_FORMATS`: pickle and kin) is
+used only for an object no safe format can hold, and its links carry
+``executes_code: true``.  Which formats run code is decided here, by format,
+never by what a manifest says.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Union
 
 from .errors import MaterializerError
+
+#: Formats whose loading can run code: every link in one of these carries ``executes_code: true``.
+CODE_FORMATS = frozenset({"pickle", "cloudpickle", "joblib", "sklearn", "pandas", "torch"})
+#: Code formats that gitreg wrote before links carried the ``executes_code`` marker.
+LEGACY_UNMARKED_FORMATS = frozenset({"pickle", "sklearn", "pandas", "torch"})
+#: Formats of artifacts added as plain files or directories: loading returns a local path.
+PATH_FORMATS = ("file", "directory")
+#: The mark listings show next to a format that runs code when loaded.
+CODE_MARK = "runs code on load"
+
+Trusted = Iterable[Union[str, type]]
+
+
+def executes_code(fmt: str) -> bool:
+    """Whether loading an artifact of format ``fmt`` can run code (decided by gitreg, never by a manifest)."""
+    return fmt in CODE_FORMATS
+
+
+class NoSafeFormat(Exception):
+    """A safe format cannot hold this object (or its library is missing): try the next materializer."""
+
+
+class _UntrustedTypes(Exception):
+    """A skops file holds types neither skops nor the caller trusts."""
+
+    def __init__(self, types: list[str]) -> None:
+        super().__init__(", ".join(types))
+        self.types = types
 
 
 @dataclass(frozen=True)
@@ -22,13 +52,33 @@ class Materializer:
     format: str
     matches: Callable[[Any], bool]
     save: Callable[[Any, Path], None]
-    load: Callable[[Path], Any]
-    runs_code: bool = False      # loading may execute code (unpickling)
+    load: Callable[[Path, tuple[str, ...]], Any]  # (path, types the caller trusts)
     model_kind: bool = False     # objects of this kind are trained models
+
+    @property
+    def runs_code(self) -> bool:
+        """Loading may execute code (unpickling)."""
+        return executes_code(self.format)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What :func:`save` wrote: the format used, and whether the object is a trained model."""
+
+    format: str
+    model_kind: bool
+
+    @property
+    def executes_code(self) -> bool:
+        return executes_code(self.format)
 
 
 def _module_of(obj: Any) -> str:
     return type(obj).__module__.split(".")[0]
+
+
+def _never(_: Any) -> bool:
+    return False
 
 
 def _is_json_value(obj: Any) -> bool:
@@ -54,17 +104,25 @@ def _save_json(obj: Any, path: Path) -> None:
 
 
 def _save_pickle(obj: Any, path: Path) -> None:
+    import pickle
+
     with open(path, "wb") as fh:
         pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _load_pickle(path: Path) -> Any:
+def _load_pickle(path: Path, _trusted: tuple[str, ...]) -> Any:
+    import pickle
+
     with open(path, "rb") as fh:
-        return pickle.load(fh)  # noqa: S301 - only after hash verification, see load()
+        return pickle.load(fh)  # noqa: S301 - only verified bytes from the store, see load() and artifacts.load()
+
+
+# ------------------------------------------------------------------ NumPy
 
 
 def _is_numpy(obj: Any) -> bool:
-    return _module_of(obj) == "numpy" and type(obj).__name__ == "ndarray"
+    # Object arrays need pickle: they fall through to the (marked) pickle materializer.
+    return _module_of(obj) == "numpy" and type(obj).__name__ == "ndarray" and not obj.dtype.hasobject
 
 
 def _save_numpy(obj: Any, path: Path) -> None:
@@ -74,18 +132,72 @@ def _save_numpy(obj: Any, path: Path) -> None:
         np.save(fh, obj, allow_pickle=False)
 
 
-def _load_numpy(path: Path) -> Any:
+def _load_numpy(path: Path, _trusted: tuple[str, ...]) -> Any:
     import numpy as np
 
     return np.load(path, allow_pickle=False)
+
+
+# ------------------------------------------------------------------ pandas as Parquet
+
+_SERIES_COLUMN = "__gitreg_series__"
+_SERIES_KEY = b"gitreg.series"
 
 
 def _is_pandas(obj: Any) -> bool:
     return _module_of(obj) == "pandas" and type(obj).__name__ in ("DataFrame", "Series")
 
 
+def _save_parquet(obj: Any, path: Path) -> None:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise NoSafeFormat("pyarrow is not installed (pip install 'gitreg[pandas]')") from None
+    series = type(obj).__name__ == "Series"
+    frame = obj.to_frame(name=_SERIES_COLUMN) if series else obj
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=True)
+        if series:
+            marker = json.dumps({"name": obj.name}).encode()
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), _SERIES_KEY: marker})
+        pq.write_table(table, path)
+    except (pa.ArrowException, TypeError, ValueError) as exc:  # mixed object columns, names JSON cannot hold
+        raise NoSafeFormat(f"parquet cannot hold it: {exc}") from None
+    if not _same_pandas(obj, _load_parquet(path, ())):
+        raise NoSafeFormat("parquet does not give it back unchanged")
+
+
+def _same_pandas(a: Any, b: Any) -> bool:
+    from pandas.testing import assert_frame_equal, assert_series_equal
+
+    check = assert_series_equal if type(a).__name__ == "Series" else assert_frame_equal
+    try:
+        check(a, b, check_exact=True, check_freq=False)
+    except (AssertionError, TypeError, ValueError):
+        return False
+    return True
+
+
+def _load_parquet(path: Path, _trusted: tuple[str, ...]) -> Any:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    marker = (table.schema.metadata or {}).get(_SERIES_KEY)
+    frame = table.to_pandas()
+    if marker is None:
+        return frame
+    series = frame[_SERIES_COLUMN]
+    series.name = json.loads(marker)["name"]
+    return series
+
+
+# ------------------------------------------------------------------ scikit-learn with skops
+
+
 def _is_sklearn(obj: Any) -> bool:
-    if _module_of(obj) != "sklearn":
+    # Estimators of scikit-learn and user classes built on them (skops saves both).
+    if not any(c.__module__.split(".")[0] == "sklearn" for c in type(obj).__mro__):
         return False
     try:
         from sklearn.base import BaseEstimator
@@ -94,37 +206,51 @@ def _is_sklearn(obj: Any) -> bool:
     return isinstance(obj, BaseEstimator)
 
 
+def _save_skops(obj: Any, path: Path) -> None:
+    try:
+        import skops.io as sio
+    except ImportError:
+        raise NoSafeFormat("skops is not installed (pip install 'gitreg[sklearn]')") from None
+    try:
+        sio.dump(obj, path)
+    except (TypeError, ValueError, AttributeError, NotImplementedError) as exc:  # UnsupportedTypeException is a TypeError
+        raise NoSafeFormat(f"skops cannot hold it: {exc}") from None
+
+
+def _load_skops(path: Path, trusted: tuple[str, ...]) -> Any:
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(file=path)
+    refused = [t for t in untrusted if t not in trusted]
+    if refused:
+        raise _UntrustedTypes(refused)
+    return sio.load(path, trusted=[t for t in untrusted if t in trusted] or None)
+
+
 def _is_torch_module(obj: Any) -> bool:
     return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(obj).__mro__)
 
 
+#: In order of preference: the first that matches and can hold the object is used.
 MATERIALIZERS: tuple[Materializer, ...] = (
-    Materializer("bytes", lambda o: isinstance(o, (bytes, bytearray)), _save_bytes, lambda p: p.read_bytes()),
-    Materializer("text", lambda o: isinstance(o, str), _save_text, lambda p: p.read_text(encoding="utf-8")),
+    Materializer("bytes", lambda o: isinstance(o, (bytes, bytearray)), _save_bytes, lambda p, _t: p.read_bytes()),
+    Materializer("text", lambda o: isinstance(o, str), _save_text, lambda p, _t: p.read_text(encoding="utf-8")),
     Materializer("numpy", _is_numpy, _save_numpy, _load_numpy),
-    Materializer("pandas", _is_pandas, _save_pickle, _load_pickle, runs_code=True),
-    Materializer("sklearn", _is_sklearn, _save_pickle, _load_pickle, runs_code=True, model_kind=True),
-    Materializer("torch", _is_torch_module, _save_pickle, _load_pickle, runs_code=True, model_kind=True),
-    Materializer("json", _is_json_value, _save_json, lambda p: json.loads(p.read_text(encoding="utf-8"))),
-    Materializer("pickle", lambda o: True, _save_pickle, _load_pickle, runs_code=True),
+    Materializer("parquet", _is_pandas, _save_parquet, _load_parquet),
+    Materializer("skops", _is_sklearn, _save_skops, _load_skops, model_kind=True),
+    Materializer("torch", _is_torch_module, _save_pickle, _load_pickle, model_kind=True),
+    Materializer("json", _is_json_value, _save_json, lambda p, _t: json.loads(p.read_text(encoding="utf-8"))),
+    Materializer("pickle", lambda o: True, _save_pickle, _load_pickle),
+    # Formats earlier gitreg versions wrote (pickles): loaded, never written any more.
+    Materializer("pandas", _never, _save_pickle, _load_pickle),
+    Materializer("sklearn", _never, _save_pickle, _load_pickle, model_kind=True),
 )
 _BY_FORMAT = {m.format: m for m in MATERIALIZERS}
-#: Formats whose loading can run code: every link in one of these carries ``executes_code: true``.
-CODE_FORMATS = frozenset({"pickle", "cloudpickle", "joblib", "sklearn", "pandas", "torch"})
 
 
-def executes_code(fmt: str) -> bool:
-    """Whether loading an artifact of format ``fmt`` can run code (decided by gitreg, never by a manifest)."""
-    return fmt in CODE_FORMATS
-#: Formats of artifacts added as plain files or directories: loading returns a local path.
-PATH_FORMATS = ("file", "directory")
-
-
-def for_object(obj: Any) -> Materializer:
-    for materializer in MATERIALIZERS:
-        if materializer.matches(obj):
-            return materializer
-    raise MaterializerError(f"no materializer for {type(obj).__name__}")  # pragma: no cover
+def for_object(obj: Any) -> list[Materializer]:
+    """The materializers that may hold ``obj``, best first (the last one is always pickle)."""
+    return [m for m in MATERIALIZERS if m.matches(obj)]
 
 
 def by_format(fmt: str) -> Materializer:
@@ -136,30 +262,78 @@ def by_format(fmt: str) -> Materializer:
         ) from None
 
 
-def save(obj: Any, path: Path) -> Materializer:
-    """Write ``obj`` to ``path`` with the materializer its type selects."""
-    materializer = for_object(obj)
-    try:
-        materializer.save(obj, path)
-    except (TypeError, ValueError, pickle.PicklingError, AttributeError) as exc:
-        raise MaterializerError(
-            f"cannot save {type(obj).__name__} as {materializer.format}: {exc}"
-        ) from None
-    return materializer
+def save(obj: Any, path: Path) -> Saved:
+    """Write ``obj`` to ``path`` in the safest format that holds it.
+
+    A format that runs code on load is used only when no safe one can hold the
+    object (or the safe format's library is not installed).
+    """
+    candidates = for_object(obj)
+    model_kind = candidates[0].model_kind
+    for materializer in candidates:
+        try:
+            materializer.save(obj, path)
+        except NoSafeFormat:
+            continue
+        except Exception as exc:  # noqa: BLE001 - any library's failure to serialise is the user's to see
+            raise MaterializerError(
+                f"cannot save {type(obj).__name__} as {materializer.format}: {_one_line(exc)}"
+            ) from None
+        return Saved(materializer.format, model_kind)
+    raise MaterializerError(f"no materializer for {type(obj).__name__}")  # pragma: no cover - pickle matches all
 
 
-def load(fmt: str, path: Path, *, verified: bool) -> Any:
+def trusted_names(trusted: Trusted | None) -> tuple[str, ...]:
+    """Type names (``module.QualName``) from names or types."""
+    names = []
+    for item in trusted or ():
+        names.append(item if isinstance(item, str) else f"{item.__module__}.{item.__qualname__}")
+    return tuple(names)
+
+
+def load(fmt: str, path: Path, *, verified: bool, trusted: Trusted | None = None, what: str = "") -> Any:
     """Read an object saved in ``fmt`` from ``path``.
 
-    ``verified`` must say that the bytes at ``path`` matched the registry's hash;
-    formats that run code on load are refused otherwise.
+    ``verified`` must say that the bytes at ``path`` matched the registry's hash
+    (and came from the store); formats that run code on load are refused
+    otherwise.  ``trusted`` names types a skops file may hold beyond those skops
+    trusts itself: an explicit opt-in, for bytes from a source the caller trusts.
+    ``what`` names the artifact in messages.
     """
     materializer = by_format(fmt)
+    what = what or str(path)
     if materializer.runs_code and not verified:
         raise MaterializerError(
-            f"refusing to unpickle {path}: its bytes were not verified against the registry's hash"
+            f"refusing to unpickle {what}: its bytes were not verified against the registry's hash"
         )
     try:
-        return materializer.load(path)
+        return materializer.load(path, trusted_names(trusted))
+    except _UntrustedTypes as exc:
+        raise MaterializerError(
+            f"refusing to load {what}: it holds types skops does not trust: {', '.join(exc.types)}; loading"
+            " them could run code or crash on use. Only if you trust whoever wrote these bytes, opt in with"
+            f" get_artifact(...).load(trusted={exc.types!r})"
+        ) from None
     except ImportError as exc:
-        raise MaterializerError(f"loading a {fmt} artifact needs {exc.name}: pip install {exc.name}") from None
+        raise MaterializerError(
+            f"loading {what} ({fmt}) needs the module {exc.name}: pip install {_extra_for(fmt, exc.name)}"
+        ) from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - bytes that are not what the link says they are
+        raise MaterializerError(
+            f"cannot load {what}: its bytes are not a valid {fmt} artifact ({_one_line(exc)});"
+            " the link's format does not match what was stored"
+        ) from None
+
+
+def _extra_for(fmt: str, module: str | None) -> str:
+    extras = {"skops": "'gitreg[sklearn]'", "sklearn": "'gitreg[sklearn]'", "parquet": "'gitreg[pandas]'",
+              "pandas": "'gitreg[pandas]'", "numpy": "'gitreg[numpy]'"}
+    return extras.get(fmt, module or fmt)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = text if len(text) <= 200 else text[:197] + "..."
+    return f"{type(exc).__name__}: {text}"

@@ -325,7 +325,7 @@ def read_model_tree(repo: GitRepo, name: str, tree_oid: str,
         if doc is None:
             continue
         try:
-            check_version_doc(doc, name, int(entry.name[:-5]), vpath)
+            check_version_doc(doc, name, int(entry.name[:-5]), vpath, problems)
         except ManifestError as exc:
             problems.append(Problem(exc.path, exc.field, exc.problem))
             continue
@@ -359,8 +359,9 @@ def validated_model(repo: GitRepo, name: str, tree_oid: str,
     return cached, docs, count
 
 
-def check_version_doc(doc: dict[str, Any], model: str, number: int, path: str) -> None:
-    """Invariants of one version manifest beyond its schema."""
+def check_version_doc(doc: dict[str, Any], model: str, number: int, path: str,
+                      warnings: list[Problem] | None = None) -> None:
+    """Invariants of one version manifest beyond its schema (warnings, if any, go to ``warnings``)."""
     if doc["model"] != model:
         raise ManifestError(path, "model", f"is {doc['model']!r} but the folder is {model!r}")
     if doc["number"] != number:
@@ -374,6 +375,30 @@ def check_version_doc(doc: dict[str, Any], model: str, number: int, path: str) -
         if key in seen:
             raise ManifestError(path, f"artifacts.{i}", f"artifact {link['name']} v{link['version']} is linked twice")
         seen.add(key)
+        _check_code_marker(link, f"artifacts.{i}.executes_code", path, warnings)
+
+
+def _check_code_marker(link: dict[str, Any], field: str, path: str, warnings: list[Problem] | None) -> None:
+    """``executes_code`` must say what the format does (the loader itself goes by the format).
+
+    Links in the code formats that gitreg wrote before the marker existed
+    (pickle, sklearn, pandas, torch) may lack it: a warning, so that old
+    registries stay readable; any other disagreement is an error.
+    """
+    from .materializers import LEGACY_UNMARKED_FORMATS, executes_code
+
+    fmt, flag = link["format"], link.get("executes_code")
+    if executes_code(fmt):
+        if flag is True:
+            return
+        if flag is None and fmt in LEGACY_UNMARKED_FORMATS:
+            if warnings is not None:
+                warnings.append(Problem(path, field, f"missing: format {fmt!r} runs code when loaded; add"
+                                        " `executes_code: true` to this link (written by an older gitreg)", "warning"))
+            return
+        raise ManifestError(path, field, f"must be true: format {fmt!r} runs code when loaded")
+    if flag is True:
+        raise ManifestError(path, field, f"is true but format {fmt!r} does not run code when loaded; remove it")
 
 
 def check_model_invariants(model_doc: dict[str, Any], versions: list[dict[str, Any]], name: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import uuid
 from contextlib import contextmanager
@@ -19,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from .errors import ArtifactStoreError, GitregError, IntegrityError
+from .errors import ArtifactRefusedError, ArtifactStoreError, GitregError, IntegrityError
 
 CHUNK = 8 * 1024 * 1024
+MAX_LISTING = 64 * 1024 * 1024  # bytes of one directory listing (about 400,000 files)
 Progress = Callable[[int], None]  # called with the number of bytes just transferred
 
 
@@ -203,14 +205,23 @@ class ArtifactStore:
 
     # ------------------------------------------------------------ reading
 
-    def open_verified(self, uri: str, sha: str) -> Iterator[bytes]:
-        """Yield the chunks of ``uri``; raise IntegrityError at the end on a mismatch."""
+    def open_verified(self, uri: str, sha: str, size: int | None = None) -> Iterator[bytes]:
+        """Yield the chunks of ``uri``; raise at the end on a hash mismatch.
+
+        With ``size``, reading stops as soon as more bytes arrive than that, and
+        fewer is refused too: a small recorded size never lets a large file through.
+        """
         fs, path = self._fs_for(uri)
         digest = hashlib.sha256()
+        seen = 0
         with _boundary(f"cannot read {uri}"):
             try:
                 with fs.open(path, "rb") as fh:
-                    for chunk in iter(lambda: fh.read(CHUNK), b""):
+                    limit = CHUNK if size is None else min(CHUNK, size + 1)
+                    for chunk in iter(lambda: fh.read(limit), b""):
+                        seen += len(chunk)
+                        if size is not None and seen > size:
+                            raise _size_error(uri, size, f"more than {size}")
                         digest.update(chunk)
                         yield chunk
             except FileNotFoundError:
@@ -218,19 +229,21 @@ class ArtifactStore:
                     f"{uri} is missing from the artifact store; was it deleted or is the store"
                     " URI in .mcp/registry.yaml pointing elsewhere?"
                 ) from None
+        if size is not None and seen != size:
+            raise _size_error(uri, size, str(seen))
         actual = digest.hexdigest()
         if actual != sha:
             raise IntegrityError(uri, sha, actual)
 
     def fetch_file(self, uri: str, sha: str, dest: str | os.PathLike[str],
-                   progress: Progress = _noop) -> Path:
-        """Copy ``uri`` to ``dest`` verifying its hash; nothing is left at dest on failure."""
+                   progress: Progress = _noop, size: int | None = None) -> Path:
+        """Copy ``uri`` to ``dest`` verifying its hash (and size); nothing is left at dest on failure."""
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.tmp-{uuid.uuid4().hex}")
         try:
             with open(tmp, "wb") as out:
-                for chunk in self.open_verified(uri, sha):
+                for chunk in self.open_verified(uri, sha, size):
                     out.write(chunk)
                     progress(len(chunk))
             os.replace(tmp, dest)
@@ -239,23 +252,52 @@ class ArtifactStore:
                 tmp.unlink()
         return dest
 
-    def read_bytes(self, uri: str, sha: str) -> bytes:
-        return b"".join(self.open_verified(uri, sha))
+    def read_bytes(self, uri: str, sha: str, size: int | None = None) -> bytes:
+        return b"".join(self.open_verified(uri, sha, size))
+
+    def _listing(self, uri: str, sha: str) -> list[dict[str, Any]]:
+        """The verified entries of a directory listing, each checked for shape."""
+        data = b"".join(self._bounded(uri, sha, MAX_LISTING))
+        try:
+            files = json.loads(data)["files"]
+            if not isinstance(files, list):
+                raise TypeError("files is not a list")
+            for entry in files:
+                rel = Path(entry["path"])
+                if (not isinstance(entry["path"], str) or not _is_sha(entry["sha256"])
+                        or type(entry["size"]) is not int or entry["size"] < 0):
+                    raise ValueError(f"bad entry {entry!r:.100}")
+                if not entry["path"] or rel.is_absolute() or ".." in rel.parts:
+                    raise ValueError(f"unsafe path {entry['path']!r:.100}")
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ArtifactRefusedError(uri, f"not a valid directory listing ({exc}); refusing to load") from None
+        return files
+
+    def _bounded(self, uri: str, sha: str, limit: int) -> Iterator[bytes]:
+        seen = 0
+        for chunk in self.open_verified(uri, sha):
+            seen += len(chunk)
+            if seen > limit:
+                raise ArtifactRefusedError(uri, f"larger than {limit} bytes, too large for a directory listing;"
+                                                " refusing to load")
+            yield chunk
 
     def fetch_directory(self, uri: str, sha: str, dest: str | os.PathLike[str],
-                        progress: Progress = _noop) -> Path:
-        listing = json.loads(self.read_bytes(uri, sha))
+                        progress: Progress = _noop, size: int | None = None) -> Path:
+        """Copy a stored directory to ``dest``, each file verified; ``size`` is the files' total."""
+        files = self._listing(uri, sha)
+        total = sum(entry["size"] for entry in files)
+        if size is not None and total != size:
+            raise _size_error(uri, size, f"{total} (the files its listing names)")
         dest = Path(dest)
-        for entry in listing["files"]:
-            rel = Path(entry["path"])
-            if rel.is_absolute() or ".." in rel.parts:
-                raise IntegrityError(uri, sha, "unsafe path in directory listing")
-            self.fetch_file(self.object_uri(entry["sha256"]), entry["sha256"], dest / rel, progress)
+        for entry in files:
+            self.fetch_file(self.object_uri(entry["sha256"]), entry["sha256"], dest / entry["path"], progress,
+                            entry["size"])
         return dest
 
     def directory_files(self, uri: str, sha: str) -> list[str]:
         """Hashes of the files a stored directory listing names."""
-        return [entry["sha256"] for entry in json.loads(self.read_bytes(uri, sha))["files"]]
+        return [entry["sha256"] for entry in self._listing(uri, sha)]
 
     def entries(self) -> Iterator[StoreEntry]:
         """Every file under the store's ``objects/`` folder (one listing call)."""
@@ -294,15 +336,63 @@ class ArtifactStore:
                 raise ArtifactStoreError(f"{uri} does not exist") from None
         return StoredObject(uri, sha, size, "file")
 
-    def fetch_external_directory(self, uri: str, sha: str, dest: str | os.PathLike[str]) -> Path:
-        """Copy a directory linked in place to ``dest`` after checking its hash."""
-        actual = self.describe_external(uri).sha256
-        if actual != sha:
-            raise IntegrityError(uri, sha, actual)
+    def fetch_external_directory(self, uri: str, sha: str, dest: str | os.PathLike[str],
+                                 size: int | None = None) -> Path:
+        """Copy a directory linked in place to ``dest``, hashing what is copied.
+
+        The listing of the copied bytes must hash to ``sha`` (and their total be
+        ``size``); otherwise nothing is left at ``dest``.
+        """
         fs, path = self._fs_for(uri)
-        with _boundary(f"cannot copy {uri}"):
-            fs.get(path, str(dest), recursive=True)
-        return Path(dest)
+        dest = Path(dest)
+        scratch = dest.with_name(f".{dest.name}.tmp-{uuid.uuid4().hex}")
+        files = []
+        total = 0
+        try:
+            with _boundary(f"cannot copy {uri}"):
+                try:
+                    subs = sorted(fs.find(path))
+                except FileNotFoundError:
+                    raise ArtifactStoreError(f"{uri} does not exist") from None
+                for sub in subs:
+                    rel = sub[len(path):].lstrip("/")
+                    target = scratch / rel
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    left = None if size is None else size - total
+                    with fs.open(sub, "rb") as fin, open(target, "wb") as out:
+                        digest = hashlib.sha256()
+                        n = 0
+                        for chunk in iter(lambda: fin.read(CHUNK), b""):
+                            n += len(chunk)
+                            if left is not None and n > left:
+                                raise _size_error(uri, size or 0, f"more than {size}")
+                            digest.update(chunk)
+                            out.write(chunk)
+                    files.append({"path": rel, "sha256": digest.hexdigest(), "size": n})
+                    total += n
+            if size is not None and total != size:
+                raise _size_error(uri, size, str(total))
+            actual = hashlib.sha256(_listing_bytes(files)).hexdigest()
+            if actual != sha:
+                raise IntegrityError(uri, sha, actual)
+            if dest.exists():
+                shutil.copytree(scratch, dest, dirs_exist_ok=True)
+            else:
+                scratch.mkdir(parents=True, exist_ok=True)  # an empty directory is a directory too
+                os.replace(scratch, dest)
+        finally:
+            if scratch.exists():
+                shutil.rmtree(scratch, ignore_errors=True)
+        return dest
+
+
+def _is_sha(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def _size_error(uri: str, expected: int, actual: str) -> ArtifactRefusedError:
+    return ArtifactRefusedError(uri, f"size mismatch (the link records {expected} bytes, the store holds {actual});"
+                                     " the stored bytes or the link were changed, refusing to load")
 
 
     # ------------------------------------------------------------ run markers (liveness of pipeline runs)

@@ -72,7 +72,7 @@ def inference_data_loader() -> Annotated[pd.DataFrame, ArtifactConfig(name="infe
 @step
 def inference_predict(data: pd.DataFrame) -> Annotated[pd.Series, "predictions"]:
     """Predict with the trained model of the version in production."""
-    classifier = get_step_context().model.load_artifact("trained_model")  # hash-verified before unpickling
+    classifier = get_step_context().model.load_artifact("trained_model")  # skops: hash-verified, no unpickling
     names = load_iris().target_names
     return pd.Series([names[i] for i in classifier.predict(data.to_numpy())], index=data.index, name="species")
 

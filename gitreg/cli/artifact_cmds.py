@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from .app import client
-from .render import OUTPUT_HELP, REASON, OutputFormat, emit, human_size, kv, note
+from .render import OUTPUT_HELP, REASON, OutputFormat, artifact_row, artifact_table, emit, format_label, human_size, kv, note
 
 artifact_app = typer.Typer(help="Store, link and fetch the artifacts of model versions.", no_args_is_help=True)
 PROGRESS_THRESHOLD = 32 * 1024 * 1024
@@ -68,6 +68,21 @@ def artifact_add(
          f" on {name} {version}")
 
 
+@artifact_app.command("list")
+def artifact_list(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
+    version: Optional[str] = typer.Argument(None, help="Version: a number, a name, 'latest' (default) or a stage.",
+                                            metavar="[VERSION]"),
+    type: Optional[str] = typer.Option(None, "--type", help="Only artifacts of this type."),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o", help=OUTPUT_HELP),
+) -> None:
+    """List the artifacts linked to a version; formats that run code when loaded are marked."""
+    found = client(ctx).list_artifacts(name, version, type)
+    links = [a.link for a in found]
+    emit([artifact_row(a) for a in links], output, artifact_table(links))
+
+
 @artifact_app.command("get")
 def artifact_get(
     ctx: typer.Context,
@@ -82,11 +97,12 @@ def artifact_get(
     c = client(ctx)
     found = c.get_artifact(name, version, artifact, artifact_version)
     if output_path is None:
-        data = found.link.to_dict() | {"model": name, "model_version": found.model_version}
+        data = artifact_row(found.link) | {"model": name, "model_version": found.model_version}
         if fmt != OutputFormat.table:
             emit(data, fmt)
         else:
-            kv([(k, v) for k, v in data.items()])
+            shown = data | {"format": format_label(found.link.format, found.link.executes_code)}
+            kv([(k, v) for k, v in shown.items()])
         return
     progress = _Progress(found.link.size, f"fetching {artifact}")
     try:

@@ -8,7 +8,9 @@ from typing import List, Optional
 import typer
 
 from .app import client
-from .render import OUTPUT_HELP, REASON, OutputFormat, Table, emit, human_size, kv, note, short_metadata
+from .render import (
+    OUTPUT_HELP, REASON, OutputFormat, Table, artifact_row, artifact_table, emit, kv, note, short_metadata,
+)
 
 model_app = typer.Typer(help="Register, list, describe, update and delete models.", no_args_is_help=True)
 version_app = typer.Typer(help="List, inspect, promote and delete model versions.", no_args_is_help=True)
@@ -207,21 +209,13 @@ def version_describe(ctx: typer.Context, name: str = MODEL, version: Optional[st
             typer.echo(f"  {key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
     if v.artifacts:
         typer.echo("\nartifacts:")
-        _artifact_table(v.artifacts).print()
-
-
-def _artifact_table(links) -> Table:
-    table = Table(["NAME", "VERSION", "TYPE", "FORMAT", "SIZE", "SHA256", "URI"])
-    for a in links:
-        table.add(a.name, a.version, a.type, a.format, human_size(a.size), a.sha256[:12],
-                  a.uri + (" (linked)" if a.external else ""))
-    return table
+        artifact_table(v.artifacts).print()
 
 
 def _artifacts_of(ctx: typer.Context, name: str, version: Optional[str], type: str, output: OutputFormat) -> None:
     v = client(ctx).get_model_version(name, version)
     links = list(v.links(type=type))
-    emit([a.to_dict() for a in links], output, _artifact_table(links))
+    emit([artifact_row(a) for a in links], output, artifact_table(links))
 
 
 @version_app.command("runs")

@@ -78,6 +78,29 @@ def short_metadata(metadata: Mapping[str, Any], limit: int = 60) -> str:
     return out if len(out) <= limit else out[: limit - 3] + "..."
 
 
+def format_label(fmt: str, flagged: bool = False) -> str:
+    """An artifact's format, marked when loading it runs code (by format, or as its link says)."""
+    from ..materializers import CODE_MARK, executes_code
+
+    return f"{fmt} [{CODE_MARK}]" if executes_code(fmt) or flagged else fmt
+
+
+def artifact_table(links: Iterable[Any]) -> Table:
+    """Artifact links as a table; formats that run code on load are marked."""
+    table = Table(["NAME", "VERSION", "TYPE", "FORMAT", "SIZE", "SHA256", "URI"])
+    for a in links:
+        table.add(a.name, a.version, a.type, format_label(a.format, a.executes_code), human_size(a.size),
+                  a.sha256[:12], a.uri + (" (linked)" if a.external else ""))
+    return table
+
+
+def artifact_row(link: Any) -> dict[str, Any]:
+    """An artifact link for scripts: ``executes_code`` always present, decided by the format."""
+    from ..materializers import executes_code
+
+    return link.to_dict() | {"executes_code": executes_code(link.format) or bool(link.executes_code)}
+
+
 def human_size(size: int) -> str:
     value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
