@@ -385,16 +385,6 @@ class ArtifactStore:
                 shutil.rmtree(scratch, ignore_errors=True)
         return dest
 
-
-def _is_sha(value: Any) -> bool:
-    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
-
-
-def _size_error(uri: str, expected: int, actual: str) -> ArtifactRefusedError:
-    return ArtifactRefusedError(uri, f"size mismatch (the link records {expected} bytes, the store holds {actual});"
-                                     " the stored bytes or the link were changed, refusing to load")
-
-
     # ------------------------------------------------------------ run markers (liveness of pipeline runs)
     # A running pipeline keeps ``<store>/runs/<run-id>.json`` (see gitreg.liveness); these
     # methods only move its bytes.
@@ -449,6 +439,15 @@ def _size_error(uri: str, expected: int, actual: str) -> ArtifactRefusedError:
                 self.fs.rm_file(path)
             except FileNotFoundError:
                 pass
+
+
+def _is_sha(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def _size_error(uri: str, expected: int, actual: str) -> ArtifactRefusedError:
+    return ArtifactRefusedError(uri, f"size mismatch (the link records {expected} bytes, the store holds {actual});"
+                                     " the stored bytes or the link were changed, refusing to load")
 
 
 def _modified(info: dict[str, Any]) -> float | None:
