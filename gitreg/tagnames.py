@@ -165,3 +165,41 @@ def parse_version_message(text: str) -> VersionTagMessage | None:
             fields[key] = value
     return VersionTagMessage(m.group(1), int(m.group(2)), fields.get("name", m.group(2)),
                              fields.get("by", ""), fields.get("reason", ""))
+
+
+@dataclass(frozen=True)
+class DeleteSubject:
+    """The first line of gitreg's commit that deletes a version (``number``) or a whole model (``number`` None)."""
+
+    model: str
+    number: int | None = None
+    versions: int = 0  # for a model: how many versions it had
+
+    def text(self) -> str:
+        if self.number is not None:
+            return f"{self.model} v{self.number}: delete version"
+        return f"{self.model}: delete model ({self.versions} version(s))"
+
+    def covers(self, model: str, number: int) -> bool:
+        """Whether this delete removed version ``number`` of ``model``."""
+        return self.model == model and self.number in (None, number)
+
+
+_DELETE_VERSION_RE = re.compile(r"(\S+) v([1-9][0-9]*): delete version")
+_DELETE_MODEL_RE = re.compile(r"(\S+): delete model \(([0-9]+) version\(s\)\)")
+
+
+def format_delete_subject(model: str, number: int | None = None, versions: int = 0) -> str:
+    return DeleteSubject(model, number, versions).text()
+
+
+def parse_delete_subject(subject: str) -> DeleteSubject | None:
+    """Inverse of :func:`format_delete_subject` (the subjects of ``delete_version``/``delete_model``)."""
+    text = subject.strip()
+    m = _DELETE_VERSION_RE.fullmatch(text)
+    if m:
+        return DeleteSubject(m.group(1), int(m.group(2)))
+    m = _DELETE_MODEL_RE.fullmatch(text)
+    if m:
+        return DeleteSubject(m.group(1), None, int(m.group(2)))
+    return None
