@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .stages import STORED_STAGES
 
@@ -62,20 +63,20 @@ def format_stage_tag(prefix: str, model: str, stage: str, seq: int) -> str:
     return StageTag(prefix, model, stage, seq).name
 
 
+@lru_cache(maxsize=16)
+def _tag_re(prefix: str) -> re.Pattern[str]:
+    stages = "|".join(re.escape(s) for s in STORED_STAGES)
+    return re.compile(rf"(?:refs/tags/)?{re.escape(prefix)}/([^/]+)/(?:v([1-9][0-9]*)|({stages})/([1-9][0-9]*))")
+
+
 def parse_tag(prefix: str, tag: str) -> VersionTag | StageTag | None:
     """Parse a tag name (with or without ``refs/tags/``); None if not gitreg's."""
-    if tag.startswith("refs/tags/"):
-        tag = tag[len("refs/tags/"):]
-    if not tag.startswith(prefix + "/"):
+    m = _tag_re(prefix).fullmatch(tag)
+    if m is None:
         return None
-    parts = tag[len(prefix) + 1:].split("/")
-    if len(parts) == 2:
-        m = _VERSION_RE.fullmatch(parts[1])
-        if m and parts[0]:
-            return VersionTag(prefix, parts[0], int(m.group(1)))
-    elif len(parts) == 3 and parts[0] and parts[1] in STORED_STAGES and _SEQ_RE.fullmatch(parts[2]):
-        return StageTag(prefix, parts[0], parts[1], int(parts[2]))
-    return None
+    if m.group(2) is not None:
+        return VersionTag(prefix, m.group(1), int(m.group(2)))
+    return StageTag(prefix, m.group(1), m.group(3), int(m.group(4)))
 
 
 def format_stage_message(msg: StageTagMessage) -> str:
