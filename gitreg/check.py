@@ -248,7 +248,7 @@ def with_lines(repo: GitRepo, commit: str, problems: list[Problem]) -> list[Prob
         if p.path not in texts:
             blob = repo.read_blob(f"{commit}:{p.path}")
             texts[p.path] = blob[1].decode("utf-8", "replace") if blob else ""
-        out.append(replace(p, line=locate(texts[p.path], p.field) if texts[p.path] else None))
+        out.append(replace(p, line=locate(texts[p.path], p.field)))
     return out
 
 

@@ -207,6 +207,7 @@ class Client:
         from .check import check
 
         self.registry.fetch_tags()
+        self.registry.refresh()  # after the tags: the branch then holds every commit they point at
         return check(repo, rev, tags=True, verify_signatures=verify_signatures, allow=codes)
 
     # ------------------------------------------------------------ pipeline runs

@@ -286,3 +286,23 @@ def test_delete_subjects_round_trip_and_match_what_gitreg_writes(repo, client):
     model_subject = ops.delete_model(snap, "m").message.splitlines()[0]
     assert parse_delete_subject(version_subject) == DeleteSubject("m", 2)
     assert parse_delete_subject(model_subject) == DeleteSubject("m", None, 2)
+
+
+def test_check_by_url_brings_the_commits_of_the_tags_it_fetches(tmp_path):
+    import subprocess
+
+    from gitreg import Client
+
+    seed = tmp_path / "seed"
+    Client.init(seed, store=str(tmp_path / "store")).create_model_version("m")
+    bare = tmp_path / "models.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(seed), str(bare)], check=True)
+    reader = Client("file://" + str(bare))
+    assert reader.check().ok
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", str(bare), str(work)], check=True)
+    Client(work).create_model_version("m")  # another clone registers v2 and pushes it
+    git(work, "push", "-q", "origin", "main", "refs/tags/models/m/v2")
+    report = reader.check()  # within the freshness window of the reader's clone
+    assert report.ok, [str(p) for p in report.problems]
+    assert report.tags == 2 and report.versions == 2

@@ -115,7 +115,7 @@ def check_cmd(
 
     def approval(code: str) -> str | None:
         finding = FINDINGS.get(code)
-        return f"--allow {code}" if finding is not None and finding.acceptable else None
+        return f"--allow {code}" if finding is not None and finding.acceptable and not finding.warning else None
 
     data = {
         "ok": report.ok, "commit": report.commit, "base": base, "models": report.models,
