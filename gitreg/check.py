@@ -105,6 +105,12 @@ def allowed_codes(allow: Iterable[str] = (), allow_delete: bool = False) -> froz
     return frozenset(codes)
 
 
+def approval(code: str) -> str | None:
+    """The option that accepts a finding with ``code`` (``--allow <code>``), or None if it needs none or a fix."""
+    finding = FINDINGS.get(code)
+    return f"--allow {code}" if finding is not None and finding.acceptable and not finding.warning else None
+
+
 def accept(problems: Iterable[Problem], allow: frozenset[str]) -> list[Problem]:
     """``problems`` with the errors whose code is in ``allow`` marked accepted (still listed)."""
     return [replace(p, accepted=True) if p.severity == "error" and p.code in allow else p for p in problems]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -92,8 +92,8 @@ def check_cmd(
              " registered versions (added, changed, removed, format flips, code-executing formats, URIs outside the"
              " store), deletions, reused numbers, legal stage moves, no rewritten history. Tags are not required"
              " (they follow the merge)."),
-    allow: Optional[list[str]] = typer.Option(
-        None, "--allow", metavar="CODE",
+    allow: List[str] = typer.Option(
+        [], "--allow", metavar="CODE",
         help="Accept findings with this code deliberately (repeatable, e.g. --allow link-added): they are still"
              " listed, as accepted, but do not fail the check. The codes are in the README."),
     allow_delete: bool = typer.Option(False, "--allow-delete", help="Accept the deletion findings (model-deleted,"
@@ -108,15 +108,10 @@ def check_cmd(
                                     " on the offending file and line, each saying the approval it needs."),
 ) -> None:
     """Validate every manifest, the stage invariants and that tags tell the truth (or a change, with --base)."""
-    from ..check import FINDINGS
+    from ..check import approval
     from ..errors import CheckFailedError
 
-    report = client(ctx).check(rev, base, allow_delete, verify_signatures, staged, allow=allow or ())
-
-    def approval(code: str) -> str | None:
-        finding = FINDINGS.get(code)
-        return f"--allow {code}" if finding is not None and finding.acceptable and not finding.warning else None
-
+    report = client(ctx).check(rev, base, allow_delete, verify_signatures, staged, allow=allow)
     data = {
         "ok": report.ok, "commit": report.commit, "base": base, "models": report.models,
         "versions": report.versions, "tags": report.tags, "accepted": len(report.accepted),
