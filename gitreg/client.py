@@ -182,23 +182,33 @@ class Client:
         return model_history(self.registry.repo, snap.config.tag_prefix, model_name, number)
 
     def check(self, rev: str = "HEAD", base: str | None = None, allow_delete: bool = False,
-              verify_signatures: bool = False, staged: bool = False) -> "CheckReport":
+              verify_signatures: bool = False, staged: bool = False, allow: Iterable[str] = ()) -> "CheckReport":
         """Validate the registry at ``rev`` (manifests, stage invariants, tags), the index (``staged``),
-        or what ``rev`` changes since ``base`` (for pull requests; see :mod:`gitreg.review`)."""
+        or what ``rev`` changes since ``base`` (for pull requests; see :mod:`gitreg.review`).
+
+        Every problem carries a finding code (:data:`gitreg.check.FINDINGS`); ``allow`` lists the codes a
+        maintainer accepts deliberately (still reported, as accepted); ``allow_delete`` accepts the
+        deletion codes.  An unknown code, or one that can only be fixed, is an InvalidValueError.
+        """
+        from .check import allowed_codes
+
+        codes = allowed_codes(allow, allow_delete)
         repo = self.registry.repo
         if staged:
             if base is not None:
                 raise InvalidValueError("staged checks the index, base a branch's commits: give one of them")
-            rev = repo.index_tree()
+            from .review import check_staged
+
+            return check_staged(repo, codes, verify_signatures)
         if base is not None:
             from .review import check_change
 
-            return check_change(repo, base, rev, allow_delete, verify_signatures)
+            return check_change(repo, base, rev, verify_signatures=verify_signatures, allow=codes)
         from .check import check
 
-        if not staged:
-            self.registry.fetch_tags()
-        return check(repo, rev, tags=not staged, verify_signatures=verify_signatures)
+        self.registry.fetch_tags()
+        self.registry.refresh()  # after the tags: the branch then holds every commit they point at
+        return check(repo, rev, tags=True, verify_signatures=verify_signatures, allow=codes)
 
     # ------------------------------------------------------------ pipeline runs
 

@@ -1,70 +1,302 @@
-"""``gitreg check --base REF``: what a branch changes relative to REF, for pull-request CI.
+"""``gitreg check --base REF``: what a branch changes relative to REF, for pull-request CI;
+``gitreg check --staged``: what the index would commit, relative to HEAD (the pre-commit hook).
 
-On top of the full check of the branch (schemas, exclusive stages, names), the
-change itself must be legal:
+On top of the full check of the branch (schemas, exclusive stages, names), every
+change that alters what a load returns or how it is decoded, and every change to
+history, is a finding with a stable code (see :data:`gitreg.check.FINDINGS`):
 
 - history is never rewritten: REF must be an ancestor of the branch;
-- a registered version is immutable: its number, creation time and every artifact
-  link's URI, hash and size stay as registered;
-- nothing is deleted (a model, a version, an artifact link) without ``allow_delete``;
-- numbers are never reused: counters never go down, a new version is numbered
-  above every number the base had allocated;
-- stage moves are legal: a version that held a stage never goes back to ``none``
-  (archive it instead).
+- ``.mcp/registry.yaml`` is not changed (its store decides where every artifact is
+  read from, its tag prefix which tags prove the history);
+- a registered version is immutable: its number and creation time, and its artifact
+  links: none added, none removed, no field of one changed (a format flip is named as
+  such).  Runs and writes link artifacts on the registry branch directly, so a pull
+  request has no business carrying links for an existing version;
+- a link that is added or changed, or that a new version brings, is read from the
+  base's store (its content address there) and in a format whose loading runs no code;
+- nothing is deleted (a model, a version, an artifact link, a run record);
+- numbers are never reused: counters never go down, a new version is numbered above
+  every number the base had allocated;
+- a version that held a stage never goes back to ``none`` (archive it instead).
 
-Tags are not checked here: a pull request's promotion is tagged after its merge.
+A maintainer accepts a finding deliberately with ``allow`` (``--allow CODE``);
+it stays listed, as accepted.  Tags are not checked here: a pull request's
+promotion is tagged after its merge.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Iterable
 
-from .check import CheckReport, check, with_lines
+from .check import CheckReport, accept, allowed_codes, check, with_lines
+from .errors import ManifestError
 from .gitrepo import GitRepo
-from .state import MODELS_PATH, Problem, model_file, validated_model, version_file
-
-
-def _models(repo: GitRepo, commit: str) -> dict[str, dict[str, Any]]:
-    """Model name -> {"model": doc, "versions": {number: doc}} for every model that reads at ``commit``."""
-    out: dict[str, dict[str, Any]] = {}
-    tree = repo.read_tree(f"{commit}:{MODELS_PATH}")
-    for entry in tree[1] if tree else []:
-        if not entry.is_tree:
-            continue
-        ignored: list[Problem] = []
-        docs, versions, _count = validated_model(repo, entry.name, entry.oid, ignored)
-        model_doc = docs["model"] if docs else None
-        files = repo.read_tree(f"{commit}:{MODELS_PATH}/{entry.name}/versions")
-        present = {e.name for e in files[1]} if files else set()
-        out[entry.name] = {"model": model_doc, "versions": {v["number"]: v for v in versions}, "files": present}
-    return out
+from .state import MODELS_PATH, REGISTRY_PATH, Problem, model_file, model_path, validated_model, version_file
 
 
 def check_change(repo: GitRepo, base: str, rev: str = "HEAD", allow_delete: bool = False,
-                 verify_signatures: bool = False) -> CheckReport:
-    report = check(repo, rev, tags=False, verify_signatures=verify_signatures)
+                 verify_signatures: bool = False, allow: Iterable[str] = ()) -> CheckReport:
+    """The full check of ``rev`` plus every finding about what it changes since ``base``."""
+    allowed = allowed_codes(allow, allow_delete)
+    report = check(repo, rev, tags=False, verify_signatures=verify_signatures, allow=allowed)
     if report.commit is None:
         return report
-    problems = list(report.problems)
+    head = report.commit
+    found: list[Problem] = []
     base_commit = repo.resolve(f"{base}^{{commit}}")
     if base_commit is None:
-        problems.append(Problem(base, "", "no such commit to compare with; fetch it first (e.g. `git fetch origin"
-                                          " main`, and `fetch-depth: 0` in CI)"))
-        return replace(report, problems=tuple(problems))
-    if not repo.is_ancestor(base_commit, report.commit):
-        problems.append(Problem(rev, "", f"does not contain {base} ({base_commit[:12]}): history was rewritten,"
-                                         f" or the branch is behind; gitreg never rewrites history — merge or"
-                                         f" rebase onto {base} (pull-request CI checks the merge result)"))
-        return replace(report, problems=tuple(problems))
-    if base_commit != report.commit:
-        problems.extend(_compare(_models(repo, base_commit), _models(repo, report.commit), allow_delete))
-        problems.extend(_compare_runs(repo, base_commit, report.commit, allow_delete))
-    return replace(report, problems=tuple(with_lines(repo, report.commit, problems)))
+        found.append(Problem(base, "", "no such commit to compare with; fetch it first (e.g. `git fetch origin"
+                                       " main`, and `fetch-depth: 0` in CI)", code="base-missing"))
+    elif not repo.is_ancestor(base_commit, head):
+        found.append(Problem(rev, "", f"does not contain {base} ({base_commit[:12]}): history was rewritten,"
+                                      f" or the branch is behind; gitreg never rewrites history — merge or"
+                                      f" rebase onto {base} (pull-request CI checks the merge result)",
+                             code="history-rewritten"))
+    elif base_commit != head:
+        store, registry_findings = _compare_registry(repo, base_commit, head)
+        found += registry_findings
+        found += _compare_models(repo, base_commit, head, store)
+        found += _compare_runs(repo, base_commit, head)
+    return replace(report, problems=report.problems + tuple(with_lines(repo, head, accept(found, allowed))))
 
 
-def _compare_runs(repo: GitRepo, base: str, head: str, allow_delete: bool) -> list[Problem]:
-    """A recorded run is history: never edited, deleted only with ``allow_delete``."""
+def check_staged(repo: GitRepo, allow: Iterable[str] = (), verify_signatures: bool = False) -> CheckReport:
+    """The full check of what the index would commit, plus what it would undo of HEAD.
+
+    gitreg's writes commit and then bring the index in line, so an ordinary commit
+    never legitimately deletes a version manifest or lowers a counter: when it would,
+    the index is stale (e.g. a write died after its commit) and the commit would
+    revert the registry.
+    """
+    allowed = allowed_codes(allow)
+    tree = repo.index_tree()
+    report = check(repo, tree, tags=False, verify_signatures=verify_signatures, allow=allowed)
+    head = repo.commit_of("HEAD")
+    if report.commit is None or head is None:
+        return report
+    found = _undone(repo, head, tree)
+    return replace(report, problems=report.problems + tuple(with_lines(repo, tree, accept(found, allowed))))
+
+
+# ---------------------------------------------------------------- reading one side
+
+@dataclass(frozen=True)
+class _Side:
+    """One model at one commit: its card, its valid versions by number, the version files present."""
+
+    card: dict[str, Any] | None
+    versions: dict[int, dict[str, Any]]
+    files: frozenset[str]
+
+
+def _model_trees(repo: GitRepo, commit: str) -> dict[str, str]:
+    tree = repo.read_tree(f"{commit}:{MODELS_PATH}")
+    return {e.name: e.oid for e in tree[1] if e.is_tree} if tree else {}
+
+
+def _side(repo: GitRepo, name: str, tree_oid: str) -> _Side:
+    ignored: list[Problem] = []  # the full check reports them
+    docs, versions, _count = validated_model(repo, name, tree_oid, ignored)
+    files = repo.read_tree(f"{tree_oid}:versions")
+    return _Side(docs["model"] if docs else None, {v["number"]: v for v in versions},
+                 frozenset(e.name for e in files[1]) if files else frozenset())
+
+
+# ---------------------------------------------------------------- registry.yaml
+
+def _registry(repo: GitRepo, commit: str) -> tuple[bytes | None, dict[str, Any] | None]:
+    from .manifests import parse_yaml
+
+    blob = repo.read_blob(f"{commit}:{REGISTRY_PATH}")
+    if blob is None:
+        return None, None
+    try:
+        return blob[1], parse_yaml(blob[1], REGISTRY_PATH)
+    except ManifestError:
+        return blob[1], None
+
+
+def _compare_registry(repo: GitRepo, base: str, head: str) -> tuple[str | None, list[Problem]]:
+    """(the base's store URI, the finding for any change to registry.yaml)."""
+    old_raw, old = _registry(repo, base)
+    new_raw, new = _registry(repo, head)
+    store = old.get("store") if old is not None and isinstance(old.get("store"), str) else None
+    if old_raw == new_raw:
+        return store, []
+    if old is None or new is None:
+        return store, [Problem(REGISTRY_PATH, "", "changed (and one side does not parse); it holds the artifact"
+                                                  " store every load reads from and the tag prefix of the audit"
+                                                  " trail", code="registry-changed")]
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if not keys:
+        return store, []  # comments or formatting only
+    said = [f"{k} {_short(old.get(k))} -> {_short(new.get(k))}" if k != "options" else "options" for k in keys]
+    return store, [Problem(REGISTRY_PATH, keys[0], f"changes {', '.join(said)}: the store is where every artifact"
+                                                   " is read from, the tag prefix which tags prove the history, the"
+                                                   " remote where writes go; review it as such",
+                           code="registry-changed")]
+
+
+def _short(value: Any) -> str:
+    return "(unset)" if value is None else repr(value)
+
+
+# ---------------------------------------------------------------- models and versions
+
+def _compare_models(repo: GitRepo, base: str, head: str, store: str | None) -> list[Problem]:
+    problems: list[Problem] = []
+    before, after = _model_trees(repo, base), _model_trees(repo, head)
+    for name, oid in sorted(before.items()):
+        if name not in after:
+            old = _side(repo, name, oid)
+            problems.append(Problem(model_file(name), "", f"model {name!r} with {len(old.versions)} version(s) was"
+                                    " deleted; accept it with --allow model-deleted (or --allow-delete) if that is"
+                                    " intended", code="model-deleted"))
+        elif after[name] != oid:
+            problems += _compare_model(name, _side(repo, name, oid), _side(repo, name, after[name]), store)
+    empty = _Side(None, {}, frozenset())
+    for name in sorted(set(after) - set(before)):
+        problems += _compare_model(name, empty, _side(repo, name, after[name]), store)
+    return problems
+
+
+def _compare_model(name: str, before: _Side, after: _Side, store: str | None) -> list[Problem]:
+    problems: list[Problem] = []
+    if before.card and after.card:
+        for key, old_value in before.card["counters"].items():
+            if after.card["counters"].get(key, 0) < old_value:
+                problems.append(Problem(model_file(name), f"counters.{key}",
+                                        f"went down from {old_value} to {after.card['counters'].get(key, 0)};"
+                                        " counters never go back, so numbers are never reused",
+                                        code="counter-lowered"))
+    allocated = before.card["counters"]["versions"] if before.card else 0
+    for number, old in sorted(before.versions.items()):
+        new = after.versions.get(number)
+        path = version_file(name, number)
+        if new is None and f"{number}.yaml" in after.files:
+            continue  # present but invalid: the full check reports it
+        if new is None:
+            problems.append(Problem(path, "", f"{name} v{number} was deleted; accept it with --allow version-deleted"
+                                              " (or --allow-delete) if that is intended", code="version-deleted"))
+            continue
+        problems += _compare_version(path, old, new, store)
+    for number in sorted(set(after.versions) - set(before.versions)):
+        path = version_file(name, number)
+        if number <= allocated:
+            problems.append(Problem(path, "number", f"{number} was already allocated (the base's counter is"
+                                                    f" {allocated}); numbers are never reused: register the version"
+                                                    " with gitreg", code="number-reused"))
+        for i, link in enumerate(after.versions[number].get("artifacts") or []):
+            problems += _risky_link(path, f"artifacts.{i}", link, store, f"new version {number}")
+    return problems
+
+
+def _compare_version(path: str, old: dict[str, Any], new: dict[str, Any], store: str | None) -> list[Problem]:
+    problems: list[Problem] = []
+    for key in ("model", "number", "created"):
+        if old.get(key) != new.get(key):
+            problems.append(Problem(path, key, f"changed from {old.get(key)!r} to {new.get(key)!r}; a registered"
+                                               " version's identity is immutable", code="identity-changed"))
+    if old["stage"] != "none" and new["stage"] == "none":
+        problems.append(Problem(path, "stage", f"moved from {old['stage']} back to none; a version that held a"
+                                               " stage keeps a record of it: archive it instead",
+                                code="stage-to-none"))
+    problems += _compare_links(path, old.get("artifacts") or [], new.get("artifacts") or [], store)
+    return problems
+
+
+def _ident(link: dict[str, Any]) -> tuple[Any, Any]:
+    return link.get("name"), link.get("version")
+
+
+def _label(link: dict[str, Any]) -> str:
+    return f"artifact {link.get('name')} v{link.get('version')}"
+
+
+_LINK_DEFAULTS: dict[str, Any] = {"executes_code": False, "run": None, "step": None, "created": None}
+
+
+def _compare_links(path: str, old_links: list[dict[str, Any]], new_links: list[dict[str, Any]],
+                   store: str | None) -> list[Problem]:
+    """Links of a registered version: none added, none removed, no field changed."""
+    problems: list[Problem] = []
+    unmatched = dict(enumerate(new_links))
+    for link in old_links:
+        match = next((i for i, now in unmatched.items() if _ident(now) == _ident(link)), None)
+        if match is None:
+            problems.append(Problem(path, "artifacts", f"the link to {_label(link)} was deleted; accept it with"
+                                                       " --allow link-removed (or --allow-delete) if that is intended",
+                                    code="link-removed"))
+            continue
+        now = unmatched.pop(match)
+        where = f"artifacts.{match}"
+        for attr in sorted(set(link) | set(now), key=_field_order):
+            was, is_ = link.get(attr, _LINK_DEFAULTS.get(attr)), now.get(attr, _LINK_DEFAULTS.get(attr))
+            if was == is_:
+                continue
+            if attr == "format":
+                problems.append(Problem(path, f"{where}.format", f"{_label(link)}: format changed from {was!r} to"
+                                        f" {is_!r}: the same bytes would be decoded differently; registered"
+                                        " artifacts are immutable (link a new artifact version instead)",
+                                        code="format-changed"))
+            else:
+                problems.append(Problem(path, f"{where}.{attr}", f"{_label(link)}: {attr} changed from {was!r} to"
+                                        f" {is_!r}; registered artifacts are immutable (link a new artifact version"
+                                        " instead)", code="link-changed"))
+        if now != link:
+            problems += _risky_link(path, where, now, store, "the changed link", before=link)
+    for i, now in sorted(unmatched.items()):
+        problems.append(Problem(path, f"artifacts.{i}", f"{_label(now)} was added to a registered version: its"
+                                " links are immutable, and runs and writes link artifacts on the registry branch,"
+                                " never through a pull request; register a new version instead", code="link-added"))
+        problems += _risky_link(path, f"artifacts.{i}", now, store, "the added link")
+    return problems
+
+
+def _field_order(attr: str) -> tuple[int, str]:
+    order = ("uri", "sha256", "size", "format", "kind", "type", "external", "executes_code")
+    return (order.index(attr), attr) if attr in order else (len(order), attr)
+
+
+def _runs_code(link: dict[str, Any]) -> bool:
+    from .materializers import executes_code
+
+    return bool(link.get("executes_code")) or executes_code(str(link.get("format")))
+
+
+def _outside_store(link: dict[str, Any], store: str | None) -> str | None:
+    """Why a load of ``link`` would not read the base store's copy of its bytes, or None."""
+    uri, sha = str(link.get("uri")), str(link.get("sha256"))
+    if link.get("external"):
+        return f"is linked in place at {uri!r}, outside the store (external: true)"
+    if store is None:
+        return f"reads {uri!r}, but the base has no registry.yaml naming a store"
+    expected = f"{store.rstrip('/')}/objects/sha256/{sha[:2]}/{sha[2:]}"
+    if uri != expected:
+        return f"reads {uri!r}, not the base store's copy of its bytes ({expected!r})"
+    return None
+
+
+def _risky_link(path: str, where: str, link: dict[str, Any], store: str | None, what: str,
+                before: dict[str, Any] | None = None) -> list[Problem]:
+    """Findings for a link that a change brings: code-executing formats and reads outside the store."""
+    problems: list[Problem] = []
+    if _runs_code(link) and (before is None or not _runs_code(before) or before.get("format") != link.get("format")):
+        problems.append(Problem(path, f"{where}.format", f"{_label(link)} ({what}) is in format"
+                                f" {link.get('format')!r}, whose loading runs code: whoever wrote those bytes runs"
+                                " code wherever the version is loaded", code="executes-code"))
+    outside = _outside_store(link, store)
+    if outside and (before is None or _outside_store(before, store) is None or before.get("uri") != link.get("uri")):
+        problems.append(Problem(path, f"{where}.uri", f"{_label(link)} ({what}) {outside}; a load reads it from"
+                                " there", code="uri-outside-store"))
+    return problems
+
+
+# ---------------------------------------------------------------- runs
+
+def _compare_runs(repo: GitRepo, base: str, head: str) -> list[Problem]:
+    """A recorded run is history: never edited, never deleted."""
     from .runs import RUNS_PATH
 
     def files(commit: str) -> dict[str, str]:
@@ -76,82 +308,43 @@ def _compare_runs(repo: GitRepo, base: str, head: str, allow_delete: bool) -> li
     for name, oid in files(base).items():
         path = f"{RUNS_PATH}/{name}"
         if name not in after:
-            msg = _deleted(f"the record of run {name[:-5]}", allow_delete)
-            if msg:
-                problems.append(Problem(path, "", msg))
+            problems.append(Problem(path, "", f"the record of run {name[:-5]} was deleted; accept it with --allow"
+                                              " run-deleted (or --allow-delete) if that is intended",
+                                    code="run-deleted"))
         elif after[name] != oid:
-            problems.append(Problem(path, "", "a recorded run was edited; run records are history and never change"))
+            problems.append(Problem(path, "", "a recorded run was edited; run records are history and never change",
+                                    code="run-changed"))
     return problems
 
 
-def _deleted(what: str, allow: bool) -> str | None:
-    return None if allow else f"{what} was deleted; pass --allow-delete (allow_delete=True) if that is intended"
+# ---------------------------------------------------------------- the index against HEAD
 
-
-def _compare(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], allow_delete: bool) -> list[Problem]:
+def _undone(repo: GitRepo, head: str, staged: str) -> list[Problem]:
+    """What committing ``staged`` on top of ``head`` would revert: deleted manifests, lowered counters."""
     problems: list[Problem] = []
-    for name, before in old.items():
-        after = new.get(name)
-        if after is None:
-            msg = _deleted(f"model {name!r} with {len(before['versions'])} version(s)", allow_delete)
-            if msg:
-                problems.append(Problem(model_file(name), "", msg))
+    before, after = _model_trees(repo, head), _model_trees(repo, staged)
+    fix = "the index is stale (did a gitreg write fail after its commit?): restore it with" \
+          " `git restore --staged --worktree --source=HEAD -- {path}`"
+    for name, oid in sorted(before.items()):
+        if after.get(name) == oid:
             continue
-        problems.extend(_compare_model(name, before, after, allow_delete))
-    return problems
-
-
-def _compare_model(name: str, before: dict[str, Any], after: dict[str, Any], allow_delete: bool) -> list[Problem]:
-    problems: list[Problem] = []
-    old_card, new_card = before["model"], after["model"]
-    if old_card and new_card:
-        for key, old_value in old_card["counters"].items():
-            if new_card["counters"].get(key, 0) < old_value:
-                problems.append(Problem(model_file(name), f"counters.{key}",
-                                        f"went down from {old_value} to {new_card['counters'].get(key, 0)};"
-                                        " counters never go back, so numbers are never reused"))
-    allocated = old_card["counters"]["versions"] if old_card else 0
-    for number, old in before["versions"].items():
-        new = after["versions"].get(number)
-        path = version_file(name, number)
-        if new is None and f"{number}.yaml" in after["files"]:
-            continue  # present but invalid: the full check reports it
-        if new is None:
-            msg = _deleted(f"{name} v{number}", allow_delete)
-            if msg:
-                problems.append(Problem(path, "", msg))
+        if name not in after:
+            problems.append(Problem(model_file(name), "", f"what is staged deletes model {name!r}, but gitreg's"
+                                    f" deletes never go through the index; {fix.format(path=model_path(name))},"
+                                    f" or delete it with `gitreg model delete {name}`", code="unrecorded-delete"))
             continue
-        problems.extend(_compare_version(path, old, new, allow_delete))
-    for number in sorted(set(after["versions"]) - set(before["versions"])):
-        if number <= allocated:
-            problems.append(Problem(version_file(name, number), "number",
-                                    f"{number} was already allocated (the base's counter is {allocated});"
-                                    " numbers are never reused: register the version with gitreg"))
-    return problems
-
-
-def _compare_version(path: str, old: dict[str, Any], new: dict[str, Any], allow_delete: bool) -> list[Problem]:
-    problems: list[Problem] = []
-    for key in ("model", "number", "created"):
-        if old.get(key) != new.get(key):
-            problems.append(Problem(path, key, f"changed from {old.get(key)!r} to {new.get(key)!r}; a registered"
-                                               " version's identity is immutable"))
-    if old["stage"] != "none" and new["stage"] == "none":
-        problems.append(Problem(path, "stage", f"moved from {old['stage']} back to none; a version that held a"
-                                               " stage keeps a record of it: archive it instead"))
-    links = {(a["name"], a["version"]): (i, a) for i, a in enumerate(new.get("artifacts") or [])}
-    for link in old.get("artifacts") or []:
-        ident = (link["name"], link["version"])
-        if ident not in links:
-            msg = _deleted(f"the link to artifact {link['name']} v{link['version']}", allow_delete)
-            if msg:
-                problems.append(Problem(path, "artifacts", msg))
-            continue
-        i, now = links[ident]
-        for attr in ("uri", "sha256", "size"):
-            if link.get(attr) != now.get(attr):
-                problems.append(Problem(path, f"artifacts.{i}.{attr}",
-                                        f"artifact {link['name']} v{link['version']}: {attr} changed from"
-                                        f" {link.get(attr)!r} to {now.get(attr)!r}; registered artifacts are"
-                                        " immutable (link a new artifact version instead)"))
+        old, new = _side(repo, name, oid), _side(repo, name, after[name])
+        for file in sorted(old.files - new.files, key=lambda f: (len(f), f)):
+            path = f"{model_path(name)}/versions/{file}"
+            problems.append(Problem(path, "", f"what is staged deletes this registered version's manifest, but"
+                                    f" gitreg's deletes never go through the index; {fix.format(path=path)}, or"
+                                    f" delete the version with `gitreg model version delete {name} {file[:-5]}`",
+                                    code="unrecorded-delete"))
+        if old.card and new.card:
+            for key, value in old.card["counters"].items():
+                now = new.card["counters"].get(key, 0)
+                if now < value:
+                    problems.append(Problem(model_file(name), f"counters.{key}", f"what is staged lowers it from"
+                                            f" {value} to {now}; counters never go back, so numbers are never reused;"
+                                            f" {fix.format(path=model_file(name))}", code="counter-lowered"))
     return problems

@@ -272,10 +272,18 @@ class Problem:
     message: str
     severity: str = "error"  # or "warning"
     line: int | None = None  # 1-based line of the field in the file, when known
+    code: str = "schema"     # the finding's stable code (see gitreg.check.FINDINGS)
+    accepted: bool = False   # an error a maintainer accepted with ``--allow <code>``
+
+    @property
+    def blocking(self) -> bool:
+        """An error nobody accepted: it fails the check."""
+        return self.severity == "error" and not self.accepted
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.field}" if self.field else self.path
-        return f"{where}: {self.severity}: {self.message}"
+        label = "accepted" if self.accepted else self.severity
+        return f"{where}: {label}: {self.message} [{self.code}]"
 
 
 def load_checked(data: bytes | None, kind: str, path: str, problems: list[Problem]) -> dict[str, Any] | None:
@@ -309,13 +317,15 @@ def read_model_tree(repo: GitRepo, name: str, tree_oid: str,
             model_doc = None
     folder = children.pop("versions", None)
     for extra in children:
-        problems.append(Problem(f"{path}/{extra}", "", "unexpected file in a model folder (ignored)", "warning"))
+        problems.append(Problem(f"{path}/{extra}", "", "unexpected file in a model folder (ignored)", "warning",
+                                code="unexpected-file"))
     entries = []
     for entry in repo.tree_entries(folder.oid) if folder is not None and folder.is_tree else []:
         stem = entry.name[:-5] if entry.name.endswith(".yaml") else ""
         if entry.is_tree or not stem.isdigit() or stem.startswith("0"):
             problems.append(Problem(f"{path}/versions/{entry.name}", "",
-                                    "unexpected file; version manifests are named <number>.yaml"))
+                                    "unexpected file; version manifests are named <number>.yaml",
+                                    code="unexpected-file"))
         else:
             entries.append(entry)
     docs = []
@@ -335,7 +345,8 @@ def read_model_tree(repo: GitRepo, name: str, tree_oid: str,
         try:
             check_model_invariants(model_doc, docs, name)
         except ManifestError as exc:
-            problems.append(Problem(exc.path, exc.field, exc.problem))
+            code = "stage-conflict" if exc.field == "stage" else "schema"
+            problems.append(Problem(exc.path, exc.field, exc.problem, code=code))
     return model_doc, docs, len(entries)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .stages import STORED_STAGES
 
@@ -62,20 +63,20 @@ def format_stage_tag(prefix: str, model: str, stage: str, seq: int) -> str:
     return StageTag(prefix, model, stage, seq).name
 
 
+@lru_cache(maxsize=16)
+def _tag_re(prefix: str) -> re.Pattern[str]:
+    stages = "|".join(re.escape(s) for s in STORED_STAGES)
+    return re.compile(rf"(?:refs/tags/)?{re.escape(prefix)}/([^/]+)/(?:v([1-9][0-9]*)|({stages})/([1-9][0-9]*))")
+
+
 def parse_tag(prefix: str, tag: str) -> VersionTag | StageTag | None:
     """Parse a tag name (with or without ``refs/tags/``); None if not gitreg's."""
-    if tag.startswith("refs/tags/"):
-        tag = tag[len("refs/tags/"):]
-    if not tag.startswith(prefix + "/"):
+    m = _tag_re(prefix).fullmatch(tag)
+    if m is None:
         return None
-    parts = tag[len(prefix) + 1:].split("/")
-    if len(parts) == 2:
-        m = _VERSION_RE.fullmatch(parts[1])
-        if m and parts[0]:
-            return VersionTag(prefix, parts[0], int(m.group(1)))
-    elif len(parts) == 3 and parts[0] and parts[1] in STORED_STAGES and _SEQ_RE.fullmatch(parts[2]):
-        return StageTag(prefix, parts[0], parts[1], int(parts[2]))
-    return None
+    if m.group(2) is not None:
+        return VersionTag(prefix, m.group(1), int(m.group(2)))
+    return StageTag(prefix, m.group(1), m.group(3), int(m.group(4)))
 
 
 def format_stage_message(msg: StageTagMessage) -> str:
@@ -165,3 +166,41 @@ def parse_version_message(text: str) -> VersionTagMessage | None:
             fields[key] = value
     return VersionTagMessage(m.group(1), int(m.group(2)), fields.get("name", m.group(2)),
                              fields.get("by", ""), fields.get("reason", ""))
+
+
+@dataclass(frozen=True)
+class DeleteSubject:
+    """The first line of gitreg's commit that deletes a version (``number``) or a whole model (``number`` None)."""
+
+    model: str
+    number: int | None = None
+    versions: int = 0  # for a model: how many versions it had
+
+    def text(self) -> str:
+        if self.number is not None:
+            return f"{self.model} v{self.number}: delete version"
+        return f"{self.model}: delete model ({self.versions} version(s))"
+
+    def covers(self, model: str, number: int) -> bool:
+        """Whether this delete removed version ``number`` of ``model``."""
+        return self.model == model and self.number in (None, number)
+
+
+_DELETE_VERSION_RE = re.compile(r"(\S+) v([1-9][0-9]*): delete version")
+_DELETE_MODEL_RE = re.compile(r"(\S+): delete model \(([0-9]+) version\(s\)\)")
+
+
+def format_delete_subject(model: str, number: int | None = None, versions: int = 0) -> str:
+    return DeleteSubject(model, number, versions).text()
+
+
+def parse_delete_subject(subject: str) -> DeleteSubject | None:
+    """Inverse of :func:`format_delete_subject` (the subjects of ``delete_version``/``delete_model``)."""
+    text = subject.strip()
+    m = _DELETE_VERSION_RE.fullmatch(text)
+    if m:
+        return DeleteSubject(m.group(1), int(m.group(2)))
+    m = _DELETE_MODEL_RE.fullmatch(text)
+    if m:
+        return DeleteSubject(m.group(1), None, int(m.group(2)))
+    return None

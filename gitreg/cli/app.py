@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 from enum import Enum
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -89,28 +89,36 @@ def check_cmd(
     rev: str = typer.Option("HEAD", "--rev", help="Commit to check (default: HEAD)."),
     base: Optional[str] = typer.Option(
         None, "--base", metavar="REF",
-        help="Check what REV changes relative to REF (pull-request CI): immutability of registered versions,"
-             " no deletions, no reused numbers, legal stage moves, no rewritten history. Tags are not required"
+        help="Check what REV changes relative to REF (pull-request CI): registry.yaml, artifact links of"
+             " registered versions (added, changed, removed, format flips, code-executing formats, URIs outside the"
+             " store), deletions, reused numbers, legal stage moves, no rewritten history. Tags are not required"
              " (they follow the merge)."),
-    allow_delete: bool = typer.Option(False, "--allow-delete", help="With --base: allow deleting models,"
-                                      " versions and artifact links."),
+    allow: List[str] = typer.Option(
+        [], "--allow", metavar="CODE",
+        help="Accept findings with this code deliberately (repeatable, e.g. --allow link-added): they are still"
+             " listed, as accepted, but do not fail the check. The codes are in the README."),
+    allow_delete: bool = typer.Option(False, "--allow-delete", help="Accept the deletion findings (model-deleted,"
+                                      " version-deleted, link-removed, run-deleted)."),
     verify_signatures: bool = typer.Option(False, "--verify-signatures", help="Every stage tag must carry a good"
                                            " gpg or ssh signature (git's signing configuration applies)."),
     staged: bool = typer.Option(False, "--staged", help="Check what the index would commit (for a pre-commit"
-                                " hook); tags are not required, they come with gitreg's writes or `tags sync`."),
+                                " hook), and that it deletes no version manifest and lowers no counter of HEAD;"
+                                " tags are not required, they come with gitreg's writes or `tags sync`."),
     output: OutputFormat = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP),
     fmt: CheckFormat = typer.Option(CheckFormat.text, "--format", help="text, or github: workflow annotations"
-                                    " on the offending file and line."),
+                                    " on the offending file and line, each saying the approval it needs."),
 ) -> None:
-    """Validate every manifest, the stage invariants and tag/manifest agreement (or a change, with --base)."""
+    """Validate every manifest, the stage invariants and that tags tell the truth (or a change, with --base)."""
+    from ..check import approval
     from ..errors import CheckFailedError
 
-    report = client(ctx).check(rev, base, allow_delete, verify_signatures, staged)
+    report = client(ctx).check(rev, base, allow_delete, verify_signatures, staged, allow=allow)
     data = {
         "ok": report.ok, "commit": report.commit, "base": base, "models": report.models,
-        "versions": report.versions, "tags": report.tags,
-        "problems": [{"path": p.path, "field": p.field, "line": p.line, "severity": p.severity,
-                      "message": p.message} for p in report.problems],
+        "versions": report.versions, "tags": report.tags, "accepted": len(report.accepted),
+        "problems": [{"path": p.path, "field": p.field, "line": p.line, "severity": p.severity, "code": p.code,
+                      "accepted": p.accepted, "allow": approval(p.code), "message": p.message}
+                     for p in report.problems],
     }
     if output != OutputFormat.table:
         emit(data, output)
@@ -118,14 +126,27 @@ def check_cmd(
         for p in report.problems:
             where = f"file={_annotation(p.path, True)},line={p.line}," if p.line else ""
             title = _annotation(f"gitreg check: {p.field}" if p.field else "gitreg check", True)
-            typer.echo(f"::{p.severity} {where}title={title}::{_annotation(p.message)}")
+            level, needs = p.severity, approval(p.code)
+            if p.accepted:
+                level, said = "notice", f"accepted with `{needs}`"
+            elif p.severity != "error":
+                said = "no approval needed"
+            elif needs:
+                said = f"needs approval: a maintainer accepts it with `{needs}`"
+            else:
+                said = "must be fixed: this finding cannot be accepted"
+            typer.echo(f"::{level} {where}title={title}::{_annotation(f'{p.message} [{p.code}; {said}]')}")
     else:
         for problem in report.problems:
             typer.echo(str(problem))
     scope = f" changed since {base}" if base is not None else ""
+    accepted = f", {len(report.accepted)} accepted" if report.accepted else ""
     summary = (f"checked {report.models} model(s), {report.versions} version(s), {report.tags} tag(s){scope}:"
-               f" {len(report.errors)} error(s), {len(report.problems) - len(report.errors)} warning(s)")
+               f" {len(report.errors)} error(s), {len(report.warnings)} warning(s){accepted}")
     if not report.ok:
+        codes = sorted({p.code for p in report.errors if approval(p.code)})
+        if codes and output == OutputFormat.table and fmt == CheckFormat.text:
+            note("to accept a finding deliberately: " + " ".join(f"--allow {c}" for c in codes))
         raise CheckFailedError(summary)
     note(summary)
 
