@@ -53,6 +53,8 @@ FINDINGS: dict[str, Finding] = {f.code: f for f in (
     # tags against manifests and history
     Finding("tag-name", "a tag under the prefix that is not a gitreg tag name", warning=True),
     Finding("tag-lightweight", "a lightweight tag where gitreg makes annotated ones", warning=True),
+    Finding("unmarked-code-format", "a link in a format that runs code when loaded (pickle and kin), written by an"
+                                    " older gitreg without `executes_code: true`", warning=True),
     Finding("tag-message", "a stage tag whose message does not read '<model> v<N> -> <stage>'"),
     Finding("tag-missing", "a registered version or a stage assignment without its tag (`gitreg tags sync`)"),
     Finding("tag-stale", "a version holds a stage, but the latest tag of that stage moved another version there"),

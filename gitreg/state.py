@@ -405,7 +405,8 @@ def _check_code_marker(link: dict[str, Any], field: str, path: str, warnings: li
         if flag is None and fmt in LEGACY_UNMARKED_FORMATS:
             if warnings is not None:
                 warnings.append(Problem(path, field, f"missing: format {fmt!r} runs code when loaded; add"
-                                        " `executes_code: true` to this link (written by an older gitreg)", "warning"))
+                                        " `executes_code: true` to this link (written by an older gitreg)", "warning",
+                                        code="unmarked-code-format"))
             return
         raise ManifestError(path, field, f"must be true: format {fmt!r} runs code when loaded")
     if flag is True:

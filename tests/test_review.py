@@ -85,9 +85,12 @@ def test_a_pickle_link_appended_to_a_production_version_fails_review(promoted, c
             "kind": "file", "external": False})
 
     edit_yaml(promoted, V1, append, "retrain")
-    # what the branch would serve: the production model is now the payload, and loading it runs it
-    client.load_artifact("m", "production", "trained_model")
-    assert marker.is_dir()
+    # what the branch would serve: the loader refuses the link outside the store, so nothing runs
+    from gitreg.errors import ArtifactRefusedError
+
+    with pytest.raises(ArtifactRefusedError, match="points outside the artifact store"):
+        client.load_artifact("m", "production", "trained_model")
+    assert not marker.exists()
     code, data_ = run_check("--base", "main", "--rev", "pr")
     assert code == 14 and not data_["ok"]
     assert codes(data_) == ["executes-code", "link-added", "uri-outside-store"]
@@ -111,7 +114,7 @@ def test_a_pickle_link_appended_to_a_production_version_fails_review(promoted, c
 def test_flipping_a_link_format_to_pickle_fails_review(promoted, client):
     edit_yaml(promoted, V1, lambda d: d["artifacts"][0].update(format="pickle"))
     code, data = run_check("--base", "main")
-    assert code == 14 and codes(data) == ["executes-code", "format-changed"]
+    assert code == 14 and codes(data) == ["executes-code", "format-changed", "unmarked-code-format"]
     flip = next(p for p in data["problems"] if p["code"] == "format-changed")
     assert flip["field"] == "artifacts.0.format" and "'bytes' to 'pickle'" in flip["message"]
 
@@ -124,6 +127,9 @@ def test_any_field_changed_on_an_existing_link_fails_review(promoted, field, val
     edit_yaml(promoted, V1, lambda d: d["artifacts"][0].update({field: value}))
     code, data = run_check("--base", "main")
     assert code == 14
+    if field == "executes_code":  # a marker contradicting the format: the manifest itself is invalid
+        assert [(p["code"], p["field"]) for p in data["problems"]] == [("schema", "artifacts.0.executes_code")]
+        return
     changed = [p for p in data["problems"] if p["code"] == "link-changed"]
     assert [p["field"] for p in changed] == [f"artifacts.0.{field}"]
     assert all(c in ("link-changed", "executes-code", "uri-outside-store") for c in codes(data))
@@ -207,8 +213,11 @@ def test_a_comment_in_registry_yaml_is_not_a_change(promoted):
 def test_every_finding_has_a_known_code_and_the_github_output_names_its_approval(promoted, capsys):
     edit_yaml(promoted, V1, lambda d: d["artifacts"][0].update(format="pickle", size=1))
     assert main(["check", "--base", "main", "--format", "github"]) == 14
-    out = capsys.readouterr().out.splitlines()
+    lines = capsys.readouterr().out.splitlines()
+    out = [line for line in lines if line.startswith("::error")]
     assert len(out) == 3
+    assert [line for line in lines if line not in out] == [
+        next(line for line in lines if line.startswith("::warning") and "[unmarked-code-format" in line)]
     for line in out:
         m = re.fullmatch(r"::error file=(\S+),line=(\d+),title=gitreg check%3A (\S+)::(.*) \[([a-z-]+); needs"
                          r" approval: a maintainer accepts it with `--allow ([a-z-]+)`\]", line)
