@@ -11,11 +11,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from . import operations as ops
 from .artifacts import ArtifactVersion, check_type, describe_uri, download, load, save_object, save_path
-from .errors import ArtifactNotFoundError, InvalidValueError
+from .errors import ArtifactNotFoundError, BareRepositoryError, InvalidValueError, NotARegistryError
+from .gitrepo import GitRepo
 from .manifests import ArtifactLink, ModelManifest, VersionManifest
+from .names import validate_name
 from .registry import Proposal, Registry
 from .stages import parse_stage
-from .state import ModelState
+from .state import ModelState, parse_version_spec
+from .tagnames import validate_tag_prefix
 
 if TYPE_CHECKING:
     from .check import CheckReport
@@ -28,6 +31,23 @@ Progress = Callable[[int], None]
 
 def _noop(_: int) -> None:
     pass
+
+
+# Every name a call is given is checked here, at the entrance, before it can reach a git object
+# path (``<commit>:.mcp/models/<model>``), a ref pattern or a fetch: a space, a newline, ``/`` or
+# ``..`` in it is an InvalidNameError, never a lookup of something else or a confused git process.
+
+def _model(name: object) -> str:
+    return validate_name("model", name)
+
+
+def _version(spec: object) -> object:
+    """A version spec as given, once it is a valid number, stage, ``latest`` or version name (None: latest)."""
+    if spec is not None:
+        kind, value = parse_version_spec(spec)
+        if kind == "name":
+            validate_name("version", value)
+    return spec
 
 
 class Client:
@@ -46,6 +66,13 @@ class Client:
     def init(cls, path: str | os.PathLike[str] | None = None, store: str | None = None,
              tag_prefix: str = "models", remote: str | None = None) -> "Client":
         """Create a registry; ``remote`` names the git remote every write pushes to (e.g. "origin")."""
+        validate_tag_prefix(tag_prefix)  # before anything is created
+        try:
+            GitRepo.discover(path if path is not None else os.getcwd())
+        except BareRepositoryError:
+            raise  # never turn a bare repository into a work tree
+        except NotARegistryError:
+            pass  # no repository yet: Registry.init creates one
         return cls(registry=Registry.init(path, store=store, tag_prefix=tag_prefix, remote=remote))
 
     @property
@@ -58,14 +85,17 @@ class Client:
                      audience: str | None = None, use_cases: str | None = None,
                      limitations: str | None = None, trade_offs: str | None = None,
                      ethics: str | None = None, tags: Iterable[str] | None = None, reason: str = "") -> ModelManifest:
+        name = _model(name)
         card = dict(license=license, description=description, audience=audience, use_cases=use_cases,
                     limitations=limitations, trade_offs=trade_offs, ethics=ethics)
         return self.registry.transact(lambda s: ops.create_model(s, name, card, tags, reason), scope=name).result
 
     def get_model(self, name: str) -> ModelManifest:
+        name = _model(name)
         return self.registry.snapshot().require(name).model
 
     def get_model_state(self, name: str) -> ModelState:
+        name = _model(name)
         return self.registry.snapshot().require(name)
 
     def list_models(self, tags: Iterable[str] | None = None) -> list[ModelManifest]:
@@ -80,6 +110,7 @@ class Client:
                      limitations: str | None = None, trade_offs: str | None = None,
                      ethics: str | None = None, add_tags: Iterable[str] | None = None,
                      remove_tags: Iterable[str] | None = None, reason: str = "") -> ModelManifest:
+        name = _model(name)
         card = {k: v for k, v in dict(license=license, description=description, audience=audience,
                                       use_cases=use_cases, limitations=limitations, trade_offs=trade_offs,
                                       ethics=ethics).items() if v is not None}
@@ -87,6 +118,7 @@ class Client:
         return self.get_model(name)
 
     def delete_model(self, name: str, reason: str = "") -> None:
+        name = _model(name)
         self.registry.transact(lambda s: ops.delete_model(s, name, reason), scope=name)
 
     # ------------------------------------------------------------ versions
@@ -96,6 +128,7 @@ class Client:
                              reason: str = "", model_card: Mapping[str, Any] | None = None,
                              model_tags: Iterable[str] | None = None) -> VersionManifest:
         """Register the next version (the model is created with ``model_card`` if missing)."""
+        model_name = _model(model_name)
         return self.registry.transact(lambda s: ops.register_version(
             s, model_name, name=name, description=description, tags=tags, metadata=metadata,
             card=model_card, model_tags=model_tags, reason=reason), scope=model_name).result
@@ -104,6 +137,7 @@ class Client:
                                     model_card: Mapping[str, Any] | None = None,
                                     model_tags: Iterable[str] | None = None, reason: str = "") -> VersionManifest:
         """The version called ``name``, registered first if there is none (atomically)."""
+        model_name = _model(model_name)
         ops.validate_version_name(name)
 
         def build(snap):
@@ -118,6 +152,7 @@ class Client:
 
     def get_model_version(self, model_name: str, version: object = None) -> VersionManifest:
         """A version by number, digit string, name, stage or ``latest`` (None: latest)."""
+        model_name, version = _model(model_name), _version(version)
         state = self.registry.snapshot().require(model_name)
         return state.resolve("latest" if version is None else version)
 
@@ -127,6 +162,7 @@ class Client:
         """Versions in number order, filtered by stage, tags (all given), name and metadata."""
         from .filters import matches_metadata
 
+        model_name = _model(model_name)
         versions = list(self.registry.snapshot().require(model_name).versions)
         if stage is not None:
             wanted = parse_stage(stage, allow_latest=True)
@@ -145,6 +181,7 @@ class Client:
                              add_tags: Iterable[str] | None = None, remove_tags: Iterable[str] | None = None,
                              reason: str = "") -> VersionManifest:
         """Rename, describe, tag or move a version to ``stage``; setting its own stage is a no-op."""
+        model_name, version = _model(model_name), _version(version)
         committed = self.registry.transact(lambda s: ops.update_version(
             s, model_name, version, stage=stage, force=force, name=name, description=description,
             add_tags=add_tags, remove_tags=remove_tags, reason=reason), scope=model_name)
@@ -157,18 +194,20 @@ class Client:
         """Write the stage change as the one commit of a new branch ``gitreg/promote/<model>-v<N>-<stage>``
         (pushed when the registry has a remote), for review in a pull request; the registry branch and
         the work tree stay as they are.  Tags follow after the merge (`gitreg tags sync`)."""
+        model_name, version = _model(model_name), _version(version)
         wanted = parse_stage(stage)
         return self.registry.propose(
             lambda s: ops.update_version(s, model_name, version, stage=wanted, force=force, reason=reason),
             lambda v: f"gitreg/promote/{model_name}-v{v.number}-{wanted}", scope=model_name)
 
     def delete_model_version(self, model_name: str, version: object, reason: str = "") -> None:
+        model_name, version = _model(model_name), _version(version)
         self.registry.transact(lambda s: ops.delete_version(s, model_name, version, reason), scope=model_name)
 
     def version_history(self, model_name: str, version: object = None) -> list["Event"]:
         """Every registration and stage change of a model (or one version), oldest first, from its tags."""
+        model_name, version = _model(model_name), _version(version)
         from .history import model_history
-        from .state import parse_version_spec
 
         snap = self.registry.snapshot()
         number = None
@@ -214,6 +253,7 @@ class Client:
 
     def get_run(self, run_id: str) -> "RunManifest":
         """A recorded pipeline run by id."""
+        validate_name("run", run_id)
         from .errors import NotFoundError
         from .runs import read_run
 
@@ -226,6 +266,8 @@ class Client:
     def list_runs(self, model_name: str | None = None, version: object = None,
                   pipeline: str | None = None) -> list["RunManifest"]:
         """Recorded runs, oldest first; of one model version (by its ``runs``) or pipeline if given."""
+        if model_name is not None:
+            model_name = _model(model_name)
         from .runs import read_run, run_ids
 
         snap = self.registry.snapshot()
@@ -248,6 +290,7 @@ class Client:
 
     def log_metadata(self, model_name: str, version: object, metadata: Mapping[str, Any],
                      reason: str = "") -> VersionManifest:
+        model_name, version = _model(model_name), _version(version)
         committed = self.registry.transact(lambda s: ops.log_metadata(
             s, model_name, "latest" if version is None else version, metadata, reason), scope=model_name)
         return committed.result or self.get_model_version(model_name, version)
@@ -255,12 +298,13 @@ class Client:
     # ------------------------------------------------------------ artifacts
 
     def _link(self, model_name: str, version: object, link: ArtifactLink, reason: str = "") -> ArtifactLink:
+        model_name, version = _model(model_name), _version(version)
         return self.registry.transact(lambda s: ops.link_artifact(s, model_name, version, link, reason), scope=model_name).result
 
     def save_artifact(self, model_name: str, version: object, obj: Any, name: str,
                       type: str | None = None, reason: str = "") -> ArtifactLink:
         """Materialise ``obj`` into the store and link it (type None: by what the object is)."""
-        ops.validate_name("artifact", name)
+        validate_name("artifact", name)
         self.get_model_version(model_name, version)  # fail before uploading anything
         return self._link(model_name, version, save_object(self.registry, obj, name, type), reason)
 
@@ -268,7 +312,7 @@ class Client:
                      type: str = "data", link: bool = False, progress: Progress = _noop,
                      reason: str = "") -> ArtifactLink:
         """Store a local file/folder (or, with ``link``, reference a URI in place) and link it."""
-        ops.validate_name("artifact", name)
+        validate_name("artifact", name)
         check_type(type)
         self.get_model_version(model_name, version)
         if link:
@@ -290,6 +334,7 @@ class Client:
 
     def get_artifact(self, model_name: str, version: object, name: str, artifact_version: int | None = None,
                      type: str | None = None) -> ArtifactVersion:
+        validate_name("artifact", name)
         mv = self.get_model_version(model_name, version)
         links = [a for a in mv.links(name, type) if artifact_version is None or a.version == artifact_version]
         if not links:
@@ -315,5 +360,7 @@ class Client:
     def delete_artifact(self, model_name: str, version: object, name: str,
                         artifact_version: int | None = None, reason: str = "") -> list[ArtifactLink]:
         """Unlink an artifact (all its versions on that model version unless one is given)."""
+        model_name, version = _model(model_name), _version(version)
+        validate_name("artifact", name)
         return self.registry.transact(lambda s: ops.unlink_artifact(
             s, model_name, version, name, artifact_version, reason), scope=model_name).result

@@ -50,6 +50,10 @@ class NotARegistryError(GitregError):
         self.path = path
 
 
+class BareRepositoryError(NotARegistryError):
+    """The path is in a bare git repository: gitreg works on one only by URL (through a cached clone)."""
+
+
 class NotFoundError(GitregError, KeyError):
     """Something looked up does not exist.  KeyError-compatible."""
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
-from .errors import GitError, NotARegistryError
+from .errors import BareRepositoryError, GitError, NotARegistryError
 
 ZERO_OID = "0" * 40
 GC_LOOSE_OBJECTS = 6700  # git's own gc.auto default
@@ -90,7 +90,7 @@ class GitRepo:
 
     @classmethod
     def discover(cls, start: str | os.PathLike[str]) -> "GitRepo":
-        """Find the repository containing ``start`` (walking upwards)."""
+        """Find the repository containing ``start`` (walking upwards); a bare one is refused, saying what to do."""
         path = Path(start).resolve()
         if not path.exists():
             raise NotARegistryError(str(start), "no such directory")
@@ -99,6 +99,12 @@ class GitRepo:
             dotgit = folder / ".git"
             if dotgit.is_dir():
                 return cls(folder, dotgit, dotgit)
+            if folder.name != ".git" and (folder / "HEAD").is_file() and (folder / "objects").is_dir() \
+                    and (folder / "refs").is_dir():
+                # A bare repository (no work tree): never walk past it into a repository around it.
+                raise BareRepositoryError(str(start), (
+                    f"{folder} is a bare git repository (no work tree); work on it by URL, e.g."
+                    f" `gitreg --repo {folder.as_uri()} ...` (a cached clone), or run gitreg in a clone of it"))
             if dotgit.is_file():  # linked worktree or submodule: "gitdir: <path>"
                 text = dotgit.read_text(encoding="utf-8").strip()
                 if text.startswith("gitdir:"):

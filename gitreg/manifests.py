@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -17,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
 from .errors import InvalidValueError, ManifestError
+from .tagnames import tag_prefix_problem, validate_tag_prefix
 
 FORMAT_VERSION = 1
 SCHEMA_KINDS = ("registry", "model", "version")
@@ -36,25 +38,112 @@ def now_precise() -> str:
 
 # ---------------------------------------------------------------- YAML
 
+# Bounds on what a manifest may be, so that a hostile file committed to the
+# registry (or proposed in a pull request) is refused in bounded time and
+# memory instead of hanging every read and `gitreg check`.
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # one manifest file
+MAX_METADATA_DEPTH = 32  # dicts and lists nested in metadata (or a run parameter), the mapping itself included
+MAX_NESTING = MAX_METADATA_DEPTH + 4  # a whole manifest: room for the metadata limit inside a manifest's own levels
+
+
 def _yaml():
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    dumper = _dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper))
     return yaml, loader, dumper
 
 
+@lru_cache(maxsize=None)
+def _dumper(base: type) -> type:
+    class Dumper(base):  # type: ignore[misc, valid-type]
+        """Never writes anchors and aliases: a value that occurs twice is written twice (reads refuse them)."""
+
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return Dumper
+
+
+_ANCHOR_TEXT = re.compile(r"(?:^|[^A-Za-z0-9])[&*]")
+_ANCHOR_BYTES = re.compile(rb"(?:^|[^A-Za-z0-9])[&*]")
+
+
+def _may_anchor(data: bytes | str) -> bool:
+    """False when ``data`` surely holds no anchor or alias, so parsing can skip the event scan.
+
+    An anchor (``&a``) or alias (``*a``) starts a node: it follows the start of the
+    text, white space or a flow indicator, never a letter or digit (``R&D``, ``x*y``).
+    """
+    if isinstance(data, str):
+        return ("&" in data or "*" in data) and _ANCHOR_TEXT.search(data) is not None
+    return (b"&" in data or b"*" in data) and _ANCHOR_BYTES.search(data) is not None
+
+
+def _first_anchor(yaml: Any, loader: type, data: bytes | str) -> Any:
+    """The first event of ``data`` that defines an anchor or is an alias, or None (may raise YAMLError)."""
+    events = loader(data)
+    try:
+        while events.check_event():
+            event = events.get_event()
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                return event
+    finally:
+        events.dispose()
+    return None
+
+
+def _too_deep(doc: Any, limit: int) -> str | None:
+    """The field path of the first list or mapping nested more than ``limit`` deep in ``doc``, else None.
+
+    Iterative, so that no depth of input can exhaust the stack.
+    """
+    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(doc, 1, ())]
+    while stack:
+        value, depth, where = stack.pop()
+        if depth > limit:
+            return ".".join(map(str, where))
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, child in items:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1, (*where, key)))
+    return None
+
+
 def parse_yaml(data: bytes | str, path: str) -> dict[str, Any]:
+    """Parse one manifest, refusing what could not be read in bounded time and memory.
+
+    Refused, with a ManifestError naming ``path``: more than MAX_MANIFEST_BYTES,
+    YAML anchors and aliases (a few lines of nested aliases expand to billions of
+    values), and lists or mappings nested more than MAX_NESTING deep.
+    """
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError(path, "", f"{len(data)} bytes, more than the {MAX_MANIFEST_BYTES // 2**20} MiB a"
+                                      " manifest may have; keep large values in artifacts")
     yaml, loader, _ = _yaml()
     try:
-        doc = yaml.load(data, Loader=loader)
+        anchored = _first_anchor(yaml, loader, data) if _may_anchor(data) else None
+        if anchored is None:
+            doc = yaml.load(data, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ManifestError(path, "", f"not valid YAML{where}: {problem}") from None
+    except RecursionError:  # the pure-Python parser, without libyaml's own nesting limit
+        raise ManifestError(path, "", f"nested more than {MAX_NESTING} levels deep") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise ManifestError(path, "", f"not a valid value: {exc}") from None
+    if anchored is not None:
+        line = anchored.start_mark.line + 1
+        raise ManifestError(path, "", f"YAML anchors and aliases (&name, *name; line {line}) are not allowed in"
+                                      " a manifest; write each value out in full")
     if not isinstance(doc, dict):
         raise ManifestError(path, "", "must be a YAML mapping")
+    deep = _too_deep(doc, MAX_NESTING)
+    if deep is not None:
+        at = deep if len(deep) <= 60 else deep[:60] + "..."
+        raise ManifestError(path, "", f"lists and mappings nested more than {MAX_NESTING} levels deep (at {at})")
     return doc
 
 
@@ -96,10 +185,18 @@ def _field_of(error: Any) -> str:
     return ".".join(parts)
 
 
+def _message_of(kind: str, error: Any) -> str:
+    if kind == "registry" and list(error.absolute_path) == ["tag_prefix"] and error.validator in ("pattern", "maxLength"):
+        problem = tag_prefix_problem(error.instance)  # the schema's pattern, said in words
+        if problem is not None:
+            return f"{error.instance!r} {problem}: git could not create any tag with that prefix"
+    return error.message
+
+
 def schema_problems(kind: str, doc: Any) -> list[tuple[str, str]]:
     """All (field, problem) pairs of ``doc`` against the ``kind`` schema."""
     errors = sorted(_validator(kind).iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
-    return [(_field_of(e), e.message) for e in errors]
+    return [(_field_of(e), _message_of(kind, e)) for e in errors]
 
 
 def validate(kind: str, doc: Any, path: str) -> None:
@@ -123,8 +220,18 @@ class MetadataValue:
         return f"MetadataValue({self.key!r}, {self.value!r})"
 
 
-def check_json_value(value: Any, where: str) -> Any:
-    """Return a plain-JSON copy of ``value`` or raise InvalidValueError naming the key."""
+def _too_deep_message(where: str) -> str:
+    where = where if len(where) <= 60 else where[:60] + "..."
+    return (f"metadata {where!r}: nested more than {MAX_METADATA_DEPTH} levels deep (dicts and lists, the metadata"
+            " itself included); flatten it, e.g. with dotted keys")
+
+
+def check_json_value(value: Any, where: str, _depth: int = 1) -> Any:
+    """Return a plain-JSON copy of ``value`` or raise InvalidValueError naming the key.
+
+    Dicts and lists may nest at most MAX_METADATA_DEPTH levels, ``value`` itself
+    being the first (this also stops a dict that contains itself).
+    """
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
@@ -133,26 +240,54 @@ def check_json_value(value: Any, where: str) -> Any:
         if not math.isfinite(value):
             raise InvalidValueError(f"metadata {where!r}: {value!r} is not JSON-serialisable (NaN/inf)")
         return float(value)
+    if isinstance(value, (Mapping, list, tuple)) and _depth > MAX_METADATA_DEPTH:
+        raise InvalidValueError(_too_deep_message(where))
     if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
             if not isinstance(k, str) or not k:
                 raise InvalidValueError(f"metadata {where!r}: keys must be non-empty strings, got {k!r}")
-            out[k] = check_json_value(v, f"{where}.{k}")
+            out[k] = check_json_value(v, f"{where}.{k}", _depth + 1)
         return out
     if isinstance(value, (list, tuple)):
-        return [check_json_value(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [check_json_value(v, f"{where}[{i}]", _depth + 1) for i, v in enumerate(value)]
     # numpy scalars and similar expose .item()
     item = getattr(value, "item", None)
     if callable(item) and type(value).__module__ == "numpy":
         try:
-            return check_json_value(item(), where)
+            return check_json_value(item(), where, _depth)
         except (TypeError, ValueError):
             pass
     raise InvalidValueError(
         f"metadata {where!r}: value of type {type(value).__name__} is not JSON-serialisable;"
         " log numbers, strings, booleans, lists or dicts of them"
     )
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?')  # an unclosed string runs to the end: linear time
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def check_json_text_depth(text: str, where: str, outer: int = 1) -> str:
+    """Return ``text`` unless the JSON arrays and objects in it, inside ``outer`` enclosing levels, nest
+    deeper than MAX_METADATA_DEPTH (InvalidValueError).
+
+    For text about to be parsed as JSON: a deep enough text exhausts the parser's
+    recursion, so it is measured first, without parsing (strings skipped).  Only a text
+    that starts with ``[`` or ``{`` can nest; any other is left alone.
+    """
+    if text.lstrip()[:1] not in ("[", "{"):
+        return text
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub("", text)):
+        if bracket in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    if outer + deepest > MAX_METADATA_DEPTH:
+        raise InvalidValueError(_too_deep_message(where))
+    return text
 
 
 def merge_metadata(base: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
@@ -184,6 +319,9 @@ class RegistryConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     format: int = FORMAT_VERSION
     remote: str | None = None  # git remote that writes push to (e.g. "origin")
+
+    def __post_init__(self) -> None:
+        validate_tag_prefix(self.tag_prefix)  # else every tag, so every write, would fail
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> "RegistryConfig":
@@ -371,4 +509,8 @@ def dump(kind: str, manifest: RegistryConfig | ModelManifest | VersionManifest, 
     """Validate and serialise a manifest; refuse to write anything invalid."""
     doc = manifest.to_dict()
     validate(kind, json.loads(json.dumps(doc)), path)
-    return dump_yaml(doc)
+    data = dump_yaml(doc)
+    if len(data) > MAX_MANIFEST_BYTES:  # reads would refuse it
+        raise InvalidValueError(f"{path} would be {len(data)} bytes, more than the {MAX_MANIFEST_BYTES // 2**20} MiB"
+                                " a manifest may have; keep large values in artifacts")
+    return data

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from .errors import InvalidNameError
 from .stages import STORED_STAGES
 
 
@@ -49,6 +50,48 @@ class StageTagMessage:
     by: str = ""
     reason: str = ""
     extra: tuple[tuple[str, str], ...] = field(default=())
+
+
+MAX_PREFIX_LENGTH = 100
+_PREFIX_COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def tag_prefix_problem(prefix: object) -> str | None:
+    """Why ``prefix`` cannot start gitreg's tag names, or None if it can.
+
+    A prefix is one or more ``/``-separated components of letters, digits, ``.``,
+    ``_`` and ``-``, each starting with a letter or digit; and, as git's ref-name
+    rules demand (git-check-ref-format), no ``..`` and no component ending in
+    ``.lock`` (nor, to be safe on every file system, in ``.`` or ``.LOCK``).
+    Every tag ``<prefix>/<model>/...`` it starts is then a valid ref name.
+    """
+    if not isinstance(prefix, str):
+        return "must be a string"
+    if not prefix:
+        return "must not be empty"
+    if len(prefix) > MAX_PREFIX_LENGTH:
+        return f"longer than {MAX_PREFIX_LENGTH} characters"
+    bad = sorted({c for c in prefix if not (c.isascii() and (c.isalnum() or c in "._-/"))})
+    if bad:
+        return f"contains {', '.join(repr(c) for c in bad)}; use letters, digits, '.', '_', '-' and '/'"
+    if prefix.startswith("/") or prefix.endswith("/") or "//" in prefix:
+        return "must not start or end with '/' or contain '//'"
+    if ".." in prefix:
+        return "must not contain '..'"
+    for component in prefix.split("/"):
+        if not _PREFIX_COMPONENT.fullmatch(component):
+            return f"{component!r} must start with a letter or a digit"
+        if component.endswith(".") or component.lower().endswith(".lock"):
+            return f"{component!r} must not end in '.' or '.lock'"
+    return None
+
+
+def validate_tag_prefix(prefix: object) -> str:
+    """Return ``prefix`` if tags can start with it, else raise InvalidNameError saying why."""
+    problem = tag_prefix_problem(prefix)
+    if problem is not None:
+        raise InvalidNameError("tag prefix", prefix, problem)
+    return prefix  # type: ignore[return-value]
 
 
 _VERSION_RE = re.compile(r"v([1-9][0-9]*)")

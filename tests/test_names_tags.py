@@ -1,10 +1,13 @@
+import subprocess
+
 import pytest
 
 from gitreg.errors import InvalidNameError
+from gitreg.manifests import schema_problems
 from gitreg.names import validate_name
 from gitreg.tagnames import (
     StageTag, StageTagMessage, VersionTag, format_stage_message, format_stage_tag, format_version_tag,
-    parse_stage_message, parse_tag,
+    parse_stage_message, parse_tag, tag_prefix_problem, validate_tag_prefix,
 )
 
 
@@ -67,3 +70,46 @@ def test_version_message_round_trip():
     assert (back.model, back.number, back.name, back.by, back.reason) == ("iris", 3, "candidate", "A <a@x>",
                                                                           "nightly build")
     assert parse_version_message("iris v3 -> production") is None
+
+
+# ---------------------------------------------------------------- tag prefixes
+
+VALID_PREFIXES = ["models", "team-a/models", "a", "m.1/x_y", "Registry/Team.B/ml-models", "9"]
+INVALID_PREFIXES = [
+    "", "a..b", "x.lock", "X.LOCK", "team/x.lock", "a.lock/b", "a.", "a./b", ".a", "a/.b", "/a", "a/", "a//b",
+    "-a", "_a", "a b", "tab\tx", "models\n", "ctl\x01", "a~b", "a^b", "a:b", "a?b", "a*b", "a[b", "a\\b",
+    "a@{b", "@", "é", "x" * 101, None, 3,
+]
+
+
+def _git_accepts(ref: str) -> bool:
+    return subprocess.run(["git", "check-ref-format", ref], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("prefix", VALID_PREFIXES)
+def test_valid_tag_prefixes_round_trip(prefix):
+    assert tag_prefix_problem(prefix) is None and validate_tag_prefix(prefix) == prefix
+    assert not schema_problems("registry", {"format": 1, "store": "s", "tag_prefix": prefix})
+    for tag, parsed in ((format_version_tag(prefix, "iris", 12), VersionTag(prefix, "iris", 12)),
+                        (format_stage_tag(prefix, "iris", "production", 3), StageTag(prefix, "iris", "production", 3))):
+        assert _git_accepts(f"refs/tags/{tag}")
+        assert parse_tag(prefix, tag) == parsed
+        assert parse_tag(prefix, "refs/tags/" + tag) == parsed
+
+
+@pytest.mark.parametrize("prefix", INVALID_PREFIXES)
+def test_invalid_tag_prefixes(prefix):
+    problem = tag_prefix_problem(prefix)
+    assert problem
+    with pytest.raises(InvalidNameError) as info:
+        validate_tag_prefix(prefix)
+    assert info.value.kind == "tag prefix" and problem in str(info.value)
+    found = schema_problems("registry", {"format": 1, "store": "s", "tag_prefix": prefix})
+    assert [f for f, _ in found] == ["tag_prefix"]  # the schema and the function agree
+
+
+@pytest.mark.parametrize("prefix", ["a..b", "x.lock", "a.lock/b", ".a", "a/.b", "/a", "a/", "a//b", "a b",
+                                    "a~b", "a^b", "a:b", "a?b", "a*b", "a[b", "a\\b", "a@{b", "models\n"])
+def test_prefixes_git_refuses_are_refused(prefix):
+    assert not _git_accepts(f"refs/tags/{prefix}/iris/v1")
+    assert tag_prefix_problem(prefix) is not None

@@ -24,6 +24,7 @@ def metadata_log(
     """Log metadata on a version (default: latest); merges into what is there."""
     from ..errors import InvalidValueError
     from ..filters import parse_value
+    from ..manifests import check_json_text_depth
 
     version: Optional[str] = None
     if items and "=" not in items[0]:
@@ -35,7 +36,7 @@ def metadata_log(
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InvalidValueError(f"{item!r} is not KEY=VALUE")
-        metadata[key] = parse_value(value)
+        metadata[key] = parse_value(check_json_text_depth(value, f"metadata.{key}"))
     v = client(ctx).log_metadata(name, version, metadata, reason=reason)
     typer.echo(f"Logged {', '.join(sorted(metadata))} on {name} v{v.number}", err=True)
 

@@ -166,7 +166,10 @@ def version_list(
 ) -> None:
     """List a model's versions, oldest first."""
     from ..filters import parse_condition
+    from ..manifests import check_json_text_depth
 
+    for m in metadata:  # bound the JSON value before it is parsed
+        check_json_text_depth(m.split(":", 2)[-1], f"metadata.{m.partition(':')[0]}")
     conditions = [parse_condition(m) for m in metadata]
     versions = client(ctx).list_model_versions(name, stage=stage, tags=tag or None, metadata=conditions)
     table = Table(["VERSION", "NAME", "STAGE", "CREATED", "TAGS", "ARTIFACTS", "METADATA"])
