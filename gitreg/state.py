@@ -7,6 +7,7 @@ keyed by the model's tree id: derived from immutable objects, safe to delete.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import uuid
@@ -25,7 +26,7 @@ from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, ModelStages
 MCP = ".mcp"
 REGISTRY_PATH = f"{MCP}/registry.yaml"
 MODELS_PATH = f"{MCP}/models"
-CACHE_FORMAT = "m1"
+CACHE_FORMAT = "m2"  # m2: warnings cached with the documents
 
 
 def model_path(model: str) -> str:
@@ -219,6 +220,8 @@ class Snapshot:
             old = self._docs.get(name)
             model_doc = old["model"] if old else None
             versions = {d["number"]: d for d in old["versions"]} if old else {}
+            # warnings of the files this change left alone still hold; rewritten files are checked again
+            warnings = [w for w in (old.get("warnings") or []) if w["path"] not in model_files] if old else []
             for path, data in model_files.items():
                 if path == model_file(name):
                     model_doc = parse_yaml(data, path) if data is not None else None
@@ -228,8 +231,12 @@ class Snapshot:
                     versions.pop(number, None)
                 else:
                     versions[number] = parse_yaml(data, path)
+                    found: list[Problem] = []
+                    check_version_doc(versions[number], name, number, path, found)
+                    warnings += [dataclasses.asdict(w) for w in found]
             if model_doc is not None:
-                cache_put(self.repo, tree, {"model": model_doc, "versions": [versions[n] for n in sorted(versions)]})
+                cache_put(self.repo, tree, {"model": model_doc, "versions": [versions[n] for n in sorted(versions)],
+                                            "warnings": warnings})
 
 
 def _cache_file(repo: GitRepo, oid: str) -> str:
@@ -361,11 +368,15 @@ def validated_model(repo: GitRepo, name: str, tree_oid: str,
     """
     cached = cache_get(repo, tree_oid)
     if cached is not None:
+        problems.extend(Problem(**w) for w in cached.get("warnings", ()))  # a cached tree still warns
         return cached, cached["versions"], len(cached["versions"])
-    model_doc, docs, count = read_model_tree(repo, name, tree_oid, problems)
-    if model_doc is None or any(p.severity == "error" for p in problems):
+    found: list[Problem] = []
+    model_doc, docs, count = read_model_tree(repo, name, tree_oid, found)
+    problems.extend(found)
+    if model_doc is None or any(p.severity == "error" for p in found):
         return None, docs, count
-    cached = {"model": model_doc, "versions": docs}
+    cached = {"model": model_doc, "versions": docs,
+              "warnings": [dataclasses.asdict(p) for p in found]}
     cache_put(repo, tree_oid, cached)
     return cached, docs, count
 

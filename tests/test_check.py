@@ -1,6 +1,7 @@
 """gitreg check: schemas, stage invariants and tag/manifest agreement."""
 
 from gitreg.check import check
+from gitreg.cli.app import main
 from conftest import git
 
 
@@ -306,3 +307,23 @@ def test_check_by_url_brings_the_commits_of_the_tags_it_fetches(tmp_path):
     report = reader.check()  # within the freshness window of the reader's clone
     assert report.ok, [str(p) for p in report.problems]
     assert report.tags == 2 and report.versions == 2
+
+
+def test_warnings_survive_the_validation_cache_and_writes(repo, client, capsys):
+    """A tree that validated once is cached; its warnings must still be reported every time."""
+    client.create_model_version("m")
+    client.save_artifact("m", 1, b"weights", "w")
+    client.create_model_version("m")
+    path = repo / ".mcp/models/m/versions/1.yaml"
+    path.write_text(path.read_text().replace("format: bytes", "format: pickle"))  # as an older gitreg wrote it
+    git(repo, "commit", "-qam", "an old pickle link")
+
+    def warnings() -> list[str]:
+        assert main(["check"]) == 0
+        return [line for line in capsys.readouterr().out.splitlines() if "[unmarked-code-format]" in line]
+
+    assert len(warnings()) == 1                                    # read and validated now
+    assert main(["model", "version", "list", "m"]) == 0            # a read caches the tree
+    assert len(warnings()) == 1                                    # from the cache
+    client.log_metadata("m", 2, {"acc": 0.9})                      # a write seeds the next tree's cache
+    assert len(warnings()) == 1
