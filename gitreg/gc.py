@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .store import ArtifactStore
 
 _VERSION_PATH = re.compile(re.escape(MODELS_PATH) + r"/[^/]+/versions/[1-9][0-9]*\.yaml")
+_SHA256 = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 _RUN_PATH = re.compile(re.escape(MCP) + r"/runs/[^/]+\.yaml")
 
 
@@ -72,7 +73,10 @@ def referenced_hashes(registry: Registry) -> set[str]:
         try:
             doc = parse_yaml(data or b"", "manifest")
         except GitregError:
-            continue  # an old, invalid manifest links nothing we can trust
+            # A manifest gitreg refuses to read (invalid, hostile, or from before a limit) may
+            # still be what some commit links: keep every hash it names, to be safe.
+            hashes.update(_SHA256.findall((data or b"").decode("utf-8", "replace")))
+            continue
         if not isinstance(doc, dict):
             continue
         for link in [*(doc.get("artifacts") or ()), *_run_artifacts(doc)]:

@@ -87,3 +87,24 @@ def test_gc_keeps_outputs_of_steps_without_a_model(repo, client):
     assert report.removed == ()
     assert b"".join(client.registry.store().open_verified(output["uri"], output["sha256"])) == \
         b"only the run manifest links this"
+
+
+def test_gc_keeps_what_a_manifest_it_cannot_read_names(repo, client):
+    """A committed manifest gitreg refuses (here: YAML anchors) still protects the hashes it names."""
+    client.create_model_version("iris")
+    stored = client.registry.store().put_bytes(b"linked only by a hand-edited manifest")
+    path = repo / ".mcp/models/iris/versions/1.yaml"
+    path.write_text(path.read_text() + f"""artifacts:
+- name: w
+  version: 1
+  type: &t data
+  uri: {stored.uri}
+  sha256: {stored.sha256}
+  size: {stored.size}
+  format: bytes
+  kind: file
+  external: false
+""")
+    git(repo, "commit", "-qam", "hand edit with an anchor")
+    client.collect_garbage(dry_run=False, grace_seconds=0)
+    assert any(p.name == stored.sha256[2:] for p in _objects(repo))
