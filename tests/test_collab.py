@@ -429,6 +429,7 @@ def test_pre_commit_hook_definition_runs_gitreg_check_on_registry_files():
     [hook] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "gitreg-check" and hook["entry"] == "gitreg check --staged"
     assert hook["pass_filenames"] is False and hook["files"] == r"^\.mcp/"
+    assert hook["always_run"] is True  # a commit that only deletes a manifest must be checked too
 
 
 def test_check_base_rejects_edited_run_records(pr, client):
