@@ -413,6 +413,7 @@ def test_the_example_workflow_reviews_a_proposal_and_tags_it_after_a_squash_merg
     git(merge, "merge", "-q", "--squash", f"origin/{proposal.branch}")
     git(merge, "commit", "-qm", "Promote iris v2 to production (#7)")
     git(merge, "push", "-q", "origin", "main")
+    Client(merge).save_artifact("iris", 1, b"evaluation report", "report")  # a direct write to main
     runner = tmp_path / "runner"
     subprocess.run(["git", "clone", "-q", str(hub), str(runner)], check=True)
     for script in _steps(tags_job)[1:]:
