@@ -76,6 +76,7 @@ FINDINGS: dict[str, Finding] = {f.code: f for f in (
     Finding("run-deleted", "a recorded pipeline run was deleted (also accepted by --allow-delete)"),
     Finding("run-changed", "a recorded pipeline run was edited"),
     Finding("identity-changed", "a version's model, number or creation time changed"),
+    Finding("version-renamed", "an existing version's name changed: what a lookup by name loads changes"),
     Finding("stage-to-none", "a version that held a stage went back to none"),
     Finding("number-reused", "a new version takes a number the base had already allocated"),
     Finding("link-added", "an artifact link was added to a version that exists at the base"),

@@ -198,6 +198,11 @@ def _compare_version(path: str, old: dict[str, Any], new: dict[str, Any], store:
         if old.get(key) != new.get(key):
             problems.append(Problem(path, key, f"changed from {old.get(key)!r} to {new.get(key)!r}; a registered"
                                                " version's identity is immutable", code="identity-changed"))
+    if old.get("name") != new.get("name"):
+        problems.append(Problem(path, "name", f"renamed from {old.get('name')!r} to {new.get('name')!r}: code that"
+                                              f" loads version={new.get('name')!r} gets this version now, and"
+                                              f" version={old.get('name')!r} no longer finds it",
+                                code="version-renamed"))
     if old["stage"] != "none" and new["stage"] == "none":
         problems.append(Problem(path, "stage", f"moved from {old['stage']} back to none; a version that held a"
                                                " stage keeps a record of it: archive it instead",
