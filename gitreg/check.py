@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
 from .errors import InvalidValueError, ManifestError
+from .names import is_valid_name
 from .gitrepo import ZERO_OID, GitRepo, RefInfo
 from .state import (
     MODELS_PATH, REGISTRY_PATH, Problem, cache_get, cache_put, load_checked, model_file, model_path,
@@ -175,6 +176,10 @@ def check(repo: GitRepo, rev: str = "HEAD", tags: bool = True, verify_signatures
         if not entry.is_tree:
             problems.append(Problem(f"{MODELS_PATH}/{entry.name}", "",
                                     "unexpected file; .mcp/models/ holds one folder per model", code="unexpected-file"))
+            continue
+        if not is_valid_name(entry.name):
+            problems.append(Problem(f"{MODELS_PATH}/{entry.name!r}", "", "not a valid model name (letters, digits,"
+                                    " '.', '_', '-'); gitreg cannot read this folder: rename or remove it"))
             continue
         docs, versions, count = validated_model(repo, entry.name, entry.oid, problems)
         current[entry.name] = _Model(docs["model"] if docs else None, versions)

@@ -37,3 +37,12 @@ def validate_name(kind: str, value: object) -> str:
     if value.endswith(".") or value.lower().endswith(".lock"):
         raise InvalidNameError(kind, value, "must not end in '.' or '.lock'")
     return value
+
+
+def is_valid_name(value: object) -> bool:
+    """Whether ``value`` is a valid name (see :func:`validate_name`)."""
+    try:
+        validate_name("model", value)
+    except InvalidNameError:
+        return False
+    return True

@@ -32,6 +32,7 @@ from typing import Any, Iterable
 from .check import CheckReport, accept, allowed_codes, check, with_lines
 from .errors import ManifestError
 from .gitrepo import GitRepo
+from .names import is_valid_name
 from .state import MODELS_PATH, REGISTRY_PATH, Problem, model_file, model_path, validated_model, version_file
 
 
@@ -92,7 +93,8 @@ class _Side:
 
 def _model_trees(repo: GitRepo, commit: str) -> dict[str, str]:
     tree = repo.read_tree(f"{commit}:{MODELS_PATH}")
-    return {e.name: e.oid for e in tree[1] if e.is_tree} if tree else {}
+    # a folder that is no model name is reported by the full check, not compared here
+    return {e.name: e.oid for e in tree[1] if e.is_tree and is_valid_name(e.name)} if tree else {}
 
 
 def _side(repo: GitRepo, name: str, tree_oid: str) -> _Side:

@@ -18,6 +18,7 @@ from .errors import (
     InvalidValueError, ManifestError, ModelNotFoundError, NotARegistryError, VersionNotFoundError,
 )
 from .gitrepo import GitRepo
+from .names import is_valid_name
 from .manifests import (
     ModelManifest, RegistryConfig, VersionManifest, load_registry, parse_yaml, schema_problems,
 )
@@ -159,7 +160,8 @@ class Snapshot:
         tree = self.repo.read_tree(self._rev(MODELS_PATH))
         if tree is None:
             return []
-        return sorted(e.name for e in tree[1] if e.is_tree)
+        # a folder whose name is no model name cannot be read (`gitreg check` reports it)
+        return sorted(e.name for e in tree[1] if e.is_tree and is_valid_name(e.name))
 
     def model(self, name: str) -> ModelState | None:
         if name not in self._models:
@@ -367,6 +369,8 @@ def validated_model(repo: GitRepo, name: str, tree_oid: str,
     a tree that validated once always does.
     """
     cached = cache_get(repo, tree_oid)
+    if cached is not None and cached["model"].get("name") != name:
+        cached = None  # the same tree under another folder name: validate it for this name
     if cached is not None:
         problems.extend(Problem(**w) for w in cached.get("warnings", ()))  # a cached tree still warns
         return cached, cached["versions"], len(cached["versions"])

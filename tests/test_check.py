@@ -327,3 +327,33 @@ def test_warnings_survive_the_validation_cache_and_writes(repo, client, capsys):
     assert len(warnings()) == 1                                    # from the cache
     client.log_metadata("m", 2, {"acc": 0.9})                      # a write seeds the next tree's cache
     assert len(warnings()) == 1
+
+
+def test_a_model_folder_that_is_no_model_name_is_reported_not_a_crash(repo, client, capsys):
+    client.create_model("ok")
+    for bad in ("bad\nname", "my model"):
+        folder = repo / ".mcp/models" / bad
+        folder.mkdir()
+        (folder / "model.yaml").write_text((repo / ".mcp/models/ok/model.yaml").read_text())
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "hand-made folders")
+    assert main(["check"]) == 14
+    out = capsys.readouterr().out
+    assert ".mcp/models/'bad\\nname': error: not a valid model name" in out
+    assert ".mcp/models/'my model': error: not a valid model name" in out
+    assert main(["model", "list"]) == 0  # the healthy model is still listed
+    assert "ok" in capsys.readouterr().out
+
+
+def test_the_same_tree_under_another_folder_name_is_validated_for_that_name(repo, client, capsys):
+    """The validation cache is keyed by tree id; a copied folder must not inherit the original's verdict."""
+    client.create_model_version("ok")
+    assert main(["check"]) == 0  # caches the folder's tree as valid for "ok"
+    import shutil
+
+    shutil.copytree(repo / ".mcp/models/ok", repo / ".mcp/models/copy")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a copy")
+    capsys.readouterr()
+    assert main(["check"]) == 14
+    assert ".mcp/models/copy/model.yaml:name: error: is 'ok' but the folder is 'copy'" in capsys.readouterr().out
