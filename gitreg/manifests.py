@@ -510,7 +510,12 @@ def dump(kind: str, manifest: RegistryConfig | ModelManifest | VersionManifest, 
     doc = manifest.to_dict()
     validate(kind, json.loads(json.dumps(doc)), path)
     data = dump_yaml(doc)
-    if len(data) > MAX_MANIFEST_BYTES:  # reads would refuse it
+    return within_limit(data, path)
+
+
+def within_limit(data: bytes, path: str) -> bytes:
+    """``data`` if a manifest of that size can be read back; reads refuse larger ones."""
+    if len(data) > MAX_MANIFEST_BYTES:
         raise InvalidValueError(f"{path} would be {len(data)} bytes, more than the {MAX_MANIFEST_BYTES // 2**20} MiB"
                                 " a manifest may have; keep large values in artifacts")
     return data

@@ -15,6 +15,7 @@ from typing import Any
 
 from .manifests import (
     ArtifactLink, ModelManifest, VersionManifest, dump_yaml, merge_metadata, now, now_precise, validate,
+    within_limit,
 )
 from .operations import (
     check_case_clash, model_bytes, new_model, registered_numbers, validate_version_name, version_bytes,
@@ -185,7 +186,7 @@ def record_run(snap: Any, run: PendingRun) -> Change:
         files[version_file(name, number)] = version_bytes(version)
     manifest = run_document(run, numbers, art_versions, registered)
     validate("run", manifest, run_file(run.id))
-    files[run_file(run.id)] = dump_yaml(manifest)
+    files[run_file(run.id)] = within_limit(dump_yaml(manifest), run_file(run.id))
     produced = sum(len(s.links) for s in run.slots)
     made = ", ".join(f"{s.model} v{numbers[id(s)]}" for s in run.slots if id(s) in registered) or "no new version"
     message = (f"run {run.id}: {run.pipeline} {run.status} ({made}; {produced} artifact(s))\n\n"

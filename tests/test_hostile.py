@@ -374,3 +374,23 @@ def test_check_fails_on_a_hand_edited_bad_tag_prefix(repo, prefix):
     assert res.returncode != 0
     line = one_line_error(res)
     assert line.startswith(f"error: .mcp/registry.yaml:tag_prefix: {prefix!r}") and "git could not create" in line
+
+
+def test_a_run_whose_manifest_would_exceed_the_limit_is_refused_not_written(repo, client):
+    """Reads refuse manifests over the limit, so a write must never produce one (run records too)."""
+    from gitreg import pipeline, step
+    from gitreg.errors import InvalidValueError
+
+    @step
+    def echo(text: str) -> int:
+        return len(text)
+
+    @pipeline
+    def big(text: str) -> None:
+        echo(text)
+
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout
+    with pytest.raises(InvalidValueError, match="more than the 4 MiB"):
+        big(text="x" * (5 * 1024 * 1024))
+    assert subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout == head
+    assert client.check().ok
