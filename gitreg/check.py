@@ -26,6 +26,7 @@ from .state import (
     MODELS_PATH, REGISTRY_PATH, Problem, cache_get, cache_put, load_checked, model_file, model_path,
     validated_model, version_file,
 )
+from .transitions import stage_of
 from .tagnames import (
     StageTag, StageTagMessage, VersionTag, format_delete_subject, parse_delete_subject, parse_stage_message,
     parse_tag,
@@ -358,7 +359,6 @@ def _unreachable_tags(repo: GitRepo, commit: str, prefix: str, refs: list[RefInf
 
 _REACHABLE_FORMAT = "tags-reachable-1"
 _VERIFIED_FORMAT = "tags-verified-1"
-_STAGE_LINE = re.compile(rb"^stage: *['\"]?([a-z]+)['\"]? *$", re.M)
 
 
 def _verified_key(prefix: str) -> str:
@@ -417,28 +417,12 @@ def _stage_wrong(tag: StageTag, number: int, path: str, change: tuple[str, str] 
     old, new = change
     if new == ZERO_OID:
         return f"which deletes {path}"
-    stage_at = _stage_of(blobs.get(new), path)
+    stage_at = stage_of(blobs.get(new), path)
     if stage_at != tag.stage:
         return f"where v{number} is {stage_at or 'unreadable'}, not {tag.stage}"
-    if old != ZERO_OID and _stage_of(blobs.get(old), path) == tag.stage:
+    if old != ZERO_OID and stage_of(blobs.get(old), path) == tag.stage:
         return f"but v{number} was already {tag.stage} before that commit (at its first parent)"
     return None
-
-
-def _stage_of(data: bytes | None, path: str) -> str | None:
-    """The ``stage`` of a version manifest: the line gitreg writes, else a YAML parse."""
-    if data is None:
-        return None
-    found = _STAGE_LINE.findall(data)
-    if len(found) == 1:
-        return found[0].decode()
-    from .manifests import parse_yaml
-
-    try:
-        stage = parse_yaml(data, path).get("stage")
-    except ManifestError:
-        return None
-    return stage if isinstance(stage, str) else None
 
 
 def _first_parent_changes(repo: GitRepo, commits: list[str]) -> dict[str, dict[str, tuple[str, str]]]:

@@ -244,13 +244,7 @@ class GitRepo:
 
     def identity(self) -> str:
         """``Name <email>`` of the committer git would record (env and config applied)."""
-        res = self.run("var", "GIT_COMMITTER_IDENT", check=False)
-        if res.returncode != 0:
-            raise GitError(
-                "git does not know who you are: set `git config user.name` and"
-                " `git config user.email` (or GIT_COMMITTER_NAME/GIT_COMMITTER_EMAIL), then retry"
-            )
-        text = res.stdout.decode("utf-8", "replace").strip()
+        text = self.tagger_ident()
         return text.rsplit(" ", 2)[0] if text.count(" ") >= 2 else text
 
     def create_tag(self, name: str, target: str, message: str, date: str | None = None) -> bool:

@@ -80,7 +80,7 @@ def commit_change(repo: GitRepo, commit: str, parent: str | None) -> CommitChang
 _STAGE_LINE = re.compile(rb"^stage: *['\"]?([a-z]+)['\"]? *$", re.M)
 
 
-def _stage(data: bytes | None, path: str) -> str | None:
+def stage_of(data: bytes | None, path: str) -> str | None:
     """The ``stage`` of a version manifest: the line gitreg writes, else a YAML parse."""
     if data is None:
         return None
@@ -126,10 +126,10 @@ def _of_commit(change: CommitChange, blobs: dict[str, bytes | None]) -> list[Tra
             if new == ZERO_OID:
                 continue  # deleted
             path = f"{MODELS_PATH}/{model}/versions/{number}.yaml"
-            stage = _stage(blobs.get(new), path)
+            stage = stage_of(blobs.get(new), path)
             if stage is None:
                 continue
-            old_stage = _stage(blobs.get(old), path) if old != ZERO_OID else None
+            old_stage = stage_of(blobs.get(old), path) if old != ZERO_OID else None
             if old == ZERO_OID:
                 out.append(Transition("registered", model, number, "none", "none", (), new, card))
             if stage != (old_stage or "none"):
