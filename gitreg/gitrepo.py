@@ -11,6 +11,7 @@ signing configuration apply; branch moves are compare-and-swap
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -24,6 +25,9 @@ from typing import Iterator, Mapping, Sequence
 from .errors import BareRepositoryError, GitError, NotARegistryError
 
 ZERO_OID = "0" * 40
+OBJECT_CACHE_ENTRIES = 20000     # remembered cat-file answers (cleared when exceeded)
+OBJECT_CACHE_MAX_BYTES = 1 << 20
+_IMMUTABLE_REV = re.compile(r"[0-9a-f]{40}(?:$|[:^])")
 GC_LOOSE_OBJECTS = 6700  # git's own gc.auto default
 TREE_MODE = "40000"
 BLOB_MODE = "100644"
@@ -81,10 +85,12 @@ class GitRepo:
         self.bare = bare
         self._batch: subprocess.Popen[bytes] | None = None
         self._batch_lock = threading.Lock()
-        self._odb = None
         self._gc_threshold: int | None = None
         self._sign_commits: bool | None = None
         self._sign_tags: bool | None = None
+        self._who: dict[tuple[object, ...], str] = {}
+        # Answers to requests that name an object id (immutable: "<oid>", "<oid>:<path>", "<oid>^{tree}").
+        self._objects_seen: dict[str, tuple[str, str, bytes] | None] = {}
 
     # ------------------------------------------------------------ discovery
 
@@ -167,8 +173,35 @@ class GitRepo:
         return header[0] if header else None
 
     def commit_of(self, ref: str) -> str | None:
+        """The commit ``ref`` points to (None: no such ref).  Branch refs are read from the ref files."""
+        if ref.startswith("refs/heads/") or ref.startswith("refs/remotes/"):
+            return self.read_ref(ref)
         res = self.run("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
         return res.stdout.decode().strip() if res.returncode == 0 else None
+
+    def read_ref(self, ref: str) -> str | None:
+        """The object id a (non-symbolic) ref holds, read as git stores it: a loose file, else packed-refs."""
+        for folder in (self.git_dir, self.common_dir) if self.git_dir != self.common_dir else (self.common_dir,):
+            try:
+                text = (folder / ref).read_text(encoding="ascii").strip()
+            except (OSError, UnicodeDecodeError):
+                continue
+            if len(text) == 40 and all(c in "0123456789abcdef" for c in text):
+                return text
+            if text.startswith("ref: "):  # symbolic: let git follow it
+                res = self.run("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
+                return res.stdout.decode().strip() if res.returncode == 0 else None
+        try:
+            packed = (self.common_dir / "packed-refs").read_bytes()
+        except OSError:
+            return None
+        needle = b" " + ref.encode() + b"\n"
+        at = packed.find(needle)
+        if at < 40:
+            return None
+        line_start = packed.rfind(b"\n", 0, at) + 1
+        oid = packed[line_start:at].decode("ascii", "replace")
+        return oid if len(oid) == 40 else None
 
     def update_ref(self, ref: str, new: str, old: str | None, message: str = "gitreg",
                    force: bool = False) -> bool:
@@ -237,10 +270,35 @@ class GitRepo:
         return refs
 
     def ref_names(self, pattern: str, merged: str | None = None) -> list[str]:
-        """Names of the refs under ``pattern`` (only those reachable from ``merged``, when given)."""
+        """Names of the refs under ``pattern`` (only those reachable from ``merged``, when given).
+
+        A folder pattern (``refs/tags/models/iris/``) without ``merged`` is read from the ref
+        files as git keeps them (loose files, then packed-refs), with no process.
+        """
+        if merged is None and pattern.endswith("/") and pattern.startswith("refs/") and "*" not in pattern:
+            return self._ref_files(pattern)
         only = [f"--merged={merged}"] if merged else []
         out = self.run("for-each-ref", "--format=%(refname)", *only, pattern).stdout.decode("utf-8", "replace")
         return [line for line in out.splitlines() if line]
+
+    def _ref_files(self, prefix: str) -> list[str]:
+        names: set[str] = set()
+        folder = self.common_dir / prefix
+        if folder.is_dir():
+            for sub, _dirs, files in os.walk(folder):
+                rel = Path(sub).relative_to(self.common_dir).as_posix()
+                names.update(f"{rel}/{f}" for f in files if not f.endswith(".lock"))
+        try:
+            packed = (self.common_dir / "packed-refs").read_bytes()
+        except OSError:
+            packed = b""
+        needle = b" " + prefix.encode()
+        at = packed.find(needle)
+        while at != -1:  # packed-refs is sorted: one model's refs stand together
+            end = packed.find(b"\n", at)
+            names.add(packed[at + 1:end if end != -1 else None].decode("utf-8", "replace"))
+            at = packed.find(needle, end) if end != -1 else -1
+        return sorted(names)
 
     def identity(self) -> str:
         """``Name <email>`` of the committer git would record (env and config applied)."""
@@ -263,13 +321,39 @@ class GitRepo:
 
     def tagger_ident(self) -> str:
         """``Name <email> <seconds> <tz>`` as git would record a tagger now (env and config applied)."""
-        res = self.run("var", "GIT_COMMITTER_IDENT", check=False)
+        return self._ident("COMMITTER")
+
+    def _ident(self, role: str) -> str:
+        """git's ``GIT_<role>_IDENT``: who, from ``git var`` (remembered while the environment variables and
+        config files that decide it stay the same), and when, now (or ``GIT_<role>_DATE`` through git)."""
+        if os.environ.get(f"GIT_{role}_DATE"):
+            return self._git_var(role)
+        key = (role, *(os.environ.get(v) for v in (f"GIT_{role}_NAME", f"GIT_{role}_EMAIL", "EMAIL",
+                                                    "GIT_CONFIG_GLOBAL", "HOME", "XDG_CONFIG_HOME")),
+               *(_mtime(p) for p in self._config_files()))
+        who = self._who.get(key)
+        if who is None:
+            who = self._git_var(role).rsplit(" ", 2)[0]
+            self._who[key] = who
+        now = time.time()
+        offset = time.localtime(now).tm_gmtoff // 60
+        sign = "+" if offset >= 0 else "-"
+        return f"{who} {int(now)} {sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
+
+    def _git_var(self, role: str) -> str:
+        res = self.run("var", f"GIT_{role}_IDENT", check=False)
         if res.returncode != 0:
             raise GitError(
                 "git does not know who you are: set `git config user.name` and"
                 " `git config user.email` (or GIT_COMMITTER_NAME/GIT_COMMITTER_EMAIL), then retry"
             )
         return res.stdout.decode("utf-8", "replace").strip()
+
+    def _config_files(self) -> tuple[Path, ...]:
+        home = Path(os.environ.get("HOME", "~")).expanduser()
+        xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+        glob = os.environ.get("GIT_CONFIG_GLOBAL")
+        return (self.common_dir / "config", Path(glob) if glob else home / ".gitconfig", xdg / "git" / "config")
 
     def signs_tags(self) -> bool:
         """Whether git signs annotated tags here (``tag.gpgSign``): such tags are made by ``git tag``."""
@@ -318,6 +402,26 @@ class GitRepo:
         for request in requests:
             if "\n" in request:
                 raise GitError(f"invalid object name {request!r}")
+        cache = self._objects_seen
+        missing = [r for r in dict.fromkeys(requests) if r not in cache]
+        if not missing:
+            return [cache[r] for r in requests]
+        answers = self._ask_batch(missing)
+        if len(cache) > OBJECT_CACHE_ENTRIES:
+            cache.clear()
+        for request, answer in zip(missing, answers):
+            # "missing" is not remembered: the object may arrive with the next fetch
+            if answer is not None and _IMMUTABLE_REV.match(request) and len(answer[2]) <= OBJECT_CACHE_MAX_BYTES:
+                cache[request] = answer
+        found = dict(zip(missing, answers))
+        return [cache[r] if r in cache else found[r] for r in requests]
+
+    def _remember(self, oid: str, otype: str, data: bytes) -> None:
+        """An object just written is known: reads of it (and of paths through it) need no round trip."""
+        if len(data) <= OBJECT_CACHE_MAX_BYTES:
+            self._objects_seen[oid] = (oid, otype, data)
+
+    def _ask_batch(self, requests: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
         out: list[tuple[str, str, bytes] | None] = []
         with self._batch_lock:
             proc = self._batch
@@ -380,24 +484,30 @@ class GitRepo:
             raise GitError(f"tree {oid} is missing from the repository; run `git fsck`")
         return tree[1]
 
-    def _objects(self):
-        if self._odb is None:
-            from git import Repo  # GitPython, only imported when writing
-
-            self._odb = Repo(self.root).odb
-        return self._odb
-
     def write_object(self, otype: str, data: bytes) -> str:
-        from gitdb.base import IStream
+        """Write a loose object (as git does: zlib, then a read-only file named by its id); its id."""
+        import hashlib
+        import zlib
 
+        raw = f"{otype} {len(data)}\0".encode() + data
+        oid = hashlib.sha1(raw).hexdigest()
+        if otype in ("tree", "commit"):
+            self._remember(oid, otype, data)
+        folder = self.common_dir / "objects" / oid[:2]
+        path = folder / oid[2:]
+        if path.exists():
+            return oid
         try:
-            istream = self._objects().store(IStream(otype.encode(), len(data), io.BytesIO(data)))
-        except Exception as exc:  # noqa: BLE001 - GitPython/gitdb boundary
-            raise GitError(
-                f"cannot write to {self.common_dir / 'objects'}: {type(exc).__name__}: {exc};"
-                " check permissions and free disk space"
-            ) from None
-        return istream.hexsha.decode() if isinstance(istream.hexsha, bytes) else istream.hexsha
+            folder.mkdir(exist_ok=True)
+            tmp = folder / f"tmp_obj_{os.getpid()}_{threading.get_ident()}"
+            with open(tmp, "wb") as fh:
+                fh.write(zlib.compress(raw, 1))  # git's core.looseCompression default
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise GitError(f"cannot write to {self.common_dir / 'objects'}: {exc}; check permissions and free"
+                           " disk space") from None
+        return oid
 
     def write_blob(self, data: bytes) -> str:
         return self.write_object("blob", data)
@@ -406,6 +516,11 @@ class GitRepo:
         return self.write_object("tree", format_tree(entries))
 
     def commit_tree(self, tree: str, parents: Sequence[str], message: str) -> str:
+        """A commit of ``tree`` (written in-process, or by ``git commit-tree`` when commits are signed)."""
+        if not self.signs_commits():
+            lines = [f"tree {tree}", *(f"parent {p}" for p in parents),
+                     f"author {self._ident('AUTHOR')}", f"committer {self._ident('COMMITTER')}"]
+            return self.write_object("commit", ("\n".join(lines) + "\n\n" + message).encode("utf-8"))
         args = ["commit-tree", tree]
         if self.signs_commits():
             args.append("-S")  # commit-tree ignores commit.gpgSign; honour it as `git commit` does
@@ -470,11 +585,14 @@ class GitRepo:
         """
         if self.bare or not paths:
             return []
-        index = self.index_entries(paths)
+        # Unchanged since gitreg itself brought these paths in line with ``commit``: staged == committed.
+        known = self._index_known(commit, paths)
+        index = {} if known else self.index_entries(paths)
         dirty: list[str] = []
         for path in paths:
             committed = dict(self._blobs_under(commit, path)) if commit else {}
-            staged = {p: oid for p, oid in index.items() if p == path or p.startswith(path + "/")}
+            staged = committed if known else \
+                {p: oid for p, oid in index.items() if p == path or p.startswith(path + "/")}
             present = self._worktree_files(path)
             for rel in sorted(set(committed) | set(present) | set(staged)):
                 want = committed.get(rel)
@@ -495,6 +613,39 @@ class GitRepo:
                     full = Path(folder) / name
                     present[full.relative_to(self.root).as_posix()] = full
         return present
+
+    def _index_stat(self) -> list[int] | None:
+        try:
+            st = os.stat(self.git_dir / "index")
+        except OSError:
+            return None
+        return [st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size]
+
+    def note_index_synced(self, commit: str, paths: Sequence[str]) -> None:
+        """Remember that the index entries under ``paths`` equal ``commit`` now (gitreg just wrote them).
+
+        Any later rewrite of the index by anyone (git replaces the file: a new inode and
+        times) makes the note stale, and the next dirty check reads the index again.
+        """
+        stamp = self._index_stat()
+        note = self.git_dir / "gitreg-index-note.json"
+        try:
+            if stamp is None:
+                note.unlink(missing_ok=True)
+                return
+            note.write_text(json.dumps({"index": stamp, "commit": commit, "paths": sorted(paths)}))
+        except OSError:
+            pass
+
+    def _index_known(self, commit: str | None, paths: Sequence[str]) -> bool:
+        if commit is None:
+            return False
+        try:
+            note = json.loads((self.git_dir / "gitreg-index-note.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return (note.get("commit") == commit and note.get("index") == self._index_stat()
+                and set(paths) <= set(note.get("paths") or ()))
 
     def index_entries(self, paths: Sequence[str]) -> dict[str, str]:
         """Path -> blob id of the index entries under ``paths`` ("conflict" for unmerged ones)."""
@@ -756,3 +907,10 @@ def clean_message(message: str) -> str:
     while out and not out[-1]:
         out.pop()
     return "\n".join(out) + "\n" if out else ""
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0

@@ -372,6 +372,7 @@ class Registry:
             return
         head = repo.commit_of(branch) or commit
         if repo.set_files(repo.changed_files(local, head, touched)):
+            repo.note_index_synced(head, touched)
             journal.clear(repo)
         else:
             log.warning("the registry commit %s is made, but .git/index.lock is held by another git command, so"

@@ -1,0 +1,65 @@
+"""The git plumbing gitreg does in-process must give exactly what git itself gives."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from conftest import git
+from gitreg.gitrepo import BLOB_MODE, GitRepo, TreeEntry
+
+
+def _git_in(repo: Path, *args: str, input: str | None = None, env: dict | None = None) -> str:
+    import os
+
+    return subprocess.run(["git", *args], cwd=repo, input=input, capture_output=True, text=True, check=True,
+                          env={**os.environ, **(env or {})}).stdout.strip()
+
+
+def test_objects_written_in_process_are_the_ones_git_writes(hermetic, monkeypatch):
+    git(hermetic, "init", "-q")
+    repo = GitRepo.discover(hermetic)
+    blob = repo.write_blob(b"stage: production\n")
+    assert blob == _git_in(hermetic, "hash-object", "--stdin", input="stage: production\n")
+    tree = repo.write_tree([TreeEntry(BLOB_MODE, "1.yaml", blob)])
+    assert _git_in(hermetic, "cat-file", "-t", tree) == "tree"
+    assert _git_in(hermetic, "ls-tree", tree) == f"100644 blob {blob}\t1.yaml"
+    dates = {"GIT_AUTHOR_DATE": "1700000000 +0100", "GIT_COMMITTER_DATE": "1700000000 +0100"}
+    for key, value in dates.items():
+        monkeypatch.setenv(key, value)
+    message = "m v1: register version\n\nreason: first"
+    ours = repo.commit_tree(tree, [], message)
+    assert ours == _git_in(hermetic, "commit-tree", tree, "-F", "-", input=message, env=dates)
+    assert _git_in(hermetic, "fsck", "--strict", "--no-dangling") == ""
+
+
+def test_commit_idents_follow_the_environment_and_config(hermetic, monkeypatch):
+    git(hermetic, "init", "-q")
+    repo = GitRepo.discover(hermetic)
+    tree = repo.write_tree([])
+    first = repo.commit_tree(tree, [], "x")
+    assert "Test User <test@example.com>" in _git_in(hermetic, "cat-file", "commit", first)
+    git(hermetic, "config", "user.name", "Someone Else")  # a config change is seen at once
+    assert "author Someone Else <test@example.com>" in _git_in(hermetic, "cat-file", "commit",
+                                                                repo.commit_tree(tree, [], "y"))
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Env Author")
+    text = _git_in(hermetic, "cat-file", "commit", repo.commit_tree(tree, [], "z"))
+    assert "author Env Author <test@example.com>" in text and "committer Someone Else" in text
+
+
+def test_ref_names_read_from_files_equal_for_each_ref(hermetic):
+    git(hermetic, "init", "-q")
+    git(hermetic, "commit", "-q", "--allow-empty", "-m", "a")
+    for name in ("models/m/v1", "models/m/v2", "models/m2/v1", "models/m/production/1"):
+        git(hermetic, "tag", "-a", "-m", "x", name)
+    git(hermetic, "pack-refs", "--all")
+    git(hermetic, "tag", "-a", "-m", "x", "models/m/v3")  # loose beside packed
+    git(hermetic, "tag", "-d", "models/m/v1")             # deleted from packed-refs
+    repo = GitRepo.discover(hermetic)
+    for prefix in ("refs/tags/models/m/", "refs/tags/models/", "refs/tags/models/none/"):
+        expected = _git_in(hermetic, "for-each-ref", "--format=%(refname)", prefix).split()
+        assert repo.ref_names(prefix) == expected
+    assert repo.commit_of("refs/heads/main") == _git_in(hermetic, "rev-parse", "main")
+    git(hermetic, "pack-refs", "--all")
+    assert repo.commit_of("refs/heads/main") == _git_in(hermetic, "rev-parse", "main")
+    assert repo.commit_of("refs/heads/nope") is None
