@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .errors import GitError
 from .gitrepo import GitRepo
 
 JOURNAL_NAME = "gitreg-pending-write.json"
@@ -37,7 +38,10 @@ class PendingWrite:
     old: str | None              # the branch's commit before the write (what index and work tree held)
     new: str                     # the commit the write made
     paths: tuple[str, ...]       # .mcp/ paths whose index and work tree follow the branch
-    tags: tuple[str, ...] = ()   # tag names created as refs before the branch moved
+    tags: tuple[str, ...] = ()   # tag names created as refs before the branch moved (signed tags)
+    # (tag name, tag object id) whose refs move with the branch: a git killed in the middle of
+    # its ref transaction can have moved the branch but not every tag
+    tag_objects: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,13 @@ class Recovery:
     kept: tuple[str, ...]             # files left as the user changed them
     tags_removed: tuple[str, ...]     # tags of a move that never happened
     index_locked: bool = False        # the index stayed locked: the record stays for next time
+    tags_made: tuple[str, ...] = ()   # tags of a commit that landed without them
+    tags_blocked: tuple[str, ...] = ()  # such tags that could not be made (git's words)
+
+    @property
+    def unfinished(self) -> bool:
+        """Something could not be done yet: the record stays for the next command."""
+        return self.index_locked or bool(self.tags_blocked)
 
     def summary(self, branch: str) -> str:
         """One line for the user, or "" when there was nothing to do."""
@@ -56,6 +67,11 @@ class Recovery:
         if self.kept:
             shown = ", ".join(self.kept[:3]) + (" ..." if len(self.kept) > 3 else "")
             parts.append(f"left {len(self.kept)} file(s) you changed as they are ({shown})")
+        if self.tags_made:
+            parts.append(f"made {len(self.tags_made)} tag(s) its commit landed without"
+                         f" ({', '.join(self.tags_made[:3])})")
+        if self.tags_blocked:
+            parts.append(f"could not make {len(self.tags_blocked)} tag(s): {self.tags_blocked[0]}")
         if self.tags_removed:
             parts.append(f"removed {len(self.tags_removed)} tag(s) of a commit that never landed"
                          f" ({', '.join(self.tags_removed[:3])})")
@@ -78,7 +94,8 @@ def record(repo: GitRepo, write: PendingWrite) -> None:
     path = journal_path(repo)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps({"branch": write.branch, "old": write.old, "new": write.new,
-                               "paths": list(write.paths), "tags": list(write.tags)}), encoding="utf-8")
+                               "paths": list(write.paths), "tags": list(write.tags),
+                               "tag_objects": [list(t) for t in write.tag_objects]}), encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -93,7 +110,8 @@ def read(repo: GitRepo) -> PendingWrite | None:
     try:
         doc = json.loads(journal_path(repo).read_text(encoding="utf-8"))
         return PendingWrite(str(doc["branch"]), doc["old"], str(doc["new"]), tuple(doc["paths"]),
-                            tuple(doc.get("tags") or ()))
+                            tuple(doc.get("tags") or ()),
+                            tuple((str(n), str(o)) for n, o in doc.get("tag_objects") or ()))
     except FileNotFoundError:
         return None
     except (ValueError, KeyError, TypeError):
@@ -111,6 +129,18 @@ def recover(repo: GitRepo, write: PendingWrite, published: Callable[[str], bool]
             ref = f"refs/tags/{tag}"
             if repo.commit_of(ref) == write.new and repo.delete_ref(ref):
                 removed.append(tag)
+    made: list[str] = []
+    blocked: list[str] = []
+    if landed:
+        for name, oid in write.tag_objects:
+            ref = f"refs/tags/{name}"
+            if repo.resolve(ref) is not None:
+                continue
+            try:
+                if repo.update_refs([(ref, oid, None)], message="gitreg: finish an interrupted write").moved:
+                    made.append(name)
+            except GitError as exc:
+                blocked.append(f"{name} ({exc})")
     synced: list[str] = []
     kept: list[str] = []
     locked = False
@@ -139,4 +169,4 @@ def recover(repo: GitRepo, write: PendingWrite, published: Callable[[str], bool]
             locked = not repo.set_files(fix)
             if not locked:
                 synced = list(fix)
-    return Recovery(landed, tuple(synced), tuple(kept), tuple(removed), locked)
+    return Recovery(landed, tuple(synced), tuple(kept), tuple(removed), locked, tuple(made), tuple(blocked))

@@ -301,7 +301,8 @@ class Registry:
             ident = repo.tagger_ident()
             objects = [(name, repo.write_tag_object(name, commit, message, ident)) for name, message in change.tags]
         journal.record(repo, PendingWrite(branch, local, commit, tuple(touched),
-                                          tuple(name for name, _m in change.tags) if signed else ()))
+                                          tuple(name for name, _m in change.tags) if signed else (),
+                                          tuple(objects)))
         made: list[str] = []
         try:
             if signed:
@@ -404,7 +405,7 @@ class Registry:
             return tracking is not None and repo.is_ancestor(commit, tracking)
 
         done = journal.recover(repo, write, published)
-        if not done.index_locked:
+        if not done.unfinished:
             journal.clear(repo)
         line = done.summary(write.branch[len("refs/heads/"):])
         if line:

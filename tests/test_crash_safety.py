@@ -283,3 +283,27 @@ def test_tags_sync_push_never_publishes_a_tag_of_a_commit_off_the_remote_branch(
     assert git(bare, "tag", "-l").split() == ["models/m/v1"]
     assert "not pushed: models/m/v2 tags a commit that is not on origin's branch" in out.err
     assert shlex.split("git tag -d models/m/v2")[0] in out.err
+
+
+def test_a_git_killed_inside_its_ref_transaction_leaves_no_tag_missing(repo, client):
+    """git moves refs one file at a time: killed in between, the branch can move without its tag.
+    The next command makes the tag from the journal (its object was written before any ref moved)."""
+    client.create_model_version("m")
+    res = run_py(repo, """
+        import os, signal
+        from gitreg.gitrepo import GitRepo
+        from gitreg import Client
+        real = GitRepo.update_refs
+        def branch_only(self, updates, message="gitreg"):
+            real(self, updates[:1], message)       # the branch moved, the tag's rename never happened
+            os.kill(os.getpid(), signal.SIGKILL)
+        GitRepo.update_refs = branch_only
+        Client(".").create_model_version("m")
+    """)
+    assert res.returncode == -signal.SIGKILL
+    assert (repo / ".mcp").exists() and git(repo, "tag", "-l", "models/m/v2") == ""
+    assert main(["model", "list"]) == 0
+    assert git(repo, "tag", "-l", "models/m/v2") == "models/m/v2"
+    assert git(repo, "rev-list", "-n1", "models/m/v2") == git(repo, "rev-parse", "HEAD")
+    assert status(repo) == ""
+    assert main(["check"]) == 0
