@@ -125,7 +125,7 @@ def recover(repo: GitRepo, write: PendingWrite, published: Callable[[str], bool]
     landed = head is not None and (head == write.new or repo.is_ancestor(write.new, head))
     removed: list[str] = []
     if not landed and not published(write.new):
-        for tag in write.tags:
+        for tag in dict.fromkeys([*write.tags, *(name for name, _oid in write.tag_objects)]):
             ref = f"refs/tags/{tag}"
             if repo.commit_of(ref) == write.new and repo.delete_ref(ref):
                 removed.append(tag)

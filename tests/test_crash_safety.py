@@ -307,3 +307,26 @@ def test_a_git_killed_inside_its_ref_transaction_leaves_no_tag_missing(repo, cli
     assert git(repo, "rev-list", "-n1", "models/m/v2") == git(repo, "rev-parse", "HEAD")
     assert status(repo) == ""
     assert main(["check"]) == 0
+
+
+def test_a_tag_moved_by_a_killed_git_without_its_branch_is_removed(repo, client):
+    """The other order: the tag's ref moved, the branch did not; the tag names a commit that never landed."""
+    client.create_model_version("m")
+    head = git(repo, "rev-parse", "HEAD")
+    res = run_py(repo, """
+        import os, signal
+        from gitreg.gitrepo import GitRepo
+        from gitreg import Client
+        real = GitRepo.update_refs
+        def tag_only(self, updates, message="gitreg"):
+            real(self, updates[1:], message)
+            os.kill(os.getpid(), signal.SIGKILL)
+        GitRepo.update_refs = tag_only
+        Client(".").create_model_version("m")
+    """)
+    assert res.returncode == -signal.SIGKILL
+    assert git(repo, "rev-parse", "HEAD") == head and git(repo, "tag", "-l", "models/m/v2") == "models/m/v2"
+    assert main(["model", "list"]) == 0
+    assert git(repo, "tag", "-l", "models/m/v2") == ""
+    assert main(["check"]) == 0
+    assert client.create_model_version("m").number == 2
