@@ -50,6 +50,23 @@ def _version(spec: object) -> object:
     return spec
 
 
+def _check_delete_flags(only_link: bool, delete_metadata: bool, delete_from_artifact_store: bool) -> None:
+    if delete_from_artifact_store and only_link:
+        raise InvalidValueError("delete_from_artifact_store=True deletes the artifact itself: pass only_link=False"
+                                " too (only_link=True removes the link and nothing else)")
+    if not only_link and not delete_metadata:
+        raise InvalidValueError("an artifact's metadata lives in its link, so deleting the artifact deletes it"
+                                " too (git history keeps both): pass delete_metadata=True, or only_link=True")
+
+
+def _refuse_external(links: Iterable[ArtifactLink]) -> None:
+    external = [a for a in links if a.external]
+    if external:
+        a = external[0]
+        raise InvalidValueError(f"{a.name} v{a.version} is linked in place at {a.uri}, outside the artifact store:"
+                                " gitreg never deletes it; unlink it with only_link=True and delete it yourself")
+
+
 class Client:
     """Entry point to a registry: ``Client()`` (cwd upwards / $GITREG_REPO), ``Client(path)`` or
     ``Client(url)`` (a git URL: worked on through a cached clone, pushed after every write)."""
@@ -105,12 +122,23 @@ class Client:
     def list_model_states(self) -> list[ModelState]:
         return self.registry.snapshot().models()
 
-    def update_model(self, name: str, license: str | None = None, description: str | None = None,
-                     audience: str | None = None, use_cases: str | None = None,
+    def update_model(self, model_name_or_id: str, name: str | None = None, license: str | None = None,
+                     description: str | None = None, audience: str | None = None, use_cases: str | None = None,
                      limitations: str | None = None, trade_offs: str | None = None,
                      ethics: str | None = None, add_tags: Iterable[str] | None = None,
                      remove_tags: Iterable[str] | None = None, reason: str = "") -> ModelManifest:
-        name = _model(name)
+        """Change a model's card or tags (ZenML's signature).  ``name`` renames in ZenML; gitreg refuses a
+        new name: a model's name is its folder, and its registration and stage tags, which are immutable,
+        carry it, so its history would no longer answer to the new name."""
+        model = _model(model_name_or_id)
+        if name is not None and name != model:
+            validate_name("model", name)
+            self.registry.snapshot().require(model)  # a missing model is a ModelNotFoundError first
+            raise InvalidValueError(
+                f"gitreg does not rename models ({model!r} -> {name!r}): the name is in every tag of its"
+                f" history, and tags are immutable. Register {name!r} as a new model (its versions start at 1)"
+                f" and keep {model!r} for the history, or keep the name and change its description")
+        name = model
         card = {k: v for k, v in dict(license=license, description=description, audience=audience,
                                       use_cases=use_cases, limitations=limitations, trade_offs=trade_offs,
                                       ethics=ethics).items() if v is not None}
@@ -135,8 +163,11 @@ class Client:
 
     def get_or_create_model_version(self, model_name: str, name: str,
                                     model_card: Mapping[str, Any] | None = None,
-                                    model_tags: Iterable[str] | None = None, reason: str = "") -> VersionManifest:
-        """The version called ``name``, registered first if there is none (atomically)."""
+                                    model_tags: Iterable[str] | None = None, reason: str = "",
+                                    description: str | None = None,
+                                    tags: Iterable[str] | None = None) -> VersionManifest:
+        """The version called ``name``, registered first if there is none (atomically; ``description``
+        and ``tags`` apply only to a version this call registers)."""
         model_name = _model(model_name)
         ops.validate_version_name(name)
 
@@ -145,8 +176,8 @@ class Client:
             existing = state.by_name(name) if state is not None else None
             if existing is not None:
                 return ops.Change(message="", result=existing)
-            return ops.register_version(snap, model_name, name=name, card=model_card, model_tags=model_tags,
-                                        reason=reason)
+            return ops.register_version(snap, model_name, name=name, description=description, tags=tags,
+                                        card=model_card, model_tags=model_tags, reason=reason)
 
         return self.registry.transact(build, scope=model_name).result
 
@@ -358,9 +389,43 @@ class Client:
         return collect(self.registry, dry_run=dry_run, grace_seconds=grace_seconds)
 
     def delete_artifact(self, model_name: str, version: object, name: str,
-                        artifact_version: int | None = None, reason: str = "") -> list[ArtifactLink]:
-        """Unlink an artifact (all its versions on that model version unless one is given)."""
+                        artifact_version: int | None = None, reason: str = "", *, only_link: bool = True,
+                        delete_metadata: bool = True, delete_from_artifact_store: bool = False) -> list[ArtifactLink]:
+        """Unlink an artifact (all its versions on that model version unless one is given).
+
+        ZenML's flags: ``only_link=True`` removes the link only.  An artifact version exists in gitreg only
+        as its link (with its metadata), so ``only_link=False`` removes the same, and with
+        ``delete_from_artifact_store=True`` also the stored bytes, unless another link anywhere in the
+        history (another version, model or run) uses them: the store is content-addressed.
+        """
         model_name, version = _model(model_name), _version(version)
         validate_name("artifact", name)
-        return self.registry.transact(lambda s: ops.unlink_artifact(
-            s, model_name, version, name, artifact_version, reason), scope=model_name).result
+        _check_delete_flags(only_link, delete_metadata, delete_from_artifact_store)
+        number = self.get_model_version(model_name, version).number
+        if delete_from_artifact_store:
+            _refuse_external([a for a in self.get_model_version(model_name, number).links(name)
+                              if artifact_version is None or a.version == artifact_version])
+        removed = self.registry.transact(lambda s: ops.unlink_artifact(
+            s, model_name, number, name, artifact_version, reason), scope=model_name).result
+        if delete_from_artifact_store:
+            from .gc import remove_unshared
+
+            remove_unshared(self.registry, model_name, number, removed)
+        return removed
+
+    def delete_all_artifacts(self, model_name: str, version: object, only_link: bool = True,
+                             delete_from_artifact_store: bool = False, reason: str = "") -> list[ArtifactLink]:
+        """Unlink every artifact of a version (one commit), with :meth:`delete_artifact`'s meaning of the flags."""
+        model_name, version = _model(model_name), _version(version)
+        _check_delete_flags(only_link, True, delete_from_artifact_store)
+        number = self.get_model_version(model_name, version).number
+        if delete_from_artifact_store:
+            _refuse_external(list(self.get_model_version(model_name, number).artifacts))
+        committed = self.registry.transact(lambda s: ops.unlink_all_artifacts(s, model_name, number, reason),
+                                           scope=model_name)
+        removed = list(committed.result or ())
+        if delete_from_artifact_store and removed:
+            from .gc import remove_unshared
+
+            remove_unshared(self.registry, model_name, number, removed)
+        return removed

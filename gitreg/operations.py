@@ -295,8 +295,21 @@ def unlink_artifact(snap: Snapshot, model: str, spec: object, name: str, version
                   paths=[model_path(model)], result=links)
 
 
+def unlink_all_artifacts(snap: Snapshot, model: str, spec: object, reason: str = "") -> Change | None:
+    """Unlink every artifact of a model version (None: it has none)."""
+    state = snap.require(model)
+    target = state.resolve(spec)
+    if not target.artifacts:
+        return None
+    updated = replace(target, artifacts=())
+    return Change(message=f"{model} v{target.number}: unlink all artifacts ({len(target.artifacts)} link(s))"
+                          f"{_reason(reason)}",
+                  files={version_file(model, target.number): version_bytes(updated)},
+                  paths=[model_path(model)], result=list(target.artifacts))
+
+
 __all__ = [
     "Change", "create_model", "update_model", "delete_model", "register_version", "update_version",
-    "delete_version", "log_metadata", "link_artifact", "unlink_artifact", "validate_name",
+    "delete_version", "log_metadata", "link_artifact", "unlink_artifact", "unlink_all_artifacts", "validate_name",
     "validate_version_name",
 ]
