@@ -59,6 +59,16 @@ def _check_delete_flags(only_link: bool, delete_metadata: bool, delete_from_arti
                                 " too (git history keeps both): pass delete_metadata=True, or only_link=True")
 
 
+def _artifact_version(version: object) -> int | None:
+    """An artifact version as ZenML passes it (an int or digit string); gitreg's are numbers."""
+    if version is None or (isinstance(version, int) and not isinstance(version, bool)):
+        return version  # type: ignore[return-value]
+    if isinstance(version, str) and version.strip().isdigit():
+        return int(version.strip())
+    raise InvalidValueError(f"artifact version {version!r}: gitreg numbers artifact versions 1, 2, 3, ...;"
+                            " give a number")
+
+
 def _refuse_external(links: Iterable[ArtifactLink]) -> None:
     external = [a for a in links if a.external]
     if external:
@@ -311,6 +321,12 @@ class Client:
             runs = [r for r in runs if r.pipeline == pipeline]
         return sorted(runs, key=lambda r: (r.started, r.id))
 
+    def delete_pipeline_run(self, name_id_or_prefix: str, reason: str = "") -> None:
+        """Delete a recorded run (ZenML's name): its manifest goes and the versions it used stop listing it,
+        in one commit.  The artifacts it linked stay linked; git history keeps the record."""
+        validate_name("run", name_id_or_prefix)
+        self.registry.transact(lambda s: ops.delete_run(s, name_id_or_prefix, reason))
+
     def sync_tags(self, push: bool = False, dry_run: bool = False) -> "SyncReport":
         """Create the registration and stage tags the branch's history lacks (after squash/rebase merges)."""
         from .tagsync import sync_tags
@@ -373,6 +389,30 @@ class Client:
             hint = f"it has: {', '.join(kinds)}" if kinds else "it has no artifacts" + (f" of type {type}" if type else "")
             raise ArtifactNotFoundError(model_name, mv.number, name, hint)
         return ArtifactVersion(max(links, key=lambda a: a.version), model_name, mv.number, self.registry)
+
+    def get_artifact_version(self, name_id_or_prefix: str, version: int | str | None = None, *,
+                             model_name: str | None = None, model_version: object = None) -> ArtifactVersion:
+        """ZenML's lookup of an artifact version, on one model version (gitreg's artifacts belong to one).
+
+        ``name_id_or_prefix``: the artifact's name, or its id (sha256) or a prefix of it (8 or more hex
+        digits); ``version``: the artifact version (None: the highest); ``model_version``: None is latest.
+        """
+        if model_name is None:
+            raise InvalidValueError(f"artifact {name_id_or_prefix!r}: gitreg's artifacts belong to a model version:"
+                                    " pass model_name= (and model_version=, default latest)")
+        wanted = _artifact_version(version)
+        mv = self.get_model_version(model_name, model_version)
+        key = str(name_id_or_prefix)
+        if not any(mv.links(key)) and len(key) >= 8 and all(c in "0123456789abcdef" for c in key.lower()):
+            by_id = [a for a in mv.artifacts if a.sha256.startswith(key.lower())
+                     and (wanted is None or a.version == wanted)]
+            names = {a.name for a in by_id}
+            if len(names) > 1:
+                raise InvalidValueError(f"{key!r} is the start of the id of several artifacts of {model_name}"
+                                        f" v{mv.number} ({', '.join(sorted(names))}): give more digits or the name")
+            if by_id:
+                return ArtifactVersion(max(by_id, key=lambda a: a.version), model_name, mv.number, self.registry)
+        return self.get_artifact(model_name, mv.number, key, wanted)
 
     def load_artifact(self, model_name: str, version: object, name: str, artifact_version: int | None = None) -> Any:
         return load(self.registry, self.get_artifact(model_name, version, name, artifact_version).link)

@@ -171,3 +171,112 @@ def test_delete_all_artifacts(repo, client):
         n.delete_all_artifacts(delete_from_artifact_store=True)
     n.delete_all_artifacts(only_link=False, delete_from_artifact_store=True)
     assert not _stored(repo, b"c bytes")
+
+
+# ---------------------------------------------------------------- top-level artifact functions
+
+def test_top_level_artifact_functions_outside_a_step_need_a_model(repo, client):
+    import gitreg
+    from gitreg import get_artifact_version, link_artifact_to_model, load_artifact, log_artifact_metadata, save_artifact
+
+    assert {"save_artifact", "load_artifact", "link_artifact_to_model", "log_artifact_metadata",
+            "get_artifact_version"} <= set(gitreg.__all__)
+    with pytest.raises(InvalidValueError, match="save_artifact needs model= outside a pipeline step"):
+        save_artifact({"a": 1}, "cfg")
+    with pytest.raises(InvalidValueError, match="load_artifact needs model="):
+        load_artifact("cfg")
+    m = Model("iris")
+    link = save_artifact({"a": 1}, "cfg", model=m)
+    assert link.version == 1 and link.type == "data" and link.format == "json"
+    weights = save_artifact(b"w", "weights", model=m, is_model_artifact=True)
+    assert weights.type == "model"
+    assert load_artifact("cfg", model=m) == {"a": 1}
+    assert load_artifact("cfg", model="iris") == {"a": 1}  # a name: its latest version
+    assert load_artifact(link.sha256[:10], model=m) == {"a": 1}  # an id prefix
+    assert load_artifact("cfg", version="1", model=m) == {"a": 1}
+    with pytest.raises(InvalidValueError, match="gitreg numbers artifact versions itself"):
+        save_artifact(1, "x", version="v1", model=m)
+    with pytest.raises(InvalidValueError, match="carry no tags"):
+        save_artifact(1, "x", tags=["t"], model=m)
+    with pytest.raises(ArtifactNotFoundError):
+        load_artifact("missing", model=m)
+    # link the same bytes to another version, as a model artifact
+    target = Model("iris", version="candidate")
+    found = get_artifact_version("cfg", model=m)
+    linked = link_artifact_to_model(found, model=target, is_model_artifact=True)
+    assert linked.version == 2 and linked.type == "model" and linked.sha256 == link.sha256
+    assert target.get_model_artifact("cfg").load() == {"a": 1}
+    # metadata about an artifact lands on the version that links it, grouped by artifact
+    log_artifact_metadata({"rows": 3}, artifact_name="cfg", model=m)
+    log_artifact_metadata({"cols": 2}, artifact_name="cfg", model=m)
+    assert m.run_metadata["artifacts"].value == {"cfg": {"rows": 3, "cols": 2}}
+    with pytest.raises(InvalidValueError, match="needs artifact_name"):
+        log_artifact_metadata({"rows": 3}, model=m)
+    with pytest.raises(ArtifactNotFoundError):
+        log_artifact_metadata({"rows": 3}, artifact_name="missing", model=m)
+
+
+def test_top_level_artifact_functions_inside_a_step_use_its_model(repo, client):
+    from gitreg import get_step_context, link_artifact_to_model, load_artifact, log_artifact_metadata, pipeline, save_artifact, step
+
+    Model("shared").save_artifact(b"vocabulary", "vocab")
+    vocab = Model("shared", version=1).get_artifact("vocab")
+
+    @step
+    def produce() -> None:
+        save_artifact([1, 2, 3], "numbers")
+        assert load_artifact("numbers") == [1, 2, 3]
+        log_artifact_metadata({"count": 3}, artifact_name="numbers")
+        link_artifact_to_model(vocab)
+        assert get_step_context().model.name == "iris"
+
+    @pipeline(model=Model("iris"))
+    def training():
+        produce()
+
+    training()
+    v = client.get_model_version("iris", 1)
+    assert {a.name: a.version for a in v.artifacts} == {"numbers": 1, "vocab": 1}
+    assert Model("iris", version=1).load_artifact("vocab") == b"vocabulary"
+    assert v.metadata["artifacts"] == {"numbers": {"count": 3}}
+
+
+# ---------------------------------------------------------------- Client.get_artifact_version / delete_pipeline_run
+
+def test_client_get_artifact_version(repo, client):
+    m = Model("iris")
+    m.save_artifact(b"one", "w")
+    m.save_artifact(b"two", "w")
+    assert client.get_artifact_version("w", model_name="iris").load() == b"two"
+    assert client.get_artifact_version("w", 1, model_name="iris", model_version=1).load() == b"one"
+    sha = hashlib.sha256(b"one").hexdigest()
+    assert client.get_artifact_version(sha[:12], model_name="iris").version == 1
+    with pytest.raises(InvalidValueError, match="pass model_name="):
+        client.get_artifact_version("w")
+    with pytest.raises(InvalidValueError, match="give a number"):
+        client.get_artifact_version("w", "latest-ish", model_name="iris")
+
+
+def test_client_delete_pipeline_run(repo, client):
+    from gitreg import pipeline, step
+
+    @step
+    def s() -> int:
+        return 1
+
+    @pipeline(model=Model("iris"))
+    def p():
+        s()
+
+    run = p()
+    assert client.get_model_version("iris", 1).runs == (run.id,)
+    client.delete_pipeline_run(run.id, reason="bad data")
+    assert client.list_runs() == []
+    assert client.get_model_version("iris", 1).runs == ()
+    assert Model("iris", version=1).load_artifact("s_output") == 1  # its artifacts stay linked
+    assert "delete pipeline run record" in git(repo, "log", "-1", "--format=%s")
+    assert client.check().ok
+    from gitreg.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="no pipeline run"):
+        client.delete_pipeline_run(run.id)
