@@ -23,11 +23,19 @@ _EXPORTS = {
     "get_step_context": ("gitreg.pipelines", "get_step_context"),
     "get_pipeline_context": ("gitreg.pipelines", "get_pipeline_context"),
     "ArtifactConfig": ("gitreg.steps", "ArtifactConfig"),
+    "save_artifact": ("gitreg.artifact_api", "save_artifact"),
+    "load_artifact": ("gitreg.artifact_api", "load_artifact"),
+    "get_artifact_version": ("gitreg.artifact_api", "get_artifact_version"),
+    "link_artifact_to_model": ("gitreg.artifact_api", "link_artifact_to_model"),
+    "log_artifact_metadata": ("gitreg.artifact_api", "log_artifact_metadata"),
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .artifact_api import (
+        get_artifact_version, link_artifact_to_model, load_artifact, log_artifact_metadata, save_artifact,
+    )
     from .client import Client
     from .errors import GitregError
     from .manifests import MetadataValue

@@ -50,6 +50,33 @@ def _version(spec: object) -> object:
     return spec
 
 
+def _check_delete_flags(only_link: bool, delete_metadata: bool, delete_from_artifact_store: bool) -> None:
+    if delete_from_artifact_store and only_link:
+        raise InvalidValueError("delete_from_artifact_store=True deletes the artifact itself: pass only_link=False"
+                                " too (only_link=True removes the link and nothing else)")
+    if not only_link and not delete_metadata:
+        raise InvalidValueError("an artifact's metadata lives in its link, so deleting the artifact deletes it"
+                                " too (git history keeps both): pass delete_metadata=True, or only_link=True")
+
+
+def _artifact_version(version: object) -> int | None:
+    """An artifact version as ZenML passes it (an int or digit string); gitreg's are numbers."""
+    if version is None or (isinstance(version, int) and not isinstance(version, bool)):
+        return version  # type: ignore[return-value]
+    if isinstance(version, str) and version.strip().isdigit():
+        return int(version.strip())
+    raise InvalidValueError(f"artifact version {version!r}: gitreg numbers artifact versions 1, 2, 3, ...;"
+                            " give a number")
+
+
+def _refuse_external(links: Iterable[ArtifactLink]) -> None:
+    external = [a for a in links if a.external]
+    if external:
+        a = external[0]
+        raise InvalidValueError(f"{a.name} v{a.version} is linked in place at {a.uri}, outside the artifact store:"
+                                " gitreg never deletes it; unlink it with only_link=True and delete it yourself")
+
+
 class Client:
     """Entry point to a registry: ``Client()`` (cwd upwards / $GITREG_REPO), ``Client(path)`` or
     ``Client(url)`` (a git URL: worked on through a cached clone, pushed after every write)."""
@@ -105,12 +132,23 @@ class Client:
     def list_model_states(self) -> list[ModelState]:
         return self.registry.snapshot().models()
 
-    def update_model(self, name: str, license: str | None = None, description: str | None = None,
-                     audience: str | None = None, use_cases: str | None = None,
+    def update_model(self, model_name_or_id: str, name: str | None = None, license: str | None = None,
+                     description: str | None = None, audience: str | None = None, use_cases: str | None = None,
                      limitations: str | None = None, trade_offs: str | None = None,
                      ethics: str | None = None, add_tags: Iterable[str] | None = None,
                      remove_tags: Iterable[str] | None = None, reason: str = "") -> ModelManifest:
-        name = _model(name)
+        """Change a model's card or tags (ZenML's signature).  ``name`` renames in ZenML; gitreg refuses a
+        new name: a model's name is its folder, and its registration and stage tags, which are immutable,
+        carry it, so its history would no longer answer to the new name."""
+        model = _model(model_name_or_id)
+        if name is not None and name != model:
+            validate_name("model", name)
+            self.registry.snapshot().require(model)  # a missing model is a ModelNotFoundError first
+            raise InvalidValueError(
+                f"gitreg does not rename models ({model!r} -> {name!r}): the name is in every tag of its"
+                f" history, and tags are immutable. Register {name!r} as a new model (its versions start at 1)"
+                f" and keep {model!r} for the history, or keep the name and change its description")
+        name = model
         card = {k: v for k, v in dict(license=license, description=description, audience=audience,
                                       use_cases=use_cases, limitations=limitations, trade_offs=trade_offs,
                                       ethics=ethics).items() if v is not None}
@@ -135,8 +173,11 @@ class Client:
 
     def get_or_create_model_version(self, model_name: str, name: str,
                                     model_card: Mapping[str, Any] | None = None,
-                                    model_tags: Iterable[str] | None = None, reason: str = "") -> VersionManifest:
-        """The version called ``name``, registered first if there is none (atomically)."""
+                                    model_tags: Iterable[str] | None = None, reason: str = "",
+                                    description: str | None = None,
+                                    tags: Iterable[str] | None = None) -> VersionManifest:
+        """The version called ``name``, registered first if there is none (atomically; ``description``
+        and ``tags`` apply only to a version this call registers)."""
         model_name = _model(model_name)
         ops.validate_version_name(name)
 
@@ -145,8 +186,8 @@ class Client:
             existing = state.by_name(name) if state is not None else None
             if existing is not None:
                 return ops.Change(message="", result=existing)
-            return ops.register_version(snap, model_name, name=name, card=model_card, model_tags=model_tags,
-                                        reason=reason)
+            return ops.register_version(snap, model_name, name=name, description=description, tags=tags,
+                                        card=model_card, model_tags=model_tags, reason=reason)
 
         return self.registry.transact(build, scope=model_name).result
 
@@ -280,6 +321,12 @@ class Client:
             runs = [r for r in runs if r.pipeline == pipeline]
         return sorted(runs, key=lambda r: (r.started, r.id))
 
+    def delete_pipeline_run(self, name_id_or_prefix: str, reason: str = "") -> None:
+        """Delete a recorded run (ZenML's name): its manifest goes and the versions it used stop listing it,
+        in one commit.  The artifacts it linked stay linked; git history keeps the record."""
+        validate_name("run", name_id_or_prefix)
+        self.registry.transact(lambda s: ops.delete_run(s, name_id_or_prefix, reason))
+
     def sync_tags(self, push: bool = False, dry_run: bool = False) -> "SyncReport":
         """Create the registration and stage tags the branch's history lacks (after squash/rebase merges)."""
         from .tagsync import sync_tags
@@ -343,6 +390,30 @@ class Client:
             raise ArtifactNotFoundError(model_name, mv.number, name, hint)
         return ArtifactVersion(max(links, key=lambda a: a.version), model_name, mv.number, self.registry)
 
+    def get_artifact_version(self, name_id_or_prefix: str, version: int | str | None = None, *,
+                             model_name: str | None = None, model_version: object = None) -> ArtifactVersion:
+        """ZenML's lookup of an artifact version, on one model version (gitreg's artifacts belong to one).
+
+        ``name_id_or_prefix``: the artifact's name, or its id (sha256) or a prefix of it (8 or more hex
+        digits); ``version``: the artifact version (None: the highest); ``model_version``: None is latest.
+        """
+        if model_name is None:
+            raise InvalidValueError(f"artifact {name_id_or_prefix!r}: gitreg's artifacts belong to a model version:"
+                                    " pass model_name= (and model_version=, default latest)")
+        wanted = _artifact_version(version)
+        mv = self.get_model_version(model_name, model_version)
+        key = str(name_id_or_prefix)
+        if not any(mv.links(key)) and len(key) >= 8 and all(c in "0123456789abcdef" for c in key.lower()):
+            by_id = [a for a in mv.artifacts if a.sha256.startswith(key.lower())
+                     and (wanted is None or a.version == wanted)]
+            names = {a.name for a in by_id}
+            if len(names) > 1:
+                raise InvalidValueError(f"{key!r} is the start of the id of several artifacts of {model_name}"
+                                        f" v{mv.number} ({', '.join(sorted(names))}): give more digits or the name")
+            if by_id:
+                return ArtifactVersion(max(by_id, key=lambda a: a.version), model_name, mv.number, self.registry)
+        return self.get_artifact(model_name, mv.number, key, wanted)
+
     def load_artifact(self, model_name: str, version: object, name: str, artifact_version: int | None = None) -> Any:
         return load(self.registry, self.get_artifact(model_name, version, name, artifact_version).link)
 
@@ -358,9 +429,43 @@ class Client:
         return collect(self.registry, dry_run=dry_run, grace_seconds=grace_seconds)
 
     def delete_artifact(self, model_name: str, version: object, name: str,
-                        artifact_version: int | None = None, reason: str = "") -> list[ArtifactLink]:
-        """Unlink an artifact (all its versions on that model version unless one is given)."""
+                        artifact_version: int | None = None, reason: str = "", *, only_link: bool = True,
+                        delete_metadata: bool = True, delete_from_artifact_store: bool = False) -> list[ArtifactLink]:
+        """Unlink an artifact (all its versions on that model version unless one is given).
+
+        ZenML's flags: ``only_link=True`` removes the link only.  An artifact version exists in gitreg only
+        as its link (with its metadata), so ``only_link=False`` removes the same, and with
+        ``delete_from_artifact_store=True`` also the stored bytes, unless another link anywhere in the
+        history (another version, model or run) uses them: the store is content-addressed.
+        """
         model_name, version = _model(model_name), _version(version)
         validate_name("artifact", name)
-        return self.registry.transact(lambda s: ops.unlink_artifact(
-            s, model_name, version, name, artifact_version, reason), scope=model_name).result
+        _check_delete_flags(only_link, delete_metadata, delete_from_artifact_store)
+        number = self.get_model_version(model_name, version).number
+        if delete_from_artifact_store:
+            _refuse_external([a for a in self.get_model_version(model_name, number).links(name)
+                              if artifact_version is None or a.version == artifact_version])
+        removed = self.registry.transact(lambda s: ops.unlink_artifact(
+            s, model_name, number, name, artifact_version, reason), scope=model_name).result
+        if delete_from_artifact_store:
+            from .gc import remove_unshared
+
+            remove_unshared(self.registry, model_name, number, removed)
+        return removed
+
+    def delete_all_artifacts(self, model_name: str, version: object, only_link: bool = True,
+                             delete_from_artifact_store: bool = False, reason: str = "") -> list[ArtifactLink]:
+        """Unlink every artifact of a version (one commit), with :meth:`delete_artifact`'s meaning of the flags."""
+        model_name, version = _model(model_name), _version(version)
+        _check_delete_flags(only_link, True, delete_from_artifact_store)
+        number = self.get_model_version(model_name, version).number
+        if delete_from_artifact_store:
+            _refuse_external(list(self.get_model_version(model_name, number).artifacts))
+        committed = self.registry.transact(lambda s: ops.unlink_all_artifacts(s, model_name, number, reason),
+                                           scope=model_name)
+        removed = list(committed.result or ())
+        if delete_from_artifact_store and removed:
+            from .gc import remove_unshared
+
+            remove_unshared(self.registry, model_name, number, removed)
+        return removed

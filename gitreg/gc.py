@@ -59,8 +59,18 @@ class GcReport:
     dead_runs: tuple[str, ...] = ()   # ids of the runs that died: their markers removed (or that would be)
 
 
-def referenced_hashes(registry: Registry) -> set[str]:
-    """sha256 of every stored (not external) artifact any manifest in history links."""
+LinkId = tuple  # (model, model version number, artifact name, artifact version)
+
+
+def _link_id(doc: dict, link: dict) -> LinkId:
+    if "model_version" in link:  # a run's record of an output
+        return (link.get("model"), link.get("model_version"), link.get("name"), link.get("version"))
+    return (doc.get("model"), doc.get("number"), link.get("name"), link.get("version"))
+
+
+def referenced_hashes(registry: Registry, exclude: frozenset[LinkId] = frozenset()) -> set[str]:
+    """sha256 of every stored (not external) artifact any manifest in history links
+    (except the links ``exclude`` names, by model, version number, artifact name and version)."""
     repo = registry.repo
     listing = repo.out("rev-list", "--all", "--reflog", "--objects")
     blobs = {line.split(" ", 1)[0] for line in listing.splitlines()
@@ -81,6 +91,8 @@ def referenced_hashes(registry: Registry) -> set[str]:
             continue
         for link in [*(doc.get("artifacts") or ()), *_run_artifacts(doc)]:
             if not isinstance(link, dict) or link.get("external") or not isinstance(link.get("sha256"), str):
+                continue
+            if exclude and _link_id(doc, link) in exclude:
                 continue
             hashes.add(link["sha256"])
             if link.get("kind") == "directory" and isinstance(link.get("uri"), str):
@@ -166,3 +178,34 @@ def collect(registry: Registry, dry_run: bool = True, grace_seconds: float = 360
             forget(store, verdict)
     return GcReport(len(keep), kept, young, tuple(removed), freed, dry_run, alive,
                     tuple(runs.alive), tuple(v.run for v in dead))
+
+
+def remove_unshared(registry: Registry, model: str, number: int, links: list) -> tuple[str, ...]:
+    """Remove from the store the objects of ``links`` (just unlinked from ``model`` v``number``) that no
+    other link in any manifest of the history uses and no running pipeline stored; returns their hashes.
+
+    The history of those very links no longer loads afterwards (that is what was asked); everything
+    else that shares the bytes (other versions, models, runs, branches) keeps loading.
+    """
+    gone = frozenset((model, number, a.name, a.version) for a in links)
+    store = registry.store()
+    runs = _LiveRuns(store, STALE_SECONDS)
+    runs.read()
+    keep = referenced_hashes(registry, exclude=gone)
+    wanted: list[str] = []
+    for link in links:
+        if link.external:
+            continue
+        if link.kind == "directory":
+            try:
+                wanted += store.directory_files(link.uri, link.sha256)
+            except GitregError:
+                pass  # listing already gone
+        wanted.append(link.sha256)
+    removed: list[str] = []
+    for sha in dict.fromkeys(wanted):
+        if sha in keep or runs.protects(sha, fresh=True) or not store.has(sha):
+            continue
+        store.remove(store._object_path(sha))
+        removed.append(sha)
+    return tuple(removed)

@@ -88,11 +88,15 @@ class Model:
         if self._number is not None:
             return client.get_model_version(self.name, self._number)
         spec = self.requested_version
+        # As in ZenML, a version this object creates gets its description and tags too (the model gets them
+        # when it is created by this call).
         if spec is None:
-            found = client.create_model_version(self.name, model_card=self._card(), model_tags=self._tags)
+            found = client.create_model_version(self.name, description=self._description, tags=self._tags,
+                                                model_card=self._card(), model_tags=self._tags)
         elif parse_version_spec(spec)[0] == "name":
             found = client.get_or_create_model_version(self.name, str(spec).strip(), model_card=self._card(),
-                                                       model_tags=self._tags)
+                                                       model_tags=self._tags, description=self._description,
+                                                       tags=self._tags)
         else:
             found = client.get_model_version(self.name, spec)
         self._number = found.number
@@ -143,6 +147,20 @@ class Model:
     @property
     def tags(self) -> list[str]:
         return list(self.client.get_model(self.name).tags)
+
+    @property
+    def latest_version_name(self) -> str | None:
+        """The name of the model's highest-numbered version in the registry (None: it has none yet).
+
+        Reads the model only: it never registers the version this object would create."""
+        latest = self.client.get_model_state(self.name).latest()
+        return latest.name if latest is not None else None
+
+    @property
+    def latest_version_id(self) -> int | None:
+        """The number of the model's highest-numbered version (gitreg's version id is its number)."""
+        latest = self.client.get_model_state(self.name).latest()
+        return latest.number if latest is not None else None
 
     @property
     def run_metadata(self) -> dict[str, MetadataValue]:
@@ -209,8 +227,24 @@ class Model:
                 return load(self.client.registry, pending[-1])
         return self.get_artifact(name, version).load()
 
-    def delete_artifact(self, name: str, version: int | None = None) -> None:
-        self.client.delete_artifact(self.name, self._committed("unlink its artifacts"), name, version)
+    def delete_artifact(self, name: str, version: int | None = None, only_link: bool = True,
+                        delete_metadata: bool = True, delete_from_artifact_store: bool = False) -> None:
+        """Unlink version ``version`` of artifact ``name`` (None: its highest on this model version), as ZenML.
+
+        ``only_link=False, delete_from_artifact_store=True`` also removes the bytes from the store
+        unless another link in the history uses them (see :meth:`Client.delete_artifact`).
+        """
+        number = self._committed("unlink its artifacts")
+        if version is None:
+            version = self.client.get_artifact(self.name, number, name).version
+        self.client.delete_artifact(self.name, number, name, version,
+                                    only_link=only_link, delete_metadata=delete_metadata,
+                                    delete_from_artifact_store=delete_from_artifact_store)
+
+    def delete_all_artifacts(self, only_link: bool = True, delete_from_artifact_store: bool = False) -> None:
+        """Unlink every artifact of this model version (one commit); flags as in :meth:`delete_artifact`."""
+        self.client.delete_all_artifacts(self.name, self._committed("unlink its artifacts"), only_link=only_link,
+                                         delete_from_artifact_store=delete_from_artifact_store)
 
     def __repr__(self) -> str:
         pinned = f"v{self._number}" if self._number is not None else repr(self.requested_version)

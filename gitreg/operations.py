@@ -295,8 +295,43 @@ def unlink_artifact(snap: Snapshot, model: str, spec: object, name: str, version
                   paths=[model_path(model)], result=links)
 
 
+def unlink_all_artifacts(snap: Snapshot, model: str, spec: object, reason: str = "") -> Change | None:
+    """Unlink every artifact of a model version (None: it has none)."""
+    state = snap.require(model)
+    target = state.resolve(spec)
+    if not target.artifacts:
+        return None
+    updated = replace(target, artifacts=())
+    return Change(message=f"{model} v{target.number}: unlink all artifacts ({len(target.artifacts)} link(s))"
+                          f"{_reason(reason)}",
+                  files={version_file(model, target.number): version_bytes(updated)},
+                  paths=[model_path(model)], result=list(target.artifacts))
+
+
+def delete_run(snap: Snapshot, run_id: str, reason: str = "") -> Change:
+    """Delete a run's manifest and take its id off the versions that list it (one commit)."""
+    from .errors import NotFoundError
+    from .runs import read_run, run_file
+
+    run = read_run(snap.repo, snap.commit, run_id)
+    if run is None:
+        raise NotFoundError(f"no pipeline run {run_id!r} is recorded (see `gitreg run list`)")
+    files: dict[str, bytes | None] = {run_file(run_id): None}
+    paths = [run_file(run_id)]
+    for name in sorted({m[0] for m in run.models}):
+        state = snap.model(name)
+        for version in state.versions if state is not None else ():
+            if run_id in version.runs:
+                updated = replace(version, runs=tuple(r for r in version.runs if r != run_id))
+                files[version_file(name, version.number)] = version_bytes(updated)
+                if model_path(name) not in paths:
+                    paths.append(model_path(name))
+    return Change(message=f"run {run_id}: delete pipeline run record{_reason(reason)}", files=files, paths=paths,
+                  result=run)
+
+
 __all__ = [
     "Change", "create_model", "update_model", "delete_model", "register_version", "update_version",
-    "delete_version", "log_metadata", "link_artifact", "unlink_artifact", "validate_name",
+    "delete_version", "log_metadata", "link_artifact", "unlink_artifact", "unlink_all_artifacts", "delete_run", "validate_name",
     "validate_version_name",
 ]

@@ -221,3 +221,53 @@ def test_collaboration_commands_have_help_and_clear_errors(repo, capsys):
     assert main(["check", "--base", "nosuch-ref"]) == 14
     assert "no such commit" in capsys.readouterr().out
     assert main(["model", "version", "update", "nosuch", "1", "-s", "production", "--propose"]) == 4
+
+
+def test_zenml_spellings_of_model_register_and_update(repo, capsys):
+    code, _, err = run(capsys, "model", "register", "-n", "iris", "-l", "MIT", "-d", "Iris", "-a", "botanists",
+                       "-u", "teaching", "--tradeoffs", "speed", "-e", "none known", "--limitations", "small",
+                       "-t", "vision")
+    assert code == 0 and "Registered model iris" in err
+    code, out, _ = run(capsys, "model", "describe", "iris", "-o", "json")
+    card = json.loads(out)
+    assert (card["license"], card["description"], card["audience"], card["use_cases"], card["trade_offs"],
+            card["ethics"], card["limitations"], card["tags"]) == (
+        "MIT", "Iris", "botanists", "teaching", "speed", "none known", "small", ["vision"])
+    # the long forms still work, positional name too
+    assert run(capsys, "model", "register", "flowers", "--trade-offs", "t", "--ethics", "e")[0] == 0
+    code, _, err = run(capsys, "model", "register", "a", "-n", "b")
+    assert code == 2 and "two model names given" in err
+    code, _, err = run(capsys, "model", "register")
+    assert code == 2 and "give the model's name" in err
+    code, _, err = run(capsys, "model", "update", "iris", "-d", "Iris species", "-t", "tabular", "-r", "vision",
+                       "--tradeoffs", "none")
+    assert code == 0
+    card = json.loads(run(capsys, "model", "describe", "iris", "-o", "json")[1])
+    assert card["description"] == "Iris species" and card["tags"] == ["tabular"] and card["trade_offs"] == "none"
+    code, _, err = run(capsys, "model", "update", "iris", "-n", "petals")
+    assert code == 2 and err.startswith("error: gitreg does not rename models") and "Traceback" not in err
+    code, out, _ = run(capsys, "model", "register", "--help")
+    assert code == 0 and "--ethical" in out and "--tradeoffs" in out and "-n" in out
+
+
+def test_model_level_listings_as_in_zenml(repo, capsys, tmp_path):
+    run(capsys, "model", "version", "create", "iris")
+    run(capsys, "model", "version", "create", "iris")
+    f = tmp_path / "w.bin"
+    f.write_bytes(b"w")
+    run(capsys, "artifact", "add", "iris", "1", str(f), "--type", "model", "--name", "weights")
+    run(capsys, "artifact", "add", "iris", "2", str(f), "--name", "table")
+    for args, names in [(("model", "model_artifacts", "iris", "-v", "1"), ["weights"]),
+                        (("model", "model_artifacts", "iris"), []),             # latest: v2
+                        (("model", "data_artifacts", "iris"), ["table"]),
+                        (("model", "data-artifacts", "iris", "--model-version", "2"), ["table"]),
+                        (("model", "deployment_artifacts", "iris", "-v", "latest"), [])]:
+        code, out, _ = run(capsys, *args, "-o", "json")
+        assert code == 0 and [r["name"] for r in json.loads(out)] == names, args
+    code, out, _ = run(capsys, "model", "runs", "iris", "-v", "1", "-o", "json")
+    assert code == 0 and json.loads(out) == []
+    code, _, err = run(capsys, "model", "data_artifacts", "iris", "-v", "9")
+    assert code == 4 and err.startswith("error:")
+    # the seed's positional shape stays
+    code, out, _ = run(capsys, "model", "version", "model_artifacts", "iris", "1", "-o", "json")
+    assert code == 0 and [r["name"] for r in json.loads(out)] == ["weights"]

@@ -23,18 +23,30 @@ VERSION_OPT = typer.Argument(None, help="Version: a number, a name, 'latest' or 
 VERSION_REQ = typer.Argument(..., help="Version: a number, a name, 'latest' or a stage.", metavar="VERSION")
 
 
-LICENSE = typer.Option(None, "--license", help="License of the model, e.g. Apache-2.0.")
-DESCRIPTION = typer.Option(None, "--description", help="What the model does.")
-AUDIENCE = typer.Option(None, "--audience", help="Who the model is for.")
-USE_CASES = typer.Option(None, "--use-cases", help="What it may be used for.")
+# Long forms of gitreg beside ZenML's spellings (-l, -d, -a, -u, --tradeoffs, -e/--ethical).
+LICENSE = typer.Option(None, "--license", "-l", help="License of the model, e.g. Apache-2.0.")
+DESCRIPTION = typer.Option(None, "--description", "-d", help="What the model does.")
+AUDIENCE = typer.Option(None, "--audience", "-a", help="Who the model is for.")
+USE_CASES = typer.Option(None, "--use-cases", "-u", help="What it may be used for.")
 LIMITATIONS = typer.Option(None, "--limitations", help="Known limitations.")
-TRADE_OFFS = typer.Option(None, "--trade-offs", help="Trade-offs made.")
-ETHICS = typer.Option(None, "--ethics", help="Ethical considerations.")
+TRADE_OFFS = typer.Option(None, "--trade-offs", "--tradeoffs", help="Trade-offs made.")
+ETHICS = typer.Option(None, "--ethics", "--ethical", "-e", help="Ethical considerations.")
 
 
 def _card_options(license, description, audience, use_cases, limitations, trade_offs, ethics):
     return dict(license=license, description=description, audience=audience, use_cases=use_cases,
                 limitations=limitations, trade_offs=trade_offs, ethics=ethics)
+
+
+def _one_name(positional: Optional[str], option: Optional[str]) -> str:
+    from ..errors import InvalidValueError
+
+    if positional is not None and option is not None and positional != option:
+        raise InvalidValueError(f"two model names given ({positional!r} and --name {option!r}): give one")
+    name = positional if positional is not None else option
+    if name is None:
+        raise InvalidValueError("give the model's name: `gitreg model register NAME` or `-n NAME`")
+    return name
 
 
 def _confirm(what: str, yes: bool) -> None:
@@ -78,7 +90,8 @@ def model_list(ctx: typer.Context, tag: List[str] = typer.Option([], "--tag", "-
 @model_app.command("register")
 def model_register(
     ctx: typer.Context,
-    name: str = MODEL,
+    name: Optional[str] = typer.Argument(None, help="Model name (or -n/--name).", metavar="NAME"),
+    name_option: Optional[str] = typer.Option(None, "--name", "-n", help="Model name, ZenML's spelling."),
     license: Optional[str] = LICENSE,
     description: Optional[str] = DESCRIPTION,
     audience: Optional[str] = AUDIENCE,
@@ -89,7 +102,8 @@ def model_register(
     tag: List[str] = typer.Option([], "--tag", "-t", help="Tag for the model (repeatable)."),
     reason: str = REASON,
 ) -> None:
-    """Register a new model with its card (one commit)."""
+    """Register a new model with its card (one commit): `register NAME` or `register -n NAME`."""
+    name = _one_name(name, name_option)
     model = client(ctx).create_model(name, tags=tag, reason=reason, **_card_options(
         license, description, audience, use_cases, limitations, trade_offs, ethics))
     note(f"Registered model {model.name}")
@@ -126,12 +140,15 @@ def model_update(
     trade_offs: Optional[str] = TRADE_OFFS,
     ethics: Optional[str] = ETHICS,
     tag: List[str] = typer.Option([], "--tag", "-t", help="Tag to add (repeatable)."),
-    remove_tag: List[str] = typer.Option([], "--remove-tag", help="Tag to remove (repeatable)."),
+    remove_tag: List[str] = typer.Option([], "--remove-tag", "-r", help="Tag to remove (repeatable)."),
+    new_name: Optional[str] = typer.Option(None, "--name", "-n", help="New name: refused, gitreg does not rename"
+                                           " models (their tags are immutable); see the README."),
     reason: str = REASON,
 ) -> None:
     """Change a model's card or tags (one commit; nothing if nothing changes)."""
-    client(ctx).update_model(name, add_tags=tag, remove_tags=remove_tag, reason=reason, **_card_options(
-        license, description, audience, use_cases, limitations, trade_offs, ethics))
+    client(ctx).update_model(name, name=new_name, add_tags=tag, remove_tags=remove_tag, reason=reason,
+                             **_card_options(license, description, audience, use_cases, limitations, trade_offs,
+                                             ethics))
     note(f"Updated model {name}")
 
 
@@ -244,6 +261,31 @@ def _artifact_command(kind: str):
 for _kind in ("data", "model", "deployment"):
     version_app.command(f"{_kind}_artifacts")(_artifact_command(_kind))
     version_app.command(f"{_kind}-artifacts", hidden=True)(_artifact_command(_kind))
+
+
+MODEL_VERSION_OPT = typer.Option(None, "--model-version", "--model_version", "-v", "--version",
+                                 help="Version: a number, a name, 'latest' or a stage (default: latest).")
+
+
+def _model_listing(kind: str):
+    def command(ctx: typer.Context, name: str = MODEL, version: Optional[str] = MODEL_VERSION_OPT,
+                output: OutputFormat = OUT) -> None:
+        _artifacts_of(ctx, name, version, kind, output)
+
+    command.__doc__ = f"List the {kind} artifacts of a model version (ZenML's `model {kind}_artifacts NAME -v V`)."
+    return command
+
+
+for _kind in ("data", "model", "deployment"):
+    model_app.command(f"{_kind}_artifacts")(_model_listing(_kind))
+    model_app.command(f"{_kind}-artifacts", hidden=True)(_model_listing(_kind))
+
+
+@model_app.command("runs")
+def model_runs(ctx: typer.Context, name: str = MODEL, version: Optional[str] = MODEL_VERSION_OPT,
+               output: OutputFormat = OUT) -> None:
+    """List the pipeline runs of a model version (ZenML's `model runs NAME -v V`)."""
+    version_runs(ctx, name, version, output)
 
 
 @version_app.command("update")
