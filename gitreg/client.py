@@ -22,6 +22,7 @@ from .tagnames import validate_tag_prefix
 
 if TYPE_CHECKING:
     from .check import CheckReport
+    from .compare import Comparison
     from .runs import RunManifest
     from .history import Event
     from .tagsync import SyncReport
@@ -175,6 +176,15 @@ class Client:
         for condition in metadata or ():
             versions = [v for v in versions if matches_metadata(v.metadata, *condition)]
         return versions
+
+    def compare_model_versions(self, model_name: str, *versions: object) -> "Comparison":
+        """Two or more versions side by side (the first is the reference for deltas and bytes)."""
+        from .compare import compare_versions
+
+        model_name = _model(model_name)
+        specs = [_version(v) for v in versions]
+        state = self.registry.snapshot().require(model_name)
+        return compare_versions([state.resolve(v) for v in specs])
 
     def update_model_version(self, model_name: str, version: object, stage: object = None, force: bool = False,
                              name: str | None = None, description: str | None = None,
