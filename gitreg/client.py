@@ -13,7 +13,7 @@ from . import operations as ops
 from .artifacts import ArtifactVersion, check_type, describe_uri, download, load, save_object, save_path
 from .errors import ArtifactNotFoundError, BareRepositoryError, InvalidValueError, NotARegistryError
 from .gitrepo import GitRepo
-from .manifests import ArtifactLink, ModelManifest, VersionManifest
+from .manifests import ArtifactLink, ModelManifest, VersionList, VersionManifest
 from .names import validate_name
 from .registry import Proposal, Registry
 from .stages import parse_stage
@@ -175,7 +175,7 @@ class Client:
             versions = [v for v in versions if v.name == name]
         for condition in metadata or ():
             versions = [v for v in versions if matches_metadata(v.metadata, *condition)]
-        return versions
+        return VersionList(versions)
 
     def compare_model_versions(self, model_name: str, *versions: object) -> "Comparison":
         """Two or more versions side by side (the first is the reference for deltas and bytes)."""
