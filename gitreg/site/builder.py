@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ..state import ModelState
 
 STATE_FILE = ".gitreg-site.json"
+SITE_ASSETS = ("site.css", "site.js", "favicon.svg")
 PLOT_W, PLOT_H, PAD = 640, 220, 36
 DEFAULT_COLUMNS = 4  # metadata columns shown in a versions table until the reader picks others
 
@@ -236,10 +237,9 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
     old_models: dict[str, str] = previous.get("models", {})
     old_runs: dict[str, str] = previous.get("runs", {})
 
-    for asset in sorted(ASSETS.iterdir()):
-        if asset.suffix in (".css", ".js"):
-            if _write(out / "assets" / asset.name, asset.read_text()):
-                builder.written += 1
+    for asset in SITE_ASSETS:
+        if _write(out / "assets" / asset, (ASSETS / asset).read_text()):
+            builder.written += 1
 
     # runs: one tree listing tells which run files changed
     run_oids: dict[str, str] = {}

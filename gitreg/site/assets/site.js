@@ -103,7 +103,8 @@
         cells.forEach(function (td, i) {
           var st = td.querySelector(".status"), sha = td.getAttribute("data-sha");
           if (!st) return;
-          if (sha === null) st.textContent = sha0 === null ? "-" : "missing";
+          if (i === first) st.textContent = sha === null ? "-" : "";
+          else if (sha === null) st.textContent = sha0 === null ? "-" : "missing";
           else st.textContent = sha0 === null ? "added" : sha === sha0 ? "same bytes" : "changed";
         });
         texts = cells.filter(function (td, i) { return visible[i]; }).map(function (td) {
