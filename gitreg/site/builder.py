@@ -209,6 +209,42 @@ class _Builder:
         self.page(f"runs/{run.id}.html", "run.html", run=run, models=models, title=f"run {run.id}")
 
 
+PARALLEL_FROM = 200  # models to render before the work is split over the machine's cores
+
+
+def _render_chunk(args: tuple[_Builder, list[tuple[Any, list[Any]]], set[str]]) -> int:
+    builder, chunk, run_ids = args
+    builder.written = 0
+    for state, events in chunk:
+        builder.model_pages(state, events, run_ids)
+    return builder.written
+
+
+def _render_models(builder: _Builder, todo: list[tuple[Any, list[Any]]], run_ids: set[str]) -> int:
+    """Render the pages of ``todo``; many models are split over processes (fork: no pickling of the registry)."""
+    import multiprocessing
+
+    workers = min(os.cpu_count() or 1, 8)
+    if len(todo) < PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return _render_chunk((builder, todo, run_ids))
+    global _FORKED
+    _FORKED = (builder, todo, run_ids)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return sum(pool.map(_forked_chunk, [(i, workers) for i in range(workers)]))
+    finally:
+        _FORKED = None
+
+
+_FORKED: Any = None
+
+
+def _forked_chunk(part: tuple[int, int]) -> int:
+    builder, todo, run_ids = _FORKED
+    index, count = part
+    return _render_chunk((builder, todo[index::count], run_ids))
+
+
 def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool = False,
                store_url: str | None = None) -> BuildResult:
     """Render the registry at its branch head into ``out`` (only what changed since the last build there).
@@ -254,7 +290,7 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
     trees = dict(zip(names, (repo.resolve(f"{snap.commit}:{model_path(n)}") for n in names)))
     keys: dict[str, str] = {}
     states = []
-    rendered = 0
+    todo: list[tuple[Any, list[Any]]] = []
     for name in names:
         refs = tags.get(name, [])
         digest = hashlib.sha256(json.dumps([trees[name], sorted((r.name, r.oid) for r in refs)]).encode()).hexdigest()
@@ -272,8 +308,9 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
             for page in stale.iterdir():
                 if page.name not in keep:
                     page.unlink()
-        builder.model_pages(state, events, run_ids)
-        rendered += 1
+        todo.append((state, events))
+    rendered = len(todo)
+    builder.written += _render_models(builder, todo, run_ids)
     for gone in set(old_models) - set(keys):
         shutil.rmtree(out / "models" / gone, ignore_errors=True)
 
