@@ -45,6 +45,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .steps import ArtifactConfig
 
 
+def __dir__() -> list[str]:
+    """The public API (lazily imported, so tab completion would not otherwise see it)."""
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
 def __getattr__(name: str) -> Any:
     try:
         module, attr = _EXPORTS[name]

@@ -13,7 +13,7 @@ from . import operations as ops
 from .artifacts import ArtifactVersion, check_type, describe_uri, download, load, save_object, save_path
 from .errors import ArtifactNotFoundError, BareRepositoryError, InvalidValueError, NotARegistryError
 from .gitrepo import GitRepo
-from .manifests import ArtifactLink, ModelManifest, VersionManifest
+from .manifests import ArtifactLink, ModelManifest, VersionList, VersionManifest
 from .names import validate_name
 from .registry import Proposal, Registry
 from .stages import parse_stage
@@ -22,6 +22,7 @@ from .tagnames import validate_tag_prefix
 
 if TYPE_CHECKING:
     from .check import CheckReport
+    from .compare import Comparison
     from .runs import RunManifest
     from .history import Event
     from .tagsync import SyncReport
@@ -215,7 +216,16 @@ class Client:
             versions = [v for v in versions if v.name == name]
         for condition in metadata or ():
             versions = [v for v in versions if matches_metadata(v.metadata, *condition)]
-        return versions
+        return VersionList(versions)
+
+    def compare_model_versions(self, model_name: str, *versions: object) -> "Comparison":
+        """Two or more versions side by side (the first is the reference for deltas and bytes)."""
+        from .compare import compare_versions
+
+        model_name = _model(model_name)
+        specs = [_version(v) for v in versions]
+        state = self.registry.snapshot().require(model_name)
+        return compare_versions([state.resolve(v) for v in specs])
 
     def update_model_version(self, model_name: str, version: object, stage: object = None, force: bool = False,
                              name: str | None = None, description: str | None = None,

@@ -484,6 +484,20 @@ class VersionManifest:
     def with_(self, **changes: Any) -> "VersionManifest":
         return replace(self, **changes)
 
+    def _repr_html_(self) -> str:
+        from .site.render import version_html
+
+        return version_html(self)
+
+
+class VersionList(list):  # type: ignore[type-arg]
+    """A list of versions that displays as one table in Jupyter."""
+
+    def _repr_html_(self) -> str:
+        from .site.render import versions_html
+
+        return versions_html(self)
+
 
 # ---------------------------------------------------------------- load / dump
 

@@ -250,6 +250,22 @@ class Model:
         pinned = f"v{self._number}" if self._number is not None else repr(self.requested_version)
         return f"Model({self.name!r}, {pinned})"
 
+    def _repr_html_(self) -> str:
+        """The model card and this version as HTML tables (Jupyter); never creates a version."""
+        import html
+
+        from .errors import GitregError
+        from .site.render import model_html, version_html
+
+        spec = self._number if self._number is not None else self.requested_version
+        try:
+            state = self.client.get_model_state(self.name)
+            if spec is None:
+                return model_html(state) + f"<p>{html.escape(repr(self))}: a new version, made on first use</p>"
+            return model_html(state) + version_html(state.resolve(spec))
+        except GitregError as exc:
+            return f"<p>{html.escape(repr(self))}: {html.escape(str(exc))}</p>"
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Model):
             return NotImplemented

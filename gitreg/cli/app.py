@@ -152,13 +152,17 @@ def check_cmd(
 
 
 def _register_groups() -> None:
-    from . import artifact_cmds, metadata_cmds, model_cmds, run_cmds, tags_cmds
+    from . import artifact_cmds, compare_cmds, metadata_cmds, model_cmds, run_cmds, site_cmds, tags_cmds
 
     app.add_typer(model_cmds.model_app, name="model")
     app.add_typer(metadata_cmds.metadata_app, name="metadata")
     app.add_typer(artifact_cmds.artifact_app, name="artifact")
     app.add_typer(tags_cmds.tags_app, name="tags")
     app.add_typer(run_cmds.run_app, name="run")
+    model_cmds.version_app.command("compare")(compare_cmds.compare)
+    app.command("diff")(compare_cmds.diff)
+    app.add_typer(site_cmds.site_app, name="site")
+    app.command("ui")(site_cmds.ui)
 
 
 _register_groups()

@@ -1,0 +1,67 @@
+"""``gitreg model version compare`` and ``gitreg diff``: versions side by side."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import List
+
+import typer
+
+from .app import client
+from .render import Table, emit, OutputFormat
+
+
+class CompareFormat(str, Enum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+    markdown = "markdown"
+
+
+OUT = typer.Option(CompareFormat.table, "-o", "--output",
+                   help="Output format: a table for people, json/yaml for scripts, markdown for pull requests.")
+MODEL = typer.Argument(..., help="Model name.", metavar="NAME")
+
+
+def _show(comparison, output: CompareFormat) -> None:
+    from ..compare import delta_text
+
+    if output == CompareFormat.markdown:
+        typer.echo(comparison.to_markdown().rstrip())
+        return
+    if output != CompareFormat.table:
+        emit(comparison.to_dict(), OutputFormat(output.value))
+        return
+    cols = comparison.columns
+    table = Table(["", *(c.label for c in cols)])
+    if comparison.stage_differs or not comparison.only_differences:
+        table.add("stage", *(c.stage for c in cols))
+    if comparison.runs_differ or not comparison.only_differences:
+        table.add("runs", *(", ".join(c.runs) or "-" for c in cols))
+    for row in comparison.metadata:
+        cells = []
+        for text, delta, present in zip(row.texts(), row.deltas, row.present):
+            cell = " ".join(text.split()) if present else "-"
+            cells.append(f"{cell} ({delta_text(delta)})" if delta is not None else cell)
+        table.add(row.key, *cells)
+    for art in comparison.artifacts:
+        cells = [f"v{c.version} {c.sha256[:12]} {s}".rstrip() if c is not None else (s or "-")
+                 for c, s in zip(art.cells, art.statuses)]
+        table.add(f"artifact {art.name}", *cells)
+    table.print()
+
+
+def compare(ctx: typer.Context, name: str = MODEL,
+            versions: List[str] = typer.Argument(..., help="Two or more versions (number, name, 'latest' or"
+                                                 " stage); deltas are against the first.", metavar="V1 V2 [V...]"),
+            output: CompareFormat = OUT) -> None:
+    """Compare versions: metadata keys as rows (nested keys dotted), numeric deltas, artifacts by sha256."""
+    _show(client(ctx).compare_model_versions(name, *versions), output)
+
+
+def diff(ctx: typer.Context, name: str = MODEL,
+         v1: str = typer.Argument(..., help="The version to compare against.", metavar="V1"),
+         v2: str = typer.Argument(..., help="The version to compare.", metavar="V2"),
+         output: CompareFormat = OUT) -> None:
+    """Only what differs between two versions: metadata, artifacts (by sha256), stage and runs."""
+    _show(client(ctx).compare_model_versions(name, v1, v2).differences(), output)

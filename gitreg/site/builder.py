@@ -1,0 +1,344 @@
+"""Build the static site: one folder of HTML, CSS and JS, the same bytes for the same registry.
+
+Layout of the output::
+
+    index.html                      models, stages, latest version, tags, search
+    models/<model>/index.html       card, versions table, plots, stage timeline
+    models/<model>/v<N>.html        one version: metadata, artifacts, runs, history
+    models/<model>/compare.html     versions side by side (?v=1&v=3 picks columns)
+    runs/<id>.html                  one pipeline run and its lineage
+    assets/                         site.css, site.js
+
+A rebuild renders again only the models whose tree or tags changed (and the runs
+whose files changed); what it knows is kept in ``.gitreg-site.json`` in the output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from .render import ASSETS, TEMPLATES, render
+
+if TYPE_CHECKING:
+    from ..gitrepo import GitRepo, RefInfo
+    from ..manifests import VersionManifest
+    from ..registry import Registry
+    from ..state import ModelState
+
+STATE_FILE = ".gitreg-site.json"
+SITE_ASSETS = ("site.css", "site.js", "favicon.svg")
+PLOT_W, PLOT_H, PAD = 640, 220, 36
+DEFAULT_COLUMNS = 4  # metadata columns shown in a versions table until the reader picks others
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out: Path
+    commit: str | None
+    models: int
+    models_rendered: int
+    runs_rendered: int
+    pages_written: int
+    seconds: float
+
+    @property
+    def index(self) -> Path:
+        return self.out / "index.html"
+
+
+@dataclass(frozen=True)
+class Point:
+    x: float
+    y: float
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One numeric metadata key across versions, laid out for an inline SVG."""
+
+    key: str
+    points: tuple[Point, ...]
+    line: str
+    low: str
+    high: str
+    width: int = PLOT_W
+    height: int = PLOT_H
+
+
+def make_plot(key: str, versions: Sequence["VersionManifest"], flat: Sequence[dict[str, Any]]) -> Plot:
+    from ..compare import is_number, value_text
+
+    data = [(v.number, f[key]) for v, f in zip(versions, flat) if key in f and is_number(f[key])]
+    lo, hi = min(y for _, y in data), max(y for _, y in data)
+    span = (hi - lo) or 1.0
+    n = len(data)
+    inner_w, inner_h = PLOT_W - 2 * PAD, PLOT_H - 2 * PAD
+    points = []
+    for i, (number, value) in enumerate(data):
+        x = PAD + (inner_w * i / (n - 1) if n > 1 else inner_w / 2)
+        y = PAD + inner_h - (value - lo) / span * inner_h if hi != lo else PAD + inner_h / 2
+        points.append(Point(round(x, 1), round(y, 1), number, value_text(value)))
+    line = " ".join(f"{p.x},{p.y}" for p in points)
+    return Plot(key, tuple(points), line, value_text(lo), value_text(hi))
+
+
+class _ModelRefs:
+    """What :func:`gitreg.history.model_history` needs of a repository, from one listing of all tags."""
+
+    def __init__(self, repo: "GitRepo", refs: list["RefInfo"]) -> None:
+        self._repo = repo
+        self._refs = refs
+
+    def list_refs(self, pattern: str) -> list["RefInfo"]:
+        return [r for r in self._refs if r.name.startswith(pattern)]
+
+    def rev_list(self, *args: str) -> list[str]:
+        return self._repo.rev_list(*args)
+
+
+def _tags_by_model(repo: "GitRepo", prefix: str) -> dict[str, list["RefInfo"]]:
+    base = f"refs/tags/{prefix}/"
+    out: dict[str, list[RefInfo]] = {}
+    for ref in repo.list_refs(base):
+        out.setdefault(ref.name[len(base):].split("/", 1)[0], []).append(ref)
+    return out
+
+
+def _fingerprint() -> str:
+    """Changes when gitreg or its templates do: then every page is rendered again."""
+    from .. import __version__
+
+    digest = hashlib.sha256(__version__.encode())
+    for folder in (TEMPLATES, ASSETS):
+        for path in sorted(folder.iterdir()):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _write(path: Path, text: str) -> bool:
+    """Write ``text`` unless the file already holds it (so unchanged pages keep their times)."""
+    data = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return True
+
+
+class _Builder:
+    def __init__(self, registry: "Registry", out: Path, store_url: str | None) -> None:
+        self.registry = registry
+        self.repo = registry.repo
+        self.out = out
+        self.snap = registry.snapshot()
+        self.config = self.snap.config
+        self.store_url = store_url
+        self.written = 0
+
+    # ------------------------------------------------------------ links
+
+    def download(self, link: Any) -> str | None:
+        """Where the page can fetch an artifact's bytes, or None when the store is not reachable from it."""
+        if link.kind != "file" or link.external and not link.uri.startswith(("http://", "https://")):
+            return None
+        uri = link.uri
+        if uri.startswith(("http://", "https://")):
+            return uri
+        store = self.config.store.rstrip("/")
+        if self.store_url is not None and uri.startswith(store + "/"):
+            return self.store_url.rstrip("/") + uri[len(store):]
+        if "://" in uri and not uri.startswith("file://"):
+            return None  # s3://, gs://, ...: a browser cannot fetch it
+        path = uri[len("file://"):] if uri.startswith("file://") else uri
+        if not os.path.isabs(path):
+            path = os.path.join(str(self.registry.root), path)
+        return Path(path).as_uri()
+
+    # ------------------------------------------------------------ pages
+
+    def page(self, rel: str, template: str, **context: Any) -> None:
+        depth = rel.count("/")
+        html = render(template, root="../" * depth, **context)
+        if _write(self.out / rel, html):
+            self.written += 1
+
+    def model_pages(self, state: "ModelState", events: list[Any], run_ids: set[str]) -> None:
+        from ..compare import compare_versions, flatten, is_number
+
+        name = state.name
+        versions = list(state.versions)
+        flat = [flatten(v.metadata) for v in versions]
+        keys = sorted(set().union(*flat)) if flat else []
+        numeric = [k for k in keys if any(k in f and is_number(f[k]) for f in flat)]
+        plots = [make_plot(k, versions, flat) for k in numeric]
+        shown = (numeric or keys)[:DEFAULT_COLUMNS]
+        folder = f"models/{name}"
+        self.page(f"{folder}/index.html", "model.html", state=state, versions=versions, flat=flat, keys=keys,
+                  shown=shown, plots=plots, events=events, title=name)
+        by_version: dict[int, list[Any]] = {}
+        for e in events:
+            by_version.setdefault(e.version, []).append(e)
+            for d in e.demoted:
+                by_version.setdefault(d, []).append(e)
+        for i, version in enumerate(versions):
+            previous = versions[i - 1] if i > 0 else None
+            downloads = [self.download(a) for a in version.artifacts]
+            self.page(f"{folder}/v{version.number}.html", "version.html", state=state, version=version,
+                      flat=flat[i], previous=previous, artifacts=list(zip(version.artifacts, downloads)),
+                      events=by_version.get(version.number, []), run_ids=run_ids,
+                      title=f"{name} v{version.number}")
+        comparison = compare_versions(versions) if len(versions) > 1 else None
+        self.page(f"{folder}/compare.html", "compare.html", state=state, comparison=comparison,
+                  title=f"{name}: compare")
+
+    def run_page(self, run: Any, models: set[str]) -> None:
+        self.page(f"runs/{run.id}.html", "run.html", run=run, models=models, title=f"run {run.id}")
+
+
+PARALLEL_FROM = 200  # models to render before the work is split over the machine's cores
+
+
+def _render_chunk(args: tuple[_Builder, list[tuple[Any, list[Any]]], set[str]]) -> int:
+    builder, chunk, run_ids = args
+    builder.written = 0
+    for state, events in chunk:
+        builder.model_pages(state, events, run_ids)
+    return builder.written
+
+
+def _render_models(builder: _Builder, todo: list[tuple[Any, list[Any]]], run_ids: set[str]) -> int:
+    """Render the pages of ``todo``; many models are split over processes (fork: no pickling of the registry)."""
+    import multiprocessing
+
+    workers = min(os.cpu_count() or 1, 8)
+    if len(todo) < PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return _render_chunk((builder, todo, run_ids))
+    global _FORKED
+    _FORKED = (builder, todo, run_ids)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return sum(pool.map(_forked_chunk, [(i, workers) for i in range(workers)]))
+    finally:
+        _FORKED = None
+
+
+_FORKED: Any = None
+
+
+def _forked_chunk(part: tuple[int, int]) -> int:
+    builder, todo, run_ids = _FORKED
+    index, count = part
+    return _render_chunk((builder, todo[index::count], run_ids))
+
+
+def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool = False,
+               store_url: str | None = None) -> BuildResult:
+    """Render the registry at its branch head into ``out`` (only what changed since the last build there).
+
+    ``store_url``: the address under which the page can reach the artifact store (download links);
+    by default links point at a local store's files (reachable from file:// pages) or at http(s) URIs.
+    """
+    from ..history import model_history
+    from ..runs import read_run, RUNS_PATH
+    from ..state import model_path
+
+    started = time.perf_counter()
+    out = Path(out).absolute()
+    builder = _Builder(registry, out, store_url)
+    snap, repo = builder.snap, builder.repo
+    fingerprint = _fingerprint() + (store_url or "")
+    state_path = out / STATE_FILE
+    previous: dict[str, Any] = {}
+    if not full:
+        try:
+            previous = json.loads(state_path.read_text())
+        except (OSError, ValueError):
+            previous = {}
+    if previous.get("fingerprint") != fingerprint:
+        previous = {}
+    old_models: dict[str, str] = previous.get("models", {})
+    old_runs: dict[str, str] = previous.get("runs", {})
+
+    for asset in SITE_ASSETS:
+        if _write(out / "assets" / asset, (ASSETS / asset).read_text()):
+            builder.written += 1
+
+    # runs: one tree listing tells which run files changed
+    run_oids: dict[str, str] = {}
+    tree = repo.read_tree(f"{snap.commit}:{RUNS_PATH}") if snap.commit else None
+    for entry in tree[1] if tree else ():
+        if not entry.is_tree and entry.name.endswith(".yaml"):
+            run_oids[entry.name[:-5]] = entry.oid
+    run_ids = set(run_oids)
+
+    names = snap.model_names() if snap.commit else []
+    tags = _tags_by_model(repo, builder.config.tag_prefix) if names else {}
+    trees = dict(zip(names, (repo.resolve(f"{snap.commit}:{model_path(n)}") for n in names)))
+    keys: dict[str, str] = {}
+    states = []
+    todo: list[tuple[Any, list[Any]]] = []
+    for name in names:
+        refs = tags.get(name, [])
+        digest = hashlib.sha256(json.dumps([trees[name], sorted((r.name, r.oid) for r in refs)]).encode()).hexdigest()
+        state = snap.model(name)
+        if state is None:
+            continue
+        states.append(state)
+        keys[name] = digest
+        if old_models.get(name) == digest and (out / "models" / name / "index.html").exists():
+            continue
+        events = model_history(_ModelRefs(repo, refs), builder.config.tag_prefix, name)  # type: ignore[arg-type]
+        stale = out / "models" / name
+        if stale.exists():  # versions may have been deleted: their pages go too
+            keep = {f"v{v.number}.html" for v in state.versions} | {"index.html", "compare.html"}
+            for page in stale.iterdir():
+                if page.name not in keep:
+                    page.unlink()
+        todo.append((state, events))
+    rendered = len(todo)
+    builder.written += _render_models(builder, todo, run_ids)
+    for gone in set(old_models) - set(keys):
+        shutil.rmtree(out / "models" / gone, ignore_errors=True)
+
+    model_names = set(keys)
+    runs_rendered = 0
+    for run_id, oid in sorted(run_oids.items()):
+        if old_runs.get(run_id) == oid and (out / "runs" / f"{run_id}.html").exists():
+            continue
+        run = read_run(repo, snap.commit, run_id)
+        if run is not None:
+            builder.run_page(run, model_names)
+            runs_rendered += 1
+    for gone in set(old_runs) - set(run_oids):
+        try:
+            (out / "runs" / f"{gone}.html").unlink()
+        except OSError:
+            pass
+
+    builder.page("index.html", "index.html", states=states, title="models")
+    _write(state_path, json.dumps({"fingerprint": fingerprint, "commit": snap.commit, "models": keys,
+                                   "runs": run_oids}, indent=1, sort_keys=True))
+    return BuildResult(out, snap.commit, len(states), rendered, runs_rendered, builder.written,
+                       time.perf_counter() - started)
+
+
+def read_built_commit(out: str | os.PathLike[str]) -> str | None:
+    """The registry commit the site in ``out`` was last built from (None: never built there)."""
+    try:
+        return json.loads((Path(out) / STATE_FILE).read_text()).get("commit")
+    except (OSError, ValueError, AttributeError):
+        return None

@@ -1,0 +1,84 @@
+"""The Jinja2 environment shared by the site and by notebooks' ``_repr_html_``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+if TYPE_CHECKING:
+    from ..compare import Comparison
+    from ..manifests import VersionManifest
+    from ..state import ModelState
+
+TEMPLATES = Path(__file__).parent / "templates"
+ASSETS = Path(__file__).parent / "assets"
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+@lru_cache(maxsize=None)
+def environment():
+    import jinja2
+
+    from ..compare import delta_text, flatten, is_number, value_text
+    from ..materializers import CODE_MARK, executes_code
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,  # every page and fragment: manifest text is never markup
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(delta=delta_text, value=value_text, size=human_size, flatten=flatten)
+    env.globals.update(is_number=is_number, executes_code=executes_code, CODE_MARK=CODE_MARK)
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    return environment().get_template(template).render(**context)
+
+
+# ---------------------------------------------------------------- notebooks
+
+def _fragment(macro: str, *args: Any) -> str:
+    module = environment().get_template("macros.html").module
+    style = (ASSETS / "notebook.css").read_text()
+    return f'<div class="gitreg"><style>{style}</style>{getattr(module, macro)(*args)}</div>'
+
+
+def comparison_html(comparison: "Comparison") -> str:
+    return _fragment("compare_table", comparison)
+
+
+def versions_html(versions: Sequence["VersionManifest"]) -> str:
+    keys = metadata_keys(versions)
+    return _fragment("versions_table", list(versions), keys, keys, None)
+
+
+def version_html(version: "VersionManifest") -> str:
+    return _fragment("version_detail", version, [(a, None) for a in version.artifacts])
+
+
+def model_html(state: "ModelState") -> str:
+    return _fragment("model_summary", state, metadata_keys(state.versions))
+
+
+def metadata_keys(versions: Iterable["VersionManifest"]) -> list[str]:
+    from ..compare import flatten
+
+    keys: set[str] = set()
+    for v in versions:
+        keys.update(flatten(v.metadata))
+    return sorted(keys)
