@@ -23,6 +23,7 @@ _EXPORTS = {
     "get_step_context": ("gitreg.pipelines", "get_step_context"),
     "get_pipeline_context": ("gitreg.pipelines", "get_pipeline_context"),
     "ArtifactConfig": ("gitreg.steps", "ArtifactConfig"),
+    "ArtifactType": ("gitreg.steps", "ArtifactType"),
 }
 
 __all__ = sorted(_EXPORTS)
@@ -34,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .model import Model, log_model_metadata
     from .pipelines import get_pipeline_context, get_step_context, pipeline, step
     from .stages import ModelStages
-    from .steps import ArtifactConfig
+    from .steps import ArtifactConfig, ArtifactType
 
 
 def __getattr__(name: str) -> Any:
