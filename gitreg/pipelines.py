@@ -7,15 +7,18 @@
     def training(gamma: float = 0.001):
         train(load())
 
-    training()                                          # one run: one commit, one new version
+    training()                                          # one run, one new version: a start and an end commit
     training.with_options(config_path="run.yaml")()     # model:, parameters:, steps: <step>: ...
 
 Calling the pipeline runs its body eagerly, step by step.  Every step output is saved
 through the artifact store and linked to the step's model version; a step's model
 overrides the pipeline's.  ``version=None`` makes exactly one new version per run,
 shared by all steps that use that model; any other version is resolved before the
-first step runs.  Nothing is committed until the run ends: then the new versions,
-metadata, artifact links and the run (``.mcp/runs/<id>.yaml``) are one commit, also
+first step runs.  As in ZenML, a version the run creates exists from the run's start:
+one commit registers it (with its tag, ``created_by_run: {id, status: running}``) when
+the run starts (a step's own model: when its first step starts).  Everything the run
+produces waits for its end: then metadata, artifact links, the run
+(``.mcp/runs/<id>.yaml``) and the version's final run status are one commit, also
 when the run failed (its error is recorded, its artifacts kept, the exception re-raised).
 Until then the run's outputs are in the store but linked nowhere: from its first output
 on, the run keeps a marker in the store and a lock on its machine (:mod:`gitreg.liveness`)

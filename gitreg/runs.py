@@ -1,11 +1,13 @@
-"""Pipeline runs in the registry: what a run records, and the one commit that records it.
+"""Pipeline runs in the registry: what a run records, and the commits that record it.
 
-While a pipeline runs nothing is committed: artifact bytes go to the store as they
-are produced, and everything else (new versions, metadata, artifact links, the run
-itself) waits in a :class:`PendingRun`.  When the run ends, completed or failed,
-:func:`record_run` turns it into one commit (plus registration tags): a pure
-function of the branch head, so a lost race simply recomputes numbers on the new
-head.  The run's manifest is ``.mcp/runs/<id>.yaml`` (schema ``run``).
+A version the run creates is registered when the run (or the step that first uses it)
+starts: :func:`register_versions` is that commit, with the registration tags, so the
+version exists with its number while the run goes on.  Artifact bytes go to the store as
+they are produced; everything else (metadata, artifact links, the run itself) waits in
+a :class:`PendingRun`.  When the run ends, completed or failed, :func:`record_run` turns
+it into one commit: a pure function of the branch head, so a lost race simply recounts
+artifact versions on the new head.  The run's manifest is ``.mcp/runs/<id>.yaml``
+(schema ``run``).
 """
 
 from __future__ import annotations
