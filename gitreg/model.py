@@ -197,7 +197,8 @@ class Model:
 
     def get_artifact(self, name: str, version: int | None = None, type: str | None = None) -> "ArtifactVersion":
         if self._slot is not None and version is None:  # saved earlier in this run (linked when it is recorded)?
-            pending = [o.link for o in self._slot.links if o.link.name == name and (type is None or o.link.type == type)]
+            pending = [o.link for o in self._slot.links
+                       if o.link.name == name and (type is None or o.link.type == type)]
             if pending:
                 from .artifacts import ArtifactVersion
 

@@ -420,7 +420,8 @@ class ActiveRun:
             return default
         return self.bind(Model(spec.model_name, spec.model_version), step.substitutions)._slot
 
-    def run_step(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any], requested_id: str | None = None) -> Any:
+    def run_step(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 requested_id: str | None = None) -> Any:
         invocation = self.invocation_id(step, requested_id)
         yaml_params = self.yaml_step(step, invocation).get("parameters") or {}
         signature = inspect.signature(step.func)

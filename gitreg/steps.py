@@ -54,7 +54,8 @@ def artifact_kind(artifact_type: "str | ArtifactType") -> str:
             return _KIND_OF[value]
         if value in ARTIFACT_TYPES:
             return value
-    known = ", ".join([*(t for t in ARTIFACT_TYPES if t != "service"), *(f"ArtifactType.{t.name}" for t in ArtifactType)])
+    known = ", ".join([*(t for t in ARTIFACT_TYPES if t != "service"),
+                       *(f"ArtifactType.{t.name}" for t in ArtifactType)])
     raise InvalidValueError(f"unknown artifact_type {artifact_type!r}; expected one of: {known}")
 
 
@@ -212,7 +213,8 @@ def fill_placeholders(template: str, substitutions: Mapping[str, Any] | None = N
             continue
         if spec or conversion or field not in values:
             known = ", ".join(f"{{{k}}}" for k in values)
-            raise InvalidValueError(f"version name template {template!r}: no value for {{{field}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}};"
+            shown = field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            raise InvalidValueError(f"version name template {template!r}: no value for {{{shown}}};"
                                     f" known: {known}; give others with substitutions={{...}} on the pipeline"
                                     " or the step")
         out.append(values[field])
