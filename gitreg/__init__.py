@@ -23,6 +23,7 @@ _EXPORTS = {
     "get_step_context": ("gitreg.pipelines", "get_step_context"),
     "get_pipeline_context": ("gitreg.pipelines", "get_pipeline_context"),
     "ArtifactConfig": ("gitreg.steps", "ArtifactConfig"),
+    "ArtifactType": ("gitreg.steps", "ArtifactType"),
     "save_artifact": ("gitreg.artifact_api", "save_artifact"),
     "load_artifact": ("gitreg.artifact_api", "load_artifact"),
     "get_artifact_version": ("gitreg.artifact_api", "get_artifact_version"),
@@ -42,7 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .model import Model, log_model_metadata
     from .pipelines import get_pipeline_context, get_step_context, pipeline, step
     from .stages import ModelStages
-    from .steps import ArtifactConfig
+    from .steps import ArtifactConfig, ArtifactType
 
 
 def __dir__() -> list[str]:

@@ -448,6 +448,8 @@ class VersionManifest:
     artifacts: tuple[ArtifactLink, ...] = ()
     runs: tuple[str, ...] = ()
     format: int = FORMAT_VERSION
+    created_by_run: str | None = None  # the pipeline run that registered this version, if one did
+    run_status: str | None = None      # that run's status: running, completed or failed
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> "VersionManifest":
@@ -458,6 +460,8 @@ class VersionManifest:
             metadata=MappingProxyType(dict(doc.get("metadata") or {})),
             artifacts=tuple(ArtifactLink.from_dict(a) for a in doc.get("artifacts") or ()),
             runs=tuple(doc.get("runs") or ()), format=doc["format"],
+            created_by_run=(doc.get("created_by_run") or {}).get("id"),
+            run_status=(doc.get("created_by_run") or {}).get("status"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -470,6 +474,8 @@ class VersionManifest:
         doc["metadata"] = _sorted_deep(dict(self.metadata))
         doc["artifacts"] = [a.to_dict() for a in self.artifacts]
         doc["runs"] = list(self.runs)
+        if self.created_by_run is not None:
+            doc["created_by_run"] = {"id": self.created_by_run, "status": self.run_status}
         return doc
 
     @property

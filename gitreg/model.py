@@ -34,7 +34,12 @@ class Model:
                  tags: Iterable[str] | None = None, *, repo: str | os.PathLike[str] | None = None) -> None:
         self.name = validate_name("model", name)
         if version is not None and parse_version_spec(version)[0] == "name":
-            validate_name("version", str(version).strip())  # reject nonsense now, resolve on first use
+            from .steps import check_template, is_template
+
+            if is_template(version):  # ZenML's {date}, {time}, ...: filled when a run starts (or on first use)
+                check_template(str(version).strip())
+            else:
+                validate_name("version", str(version).strip())  # reject nonsense now, resolve on first use
         self.requested_version = version.value if isinstance(version, ModelStages) else version
         self.license, self.audience, self.use_cases = license, audience, use_cases
         self.limitations, self.trade_offs, self.ethics = limitations, trade_offs, ethics
@@ -53,7 +58,7 @@ class Model:
         self._number = slot.number
 
     def _settle(self) -> None:
-        """The run was recorded: from now on this object is the version it got."""
+        """The run was recorded (or failed to be): from now on this object is its version, read from the registry."""
         if self._slot is not None:
             self._number = self._slot.number
         self._run = self._slot = None
@@ -64,8 +69,8 @@ class Model:
     def _pending_error(self, what: str) -> Exception:
         from .errors import PipelineError
 
-        return PipelineError(f"{self.name}: the new version of this run is recorded when the run ends;"
-                             f" {what} after the pipeline returns")
+        return PipelineError(f"{self.name}: the new version of this run is not registered yet;"
+                             f" {what} once its step has started")
 
     # ------------------------------------------------------------ resolution
 
@@ -94,7 +99,10 @@ class Model:
             found = client.create_model_version(self.name, description=self._description, tags=self._tags,
                                                 model_card=self._card(), model_tags=self._tags)
         elif parse_version_spec(spec)[0] == "name":
-            found = client.get_or_create_model_version(self.name, str(spec).strip(), model_card=self._card(),
+            from .steps import fill_placeholders
+
+            name = fill_placeholders(str(spec).strip())  # outside a run: {date} and {time} of first use
+            found = client.get_or_create_model_version(self.name, name, model_card=self._card(),
                                                        model_tags=self._tags, description=self._description,
                                                        tags=self._tags)
         else:
@@ -206,6 +214,14 @@ class Model:
                                          copy=copy)
 
     def get_artifact(self, name: str, version: int | None = None, type: str | None = None) -> "ArtifactVersion":
+        if self._slot is not None and version is None:  # saved earlier in this run (linked when it is recorded)?
+            pending = [o.link for o in self._slot.links
+                       if o.link.name == name and (type is None or o.link.type == type)]
+            if pending:
+                from .artifacts import ArtifactVersion
+
+                return ArtifactVersion(pending[-1], self.name, self._committed("read its artifacts"),
+                                       self.client.registry)
         return self.client.get_artifact(self.name, self._committed("read its artifacts from the registry"), name,
                                         version, type)
 

@@ -7,15 +7,18 @@
     def training(gamma: float = 0.001):
         train(load())
 
-    training()                                          # one run: one commit, one new version
+    training()                                          # one run, one new version: a start and an end commit
     training.with_options(config_path="run.yaml")()     # model:, parameters:, steps: <step>: ...
 
 Calling the pipeline runs its body eagerly, step by step.  Every step output is saved
 through the artifact store and linked to the step's model version; a step's model
 overrides the pipeline's.  ``version=None`` makes exactly one new version per run,
 shared by all steps that use that model; any other version is resolved before the
-first step runs.  Nothing is committed until the run ends: then the new versions,
-metadata, artifact links and the run (``.mcp/runs/<id>.yaml``) are one commit, also
+first step runs.  As in ZenML, a version the run creates exists from the run's start:
+one commit registers it (with its tag, ``created_by_run: {id, status: running}``) when
+the run starts (a step's own model: when its first step starts).  Everything the run
+produces waits for its end: then metadata, artifact links, the run
+(``.mcp/runs/<id>.yaml``) and the version's final run status are one commit, also
 when the run failed (its error is recorded, its artifacts kept, the exception re-raised).
 Until then the run's outputs are in the store but linked nowhere: from its first output
 on, the run keeps a marker in the store and a lock on its machine (:mod:`gitreg.liveness`)
@@ -35,7 +38,7 @@ import functools
 import inspect
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -44,9 +47,9 @@ from .errors import InvalidValueError, PipelineError
 from .manifests import CARD_FIELDS, check_json_value, merge_metadata, now_precise as now
 from .model import Model
 from .names import validate_name
-from .runs import Output, PendingRun, PendingStep, Slot, record_run
+from .runs import Output, PendingRun, PendingStep, Slot, record_run, register_versions
 from .state import parse_version_spec
-from .steps import output_specs, split_outputs
+from .steps import OutputSpec, fill_placeholders, is_template, output_specs, split_outputs
 
 if TYPE_CHECKING:
     from .liveness import RunLiveness
@@ -160,10 +163,12 @@ def _load_config(path: str | os.PathLike[str] | None) -> dict[str, Any]:
     doc = parse_yaml(data, str(path)) or {}
     if not isinstance(doc, dict):
         raise InvalidValueError(f"{path}: a run config is a mapping with model:, parameters: and steps:")
-    unknown = set(doc) - {"model", "parameters", "steps"}
+    unknown = set(doc) - {"model", "parameters", "steps", "substitutions"}
     if unknown:
         raise InvalidValueError(f"{path}: unknown section(s) {', '.join(sorted(unknown))};"
-                                " known: model, parameters, steps")
+                                " known: model, parameters, steps, substitutions")
+    if not isinstance(doc.get("substitutions") or {}, dict):
+        raise InvalidValueError(f"{path}: substitutions: maps placeholder names to values")
     for name, section in (doc.get("steps") or {}).items():
         if not isinstance(section, dict) or set(section) - {"model", "parameters"}:
             raise InvalidValueError(f"{path}: steps: {name}: takes model: and parameters:")
@@ -179,34 +184,79 @@ def _json_safe(value: Any) -> Any:
 
 # ---------------------------------------------------------------- steps
 
+def validate_code_name(kind: str, value: object) -> str:
+    """A pipeline or step name: a name, except that it may start with ``_`` (Python's private functions)."""
+    if isinstance(value, str) and value.startswith("_"):
+        rest = value.lstrip("_")
+        if not rest:
+            validate_name(kind, value)  # the error for a name made of underscores
+        validate_name(kind, "x" * (len(value) - len(rest)) + rest)
+        return value
+    return validate_name(kind, value)
+
+
+_UNSET: Any = object()
+
+
 class Step:
-    """A function that runs as a recorded step inside a pipeline (and plainly outside one)."""
+    """A function that runs as a recorded step inside a pipeline (and plainly outside one).
+
+    Called inside a running pipeline, ``id=`` names this invocation in the run record (else the
+    step's name, then ``<name>_2``, ``<name>_3``, ... for further calls, as in ZenML) and ``after=``
+    is accepted (steps run in call order here).
+    """
 
     def __init__(self, func: Callable[..., Any], name: str | None = None, model: Model | None = None,
-                 localns: dict[str, Any] | None = None) -> None:
+                 localns: dict[str, Any] | None = None, parameters: Mapping[str, Any] | None = None,
+                 substitutions: Mapping[str, Any] | None = None) -> None:
         self.func = func
-        self.name = validate_name("step", name or func.__name__)
+        self.name = validate_code_name("step", name or func.__name__)
         self.model = model
+        self.parameters = dict(parameters or {})
+        self.substitutions = {str(k): str(v) for k, v in (substitutions or {}).items()}
+        self._localns = localns
         self.outputs, self.as_tuple = output_specs(func, self.name, localns)
         functools.update_wrapper(self, func)
+        if self.parameters:
+            _check_parameters(f"step {self.name!r}", func, self.parameters)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def with_options(self, model: Model | None = _UNSET, parameters: Mapping[str, Any] | None = None,
+                     substitutions: Mapping[str, Any] | None = None, name: str | None = None) -> "Step":
+        """A configured copy (ZenML's ``Step.with_options``): its model, parameters (merged over this
+        step's), substitutions for version name placeholders (merged too), and name."""
+        return Step(self.func, name if name is not None else self.name, self.model if model is _UNSET else model,
+                    self._localns, {**self.parameters, **dict(parameters or {})},
+                    {**self.substitutions, **{str(k): str(v) for k, v in (substitutions or {}).items()}})
+
+    def __call__(self, *args: Any, id: str | None = None, after: Any = None, **kwargs: Any) -> Any:
         run = _RUN.get()
         if run is None or _STEP.get() is not None:
+            if id is not None or after is not None:
+                kwargs = {**kwargs, **({"id": id} if id is not None else {}),
+                          **({"after": after} if after is not None else {})}
             return self.func(*args, **kwargs)
-        return run.run_step(self, args, kwargs)
+        return run.run_step(self, args, kwargs, id)
 
     def __repr__(self) -> str:
         return f"<step {self.name}>"
 
 
-def step(func: Callable[..., Any] | None = None, *, name: str | None = None, model: Model | None = None) -> Any:
-    """``@step`` or ``@step(name=..., model=Model(...))``."""
+def _check_parameters(where: str, func: Callable[..., Any], parameters: Mapping[str, Any]) -> None:
+    signature = inspect.signature(func)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
+    for key in parameters:
+        if key not in signature.parameters and not takes_any:
+            raise InvalidValueError(f"{where} has no parameter {key!r}")
+
+
+def step(func: Callable[..., Any] | None = None, *, name: str | None = None, model: Model | None = None,
+         substitutions: Mapping[str, Any] | None = None) -> Any:
+    """``@step`` or ``@step(name=..., model=Model(...), substitutions={...})``."""
     caller = inspect.currentframe().f_back  # type: ignore[union-attr]
     localns = dict(caller.f_locals) if caller is not None else None  # names of the defining scope
     if func is not None:
-        return Step(func, name, model, localns)
-    return lambda f: Step(f, name, model, localns)
+        return Step(func, name, model, localns, substitutions=substitutions)
+    return lambda f: Step(f, name, model, localns, substitutions=substitutions)
 
 
 # ---------------------------------------------------------------- the run
@@ -229,26 +279,36 @@ class ActiveRun:
         self.client = client
         self.pending = pending
         self.config = config
+        self.when = datetime.now(timezone.utc)  # what {date} and {time} in version names mean in this run
+        self.substitutions = {**{str(k): str(v) for k, v in (config.get("substitutions") or {}).items()},
+                              **pipeline.substitutions}
         self.bound: dict[tuple[str, str], Model] = {}
         self.produced: dict[int, tuple[Any, Output]] = {}  # id(value) -> (value kept alive, its output)
         self.current_step: PendingStep | None = None
+        self.invocations: set[str] = set()
         self._liveness: "RunLiveness | None" = None  # from the first stored output on
-        self.context = PipelineContext(pipeline.name, pending.id, pending.parameters,
-                                       self.bind(model) if model is not None else None)
+        self._template = model
+        self.context = PipelineContext(pipeline.name, pending.id, pending.parameters, None)
 
-    def _key(self, model: Model) -> tuple[str, str]:
-        spec = model.requested_version
+    def start(self) -> None:
+        """Bind the pipeline's model: a version this run creates is registered now (one commit)."""
+        if self._template is not None:
+            self.context = replace(self.context, _model=self.bind(self._template))
+
+    def _key(self, model: str, spec: object) -> tuple[str, str]:
         if spec is None:
-            return model.name, "<new>"
+            return model, "<new>"
         kind, value = parse_version_spec(spec)
-        return model.name, f"{kind}:{value}"
+        return model, f"{kind}:{value}"
 
-    def bind(self, template: Model) -> Model:
-        """This run's version of ``template``: resolved (existing) or pending (new), once per run."""
-        key = self._key(template)
+    def bind(self, template: Model, substitutions: Mapping[str, str] | None = None) -> Model:
+        """This run's version of ``template``: resolved (existing) or registered now (new), once per run."""
+        spec = template.requested_version
+        if is_template(spec):
+            spec = fill_placeholders(str(spec), {**self.substitutions, **(substitutions or {})}, self.when)
+        key = self._key(template.name, spec)
         if key in self.bound:
             return self.bound[key]
-        spec = template.requested_version
         card = template._card()
         slot: Slot
         if spec is None:
@@ -257,6 +317,7 @@ class ActiveRun:
             kind, value = parse_version_spec(spec)
             existing = None
             if kind == "name":
+                validate_name("version", value)
                 state = self.client.registry.snapshot().model(template.name)
                 existing = state.by_name(value) if state is not None else None
                 if existing is None:
@@ -266,16 +327,29 @@ class ActiveRun:
                 existing = self.client.get_model_version(template.name, spec)  # a missing stage fails here
             if existing is not None:
                 slot = Slot(template.name, existing.number)
+        if slot.new:
+            self.register(slot)
         self.pending.slots.append(slot)
         bound = Model(template.name, spec, **template._card(), tags=template._tags, repo=template._repo)
         bound._bind(self, slot)
         self.bound[key] = bound
         return bound
 
-    def own_model(self, step: Step) -> Model | None:
+    def register(self, slot: Slot) -> None:
+        """The commit that makes the new version exist (with its number and tag) while the run goes on."""
+        committed = self.client.registry.transact(lambda snap: register_versions(snap, self.pending, [slot]),
+                                                  scope=slot.model)
+        slot.number = committed.result.numbers[id(slot)]
+        slot.created = id(slot) in committed.result.created
+
+    def own_model(self, step: Step, invocation: str | None = None) -> Model | None:
         """The step's own model template (code, then YAML), if it has one."""
-        yaml_step = (self.config.get("steps") or {}).get(step.name) or {}
+        yaml_step = self.yaml_step(step, invocation)
         return _merge_model(step.model, yaml_step.get("model")) if step.model or yaml_step.get("model") else None
+
+    def yaml_step(self, step: Step, invocation: str | None = None) -> dict[str, Any]:
+        steps = self.config.get("steps") or {}
+        return (steps.get(invocation) if invocation else None) or steps.get(step.name) or {}
 
     def check_model(self, step: Step) -> None:
         """Resolve the step's own model now if it names an existing version (a missing stage fails here)."""
@@ -284,10 +358,12 @@ class ActiveRun:
                 and parse_version_spec(own.requested_version)[0] != "name":
             self.client.get_model_version(own.name, own.requested_version)
 
-    def step_model(self, step: Step) -> Model | None:
-        own = self.own_model(step)
+    def step_model(self, step: Step, invocation: str | None = None) -> Model | None:
+        own = self.own_model(step, invocation)
         if own is not None:
-            return self.bind(own)
+            return self.bind(own, step.substitutions)
+        if step.substitutions and self._template is not None and is_template(self._template.requested_version):
+            return self.bind(self._template, step.substitutions)  # the pipeline's model, with this step's values
         return self.context._model
 
     def alive(self) -> "RunLiveness":
@@ -306,13 +382,14 @@ class ActiveRun:
             self._liveness.close()
 
     def save_output(self, value: Any, name: str, artifact_type: str | None, slot: Slot | None,
-                    step: PendingStep | None) -> Output:
+                    step: PendingStep | None, spec: OutputSpec | None = None) -> Output:
         from .artifacts import save_object
 
         link = save_object(self.client.registry, value, name, artifact_type, run=self.pending.id,
                            step=step.name if step else None)
         self.alive().wrote(link.sha256)  # garbage collection keeps it until the run is recorded
-        output = Output(link, slot, step.name if step else None)
+        output = Output(link, slot, step.name if step else None, spec.version if spec else None,
+                        spec.tags if spec else ())
         if slot is not None:
             slot.links.append(output)
         if step is not None:
@@ -321,19 +398,45 @@ class ActiveRun:
             self.produced[id(value)] = (value, output)
         return output
 
-    def run_step(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        model = self.step_model(step)
-        yaml_params = ((self.config.get("steps") or {}).get(step.name) or {}).get("parameters") or {}
+    def invocation_id(self, step: Step, requested: str | None) -> str:
+        """The name of this call in the run record: ``id=`` (unique), else the step's name, ``_2``, ..."""
+        if requested is not None:
+            validate_code_name("step id", requested)
+            if requested in self.invocations:
+                raise PipelineError(f"step id {requested!r} is used twice in pipeline {self.pipeline.name!r};"
+                                    " give every call its own id=")
+            chosen = requested
+        else:
+            chosen, n = step.name, 1
+            while chosen in self.invocations:
+                n += 1
+                chosen = f"{step.name[:100 - len(str(n)) - 1]}_{n}"
+        self.invocations.add(chosen)
+        return chosen
+
+    def output_slot(self, spec: OutputSpec, default: Slot | None, step: Step) -> Slot | None:
+        """The model version an output goes to: ``ArtifactConfig(model_name=, model_version=)``, else the step's."""
+        if spec.model_name is None:
+            return default
+        return self.bind(Model(spec.model_name, spec.model_version), step.substitutions)._slot
+
+    def run_step(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 requested_id: str | None = None) -> Any:
+        invocation = self.invocation_id(step, requested_id)
+        yaml_params = self.yaml_step(step, invocation).get("parameters") or {}
         signature = inspect.signature(step.func)
         try:
             bound = signature.bind_partial(*args, **kwargs)
         except TypeError as exc:
-            raise PipelineError(f"step {step.name!r}: {exc}") from None
+            raise PipelineError(f"step {invocation!r}: {exc}") from None
+        for key, value in step.parameters.items():  # with_options(parameters=): after the call's arguments
+            bound.arguments.setdefault(key, value)
         for key, value in yaml_params.items():
             if key not in signature.parameters:
-                raise InvalidValueError(f"run config: step {step.name!r} has no parameter {key!r}")
+                raise InvalidValueError(f"run config: step {invocation!r} has no parameter {key!r}")
             bound.arguments.setdefault(key, value)
-        pending = PendingStep(step.name, now(), model._slot if model is not None else None)
+        model = self.step_model(step, invocation)  # a new version of the step's own model: registered now
+        pending = PendingStep(invocation, now(), model._slot if model is not None else None)
         self.pending.steps.append(pending)
         for key, value in bound.arguments.items():
             known = self.produced.get(id(value))
@@ -341,12 +444,13 @@ class ActiveRun:
                 pending.inputs[key] = known[1]
             else:
                 pending.parameters[key] = _json_safe(value)
-        token = _STEP.set(StepContext(step.name, self.pipeline.name, self.pending.id, model))
+        token = _STEP.set(StepContext(invocation, self.pipeline.name, self.pending.id, model))
         self.current_step = pending
         try:
             result = step.func(*bound.args, **bound.kwargs)
             for spec, value in split_outputs(result, step.outputs, step.as_tuple, step.name):
-                self.save_output(value, spec.name, spec.type, pending.slot, pending)
+                slot = self.output_slot(spec, pending.slot, step)
+                self.save_output(value, spec.name, spec.type, slot, pending, spec)
         except BaseException as exc:
             pending.status, pending.ended, pending.error = "failed", now(), _describe(exc)
             raise
@@ -374,8 +478,10 @@ def _referenced_steps(func: Callable[..., Any]) -> list[Step]:
 
 
 def _run_id(pipeline: str) -> str:
+    """``<pipeline>-<UTC time>-<random>``; a leading ``_`` of the pipeline's name is left out (a run id
+    is a name: it starts with a letter or a digit)."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    return f"{pipeline[:60]}-{stamp}-{uuid.uuid4().hex[:8]}"
+    return f"{(pipeline.lstrip('_') or 'run')[:60]}-{stamp}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -386,18 +492,23 @@ class Pipeline:
     config_path: str | os.PathLike[str] | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
     repo: str | os.PathLike[str] | None = None
+    substitutions: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        validate_name("pipeline", self.name)
+        validate_code_name("pipeline", self.name)
+        self.substitutions = {str(k): str(v) for k, v in self.substitutions.items()}
         functools.update_wrapper(self, self.func)  # type: ignore[arg-type]
 
     def with_options(self, config_path: str | os.PathLike[str] | None = None, model: Model | None = None,
                      parameters: Mapping[str, Any] | None = None,
-                     repo: str | os.PathLike[str] | None = None) -> "Pipeline":
-        """A configured copy: a YAML run config, a model, parameters (each overriding this one's)."""
+                     repo: str | os.PathLike[str] | None = None,
+                     substitutions: Mapping[str, Any] | None = None) -> "Pipeline":
+        """A configured copy: a YAML run config, a model, parameters, substitutions for the placeholders
+        of version names (each overriding this one's)."""
         return Pipeline(self.func, self.name, model if model is not None else self.model,
                         config_path if config_path is not None else self.config_path,
-                        {**self.parameters, **dict(parameters or {})}, repo if repo is not None else self.repo)
+                        {**self.parameters, **dict(parameters or {})}, repo if repo is not None else self.repo,
+                        {**self.substitutions, **{str(k): str(v) for k, v in (substitutions or {}).items()}})
 
     def __call__(self, *args: Any, **kwargs: Any) -> RunResult:
         from .client import Client
@@ -424,6 +535,7 @@ class Pipeline:
         run = ActiveRun(self, client, pending, config, model)
         for referenced in _referenced_steps(self.func):  # a missing stage fails before any step runs
             run.check_model(referenced)
+        run.start()  # the version this run creates exists from now on (one commit, with its tag)
         token = _RUN.set(run)
         failure: BaseException | None = None
         output = None
@@ -437,13 +549,11 @@ class Pipeline:
         pending.ended = now()
         pending.error = _describe(failure) if failure is not None else None
         try:
-            committed = client.registry.transact(lambda snap: record_run(snap, pending))
+            client.registry.transact(lambda snap: record_run(snap, pending))
         finally:
             run.end()
-        recorded = committed.result
         versions: dict[str, list[int]] = {}
         for slot in pending.slots:
-            slot.number = recorded.numbers[id(slot)]
             versions.setdefault(slot.model, [])
             if slot.number not in versions[slot.model]:
                 versions[slot.model].append(slot.number)
@@ -466,11 +576,12 @@ def _code_state(func: Callable[..., Any]) -> tuple[str | None, bool]:
 
 
 def pipeline(func: Callable[..., Any] | None = None, *, name: str | None = None, model: Model | None = None,
-             repo: str | os.PathLike[str] | None = None) -> Any:
-    """``@pipeline`` or ``@pipeline(name=..., model=Model(...))``."""
+             repo: str | os.PathLike[str] | None = None, substitutions: Mapping[str, Any] | None = None) -> Any:
+    """``@pipeline`` or ``@pipeline(name=..., model=Model(...), substitutions={...})``."""
+    subs = dict(substitutions or {})
     if func is not None:
-        return Pipeline(func, name or func.__name__, model, repo=repo)
-    return lambda f: Pipeline(f, name or f.__name__, model, repo=repo)
+        return Pipeline(func, name or func.__name__, model, repo=repo, substitutions=subs)
+    return lambda f: Pipeline(f, name or f.__name__, model, repo=repo, substitutions=subs)
 
 
 def log_to_slot(model: Model, metadata: Mapping[str, Any]) -> None:

@@ -1,11 +1,13 @@
-"""Pipeline runs in the registry: what a run records, and the one commit that records it.
+"""Pipeline runs in the registry: what a run records, and the commits that record it.
 
-While a pipeline runs nothing is committed: artifact bytes go to the store as they
-are produced, and everything else (new versions, metadata, artifact links, the run
-itself) waits in a :class:`PendingRun`.  When the run ends, completed or failed,
-:func:`record_run` turns it into one commit (plus registration tags): a pure
-function of the branch head, so a lost race simply recomputes numbers on the new
-head.  The run's manifest is ``.mcp/runs/<id>.yaml`` (schema ``run``).
+A version the run creates is registered when the run (or the step that first uses it)
+starts: :func:`register_versions` is that commit, with the registration tags, so the
+version exists with its number while the run goes on.  Artifact bytes go to the store as
+they are produced; everything else (metadata, artifact links, the run itself) waits in
+a :class:`PendingRun`.  When the run ends, completed or failed, :func:`record_run` turns
+it into one commit: a pure function of the branch head, so a lost race simply recounts
+artifact versions on the new head.  The run's manifest is ``.mcp/runs/<id>.yaml``
+(schema ``run``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .errors import PipelineError, VersionNotFoundError
 from .manifests import (
     ArtifactLink, ModelManifest, VersionManifest, dump_yaml, merge_metadata, now, now_precise, validate,
     within_limit,
@@ -35,11 +38,13 @@ def run_file(run_id: str) -> str:
 
 @dataclass
 class Slot:
-    """A model version a run uses or produces; new ones get their number when the run is recorded."""
+    """A model version a run uses or produces; a new one is registered when the run (or the first
+    step that uses it) starts."""
 
     model: str
-    number: int | None                 # known for existing versions
-    new: bool = False
+    number: int | None                 # None only until a new version is registered
+    new: bool = False                  # the run is to register it (if a name: unless it exists by then)
+    created: bool = False              # the run registered it
     version_name: str | None = None    # a new version's name (None: its number)
     card: dict[str, Any] = field(default_factory=dict)
     model_tags: list[str] = field(default_factory=list)
@@ -54,6 +59,8 @@ class Output:
     link: ArtifactLink                 # its version is assigned when recorded
     slot: Slot | None                  # the model version it belongs to (None: the step had no model)
     step: str | None
+    version: int | None = None         # the artifact version asked for (ArtifactConfig(version=)), else the next
+    tags: tuple[str, ...] = ()         # ArtifactConfig(tags=): kept in the run record
 
 
 @dataclass
@@ -116,86 +123,115 @@ class RunManifest:
 @dataclass(frozen=True)
 class Recorded:
     numbers: dict[int, int]            # id(slot) -> version number
+    created: frozenset[int] = frozenset()  # id(slot) of the versions registered
 
 
-def record_run(snap: Any, run: PendingRun) -> Change:
-    """The commit that records ``run``: new versions, metadata, links, the run manifest."""
+def _art_counters(state: Any, model: str, into: dict[tuple[str, str], int]) -> None:
+    for v in state.versions if state is not None else ():
+        for link in v.artifacts:
+            key = (model, link.name)
+            into[key] = max(into.get(key, 0), link.version)
+
+
+def register_versions(snap: Any, run: PendingRun, slots: list[Slot]) -> Change:
+    """The commit at the start of a run (or of the first step using a step's own new model version)
+    that registers the versions ``slots`` stand for, with their registration tags, marked as
+    ``created_by_run: {id, status: running}``.  A slot naming a version another writer created
+    meanwhile takes that version instead (and the run did not create it)."""
     files: dict[str, bytes | None] = {}
     tags: list[tuple[str, str]] = []
     numbers: dict[int, int] = {}
-    registered: set[int] = set()  # id(slot) of the versions this run registers
-    art_versions: dict[int, int] = {}
     models: dict[str, ModelManifest] = {}
-    versions: dict[tuple[str, int], VersionManifest] = {}
-    allocated: dict[str, int] = {}
-    used_art: dict[tuple[str, str], int] = {}
     by = snap.repo.identity()
     prefix = snap.config.tag_prefix
-    for slot in run.slots:
+    made: list[str] = []
+    created: set[int] = set()
+    for slot in slots:
         state = snap.model(slot.model)
         if slot.model not in models:
             if state is None:
-                models[slot.model] = new_model(slot.model, slot.card, slot.model_tags)
                 check_case_clash(snap, slot.model)
+                models[slot.model] = new_model(slot.model, slot.card, slot.model_tags)
             else:
                 models[slot.model] = state.model
-            for v in state.versions if state is not None else ():
-                for link in v.artifacts:
-                    key = (slot.model, link.name)
-                    used_art[key] = max(used_art.get(key, 0), link.version)
         named = state.by_name(slot.version_name) if state is not None and slot.version_name else None
-        if slot.new and named is not None:  # another run created that name meanwhile: use it
-            slot_number: int | None = named.number
-        else:
-            slot_number = slot.number
-        if slot.new and named is None:
-            card = models[slot.model]
-            top = max([card.counters.versions, allocated.get(slot.model, 0),
-                       *registered_numbers(snap, slot.model)])
-            number = top + 1
-            allocated[slot.model] = number
-            registered.add(id(slot))
-            name = slot.version_name or str(number)
-            if slot.version_name:
-                validate_version_name(slot.version_name)
-            models[slot.model] = replace(card, counters=replace(card.counters, versions=number))
-            versions[(slot.model, number)] = VersionManifest(model=slot.model, number=number, name=name,
-                                                             created=run.started[:19] + "Z")
-            message = format_version_message(slot.model, number, name, by, f"pipeline run {run.id}")
-            tags.append((format_version_tag(prefix, slot.model, number), message))
-        else:
-            number = slot_number  # type: ignore[assignment]
-            if (slot.model, number) not in versions:
-                versions[(slot.model, number)] = state.resolve(number)  # type: ignore[union-attr]
+        if named is not None:  # another writer created that name meanwhile: use it
+            numbers[id(slot)] = named.number
+            continue
+        card = models[slot.model]
+        number = max([card.counters.versions, *registered_numbers(snap, slot.model)]) + 1
+        name = slot.version_name or str(number)
+        if slot.version_name:
+            validate_version_name(slot.version_name)
+        models[slot.model] = replace(card, counters=replace(card.counters, versions=number))
+        version = VersionManifest(model=slot.model, number=number, name=name, created=run.started[:19] + "Z",
+                                  created_by_run=run.id, run_status="running")
+        files[version_file(slot.model, number)] = version_bytes(version)
+        message = format_version_message(slot.model, number, name, by, f"pipeline run {run.id}")
+        tags.append((format_version_tag(prefix, slot.model, number), message))
         numbers[id(slot)] = number
-        current = versions[(slot.model, number)]
-        links = list(current.artifacts)
-        for output in slot.links:
-            key = (slot.model, output.link.name)
-            used_art[key] = used_art.get(key, 0) + 1
-            art_versions[id(output)] = used_art[key]
-            links.append(replace(output.link, version=used_art[key], created=output.link.created or now()))
-        runs = current.runs if run.id in current.runs else current.runs + (run.id,)
-        versions[(slot.model, number)] = replace(current, metadata=merge_metadata(current.metadata, slot.metadata),
-                                                 artifacts=tuple(links), runs=runs)
+        created.add(id(slot))
+        made.append(f"{slot.model} v{number}")
     for name, card in models.items():
         state = snap.model(name)
         if state is None or state.model != card:
             files[f"{model_path(name)}/model.yaml"] = model_bytes(card)
+    message = (f"run {run.id}: {run.pipeline} started ({', '.join(made)})\n\n"
+               f"pipeline: {run.pipeline}\nrun: {run.id}\nstatus: running\nstarted: {run.started}\n"
+               "Its outputs, metadata and record follow in one commit when the run ends.\n")
+    return Change(message=message, files=files, tags=tags, paths=sorted({model_path(s.model) for s in slots}),
+                  result=Recorded(numbers, frozenset(created)))
+
+
+def record_run(snap: Any, run: PendingRun) -> Change:
+    """The commit that records ``run`` when it ends: metadata, links, the run manifest, and the
+    final status of the versions it registered when it started."""
+    files: dict[str, bytes | None] = {}
+    art_versions: dict[int, int] = {}
+    versions: dict[tuple[str, int], VersionManifest] = {}
+    used_art: dict[tuple[str, str], int] = {}
+    counted: set[str] = set()
+    for slot in run.slots:
+        if slot.number is None:
+            raise PipelineError(f"{slot.model}: the version of run {run.id} was never registered")
+        state = snap.model(slot.model)
+        if slot.model not in counted:
+            _art_counters(state, slot.model, used_art)
+            counted.add(slot.model)
+        key = (slot.model, slot.number)
+        if key not in versions:
+            found = state.by_number(slot.number) if state is not None else None
+            if found is None:
+                raise VersionNotFoundError(slot.model, slot.number, f"it was deleted while run {run.id} ran;"
+                                           " the run's outputs stay in the store until garbage collection")
+            versions[key] = found
+        current = versions[key]
+        links = list(current.artifacts)
+        for output in slot.links:
+            art_key = (slot.model, output.link.name)
+            number = output.version if output.version is not None else used_art.get(art_key, 0) + 1
+            used_art[art_key] = max(used_art.get(art_key, 0), number)
+            art_versions[id(output)] = number
+            links.append(replace(output.link, version=number, created=output.link.created or now()))
+        runs = current.runs if run.id in current.runs else current.runs + (run.id,)
+        status = run.status if current.created_by_run == run.id else current.run_status
+        versions[key] = replace(current, metadata=merge_metadata(current.metadata, slot.metadata),
+                                artifacts=tuple(links), runs=runs, run_status=status)
     for (name, number), version in versions.items():
         files[version_file(name, number)] = version_bytes(version)
-    manifest = run_document(run, numbers, art_versions, registered)
+    numbers = {id(s): s.number for s in run.slots}
+    created = {id(s) for s in run.slots if s.created}
+    manifest = run_document(run, numbers, art_versions, created)  # type: ignore[arg-type]
     validate("run", manifest, run_file(run.id))
     files[run_file(run.id)] = within_limit(dump_yaml(manifest), run_file(run.id))
     produced = sum(len(s.links) for s in run.slots)
-    made = ", ".join(f"{s.model} v{numbers[id(s)]}" for s in run.slots if id(s) in registered) or "no new version"
+    made = ", ".join(dict.fromkeys(f"{s.model} v{s.number}" for s in run.slots if s.created)) or "no new version"
     message = (f"run {run.id}: {run.pipeline} {run.status} ({made}; {produced} artifact(s))\n\n"
                f"pipeline: {run.pipeline}\nrun: {run.id}\nstatus: {run.status}\nstarted: {run.started}\n"
                f"ended: {run.ended}\ncode: {run.code_commit or 'unknown'}{' (dirty)' if run.code_dirty else ''}\n"
                + (f"error: {run.error.splitlines()[0][:200]}\n" if run.error else ""))
     paths = sorted({model_path(s.model) for s in run.slots} | {run_file(run.id)})
-    return Change(message=message, files=files, tags=tags, paths=paths,
-                  result=Recorded(numbers))
+    return Change(message=message, files=files, paths=paths, result=Recorded(numbers))  # type: ignore[arg-type]
 
 
 def run_document(run: PendingRun, numbers: dict[int, int], art_versions: dict[int, int],
@@ -203,9 +239,12 @@ def run_document(run: PendingRun, numbers: dict[int, int], art_versions: dict[in
     def ref(output: Output) -> dict[str, Any]:
         link = output.link
         slot = output.slot
-        return {"name": link.name, "version": art_versions.get(id(output)), "type": link.type,
-                "model": slot.model if slot else None, "model_version": numbers.get(id(slot)) if slot else None,
-                "uri": link.uri, "sha256": link.sha256, "step": output.step, "run": link.run}
+        doc = {"name": link.name, "version": art_versions.get(id(output)), "type": link.type,
+               "model": slot.model if slot else None, "model_version": numbers.get(id(slot)) if slot else None,
+               "uri": link.uri, "sha256": link.sha256, "step": output.step, "run": link.run}
+        if output.tags:
+            doc["tags"] = list(output.tags)
+        return doc
 
     models = []
     for slot in run.slots:

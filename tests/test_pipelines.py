@@ -60,13 +60,15 @@ def training(c: float = 1.0):
 
 # ---------------------------------------------------------------- one run, one commit, one version
 
-def test_a_run_is_one_commit_with_a_new_version_and_every_output_linked(repo, client):
+def test_a_run_is_two_commits_with_a_new_version_and_every_output_linked(repo, client):
     before = commits(repo)
     result = training(c=2.0)
     assert result.status == "completed" and result.versions == {"iris": [1]}
-    assert commits(repo) == before + 1
+    assert commits(repo) == before + 2  # the version registered at the start, the run recorded at the end
     assert git(repo, "log", "-1", "--format=%s").startswith(f"run {result.id}: training completed (iris v1")
+    assert git(repo, "log", "-1", "--skip=1", "--format=%s") == f"run {result.id}: training started (iris v1)"
     assert git(repo, "tag", "-l") == "models/iris/v1"
+    assert git(repo, "rev-parse", "models/iris/v1^{commit}") == git(repo, "rev-parse", "HEAD~1")
     assert git(repo, "status", "--porcelain") == ""
     v1 = client.get_model_version("iris", 1)
     assert client.get_model("iris").license == "MIT"
@@ -76,6 +78,7 @@ def test_a_run_is_one_commit_with_a_new_version_and_every_output_linked(repo, cl
     assert {a.name: a.step for a in v1.artifacts}["weights"] == "train"
     assert v1.metadata == {"c": 2.0, "train_rows": 2, "accuracy": 0.9}
     assert v1.runs == (result.id,)
+    assert (v1.created_by_run, v1.run_status) == (result.id, "completed")
     assert client.load_artifact("iris", 1, "weights") == {"w": [2.0, 2.0]}
     # re-running makes version 2, and artifact versions count per name
     again = training()
@@ -254,7 +257,7 @@ def test_one_new_version_per_run_shared_by_every_step(repo, client):
     @step
     def second() -> Annotated[int, "b"]:
         models.append(get_step_context().model)
-        assert get_step_context().model.number is None  # numbered when the run is recorded
+        assert get_step_context().model.number == 1  # numbered when the run starts, as in ZenML
         return 2
 
     @pipeline(model=Model("shared"))
@@ -264,7 +267,7 @@ def test_one_new_version_per_run_shared_by_every_step(repo, client):
 
     result = p()
     assert result.versions == {"shared": [1]}
-    assert models[0] is models[1] and models[0].number == 1  # settled after the run
+    assert models[0] is models[1] and models[0].number == 1
     assert len(client.list_model_versions("shared")) == 1
 
 
@@ -363,7 +366,7 @@ def test_a_failed_run_is_recorded_with_its_error_and_keeps_its_artifacts(repo, c
     before = commits(repo)
     with pytest.raises(RuntimeError, match="out of memory"):
         failing()
-    assert commits(repo) == before + 1  # recorded all the same, in one commit
+    assert commits(repo) == before + 2  # registered at the start, recorded all the same at the end
     [run] = client.list_runs()
     assert run.status == "failed" and run.error == "RuntimeError: out of memory"
     assert [(s["name"], s["status"]) for s in run.steps] == [("load", "completed"), ("train", "completed"),
@@ -371,6 +374,7 @@ def test_a_failed_run_is_recorded_with_its_error_and_keeps_its_artifacts(repo, c
     assert run.steps[-1]["error"] == "RuntimeError: out of memory"
     v1 = client.get_model_version("iris", 1)
     assert v1.runs == (run.id,) and {a.name for a in v1.artifacts} == {"features", "labels", "weights"}
+    assert (v1.created_by_run, v1.run_status) == (run.id, "failed")
     assert client.load_artifact("iris", 1, "weights") == {"w": [1.0, 1.0]}
     assert git(repo, "log", "-1", "--format=%s").startswith(f"run {run.id}: failing failed")
     # a re-run makes the next version
@@ -550,22 +554,26 @@ def test_examples_run_in_a_fresh_registry(repo, client, script):
         assert "predicted: setosa=5, versicolor=5, virginica=5" in res.stdout
 
 
-def test_a_pending_version_refuses_what_needs_it_recorded(repo, client):
+def test_the_run_version_is_usable_inside_the_run(repo, client):
     client.create_model_version("iris")  # v1 exists: must not be mistaken for the run's version
+    seen = {}
 
     @step
     def s() -> None:
         model = get_step_context().model
-        with pytest.raises(PipelineError, match="recorded when the run ends"):
+        seen["number"], seen["version"], seen["stage"] = model.number, model.version, model.stage
+        seen["status"] = client.get_model_version("iris", model.number).run_status
+        with pytest.raises(Exception, match="has no artifacts"):
             model.get_artifact("anything")
-        with pytest.raises(PipelineError, match="recorded when the run ends"):
-            model.set_stage("staging")
-        with pytest.raises(PipelineError, match="recorded when the run ends"):
+        with pytest.raises(Exception, match="has no artifacts"):
             model.load_artifact("not-saved-in-this-run")
-        assert model.stage == "none" and model.number is None
+        model.set_stage("staging")
+        seen["after"] = model.stage
 
     @pipeline(model=Model("iris"))
     def p():
         s()
 
     assert p().versions == {"iris": [2]}
+    assert seen == {"number": 2, "version": "2", "stage": "none", "status": "running", "after": "staging"}
+    assert client.get_model_version("iris", "staging").number == 2

@@ -169,7 +169,8 @@ def model_delete(ctx: typer.Context, name: str = MODEL,
 def _version_row(v) -> dict:
     return {"number": v.number, "name": v.name, "stage": v.stage, "created": v.created,
             "description": v.description, "tags": list(v.tags), "metadata": dict(v.metadata),
-            "artifacts": len(v.artifacts), "runs": list(v.runs)}
+            "artifacts": len(v.artifacts), "runs": list(v.runs),
+            "created_by_run": {"id": v.created_by_run, "status": v.run_status} if v.created_by_run else None}
 
 
 @version_app.command("list")
@@ -189,9 +190,9 @@ def version_list(
         check_json_text_depth(m.split(":", 2)[-1], f"metadata.{m.partition(':')[0]}")
     conditions = [parse_condition(m) for m in metadata]
     versions = client(ctx).list_model_versions(name, stage=stage, tags=tag or None, metadata=conditions)
-    table = Table(["VERSION", "NAME", "STAGE", "CREATED", "TAGS", "ARTIFACTS", "METADATA"])
-    for v in versions:
-        table.add(v.number, v.name, v.stage, v.created, ",".join(v.tags), len(v.artifacts),
+    table = Table(["VERSION", "NAME", "STAGE", "CREATED", "RUN", "TAGS", "ARTIFACTS", "METADATA"])
+    for v in versions:  # RUN: how the pipeline run that created the version went (running, completed, failed)
+        table.add(v.number, v.name, v.stage, v.created, v.run_status or "", ",".join(v.tags), len(v.artifacts),
                   short_metadata(v.metadata))
     emit([_version_row(v) for v in versions], output, table)
 
