@@ -164,7 +164,9 @@ def register_versions(snap: Any, run: PendingRun, slots: list[Slot]) -> Change:
         if slot.version_name:
             validate_version_name(slot.version_name)
         models[slot.model] = replace(card, counters=replace(card.counters, versions=number))
+        # As in ZenML (and Model outside a run), the version gets the Model's description and tags too.
         version = VersionManifest(model=slot.model, number=number, name=name, created=run.started[:19] + "Z",
+                                  description=slot.card.get("description"), tags=tuple(slot.model_tags),
                                   created_by_run=run.id, run_status="running")
         files[version_file(slot.model, number)] = version_bytes(version)
         message = format_version_message(slot.model, number, name, by, f"pipeline run {run.id}")

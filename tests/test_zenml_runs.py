@@ -274,3 +274,21 @@ def test_artifact_config_types_versions_tags_and_other_model_versions(repo, clie
         ArtifactConfig(version="v1")
     with pytest.raises(InvalidValueError, match="needs model_name"):
         ArtifactConfig(model_version=1)
+
+
+def test_a_version_a_run_creates_gets_the_models_description_and_tags(repo, client):
+    """ZenML applies Model(description=, tags=) to the version it creates, inside a pipeline too."""
+    from gitreg import Model, pipeline, step
+
+    @step
+    def train() -> int:
+        return 1
+
+    @pipeline(model=Model(name="iris", description="Iris species", tags=["vision"]))
+    def training() -> None:
+        train()
+
+    training()
+    version = client.get_model_version("iris", "latest")
+    assert version.description == "Iris species" and tuple(version.tags) == ("vision",)
+    assert client.get_model("iris").description == "Iris species"
