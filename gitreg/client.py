@@ -21,6 +21,7 @@ from .state import ModelState, parse_version_spec
 from .tagnames import validate_tag_prefix
 
 if TYPE_CHECKING:
+    from .compare import Promotion
     from .check import CheckReport
     from .compare import Comparison
     from .runs import RunManifest
@@ -270,6 +271,16 @@ class Client:
             snap.require(model_name)  # neither a model nor any history: ModelNotFoundError
         self.registry.fetch_tags(model_name)
         return model_history(self.registry.repo, snap.config.tag_prefix, model_name, number)
+
+    def promotions(self, base: str, rev: str = "HEAD") -> list["Promotion"]:
+        """Every stage change ``rev`` makes since ``base``, each compared with the version it replaces."""
+        from .compare import promotion_summaries
+
+        repo = self.registry.repo
+        base_commit, head = repo.resolve(f"{base}^{{commit}}"), repo.resolve(f"{rev}^{{commit}}")
+        if base_commit is None or head is None:
+            return []
+        return promotion_summaries(repo, base_commit, head)
 
     def check(self, rev: str = "HEAD", base: str | None = None, allow_delete: bool = False,
               verify_signatures: bool = False, staged: bool = False, allow: Iterable[str] = ()) -> "CheckReport":

@@ -451,3 +451,24 @@ def test_check_base_rejects_edited_run_records(pr, client):
     _edit(pr, f".mcp/runs/{run.id}.yaml", "status: completed", "status: failed")
     code, data = _check(base="pr")
     assert code == 14 and "never change" in data["problems"][0]["message"]
+
+
+def test_check_base_shows_each_promotion_compared_with_the_version_it_replaces(repo, two_versions, capsys,
+                                                                               tmp_path, monkeypatch):
+    client = two_versions
+    client.log_metadata("iris", 1, {"accuracy": 0.9})
+    client.log_metadata("iris", 2, {"accuracy": 0.95})
+    proposal = client.propose_model_version_stage("iris", 2, "production", force=True, reason="better")
+    capsys.readouterr()
+    assert main(["check", "--base", "main", "--rev", proposal.branch]) == 0
+    out = capsys.readouterr().out
+    assert "iris v2: none -> production (replaces v1)" in out
+    assert "accuracy" in out and "+0.05" in out
+    assert main(["check", "--base", "main", "--rev", proposal.branch, "--format", "markdown"]) == 0
+    md = capsys.readouterr().out
+    assert md.startswith("## gitreg check passes: 0 error(s)") and "## gitreg: stage changes" in md
+    assert "### iris v2: none -> production" in md
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert main(["check", "--base", "main", "--rev", proposal.branch, "--format", "github"]) == 0
+    assert "### iris v2: none -> production" in summary.read_text()

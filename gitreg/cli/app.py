@@ -76,6 +76,7 @@ def init_cmd(
 class CheckFormat(str, Enum):
     text = "text"
     github = "github"
+    markdown = "markdown"
 
 
 def _annotation(value: str, property: bool = False) -> str:
@@ -105,14 +106,18 @@ def check_cmd(
                                 " hook), and that it deletes no version manifest and lowers no counter of HEAD;"
                                 " tags are not required, they come with gitreg's writes or `tags sync`."),
     output: OutputFormat = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP),
-    fmt: CheckFormat = typer.Option(CheckFormat.text, "--format", help="text, or github: workflow annotations"
-                                    " on the offending file and line, each saying the approval it needs."),
+    fmt: CheckFormat = typer.Option(CheckFormat.text, "--format", help="text; github: workflow annotations"
+                                    " on the offending file and line, each saying the approval it needs, and (with"
+                                    " --base, when $GITHUB_STEP_SUMMARY is set) a summary of the stage changes;"
+                                    " markdown: findings and stage changes as a pull-request comment."),
 ) -> None:
     """Validate every manifest, the stage invariants and that tags tell the truth (or a change, with --base)."""
     from ..check import approval
     from ..errors import CheckFailedError
 
-    report = client(ctx).check(rev, base, allow_delete, verify_signatures, staged, allow=allow)
+    c = client(ctx)
+    report = c.check(rev, base, allow_delete, verify_signatures, staged, allow=allow)
+    promotions = c.promotions(base, rev) if base is not None and report.commit is not None else []
     data = {
         "ok": report.ok, "commit": report.commit, "base": base, "models": report.models,
         "versions": report.versions, "tags": report.tags, "accepted": len(report.accepted),
@@ -136,9 +141,23 @@ def check_cmd(
             else:
                 said = "must be fixed: this finding cannot be accepted"
             typer.echo(f"::{level} {where}title={title}::{_annotation(f'{p.message} [{p.code}; {said}]')}")
+        summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary_file and base is not None:
+            with open(summary_file, "a", encoding="utf-8") as fh:
+                fh.write(_check_markdown(report, promotions) + "\n")
+    elif fmt == CheckFormat.markdown:
+        typer.echo(_check_markdown(report, promotions))
     else:
         for problem in report.problems:
             typer.echo(str(problem))
+        if promotions:
+            from .compare_cmds import CompareFormat, show_comparison
+
+            for p in promotions:
+                replaced = f" (replaces v{p.replaced})" if p.replaced is not None else ""
+                typer.echo(f"\n{p.model} v{p.version}: {p.from_stage or 'new'} -> {p.to_stage}{replaced}")
+                if p.comparison is not None:
+                    show_comparison(p.comparison, CompareFormat.table)
     scope = f" changed since {base}" if base is not None else ""
     accepted = f", {len(report.accepted)} accepted" if report.accepted else ""
     summary = (f"checked {report.models} model(s), {report.versions} version(s), {report.tags} tag(s){scope}:"
@@ -149,6 +168,30 @@ def check_cmd(
             note("to accept a finding deliberately: " + " ".join(f"--allow {c}" for c in codes))
         raise CheckFailedError(summary)
     note(summary)
+
+
+def _check_markdown(report, promotions) -> str:
+    """Findings and stage changes as markdown, for a pull request's step summary or comment."""
+    from ..check import approval
+    from ..compare import promotions_markdown
+
+    def cell(text: object) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+
+    verdict = "passes" if report.ok else "fails"
+    lines = [f"## gitreg check {verdict}: {len(report.errors)} error(s), {len(report.warnings)} warning(s),"
+             f" {len(report.accepted)} accepted", ""]
+    if report.problems:
+        lines += ["| finding | where | what | to accept |", "|---|---|---|---|"]
+        for p in report.problems:
+            where = f"{p.path}:{p.line}" if p.line else p.path
+            state = "accepted" if p.accepted else p.severity
+            needs = f"`{approval(p.code)}`" if approval(p.code) and p.severity == "error" else "-"
+            lines.append(f"| `{p.code}` ({state}) | {cell(where)} | {cell(p.message)} | {needs} |")
+        lines.append("")
+    if promotions:
+        lines.append(promotions_markdown(promotions))
+    return "\n".join(lines)
 
 
 def _register_groups() -> None:

@@ -23,7 +23,7 @@ OUT = typer.Option(CompareFormat.table, "-o", "--output",
 MODEL = typer.Argument(..., help="Model name.", metavar="NAME")
 
 
-def _show(comparison, output: CompareFormat) -> None:
+def show_comparison(comparison, output: CompareFormat) -> None:
     from ..compare import delta_text
 
     if output == CompareFormat.markdown:
@@ -56,7 +56,7 @@ def compare(ctx: typer.Context, name: str = MODEL,
                                                  " stage); deltas are against the first.", metavar="V1 V2 [V...]"),
             output: CompareFormat = OUT) -> None:
     """Compare versions: metadata keys as rows (nested keys dotted), numeric deltas, artifacts by sha256."""
-    _show(client(ctx).compare_model_versions(name, *versions), output)
+    show_comparison(client(ctx).compare_model_versions(name, *versions), output)
 
 
 def diff(ctx: typer.Context, name: str = MODEL,
@@ -64,4 +64,4 @@ def diff(ctx: typer.Context, name: str = MODEL,
          v2: str = typer.Argument(..., help="The version to compare.", metavar="V2"),
          output: CompareFormat = OUT) -> None:
     """Only what differs between two versions: metadata, artifacts (by sha256), stage and runs."""
-    _show(client(ctx).compare_model_versions(name, v1, v2).differences(), output)
+    show_comparison(client(ctx).compare_model_versions(name, v1, v2).differences(), output)
