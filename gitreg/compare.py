@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
+from .errors import GitregError
 from .manifests import VersionManifest
 
 if TYPE_CHECKING:
@@ -285,8 +286,11 @@ def promotion_summaries(repo: "GitRepo", base_commit: str, head_commit: str) -> 
         base_tree = repo.resolve(f"{base_commit}:{model_path(name)}")
         if head_tree == base_tree:
             continue
-        after = head.model(name)
-        before = base.model(name) if base_tree is not None else None
+        try:
+            after = head.model(name)
+            before = base.model(name) if base_tree is not None else None
+        except GitregError:
+            continue  # a model that does not read: the check reports why, there is nothing to compare
         if after is None:
             continue
         for version in after.versions:
