@@ -91,6 +91,8 @@ class GitRepo:
         self._who: dict[tuple[object, ...], str] = {}
         # Answers to requests that name an object id (immutable: "<oid>", "<oid>:<path>", "<oid>^{tree}").
         self._objects_seen: dict[str, tuple[str, str, bytes] | None] = {}
+        self._trees: dict[str, list[TreeEntry]] = {}
+        self._fanout: set[str] = set()  # object folders known to exist
 
     # ------------------------------------------------------------ discovery
 
@@ -457,6 +459,15 @@ class GitRepo:
                 proc.stdout.read(1)  # trailing newline
                 out.append((parts[0], parts[1], body))
 
+    def _parsed(self, oid: str, body: bytes) -> list[TreeEntry]:
+        """The entries of tree ``oid`` (parsed once: a tree never changes)."""
+        entries = self._trees.get(oid)
+        if entries is None:
+            if len(self._trees) > OBJECT_CACHE_ENTRIES:
+                self._trees.clear()
+            entries = self._trees[oid] = parse_tree(body)
+        return entries
+
     def read_blobs(self, revs: Sequence[str]) -> list[bytes | None]:
         """Contents of many blobs in one pipelined exchange (None where missing)."""
         return [obj[2] if obj is not None and obj[1] == "blob" else None for obj in self._batch_many(revs)]
@@ -475,7 +486,7 @@ class GitRepo:
         obj = self._batch_request(rev)
         if obj is None or obj[1] != "tree":
             return None
-        return obj[0], parse_tree(obj[2])
+        return obj[0], self._parsed(obj[0], obj[2])
 
     def tree_entries(self, oid: str) -> list[TreeEntry]:
         """Entries of a tree known to exist (a missing one means a damaged repository)."""
@@ -498,7 +509,9 @@ class GitRepo:
         if path.exists():
             return oid
         try:
-            folder.mkdir(exist_ok=True)
+            if oid[:2] not in self._fanout:
+                folder.mkdir(exist_ok=True)
+                self._fanout.add(oid[:2])
             tmp = folder / f"tmp_obj_{os.getpid()}_{threading.get_ident()}"
             with open(tmp, "wb") as fh:
                 fh.write(zlib.compress(raw, 1))  # git's core.looseCompression default
@@ -513,7 +526,10 @@ class GitRepo:
         return self.write_object("blob", data)
 
     def write_tree(self, entries: Sequence[TreeEntry]) -> str:
-        return self.write_object("tree", format_tree(entries))
+        ordered = sorted(entries, key=_tree_order)
+        oid = self.write_object("tree", format_tree(ordered))
+        self._trees.setdefault(oid, ordered)  # what parsing it would give: git's order
+        return oid
 
     def commit_tree(self, tree: str, parents: Sequence[str], message: str) -> str:
         """A commit of ``tree`` (written in-process, or by ``git commit-tree`` when commits are signed)."""
@@ -586,20 +602,21 @@ class GitRepo:
         if self.bare or not paths:
             return []
         # Unchanged since gitreg itself brought these paths in line with ``commit``: staged == committed.
-        known = self._index_known(commit, paths)
-        index = {} if known else self.index_entries(paths)
+        note = self._index_note(commit, paths)
+        index = {} if note is not None else self.index_entries(paths)
+        stats = note.get("files", {}) if note is not None else {}
         dirty: list[str] = []
         for path in paths:
             committed = dict(self._blobs_under(commit, path)) if commit else {}
-            staged = committed if known else \
+            staged = committed if note is not None else \
                 {p: oid for p, oid in index.items() if p == path or p.startswith(path + "/")}
             present = self._worktree_files(path)
             for rel in sorted(set(committed) | set(present) | set(staged)):
                 want = committed.get(rel)
-                # deleted, added, or changed in the work tree or in the index
-                if want is None or staged.get(rel) != want or rel not in present \
-                        or blob_id(present[rel].read_bytes()) != want:
-                    dirty.append(rel)
+                if want is None or staged.get(rel) != want or rel not in present:
+                    dirty.append(rel)  # deleted, added, or changed in the index
+                elif stats.get(rel) != _file_stat(present[rel]) and blob_id(present[rel].read_bytes()) != want:
+                    dirty.append(rel)  # changed in the work tree (a file untouched since gitreg wrote it is not)
         return dirty
 
     def _worktree_files(self, path: str) -> dict[str, Path]:
@@ -633,19 +650,23 @@ class GitRepo:
             if stamp is None:
                 note.unlink(missing_ok=True)
                 return
-            note.write_text(json.dumps({"index": stamp, "commit": commit, "paths": sorted(paths)}))
+            files = {rel: _file_stat(full) for path in paths for rel, full in self._worktree_files(path).items()}
+            note.write_text(json.dumps({"index": stamp, "commit": commit, "paths": sorted(paths), "files": files}))
         except OSError:
             pass
 
-    def _index_known(self, commit: str | None, paths: Sequence[str]) -> bool:
+    def _index_note(self, commit: str | None, paths: Sequence[str]) -> dict | None:
+        """The note of :meth:`note_index_synced`, if it still holds for ``commit`` and ``paths``."""
         if commit is None:
-            return False
+            return None
         try:
             note = json.loads((self.git_dir / "gitreg-index-note.json").read_text())
         except (OSError, ValueError):
-            return False
-        return (note.get("commit") == commit and note.get("index") == self._index_stat()
-                and set(paths) <= set(note.get("paths") or ()))
+            return None
+        if (note.get("commit") == commit and note.get("index") == self._index_stat()
+                and set(paths) <= set(note.get("paths") or ())):
+            return note
+        return None
 
     def index_entries(self, paths: Sequence[str]) -> dict[str, str]:
         """Path -> blob id of the index entries under ``paths`` ("conflict" for unmerged ones)."""
@@ -674,7 +695,7 @@ class GitRepo:
         if otype == "blob":
             yield path, oid
         elif otype == "tree":
-            stack = [(path, parse_tree(body))]
+            stack = [(path, self._parsed(oid, body))]
             while stack:
                 prefix, entries = stack.pop()
                 for e in entries:
@@ -706,8 +727,8 @@ class GitRepo:
               out: dict[str, str | None]) -> None:
         if a is not None and b is not None and a[0] == b[0]:
             return
-        a_tree = {e.name: e for e in parse_tree(a[2])} if a is not None and a[1] == "tree" else {}
-        b_tree = {e.name: e for e in parse_tree(b[2])} if b is not None and b[1] == "tree" else {}
+        a_tree = {e.name: e for e in self._parsed(a[0], a[2])} if a is not None and a[1] == "tree" else {}
+        b_tree = {e.name: e for e in self._parsed(b[0], b[2])} if b is not None and b[1] == "tree" else {}
         if b is not None and b[1] == "blob":
             out[path] = b[0]
         elif a is not None and a[1] == "blob":
@@ -868,14 +889,15 @@ def parse_tree(data: bytes) -> list[TreeEntry]:
     return entries
 
 
-def format_tree(entries: Sequence[TreeEntry]) -> bytes:
+def _tree_order(e: TreeEntry) -> bytes:
     # git sorts tree entries by name, with directories compared as "name/".
-    def key(e: TreeEntry) -> bytes:
-        raw = e.name.encode("utf-8", "surrogateescape")
-        return raw + b"/" if e.is_tree else raw
+    raw = e.name.encode("utf-8", "surrogateescape")
+    return raw + b"/" if e.is_tree else raw
 
+
+def format_tree(entries: Sequence[TreeEntry]) -> bytes:
     out = bytearray()
-    for e in sorted(entries, key=key):
+    for e in sorted(entries, key=_tree_order):
         out += e.mode.encode() + b" " + e.name.encode("utf-8", "surrogateescape") + b"\0"
         out += bytes.fromhex(e.oid)
     return bytes(out)
@@ -914,3 +936,9 @@ def _mtime(path: Path) -> int:
         return path.stat().st_mtime_ns
     except OSError:
         return 0
+
+
+def _file_stat(path: Path) -> list[int]:
+    """What changes when a file is written: size, modification and change times, inode."""
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]

@@ -330,3 +330,16 @@ def test_a_tag_moved_by_a_killed_git_without_its_branch_is_removed(repo, client)
     assert git(repo, "tag", "-l", "models/m/v2") == ""
     assert main(["check"]) == 0
     assert client.create_model_version("m").number == 2
+
+
+def test_a_same_size_edit_with_its_old_times_put_back_still_blocks_a_write(repo, client):
+    """Writes skip re-reading files untouched since gitreg wrote them; a sneaky edit is still seen."""
+    client.create_model_version("m")
+    client.log_metadata("m", 1, {"acc": 0.5})   # the index and work tree are gitreg's own now
+    manifest = repo / ".mcp/models/m/versions/1.yaml"
+    before = manifest.stat()
+    text = manifest.read_text()
+    manifest.write_text(text.replace("acc: 0.5", "acc: 0.9"))  # same size
+    os.utime(manifest, ns=(before.st_atime_ns, before.st_mtime_ns))
+    with pytest.raises(DirtyManifestsError, match="versions/1.yaml"):
+        client.log_metadata("m", 1, {"acc": 0.6})
