@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -250,36 +250,27 @@ def version_runs(ctx: typer.Context, name: str = MODEL, version: Optional[str] =
     emit(rows, output, table)
 
 
-def _artifact_command(kind: str):
-    def command(ctx: typer.Context, name: str = MODEL, version: Optional[str] = VERSION_OPT,
-                output: OutputFormat = OUT) -> None:
-        _artifacts_of(ctx, name, version, kind, output)
-
-    command.__doc__ = f"List the {kind} artifacts linked to a version."
-    return command
-
-
-for _kind in ("data", "model", "deployment"):
-    version_app.command(f"{_kind}_artifacts")(_artifact_command(_kind))
-    version_app.command(f"{_kind}-artifacts", hidden=True)(_artifact_command(_kind))
-
-
 MODEL_VERSION_OPT = typer.Option(None, "--model-version", "--model_version", "-v", "--version",
                                  help="Version: a number, a name, 'latest' or a stage (default: latest).")
 
 
-def _model_listing(kind: str):
-    def command(ctx: typer.Context, name: str = MODEL, version: Optional[str] = MODEL_VERSION_OPT,
+def _artifact_listing(kind: str, version_option: Any, doc: str):
+    """A `<kind>_artifacts NAME` command; the version is ``version_option`` (positional, or ZenML's -v)."""
+    def command(ctx: typer.Context, name: str = MODEL, version: Optional[str] = version_option,
                 output: OutputFormat = OUT) -> None:
         _artifacts_of(ctx, name, version, kind, output)
 
-    command.__doc__ = f"List the {kind} artifacts of a model version (ZenML's `model {kind}_artifacts NAME -v V`)."
+    command.__doc__ = doc
     return command
 
 
 for _kind in ("data", "model", "deployment"):
-    model_app.command(f"{_kind}_artifacts")(_model_listing(_kind))
-    model_app.command(f"{_kind}-artifacts", hidden=True)(_model_listing(_kind))
+    for _app, _option, _doc in (
+            (version_app, VERSION_OPT, f"List the {_kind} artifacts linked to a version."),
+            (model_app, MODEL_VERSION_OPT, f"List the {_kind} artifacts of a model version (ZenML's `model"
+                                           f" {_kind}_artifacts NAME -v V`).")):
+        _app.command(f"{_kind}_artifacts")(_artifact_listing(_kind, _option, _doc))
+        _app.command(f"{_kind}-artifacts", hidden=True)(_artifact_listing(_kind, _option, _doc))
 
 
 @model_app.command("runs")

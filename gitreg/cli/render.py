@@ -9,6 +9,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import typer
 
+from ..units import human_size
+
 
 class OutputFormat(str, Enum):
     table = "table"
@@ -99,15 +101,6 @@ def artifact_row(link: Any) -> dict[str, Any]:
     from ..materializers import executes_code
 
     return link.to_dict() | {"executes_code": executes_code(link.format) or bool(link.executes_code)}
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 def is_tty() -> bool:
