@@ -92,7 +92,6 @@ class GitRepo:
         # Answers to requests that name an object id (immutable: "<oid>", "<oid>:<path>", "<oid>^{tree}").
         self._objects_seen: dict[str, tuple[str, str, bytes] | None] = {}
         self._trees: dict[str, list[TreeEntry]] = {}
-        self._fanout: set[str] = set()  # object folders known to exist
 
     # ------------------------------------------------------------ discovery
 
@@ -506,21 +505,32 @@ class GitRepo:
             self._remember(oid, otype, data)
         folder = self.common_dir / "objects" / oid[:2]
         path = folder / oid[2:]
-        if path.exists():
-            return oid
         try:
-            if oid[:2] not in self._fanout:
-                folder.mkdir(exist_ok=True)
-                self._fanout.add(oid[:2])
-            tmp = folder / f"tmp_obj_{os.getpid()}_{threading.get_ident()}"
-            with open(tmp, "wb") as fh:
-                fh.write(zlib.compress(raw, 1))  # git's core.looseCompression default
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise GitError(f"cannot write to {self.common_dir / 'objects'}: {exc}; check permissions and free"
-                           " disk space") from None
-        return oid
+            os.utime(path)  # there already: freshen it, as git does, so that no prune takes it now
+            return oid
+        except OSError:
+            pass
+        tmp = folder / f"tmp_obj_{os.getpid()}_{threading.get_ident()}"
+        packed = zlib.compress(raw, 1)  # git's core.looseCompression default
+        for attempt in range(3):
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(packed)
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, path)
+                return oid
+            except FileNotFoundError:
+                # the fan-out folder is not there (yet, or any more: git's gc removes emptied ones)
+                try:
+                    folder.mkdir(exist_ok=True)
+                except OSError as exc:
+                    raise GitError(f"cannot write to {folder}: {exc}; check permissions and free disk space") \
+                        from None
+            except OSError as exc:
+                raise GitError(f"cannot write to {self.common_dir / 'objects'}: {exc}; check permissions and free"
+                               " disk space") from None
+        raise GitError(f"cannot write to {folder}: it keeps disappearing (is a `git gc` or prune running?);"
+                       " retry")
 
     def write_blob(self, data: bytes) -> str:
         return self.write_object("blob", data)

@@ -63,3 +63,19 @@ def test_ref_names_read_from_files_equal_for_each_ref(hermetic):
     git(hermetic, "pack-refs", "--all")
     assert repo.commit_of("refs/heads/main") == _git_in(hermetic, "rev-parse", "main")
     assert repo.commit_of("refs/heads/nope") is None
+
+
+def test_objects_are_written_after_git_gc_removed_the_emptied_object_folders(hermetic):
+    """A long-lived process must not trust an object folder it wrote to once: git's gc removes emptied ones."""
+    import shutil
+
+    from gitreg.gitrepo import blob_id
+
+    git(hermetic, "init", "-q")
+    repo = GitRepo.discover(hermetic)
+    first = repo.write_blob(b"x0")
+    twin = next(f"x{i}".encode() for i in range(1, 100000) if blob_id(f"x{i}".encode())[:2] == first[:2])
+    shutil.rmtree(hermetic / ".git" / "objects" / first[:2])  # as `git gc` leaves it after packing
+    oid = repo.write_blob(twin)
+    assert oid[:2] == first[:2]
+    assert _git_in(hermetic, "cat-file", "-p", oid) == twin.decode()
