@@ -13,6 +13,7 @@ import typer
 from .render import OUTPUT_HELP, OutputFormat, emit, kv, note
 
 app = typer.Typer(
+    rich_markup_mode=None,  # plain help and one-line usage errors; and rich is not imported on start-up
     name="gitreg",
     help="A model registry whose database is a git repository: models, numbered versions, "
          "stages, metadata and artifact links as YAML under .mcp/, every change a commit.",

@@ -12,8 +12,8 @@ from .render import (
     OUTPUT_HELP, REASON, OutputFormat, Table, artifact_row, artifact_table, emit, kv, note, short_metadata,
 )
 
-model_app = typer.Typer(help="Register, list, describe, update and delete models.", no_args_is_help=True)
-version_app = typer.Typer(help="List, inspect, promote and delete model versions.", no_args_is_help=True)
+model_app = typer.Typer(rich_markup_mode=None, help="Register, list, describe, update and delete models.", no_args_is_help=True)
+version_app = typer.Typer(rich_markup_mode=None, help="List, inspect, promote and delete model versions.", no_args_is_help=True)
 model_app.add_typer(version_app, name="version")
 
 OUT = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP)

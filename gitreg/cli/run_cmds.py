@@ -10,7 +10,7 @@ import typer
 from .app import client
 from .render import OUTPUT_HELP, OutputFormat, Table, emit, kv
 
-run_app = typer.Typer(help="Recorded pipeline runs: list them, describe one.", no_args_is_help=True)
+run_app = typer.Typer(rich_markup_mode=None, help="Recorded pipeline runs: list them, describe one.", no_args_is_help=True)
 OUT = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP)
 
 
