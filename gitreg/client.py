@@ -181,7 +181,7 @@ class Client:
         """The version called ``name``, registered first if there is none (atomically; ``description``
         and ``tags`` apply only to a version this call registers)."""
         model_name = _model(model_name)
-        ops.validate_version_name(name)
+        validate_name("version", name)  # the rules for a new name apply when one is registered (below)
 
         def build(snap):
             state = snap.model(model_name)

@@ -15,7 +15,7 @@ from .manifests import (
 )
 from .names import validate_name
 from .registry import Change
-from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, parse_stage
+from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, parse_stage, resembled_stage_word
 from .state import ModelState, Snapshot, model_file, model_path, version_file
 from .tagnames import (
     StageTagMessage, format_stage_message, format_stage_tag, format_version_message, format_version_tag,
@@ -48,6 +48,10 @@ def validate_version_name(name: str) -> str:
         raise InvalidNameError("version", name, "a name made of digits would be read as a number")
     if name.lower() in RESERVED_VERSION_NAMES:
         raise InvalidNameError("version", name, "stage words and 'latest' cannot be version names")
+    word = resembled_stage_word(name)
+    if word is not None:
+        raise InvalidNameError("version", name, f"did you mean {word!r}? A version name this close to a stage word"
+                                                " or 'latest' would be created by a typo, so it cannot be one")
     return name
 
 

@@ -26,6 +26,34 @@ STORED_STAGES = ("none", "staging", "production", "archived")
 RESERVED_VERSION_NAMES = frozenset(s.value for s in ModelStages)
 
 
+def resembled_stage_word(name: str) -> str | None:
+    """The stage word (or ``latest``) ``name`` is surely a typo of, if any: a prefix of it (``prod``,
+    ``late``) or a name within a small edit distance (``stagin``, ``produciton``, ``lates``)."""
+    text = name.strip().lower()
+    for word in ("production", "staging", "archived", "latest", "none"):
+        if text == word:
+            return None  # the word itself is handled as a stage, not as a typo
+        if len(text) >= 3 and word.startswith(text):
+            return word
+        allowed = 2 if len(word) >= 7 else 1 if len(word) >= 6 else 0
+        if allowed and abs(len(text) - len(word)) <= allowed and _distance(text, word) <= allowed:
+            return word
+    return None
+
+
+def _distance(a: str, b: str) -> int:
+    """Edit distance (insertions, deletions, substitutions, adjacent swaps)."""
+    rows = [list(range(len(b) + 1))]
+    for i, ca in enumerate(a, 1):
+        row = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
+
+
 def parse_stage(value: object, *, allow_latest: bool = False) -> str:
     """Normalise a stage given as ModelStages or string; raise on anything else."""
     text = value.value if isinstance(value, ModelStages) else value

@@ -209,3 +209,39 @@ def test_model_names_differing_only_in_case_are_refused(client):
         client.create_model("iris")
     with pytest.raises(InvalidNameError, match="only in case"):
         Model("IRIS").number
+
+
+def test_a_version_name_that_is_surely_a_stage_typo_is_refused_not_created(repo, client, capsys):
+    """Model("m", version="prod") must not register a version named "prod" (and push it)."""
+    import subprocess
+
+    import pytest as _pytest
+
+    from gitreg import Model
+    from gitreg.cli.app import main
+    from gitreg.errors import InvalidNameError
+
+    client.create_model_version("m")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout
+    for typo, meant in (("prod", "production"), ("stagin", "staging"), ("lates", "latest"),
+                        ("produciton", "production"), ("Archive", "archived")):
+        with _pytest.raises(InvalidNameError, match=f"did you mean '{meant}'"):
+            Model("m", version=typo).number
+        assert main(["model", "version", "create", "m", "--name", typo]) == 2
+        assert f"did you mean '{meant}'" in capsys.readouterr().err
+    assert subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout == head
+    assert Model("m", version="best").number == 2           # an ordinary name is still created
+    assert Model("m", version="v2-candidate").number == 3
+
+
+def test_an_existing_version_named_like_a_stage_typo_still_resolves(repo, client):
+    """Names created before the rule (e.g. by hand) keep working; only new ones are refused."""
+    import subprocess
+
+    from gitreg import Model
+
+    client.create_model_version("m", name="keep")
+    path = repo / ".mcp/models/m/versions/1.yaml"
+    path.write_text(path.read_text().replace("name: keep", "name: prod"))
+    subprocess.run(["git", "commit", "-qam", "renamed by hand"], cwd=repo, check=True)
+    assert Model("m", version="prod").number == 1
