@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -272,3 +273,12 @@ def test_model_level_listings_as_in_zenml(repo, capsys, tmp_path):
     # the seed's positional shape stays
     code, out, _ = run(capsys, "model", "version", "model_artifacts", "iris", "1", "-o", "json")
     assert code == 0 and [r["name"] for r in json.loads(out)] == ["weights"]
+
+
+def test_version_option_prints_the_version(capsys):
+    from gitreg import __version__
+    from gitreg.cli.app import main
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"gitreg {__version__}"
+    assert (Path(__file__).resolve().parent.parent / "gitreg" / "py.typed").is_file()

@@ -39,6 +39,14 @@ def client(ctx: typer.Context):
     return Client(settings.repo if settings else None, refresh=bool(settings and settings.refresh))
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"gitreg {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
@@ -50,6 +58,8 @@ def main_options(
     refresh: bool = typer.Option(False, "--refresh", help="With a URL: fetch now, whatever the freshness window"
                                  " ($GITREG_FRESHNESS seconds, default 5) says."),
     traceback: bool = typer.Option(False, "--traceback", help="Show a Python traceback on errors (for bug reports)."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Show gitreg's version and exit."),
 ) -> None:
     ctx.obj = Settings(repo, traceback, refresh)
 
