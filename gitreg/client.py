@@ -21,6 +21,7 @@ from .state import ModelState, parse_version_spec
 from .tagnames import validate_tag_prefix
 
 if TYPE_CHECKING:
+    from .errors import ManifestError
     from .compare import Promotion
     from .check import CheckReport
     from .compare import Comparison
@@ -133,6 +134,10 @@ class Client:
 
     def list_model_states(self) -> list[ModelState]:
         return self.registry.snapshot().models()
+
+    def list_readable_model_states(self) -> tuple[list[ModelState], list["ManifestError"]]:
+        """Every model that reads, and the error of each one that does not (a listing need not fail whole)."""
+        return self.registry.snapshot().readable_models()
 
     def update_model(self, model_name_or_id: str, name: str | None = None, license: str | None = None,
                      description: str | None = None, audience: str | None = None, use_cases: str | None = None,

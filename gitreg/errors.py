@@ -228,3 +228,14 @@ class PipelineError(GitregError):
     """A pipeline or step is misconfigured or used outside a run."""
 
     exit_code = 18
+
+
+class UnreadableModelsError(GitregError):
+    """A listing showed every model that reads; these did not (`gitreg check` says why)."""
+
+    exit_code = 19
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(f"{len(problems)} model(s) could not be read and are not listed (see the warnings above);"
+                         " `gitreg check` says what is wrong")
+        self.problems = problems

@@ -182,6 +182,20 @@ class Snapshot:
                 out.append(state)
         return out
 
+    def readable_models(self) -> tuple[list[ModelState], list[ManifestError]]:
+        """Every model that reads, and what is wrong with each one that does not (for listings)."""
+        states: list[ModelState] = []
+        broken: list[ManifestError] = []
+        for name in self.model_names():
+            try:
+                state = self.model(name)
+            except ManifestError as exc:
+                broken.append(exc)
+                continue
+            if state is not None:
+                states.append(state)
+        return states, broken
+
     # ------------------------------------------------------------ loading
 
     def _load_model(self, name: str) -> ModelState | None:

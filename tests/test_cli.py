@@ -282,3 +282,20 @@ def test_version_option_prints_the_version(capsys):
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"gitreg {__version__}"
     assert (Path(__file__).resolve().parent.parent / "gitreg" / "py.typed").is_file()
+
+
+def test_model_list_shows_every_healthy_model_when_one_is_broken(repo, client, capsys):
+    from gitreg.cli.app import main
+
+    client.create_model_version("good")
+    client.create_model_version("bad")
+    manifest = repo / ".mcp/models/bad/versions/1.yaml"
+    manifest.write_text(manifest.read_text().replace("stage: none", "stage: nowhere"))
+    subprocess.run(["git", "commit", "-qam", "a broken hand edit"], cwd=repo, check=True)
+    capsys.readouterr()
+    assert main(["model", "list"]) == 19
+    out, err = capsys.readouterr()
+    assert "good" in out and "bad" not in out
+    assert "warning: not listed: .mcp/models/bad/versions/1.yaml:stage:" in err
+    assert "1 model(s) could not be read" in err and "gitreg check" in err
+    assert main(["check"]) == 14

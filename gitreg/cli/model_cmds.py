@@ -72,7 +72,8 @@ def _clip(text: str, width: int) -> str:
 def model_list(ctx: typer.Context, tag: List[str] = typer.Option([], "--tag", "-t", help="Only models with this tag (repeatable)."),
                output: OutputFormat = OUT) -> None:
     """List models with their latest version and the versions in staging and production."""
-    states = [s for s in client(ctx).list_model_states() if set(tag) <= set(s.model.tags)]
+    readable, broken = client(ctx).list_readable_model_states()
+    states = [s for s in readable if set(tag) <= set(s.model.tags)]
     rows = []
     table = Table(["MODEL", "VERSIONS", "LATEST", "STAGING", "PRODUCTION", "TAGS", "DESCRIPTION"])
     for s in states:
@@ -85,6 +86,12 @@ def model_list(ctx: typer.Context, tag: List[str] = typer.Option([], "--tag", "-
         table.add(s.name, len(s.versions), latest.number if latest else "-", staging[0] if staging else "-",
                   production[0] if production else "-", ",".join(s.model.tags), _clip(s.model.description or "", 50))
     emit(rows, output, table)
+    if broken:
+        from ..errors import UnreadableModelsError
+
+        for problem in broken:
+            note(f"warning: not listed: {problem}")
+        raise UnreadableModelsError([str(p) for p in broken])
 
 
 @model_app.command("register")
