@@ -126,10 +126,12 @@ def load(registry: "Registry", link: ArtifactLink, trusted: materializers.Truste
                     value = materializers.load(link.format, reading.path, verified=reading.verified,
                                                trusted=trusted, what=what)
                 except GitregError:
-                    reading.check()  # bytes that do not match their hash: say that, not how they failed
-                    raise
-                if reading.check():
-                    return value
+                    # bytes that do not match their hash: say that, not how they failed to load
+                    if reading.check():
+                        raise
+                else:
+                    if reading.check():
+                        return value
     # Elsewhere, and for formats that run code: a private copy, hashed while it is made.
     with tempfile.TemporaryDirectory(prefix="gitreg-") as tmp:
         path = store.fetch_file(link.uri, link.sha256, Path(tmp) / "artifact", size=link.size)
