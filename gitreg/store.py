@@ -4,7 +4,9 @@ The only module that imports fsspec.  Objects live at
 ``<store>/objects/sha256/<aa>/<rest-of-hash>``; a directory is stored as its
 files plus a JSON listing whose hash is the directory's hash.  Copies stream in
 fixed-size chunks, hash while copying, skip objects the store already holds,
-and every read is verified against the recorded hash.
+and every read is verified against the recorded hash (a local object read in
+place and unchanged since its hash matched: by its verified stamp, see
+:meth:`ArtifactStore.read_in_place`).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ CHUNK = 8 * 1024 * 1024
 MAX_LISTING = 64 * 1024 * 1024  # bytes of one directory listing (about 400,000 files)
 T = TypeVar("T")
 Progress = Callable[[int], None]  # called with the number of bytes just transferred
-#: A stamp recorded less than this after the object's last change is not kept: a change in the
-#: same tick of the file system's clock would leave the times equal (git's "racy" files).
+#: An object changed less than this ago is not read in place (so never stamped): a change in the
+#: same tick of the file system's clock would leave its times equal (git's "racy" files).
 RACY_NS = 100_000_000
 PARALLEL_HASH = 4 * 1024 * 1024  # objects at least this large are hashed while they are read
 

@@ -49,7 +49,7 @@ def _saved(client, value, name="weights"):
     m = Model("iris")
     link = m.save_artifact(value, name)
     _wait_past_racy()
-    assert m.load_artifact(name) == value if not hasattr(value, "shape") else True
+    assert m.load_artifact(name) == value
     assert (_stamps(client) / link.sha256).is_file()
     return m, link
 
@@ -181,19 +181,18 @@ def test_change_while_reading_falls_back_to_a_verified_copy(repo, client, monkey
         m.load_artifact("weights")
 
 
-def test_remote_loads_still_hash(client, s3_endpoint, hashed):
+def test_remote_loads_still_hash(client, s3_endpoint):
     prefix = f"s3://models/{uuid.uuid4().hex}"
     _use_store(client, prefix, {"storage_options": {"client_kwargs": {"endpoint_url": s3_endpoint}}})
     m = Model("iris")
     link = m.save_artifact(b"z" * 5000, "weights")
     _wait_past_racy()
     for _ in range(2):
-        hashed.clear()
         assert m.load_artifact("weights") == b"z" * 5000
     assert not _stamps(client).exists()
     import s3fs
 
-    s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_endpoint}).pipe(link.uri, b"Z" * 5000)
+    s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_endpoint}).pipe(link.uri, b"Z" * 5000)  # same size
     with pytest.raises(IntegrityError, match="hash mismatch"):
         m.load_artifact("weights")
 
