@@ -4,7 +4,9 @@ The only module that imports fsspec.  Objects live at
 ``<store>/objects/sha256/<aa>/<rest-of-hash>``; a directory is stored as its
 files plus a JSON listing whose hash is the directory's hash.  Copies stream in
 fixed-size chunks, hash while copying, skip objects the store already holds,
-and every read is verified against the recorded hash.
+and every read is verified against the recorded hash (a local object read in
+place and unchanged since its hash matched: by its verified stamp, see
+:meth:`ArtifactStore.read_in_place`).
 """
 
 from __future__ import annotations
@@ -14,17 +16,23 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from .errors import ArtifactRefusedError, ArtifactStoreError, GitregError, IntegrityError
 
 CHUNK = 8 * 1024 * 1024
 MAX_LISTING = 64 * 1024 * 1024  # bytes of one directory listing (about 400,000 files)
+T = TypeVar("T")
 Progress = Callable[[int], None]  # called with the number of bytes just transferred
+#: An object changed less than this ago is not read in place (so never stamped): a change in the
+#: same tick of the file system's clock would leave its times equal (git's "racy" files).
+RACY_NS = 100_000_000
+PARALLEL_HASH = 4 * 1024 * 1024  # objects at least this large are hashed while they are read
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,86 @@ class StoredObject:
     sha256: str
     size: int
     kind: str  # "file" or "directory"
+
+
+class InPlaceRead:
+    """A local store object read where it is: ``path`` for the reader, verified by :meth:`check`.
+
+    With a verified stamp nothing is hashed.  Without one, the object is hashed
+    from a file opened before the reader starts: in a background thread for
+    large objects (the reader and the hash overlap), else at once.
+    """
+
+    def __init__(self, uri: str, path: Path, stamp: tuple[int, int, int, int, int], sha: str, size: int,
+                 record: Path, fh: Any) -> None:
+        self.uri = uri
+        self.path = path
+        self.verified = fh is None  # the stamp held: these bytes matched their hash before
+        self._stamp = stamp
+        self._sha = sha
+        self._size = size
+        self._record = record
+        self._fh = fh
+        self._result: tuple[str, int] | None = None
+        self._error: BaseException | None = None
+        self._thread = None
+        if fh is not None:
+            if size >= PARALLEL_HASH:
+                import threading
+
+                self._thread = threading.Thread(target=self._hash, name="gitreg-hash", daemon=True)
+                self._thread.start()
+            else:
+                self._hash()
+                self._raise_if_wrong()
+                self.verified = True
+
+    def _hash(self) -> None:
+        try:
+            self._result = _digest(_file_chunks(self._fh, self._size + 1))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            self._error = exc
+
+    def _raise_if_wrong(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            with _boundary(f"cannot read {self.uri}"):
+                raise self._error
+        if self._result is not None:
+            actual, seen = self._result
+            if seen != self._size:
+                raise _size_error(self.uri, self._size, str(seen) if seen <= self._size else f"more than {self._size}")
+            if actual != self._sha:
+                raise IntegrityError(self.uri, self._sha, actual)
+
+    def check(self) -> bool:
+        """After reading ``path``: raise if the object's bytes do not match the hash; False if it
+        changed while it was read (what was read is unknown: read a verified copy instead)."""
+        self._raise_if_wrong()
+        try:
+            same = _stat_stamp(os.stat(self.path)) == self._stamp
+            if self._fh is not None:
+                same = same and _stat_stamp(os.fstat(self._fh.fileno())) == self._stamp
+        except OSError:
+            return False
+        if same and self._result is not None:
+            _write_record(self._record, [str(self.path), *self._stamp])
+        return same
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._fh is not None:
+            self._fh.close()
+
+    def __enter__(self) -> "InPlaceRead":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)
@@ -136,24 +224,57 @@ class ArtifactStore:
     def _put_local(self, src: Path, progress: Progress) -> StoredObject:
         # One pass: copy into a temporary file inside the store while hashing,
         # then rename it to its content address (or drop it if already there).
-        objects = Path(self._base) / "objects" / "sha256"
-        objects.mkdir(parents=True, exist_ok=True)
-        self._ignore_in_git(Path(self._base))
-        tmp = objects / f".tmp-{uuid.uuid4().hex}"
+        tmp = self._local_scratch()
         try:
             with open(src, "rb") as fin, open(tmp, "wb") as fout:
                 sha, size = _digest(_file_chunks(fin), progress, fout.write)
-            final = Path(self._object_path(sha))
-            if final.exists():
-                tmp.unlink()
-            else:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.chmod(tmp, 0o444)
-                os.replace(tmp, final)
+            self._settle(tmp, sha)
         finally:
             if tmp.exists():
                 tmp.unlink()
         return StoredObject(self.object_uri(sha), sha, size, "file")
+
+    def _local_scratch(self) -> Path:
+        """A fresh temporary path inside the local store's objects folder."""
+        objects = Path(self._base) / "objects" / "sha256"
+        objects.mkdir(parents=True, exist_ok=True)
+        self._ignore_in_git(Path(self._base))
+        return objects / f".tmp-{uuid.uuid4().hex}"
+
+    def _settle(self, tmp: Path, sha: str) -> None:
+        """Give a hashed temporary file its content address (or drop it: already there)."""
+        final = Path(self._object_path(sha))
+        if final.exists():
+            tmp.unlink()
+        else:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+
+    def put_written(self, write: Callable[[Path], T]) -> tuple[StoredObject, T]:
+        """Store the file ``write(path)`` writes; returns what was stored and what ``write`` returned.
+
+        In a local store the file is written inside it and hashed in place, then
+        renamed to its content address: its bytes are never copied.  Elsewhere it
+        is written to a temporary folder and uploaded.
+        """
+        if not self._is_local_fs(self.fs):
+            with tempfile.TemporaryDirectory(prefix="gitreg-") as folder:
+                path = Path(folder) / "artifact"
+                result = write(path)
+                return self.put_file(path), result
+        with _boundary(f"cannot write to {self.uri}"):
+            tmp = self._local_scratch()
+        try:
+            result = write(tmp)
+            with _boundary(f"cannot store a new object in {self.uri}"):
+                with open(tmp, "rb") as fh:
+                    sha, size = _digest(_file_chunks(fh))
+                self._settle(tmp, sha)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return StoredObject(self.object_uri(sha), sha, size, "file"), result
 
     def _ignore_in_git(self, base: Path) -> None:
         """A store folder inside the repository ignores itself."""
@@ -251,6 +372,43 @@ class ArtifactStore:
             if tmp.exists():
                 tmp.unlink()
         return dest
+
+    def read_in_place(self, uri: str, sha: str, size: int, stamps: Path) -> "InPlaceRead | None":
+        """Read the object ``uri`` where it is, when the store is a local folder (else None).
+
+        ``stamps`` is a folder of verified stamps keyed by sha256.  The size is
+        compared with ``size`` at once, always.  An object whose (size, mtime,
+        ctime, inode, device) equal the stamp recorded when its hash last matched
+        is not hashed again (ctime cannot be set back by a user); any other is
+        hashed from a file opened now, alongside the caller's read of ``path``,
+        and :meth:`InPlaceRead.check` says whether what the caller read is what
+        was verified.  None also when the object cannot be opened or changed a
+        moment ago: the caller's verified copy then reports or settles it.
+        """
+        if not _is_sha(sha):
+            return None
+        fs, path = self._fs_for(uri)
+        if not self._is_local_fs(fs):
+            return None
+        try:
+            fh = open(path, "rb", buffering=0)
+        except OSError:
+            return None
+        try:
+            stamp = _stat_stamp(os.fstat(fh.fileno()))
+            if stamp[0] != size:
+                raise _size_error(uri, size, str(stamp[0]))
+            record = stamps / sha
+            if _read_record(record) == [str(path), *stamp]:
+                fh.close()
+                return InPlaceRead(uri, Path(path), stamp, sha, size, record, None)
+            if time.time_ns() - stamp[2] < RACY_NS:
+                fh.close()
+                return None
+            return InPlaceRead(uri, Path(path), stamp, sha, size, record, fh)
+        except BaseException:
+            fh.close()
+            raise
 
     def read_bytes(self, uri: str, sha: str, size: int | None = None) -> bytes:
         return b"".join(self.open_verified(uri, sha, size))
@@ -479,15 +637,40 @@ def _listing_bytes(files: list[dict[str, Any]]) -> bytes:
     return json.dumps({"format": 1, "files": files}, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _file_chunks(fh: Any) -> Iterator[memoryview]:
-    """Chunks of an open local file, read into one reused buffer."""
+def _file_chunks(fh: Any, limit: int | None = None) -> Iterator[memoryview]:
+    """Chunks of an open local file, read into one reused buffer (at most ``limit`` bytes)."""
     buf = bytearray(CHUNK)
     view = memoryview(buf)
-    while True:
-        n = fh.readinto(buf)
+    left = limit
+    while left is None or left > 0:
+        n = fh.readinto(view if left is None or left >= CHUNK else view[:left])
         if not n:
             return
+        if left is not None:
+            left -= n
         yield view[:n]
+
+
+def _stat_stamp(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def _read_record(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_record(path: Path, record: list[Any]) -> None:
+    """Write a verified stamp in one step; without one the next load hashes again."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def _digest(chunks: Iterable[bytes | memoryview], progress: Progress = _noop,
