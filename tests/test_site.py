@@ -126,6 +126,22 @@ def test_manifest_text_is_escaped_everywhere(client: Client, tmp_path: Path, cap
     assert "<script>alert" not in html and "&lt;script&gt;" in html
 
 
+def test_full_rebuild_rewrites_only_pages_whose_bytes_differ(client: Client, tmp_path: Path) -> None:
+    make_registry(client, tmp_path)
+    out = tmp_path / "site"
+    build_site(client.registry, out)
+    page, other = out / "models" / "iris" / "v2.html", out / "models" / "iris" / "v1.html"
+    good = page.read_bytes()
+    page.write_bytes(good.replace(b"<main>", b"<MAIN>"))  # same size, other bytes
+    other.write_bytes(other.read_bytes() + b"<!-- edited -->")  # another size
+    untouched = (out / "models" / "iris" / "index.html").stat().st_mtime_ns
+    again = build_site(client.registry, out, full=True)
+    assert again.pages_written == 2
+    assert page.read_bytes() == good and b"edited" not in other.read_bytes()
+    assert (out / "models" / "iris" / "index.html").stat().st_mtime_ns == untouched
+    assert not list(out.rglob("*.tmp"))
+
+
 def test_incremental_rebuild_renders_only_what_changed(client: Client, tmp_path: Path) -> None:
     make_registry(client, tmp_path)
     out = tmp_path / "site"

@@ -124,19 +124,36 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _write(path: Path, text: str) -> bool:
-    """Write ``text`` unless the file already holds it (so unchanged pages keep their times)."""
-    data = text.encode("utf-8")
-    try:
-        if path.read_bytes() == data:
-            return False
-    except OSError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write(path: Path, data: bytes, size: int | None = -1) -> bool:
+    """Write ``data`` unless the file already holds it (so unchanged pages keep their times).
+
+    ``size``: the file's size as a listing of its folder found it, None when the listing found
+    no such file (then it is neither read nor its folder made), -1 when nothing is known.
+    A file is replaced whole (a reader never sees half a page).
+    """
+    if size == -1:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = None
+            path.parent.mkdir(parents=True, exist_ok=True)
+    if size == len(data):
+        try:
+            if path.read_bytes() == data:
+                return False
+        except OSError:
+            pass
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
     return True
+
+
+def _listing(folder: Path) -> dict[str, int]:
+    """The files in ``folder`` (made if missing) and their sizes, from one listing."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with os.scandir(folder) as entries:
+        return {e.name: e.stat().st_size for e in entries if e.is_file(follow_symlinks=False)}
 
 
 class _Builder:
@@ -148,6 +165,7 @@ class _Builder:
         self.config = self.snap.config
         self.store_url = store_url
         self.written = 0
+        self.folders: dict[str, dict[str, int]] = {}  # output folder -> {file: size}, listed once
 
     # ------------------------------------------------------------ links
 
@@ -171,15 +189,21 @@ class _Builder:
     # ------------------------------------------------------------ pages
 
     def page(self, rel: str, template: str, **context: Any) -> None:
-        depth = rel.count("/")
-        html = render(template, root="../" * depth, **context)
-        if _write(self.out / rel, html):
+        folder, _, name = rel.rpartition("/")
+        listing = self.folders.get(folder)
+        if listing is None:
+            listing = self.folders[folder] = _listing(self.out / folder)
+        html = render(template, root="../" * rel.count("/"), **context).encode("utf-8")
+        if _write(self.out / rel, html, listing.get(name)):
+            listing[name] = len(html)
             self.written += 1
 
-    def model_pages(self, state: "ModelState", events: list[Any], run_ids: set[str]) -> None:
+    def model_pages(self, state: "ModelState", refs: list["RefInfo"], run_ids: set[str]) -> None:
         from ..compare import compare_versions, flatten, is_number
+        from ..history import model_history
 
         name = state.name
+        events = model_history(_ModelRefs(self.repo, refs), self.config.tag_prefix, name)  # type: ignore[arg-type]
         versions = list(state.versions)
         flat = [flatten(v.metadata) for v in versions]
         keys = sorted(set().union(*flat)) if flat else []
@@ -215,8 +239,8 @@ PARALLEL_FROM = 200  # models to render before the work is split over the machin
 def _render_chunk(args: tuple[_Builder, list[tuple[Any, list[Any]]], set[str]]) -> int:
     builder, chunk, run_ids = args
     builder.written = 0
-    for state, events in chunk:
-        builder.model_pages(state, events, run_ids)
+    for state, refs in chunk:
+        builder.model_pages(state, refs, run_ids)
     return builder.written
 
 
@@ -252,7 +276,6 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
     ``store_url``: the address under which the page can reach the artifact store (download links);
     by default links point at a local store's files (reachable from file:// pages) or at http(s) URIs.
     """
-    from ..history import model_history
     from ..runs import read_run, RUNS_PATH
     from ..state import model_path
 
@@ -274,7 +297,7 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
     old_runs: dict[str, str] = previous.get("runs", {})
 
     for asset in SITE_ASSETS:
-        if _write(out / "assets" / asset, (ASSETS / asset).read_text()):
+        if _write(out / "assets" / asset, (ASSETS / asset).read_bytes()):
             builder.written += 1
 
     # runs: one tree listing tells which run files changed
@@ -301,14 +324,13 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
         keys[name] = digest
         if old_models.get(name) == digest and (out / "models" / name / "index.html").exists():
             continue
-        events = model_history(_ModelRefs(repo, refs), builder.config.tag_prefix, name)  # type: ignore[arg-type]
         stale = out / "models" / name
         if stale.exists():  # versions may have been deleted: their pages go too
             keep = {f"v{v.number}.html" for v in state.versions} | {"index.html", "compare.html"}
             for page in stale.iterdir():
                 if page.name not in keep:
                     page.unlink()
-        todo.append((state, events))
+        todo.append((state, refs))  # its history is read where its pages are rendered
     rendered = len(todo)
     builder.written += _render_models(builder, todo, run_ids)
     for gone in set(old_models) - set(keys):
@@ -331,7 +353,7 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
 
     builder.page("index.html", "index.html", states=states, title="models")
     _write(state_path, json.dumps({"fingerprint": fingerprint, "commit": snap.commit, "models": keys,
-                                   "runs": run_oids}, indent=1, sort_keys=True))
+                                   "runs": run_oids}, indent=1, sort_keys=True).encode())
     return BuildResult(out, snap.commit, len(states), rendered, runs_rendered, builder.written,
                        time.perf_counter() - started)
 
