@@ -10,7 +10,8 @@ Layout of the output::
     assets/                         site.css, site.js
 
 A rebuild renders again only the models whose tree or tags changed (and the runs
-whose files changed); what it knows is kept in ``.gitreg-site.json`` in the output.
+whose files changed); what it knows is kept in ``.gitreg-site.json`` in the output,
+with each model's row of the index page, so an unchanged model's manifests are not read.
 """
 
 from __future__ import annotations
