@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .render import ASSETS, TEMPLATES, render, template
+from .render import ASSETS, TEMPLATES, compiled, render
 
 if TYPE_CHECKING:
     from ..gitrepo import GitRepo, RefInfo
@@ -230,7 +230,7 @@ class _Builder:
         comparison = compare_versions(versions) if len(versions) > 1 else None
         self.page(f"{folder}/compare.html", "compare.html", state=state, comparison=comparison,
                   title=f"{name}: compare")
-        return str(template("macros.html").module.model_row(state))
+        return str(compiled("macros.html").module.model_row(state))
 
     def run_page(self, run: Any, models: set[str]) -> None:
         self.page(f"runs/{run.id}.html", "run.html", run=run, models=models, title=f"run {run.id}")
@@ -286,9 +286,9 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
     ``store_url``: the address under which the page can reach the artifact store (download links);
     by default links point at a local store's files (reachable from file:// pages) or at http(s) URIs.
     """
-    from ..runs import read_run, RUNS_PATH
     from markupsafe import Markup
 
+    from ..runs import read_run, RUNS_PATH
     from ..state import MODELS_PATH
 
     started = time.perf_counter()

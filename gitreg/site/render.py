@@ -39,12 +39,13 @@ def environment():
 
 
 @lru_cache(maxsize=None)
-def template(name: str) -> Any:
+def compiled(name: str) -> Any:
+    """The template ``name``, compiled once per process."""
     return environment().get_template(name)
 
 
 def render(name: str, **context: Any) -> str:
-    return template(name).render(**context)
+    return compiled(name).render(**context)
 
 
 # ---------------------------------------------------------------- notebooks
