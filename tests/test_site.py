@@ -126,6 +126,46 @@ def test_manifest_text_is_escaped_everywhere(client: Client, tmp_path: Path, cap
     assert "<script>alert" not in html and "&lt;script&gt;" in html
 
 
+def test_full_rebuild_rewrites_only_pages_whose_bytes_differ(client: Client, tmp_path: Path) -> None:
+    make_registry(client, tmp_path)
+    out = tmp_path / "site"
+    build_site(client.registry, out)
+    page, other = out / "models" / "iris" / "v2.html", out / "models" / "iris" / "v1.html"
+    good = page.read_bytes()
+    page.write_bytes(good.replace(b"<main>", b"<MAIN>"))  # same size, other bytes
+    other.write_bytes(other.read_bytes() + b"<!-- edited -->")  # another size
+    untouched = (out / "models" / "iris" / "index.html").stat().st_mtime_ns
+    again = build_site(client.registry, out, full=True)
+    assert again.pages_written == 2
+    assert page.read_bytes() == good and b"edited" not in other.read_bytes()
+    assert (out / "models" / "iris" / "index.html").stat().st_mtime_ns == untouched
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_incremental_index_matches_a_fresh_build(client: Client, tmp_path: Path) -> None:
+    """The index keeps unchanged models' rows from the last build; it must read as a fresh build's."""
+    make_registry(client, tmp_path)
+    client.create_model_version("third", metadata={"loss": 2.0})
+    out = tmp_path / "site"
+    build_site(client.registry, out)
+
+    def same_as_fresh(name: str) -> str:
+        fresh = build_site(client.registry, tmp_path / name, full=True).out
+        index = (out / "index.html").read_text()
+        assert index == (fresh / "index.html").read_text()
+        return index
+
+    client.update_model("other", description="Now described.")
+    client.create_model_version("iris", metadata={"accuracy": 0.97})
+    assert build_site(client.registry, out).models_rendered == 2
+    index = same_as_fresh("fresh1")
+    assert "Now described." in index and 'href="models/iris/v4.html">v4</a>' in index and "3 model(s)" in index
+    client.delete_model("other")
+    build_site(client.registry, out)
+    index = same_as_fresh("fresh2")
+    assert "models/other/" not in index and "models/third/" in index and "2 model(s)" in index
+
+
 def test_incremental_rebuild_renders_only_what_changed(client: Client, tmp_path: Path) -> None:
     make_registry(client, tmp_path)
     out = tmp_path / "site"

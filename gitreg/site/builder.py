@@ -10,7 +10,8 @@ Layout of the output::
     assets/                         site.css, site.js
 
 A rebuild renders again only the models whose tree or tags changed (and the runs
-whose files changed); what it knows is kept in ``.gitreg-site.json`` in the output.
+whose files changed); what it knows is kept in ``.gitreg-site.json`` in the output,
+with each model's row of the index page, so an unchanged model's manifests are not read.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .render import ASSETS, TEMPLATES, render
+from .render import ASSETS, TEMPLATES, compiled, render
 
 if TYPE_CHECKING:
     from ..gitrepo import GitRepo, RefInfo
@@ -124,19 +125,36 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _write(path: Path, text: str) -> bool:
-    """Write ``text`` unless the file already holds it (so unchanged pages keep their times)."""
-    data = text.encode("utf-8")
-    try:
-        if path.read_bytes() == data:
-            return False
-    except OSError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write(path: Path, data: bytes, size: int | None = -1) -> bool:
+    """Write ``data`` unless the file already holds it (so unchanged pages keep their times).
+
+    ``size``: the file's size as a listing of its folder found it, None when the listing found
+    no such file (then it is neither read nor its folder made), -1 when nothing is known.
+    A file is replaced whole (a reader never sees half a page).
+    """
+    if size == -1:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = None
+            path.parent.mkdir(parents=True, exist_ok=True)
+    if size == len(data):
+        try:
+            if path.read_bytes() == data:
+                return False
+        except OSError:
+            pass
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
     return True
+
+
+def _listing(folder: Path) -> dict[str, int]:
+    """The files in ``folder`` (made if missing) and their sizes, from one listing."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with os.scandir(folder) as entries:
+        return {e.name: e.stat().st_size for e in entries if e.is_file(follow_symlinks=False)}
 
 
 class _Builder:
@@ -148,6 +166,7 @@ class _Builder:
         self.config = self.snap.config
         self.store_url = store_url
         self.written = 0
+        self.folders: dict[str, dict[str, int]] = {}  # output folder -> {file: size}, listed once
 
     # ------------------------------------------------------------ links
 
@@ -171,15 +190,22 @@ class _Builder:
     # ------------------------------------------------------------ pages
 
     def page(self, rel: str, template: str, **context: Any) -> None:
-        depth = rel.count("/")
-        html = render(template, root="../" * depth, **context)
-        if _write(self.out / rel, html):
+        folder, _, name = rel.rpartition("/")
+        listing = self.folders.get(folder)
+        if listing is None:
+            listing = self.folders[folder] = _listing(self.out / folder)
+        html = render(template, root="../" * rel.count("/"), **context).encode("utf-8")
+        if _write(self.out / rel, html, listing.get(name)):
+            listing[name] = len(html)
             self.written += 1
 
-    def model_pages(self, state: "ModelState", events: list[Any], run_ids: set[str]) -> None:
+    def model_pages(self, state: "ModelState", refs: list["RefInfo"], run_ids: set[str]) -> str:
+        """Write the pages of one model; returns its row of the index page."""
         from ..compare import compare_versions, flatten, is_number
+        from ..history import model_history
 
         name = state.name
+        events = model_history(_ModelRefs(self.repo, refs), self.config.tag_prefix, name)  # type: ignore[arg-type]
         versions = list(state.versions)
         flat = [flatten(v.metadata) for v in versions]
         keys = sorted(set().union(*flat)) if flat else []
@@ -204,6 +230,7 @@ class _Builder:
         comparison = compare_versions(versions) if len(versions) > 1 else None
         self.page(f"{folder}/compare.html", "compare.html", state=state, comparison=comparison,
                   title=f"{name}: compare")
+        return str(compiled("macros.html").module.model_row(state))
 
     def run_page(self, run: Any, models: set[str]) -> None:
         self.page(f"runs/{run.id}.html", "run.html", run=run, models=models, title=f"run {run.id}")
@@ -212,15 +239,18 @@ class _Builder:
 PARALLEL_FROM = 200  # models to render before the work is split over the machine's cores
 
 
-def _render_chunk(args: tuple[_Builder, list[tuple[Any, list[Any]]], set[str]]) -> int:
+Chunk = tuple[int, dict[str, str]]  # pages written, index rows by model
+
+
+def _render_chunk(args: tuple[_Builder, list[tuple[Any, list[Any]]], set[str]]) -> Chunk:
     builder, chunk, run_ids = args
-    builder.written = 0
-    for state, events in chunk:
-        builder.model_pages(state, events, run_ids)
-    return builder.written
+    start = builder.written
+    rows = {state.name: builder.model_pages(state, refs, run_ids) for state, refs in chunk}
+    written, builder.written = builder.written - start, start  # the caller adds it (once)
+    return written, rows
 
 
-def _render_models(builder: _Builder, todo: list[tuple[Any, list[Any]]], run_ids: set[str]) -> int:
+def _render_models(builder: _Builder, todo: list[tuple[Any, list[Any]]], run_ids: set[str]) -> Chunk:
     """Render the pages of ``todo``; many models are split over processes (fork: no pickling of the registry)."""
     import multiprocessing
 
@@ -231,15 +261,19 @@ def _render_models(builder: _Builder, todo: list[tuple[Any, list[Any]]], run_ids
     _FORKED = (builder, todo, run_ids)
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return sum(pool.map(_forked_chunk, [(i, workers) for i in range(workers)]))
+            parts = pool.map(_forked_chunk, [(i, workers) for i in range(workers)])
     finally:
         _FORKED = None
+    rows: dict[str, str] = {}
+    for _, part in parts:
+        rows.update(part)
+    return sum(written for written, _ in parts), rows
 
 
 _FORKED: Any = None
 
 
-def _forked_chunk(part: tuple[int, int]) -> int:
+def _forked_chunk(part: tuple[int, int]) -> Chunk:
     builder, todo, run_ids = _FORKED
     index, count = part
     return _render_chunk((builder, todo[index::count], run_ids))
@@ -252,9 +286,10 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
     ``store_url``: the address under which the page can reach the artifact store (download links);
     by default links point at a local store's files (reachable from file:// pages) or at http(s) URIs.
     """
-    from ..history import model_history
+    from markupsafe import Markup
+
     from ..runs import read_run, RUNS_PATH
-    from ..state import model_path
+    from ..state import MODELS_PATH
 
     started = time.perf_counter()
     out = Path(out).absolute()
@@ -272,9 +307,10 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
         previous = {}
     old_models: dict[str, str] = previous.get("models", {})
     old_runs: dict[str, str] = previous.get("runs", {})
+    old_rows: dict[str, str] = previous.get("rows", {})
 
     for asset in SITE_ASSETS:
-        if _write(out / "assets" / asset, (ASSETS / asset).read_text()):
+        if _write(out / "assets" / asset, (ASSETS / asset).read_bytes()):
             builder.written += 1
 
     # runs: one tree listing tells which run files changed
@@ -287,30 +323,32 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
 
     names = snap.model_names() if snap.commit else []
     tags = _tags_by_model(repo, builder.config.tag_prefix) if names else {}
-    trees = dict(zip(names, (repo.resolve(f"{snap.commit}:{model_path(n)}") for n in names)))
+    listing = repo.read_tree(f"{snap.commit}:{MODELS_PATH}") if names else None
+    trees = {e.name: e.oid for e in listing[1]} if listing else {}  # one exchange for every model's tree
     keys: dict[str, str] = {}
-    states = []
+    rows: dict[str, str] = {}  # each model's row of the index page, kept from the last build while unchanged
     todo: list[tuple[Any, list[Any]]] = []
     for name in names:
         refs = tags.get(name, [])
         digest = hashlib.sha256(json.dumps([trees[name], sorted((r.name, r.oid) for r in refs)]).encode()).hexdigest()
+        if old_models.get(name) == digest and name in old_rows and (out / "models" / name / "index.html").exists():
+            keys[name], rows[name] = digest, old_rows[name]
+            continue  # unchanged: its manifests are not even read
         state = snap.model(name)
         if state is None:
             continue
-        states.append(state)
         keys[name] = digest
-        if old_models.get(name) == digest and (out / "models" / name / "index.html").exists():
-            continue
-        events = model_history(_ModelRefs(repo, refs), builder.config.tag_prefix, name)  # type: ignore[arg-type]
         stale = out / "models" / name
         if stale.exists():  # versions may have been deleted: their pages go too
             keep = {f"v{v.number}.html" for v in state.versions} | {"index.html", "compare.html"}
             for page in stale.iterdir():
                 if page.name not in keep:
                     page.unlink()
-        todo.append((state, events))
+        todo.append((state, refs))  # its history is read where its pages are rendered
     rendered = len(todo)
-    builder.written += _render_models(builder, todo, run_ids)
+    written, new_rows = _render_models(builder, todo, run_ids)
+    builder.written += written
+    rows.update(new_rows)
     for gone in set(old_models) - set(keys):
         shutil.rmtree(out / "models" / gone, ignore_errors=True)
 
@@ -329,10 +367,11 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
         except OSError:
             pass
 
-    builder.page("index.html", "index.html", states=states, title="models")
+    builder.page("index.html", "index.html", rows=[Markup(rows[name]) for name in names if name in rows],
+                 title="models")
     _write(state_path, json.dumps({"fingerprint": fingerprint, "commit": snap.commit, "models": keys,
-                                   "runs": run_oids}, indent=1, sort_keys=True))
-    return BuildResult(out, snap.commit, len(states), rendered, runs_rendered, builder.written,
+                                   "runs": run_oids, "rows": rows}, indent=1, sort_keys=True).encode())
+    return BuildResult(out, snap.commit, len(keys), rendered, runs_rendered, builder.written,
                        time.perf_counter() - started)
 
 

@@ -31,14 +31,21 @@ def environment():
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # the templates ship in the package: compiled once per process, never re-checked
     )
     env.filters.update(delta=delta_text, value=value_text, size=human_size, flatten=flatten)
     env.globals.update(is_number=is_number, executes_code=executes_code, CODE_MARK=CODE_MARK)
     return env
 
 
-def render(template: str, **context: Any) -> str:
-    return environment().get_template(template).render(**context)
+@lru_cache(maxsize=None)
+def compiled(name: str) -> Any:
+    """The template ``name``, compiled once per process."""
+    return environment().get_template(name)
+
+
+def render(name: str, **context: Any) -> str:
+    return compiled(name).render(**context)
 
 
 # ---------------------------------------------------------------- notebooks
