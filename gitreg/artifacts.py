@@ -5,11 +5,9 @@ Ties the materializers to the store; the registry records the links.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -17,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import materializers
 from .errors import ArtifactRefusedError, GitregError, InvalidValueError
 from .manifests import ARTIFACT_TYPES, ArtifactLink
+from .stamps import read_record, stat_stamp, write_record
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -158,11 +157,11 @@ def _cached_path(registry: "Registry", link: ArtifactLink) -> Path:
         stamp_file = root / f"{link.sha256}.stamp"
     if target.exists():
         stamp = _stamp(target)
-        if stamp is not None and stamp == _read_stamp(stamp_file):
+        if stamp is not None and stamp == read_record(stamp_file):
             return target
         if link.kind == "file" and target.is_file() and hash_file(target) == (link.sha256, link.size):
             _read_only(target)
-            _write_stamp(stamp_file, _stamp(target))
+            _keep_stamp(stamp_file, target)
             return target
     scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
     try:
@@ -184,7 +183,7 @@ def _cached_path(registry: "Registry", link: ArtifactLink) -> Path:
             _remove(scratch)
         except OSError:
             pass
-    _write_stamp(stamp_file, _stamp(target))
+    _keep_stamp(stamp_file, target)
     return target
 
 
@@ -197,30 +196,16 @@ def _stamp(path: Path) -> list[list[Any]] | None:
     try:
         out = []
         for file in _files_of(path):
-            st = file.lstat()
-            out.append([file.relative_to(path).as_posix(), st.st_size, st.st_mtime_ns, st.st_ctime_ns,
-                        st.st_ino, st.st_dev])
+            out.append([file.relative_to(path).as_posix(), *stat_stamp(file.lstat())])
         return out
     except OSError:
         return None
 
 
-def _read_stamp(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _write_stamp(path: Path, stamp: list[list[Any]] | None) -> None:
-    if stamp is None:
-        return
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    try:
-        tmp.write_text(json.dumps(stamp), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:  # no stamp: the next use hashes again
-        tmp.unlink(missing_ok=True)
+def _keep_stamp(stamp_file: Path, target: Path) -> None:
+    stamp = _stamp(target)
+    if stamp is not None:  # no stamp: the next use hashes again
+        write_record(stamp_file, stamp)
 
 
 def _read_only(path: Path) -> None:

@@ -11,7 +11,6 @@ signing configuration apply; branch moves are compare-and-swap
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 from .errors import BareRepositoryError, GitError, NotARegistryError
+from .stamps import read_record, stat_stamp, write_record
 
 ZERO_OID = "0" * 40
 OBJECT_CACHE_ENTRIES = 20000     # remembered cat-file answers (cleared when exceeded)
@@ -66,6 +66,12 @@ class RefUpdate:
 _LOCK_HELD = re.compile(r"Unable to create '([^']+\.lock)': File exists")
 # What git says when a ref is not where a compare-and-swap expected it.
 _CAS_MARKERS = ("but expected", "reference already exists", "cannot lock ref", "is at ", "unable to resolve reference")
+
+
+def lock_held_error(lock: str | os.PathLike[str]) -> GitError:
+    """A lock file of git's is there: say so, and how to free it if it is a crashed command's."""
+    return GitError(f"{lock} exists: another git command is running, or one crashed; nothing was written."
+                    f" If no git command is running, remove it (rm {lock}), then retry")
 
 
 def _git_env() -> dict[str, str]:
@@ -386,8 +392,7 @@ class GitRepo:
                 break
             time.sleep(0.02 + attempt * 0.002)
         else:
-            raise GitError(f"{held.group(1)} exists: another git command is running, or one crashed; nothing was"
-                           f" written. If no git command is running, remove it (rm {held.group(1)}), then retry")
+            raise lock_held_error(held.group(1))
         lost = [ref for ref, _new, _old in updates if ref in err]
         if any(marker in err for marker in _CAS_MARKERS):
             return RefUpdate(False, tuple(lost))
@@ -620,7 +625,7 @@ class GitRepo:
             committed = dict(self._blobs_under(commit, path)) if commit else {}
             staged = committed if note is not None else \
                 {p: oid for p, oid in index.items() if p == path or p.startswith(path + "/")}
-            present = self._worktree_files(path)
+            present = self.worktree_files(path)
             for rel in sorted(set(committed) | set(present) | set(staged)):
                 want = committed.get(rel)
                 if want is None or staged.get(rel) != want or rel not in present:
@@ -629,7 +634,8 @@ class GitRepo:
                     dirty.append(rel)  # changed in the work tree (a file untouched since gitreg wrote it is not)
         return dirty
 
-    def _worktree_files(self, path: str) -> dict[str, Path]:
+    def worktree_files(self, path: str) -> dict[str, Path]:
+        """Every file under ``path`` in the work tree (relative path -> full path)."""
         local = self.root / path
         present: dict[str, Path] = {}
         if local.is_file():
@@ -643,10 +649,9 @@ class GitRepo:
 
     def _index_stat(self) -> list[int] | None:
         try:
-            st = os.stat(self.git_dir / "index")
+            return list(stat_stamp(os.stat(self.git_dir / "index")))
         except OSError:
             return None
-        return [st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size]
 
     def note_index_synced(self, commit: str, paths: Sequence[str]) -> None:
         """Remember that the index entries under ``paths`` equal ``commit`` now (gitreg just wrote them).
@@ -660,20 +665,17 @@ class GitRepo:
             if stamp is None:
                 note.unlink(missing_ok=True)
                 return
-            files = {rel: _file_stat(full) for path in paths for rel, full in self._worktree_files(path).items()}
-            note.write_text(json.dumps({"index": stamp, "commit": commit, "paths": sorted(paths), "files": files}))
+            files = {rel: _file_stat(full) for path in paths for rel, full in self.worktree_files(path).items()}
         except OSError:
-            pass
+            return
+        write_record(note, {"index": stamp, "commit": commit, "paths": sorted(paths), "files": files})
 
     def _index_note(self, commit: str | None, paths: Sequence[str]) -> dict | None:
         """The note of :meth:`note_index_synced`, if it still holds for ``commit`` and ``paths``."""
         if commit is None:
             return None
-        try:
-            note = json.loads((self.git_dir / "gitreg-index-note.json").read_text())
-        except (OSError, ValueError):
-            return None
-        if (note.get("commit") == commit and note.get("index") == self._index_stat()
+        note = read_record(self.git_dir / "gitreg-index-note.json")
+        if isinstance(note, dict) and (note.get("commit") == commit and note.get("index") == self._index_stat()
                 and set(paths) <= set(note.get("paths") or ())):
             return note
         return None
@@ -949,6 +951,5 @@ def _mtime(path: Path) -> int:
 
 
 def _file_stat(path: Path) -> list[int]:
-    """What changes when a file is written: size, modification and change times, inode."""
-    st = path.stat()
-    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+    """What changes when a file is written (a stamp, as a JSON record holds it)."""
+    return list(stat_stamp(path.stat()))

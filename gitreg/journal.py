@@ -150,11 +150,7 @@ def recover(repo: GitRepo, write: PendingWrite, published: Callable[[str], bool]
         staged = repo.index_entries(write.paths)
         names = set(before) | set(now) | set(staged)
         for path in write.paths:
-            folder = repo.root / path
-            if folder.is_dir():
-                names.update(p.relative_to(repo.root).as_posix() for p in folder.rglob("*") if p.is_file())
-            elif folder.is_file():
-                names.add(path)
+            names.update(repo.worktree_files(path))
         fix: dict[str, str | None] = {}
         for name in sorted(names):
             old, new = before.get(name), now.get(name)

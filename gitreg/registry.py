@@ -23,7 +23,7 @@ from .errors import (
     RemoteError,
 )
 from . import journal
-from .gitrepo import GitRepo
+from .gitrepo import GitRepo, lock_held_error
 from .journal import PendingWrite, Recovery
 from .manifests import RegistryConfig, dump
 from .remote import Remote, base_for_write, freshness_window, is_url, open_url, redact
@@ -263,9 +263,7 @@ class Registry:
                         raise DirtyManifestsError(dirty)
                     checked.update(unchecked)
                 if not repo.bare and not repo.wait_for_index():
-                    lock = repo.git_dir / "index.lock"
-                    raise GitError(f"{lock} exists: another git command is running, or one crashed; nothing was"
-                                   f" written. If no git command is running, remove it (rm {lock}), then retry")
+                    raise lock_held_error(repo.git_dir / "index.lock")
                 root_tree = repo.resolve(f"{base}^{{tree}}") if base else None
                 tree = repo.update_paths(root_tree, change.files)
                 commit = repo.commit_tree(tree, [base] if base else [], change.message)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from .errors import ArtifactRefusedError, ArtifactStoreError, GitregError, IntegrityError
+from .stamps import read_record, stat_stamp, write_record
 
 CHUNK = 8 * 1024 * 1024
 MAX_LISTING = 64 * 1024 * 1024  # bytes of one directory listing (about 400,000 files)
@@ -100,13 +101,13 @@ class InPlaceRead:
         changed while it was read (what was read is unknown: read a verified copy instead)."""
         self._raise_if_wrong()
         try:
-            same = _stat_stamp(os.stat(self.path)) == self._stamp
+            same = stat_stamp(os.stat(self.path)) == self._stamp
             if self._fh is not None:
-                same = same and _stat_stamp(os.fstat(self._fh.fileno())) == self._stamp
+                same = same and stat_stamp(os.fstat(self._fh.fileno())) == self._stamp
         except OSError:
             return False
         if same and self._result is not None:
-            _write_record(self._record, [str(self.path), *self._stamp])
+            write_record(self._record, [str(self.path), *self._stamp])
         return same
 
     def close(self) -> None:
@@ -395,11 +396,11 @@ class ArtifactStore:
         except OSError:
             return None
         try:
-            stamp = _stat_stamp(os.fstat(fh.fileno()))
+            stamp = stat_stamp(os.fstat(fh.fileno()))
             if stamp[0] != size:
                 raise _size_error(uri, size, str(stamp[0]))
             record = stamps / sha
-            if _read_record(record) == [str(path), *stamp]:
+            if read_record(record) == [str(path), *stamp]:
                 fh.close()
                 return InPlaceRead(uri, Path(path), stamp, sha, size, record, None)
             if time.time_ns() - stamp[2] < RACY_NS:
@@ -649,28 +650,6 @@ def _file_chunks(fh: Any, limit: int | None = None) -> Iterator[memoryview]:
         if left is not None:
             left -= n
         yield view[:n]
-
-
-def _stat_stamp(st: os.stat_result) -> tuple[int, int, int, int, int]:
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-
-
-def _read_record(path: Path) -> Any:
-    try:
-        return json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-
-
-def _write_record(path: Path, record: list[Any]) -> None:
-    """Write a verified stamp in one step; without one the next load hashes again."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
 
 
 def _digest(chunks: Iterable[bytes | memoryview], progress: Progress = _noop,
