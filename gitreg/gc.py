@@ -189,8 +189,7 @@ def remove_unshared(registry: Registry, model: str, number: int, links: list) ->
     """
     gone = frozenset((model, number, a.name, a.version) for a in links)
     store = registry.store()
-    runs = _LiveRuns(store, STALE_SECONDS)
-    runs.read()
+    runs = _LiveRuns(store, STALE_SECONDS)  # read once here, again before each removal when stale
     keep = referenced_hashes(registry, exclude=gone)
     wanted: list[str] = []
     for link in links:
@@ -206,6 +205,6 @@ def remove_unshared(registry: Registry, model: str, number: int, links: list) ->
     for sha in dict.fromkeys(wanted):
         if sha in keep or runs.protects(sha, fresh=True) or not store.has(sha):
             continue
-        store.remove(store._object_path(sha))
+        store.remove_object(sha)
         removed.append(sha)
     return tuple(removed)

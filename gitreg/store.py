@@ -471,6 +471,10 @@ class ArtifactStore:
             sha = rel[0] + name if len(rel) == 2 and len(rel[0]) == 2 and ".tmp-" not in name else None
             yield StoreEntry(path, sha, int(info.get("size") or 0), _modified(info))
 
+    def remove_object(self, sha: str) -> None:
+        """Remove the object with hash ``sha`` from the store."""
+        self.remove(self._object_path(sha))
+
     def remove(self, path: str) -> None:
         with _boundary(f"cannot remove {path} from the artifact store"):
             if self._is_local_fs(self.fs):
