@@ -279,7 +279,9 @@ def _outside_store(link: dict[str, Any], store: str | None) -> str | None:
         return f"is linked in place at {uri!r}, outside the store (external: true)"
     if store is None:
         return f"reads {uri!r}, but the base has no registry.yaml naming a store"
-    expected = f"{store.rstrip('/')}/objects/sha256/{sha[:2]}/{sha[2:]}"
+    from .store import object_uri
+
+    expected = object_uri(store, sha)
     if uri != expected:
         return f"reads {uri!r}, not the base store's copy of its bytes ({expected!r})"
     return None

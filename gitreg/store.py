@@ -143,6 +143,11 @@ class MarkerFile:
     modified: float | None  # seconds since the epoch, when the backend tells
 
 
+def object_uri(store_uri: str, sha: str) -> str:
+    """Where the store at ``store_uri`` keeps the object with hash ``sha`` (its content address)."""
+    return f"{store_uri.rstrip('/')}/objects/sha256/{sha[:2]}/{sha[2:]}"
+
+
 def _noop(_: int) -> None:
     pass
 
@@ -194,7 +199,7 @@ class ArtifactStore:
         return "file" in getattr(fs, "protocol", ()) or "local" in getattr(fs, "protocol", ())
 
     def object_uri(self, sha: str) -> str:
-        return f"{self.uri}/objects/sha256/{sha[:2]}/{sha[2:]}"
+        return object_uri(self.uri, sha)
 
     def _objects_root(self) -> str:
         self.fs  # noqa: B018 - make sure _base is set
