@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .app import client
+from .context import client
 from .render import OUTPUT_HELP, REASON, OutputFormat, artifact_row, artifact_table, emit, format_label, human_size, kv, note
 
 artifact_app = typer.Typer(rich_markup_mode=None, help="Store, link and fetch the artifacts of model versions.", no_args_is_help=True)

@@ -7,7 +7,7 @@ from typing import List
 
 import typer
 
-from .app import client
+from .context import client
 from .render import Table, emit, OutputFormat
 
 

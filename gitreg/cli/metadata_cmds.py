@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from .app import client
+from .context import client
 from .render import OUTPUT_HELP, REASON, OutputFormat, Table, emit
 
 metadata_app = typer.Typer(rich_markup_mode=None, help="Log and show metadata of model versions.", no_args_is_help=True)

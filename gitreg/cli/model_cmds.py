@@ -7,7 +7,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from .app import client
+from .context import client
 from .render import (
     OUTPUT_HELP, REASON, OutputFormat, Table, artifact_row, artifact_table, emit, kv, note, short_metadata,
 )

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from .app import client
+from .context import client
 from .render import OUTPUT_HELP, OutputFormat, Table, emit, kv
 
 run_app = typer.Typer(rich_markup_mode=None, help="Recorded pipeline runs: list them, describe one.", no_args_is_help=True)

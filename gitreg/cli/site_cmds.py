@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .app import client
+from .context import client
 from .render import note
 
 site_app = typer.Typer(rich_markup_mode=None, help="Build the registry's static site (plain HTML, CSS and JS; no network needed).",

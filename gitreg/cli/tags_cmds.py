@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .app import client
+from .context import client
 from .render import note
 
 tags_app = typer.Typer(rich_markup_mode=None, help="Registration and stage tags: the registry's audit trail in git.", no_args_is_help=True)
