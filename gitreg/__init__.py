@@ -18,12 +18,12 @@ _EXPORTS = {
     "ModelStages": ("gitreg.stages", "ModelStages"),
     "MetadataValue": ("gitreg.manifests", "MetadataValue"),
     "GitregError": ("gitreg.errors", "GitregError"),
-    "pipeline": ("gitreg.pipelines", "pipeline"),
-    "step": ("gitreg.pipelines", "step"),
-    "get_step_context": ("gitreg.pipelines", "get_step_context"),
-    "get_pipeline_context": ("gitreg.pipelines", "get_pipeline_context"),
-    "ArtifactConfig": ("gitreg.steps", "ArtifactConfig"),
-    "ArtifactType": ("gitreg.steps", "ArtifactType"),
+    "pipeline": ("gitreg.pipelines.decorators", "pipeline"),
+    "step": ("gitreg.pipelines.decorators", "step"),
+    "get_step_context": ("gitreg.pipelines.context", "get_step_context"),
+    "get_pipeline_context": ("gitreg.pipelines.context", "get_pipeline_context"),
+    "ArtifactConfig": ("gitreg.pipelines.steps", "ArtifactConfig"),
+    "ArtifactType": ("gitreg.pipelines.steps", "ArtifactType"),
     "save_artifact": ("gitreg.artifact_api", "save_artifact"),
     "load_artifact": ("gitreg.artifact_api", "load_artifact"),
     "get_artifact_version": ("gitreg.artifact_api", "get_artifact_version"),
@@ -41,9 +41,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .errors import GitregError
     from .manifests import MetadataValue
     from .model import Model, log_model_metadata
-    from .pipelines import get_pipeline_context, get_step_context, pipeline, step
+    from .pipelines.context import get_pipeline_context, get_step_context
+    from .pipelines.decorators import pipeline, step
     from .stages import ModelStages
-    from .steps import ArtifactConfig, ArtifactType
+    from .pipelines.steps import ArtifactConfig, ArtifactType
 
 
 def __dir__() -> list[str]:

@@ -32,7 +32,7 @@ def _model(model: ModelLike, what: str) -> "Model":
         return Model(model, version="latest")
     if model is not None:
         raise InvalidValueError(f"{what}: model= takes a Model or a model name, not {type(model).__name__}")
-    from .pipelines import active_slot_model
+    from .pipelines.context import active_slot_model
 
     bound = active_slot_model(None)
     if bound is None:
@@ -112,8 +112,8 @@ def link_artifact_to_model(artifact_version: "ArtifactVersion | ArtifactLink", m
     target = _model(model, "link_artifact_to_model")
     slot = getattr(target, "_slot", None)
     if slot is not None:  # bound to a running pipeline: recorded with the run
-        from .pipelines import get_step_context
-        from .runs import Output
+        from .pipelines.context import get_step_context
+        from .pipelines.runs import Output
 
         try:
             step_name: str | None = get_step_context().step_name

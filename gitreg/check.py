@@ -15,13 +15,12 @@ version has disappeared without gitreg's own delete.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
-from .errors import InvalidValueError, ManifestError
+from .errors import InvalidValueError
 from .names import is_valid_name
-from .gitrepo import ZERO_OID, GitRepo, RefInfo
+from .git import ZERO_OID, GitRepo, RefInfo
 from .state import (
     MODELS_PATH, REGISTRY_PATH, Problem, cache_get, cache_put, load_checked, model_file, model_path,
     validated_model, version_file,
@@ -203,7 +202,7 @@ class _Model:
 
 def _check_runs(repo: GitRepo, commit: str, problems: list[Problem]) -> None:
     """Every run manifest against its schema, named after its id."""
-    from .runs import RUNS_PATH
+    from .pipelines.runs import RUNS_PATH
 
     tree = repo.read_tree(f"{commit}:{RUNS_PATH}")
     entries = [e for e in tree[1] if not e.is_tree] if tree else []

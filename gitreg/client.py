@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from . import operations as ops
 from .artifacts import ArtifactVersion, check_type, describe_uri, download, load, save_object, save_path
 from .errors import ArtifactNotFoundError, BareRepositoryError, InvalidValueError, NotARegistryError
-from .gitrepo import GitRepo
+from .git import GitRepo
 from .manifests import ArtifactLink, ModelManifest, VersionList, VersionManifest
 from .names import validate_name
 from .registry import Proposal, Registry
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .compare import Promotion
     from .check import CheckReport
     from .compare import Comparison
-    from .runs import RunManifest
+    from .pipelines.runs import RunManifest
     from .history import Event
     from .tagsync import SyncReport
 
@@ -322,7 +322,7 @@ class Client:
         """A recorded pipeline run by id."""
         validate_name("run", run_id)
         from .errors import NotFoundError
-        from .runs import read_run
+        from .pipelines.runs import read_run
 
         snap = self.registry.snapshot()
         found = read_run(self.registry.repo, snap.commit, run_id)
@@ -335,7 +335,7 @@ class Client:
         """Recorded runs, oldest first; of one model version (by its ``runs``) or pipeline if given."""
         if model_name is not None:
             model_name = _model(model_name)
-        from .runs import read_run, run_ids
+        from .pipelines.runs import read_run, run_ids
 
         snap = self.registry.snapshot()
         if model_name is not None:
@@ -351,7 +351,9 @@ class Client:
         """Delete a recorded run (ZenML's name): its manifest goes and the versions it used stop listing it,
         in one commit.  The artifacts it linked stay linked; git history keeps the record."""
         validate_name("run", name_id_or_prefix)
-        self.registry.transact(lambda s: ops.delete_run(s, name_id_or_prefix, reason))
+        from .pipelines.runs import delete_run
+
+        self.registry.transact(lambda s: delete_run(s, name_id_or_prefix, reason))
 
     def sync_tags(self, push: bool = False, dry_run: bool = False) -> "SyncReport":
         """Create the registration and stage tags the branch's history lacks (after squash/rebase merges)."""

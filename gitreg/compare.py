@@ -10,16 +10,15 @@ them for a pull request's step summary or comment.
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from .errors import GitregError
 from .manifests import VersionManifest
+from .values import canonical, delta_text, flatten, is_number, value_text
 
 if TYPE_CHECKING:
-    from .gitrepo import GitRepo
+    from .git import GitRepo
 
 SAME = "same bytes"
 CHANGED = "changed"
@@ -54,8 +53,8 @@ class MetadataRow:
 
     @property
     def differs(self) -> bool:
-        first = (self.present[0], _canonical(self.values[0]))
-        return any((p, _canonical(v)) != first for p, v in zip(self.present[1:], self.values[1:]))
+        first = (self.present[0], canonical(self.values[0]))
+        return any((p, canonical(v)) != first for p, v in zip(self.present[1:], self.values[1:]))
 
     @property
     def numeric(self) -> bool:
@@ -149,48 +148,6 @@ class Comparison:
 
 
 # ---------------------------------------------------------------- values
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and not (
-        isinstance(value, float) and not math.isfinite(value))
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def value_text(value: Any) -> str:
-    """A metadata value as one line of text (strings as they are, the rest as JSON)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return repr(value)
-    return _canonical(value)
-
-
-def delta_text(delta: float | int | None) -> str:
-    if delta is None:
-        return ""
-    if isinstance(delta, float):
-        text = f"{delta:+.6g}"
-    else:
-        text = f"{delta:+d}"
-    return text
-
-
-def flatten(metadata: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mappings flattened to dotted keys; lists and scalars are leaves. Keys come out sorted."""
-    out: dict[str, Any] = {}
-    stack: list[tuple[str, Any]] = [(prefix, metadata)]
-    while stack:
-        where, value = stack.pop()
-        if isinstance(value, Mapping) and (value or not where):
-            for key, child in value.items():
-                stack.append((f"{where}.{key}" if where else str(key), child))
-        else:
-            out[where] = value
-    return dict(sorted(out.items()))
-
 
 def _delta(first: Any, value: Any, present: bool, first_present: bool) -> float | int | None:
     if not (present and first_present and is_number(first) and is_number(value)):

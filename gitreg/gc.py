@@ -4,7 +4,7 @@ An object is kept if any version manifest or pipeline run manifest reachable fro
 any ref, the reflogs or the index links it (a run records the outputs of steps
 that had no model too) (history stays loadable: ``git show models/iris/v3:...``), if
 a pipeline run that is still alive stored it (its outputs are linked only when the
-run ends, however long it takes: see :mod:`gitreg.liveness`), or if it is younger than
+run ends, however long it takes: see :mod:`gitreg.pipelines.liveness`), or if it is younger than
 a grace period (an upload whose link is not committed yet).  The markers of runs that
 died are removed; their objects are then unreferenced ones like any other.
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import GitregError
-from .liveness import STALE_SECONDS, RunVerdict, forget, survey
+from .pipelines.liveness import STALE_SECONDS, RunVerdict, forget, survey
 from .manifests import parse_yaml
 from .registry import Registry
 from .state import MCP, MODELS_PATH

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .gitrepo import GitRepo
+from .git import GitRepo
 from .tagnames import StageTag, VersionTag, parse_stage_message, parse_tag, parse_version_message
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import GitError
-from .gitrepo import GitRepo
+from .git import GitRepo
 
 JOURNAL_NAME = "gitreg-pending-write.json"
 
@@ -147,14 +147,14 @@ def recover(repo: GitRepo, write: PendingWrite, published: Callable[[str], bool]
     if head is not None and not repo.bare and repo.head_ref() == write.branch:
         before = repo.blobs_under(write.old, write.paths)
         now = repo.blobs_under(head, write.paths)
-        staged = repo.index_entries(write.paths)
+        staged = repo.worktree.index_entries(write.paths)
         names = set(before) | set(now) | set(staged)
         for path in write.paths:
-            names.update(repo.worktree_files(path))
+            names.update(repo.worktree.worktree_files(path))
         fix: dict[str, str | None] = {}
         for name in sorted(names):
             old, new = before.get(name), now.get(name)
-            index, work = staged.get(name), repo.worktree_blob(name)
+            index, work = staged.get(name), repo.worktree.worktree_blob(name)
             if index == new and work == new:
                 continue
             if index in (old, new) and work in (old, new):
@@ -162,7 +162,7 @@ def recover(repo: GitRepo, write: PendingWrite, published: Callable[[str], bool]
             else:
                 kept.append(name)
         if fix:
-            locked = not repo.set_files(fix)
+            locked = not repo.worktree.set_files(fix)
             if not locked:
                 synced = list(fix)
     return Recovery(landed, tuple(synced), tuple(kept), tuple(removed), locked, tuple(made), tuple(blocked))

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from .artifacts import ArtifactVersion
     from .client import Client
     from .manifests import ArtifactLink
-    from .pipelines import ActiveRun
-    from .runs import Slot
+    from .pipelines.context import RunHandle
+    from .pipelines.runs import Slot
 
 
 class Model:
@@ -34,7 +34,7 @@ class Model:
                  tags: Iterable[str] | None = None, *, repo: str | os.PathLike[str] | None = None) -> None:
         self.name = validate_name("model", name)
         if version is not None and parse_version_spec(version)[0] == "name":
-            from .steps import check_template, is_template
+            from .pipelines.steps import check_template, is_template
 
             if is_template(version):  # ZenML's {date}, {time}, ...: filled when a run starts (or on first use)
                 check_template(str(version).strip())
@@ -48,12 +48,12 @@ class Model:
         self._repo = repo
         self._client: Client | None = None
         self._number: int | None = None
-        self._run: ActiveRun | None = None  # set while a pipeline run uses this model version
+        self._run: RunHandle | None = None  # set while a pipeline run uses this model version
         self._slot: Slot | None = None
 
     # ------------------------------------------------------------ inside a pipeline run
 
-    def _bind(self, run: "ActiveRun", slot: "Slot") -> None:
+    def _bind(self, run: "RunHandle", slot: "Slot") -> None:
         self._run, self._slot, self._client = run, slot, run.client
         self._number = slot.number
 
@@ -99,7 +99,7 @@ class Model:
             found = client.create_model_version(self.name, description=self._description, tags=self._tags,
                                                 model_card=self._card(), model_tags=self._tags)
         elif parse_version_spec(spec)[0] == "name":
-            from .steps import fill_placeholders
+            from .pipelines.steps import fill_placeholders
 
             name = fill_placeholders(str(spec).strip())  # outside a run: {date} and {time} of first use
             found = client.get_or_create_model_version(self.name, name, model_card=self._card(),
@@ -192,7 +192,7 @@ class Model:
 
     def log_metadata(self, metadata: Mapping[str, Any]) -> None:
         if self._slot is not None:  # recorded with the run
-            from .pipelines import log_to_slot
+            from .pipelines.context import log_to_slot
 
             log_to_slot(self, metadata)
             return
@@ -297,7 +297,7 @@ def log_model_metadata(metadata: Mapping[str, Any], model_name: str | None = Non
     from .client import Client
     from .errors import InvalidValueError
 
-    from .pipelines import active_slot_model
+    from .pipelines.context import active_slot_model
 
     if version is None:
         bound = active_slot_model(model_name)

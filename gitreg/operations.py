@@ -77,7 +77,7 @@ def _card(card: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _reason(reason: str) -> str:
+def reason_line(reason: str) -> str:
     """The end of a commit message: a ``reason:`` line when one was given."""
     text = " ".join((reason or "").split())
     return f"\n\nreason: {text}\n" if text else "\n"
@@ -107,7 +107,7 @@ def create_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = Non
     if snap.model(name) is not None:
         raise AlreadyExistsError("model", name)
     check_case_clash(snap, name)
-    body = _reason(reason)
+    body = reason_line(reason)
     return Change(message=f"{name}: register model{body}", files={model_file(name): model_bytes(model)},
                   paths=[model_path(name)], result=model)
 
@@ -123,7 +123,7 @@ def update_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = Non
     if model == state.model:
         return None
     fields = sorted(set(changes) | ({"tags"} if model.tags != state.model.tags else set()))
-    body = _reason(reason)
+    body = reason_line(reason)
     return Change(message=f"{name}: update model ({', '.join(fields)}){body}",
                   files={model_file(name): model_bytes(model)}, paths=[model_path(name)], result=model)
 
@@ -131,7 +131,7 @@ def update_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = Non
 def delete_model(snap: Snapshot, name: str, reason: str = "") -> Change:
     state = snap.require(name)
     files: dict[str, bytes | None] = {model_path(name): None}  # the whole folder
-    body = _reason(reason)
+    body = reason_line(reason)
     return Change(message=f"{name}: delete model ({len(state.versions)} version(s)){body}", files=files,
                   paths=[model_path(name)], result=state)
 
@@ -209,7 +209,7 @@ def update_version(snap: Snapshot, model: str, spec: object, stage: object = Non
         for field_name in ("name", "description", "tags"):
             if getattr(updated, field_name) != getattr(target, field_name):
                 subject_parts.append(field_name)
-        body = _reason(reason)
+        body = reason_line(reason)
         message = f"{model} v{target.number}: update {', '.join(subject_parts)}{body}"
     return Change(message=message, files=files, paths=[model_path(model)], tags=tag_list, result=updated)
 
@@ -240,7 +240,7 @@ def _stage_change(snap: Snapshot, state: ModelState, target: VersionManifest, st
 def delete_version(snap: Snapshot, model: str, spec: object, reason: str = "") -> Change:
     state = snap.require(model)
     target = state.resolve(spec)
-    body = _reason(reason)
+    body = reason_line(reason)
     return Change(message=f"{model} v{target.number}: delete version{body}",
                   files={version_file(model, target.number): None}, paths=[model_path(model)], result=target)
 
@@ -257,7 +257,7 @@ def log_metadata(snap: Snapshot, model: str, spec: object, metadata: Mapping[str
         return None
     updated = replace(target, metadata=merged)
     keys = ", ".join(sorted(clean))
-    return Change(message=f"{model} v{target.number}: log metadata ({keys}){_reason(reason)}",
+    return Change(message=f"{model} v{target.number}: log metadata ({keys}){reason_line(reason)}",
                   files={version_file(model, target.number): version_bytes(updated)},
                   paths=[model_path(model)], result=updated)
 
@@ -294,7 +294,7 @@ def unlink_artifact(snap: Snapshot, model: str, spec: object, name: str, version
     drop = {(a.name, a.version) for a in links}
     updated = replace(target, artifacts=tuple(a for a in target.artifacts if (a.name, a.version) not in drop))
     versions = ", ".join(f"v{a.version}" for a in links)
-    return Change(message=f"{model} v{target.number}: unlink artifact {name} ({versions}){_reason(reason)}",
+    return Change(message=f"{model} v{target.number}: unlink artifact {name} ({versions}){reason_line(reason)}",
                   files={version_file(model, target.number): version_bytes(updated)},
                   paths=[model_path(model)], result=links)
 
@@ -307,35 +307,13 @@ def unlink_all_artifacts(snap: Snapshot, model: str, spec: object, reason: str =
         return None
     updated = replace(target, artifacts=())
     return Change(message=f"{model} v{target.number}: unlink all artifacts ({len(target.artifacts)} link(s))"
-                          f"{_reason(reason)}",
+                          f"{reason_line(reason)}",
                   files={version_file(model, target.number): version_bytes(updated)},
                   paths=[model_path(model)], result=list(target.artifacts))
 
 
-def delete_run(snap: Snapshot, run_id: str, reason: str = "") -> Change:
-    """Delete a run's manifest and take its id off the versions that list it (one commit)."""
-    from .errors import NotFoundError
-    from .runs import read_run, run_file
-
-    run = read_run(snap.repo, snap.commit, run_id)
-    if run is None:
-        raise NotFoundError(f"no pipeline run {run_id!r} is recorded (see `gitreg run list`)")
-    files: dict[str, bytes | None] = {run_file(run_id): None}
-    paths = [run_file(run_id)]
-    for name in sorted({m[0] for m in run.models}):
-        state = snap.model(name)
-        for version in state.versions if state is not None else ():
-            if run_id in version.runs:
-                updated = replace(version, runs=tuple(r for r in version.runs if r != run_id))
-                files[version_file(name, version.number)] = version_bytes(updated)
-                if model_path(name) not in paths:
-                    paths.append(model_path(name))
-    return Change(message=f"run {run_id}: delete pipeline run record{_reason(reason)}", files=files, paths=paths,
-                  result=run)
-
-
 __all__ = [
     "Change", "create_model", "update_model", "delete_model", "register_version", "update_version",
-    "delete_version", "log_metadata", "link_artifact", "unlink_artifact", "unlink_all_artifacts", "delete_run", "validate_name",
+    "delete_version", "log_metadata", "link_artifact", "unlink_artifact", "unlink_all_artifacts", "validate_name",
     "validate_version_name",
 ]

@@ -23,7 +23,7 @@ from .errors import (
     RemoteError,
 )
 from . import journal
-from .gitrepo import GitRepo, lock_held_error
+from .git import GitRepo, lock_held_error
 from .journal import PendingWrite, Recovery
 from .manifests import RegistryConfig, dump
 from .remote import Remote, base_for_write, freshness_window, is_url, open_url, redact
@@ -258,11 +258,11 @@ class Registry:
                 touched = change.paths if base == local else [MCP]
                 unchecked = [p for p in touched if p not in checked]
                 if unchecked:
-                    dirty = repo.dirty_paths(local, unchecked)
+                    dirty = repo.worktree.dirty_paths(local, unchecked)
                     if dirty:
                         raise DirtyManifestsError(dirty)
                     checked.update(unchecked)
-                if not repo.bare and not repo.wait_for_index():
+                if not repo.bare and not repo.worktree.wait_for_index():
                     raise lock_held_error(repo.git_dir / "index.lock")
                 root_tree = repo.resolve(f"{base}^{{tree}}") if base else None
                 tree = repo.update_paths(root_tree, change.files)
@@ -370,8 +370,8 @@ class Registry:
             journal.clear(repo)
             return
         head = repo.commit_of(branch) or commit
-        if repo.set_files(repo.changed_files(local, head, touched)):
-            repo.note_index_synced(head, touched)
+        if repo.worktree.set_files(repo.changed_files(local, head, touched)):
+            repo.worktree.note_index_synced(head, touched)
             journal.clear(repo)
         else:
             log.warning("the registry commit %s is made, but .git/index.lock is held by another git command, so"

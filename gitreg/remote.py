@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import AuthenticationError, DivergedError, NotARegistryError, RemoteError
-from .gitrepo import GitRepo
+from .git import GitRepo
 
 DEFAULT_FRESHNESS = 5.0  # seconds a fetch is trusted for reads of a cached clone
 

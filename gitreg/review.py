@@ -31,7 +31,7 @@ from typing import Any, Iterable
 
 from .check import CheckReport, accept, allowed_codes, check, with_lines
 from .errors import ManifestError
-from .gitrepo import GitRepo
+from .git import GitRepo
 from .names import is_valid_name
 from .state import MODELS_PATH, REGISTRY_PATH, Problem, model_file, model_path, validated_model, version_file
 
@@ -306,7 +306,7 @@ def _risky_link(path: str, where: str, link: dict[str, Any], store: str | None, 
 
 def _compare_runs(repo: GitRepo, base: str, head: str) -> list[Problem]:
     """A recorded run is history: never edited, never deleted."""
-    from .runs import RUNS_PATH
+    from .pipelines.runs import RUNS_PATH
 
     def files(commit: str) -> dict[str, str]:
         tree = repo.read_tree(f"{commit}:{RUNS_PATH}")

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from .errors import (
     InvalidValueError, ManifestError, ModelNotFoundError, NotARegistryError, VersionNotFoundError,
 )
-from .gitrepo import GitRepo
+from .git import GitRepo
 from .names import is_valid_name
 from .manifests import (
     ModelManifest, RegistryConfig, VersionManifest, load_registry, parse_yaml, schema_problems,

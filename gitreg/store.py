@@ -554,7 +554,7 @@ class ArtifactStore:
         return dest
 
     # ------------------------------------------------------------ run markers (liveness of pipeline runs)
-    # A running pipeline keeps ``<store>/runs/<run-id>.json`` (see gitreg.liveness); these
+    # A running pipeline keeps ``<store>/runs/<run-id>.json`` (see gitreg.pipelines.liveness); these
     # methods only move its bytes.
 
     def _runs_root(self) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import GitError
-from .gitrepo import GitRepo
+from .git import GitRepo
 from .registry import Registry
 from .remote import Remote
 from .tagnames import (

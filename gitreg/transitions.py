@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ManifestError
-from .gitrepo import ZERO_OID, GitRepo
+from .git import ZERO_OID, GitRepo
 from .manifests import parse_yaml
 from .stages import EXCLUSIVE_STAGES
 from .state import MODELS_PATH

@@ -63,7 +63,7 @@ def test_a_held_index_lock_refuses_the_write_before_anything_is_committed(repo, 
 def test_an_index_locked_after_the_commit_is_brought_in_line_by_the_next_command(repo, client, monkeypatch,
                                                                                  caplog):
     """The lock appears between the commit and the index update (another git command started)."""
-    from gitreg.gitrepo import GitRepo
+    from gitreg.git import GitRepo
 
     client.create_model_version("m")
     lock = repo / ".git" / "index.lock"
@@ -93,10 +93,10 @@ def test_an_index_locked_after_the_commit_is_brought_in_line_by_the_next_command
 
 
 def test_recovery_leaves_files_the_user_changed_since(repo, client, monkeypatch, caplog):
-    from gitreg.gitrepo import GitRepo
+    from gitreg.git.worktree import WorkTree
 
     client.create_model_version("m")
-    monkeypatch.setattr(GitRepo, "set_files", lambda self, files: False)  # the index stays locked
+    monkeypatch.setattr(WorkTree, "set_files", lambda self, files: False)  # the index stays locked
     client.log_metadata("m", 1, {"acc": 0.5})
     monkeypatch.undo()
     manifest = repo / ".mcp/models/m/versions/1.yaml"
@@ -116,7 +116,7 @@ def test_a_writer_killed_after_its_commit_leaves_nothing_stale(repo, client):
     client.create_model_version("m")
     res = run_py(repo, """
         import os, signal
-        from gitreg.gitrepo import GitRepo
+        from gitreg.git import GitRepo
         from gitreg import Client
         def die(self, old, new, paths):
             os.kill(os.getpid(), signal.SIGKILL)
@@ -144,7 +144,7 @@ def test_a_signed_tag_of_a_commit_that_never_landed_is_removed(repo, client, tmp
     head = git(repo, "rev-parse", "HEAD")
     res = run_py(repo, """
         import os, signal
-        from gitreg.gitrepo import GitRepo
+        from gitreg.git import GitRepo
         from gitreg import Client
         def die(self, updates, message="gitreg"):
             os.kill(os.getpid(), signal.SIGKILL)
@@ -291,7 +291,7 @@ def test_a_git_killed_inside_its_ref_transaction_leaves_no_tag_missing(repo, cli
     client.create_model_version("m")
     res = run_py(repo, """
         import os, signal
-        from gitreg.gitrepo import GitRepo
+        from gitreg.git import GitRepo
         from gitreg import Client
         real = GitRepo.update_refs
         def branch_only(self, updates, message="gitreg"):
@@ -315,7 +315,7 @@ def test_a_tag_moved_by_a_killed_git_without_its_branch_is_removed(repo, client)
     head = git(repo, "rev-parse", "HEAD")
     res = run_py(repo, """
         import os, signal
-        from gitreg.gitrepo import GitRepo
+        from gitreg.git import GitRepo
         from gitreg import Client
         real = GitRepo.update_refs
         def tag_only(self, updates, message="gitreg"):

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from conftest import git
-from gitreg.gitrepo import BLOB_MODE, GitRepo, TreeEntry
+from gitreg.git import BLOB_MODE, GitRepo, TreeEntry
 
 
 def _git_in(repo: Path, *args: str, input: str | None = None, env: dict | None = None) -> str:
@@ -69,7 +69,7 @@ def test_objects_are_written_after_git_gc_removed_the_emptied_object_folders(her
     """A long-lived process must not trust an object folder it wrote to once: git's gc removes emptied ones."""
     import shutil
 
-    from gitreg.gitrepo import blob_id
+    from gitreg.git import blob_id
 
     git(hermetic, "init", "-q")
     repo = GitRepo.discover(hermetic)

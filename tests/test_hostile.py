@@ -16,7 +16,7 @@ from gitreg import Client
 from gitreg.errors import (
     BareRepositoryError, InvalidNameError, InvalidValueError, ManifestError, NotARegistryError,
 )
-from gitreg.gitrepo import GitRepo
+from gitreg.git.reader import ObjectReader
 from gitreg.manifests import (
     MAX_MANIFEST_BYTES, MAX_METADATA_DEPTH, MAX_NESTING, RegistryConfig, dump_yaml, parse_yaml,
 )
@@ -261,13 +261,13 @@ def test_cli_reads_refuse_invalid_names(client, repo, args):
 def test_invalid_names_never_reach_git(client, monkeypatch):
     client.create_model_version("m")
     asked: list[str] = []
-    real = GitRepo._batch_many
+    real = ObjectReader.ask
 
     def spy(self, requests):
         asked.extend(requests)
         return real(self, requests)
 
-    monkeypatch.setattr(GitRepo, "_batch_many", spy)
+    monkeypatch.setattr(ObjectReader, "ask", spy)
     for bad in BAD_MODEL_NAMES:
         calls = [
             lambda: client.get_model(bad), lambda: client.get_model_state(bad),

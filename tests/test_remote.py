@@ -240,7 +240,7 @@ def _promote_from_clone(args):
 
 def test_concurrent_promotions_over_http_keep_the_stage_exclusive_at_every_commit(remote_repo, tmp_path):
     from gitreg.check import check
-    from gitreg.gitrepo import GitRepo
+    from gitreg.git import GitRepo
 
     with GitHTTPServer(remote_repo.parent) as server:
         url = server.url("models.git")

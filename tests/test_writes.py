@@ -157,7 +157,7 @@ def test_loose_objects_get_packed(repo, client):
     """Plumbing never runs git's housekeeping; gitreg's writes do, as git would."""
     import subprocess
 
-    from gitreg.gitrepo import blob_id
+    from gitreg.git import blob_id
 
     git(repo, "config", "gc.auto", "256")  # git estimates from objects/17: > 1 object there
     git(repo, "config", "gc.autoDetach", "false")

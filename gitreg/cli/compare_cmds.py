@@ -24,7 +24,7 @@ MODEL = typer.Argument(..., help="Model name.", metavar="NAME")
 
 
 def show_comparison(comparison, output: CompareFormat) -> None:
-    from ..compare import delta_text
+    from ..values import delta_text
 
     if output == CompareFormat.markdown:
         typer.echo(comparison.to_markdown().rstrip())

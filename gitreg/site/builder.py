@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from .render import ASSETS, TEMPLATES, compiled, render
 
 if TYPE_CHECKING:
-    from ..gitrepo import GitRepo, RefInfo
+    from ..git import GitRepo, RefInfo
     from ..manifests import VersionManifest
     from ..registry import Registry
     from ..state import ModelState
@@ -76,7 +76,7 @@ class Plot:
 
 
 def make_plot(key: str, versions: Sequence["VersionManifest"], flat: Sequence[dict[str, Any]]) -> Plot:
-    from ..compare import is_number, value_text
+    from ..values import is_number, value_text
 
     data = [(v.number, f[key]) for v, f in zip(versions, flat) if key in f and is_number(f[key])]
     lo, hi = min(y for _, y in data), max(y for _, y in data)
@@ -201,7 +201,8 @@ class _Builder:
 
     def model_pages(self, state: "ModelState", refs: list["RefInfo"], run_ids: set[str]) -> str:
         """Write the pages of one model; returns its row of the index page."""
-        from ..compare import compare_versions, flatten, is_number
+        from ..compare import compare_versions
+        from ..values import flatten, is_number
         from ..history import model_history
 
         name = state.name
@@ -288,7 +289,7 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
     """
     from markupsafe import Markup
 
-    from ..runs import read_run, RUNS_PATH
+    from ..pipelines.runs import read_run, RUNS_PATH
     from ..state import MODELS_PATH
 
     started = time.perf_counter()

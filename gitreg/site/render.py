@@ -21,7 +21,7 @@ ASSETS = Path(__file__).parent / "assets"
 def environment():
     import jinja2
 
-    from ..compare import delta_text, flatten, is_number, value_text
+    from ..values import delta_text, flatten, is_number, value_text
     from ..materializers import CODE_MARK, executes_code
 
     env = jinja2.Environment(
@@ -74,7 +74,7 @@ def model_html(state: "ModelState") -> str:
 
 
 def metadata_keys(versions: Iterable["VersionManifest"]) -> list[str]:
-    from ..compare import flatten
+    from ..values import flatten
 
     keys: set[str] = set()
     for v in versions:

@@ -15,17 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .errors import PipelineError, VersionNotFoundError
-from .manifests import (
+from ..errors import NotFoundError, PipelineError, VersionNotFoundError
+from ..manifests import (
     ArtifactLink, ModelManifest, VersionManifest, dump_yaml, merge_metadata, now, now_precise, validate,
     within_limit,
 )
-from .operations import (
-    check_case_clash, model_bytes, new_model, registered_numbers, validate_version_name, version_bytes,
+from ..operations import (
+    check_case_clash, model_bytes, new_model, reason_line, registered_numbers, validate_version_name, version_bytes,
 )
-from .registry import Change
-from .state import MCP, model_path, version_file
-from .tagnames import format_version_message, format_version_tag
+from ..registry import Change
+from ..state import MCP, Snapshot, model_path, version_file
+from ..tagnames import format_version_message, format_version_tag
 
 RUNS_PATH = f"{MCP}/runs"
 
@@ -271,7 +271,7 @@ def run_document(run: PendingRun, numbers: dict[int, int], art_versions: dict[in
 
 def read_run(repo: Any, commit: str | None, run_id: str) -> RunManifest | None:
     """The run ``run_id`` as recorded at ``commit`` (validated), or None."""
-    from .manifests import parse_yaml
+    from ..manifests import parse_yaml
 
     if commit is None:
         return None
@@ -286,3 +286,22 @@ def read_run(repo: Any, commit: str | None, run_id: str) -> RunManifest | None:
 def run_ids(repo: Any, commit: str | None) -> list[str]:
     tree = repo.read_tree(f"{commit}:{RUNS_PATH}") if commit else None
     return sorted(e.name[:-5] for e in tree[1] if e.name.endswith(".yaml")) if tree else []
+
+
+def delete_run(snap: Snapshot, run_id: str, reason: str = "") -> Change:
+    """Delete a run's manifest and take its id off the versions that list it (one commit)."""
+    run = read_run(snap.repo, snap.commit, run_id)
+    if run is None:
+        raise NotFoundError(f"no pipeline run {run_id!r} is recorded (see `gitreg run list`)")
+    files: dict[str, bytes | None] = {run_file(run_id): None}
+    paths = [run_file(run_id)]
+    for name in sorted({m[0] for m in run.models}):
+        state = snap.model(name)
+        for version in state.versions if state is not None else ():
+            if run_id in version.runs:
+                updated = replace(version, runs=tuple(r for r in version.runs if r != run_id))
+                files[version_file(name, version.number)] = version_bytes(updated)
+                if model_path(name) not in paths:
+                    paths.append(model_path(name))
+    return Change(message=f"run {run_id}: delete pipeline run record{reason_line(reason)}", files=files, paths=paths,
+                  result=run)

@@ -19,9 +19,9 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Callable, Mapping
 
-from .errors import InvalidValueError, PipelineError
-from .manifests import ARTIFACT_TYPES
-from .names import validate_name
+from ..errors import InvalidValueError, PipelineError
+from ..manifests import ARTIFACT_TYPES
+from ..names import validate_name
 
 
 class ArtifactType(str, Enum):

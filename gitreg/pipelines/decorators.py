@@ -21,7 +21,7 @@ produces waits for its end: then metadata, artifact links, the run
 (``.mcp/runs/<id>.yaml``) and the version's final run status are one commit, also
 when the run failed (its error is recorded, its artifacts kept, the exception re-raised).
 Until then the run's outputs are in the store but linked nowhere: from its first output
-on, the run keeps a marker in the store and a lock on its machine (:mod:`gitreg.liveness`)
+on, the run keeps a marker in the store and a lock on its machine (:mod:`gitreg.pipelines.liveness`)
 so that garbage collection leaves them alone while it lives, however long its steps take.
 
 Precedence: a step's model (``@step(model=...)``, then ``steps: <step>: model:`` in the
@@ -33,7 +33,6 @@ then the YAML's ``parameters:`` (``steps: <step>: parameters:`` for a step's own
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import inspect
 import os
@@ -43,81 +42,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from .errors import InvalidValueError, PipelineError
-from .manifests import CARD_FIELDS, check_json_value, merge_metadata, now_precise as now
-from .model import Model
-from .names import validate_name
+from ..errors import InvalidValueError, PipelineError
+from ..manifests import CARD_FIELDS, check_json_value, now_precise as now
+from ..model import Model
+from .context import _RUN, _STEP, PipelineContext, StepContext
+from ..names import validate_name
 from .runs import Output, PendingRun, PendingStep, Slot, record_run, register_versions
-from .state import parse_version_spec
+from ..state import parse_version_spec
 from .steps import OutputSpec, fill_placeholders, is_template, output_specs, split_outputs
 
 if TYPE_CHECKING:
     from .liveness import RunLiveness
 
-_RUN: contextvars.ContextVar["ActiveRun | None"] = contextvars.ContextVar("gitreg_run", default=None)
-_STEP: contextvars.ContextVar["StepContext | None"] = contextvars.ContextVar("gitreg_step", default=None)
-
 MODEL_FIELDS = ("name", "version", *CARD_FIELDS, "tags")
-
-
-# ---------------------------------------------------------------- contexts
-
-@dataclass(frozen=True)
-class StepContext:
-    step_name: str
-    pipeline_name: str
-    run_id: str
-    _model: Model | None
-
-    @property
-    def model(self) -> Model:
-        """The model version of the running step (the step's own model, else the pipeline's)."""
-        if self._model is None:
-            raise PipelineError(f"step {self.step_name!r} has no model: give model= to the step or the pipeline")
-        return self._model
-
-
-@dataclass(frozen=True)
-class PipelineContext:
-    name: str
-    run_id: str
-    parameters: Mapping[str, Any]
-    _model: Model | None
-
-    @property
-    def model(self) -> Model:
-        """The pipeline's configured model (bound to this run's version)."""
-        if self._model is None:
-            raise PipelineError(f"pipeline {self.name!r} has no model configured")
-        return self._model
-
-
-def get_step_context() -> StepContext:
-    context = _STEP.get()
-    if context is None:
-        raise PipelineError("get_step_context() works only inside a step of a running pipeline")
-    return context
-
-
-def get_pipeline_context() -> PipelineContext:
-    run = _RUN.get()
-    if run is None:
-        raise PipelineError("get_pipeline_context() works only while a pipeline runs")
-    return run.context
-
-
-def active_slot_model(model_name: str | None) -> Model | None:
-    """The running step's model (or the run's model called ``model_name``), for log_model_metadata."""
-    step = _STEP.get()
-    run = _RUN.get()
-    if run is None:
-        return None
-    if model_name is None:
-        return step._model if step is not None else run.context._model
-    for model in run.bound.values():
-        if model.name == model_name:
-            return model
-    return None
 
 
 # ---------------------------------------------------------------- configuration
@@ -154,7 +91,7 @@ def _merge_model(code: Model | None, yaml_model: Mapping[str, Any] | None) -> Mo
 def _load_config(path: str | os.PathLike[str] | None) -> dict[str, Any]:
     if path is None:
         return {}
-    from .manifests import parse_yaml
+    from ..manifests import parse_yaml
 
     try:
         data = Path(path).read_bytes()
@@ -367,7 +304,7 @@ class ActiveRun:
         return self.context._model
 
     def alive(self) -> "RunLiveness":
-        """The run's marker in the store and its lock (see gitreg.liveness), started on first use."""
+        """The run's marker in the store and its lock (see gitreg.pipelines.liveness), started on first use."""
         if self._liveness is None:
             from .liveness import RunLiveness
 
@@ -383,7 +320,7 @@ class ActiveRun:
 
     def save_output(self, value: Any, name: str, artifact_type: str | None, slot: Slot | None,
                     step: PendingStep | None, spec: OutputSpec | None = None) -> Output:
-        from .artifacts import save_object
+        from ..artifacts import save_object
 
         link = save_object(self.client.registry, value, name, artifact_type, run=self.pending.id,
                            step=step.name if step else None)
@@ -511,7 +448,7 @@ class Pipeline:
                         {**self.substitutions, **{str(k): str(v) for k, v in (substitutions or {}).items()}})
 
     def __call__(self, *args: Any, **kwargs: Any) -> RunResult:
-        from .client import Client
+        from ..client import Client
 
         if _RUN.get() is not None:
             raise PipelineError(f"pipeline {self.name!r} was called while another pipeline runs")
@@ -565,8 +502,8 @@ class Pipeline:
 
 
 def _code_state(func: Callable[..., Any]) -> tuple[str | None, bool]:
-    from .errors import NotARegistryError
-    from .gitrepo import GitRepo
+    from ..errors import NotARegistryError
+    from ..git import GitRepo
 
     try:
         source = inspect.getsourcefile(func) or os.getcwd()
@@ -582,9 +519,3 @@ def pipeline(func: Callable[..., Any] | None = None, *, name: str | None = None,
     if func is not None:
         return Pipeline(func, name or func.__name__, model, repo=repo, substitutions=subs)
     return lambda f: Pipeline(f, name or f.__name__, model, repo=repo, substitutions=subs)
-
-
-def log_to_slot(model: Model, metadata: Mapping[str, Any]) -> None:
-    """Merge metadata into the pending version of a run-bound model."""
-    clean = check_json_value(dict(metadata), "metadata")
-    model._slot.metadata = merge_metadata(model._slot.metadata, clean)  # type: ignore[union-attr]

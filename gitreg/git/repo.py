@@ -1,18 +1,15 @@
-"""The git repository: the only module that talks to git (and imports GitPython).
+"""A git repository: discovery, refs, tags, identity, writing objects and commits, housekeeping.
 
-Reads go through one long-lived ``git cat-file --batch`` process (no GitPython
-import on the read path, which keeps one-shot lookups fast).  Objects are
-written in-process through GitPython's object database; commits and tags go
-through ``git commit-tree`` / ``git tag`` so that git's own identity and
-signing configuration apply; branch moves are compare-and-swap
-``git update-ref`` calls.
+Reads go through :class:`~.reader.ObjectReader` (one long-lived ``git cat-file --batch``);
+objects and commits are written in-process as loose objects (ids identical to git's), except
+signed ones, which go through ``git commit-tree -S`` / ``git tag``; the branch and an
+operation's tags move together in one ``git update-ref --stdin`` transaction.  The work tree
+and index are :class:`~.worktree.WorkTree`'s.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import re
 import subprocess
 import threading
 import time
@@ -21,27 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
-from .errors import BareRepositoryError, GitError, NotARegistryError
-from .stamps import read_record, stat_stamp, write_record
+from ..errors import BareRepositoryError, GitError, NotARegistryError
+from .objects import (BLOB_MODE, TREE_MODE, ZERO_OID, TreeEntry, clean_message, compress_loose, encode_object,
+                      format_tree, tree_order)
+from .process import CAS_MARKERS, LOCK_HELD, lock_held_error, run_git
+from .reader import ObjectReader
+from .worktree import WorkTree
 
-ZERO_OID = "0" * 40
-OBJECT_CACHE_ENTRIES = 20000     # remembered cat-file answers (cleared when exceeded)
-OBJECT_CACHE_MAX_BYTES = 1 << 20
-_IMMUTABLE_REV = re.compile(r"[0-9a-f]{40}(?:$|[:^])")
 GC_LOOSE_OBJECTS = 6700  # git's own gc.auto default
-TREE_MODE = "40000"
-BLOB_MODE = "100644"
-
-
-@dataclass(frozen=True)
-class TreeEntry:
-    mode: str
-    name: str
-    oid: str
-
-    @property
-    def is_tree(self) -> bool:
-        return self.mode == TREE_MODE
 
 
 @dataclass(frozen=True)
@@ -62,25 +46,6 @@ class RefUpdate:
     refused: tuple[str, ...]    # the refs git named in its refusal
 
 
-# git's words when another process holds (or a crashed one left) a lock file.
-_LOCK_HELD = re.compile(r"Unable to create '([^']+\.lock)': File exists")
-# What git says when a ref is not where a compare-and-swap expected it.
-_CAS_MARKERS = ("but expected", "reference already exists", "cannot lock ref", "is at ", "unable to resolve reference")
-
-
-def lock_held_error(lock: str | os.PathLike[str]) -> GitError:
-    """A lock file of git's is there: say so, and how to free it if it is a crashed command's."""
-    return GitError(f"{lock} exists: another git command is running, or one crashed; nothing was written."
-                    f" If no git command is running, remove it (rm {lock}), then retry")
-
-
-def _git_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("GIT_TERMINAL_PROMPT", "0")
-    env["LC_ALL"] = "C"
-    return env
-
-
 class GitRepo:
     """A git repository with a work tree (or bare), addressed by its top folder."""
 
@@ -89,15 +54,12 @@ class GitRepo:
         self.git_dir = git_dir
         self.common_dir = common_dir
         self.bare = bare
-        self._batch: subprocess.Popen[bytes] | None = None
-        self._batch_lock = threading.Lock()
+        self.reader = ObjectReader(root)
+        self.worktree = WorkTree(self)
         self._gc_threshold: int | None = None
         self._sign_commits: bool | None = None
         self._sign_tags: bool | None = None
         self._who: dict[tuple[object, ...], str] = {}
-        # Answers to requests that name an object id (immutable: "<oid>", "<oid>:<path>", "<oid>^{tree}").
-        self._objects_seen: dict[str, tuple[str, str, bytes] | None] = {}
-        self._trees: dict[str, list[TreeEntry]] = {}
 
     # ------------------------------------------------------------ discovery
 
@@ -135,19 +97,19 @@ class GitRepo:
     def init(cls, path: str | os.PathLike[str]) -> "GitRepo":
         folder = Path(path).resolve()
         folder.mkdir(parents=True, exist_ok=True)
-        _run(["git", "init", "-q", str(folder)], cwd=folder)
+        run_git(["git", "init", "-q", str(folder)], cwd=folder)
         return cls(folder, folder / ".git", folder / ".git")
 
     # ------------------------------------------------------------ commands
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True,
             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-        return _run(["git", *args], cwd=self.root, input=input, check=check, env=env)
+        return run_git(["git", *args], cwd=self.root, input=input, check=check, env=env)
 
     @staticmethod
     def run_anywhere(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
         """A git command outside any repository (clone, ls-remote); never raises on failure."""
-        return _run(["git", *args], cwd=cwd, check=False)
+        return run_git(["git", *args], cwd=cwd, check=False)
 
     def out(self, *args: str, input: bytes | None = None) -> str:
         return self.run(*args, input=input).stdout.decode("utf-8", "replace").strip()
@@ -176,7 +138,7 @@ class GitRepo:
 
     def resolve(self, rev: str) -> str | None:
         """Object id of ``rev`` (e.g. a ref or ``<commit>:<path>``) or None."""
-        header = self._batch_request(rev)
+        header = self.reader.one(rev)
         return header[0] if header else None
 
     def commit_of(self, ref: str) -> str | None:
@@ -387,110 +349,38 @@ class GitRepo:
             if res.returncode == 0:
                 return RefUpdate(True, ())
             err = res.stderr.decode("utf-8", "replace").strip()
-            held = _LOCK_HELD.search(err)
+            held = LOCK_HELD.search(err)
             if held is None:
                 break
             time.sleep(0.02 + attempt * 0.002)
         else:
             raise lock_held_error(held.group(1))
         lost = [ref for ref, _new, _old in updates if ref in err]
-        if any(marker in err for marker in _CAS_MARKERS):
+        if any(marker in err for marker in CAS_MARKERS):
             return RefUpdate(False, tuple(lost))
         raise GitError(f"git could not move {', '.join(ref for ref, _n, _o in updates)}: {err}")
 
     # ------------------------------------------------------------ objects
 
-    def _batch_request(self, request: str) -> tuple[str, str, bytes] | None:
-        return self._batch_many([request])[0]
-
-    def _batch_many(self, requests: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
-        """Answer many cat-file requests, pipelined in chunks small enough for a pipe."""
-        for request in requests:
-            if "\n" in request:
-                raise GitError(f"invalid object name {request!r}")
-        cache = self._objects_seen
-        missing = [r for r in dict.fromkeys(requests) if r not in cache]
-        if not missing:
-            return [cache[r] for r in requests]
-        answers = self._ask_batch(missing)
-        if len(cache) > OBJECT_CACHE_ENTRIES:
-            cache.clear()
-        for request, answer in zip(missing, answers):
-            # "missing" is not remembered: the object may arrive with the next fetch
-            if answer is not None and _IMMUTABLE_REV.match(request) and len(answer[2]) <= OBJECT_CACHE_MAX_BYTES:
-                cache[request] = answer
-        found = dict(zip(missing, answers))
-        return [cache[r] if r in cache else found[r] for r in requests]
-
-    def _remember(self, oid: str, otype: str, data: bytes) -> None:
-        """An object just written is known: reads of it (and of paths through it) need no round trip."""
-        if len(data) <= OBJECT_CACHE_MAX_BYTES:
-            self._objects_seen[oid] = (oid, otype, data)
-
-    def _ask_batch(self, requests: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
-        out: list[tuple[str, str, bytes] | None] = []
-        with self._batch_lock:
-            proc = self._batch
-            if proc is None or proc.poll() is not None:
-                proc = self._batch = subprocess.Popen(
-                    ["git", "cat-file", "--batch"], cwd=self.root, stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_git_env(),
-                )
-            assert proc.stdin is not None and proc.stdout is not None
-            try:
-                self._exchange(proc, requests, out)
-            except (OSError, ValueError) as exc:
-                self._batch = None
-                proc.kill()
-                raise GitError(f"git cat-file stopped answering ({exc}); is the repository intact?") from None
-        return out
-
-    @staticmethod
-    def _exchange(proc: subprocess.Popen[bytes], requests: Sequence[str],
-                  out: list[tuple[str, str, bytes] | None]) -> None:
-        assert proc.stdin is not None and proc.stdout is not None
-        for first in range(0, len(requests), 256):  # 256 requests stay well under 64 KiB
-            chunk = requests[first:first + 256]
-            proc.stdin.write("".join(r + "\n" for r in chunk).encode("utf-8"))
-            proc.stdin.flush()
-            for _ in chunk:
-                header = proc.stdout.readline().decode("utf-8", "replace").rstrip("\n")
-                parts = header.split(" ")
-                if len(parts) != 3:
-                    out.append(None)  # "<request> missing" / "ambiguous"
-                    continue
-                body = proc.stdout.read(int(parts[2]))
-                proc.stdout.read(1)  # trailing newline
-                out.append((parts[0], parts[1], body))
-
-    def _parsed(self, oid: str, body: bytes) -> list[TreeEntry]:
-        """The entries of tree ``oid`` (parsed once: a tree never changes)."""
-        entries = self._trees.get(oid)
-        if entries is None:
-            if len(self._trees) > OBJECT_CACHE_ENTRIES:
-                self._trees.clear()
-            entries = self._trees[oid] = parse_tree(body)
-        return entries
-
     def read_blobs(self, revs: Sequence[str]) -> list[bytes | None]:
         """Contents of many blobs in one pipelined exchange (None where missing)."""
-        return [obj[2] if obj is not None and obj[1] == "blob" else None for obj in self._batch_many(revs)]
+        return [obj[2] if obj is not None and obj[1] == "blob" else None for obj in self.reader.ask(revs)]
 
     def read_object(self, rev: str) -> tuple[str, str, bytes] | None:
         """(oid, type, content) of ``rev`` or None if it does not exist."""
-        return self._batch_request(rev)
+        return self.reader.one(rev)
 
     def read_blob(self, rev: str) -> tuple[str, bytes] | None:
-        obj = self._batch_request(rev)
+        obj = self.reader.one(rev)
         if obj is None or obj[1] != "blob":
             return None
         return obj[0], obj[2]
 
     def read_tree(self, rev: str) -> tuple[str, list[TreeEntry]] | None:
-        obj = self._batch_request(rev)
+        obj = self.reader.one(rev)
         if obj is None or obj[1] != "tree":
             return None
-        return obj[0], self._parsed(obj[0], obj[2])
+        return obj[0], self.reader.parsed(obj[0], obj[2])
 
     def tree_entries(self, oid: str) -> list[TreeEntry]:
         """Entries of a tree known to exist (a missing one means a damaged repository)."""
@@ -501,13 +391,9 @@ class GitRepo:
 
     def write_object(self, otype: str, data: bytes) -> str:
         """Write a loose object (as git does: zlib, then a read-only file named by its id); its id."""
-        import hashlib
-        import zlib
-
-        raw = f"{otype} {len(data)}\0".encode() + data
-        oid = hashlib.sha1(raw).hexdigest()
+        oid, raw = encode_object(otype, data)
         if otype in ("tree", "commit"):
-            self._remember(oid, otype, data)
+            self.reader.remember(oid, otype, data)
         folder = self.common_dir / "objects" / oid[:2]
         path = folder / oid[2:]
         try:
@@ -516,7 +402,7 @@ class GitRepo:
         except OSError:
             pass
         tmp = folder / f"tmp_obj_{os.getpid()}_{threading.get_ident()}"
-        packed = zlib.compress(raw, 1)  # git's core.looseCompression default
+        packed = compress_loose(raw)
         for attempt in range(3):
             try:
                 with open(tmp, "wb") as fh:
@@ -541,9 +427,9 @@ class GitRepo:
         return self.write_object("blob", data)
 
     def write_tree(self, entries: Sequence[TreeEntry]) -> str:
-        ordered = sorted(entries, key=_tree_order)
+        ordered = sorted(entries, key=tree_order)
         oid = self.write_object("tree", format_tree(ordered))
-        self._trees.setdefault(oid, ordered)  # what parsing it would give: git's order
+        self.reader.remember_tree(oid, ordered)  # what parsing it would give: git's order
         return oid
 
     def commit_tree(self, tree: str, parents: Sequence[str], message: str) -> str:
@@ -606,100 +492,7 @@ class GitRepo:
             return None
         return self.write_tree(list(entries.values()))
 
-    # ------------------------------------------------------------ work tree
-
-    def dirty_paths(self, commit: str | None, paths: Sequence[str]) -> list[str]:
-        """Files under ``paths`` whose work-tree or staged (index) content differs from ``commit``.
-
-        Compares blob ids of the work-tree files and of the index entries with the
-        commit's tree, so the cost depends on the size of ``paths``, not of the repository.
-        """
-        if self.bare or not paths:
-            return []
-        # Unchanged since gitreg itself brought these paths in line with ``commit``: staged == committed.
-        note = self._index_note(commit, paths)
-        index = {} if note is not None else self.index_entries(paths)
-        stats = note.get("files", {}) if note is not None else {}
-        dirty: list[str] = []
-        for path in paths:
-            committed = dict(self._blobs_under(commit, path)) if commit else {}
-            staged = committed if note is not None else \
-                {p: oid for p, oid in index.items() if p == path or p.startswith(path + "/")}
-            present = self.worktree_files(path)
-            for rel in sorted(set(committed) | set(present) | set(staged)):
-                want = committed.get(rel)
-                if want is None or staged.get(rel) != want or rel not in present:
-                    dirty.append(rel)  # deleted, added, or changed in the index
-                elif stats.get(rel) != _file_stat(present[rel]) and blob_id(present[rel].read_bytes()) != want:
-                    dirty.append(rel)  # changed in the work tree (a file untouched since gitreg wrote it is not)
-        return dirty
-
-    def worktree_files(self, path: str) -> dict[str, Path]:
-        """Every file under ``path`` in the work tree (relative path -> full path)."""
-        local = self.root / path
-        present: dict[str, Path] = {}
-        if local.is_file():
-            present[path] = local
-        elif local.is_dir():
-            for folder, _dirs, files in os.walk(local):
-                for name in files:
-                    full = Path(folder) / name
-                    present[full.relative_to(self.root).as_posix()] = full
-        return present
-
-    def _index_stat(self) -> list[int] | None:
-        try:
-            return list(stat_stamp(os.stat(self.git_dir / "index")))
-        except OSError:
-            return None
-
-    def note_index_synced(self, commit: str, paths: Sequence[str]) -> None:
-        """Remember that the index entries under ``paths`` equal ``commit`` now (gitreg just wrote them).
-
-        Any later rewrite of the index by anyone (git replaces the file: a new inode and
-        times) makes the note stale, and the next dirty check reads the index again.
-        """
-        stamp = self._index_stat()
-        note = self.git_dir / "gitreg-index-note.json"
-        try:
-            if stamp is None:
-                note.unlink(missing_ok=True)
-                return
-            files = {rel: _file_stat(full) for path in paths for rel, full in self.worktree_files(path).items()}
-        except OSError:
-            return
-        write_record(note, {"index": stamp, "commit": commit, "paths": sorted(paths), "files": files})
-
-    def _index_note(self, commit: str | None, paths: Sequence[str]) -> dict | None:
-        """The note of :meth:`note_index_synced`, if it still holds for ``commit`` and ``paths``."""
-        if commit is None:
-            return None
-        note = read_record(self.git_dir / "gitreg-index-note.json")
-        if isinstance(note, dict) and (note.get("commit") == commit and note.get("index") == self._index_stat()
-                and set(paths) <= set(note.get("paths") or ())):
-            return note
-        return None
-
-    def index_entries(self, paths: Sequence[str]) -> dict[str, str]:
-        """Path -> blob id of the index entries under ``paths`` ("conflict" for unmerged ones)."""
-        if self.bare or not paths:
-            return {}
-        out = self.run("ls-files", "-s", "-z", "--", *paths).stdout.decode("utf-8", "surrogateescape")
-        entries: dict[str, str] = {}
-        for record in out.split("\0"):
-            if not record:
-                continue
-            info, _tab, name = record.partition("\t")
-            _mode, oid, stage = info.split(" ")
-            entries[name] = oid if stage == "0" else "conflict"
-        return entries
-
-    def worktree_blob(self, path: str) -> str | None:
-        """The blob id the work-tree file ``path`` would have (None: no such file)."""
-        full = self.root / path
-        return blob_id(full.read_bytes()) if full.is_file() else None
-
-    def _blobs_under(self, commit: str, path: str) -> Iterator[tuple[str, str]]:
+    def blobs_under_path(self, commit: str, path: str) -> Iterator[tuple[str, str]]:
         obj = self.read_object(f"{commit}:{path}")
         if obj is None:
             return
@@ -707,7 +500,7 @@ class GitRepo:
         if otype == "blob":
             yield path, oid
         elif otype == "tree":
-            stack = [(path, self._parsed(oid, body))]
+            stack = [(path, self.reader.parsed(oid, body))]
             while stack:
                 prefix, entries = stack.pop()
                 for e in entries:
@@ -720,7 +513,7 @@ class GitRepo:
         """Path -> blob id of every file under ``paths`` at ``commit``."""
         out: dict[str, str] = {}
         for path in paths if commit else ():
-            out.update(self._blobs_under(commit, path))  # type: ignore[arg-type]
+            out.update(self.blobs_under_path(commit, path))  # type: ignore[arg-type]
         return out
 
     def changed_files(self, old: str | None, new: str, paths: Sequence[str]) -> dict[str, str | None]:
@@ -739,8 +532,8 @@ class GitRepo:
               out: dict[str, str | None]) -> None:
         if a is not None and b is not None and a[0] == b[0]:
             return
-        a_tree = {e.name: e for e in self._parsed(a[0], a[2])} if a is not None and a[1] == "tree" else {}
-        b_tree = {e.name: e for e in self._parsed(b[0], b[2])} if b is not None and b[1] == "tree" else {}
+        a_tree = {e.name: e for e in self.reader.parsed(a[0], a[2])} if a is not None and a[1] == "tree" else {}
+        b_tree = {e.name: e for e in self.reader.parsed(b[0], b[2])} if b is not None and b[1] == "tree" else {}
         if b is not None and b[1] == "blob":
             out[path] = b[0]
         elif a is not None and a[1] == "blob":
@@ -751,65 +544,6 @@ class GitRepo:
                 continue
             self._diff(f"{path}/{name}", self.read_object(ea.oid) if ea else None,
                        self.read_object(eb.oid) if eb else None, out)
-
-    def index_locked(self) -> bool:
-        return (self.git_dir / "index.lock").exists()
-
-    def wait_for_index(self, seconds: float = 2.0) -> bool:
-        """Wait up to ``seconds`` for another git command to release the index; False if it stays locked."""
-        deadline = time.monotonic() + seconds
-        while self.index_locked():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.02)
-        return True
-
-    def set_files(self, files: Mapping[str, str | None]) -> bool:
-        """Make the work tree and index entries of ``files`` equal to the given blob ids (None: remove).
-
-        Only these paths are touched.  False (nothing in the index changed) when the
-        index stayed locked by another git command.
-        """
-        if self.bare or not files:
-            return True
-        wanted = [oid for oid in files.values() if oid is not None]
-        contents = dict(zip(wanted, self.read_blobs(wanted)))
-        for rel, oid in files.items():
-            full = self.root / rel
-            if oid is None:
-                if full.is_file() or full.is_symlink():
-                    full.unlink()
-                self._prune_empty(full.parent)
-                continue
-            data = contents.get(oid)
-            if data is None:
-                raise GitError(f"blob {oid} for {rel} is missing from the repository; run `git fsck`")
-            if full.is_file() and blob_id(full.read_bytes()) == oid:
-                continue
-            full.parent.mkdir(parents=True, exist_ok=True)
-            tmp = full.with_name(f".{full.name}.gitreg-tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, full)
-        listing = "".join(p + "\0" for p in files).encode("utf-8", "surrogateescape")
-        for attempt in range(30):  # about 1.5 s for another git command to let go of the index
-            res = self.run("update-index", "--add", "--remove", "-z", "--stdin", input=listing, check=False)
-            if res.returncode == 0:
-                return True
-            err = res.stderr.decode("utf-8", "replace")
-            if "index.lock" not in err:
-                raise GitError(f"could not update the index for {', '.join(list(files)[:3])}: {err.strip()}")
-            time.sleep(0.02 + attempt * 0.002)
-        return False
-
-    def _prune_empty(self, folder: Path) -> None:
-        """Remove ``folder`` and its parents while empty, up to the top of the work tree."""
-        root = self.root.resolve()
-        while folder.resolve() != root and folder.is_dir():
-            try:
-                folder.rmdir()
-            except OSError:
-                return
-            folder = folder.parent
 
     def maybe_gc(self) -> None:
         """Let git pack loose objects and refs once they pile up.
@@ -863,15 +597,7 @@ class GitRepo:
         return self.common_dir / "gitreg" / "cache"
 
     def close(self) -> None:
-        proc, self._batch = self._batch, None
-        if proc is not None and proc.poll() is None:
-            try:
-                proc.stdin.close()  # type: ignore[union-attr]
-                proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                proc.kill()
-        if proc is not None and proc.stdout is not None:
-            proc.stdout.close()
+        self.reader.close()
 
     def __del__(self) -> None:  # pragma: no cover - best effort
         try:
@@ -880,76 +606,8 @@ class GitRepo:
             pass
 
 
-def blob_id(data: bytes) -> str:
-    """The object id git gives ``data`` as a blob."""
-    import hashlib
-
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def parse_tree(data: bytes) -> list[TreeEntry]:
-    entries = []
-    pos = 0
-    while pos < len(data):
-        space = data.index(b" ", pos)
-        nul = data.index(b"\0", space)
-        mode = data[pos:space].decode()
-        name = data[space + 1:nul].decode("utf-8", "surrogateescape")
-        oid = data[nul + 1:nul + 21].hex()
-        entries.append(TreeEntry(mode, name, oid))
-        pos = nul + 21
-    return entries
-
-
-def _tree_order(e: TreeEntry) -> bytes:
-    # git sorts tree entries by name, with directories compared as "name/".
-    raw = e.name.encode("utf-8", "surrogateescape")
-    return raw + b"/" if e.is_tree else raw
-
-
-def format_tree(entries: Sequence[TreeEntry]) -> bytes:
-    out = bytearray()
-    for e in sorted(entries, key=_tree_order):
-        out += e.mode.encode() + b" " + e.name.encode("utf-8", "surrogateescape") + b"\0"
-        out += bytes.fromhex(e.oid)
-    return bytes(out)
-
-
-def _run(cmd: list[str], cwd: Path, input: bytes | None = None, check: bool = True,
-         env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    full_env = _git_env()
-    if env:
-        full_env.update(env)
-    try:
-        res = subprocess.run(cmd, cwd=cwd, input=input, capture_output=True, env=full_env)
-    except FileNotFoundError:
-        raise GitError("git is not installed or not on PATH; install git and retry") from None
-    if check and res.returncode != 0:
-        err = res.stderr.decode("utf-8", "replace").strip()
-        raise GitError(f"`{' '.join(cmd[:3])}` failed: {err}")
-    return res
-
-
-def clean_message(message: str) -> str:
-    """A message as ``git tag``/``git commit`` store it: trailing blanks stripped, blank runs folded, one final newline."""
-    lines = [line.rstrip() for line in message.splitlines()]
-    out: list[str] = []
-    for line in lines:
-        if not line and (not out or not out[-1]):
-            continue
-        out.append(line)
-    while out and not out[-1]:
-        out.pop()
-    return "\n".join(out) + "\n" if out else ""
-
-
 def _mtime(path: Path) -> int:
     try:
         return path.stat().st_mtime_ns
     except OSError:
         return 0
-
-
-def _file_stat(path: Path) -> list[int]:
-    """What changes when a file is written (a stamp, as a JSON record holds it)."""
-    return list(stat_stamp(path.stat()))

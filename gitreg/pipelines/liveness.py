@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import GitregError
+from ..errors import GitregError
 
 if TYPE_CHECKING:
-    from .store import ArtifactStore, MarkerFile
+    from ..store import ArtifactStore, MarkerFile
 
 HEARTBEAT_SECONDS = 60.0
 """How often a running pipeline rewrites its marker."""

@@ -1,0 +1,20 @@
+"""git plumbing: the only package that runs git.
+
+- :mod:`.objects`: git's object formats computed in-process (ids, trees, messages);
+- :mod:`.process`: running a git command, and git's refusals (locks, compare-and-swap);
+- :mod:`.reader`: reading objects through one long-lived ``git cat-file --batch``;
+- :mod:`.worktree`: the work tree and index of the paths a write touched;
+- :mod:`.repo`: :class:`GitRepo`, discovery, refs, tags, identity, commits, housekeeping.
+
+GitPython is not used: every call it would make goes through git's own plumbing here,
+which is what keeps start-up and writes fast.
+"""
+
+from __future__ import annotations
+
+from .objects import BLOB_MODE, TREE_MODE, ZERO_OID, TreeEntry, blob_id, clean_message
+from .process import lock_held_error
+from .repo import GitRepo, RefInfo, RefUpdate
+
+__all__ = ["BLOB_MODE", "TREE_MODE", "ZERO_OID", "GitRepo", "RefInfo", "RefUpdate", "TreeEntry", "blob_id",
+           "clean_message", "lock_held_error"]

@@ -1,0 +1,102 @@
+"""The running pipeline and step, as the rest of gitreg sees them.
+
+This module knows the run only through :class:`RunHandle`, so :mod:`gitreg.model` can ask
+"is a run bound to me, and which version does it hold?" without importing the pipeline
+machinery (:mod:`gitreg.pipelines.decorators`), which itself builds on ``Model``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
+
+from ..errors import PipelineError
+from ..manifests import check_json_value, merge_metadata
+
+if TYPE_CHECKING:
+    from ..model import Model
+    from .runs import Output, PendingStep, Slot
+
+
+class RunHandle(Protocol):
+    """What a model version bound to a running pipeline needs of the run."""
+
+    client: Any
+    current_step: "PendingStep | None"
+    bound: "dict[tuple[str, str], Model]"
+    context: "PipelineContext"
+
+    def save_output(self, value: Any, name: str, artifact_type: str | None, slot: "Slot | None",
+                    step: "PendingStep | None") -> "Output": ...
+
+
+_RUN: contextvars.ContextVar["RunHandle | None"] = contextvars.ContextVar("gitreg_run", default=None)
+_STEP: contextvars.ContextVar["StepContext | None"] = contextvars.ContextVar("gitreg_step", default=None)
+
+
+
+# ---------------------------------------------------------------- contexts
+
+@dataclass(frozen=True)
+class StepContext:
+    step_name: str
+    pipeline_name: str
+    run_id: str
+    _model: Model | None
+
+    @property
+    def model(self) -> Model:
+        """The model version of the running step (the step's own model, else the pipeline's)."""
+        if self._model is None:
+            raise PipelineError(f"step {self.step_name!r} has no model: give model= to the step or the pipeline")
+        return self._model
+
+
+@dataclass(frozen=True)
+class PipelineContext:
+    name: str
+    run_id: str
+    parameters: Mapping[str, Any]
+    _model: Model | None
+
+    @property
+    def model(self) -> Model:
+        """The pipeline's configured model (bound to this run's version)."""
+        if self._model is None:
+            raise PipelineError(f"pipeline {self.name!r} has no model configured")
+        return self._model
+
+
+def get_step_context() -> StepContext:
+    context = _STEP.get()
+    if context is None:
+        raise PipelineError("get_step_context() works only inside a step of a running pipeline")
+    return context
+
+
+def get_pipeline_context() -> PipelineContext:
+    run = _RUN.get()
+    if run is None:
+        raise PipelineError("get_pipeline_context() works only while a pipeline runs")
+    return run.context
+
+
+def active_slot_model(model_name: str | None) -> Model | None:
+    """The running step's model (or the run's model called ``model_name``), for log_model_metadata."""
+    step = _STEP.get()
+    run = _RUN.get()
+    if run is None:
+        return None
+    if model_name is None:
+        return step._model if step is not None else run.context._model
+    for model in run.bound.values():
+        if model.name == model_name:
+            return model
+    return None
+
+
+def log_to_slot(model: Model, metadata: Mapping[str, Any]) -> None:
+    """Merge metadata into the pending version of a run-bound model."""
+    clean = check_json_value(dict(metadata), "metadata")
+    model._slot.metadata = merge_metadata(model._slot.metadata, clean)  # type: ignore[union-attr]
