@@ -187,7 +187,8 @@ def check(repo: GitRepo, rev: str = "HEAD", tags: bool = True, verify_signatures
     _check_runs(repo, commit, problems)
     n_tags = 0
     if tags:
-        n_tags = _check_tags(repo, commit if is_commit else None, rev, prefix, current, problems)
+        n_tags = _check_tags(repo, commit if is_commit else None, rev, prefix, current, problems,
+                             registration_tags=config.get("registration_tags", True) if config else True)
     if verify_signatures:
         n_tags = max(n_tags, _verify_signatures(repo, prefix, problems))
     return CheckReport(commit, len(current), n_versions, n_tags,
@@ -269,7 +270,7 @@ def with_lines(repo: GitRepo, commit: str, problems: list[Problem]) -> list[Prob
 # ---------------------------------------------------------------- tags
 
 def _check_tags(repo: GitRepo, commit: str | None, rev: str, prefix: str, models: dict[str, _Model],
-                problems: list[Problem]) -> int:
+                problems: list[Problem], registration_tags: bool = True) -> int:
     refs = repo.list_refs(f"refs/tags/{prefix}/")
     unreachable = _unreachable_tags(repo, commit, prefix, refs) if commit and refs else set()
     registered: dict[str, dict[int, str]] = {}           # model -> number -> tag name
@@ -311,7 +312,7 @@ def _check_tags(repo: GitRepo, commit: str | None, rev: str, prefix: str, models
         have = registered.get(model, {})
         for doc in state.versions:
             path = version_file(model, doc["number"])
-            if doc["number"] not in have:
+            if doc["number"] not in have and registration_tags:
                 problems.append(Problem(path, "number", f"registration tag {prefix}/{model}/v{doc['number']} is"
                                         " missing (`gitreg tags sync` creates it)", code="tag-missing"))
             stage = doc["stage"]

@@ -275,7 +275,8 @@ class Client:
                 f"refs/tags/{snap.config.tag_prefix}/{model_name}/"):
             snap.require(model_name)  # neither a model nor any history: ModelNotFoundError
         self.registry.fetch_tags(model_name)
-        return model_history(self.registry.repo, snap.config.tag_prefix, model_name, number)
+        return model_history(self.registry.repo, snap.config.tag_prefix, model_name, number,
+                             registration_tags=snap.config.registration_tags, commit=snap.commit)
 
     def promotions(self, base: str, rev: str = "HEAD") -> list["Promotion"]:
         """Every stage change ``rev`` makes since ``base``, each compared with the version it replaces."""

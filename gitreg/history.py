@@ -34,8 +34,12 @@ class Event:
                 "demoted": list(self.demoted), "commit": self.commit, "tag": self.tag}
 
 
-def model_history(repo: GitRepo, prefix: str, model: str, version: int | None = None) -> list[Event]:
-    """Registrations and stage changes of ``model`` (of one version, and the moves that demoted it)."""
+def model_history(repo: GitRepo, prefix: str, model: str, version: int | None = None,
+                  registration_tags: bool = True, commit: str | None = None) -> list[Event]:
+    """Registrations and stage changes of ``model`` (of one version, and the moves that demoted it).
+
+    ``registration_tags`` False (a registry that tags stage changes only): registrations come from
+    the commits in ``commit``'s history that added the version manifests."""
     events: list[Event] = []
     for ref in repo.list_refs(f"refs/tags/{prefix}/{model}/"):
         if ref.type != "tag":
@@ -53,9 +57,29 @@ def model_history(repo: GitRepo, prefix: str, model: str, version: int | None = 
                 continue
             events.append(Event(ref.date, "stage", model, msg.number, msg.previous_stage, msg.stage,
                                 msg.by or ref.tagger, msg.reason, ref.target, tag, msg.demoted, parsed.seq))
+    if not registration_tags and commit is not None:
+        known = {e.version for e in events if e.kind == "registered"}
+        events += registrations_from_log(repo, commit, f".mcp/models/{model}/versions", model, known)
     if version is not None:
         events = [e for e in events if e.version == version or version in e.demoted]
     return _ordered(repo, events)
+
+
+def registrations_from_log(repo: GitRepo, rev: str, versions_path: str, model: str,
+                           known: set[int]) -> list[Event]:
+    """Registrations of ``model`` that no tag records (a registry with ``registration_tags: false``),
+    read from the commits that added its version manifests: when, who and why as the commit says."""
+    events = []
+    for commit, date, author, message, paths in repo.added_by(rev, versions_path):
+        for path in paths:
+            stem = path.rsplit("/", 1)[-1].removesuffix(".yaml")
+            if not stem.isdigit() or int(stem) in known:
+                continue
+            found = parse_version_message(message)
+            by = found.by if found is not None and found.by else author
+            events.append(Event(date, "registered", model, int(stem), None, "none", by,
+                                found.reason if found is not None else "", commit, ""))
+    return events
 
 
 def _ordered(repo: GitRepo, events: list[Event]) -> list[Event]:

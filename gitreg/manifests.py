@@ -319,6 +319,7 @@ class RegistryConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     format: int = FORMAT_VERSION
     remote: str | None = None  # git remote that writes push to (e.g. "origin")
+    registration_tags: bool = True  # False: only stage changes are tagged (lighter remotes at scale)
 
     def __post_init__(self) -> None:
         validate_tag_prefix(self.tag_prefix)  # else every tag, so every write, would fail
@@ -327,12 +328,14 @@ class RegistryConfig:
     def from_dict(cls, doc: Mapping[str, Any]) -> "RegistryConfig":
         return cls(store=doc["store"], tag_prefix=doc["tag_prefix"],
                    options=MappingProxyType(dict(doc.get("options") or {})), format=doc["format"],
-                   remote=doc.get("remote"))
+                   remote=doc.get("remote"), registration_tags=doc.get("registration_tags", True))
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"format": self.format, "store": self.store, "tag_prefix": self.tag_prefix}
         if self.remote:
             doc["remote"] = self.remote
+        if not self.registration_tags:
+            doc["registration_tags"] = False
         if self.options:
             doc["options"] = _sorted_deep(dict(self.options))
         return doc

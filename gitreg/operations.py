@@ -166,8 +166,8 @@ def register_version(snap: Snapshot, model: str, name: str | None = None, descri
     files[version_file(model, number)] = version_bytes(version)
     prefix = snap.config.tag_prefix
     message = format_version_message(model, number, version.name, _by(snap), reason)
-    return Change(message=message, files=files, paths=[model_path(model)],
-                  tags=[(format_version_tag(prefix, model, number), message)], result=version)
+    tags = [(format_version_tag(prefix, model, number), message)] if snap.config.registration_tags else []
+    return Change(message=message, files=files, paths=[model_path(model)], tags=tags, result=version)
 
 
 def update_version(snap: Snapshot, model: str, spec: object, stage: object = None, force: bool = False,

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 DEFAULT_STORE = ".gitreg/store"
 DEFAULT_TAG_PREFIX = "models"
 MAX_ATTEMPTS = 200
+JUST_SYNCED = 2.0  # a fetch or push this recent (in this process) is as good as one more fetch
+CONTENDED_SECONDS = 30.0  # after a lost race, writes by URL fetch before every attempt for this long
 
 log = logging.getLogger("gitreg")
 
@@ -77,6 +79,7 @@ class Registry:
         self._store: ArtifactStore | None = None
         self._store_uri: str | None = None
         self._tag_prefix: str | None = None
+        self._contended_until = 0.0  # until then, writes fetch before their first attempt (monotonic time)
 
     # ------------------------------------------------------------ opening
 
@@ -91,7 +94,10 @@ class Registry:
             repo, remote, changed = open_url(os.fspath(where))
             registry = cls(repo, remote)
             registry.finish_interrupted()
-            registry.refresh(force=True if refresh or changed else None)
+            if refresh or changed or not remote.synced_within(JUST_SYNCED):  # not just cloned
+                registry.refresh(force=True if refresh or changed else None)
+            else:
+                registry._check_remote_registry()
             return registry
         registry = cls(GitRepo.discover(where))
         config = registry.snapshot().config  # fails early with NotARegistryError
@@ -156,18 +162,26 @@ class Registry:
         if remote is None or not remote.cached:
             return
         if force is None and remote.is_fresh(freshness_window()):
-            return
-        with self.repo.write_lock():
-            remote_head = remote.fetch()
-            if remote_head is None:
-                raise NotARegistryError(redact(remote.url), (
-                    f"the remote has no branch {remote.branch!r} (an empty repository?): create a registry with"
-                    " `gitreg init`, push it there, then retry"))
-            branch = self.repo.head_ref() or f"refs/heads/{remote.branch}"
-            local = self.repo.commit_of(branch)
-            if local != remote_head:
-                base = base_for_write(self.repo, remote, local, remote_head)
-                self.repo.update_ref(branch, base or remote_head, local, message="gitreg: fetched")
+            if self._tag_prefix is not None:
+                return
+        else:
+            with self.repo.write_lock():
+                remote_head = remote.fetch()
+                branch = self.repo.head_ref() or f"refs/heads/{remote.branch}"
+                local = self.repo.commit_of(branch)
+                if remote_head is not None and local != remote_head:
+                    base = base_for_write(self.repo, remote, local, remote_head)
+                    self.repo.update_ref(branch, base or remote_head, local, message="gitreg: fetched")
+        self._check_remote_registry()
+
+    def _check_remote_registry(self) -> None:
+        """The cached clone holds a registry: its branch exists and has .mcp/registry.yaml."""
+        remote = self.remote
+        assert remote is not None
+        if self.repo.commit_of(remote.tracking_ref) is None:
+            raise NotARegistryError(redact(remote.url), (
+                f"the remote has no branch {remote.branch!r} (an empty repository?): create a registry with"
+                " `gitreg init`, push it there, then retry"))
         try:
             config = Snapshot(self.repo, self.repo.resolve("HEAD")).config
         except NotARegistryError:
@@ -218,18 +232,30 @@ class Registry:
             raise GitError("HEAD is detached; check out the branch that holds the registry, then retry")
         return branch
 
-    def _base(self, branch: str, scope: str | None) -> tuple[str | None, str | None]:
-        """(the local branch's commit, the commit to build on): fetched first when there is a remote."""
+    def _base(self, branch: str, scope: str | None, attempt: int = 0) -> tuple[str | None, str | None]:
+        """(the local branch's commit, the commit to build on): fetched first when there is a remote.
+
+        A registry opened by URL whose cached clone is fresh (fetched, or pushed to, within the
+        freshness window) and that saw no rejected push lately builds its first attempt on what
+        it has: the push is a compare-and-swap on the remote branch, so a stale guess costs a
+        rejected push and a retry on the fetched head, never a lost or reused number.
+        """
         local = self.repo.commit_of(branch)
-        if self.remote is None:
+        remote = self.remote
+        if remote is None:
             return local, local
         if self._tag_prefix is None:
             try:
                 self._tag_prefix = Snapshot(self.repo, local).config.tag_prefix if local else DEFAULT_TAG_PREFIX
             except NotARegistryError:  # being initialised
                 self._tag_prefix = DEFAULT_TAG_PREFIX
-        remote_head = self.remote.fetch(self._tag_prefix, scope)
-        return local, base_for_write(self.repo, self.remote, local, remote_head)
+        if attempt == 0 and remote.cached and time.monotonic() >= self._contended_until \
+                and (remote.synced_within(JUST_SYNCED) or remote.is_fresh(freshness_window())):
+            remote_head = self.repo.commit_of(remote.tracking_ref)
+            if remote_head is not None:
+                return local, base_for_write(self.repo, remote, local, remote_head)
+        remote_head = remote.fetch(self._tag_prefix, scope)
+        return local, base_for_write(self.repo, remote, local, remote_head)
 
     def transact(self, build: Callable[[Snapshot], Change | None], scope: str | None = None) -> Committed:
         """Run ``build`` on the branch head and commit its change (compare-and-swap, pushed if shared).
@@ -247,7 +273,7 @@ class Registry:
             branch = self._branch()
             checked: set[str] = set()  # paths already proven free of uncommitted edits
             for attempt in range(MAX_ATTEMPTS):
-                local, base = self._base(branch, scope)
+                local, base = self._base(branch, scope, attempt)
                 snap = Snapshot(repo, base)
                 change = build(snap)
                 if change is None or not change.files:
@@ -271,6 +297,7 @@ class Registry:
                 created = self._land(branch, local, base, commit, change, touched, subject)
                 if created is not None:
                     break
+                self._contended_until = time.monotonic() + CONTENDED_SECONDS
                 time.sleep(random.uniform(0.0, 0.02 * min(attempt + 1, 10)))
             else:
                 raise ConcurrentWriteError(

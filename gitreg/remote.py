@@ -109,6 +109,7 @@ class Remote:
     name: str       # the git remote's name, e.g. "origin"
     branch: str     # the branch on the remote, e.g. "main"
     cached: bool    # True when the whole repository is a cache clone gitreg owns
+    synced_at: float = -1e9  # when this process last fetched from or pushed to it (monotonic time)
 
     @property
     def tracking_ref(self) -> str:
@@ -187,6 +188,8 @@ class Remote:
         if res.returncode == 0 and not any(line.startswith("=\t") for line in out.splitlines()):
             if target == self.branch:
                 self.repo.update_ref(self.tracking_ref, commit, None, force=True)
+                if self.cached:
+                    self.mark_fetched()  # the remote's head is known: it is this commit
             return True
         if res.returncode == 0:
             # "[up to date]": another writer pushed the very same commit (same change, parent,
@@ -226,6 +229,7 @@ class Remote:
         return self.repo.common_dir / "gitreg" / "fetched"
 
     def mark_fetched(self) -> None:
+        self.synced_at = time.monotonic()
         stamp = self._stamp()
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.touch()
@@ -235,6 +239,10 @@ class Remote:
             self._stamp().unlink()
         except OSError:
             pass
+
+    def synced_within(self, seconds: float) -> bool:
+        """Whether this process fetched from or pushed to the remote in the last ``seconds``."""
+        return time.monotonic() - self.synced_at < seconds
 
     def is_fresh(self, window: float) -> bool:
         try:
@@ -274,12 +282,18 @@ def open_url(url: str) -> tuple[GitRepo, Remote, bool]:
     """The cached bare clone of ``url`` (cloned now if there is none), its remote, and
     whether it must be fetched now (new credentials in the URL since the last use)."""
     path = clone_path(url)
+    fresh_clone = False
     if not (path / "HEAD").is_file():
-        _clone(url, path)
+        fresh_clone = _clone(url, path)
     repo = GitRepo(path, path, path, bare=True)
     head = repo.head_ref() or "refs/heads/main"
     branch = head[len("refs/heads/"):] if head.startswith("refs/heads/") else head
     remote = Remote(repo, "origin", branch, cached=True)
+    if fresh_clone:  # what the clone brought is the remote's state now: no fetch needed to trust it
+        cloned = repo.commit_of(head)
+        if cloned is not None and repo.commit_of(remote.tracking_ref) is None:
+            repo.update_ref(remote.tracking_ref, cloned, None, message="gitreg: cloned")
+        remote.mark_fetched()
     changed = remote.url != url
     if changed:  # same repository, other credentials: use these from now on
         repo.run("remote", "set-url", "origin", url)
@@ -287,20 +301,27 @@ def open_url(url: str) -> tuple[GitRepo, Remote, bool]:
     return repo, remote, changed
 
 
-def _clone(url: str, path: Path) -> None:
+def _clone(url: str, path: Path) -> bool:
+    """Clone ``url`` to ``path``; True if this call made the clone (False: another process did first)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    res = GitRepo.run_anywhere(["clone", "--bare", "--quiet", url, str(tmp)], cwd=path.parent)
+    # Only the registry branch: tags are fetched per model when a read or write needs them, so
+    # first use costs what the branch's history costs, not what every model's tags do.
+    res = GitRepo.run_anywhere(["clone", "--bare", "--quiet", "--no-tags", "--single-branch", url, str(tmp)],
+                               cwd=path.parent)
     if res.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
         raise classify(url, res.stderr.decode("utf-8", "replace"), "cloning the registry")
+    made = True
     try:
         os.chmod(tmp, 0o700)  # the remote URL (maybe with a token) is in its config
         os.rename(tmp, path)
     except OSError:  # another process cloned it first: use theirs
         shutil.rmtree(tmp, ignore_errors=True)
+        made = False
     if not (path / "HEAD").is_file():
         raise NotARegistryError(redact(url), "could not set up a local clone of it in " + str(path))
+    return made
 
 
 __all__ = [

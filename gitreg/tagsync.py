@@ -124,7 +124,8 @@ def _push_remote(registry: Registry) -> Remote:
 def sync_tags(registry: Registry, push: bool = False, dry_run: bool = False) -> SyncReport:
     """Create every missing registration and stage tag along the branch's first-parent history."""
     repo = registry.repo
-    prefix = registry.snapshot().config.tag_prefix
+    config = registry.snapshot().config
+    prefix = config.tag_prefix
     remote = _push_remote(registry) if push or registry.remote is not None else None
     if remote is not None:
         remote.fetch(prefix)  # tags made elsewhere must not be made twice
@@ -140,8 +141,8 @@ def sync_tags(registry: Registry, push: bool = False, dry_run: bool = False) -> 
             commit, parents = change.commit, change.parents
             side: list[str] | None = None
             for t in found[change.commit]:
-                if t.kind == "registered" and (t.model, t.version) in tags.versions:
-                    continue
+                if t.kind == "registered" and (not config.registration_tags or (t.model, t.version) in tags.versions):
+                    continue  # tagged already, or this registry tags stage changes only
                 if side is None:
                     side = [c for c in repo.rev_list(commit, "--not", parents[0]) if c != commit] \
                         if len(parents) > 1 else []

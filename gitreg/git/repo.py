@@ -211,6 +211,18 @@ class GitRepo:
         out = self.run("diff", "--name-only", "--no-renames", "-z", old, new).stdout.decode("utf-8", "replace")
         return [p for p in out.split("\0") if p]
 
+    def added_by(self, rev: str, path: str) -> list[tuple[str, str, str, str, list[str]]]:
+        """Commits in ``rev``'s history that added files under ``path``: (commit, ISO date, author, message,
+        the added paths), newest first; one ``git log``."""
+        fmt = "%x01%H%x00%aI%x00%an <%ae>%x00%B%x00"
+        out = self.run("log", f"--format={fmt}", "--diff-filter=A", "--name-only", "-z", rev, "--", path,
+                       check=False).stdout.decode("utf-8", "replace")
+        found = []
+        for record in out.split("\x01")[1:]:
+            commit, date, author, message, *names = record.split("\0")
+            found.append((commit, date, author, message, [n.strip("\n") for n in names if n.strip("\n")]))
+        return found
+
     def rev_list(self, *args: str) -> list[str]:
         return self.out("rev-list", *args).split()
 

@@ -170,7 +170,8 @@ def register_versions(snap: Any, run: PendingRun, slots: list[Slot]) -> Change:
                                   created_by_run=run.id, run_status="running")
         files[version_file(slot.model, number)] = version_bytes(version)
         message = format_version_message(slot.model, number, name, by, f"pipeline run {run.id}")
-        tags.append((format_version_tag(prefix, slot.model, number), message))
+        if snap.config.registration_tags:
+            tags.append((format_version_tag(prefix, slot.model, number), message))
         numbers[id(slot)] = number
         created.add(id(slot))
         made.append(f"{slot.model} v{number}")
