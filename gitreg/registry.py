@@ -304,7 +304,7 @@ class Registry:
                     f"gave up after {MAX_ATTEMPTS} attempts: {branch} kept moving under this write"
                 )
             snap.seed_successor(commit, change.files)
-            self._sync(branch, local, commit, touched)
+            self._sync(branch, local, base, commit, touched)
         repo.maybe_gc()
         return Committed(commit, change.result, created)
 
@@ -390,15 +390,18 @@ class Registry:
                             name, commit[:12])
             tags = [t for t in tags if t not in taken]
 
-    def _sync(self, branch: str, local: str | None, commit: str, touched: list[str]) -> None:
+    def _sync(self, branch: str, local: str | None, base: str | None, commit: str, touched: list[str]) -> None:
         """Bring .mcp/ of the index and work tree in line with the branch head, then clear the journal."""
         repo = self.repo
         if repo.bare or repo.head_ref() != branch:
             journal.clear(repo)
             return
         head = repo.commit_of(branch) or commit
-        if repo.worktree.set_files(repo.changed_files(local, head, touched)):
-            repo.worktree.note_index_synced(head, touched)
+        # What the index already matched stays matched when this commit changed nothing outside ``touched``.
+        before = repo.worktree.index_note(local) if head == commit and base == local else None
+        changed = repo.changed_files(local, head, touched)
+        if repo.worktree.set_files(changed):
+            repo.worktree.note_index_synced(head, touched, changed, also=before["paths"] if before else ())
             journal.clear(repo)
         else:
             log.warning("the registry commit %s is made, but .git/index.lock is held by another git command, so"

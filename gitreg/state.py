@@ -277,7 +277,7 @@ def cache_put(repo: GitRepo, oid: str, value: Any) -> None:
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(value, fh, separators=(",", ":"))
+            fh.write(json.dumps(value, separators=(",", ":")))  # dumps: the C encoder (dump is pure Python)
         os.replace(tmp, path)
     except OSError:  # a cache that cannot be written is only slower
         try:

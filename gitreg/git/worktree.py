@@ -20,6 +20,9 @@ from .objects import blob_id
 if TYPE_CHECKING:
     from .repo import GitRepo
 
+NOTE = "gitreg-index-note.json"   # in the git dir: what gitreg last brought in line (never committed)
+NOTE_MAX_FILES = 50000
+
 
 class WorkTree:
     def __init__(self, repo: "GitRepo") -> None:
@@ -32,38 +35,49 @@ class WorkTree:
 
         Compares blob ids of the work-tree files and of the index entries with the
         commit's tree, so the cost depends on the size of ``paths``, not of the repository.
+        The index is not read at all for paths gitreg itself last brought in line with
+        ``commit`` (the note), and a work-tree file whose stat is the one gitreg recorded
+        for that very blob is not read either.
         """
         if self.bare or not paths:
             return []
-        # Unchanged since gitreg itself brought these paths in line with ``commit``: staged == committed.
-        note = self.index_note(commit, paths)
-        index = {} if note is not None else self.index_entries(paths)
-        stats = note.get("files", {}) if note is not None else {}
+        note = self.index_note(commit)
+        covered = note is not None and all(_under(path, note["paths"]) for path in paths)
+        index = {} if covered else self.index_entries(paths)
+        known: dict[str, list] = (note or self._read_note() or {}).get("files") or {}
         dirty: list[str] = []
         for path in paths:
             committed = dict(self.repo.blobs_under_path(commit, path)) if commit else {}
-            staged = committed if note is not None else \
+            staged = committed if covered else \
                 {p: oid for p, oid in index.items() if p == path or p.startswith(path + "/")}
             present = self.worktree_files(path)
             for rel in sorted(set(committed) | set(present) | set(staged)):
                 want = committed.get(rel)
                 if want is None or staged.get(rel) != want or rel not in present:
                     dirty.append(rel)  # deleted, added, or changed in the index
-                elif stats.get(rel) != _file_stat(present[rel]) and blob_id(present[rel].read_bytes()) != want:
-                    dirty.append(rel)  # changed in the work tree (a file untouched since gitreg wrote it is not)
+                elif known.get(rel) != _file_stat(present[rel]) + [want] and _blob_of(present[rel]) != want:
+                    dirty.append(rel)  # changed in the work tree (a file as gitreg left it is not read)
         return dirty
 
-    def worktree_files(self, path: str) -> dict[str, Path]:
+    def worktree_files(self, path: str) -> dict[str, str]:
         """Every file under ``path`` in the work tree (relative path -> full path)."""
-        local = self.root / path
-        present: dict[str, Path] = {}
-        if local.is_file():
-            present[path] = local
-        elif local.is_dir():
-            for folder, _dirs, files in os.walk(local):
-                for name in files:
-                    full = Path(folder) / name
-                    present[full.relative_to(self.root).as_posix()] = full
+        top = os.path.join(self.root, path)
+        present: dict[str, str] = {}
+        if os.path.isfile(top):
+            present[path] = top
+            return present
+        stack = [(top, path)]
+        while stack:
+            folder, rel = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, f"{rel}/{entry.name}"))
+                else:
+                    present[f"{rel}/{entry.name}"] = entry.path
         return present
 
     def _index_stat(self) -> list[int] | None:
@@ -72,32 +86,47 @@ class WorkTree:
         except OSError:
             return None
 
-    def note_index_synced(self, commit: str, paths: Sequence[str]) -> None:
-        """Remember that the index entries under ``paths`` equal ``commit`` now (gitreg just wrote them).
+    def _read_note(self) -> dict | None:
+        note = read_record(self.repo.git_dir / NOTE)
+        return note if isinstance(note, dict) else None
 
-        Any later rewrite of the index by anyone (git replaces the file: a new inode and
-        times) makes the note stale, and the next dirty check reads the index again.
-        """
-        stamp = self._index_stat()
-        note = self.repo.git_dir / "gitreg-index-note.json"
-        try:
-            if stamp is None:
-                note.unlink(missing_ok=True)
-                return
-            files = {rel: _file_stat(full) for path in paths for rel, full in self.worktree_files(path).items()}
-        except OSError:
-            return
-        write_record(note, {"index": stamp, "commit": commit, "paths": sorted(paths), "files": files})
-
-    def index_note(self, commit: str | None, paths: Sequence[str]) -> dict | None:
-        """The note of :meth:`note_index_synced`, if it still holds for ``commit`` and ``paths``."""
+    def index_note(self, commit: str | None) -> dict | None:
+        """The note of :meth:`note_index_synced` if it holds for ``commit`` and the index as it is now."""
         if commit is None:
             return None
-        note = read_record(self.repo.git_dir / "gitreg-index-note.json")
-        if isinstance(note, dict) and (note.get("commit") == commit and note.get("index") == self._index_stat()
-                and set(paths) <= set(note.get("paths") or ())):
+        note = self._read_note()
+        if note is not None and note.get("commit") == commit and note.get("index") == self._index_stat() \
+                and isinstance(note.get("paths"), list):
             return note
         return None
+
+    def note_index_synced(self, commit: str, paths: Sequence[str], written: Mapping[str, str | None],
+                          also: Sequence[str] = ()) -> None:
+        """Remember that the index entries under ``paths`` (and ``also``) equal ``commit`` now, and the stat
+        of each file of ``written`` (path -> the blob gitreg just put there; None: removed).
+
+        Any later rewrite of the index by anyone (git replaces the file: a new inode and
+        times) makes the note's index claim stale, and the next dirty check reads the index
+        again; a file's recorded stat speaks for the blob recorded with it only.
+        """
+        stamp = self._index_stat()
+        path = self.repo.git_dir / NOTE
+        if stamp is None:
+            path.unlink(missing_ok=True)
+            return
+        old = self._read_note() or {}
+        files = {k: v for k, v in (old.get("files") or {}).items() if isinstance(v, list)}
+        for rel, oid in written.items():
+            files.pop(rel, None)
+            if oid is not None:
+                try:
+                    files[rel] = _file_stat(os.path.join(self.root, rel)) + [oid]
+                except OSError:
+                    pass
+        if len(files) > NOTE_MAX_FILES:  # a cache, not a record: start over rather than grow without end
+            files = {rel: files[rel] for rel in written if rel in files}
+        covered = sorted({*paths, *also})
+        write_record(path, {"index": stamp, "commit": commit, "paths": covered, "files": files})
 
     def index_entries(self, paths: Sequence[str]) -> dict[str, str]:
         """Path -> blob id of the index entries under ``paths`` ("conflict" for unmerged ones)."""
@@ -178,6 +207,15 @@ class WorkTree:
             folder = folder.parent
 
 
-def _file_stat(path: Path) -> list[int]:
+def _file_stat(path: str) -> list:
     """What changes when a file is written (a stamp, as a JSON record holds it)."""
-    return list(stat_stamp(path.stat()))
+    return list(stat_stamp(os.stat(path)))
+
+
+def _blob_of(path: str) -> str:
+    with open(path, "rb") as fh:
+        return blob_id(fh.read())
+
+
+def _under(path: str, folders: Sequence[str]) -> bool:
+    return any(path == f or path.startswith(f + "/") for f in folders)
