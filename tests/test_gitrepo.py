@@ -79,3 +79,17 @@ def test_objects_are_written_after_git_gc_removed_the_emptied_object_folders(her
     oid = repo.write_blob(twin)
     assert oid[:2] == first[:2]
     assert _git_in(hermetic, "cat-file", "-p", oid) == twin.decode()
+
+
+def test_paths_through_written_commits_resolve_like_git_does(tmp_path):
+    """A write reads back its own commit's trees from memory; the answers are git's, missing is missing."""
+    repo_dir = tmp_path / "r"
+    git(tmp_path, "init", "-q", str(repo_dir))
+    writer = GitRepo.discover(repo_dir)
+    tree = writer.update_paths(None, {"a/b/c.txt": b"hello\n", "a/d.txt": b"x\n", "e.txt": b"y\n"})
+    commit = writer.commit_tree(tree, [], "one")
+    fresh = GitRepo.discover(repo_dir)  # asks git for everything
+    for request in (f"{commit}^{{tree}}", f"{commit}:", f"{commit}:a", f"{commit}:a/b", f"{commit}:a/b/c.txt",
+                    f"{commit}:a/d.txt", f"{commit}:e.txt", f"{commit}:nope", f"{commit}:a/nope/x",
+                    f"{commit}:e.txt/inside"):
+        assert writer.read_object(request) == fresh.read_object(request), request

@@ -22,6 +22,7 @@ from .process import git_env
 OBJECT_CACHE_ENTRIES = 20000     # remembered answers (cleared when exceeded)
 OBJECT_CACHE_MAX_BYTES = 1 << 20
 _IMMUTABLE_REV = re.compile(r"[0-9a-f]{40}(?:$|[:^])")
+_WALKABLE = re.compile(r"([0-9a-f]{40})(\^\{tree\}|:(.*))")
 
 Answer = tuple[str, str, bytes]   # (oid, type, content)
 
@@ -41,7 +42,7 @@ class ObjectReader:
             if "\n" in request:
                 raise GitError(f"invalid object name {request!r}")
         cache = self._seen
-        missing = [r for r in dict.fromkeys(requests) if r not in cache]
+        missing = [r for r in dict.fromkeys(requests) if r not in cache and not self._walk(r)]
         if not missing:
             return [cache[r] for r in requests]
         answers = self._exchange_all(missing)
@@ -52,6 +53,35 @@ class ObjectReader:
                 cache[request] = answer
         found = dict(zip(missing, answers))
         return [cache[r] if r in cache else found[r] for r in requests]
+
+    def _walk(self, request: str) -> bool:
+        """Answer ``<oid>^{tree}`` or ``<oid>:<path>`` from remembered commits and trees, without asking
+        git (a write reads back what it just wrote); True if the answer is now remembered."""
+        match = _WALKABLE.fullmatch(request)
+        if match is None:
+            return False
+        oid, path = match.group(1), match.group(3)
+        answer = self._seen.get(oid)
+        if answer is None:
+            return False
+        if answer[1] == "commit":
+            first = answer[2][:46]
+            if not first.startswith(b"tree "):
+                return False
+            answer = self._seen.get(first[5:45].decode("ascii"))
+            if answer is None:
+                return False
+        if answer[1] != "tree":
+            return False
+        for part in path.split("/") if path else ():
+            entry = next((e for e in self.parsed(answer[0], answer[2]) if e.name == part), None)
+            if entry is None:
+                return False  # not there: let git say so (it is not remembered as missing)
+            answer = self._seen.get(entry.oid)
+            if answer is None or (answer[1] != "tree" and part != path.rsplit("/", 1)[-1]):
+                return False
+        self._seen[request] = answer
+        return True
 
     def one(self, request: str) -> Answer | None:
         return self.ask([request])[0]
