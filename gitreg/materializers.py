@@ -153,7 +153,7 @@ def _save_parquet(obj: Any, path: Path) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
-        raise NoSafeFormat("pyarrow is not installed (pip install 'gitreg[pandas]')") from None
+        raise NoSafeFormat("pyarrow is not installed (pip install pyarrow, or gitreg's [pandas] extra)") from None
     series = type(obj).__name__ == "Series"
     frame = obj.to_frame(name=_SERIES_COLUMN) if series else obj
     try:
@@ -210,7 +210,7 @@ def _save_skops(obj: Any, path: Path) -> None:
     try:
         import skops.io as sio
     except ImportError:
-        raise NoSafeFormat("skops is not installed (pip install 'gitreg[sklearn]')") from None
+        raise NoSafeFormat("skops is not installed (pip install skops, or gitreg's [sklearn] extra)") from None
     try:
         sio.dump(obj, path)
     except (TypeError, ValueError, AttributeError, NotImplementedError) as exc:  # UnsupportedTypeException is a TypeError
@@ -328,8 +328,8 @@ def load(fmt: str, path: Path, *, verified: bool, trusted: Trusted | None = None
 
 
 def _extra_for(fmt: str, module: str | None) -> str:
-    extras = {"skops": "'gitreg[sklearn]'", "sklearn": "'gitreg[sklearn]'", "parquet": "'gitreg[pandas]'",
-              "pandas": "'gitreg[pandas]'", "numpy": "'gitreg[numpy]'"}
+    extras = {"skops": "skops", "sklearn": "scikit-learn", "parquet": "pyarrow", "pandas": "pandas",
+              "numpy": "numpy"}  # the packages themselves: `gitreg` on the package index is another project
     return extras.get(fmt, module or fmt)
 
 

@@ -184,7 +184,7 @@ class ArtifactStore:
         except ImportError as exc:
             raise ArtifactStoreError(
                 f"cannot open {uri}: {exc}; install the extra for this protocol"
-                " (e.g. pip install 'gitreg[s3]')"
+                " (e.g. pip install s3fs for s3://, gitreg's [s3] extra)"
             ) from None
         except (ValueError, OSError) as exc:
             raise ArtifactStoreError(f"cannot open {uri}: {exc}") from None

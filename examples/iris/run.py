@@ -1,6 +1,6 @@
 """The iris_classifier walkthrough: train, compare, promote, and serve from "production".
 
-    pip install 'gitreg[sklearn,pandas]'
+    pip install -e '.[sklearn,pandas]'      (from a gitreg checkout; the distribution is gitreg-registry)
     cd some-git-repository && gitreg init && python path/to/examples/iris/run.py
 
 Three training runs (one per gamma) each register a new version of iris_classifier with
