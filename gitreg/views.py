@@ -40,7 +40,8 @@ Json = dict[str, Any]
 #: The one form of every timestamp in output (strftime, then milliseconds and ``Z``).
 _SECONDS = "%Y-%m-%dT%H:%M:%S"
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?")
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
+    r"(?:[Zz]|([+-])([0-9]{2}):?([0-9]{2}))?")
 
 
 def timestamp(value: str | None) -> str | None:
@@ -55,16 +56,16 @@ def timestamp(value: str | None) -> str | None:
     match = _RFC3339.fullmatch(value.strip())
     if match is None:
         return value
-    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
+    year, month, day, hour, minute, second, fraction, sign, off_h, off_m = match.groups()
     try:
         when = datetime(int(year), int(month), int(day), int(hour), int(minute),
                         min(int(second), 59),  # a leap second (:60) shows as :59
                         int((fraction or "0")[:6].ljust(6, "0")), tzinfo=timezone.utc)
-    except ValueError:
+        if sign is not None:
+            offset = timedelta(hours=int(off_h), minutes=int(off_m))
+            when = when - offset if sign == "+" else when + offset
+    except (ValueError, OverflowError):  # no such day, or beyond the calendar
         return value
-    if sign is not None:
-        offset = timedelta(hours=int(off_h), minutes=int(off_m))
-        when = when - offset if sign == "+" else when + offset
     return f"{when.strftime(_SECONDS)}.{when.microsecond // 1000:03d}Z"
 
 
@@ -249,7 +250,7 @@ def comparison(c: "Comparison", versions: Sequence["VersionManifest"]) -> Json:
     by_number = {v.number: v for v in versions}
     missing = [col.number for col in c.columns if col.number not in by_number]
     if missing:
-        raise InvalidValueError(f"the compared versions {missing} were not given")
+        raise ValueError(f"comparison(): the compared versions {missing} were not given")
     return {
         "model": c.model,
         "versions": [version(by_number[col.number]) for col in c.columns],
@@ -299,12 +300,13 @@ def field(data: Any, path: str, what: str = "the output") -> Any:
                 raise FieldNotFoundError(path, _keys(data), what, _missing(where, parts[i], value))
         elif isinstance(value, list):
             part = parts[i]
-            if not part.isdigit() or int(part) >= len(value):
+            if not (part.isascii() and part.isdigit()) or int(part) >= len(value):
                 size = f"{len(value)} item(s)" + (f", 0 to {len(value) - 1}" if value else "")
                 raise FieldNotFoundError(path, _keys(data), what, f"{where} is a list of {size}, no {part!r}")
             value, i = value[int(part)], i + 1
         else:
-            shown = "null" if value is None else type(value).__name__
+            shown = "null" if value is None else "a boolean" if isinstance(value, bool) else \
+                "text" if isinstance(value, str) else "a number"
             raise FieldNotFoundError(path, _keys(data), what, f"{where} is {shown}, it has no {parts[i]!r}")
     return value
 
@@ -312,7 +314,8 @@ def field(data: Any, path: str, what: str = "the output") -> Any:
 def _missing(where: str | None, part: str, mapping: Mapping[str, Any]) -> str:
     if where is None:
         return ""
-    keys = ", ".join(sorted(map(str, mapping))[:20]) or "none"
+    names = sorted(map(str, mapping))
+    keys = ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "") if names else "none"
     return f"{where} has no {part!r} (its keys: {keys})"
 
 

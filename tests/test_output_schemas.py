@@ -342,6 +342,8 @@ def test_a_missing_field_is_not_found_and_names_the_fields(registry, capsys):
     assert code == 4 and "artifacts is a list of 5 item(s), 0 to 4, no '9'" in err
     code, _, err = run(capsys, "model", "version", "describe", "iris", "1", "--field", "created_by_run.id")
     assert code == 4 and "created_by_run is null" in err
+    code, _, err = run(capsys, "model", "version", "describe", "iris", "1", "--field", "name.first")
+    assert code == 4 and "name is text, it has no 'first'" in err
     code, _, err = run(capsys, "run", "describe", registry["run"], "--field", "nope")
     assert code == 4 and "pipeline, status" in err
     code, _, err = run(capsys, "artifact", "get", "iris", "1", "weights", "--field", "md5")
@@ -366,3 +368,14 @@ def test_yaml_of_a_listing_is_the_json_list_not_a_wrapped_mapping(repo, client, 
     listing = output(capsys, "model", "version", "list", "iris", "-o", "json")
     code, out, _ = run(capsys, "model", "version", "list", "iris", "-o", "yaml")
     assert code == 0 and yaml.safe_load(out) == listing and [v["number"] for v in listing] == [1, 2]
+
+
+def test_tables_keep_the_manifests_own_times(repo, client, capsys, tmp_path):
+    file = tmp_path / "w.bin"
+    file.write_bytes(b"w")
+    client.create_model_version("iris")
+    created = client.add_artifact("iris", 1, str(file), "weights").created
+    code, out, _ = run(capsys, "artifact", "get", "iris", "1", "weights")
+    assert code == 0 and re.search(rf"^created\s+{re.escape(created)}$", out, re.M), out
+    code, out, _ = run(capsys, "model", "version", "list", "iris")
+    assert client.get_model_version("iris", 1).created in out and ".000Z" not in out

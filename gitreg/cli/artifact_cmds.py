@@ -10,7 +10,7 @@ import typer
 
 from .context import client
 from .output import FIELD, show
-from .render import OUTPUT_HELP, REASON, OutputFormat, artifact_table, emit, format_label, human_size, kv, note
+from .render import OUTPUT_HELP, REASON, OutputFormat, artifact_row, artifact_table, emit, format_label, human_size, kv, note
 
 artifact_app = typer.Typer(rich_markup_mode=None, help="Store, link and fetch the artifacts of model versions.", no_args_is_help=True)
 PROGRESS_THRESHOLD = 32 * 1024 * 1024
@@ -107,11 +107,11 @@ def artifact_get(
     c = client(ctx)
     found = c.get_artifact(name, version, artifact, artifact_version)
     if output_path is None:
-        data = views.artifact(found.link, found.model, found.model_version)
         if fmt != OutputFormat.table or field is not None:
-            show(data, fmt, field, f"artifact {found.link.name} v{found.link.version} of {found.model}"
-                                   f" v{found.model_version}")
+            show(views.artifact(found.link, found.model, found.model_version), fmt, field,
+                 f"artifact {found.link.name} v{found.link.version} of {found.model} v{found.model_version}")
         else:
+            data = artifact_row(found.link) | {"model": name, "model_version": found.model_version}
             shown = data | {"format": format_label(found.link.format, found.link.executes_code)}
             kv([(k, v) for k, v in shown.items()])
         return

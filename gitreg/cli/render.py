@@ -94,5 +94,12 @@ def artifact_table(links: Iterable[Any]) -> Table:
     return table
 
 
+def artifact_row(link: Any) -> dict[str, Any]:
+    """An artifact link for scripts: ``executes_code`` always present, decided by the format."""
+    from ..materializers import executes_code
+
+    return link.to_dict() | {"executes_code": executes_code(link.format) or bool(link.executes_code)}
+
+
 def is_tty() -> bool:
     return sys.stderr.isatty()
