@@ -239,3 +239,14 @@ class UnreadableModelsError(GitregError):
         super().__init__(f"{len(problems)} model(s) could not be read and are not listed (see the warnings above);"
                          " `gitreg check` says what is wrong")
         self.problems = problems
+
+
+class FieldNotFoundError(NotFoundError):
+    """``--field PATH`` names no value of the object shown."""
+
+    def __init__(self, field: str, available: str, what: str, problem: str) -> None:
+        said = f": {problem}" if problem else ""
+        super().__init__(f"{what} has no field {field!r}{said} (top-level fields: {available})")
+        self.field = field
+        self.available = available
+        self.problem = problem

@@ -147,7 +147,7 @@ def parse_yaml(data: bytes | str, path: str) -> dict[str, Any]:
     return doc
 
 
-def dump_yaml(doc: Mapping[str, Any]) -> bytes:
+def dump_yaml(doc: Mapping[str, Any] | list[Any]) -> bytes:
     yaml, _, dumper = _yaml()
     text = yaml.dump(
         doc, Dumper=dumper, sort_keys=False, default_flow_style=False,

@@ -85,7 +85,7 @@ def test_cli_compare_formats(three: Client, capsys) -> None:
     assert main(["model", "version", "compare", "iris", "1", "3", "-o", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     acc = next(r for r in data["metadata"] if r["key"] == "accuracy")
-    assert acc["values"] == {"1": 0.9, "3": 0.88} and acc["deltas"] == {"3": -0.02}
+    assert acc["values"] == {"1": 0.9, "3": 0.88} and acc["deltas"] == {"1": None, "3": -0.02}
     model = next(a for a in data["artifacts"] if a["name"] == "model")
     assert model["versions"]["3"]["status"] == CHANGED
     assert main(["model", "version", "compare", "iris", "1", "3", "-o", "yaml"]) == 0

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from .context import client
+from .output import FIELD, show
 from .render import OUTPUT_HELP, REASON, OutputFormat, artifact_row, artifact_table, emit, format_label, human_size, kv, note
 
 artifact_app = typer.Typer(rich_markup_mode=None, help="Store, link and fetch the artifacts of model versions.", no_args_is_help=True)
@@ -78,9 +79,11 @@ def artifact_list(
     output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o", help=OUTPUT_HELP),
 ) -> None:
     """List the artifacts linked to a version; formats that run code when loaded are marked."""
+    from .. import views
+
     found = client(ctx).list_artifacts(name, version, type)
     links = [a.link for a in found]
-    emit([artifact_row(a) for a in links], output, artifact_table(links))
+    emit([views.artifact(a.link, a.model, a.model_version) for a in found], output, artifact_table(links))
 
 
 @artifact_app.command("get")
@@ -92,15 +95,23 @@ def artifact_get(
     output_path: Optional[Path] = typer.Option(None, "-o", "--output", help="Copy the verified bytes to this path."),
     artifact_version: Optional[int] = typer.Option(None, "--artifact-version", help="Artifact version (default: the highest)."),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help=OUTPUT_HELP),
+    field: Optional[str] = FIELD,
 ) -> None:
     """Show an artifact's link, or download it (hash verified) with -o PATH."""
+    from .. import views
+
+    if field is not None and output_path is not None:
+        from ..errors import InvalidValueError
+
+        raise InvalidValueError("--field shows one value of the artifact's link, -o PATH downloads it: give one")
     c = client(ctx)
     found = c.get_artifact(name, version, artifact, artifact_version)
     if output_path is None:
-        data = artifact_row(found.link) | {"model": name, "model_version": found.model_version}
-        if fmt != OutputFormat.table:
-            emit(data, fmt)
+        if fmt != OutputFormat.table or field is not None:
+            show(views.artifact(found.link, found.model, found.model_version), fmt, field,
+                 f"artifact {found.link.name} v{found.link.version} of {found.model} v{found.model_version}")
         else:
+            data = artifact_row(found.link) | {"model": name, "model_version": found.model_version}
             shown = data | {"format": format_label(found.link.format, found.link.executes_code)}
             kv([(k, v) for k, v in shown.items()])
         return

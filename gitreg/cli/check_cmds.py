@@ -56,15 +56,10 @@ def check_cmd(
     c = client(ctx)
     report = c.check(rev, base, allow_delete, verify_signatures, staged, allow=allow)
     promotions = c.promotions(base, rev) if base is not None and report.commit is not None else []
-    data = {
-        "ok": report.ok, "commit": report.commit, "base": base, "models": report.models,
-        "versions": report.versions, "tags": report.tags, "accepted": len(report.accepted),
-        "problems": [{"path": p.path, "field": p.field, "line": p.line, "severity": p.severity, "code": p.code,
-                      "accepted": p.accepted, "allow": approval(p.code), "message": p.message}
-                     for p in report.problems],
-    }
     if output != OutputFormat.table:
-        emit(data, output)
+        from .. import views
+
+        emit(views.check_report(report, base), output)
     elif fmt == CheckFormat.github:
         for p in report.problems:
             where = f"file={_annotation(p.path, True)},line={p.line}," if p.line else ""

@@ -23,14 +23,17 @@ OUT = typer.Option(CompareFormat.table, "-o", "--output",
 MODEL = typer.Argument(..., help="Model name.", metavar="NAME")
 
 
-def show_comparison(comparison, output: CompareFormat) -> None:
+def show_comparison(comparison, output: CompareFormat, versions=()) -> None:
+    """``versions``: the compared versions, whole (for json and yaml, which show each as `version describe` does)."""
     from ..values import delta_text
 
     if output == CompareFormat.markdown:
         typer.echo(comparison.to_markdown().rstrip())
         return
     if output != CompareFormat.table:
-        emit(comparison.to_dict(), OutputFormat(output.value))
+        from .. import views
+
+        emit(views.comparison(comparison, versions), OutputFormat(output.value))
         return
     cols = comparison.columns
     table = Table(["", *(c.label for c in cols)])
@@ -56,7 +59,8 @@ def compare(ctx: typer.Context, name: str = MODEL,
                                                  " stage); deltas are against the first.", metavar="V1 V2 [V...]"),
             output: CompareFormat = OUT) -> None:
     """Compare versions: metadata keys as rows (nested keys dotted), numeric deltas, artifacts by sha256."""
-    show_comparison(client(ctx).compare_model_versions(name, *versions), output)
+    c = client(ctx)
+    _show(c, name, c.compare_model_versions(name, *versions), output)
 
 
 def diff(ctx: typer.Context, name: str = MODEL,
@@ -64,4 +68,12 @@ def diff(ctx: typer.Context, name: str = MODEL,
          v2: str = typer.Argument(..., help="The version to compare.", metavar="V2"),
          output: CompareFormat = OUT) -> None:
     """Only what differs between two versions: metadata, artifacts (by sha256), stage and runs."""
-    show_comparison(client(ctx).compare_model_versions(name, v1, v2).differences(), output)
+    c = client(ctx)
+    _show(c, name, c.compare_model_versions(name, v1, v2).differences(), output)
+
+
+def _show(c, name: str, comparison, output: CompareFormat) -> None:
+    versions = []
+    if output in (CompareFormat.json, CompareFormat.yaml):
+        versions = [c.get_model_version(name, col.number) for col in comparison.columns]
+    show_comparison(comparison, output, versions)

@@ -52,9 +52,11 @@ def metadata_show(
     """Show the metadata of a version."""
     import json
 
+    from .. import views
+
     v = client(ctx).get_model_version(name, version)
     table = Table(["KEY", "VALUE"])
     for key in sorted(v.metadata):
         value = v.metadata[key]
         table.add(key, json.dumps(value) if isinstance(value, (dict, list)) else value)
-    emit(dict(v.metadata), output, table)
+    emit(views.metadata(v), output, table)

@@ -8,9 +8,8 @@ from typing import Any, List, Optional
 import typer
 
 from .context import client
-from .render import (
-    OUTPUT_HELP, REASON, OutputFormat, Table, artifact_row, artifact_table, emit, kv, note, short_metadata,
-)
+from .output import FIELD, show
+from .render import OUTPUT_HELP, REASON, OutputFormat, Table, artifact_table, emit, kv, note, short_metadata
 
 model_app = typer.Typer(rich_markup_mode=None, help="Register, list, describe, update and delete models.", no_args_is_help=True)
 version_app = typer.Typer(rich_markup_mode=None, help="List, inspect, promote and delete model versions.", no_args_is_help=True)
@@ -72,6 +71,8 @@ def _clip(text: str, width: int) -> str:
 def model_list(ctx: typer.Context, tag: List[str] = typer.Option([], "--tag", "-t", help="Only models with this tag (repeatable)."),
                output: OutputFormat = OUT) -> None:
     """List models with their latest version and the versions in staging and production."""
+    from .. import views
+
     readable, broken = client(ctx).list_readable_model_states()
     states = [s for s in readable if set(tag) <= set(s.model.tags)]
     rows = []
@@ -80,9 +81,7 @@ def model_list(ctx: typer.Context, tag: List[str] = typer.Option([], "--tag", "-
         latest = s.latest()
         staging = [v.number for v in s.in_stage("staging")]
         production = [v.number for v in s.in_stage("production")]
-        rows.append({"name": s.name, "versions": len(s.versions), "latest": latest.number if latest else None,
-                     "staging": staging[0] if staging else None, "production": production[0] if production else None,
-                     "tags": list(s.model.tags), "description": s.model.description})
+        rows.append(views.model(s))
         table.add(s.name, len(s.versions), latest.number if latest else "-", staging[0] if staging else "-",
                   production[0] if production else "-", ",".join(s.model.tags), _clip(s.model.description or "", 50))
     emit(rows, output, table)
@@ -117,13 +116,14 @@ def model_register(
 
 
 @model_app.command("describe")
-def model_describe(ctx: typer.Context, name: str = MODEL, output: OutputFormat = OUT) -> None:
+def model_describe(ctx: typer.Context, name: str = MODEL, output: OutputFormat = OUT,
+                   field: Optional[str] = FIELD) -> None:
     """Show a model's card and a summary of its versions."""
     state = client(ctx).get_model_state(name)
-    data = state.model.to_dict() | {"version_count": len(state.versions),
-                                    "latest": state.latest().number if state.latest() else None}
-    if output != OutputFormat.table:
-        emit(data, output)
+    if output != OutputFormat.table or field is not None:
+        from .. import views
+
+        show(views.model(state), output, field, f"model {name}")
         return
     card = state.model
     kv([("name", card.name), ("license", card.license), ("description", card.description),
@@ -173,13 +173,6 @@ def model_delete(ctx: typer.Context, name: str = MODEL,
 
 # ---------------------------------------------------------------- versions
 
-def _version_row(v) -> dict:
-    return {"number": v.number, "name": v.name, "stage": v.stage, "created": v.created,
-            "description": v.description, "tags": list(v.tags), "metadata": dict(v.metadata),
-            "artifacts": len(v.artifacts), "runs": list(v.runs),
-            "created_by_run": {"id": v.created_by_run, "status": v.run_status} if v.created_by_run else None}
-
-
 @version_app.command("list")
 def version_list(
     ctx: typer.Context,
@@ -190,6 +183,7 @@ def version_list(
     output: OutputFormat = OUT,
 ) -> None:
     """List a model's versions, oldest first."""
+    from .. import views
     from ..filters import parse_condition
     from ..manifests import check_json_text_depth
 
@@ -201,7 +195,7 @@ def version_list(
     for v in versions:  # RUN: how the pipeline run that created the version went (running, completed, failed)
         table.add(v.number, v.name, v.stage, v.created, v.run_status or "", ",".join(v.tags), len(v.artifacts),
                   short_metadata(v.metadata))
-    emit([_version_row(v) for v in versions], output, table)
+    emit([views.version(v) for v in versions], output, table)
 
 
 @version_app.command("create")
@@ -221,11 +215,13 @@ def version_create(
 
 @version_app.command("describe")
 def version_describe(ctx: typer.Context, name: str = MODEL, version: Optional[str] = VERSION_OPT,
-                     output: OutputFormat = OUT) -> None:
+                     output: OutputFormat = OUT, field: Optional[str] = FIELD) -> None:
     """Show one version: stage, metadata, artifacts and runs."""
     v = client(ctx).get_model_version(name, version)
-    if output != OutputFormat.table:
-        emit(v.to_dict(), output)
+    if output != OutputFormat.table or field is not None:
+        from .. import views
+
+        show(views.version(v), output, field, f"{name} v{v.number}")
         return
     kv([("model", v.model), ("version", v.number), ("name", v.name), ("stage", v.stage),
         ("description", v.description), ("tags", ", ".join(v.tags)), ("created", v.created),
@@ -241,9 +237,11 @@ def version_describe(ctx: typer.Context, name: str = MODEL, version: Optional[st
 
 
 def _artifacts_of(ctx: typer.Context, name: str, version: Optional[str], type: str, output: OutputFormat) -> None:
+    from .. import views
+
     v = client(ctx).get_model_version(name, version)
     links = list(v.links(type=type))
-    emit([artifact_row(a) for a in links], output, artifact_table(links))
+    emit([views.artifact(a, v.model, v.number) for a in links], output, artifact_table(links))
 
 
 @version_app.command("runs")
@@ -354,6 +352,8 @@ def version_history(ctx: typer.Context, name: str = MODEL,
                                                             metavar="[VERSION]"),
                     output: OutputFormat = OUT) -> None:
     """Every registration and stage change, oldest first: when, who, from -> to, why, commit and tag."""
+    from .. import views
+
     events = client(ctx).version_history(name, version)
     table = Table(["WHEN", "VERSION", "CHANGE", "BY", "REASON", "COMMIT", "TAG"])
     for e in events:
@@ -361,4 +361,4 @@ def version_history(ctx: typer.Context, name: str = MODEL,
         if e.demoted:
             change += " (archived " + ", ".join(f"v{n}" for n in e.demoted) + ")"
         table.add(e.when, e.version, change, e.by, _clip(e.reason, 40), e.commit[:12], e.tag)
-    emit([e.to_dict() for e in events], output, table)
+    emit([views.event(e) for e in events], output, table)

@@ -22,12 +22,10 @@ OUTPUT_HELP = "Output format: a table for people, or json/yaml for scripts."
 
 
 def emit(data: Any, fmt: OutputFormat, table: "Table | None" = None) -> None:
-    if fmt == OutputFormat.json:
-        typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
-    elif fmt == OutputFormat.yaml:
-        from ..manifests import dump_yaml
+    if fmt in (OutputFormat.json, OutputFormat.yaml):
+        from .output import structured
 
-        typer.echo(dump_yaml(data if isinstance(data, Mapping) else {"items": data}).decode().rstrip())
+        structured(data, fmt.value)  # a list is a JSON array, and a YAML sequence of the same objects
     elif table is not None:
         table.print()
     else:

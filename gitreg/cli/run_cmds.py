@@ -8,6 +8,7 @@ from typing import Any, Optional
 import typer
 
 from .context import client
+from .output import FIELD, show
 from .render import OUTPUT_HELP, OutputFormat, Table, emit, kv
 
 run_app = typer.Typer(rich_markup_mode=None, help="Recorded pipeline runs: list them, describe one.", no_args_is_help=True)
@@ -15,14 +16,14 @@ OUT = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP)
 
 
 def run_rows(runs: list[Any]) -> tuple[list[dict[str, Any]], Table]:
+    from .. import views
+
     table = Table(["RUN", "PIPELINE", "STATUS", "STARTED", "ENDED", "MODELS", "STEPS"])
     rows = []
     for r in runs:
         models = ", ".join(f"{m} v{v}{' (new)' if new else ''}" for m, v, new in r.models)
         table.add(r.id, r.pipeline, r.status, r.started, r.ended, models or "-", len(r.steps))
-        rows.append({"id": r.id, "pipeline": r.pipeline, "status": r.status, "started": r.started,
-                     "ended": r.ended, "models": [{"name": m, "version": v, "created": new} for m, v, new in r.models],
-                     "steps": len(r.steps), "error": r.error})
+        rows.append(views.run(r))
     return rows, table
 
 
@@ -44,11 +45,13 @@ def _ref(ref: dict[str, Any]) -> str:
 
 @run_app.command("describe")
 def run_describe(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="ID", help="Run id."),
-                 output: OutputFormat = OUT) -> None:
+                 output: OutputFormat = OUT, field: Optional[str] = FIELD) -> None:
     """Show one run: status, parameters, code commit, models, and each step's inputs and outputs."""
     run = client(ctx).get_run(run_id)
-    if output != OutputFormat.table:
-        emit(run.doc, output)
+    if output != OutputFormat.table or field is not None:
+        from .. import views
+
+        show(views.run(run), output, field, f"run {run.id}")
         return
     code = f"{run.code_commit or 'unknown'}{' (dirty work tree)' if run.code_dirty else ''}"
     kv([("run", run.id), ("pipeline", run.pipeline), ("status", run.status), ("started", run.started),
