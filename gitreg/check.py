@@ -14,16 +14,17 @@ version has disappeared without gitreg's own delete.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
 from .errors import InvalidValueError
 from .names import is_valid_name
-from .git import ZERO_OID, GitRepo, RefInfo
+from .git import ZERO_OID, GitRepo
 from .state import (
     MODELS_PATH, REGISTRY_PATH, Problem, cache_get, cache_put, load_checked, model_file, model_path,
-    validated_model, version_file,
+    prefetch_model_trees, read_model_tree, version_file,
 )
 from .transitions import stage_of
 from .tagnames import (
@@ -172,7 +173,9 @@ def check(repo: GitRepo, rev: str = "HEAD", tags: bool = True, verify_signatures
     current: dict[str, _Model] = {}
     n_versions = 0
     models_tree = repo.read_tree(f"{commit}:{MODELS_PATH}")
-    for entry in models_tree[1] if models_tree else []:
+    entries = list(models_tree[1]) if models_tree else []
+    summaries = _model_summaries(repo, [(e.name, e.oid) for e in entries if e.is_tree and is_valid_name(e.name)])
+    for entry in entries:
         if not entry.is_tree:
             problems.append(Problem(f"{MODELS_PATH}/{entry.name}", "",
                                     "unexpected file; .mcp/models/ holds one folder per model", code="unexpected-file"))
@@ -181,9 +184,12 @@ def check(repo: GitRepo, rev: str = "HEAD", tags: bool = True, verify_signatures
             problems.append(Problem(f"{MODELS_PATH}/{entry.name!r}", "", "not a valid model name (letters, digits,"
                                     " '.', '_', '-'); gitreg cannot read this folder: rename or remove it"))
             continue
-        docs, versions, count = validated_model(repo, entry.name, entry.oid, problems)
-        current[entry.name] = _Model(docs["model"] if docs else None, versions)
-        n_versions += count
+        summary = summaries[entry.name]
+        problems.extend(Problem(**p) for p in summary["problems"])
+        current[entry.name] = _Model(summary["counter"], frozenset(summary["numbers"]),
+                                     {int(n): stage for n, stage in summary["stages"].items()})
+        n_versions += summary["count"]
+    del summaries
     _check_runs(repo, commit, problems)
     n_tags = 0
     if tags:
@@ -197,8 +203,56 @@ def check(repo: GitRepo, rev: str = "HEAD", tags: bool = True, verify_signatures
 
 @dataclass(frozen=True)
 class _Model:
-    card: dict[str, Any] | None          # model.yaml, None when the folder has errors
-    versions: list[dict[str, Any]]       # the version manifests that validated
+    """What the tag checks need of a model folder."""
+
+    counter: int | None                  # model.yaml's counters.versions, None when the folder has errors
+    numbers: frozenset[int]              # the version manifests that validated
+    stages: dict[int, str]               # those of them in an exclusive stage
+
+
+_SUMMARY_FORMAT = "check-models-1"
+_PREFETCH = 100  # model folders whose trees and manifests are asked for in one exchange
+
+
+def _model_summaries(repo: GitRepo, folders: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    """Model name -> what checking its folder found: problems, counter, valid numbers and exclusive stages.
+
+    A folder's result depends only on its name and its tree (immutable), so results are kept in one
+    compact cache entry for the whole registry; only folders not in it are read and validated, in
+    batches (trees and manifests of many models per exchange with git).  Full documents are never
+    held for more than one batch.
+    """
+    from .stages import EXCLUSIVE_STAGES
+
+    key = hashlib.sha1(_SUMMARY_FORMAT.encode()).hexdigest()
+    cached = cache_get(repo, key)
+    known: dict[str, Any] = cached if isinstance(cached, dict) else {}
+    out: dict[str, dict[str, Any]] = {}
+    fresh: dict[str, Any] = {}
+    todo = []
+    for name, oid in folders:
+        entry = known.get(f"{name}/{oid}")
+        if isinstance(entry, dict):
+            out[name] = fresh[f"{name}/{oid}"] = entry
+        else:
+            todo.append((name, oid))
+    for first in range(0, len(todo), _PREFETCH):
+        batch = todo[first:first + _PREFETCH]
+        prefetch_model_trees(repo, [oid for _n, oid in batch])
+        for name, oid in batch:
+            found: list[Problem] = []
+            model_doc, docs, count = read_model_tree(repo, name, oid, found)
+            valid = model_doc is not None and not any(p.severity == "error" for p in found)
+            out[name] = fresh[f"{name}/{oid}"] = {
+                "problems": [dataclasses.asdict(p) for p in found],
+                "counter": model_doc["counters"]["versions"] if valid else None,
+                "numbers": [d["number"] for d in docs],
+                "stages": {str(d["number"]): d["stage"] for d in docs if d["stage"] in EXCLUSIVE_STAGES},
+                "count": count,
+            }
+    if todo or len(fresh) != len(known):
+        cache_put(repo, key, fresh)
+    return out
 
 
 def _check_runs(repo: GitRepo, commit: str, problems: list[Problem]) -> None:
@@ -253,30 +307,72 @@ def locate(text: str, field: str) -> int:
 
 
 def with_lines(repo: GitRepo, commit: str, problems: list[Problem]) -> list[Problem]:
-    """``problems`` with the line of each field in its file at ``commit`` (for annotations)."""
-    texts: dict[str, str] = {}
-    out = []
-    for p in problems:
-        if p.line is not None or not p.path.endswith(".yaml"):
-            out.append(p)
-            continue
-        if p.path not in texts:
-            blob = repo.read_blob(f"{commit}:{p.path}")
-            texts[p.path] = blob[1].decode("utf-8", "replace") if blob else ""
-        out.append(replace(p, line=locate(texts[p.path], p.field)))
-    return out
+    """``problems`` with the line of each field in its file at ``commit`` (for annotations).
+
+    The files are read in batches (one exchange with git for many), each file once.
+    """
+    paths = list(dict.fromkeys(p.path for p in problems if p.line is None and p.path.endswith(".yaml")))
+    lines: dict[tuple[str, str], int] = {}
+    for first in range(0, len(paths), 1000):
+        batch = paths[first:first + 1000]
+        texts = {path: (data or b"").decode("utf-8", "replace")
+                 for path, data in zip(batch, repo.read_blobs([f"{commit}:{path}" for path in batch]))}
+        for p in problems:
+            if p.path in texts and (p.path, p.field) not in lines:
+                lines[(p.path, p.field)] = locate(texts[p.path], p.field)
+    return [replace(p, line=lines[(p.path, p.field)]) if (p.path, p.field) in lines and p.line is None else p
+            for p in problems]
 
 
 # ---------------------------------------------------------------- tags
 
+@dataclass(frozen=True)
+class _Tag:
+    """A tag under the prefix: what ``git show-ref -d`` says of it, and a stage tag's message."""
+
+    name: str                 # refs/tags/...
+    oid: str                  # the tag object (annotated) or what a lightweight tag names
+    annotated: bool
+    target: str               # the object it peels to
+    subject: str = ""
+    body: str = ""
+
+
+def _list_tags(repo: GitRepo, prefix: str) -> list[_Tag]:
+    """Every tag under ``prefix``: names, objects and targets from one ``git show-ref -d`` (git reads peeled
+    targets from packed-refs without opening each tag), the messages of stage tags from one ``for-each-ref``."""
+    from .stages import STORED_STAGES
+
+    base = f"refs/tags/{prefix}/"
+    res = repo.run("show-ref", "-d", "--tags", check=False)
+    tags: list[_Tag] = []
+    for line in res.stdout.decode("utf-8", "replace").splitlines():
+        oid, _, name = line.partition(" ")
+        if name.endswith("^{}"):
+            if tags and tags[-1].name == name[:-3]:
+                tags[-1] = _Tag(tags[-1].name, tags[-1].oid, True, oid)
+        elif name.startswith(base):
+            tags.append(_Tag(name, oid, False, oid))
+    patterns = [f"{base}*/{stage}/*" for stage in STORED_STAGES]
+    fmt = "%(refname)%00%(contents:subject)%00%(contents:body)%00%00"
+    text = repo.run("for-each-ref", f"--format={fmt}", *patterns).stdout.decode("utf-8", "replace")
+    messages: dict[str, tuple[str, str]] = {}
+    for record in text.split("\0\0\n"):
+        parts = record.lstrip("\n").split("\0")
+        if len(parts) >= 3:
+            messages[parts[0]] = (parts[1], parts[2].strip("\n"))
+    return [replace(t, subject=messages[t.name][0], body=messages[t.name][1]) if t.name in messages else t
+            for t in tags]
+
+
 def _check_tags(repo: GitRepo, commit: str | None, rev: str, prefix: str, models: dict[str, _Model],
                 problems: list[Problem], registration_tags: bool = True) -> int:
-    refs = repo.list_refs(f"refs/tags/{prefix}/")
+    refs = _list_tags(repo, prefix)
     unreachable = _unreachable_tags(repo, commit, prefix, refs) if commit and refs else set()
-    registered: dict[str, dict[int, str]] = {}           # model -> number -> tag name
-    reachable_numbers: dict[str, dict[int, str]] = {}    # the same, for tags in the checked history
+    registered: dict[str, set[int]] = {}           # model -> numbers with a registration tag
+    reachable_numbers: dict[str, set[int]] = {}    # the same, for tags in the checked history
     latest_stage: dict[tuple[str, str], tuple[int, StageTagMessage]] = {}
-    to_verify: list[tuple[RefInfo, VersionTag | StageTag, StageTagMessage | None]] = []
+    to_verify: list[tuple[_Tag, VersionTag | StageTag, StageTagMessage | None]] = []
     for ref in refs:
         tag_name = ref.name[len("refs/tags/"):]
         parsed = parse_tag(prefix, tag_name)
@@ -284,7 +380,7 @@ def _check_tags(repo: GitRepo, commit: str | None, rev: str, prefix: str, models
             problems.append(Problem(f"tag {tag_name}", "", "not a gitreg tag name (ignored)", "warning",
                                     code="tag-name"))
             continue
-        if ref.type != "tag":
+        if not ref.annotated:
             problems.append(Problem(f"tag {tag_name}", "", "lightweight tag: gitreg's tags are annotated, so this"
                                     " one carries no message and is not counted", "warning", code="tag-lightweight"))
             continue
@@ -294,9 +390,9 @@ def _check_tags(repo: GitRepo, commit: str | None, rev: str, prefix: str, models
                                     " registry branch after fetching and merging it)", code="tag-unreachable"))
         message = None
         if isinstance(parsed, VersionTag):
-            registered.setdefault(parsed.model, {})[parsed.number] = tag_name
+            registered.setdefault(parsed.model, set()).add(parsed.number)
             if ref.name not in unreachable:
-                reachable_numbers.setdefault(parsed.model, {})[parsed.number] = tag_name
+                reachable_numbers.setdefault(parsed.model, set()).add(parsed.number)
         else:
             message = parse_stage_message(ref.subject + "\n\n" + ref.body)
             if message is None or message.stage != parsed.stage or message.model != parsed.model:
@@ -309,28 +405,28 @@ def _check_tags(repo: GitRepo, commit: str | None, rev: str, prefix: str, models
         to_verify.append((ref, parsed, message))
     _verify_tag_targets(repo, prefix, to_verify, problems)
     for model, state in models.items():
-        have = registered.get(model, {})
-        for doc in state.versions:
-            path = version_file(model, doc["number"])
-            if doc["number"] not in have and registration_tags:
-                problems.append(Problem(path, "number", f"registration tag {prefix}/{model}/v{doc['number']} is"
+        have = registered.get(model, set())
+        for number in sorted(state.numbers):
+            path = version_file(model, number)
+            if number not in have and registration_tags:
+                problems.append(Problem(path, "number", f"registration tag {prefix}/{model}/v{number} is"
                                         " missing (`gitreg tags sync` creates it)", code="tag-missing"))
-            stage = doc["stage"]
+            stage = state.stages.get(number)
             if stage in ("staging", "production"):
                 last = latest_stage.get((model, stage))
                 if last is None:
                     problems.append(Problem(path, "stage", f"is {stage} but no {prefix}/{model}/{stage}/<n> tag"
                                             " records it (`gitreg tags sync` creates it)", code="tag-missing"))
-                elif last[1].number != doc["number"]:
+                elif last[1].number != number:
                     problems.append(Problem(path, "stage", f"is {stage} but the latest tag"
                                             f" {prefix}/{model}/{stage}/{last[0]} moved v{last[1].number} there",
                                             code="tag-stale"))
     if commit is not None:
-        _check_lost_versions(repo, commit, rev, models, reachable_numbers, problems)
+        _check_lost_versions(repo, commit, rev, prefix, models, reachable_numbers, problems)
     return len(refs)
 
 
-def _unreachable_tags(repo: GitRepo, commit: str, prefix: str, refs: list[RefInfo]) -> set[str]:
+def _unreachable_tags(repo: GitRepo, commit: str, prefix: str, refs: list[_Tag]) -> set[str]:
     """The refs among ``refs`` whose commit is not reachable from ``commit``.
 
     One ``git for-each-ref --no-merged`` answers for every tag.  Reachability never
@@ -358,16 +454,17 @@ def _unreachable_tags(repo: GitRepo, commit: str, prefix: str, refs: list[RefInf
 
 
 _REACHABLE_FORMAT = "tags-reachable-1"
-_VERIFIED_FORMAT = "tags-verified-1"
+_VERIFIED_FORMAT = "tags-verified-2"
 
 
 def _verified_key(prefix: str) -> str:
-    """The cache entry listing ``<ref> <tag oid>`` pairs already proven to point where they should."""
+    """The cache entry of the ``<ref> <tag oid>`` pairs already proven to point where they should (short
+    digests of each, and one of the whole list when every tag was proven)."""
     return hashlib.sha1(f"{_VERIFIED_FORMAT}\0{prefix}".encode()).hexdigest()
 
 
 def _verify_tag_targets(repo: GitRepo, prefix: str,
-                        tags: list[tuple[RefInfo, VersionTag | StageTag, StageTagMessage | None]],
+                        tags: list[tuple[_Tag, VersionTag | StageTag, StageTagMessage | None]],
                         problems: list[Problem]) -> None:
     """Each tag must point at a commit that made its change, relative to that commit's first parent.
 
@@ -379,9 +476,15 @@ def _verify_tag_targets(repo: GitRepo, prefix: str,
     remembered in the cache and not read again.
     """
     key = _verified_key(prefix)
-    known = set(cache_get(repo, key) or ())
-    current = {f"{ref.name} {ref.oid}" for ref, _p, _m in tags}
-    todo = [t for t in tags if f"{t[0].name} {t[0].oid}" not in known]
+    cached = cache_get(repo, key)
+    cached = cached if isinstance(cached, dict) else {}
+    whole = hashlib.sha1("\n".join(f"{ref.name} {ref.oid}" for ref, _p, _m in tags).encode()).hexdigest()
+    if cached.get("all") == whole:
+        return  # exactly these tags were all proven before
+    known = set(cached.get("pairs") or ())
+    keys = [_pair_key(ref) for ref, _p, _m in tags]
+    current = set(keys)
+    todo = [t for t, k in zip(tags, keys) if k not in known]
     changes = _first_parent_changes(repo, sorted({ref.target for ref, _p, _m in todo}))
     wanted = []
     for ref, parsed, message in todo:
@@ -405,9 +508,14 @@ def _verify_tag_targets(repo: GitRepo, prefix: str,
                                     " mark the commit that made their change: delete this one and let `gitreg tags"
                                     " sync` recreate it", code="tag-moved"))
         else:
-            proven.add(f"{ref.name} {ref.oid}")
-    if proven or not known <= current:
-        cache_put(repo, key, sorted((known & current) | proven))
+            proven.add(_pair_key(ref))
+    done = (known & current) | proven
+    cache_put(repo, key, {"all": whole if done == current else None, "pairs": sorted(done)})
+
+
+def _pair_key(ref: _Tag) -> str:
+    """A short digest of ``<ref> <tag oid>`` (80 bits: the cache of 200,000 tags stays a few MB)."""
+    return hashlib.sha1(f"{ref.name} {ref.oid}".encode()).hexdigest()[:20]
 
 
 def _stage_wrong(tag: StageTag, number: int, path: str, change: tuple[str, str] | None,
@@ -453,20 +561,20 @@ def _first_parent_changes(repo: GitRepo, commits: list[str]) -> dict[str, dict[s
 
 # ---------------------------------------------------------------- reverts
 
-def _check_lost_versions(repo: GitRepo, commit: str, rev: str, models: dict[str, _Model],
-                         registered: dict[str, dict[int, str]], problems: list[Problem]) -> None:
+def _check_lost_versions(repo: GitRepo, commit: str, rev: str, prefix: str, models: dict[str, _Model],
+                         registered: dict[str, set[int]], problems: list[Problem]) -> None:
     """Registered versions (by their reachable tags) must be present, or deleted by gitreg; counters above them."""
     lost: list[tuple[str, int, str]] = []
     for model, numbers in sorted(registered.items()):
         state = models.get(model)
-        present = {d["number"] for d in state.versions} if state else set()
+        present = state.numbers if state else frozenset()
         top = max(numbers)
-        if state is not None and state.card is not None and state.card["counters"]["versions"] < top:
+        if state is not None and state.counter is not None and state.counter < top:
             problems.append(Problem(model_file(model), "counters.versions",
-                                    f"is {state.card['counters']['versions']} but {numbers[top]} registered v{top};"
+                                    f"is {state.counter} but {prefix}/{model}/v{top} registered v{top};"
                                     f" set it back to {top} (numbers are never reused; a revert or a commit from a"
                                     " stale index lowered it)", code="counter-lowered"))
-        lost += [(model, n, numbers[n]) for n in sorted(numbers) if n not in present]
+        lost += [(model, n, f"{prefix}/{model}/v{n}") for n in sorted(numbers) if n not in present]
     if not lost:
         return
     # a manifest that is there but invalid is reported by the schema check, not here

@@ -373,6 +373,26 @@ def read_model_tree(repo: GitRepo, name: str, tree_oid: str,
     return model_doc, docs, len(entries)
 
 
+def prefetch_model_trees(repo: GitRepo, tree_oids: list[str]) -> None:
+    """Ask git for many model folders at once: their trees, version trees and manifests, three exchanges in all.
+
+    The answers stay in the repository's object reader, so that :func:`read_model_tree` on
+    each of these folders then needs no round trip of its own.
+    """
+    trees = [t for t in repo.reader.ask(tree_oids) if t is not None and t[1] == "tree"]
+    blobs: list[str] = []
+    folders: list[str] = []
+    for oid, _type, body in trees:
+        for entry in repo.reader.parsed(oid, body):
+            if entry.name == "model.yaml" and not entry.is_tree:
+                blobs.append(entry.oid)
+            elif entry.name == "versions" and entry.is_tree:
+                folders.append(entry.oid)
+    for oid, _type, body in (t for t in repo.reader.ask(folders) if t is not None and t[1] == "tree"):
+        blobs += [e.oid for e in repo.reader.parsed(oid, body) if not e.is_tree]
+    repo.reader.ask(blobs)
+
+
 def validated_model(repo: GitRepo, name: str, tree_oid: str,
                     problems: list[Problem]) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
     """A model folder's validated documents, from the cache or read (and cached) now.
