@@ -80,6 +80,8 @@ class Registry:
         self._store_uri: str | None = None
         self._tag_prefix: str | None = None
         self._contended_until = 0.0  # until then, writes fetch before their first attempt (monotonic time)
+        # what the last dirty check found in line with which commit, and the index's stamp then
+        self._verified: tuple[str | None, list[str], object] = (None, [], None)
 
     # ------------------------------------------------------------ opening
 
@@ -284,10 +286,11 @@ class Registry:
                 touched = change.paths if base == local else [MCP]
                 unchecked = [p for p in touched if p not in checked]
                 if unchecked:
-                    dirty = repo.worktree.dirty_paths(local, unchecked)
+                    dirty, verified = repo.worktree.check_paths(local, unchecked)
                     if dirty:
                         raise DirtyManifestsError(dirty)
                     checked.update(unchecked)
+                    self._verified = (local, verified, repo.worktree.index_stamp())
                 if not repo.bare and not repo.worktree.wait_for_index():
                     raise lock_held_error(repo.git_dir / "index.lock")
                 root_tree = repo.resolve(f"{base}^{{tree}}") if base else None
@@ -399,9 +402,14 @@ class Registry:
         head = repo.commit_of(branch) or commit
         # What the index already matched stays matched when this commit changed nothing outside ``touched``.
         before = repo.worktree.index_note(local) if head == commit and base == local else None
+        # ... and so do the paths this write found in line, if nobody has touched the index since.
+        checked_at, verified, stamp = self._verified
+        if not (head == commit and base == local and checked_at == local and stamp == repo.worktree.index_stamp()):
+            verified = []
         changed = repo.changed_files(local, head, touched)
         if repo.worktree.set_files(changed):
-            repo.worktree.note_index_synced(head, touched, changed, also=before["paths"] if before else ())
+            repo.worktree.note_index_synced(head, touched, changed,
+                                            also=[*(before["paths"] if before else ()), *verified])
             journal.clear(repo)
         else:
             log.warning("the registry commit %s is made, but .git/index.lock is held by another git command, so"

@@ -27,6 +27,11 @@ from .worktree import WorkTree
 
 GC_LOOSE_OBJECTS = 6700  # git's own gc.auto default
 WRITE_LOCK_POLL = 0.002  # seconds between tries for a held write lock
+# Environment variables that change what git reads as configuration (and so identity and signing).
+_CONFIG_ENV = ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_COUNT",
+               "GIT_CONFIG_PARAMETERS", "HOME", "XDG_CONFIG_HOME", "GIT_DIR")
+# Answers of `git config` and `git var`, for every GitRepo of this process, keyed by _config_stamp().
+_SHARED: dict[tuple[object, ...], object] = {}
 
 
 @dataclass(frozen=True)
@@ -57,10 +62,6 @@ class GitRepo:
         self.bare = bare
         self.reader = ObjectReader(root)
         self.worktree = WorkTree(self)
-        self._gc_threshold: int | None = None
-        self._sign_commits: bool | None = None
-        self._sign_tags: bool | None = None
-        self._who: dict[tuple[object, ...], str] = {}
 
     # ------------------------------------------------------------ discovery
 
@@ -146,6 +147,10 @@ class GitRepo:
         """The commit ``ref`` points to (None: no such ref).  Branch refs are read from the ref files."""
         if ref.startswith("refs/heads/") or ref.startswith("refs/remotes/"):
             return self.read_ref(ref)
+        if ref == "HEAD":
+            branch = self.head_ref()
+            if branch is not None:
+                return self.read_ref(branch)
         res = self.run("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
         return res.stdout.decode().strip() if res.returncode == 0 else None
 
@@ -228,8 +233,20 @@ class GitRepo:
         return self.out("rev-list", *args).split()
 
     def config_bool(self, key: str) -> bool:
-        res = self.run("config", "--type=bool", "--get", key, check=False)
-        return res.returncode == 0 and res.stdout.decode().strip() == "true"
+        """A boolean of git's configuration, remembered (for every GitRepo of this process) while the
+        config files and the environment variables that decide it stay the same."""
+        cache_key = ("bool", key, *self._config_stamp())
+        value = _SHARED.get(cache_key)
+        if value is None:
+            res = self.run("config", "--type=bool", "--get", key, check=False)
+            value = _SHARED[cache_key] = res.returncode == 0 and res.stdout.decode().strip() == "true"
+        return bool(value)
+
+    def _config_stamp(self) -> tuple[object, ...]:
+        """What git's answer about configuration or identity depends on, as cheaply as it can be seen."""
+        env = tuple(os.environ.get(v) for v in _CONFIG_ENV) + tuple(
+            sorted((k, v) for k, v in os.environ.items() if k.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))))
+        return (str(self.common_dir), *env, *(_mtime(p) for p in self._config_files()))
 
     def list_refs(self, pattern: str) -> list[RefInfo]:
         """Every ref under ``pattern`` (e.g. ``refs/tags/models/iris/``) in one call."""
@@ -310,13 +327,11 @@ class GitRepo:
         config files that decide it stay the same), and when, now (or ``GIT_<role>_DATE`` through git)."""
         if os.environ.get(f"GIT_{role}_DATE"):
             return self._git_var(role)
-        key = (role, *(os.environ.get(v) for v in (f"GIT_{role}_NAME", f"GIT_{role}_EMAIL", "EMAIL",
-                                                    "GIT_CONFIG_GLOBAL", "HOME", "XDG_CONFIG_HOME")),
-               *(_mtime(p) for p in self._config_files()))
-        who = self._who.get(key)
+        key = ("ident", role, *(os.environ.get(v) for v in (f"GIT_{role}_NAME", f"GIT_{role}_EMAIL", "EMAIL")),
+               *self._config_stamp())
+        who = _SHARED.get(key)
         if who is None:
-            who = self._git_var(role).rsplit(" ", 2)[0]
-            self._who[key] = who
+            who = _SHARED[key] = self._git_var(role).rsplit(" ", 2)[0]
         now = time.time()
         offset = time.localtime(now).tm_gmtoff // 60
         sign = "+" if offset >= 0 else "-"
@@ -335,13 +350,13 @@ class GitRepo:
         home = Path(os.environ.get("HOME", "~")).expanduser()
         xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
         glob = os.environ.get("GIT_CONFIG_GLOBAL")
-        return (self.common_dir / "config", Path(glob) if glob else home / ".gitconfig", xdg / "git" / "config")
+        system = os.environ.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig"
+        return (self.common_dir / "config", Path(glob) if glob else home / ".gitconfig", xdg / "git" / "config",
+                Path(system))
 
     def signs_tags(self) -> bool:
         """Whether git signs annotated tags here (``tag.gpgSign``): such tags are made by ``git tag``."""
-        if self._sign_tags is None:
-            self._sign_tags = self.config_bool("tag.gpgSign")
-        return self._sign_tags
+        return self.config_bool("tag.gpgSign")
 
     def write_tag_object(self, name: str, target: str, message: str, ident: str) -> str:
         """Write an annotated tag object for ``target`` without creating its ref; its object id."""
@@ -468,9 +483,7 @@ class GitRepo:
         return res.stdout.decode().strip()
 
     def signs_commits(self) -> bool:
-        if self._sign_commits is None:
-            self._sign_commits = self.config_bool("commit.gpgSign")
-        return self._sign_commits
+        return self.config_bool("commit.gpgSign")
 
     def verify_tag(self, name: str) -> tuple[bool, str]:
         """Whether the tag carries a good signature (git's gpg/ssh configuration applies), and git's words."""
@@ -574,12 +587,13 @@ class GitRepo:
 
     def gc_threshold(self) -> int:
         """git's gc.auto (0 disables automatic housekeeping), read once."""
-        if self._gc_threshold is None:
+        key = ("gc.auto", *self._config_stamp())
+        if key not in _SHARED:
             res = self.run("config", "--get", "gc.auto", check=False)
             text = res.stdout.decode().strip() if res.returncode == 0 else ""
             value = int(text) if text.lstrip("-").isdigit() else GC_LOOSE_OBJECTS
-            self._gc_threshold = value if value > 0 else 1 << 62
-        return self._gc_threshold
+            _SHARED[key] = value if value > 0 else 1 << 62
+        return int(_SHARED[key])  # type: ignore[call-overload]
 
     # ------------------------------------------------------------ locking and cache
 

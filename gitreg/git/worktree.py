@@ -31,33 +31,53 @@ class WorkTree:
         self.bare = repo.bare
 
     def dirty_paths(self, commit: str | None, paths: Sequence[str]) -> list[str]:
-        """Files under ``paths`` whose work-tree or staged (index) content differs from ``commit``.
+        """Files under ``paths`` whose work-tree or staged (index) content differs from ``commit``."""
+        return self.check_paths(commit, paths)[0]
+
+    def check_paths(self, commit: str | None, paths: Sequence[str]) -> tuple[list[str], list[str]]:
+        """(the files under ``paths`` whose work-tree or staged content differs from ``commit``, the folders
+        and paths whose index entries were found equal to ``commit``'s, for the note).
 
         Compares blob ids of the work-tree files and of the index entries with the
         commit's tree, so the cost depends on the size of ``paths``, not of the repository.
         The index is not read at all for paths gitreg itself last brought in line with
         ``commit`` (the note), and a work-tree file whose stat is the one gitreg recorded
-        for that very blob is not read either.
+        for that very blob is not read either.  A path new to ``commit`` is checked through
+        its folder's index entries, so that the folder is known from then on (a run record
+        is a new file in ``.mcp/runs`` every time).
         """
         if self.bare or not paths:
-            return []
+            return [], []
         note = self.index_note(commit)
         covered = note is not None and all(_under(path, note["paths"]) for path in paths)
-        index = {} if covered else self.index_entries(paths)
+        committed = {path: dict(self.repo.blobs_under_path(commit, path)) if commit else {} for path in paths}
+        scopes: dict[str, str] = {}  # path -> what of the index to read for it
+        for path in paths:
+            new = not committed[path] and not os.path.lexists(os.path.join(self.root, path))
+            parent = path.rpartition("/")[0]
+            scopes[path] = parent if new and parent else path
+        index = {} if covered else self.index_entries(sorted(set(scopes.values())))
         known: dict[str, list] = (note or self._read_note() or {}).get("files") or {}
         dirty: list[str] = []
+        verified: list[str] = []
         for path in paths:
-            committed = dict(self.repo.blobs_under_path(commit, path)) if commit else {}
-            staged = committed if covered else \
-                {p: oid for p, oid in index.items() if p == path or p.startswith(path + "/")}
+            staged = committed[path] if covered else _within(index, path)
             present = self.worktree_files(path)
-            for rel in sorted(set(committed) | set(present) | set(staged)):
-                want = committed.get(rel)
+            before = len(dirty)
+            for rel in sorted(set(committed[path]) | set(present) | set(staged)):
+                want = committed[path].get(rel)
                 if want is None or staged.get(rel) != want or rel not in present:
                     dirty.append(rel)  # deleted, added, or changed in the index
                 elif known.get(rel) != _file_stat(present[rel]) + [want] and _blob_of(present[rel]) != want:
                     dirty.append(rel)  # changed in the work tree (a file as gitreg left it is not read)
-        return dirty
+            if covered or len(dirty) > before:
+                continue
+            scope = scopes[path]
+            if scope == path:
+                verified.append(path)
+            elif _within(index, scope) == (dict(self.repo.blobs_under_path(commit, scope)) if commit else {}):
+                verified.append(scope)
+        return dirty, verified
 
     def worktree_files(self, path: str) -> dict[str, str]:
         """Every file under ``path`` in the work tree (relative path -> full path)."""
@@ -79,6 +99,10 @@ class WorkTree:
                 else:
                     present[f"{rel}/{entry.name}"] = entry.path
         return present
+
+    def index_stamp(self) -> list[int] | None:
+        """The index file's stamp: it changes whenever anyone rewrites the index."""
+        return self._index_stat()
 
     def _index_stat(self) -> list[int] | None:
         try:
@@ -215,6 +239,10 @@ def _file_stat(path: str) -> list:
 def _blob_of(path: str) -> str:
     with open(path, "rb") as fh:
         return blob_id(fh.read())
+
+
+def _within(entries: Mapping[str, str], folder: str) -> dict[str, str]:
+    return {p: oid for p, oid in entries.items() if p == folder or p.startswith(folder + "/")}
 
 
 def _under(path: str, folders: Sequence[str]) -> bool:
