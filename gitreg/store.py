@@ -867,7 +867,7 @@ def reach(fs: Any, path: str, uri: str) -> None:
         # gcsfs retries a refused token for half a minute: ask for one once, up front, instead.
         refresh = getattr(getattr(fs, "credentials", None), "maybe_refresh", None)
         if callable(refresh):
-            await asyncio.to_thread(refresh)
+            await _in_daemon_thread(refresh)
         try:
             await fs._info(path)
         except FileNotFoundError:
@@ -899,6 +899,34 @@ def reach(fs: Any, path: str, uri: str) -> None:
                 f"cannot reach the artifact store {uri}{at}: {problem} (tried: {tried}); check that the store is up"
                 f" and its endpoint, or give it longer with ${TIMEOUT_ENV} (now {timeout:g} s)"
             )
+
+
+async def _in_daemon_thread(func: Callable[[], Any]) -> Any:
+    """Await ``func()`` run in a daemon thread: one that hangs cannot keep the process from exiting."""
+    import asyncio
+    import threading
+
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if done.cancelled():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)
+
+    def run() -> None:
+        try:
+            result = func()
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=run, name="gitreg-store-credentials", daemon=True).start()
+    return await done
 
 
 _AUTH_NAMES = frozenset({
@@ -948,7 +976,8 @@ def _classify(exc: BaseException, what: str, uri: str | None = None) -> GitregEr
     text = " ".join(str(error) for error in chain).lower()
     said = _one_line(exc)
     where = uri or what
-    if (names & _AUTH_NAMES or any(isinstance(error, PermissionError) for error in chain)
+    remote = "://" in where and not where.startswith(("file://", "memory://"))  # a local folder's
+    if remote and (names & _AUTH_NAMES or any(isinstance(error, PermissionError) for error in chain)  # permissions
             or any(_status(error) in (401, 403) for error in chain) or any(m in text for m in _AUTH_MARKERS)):
         return AuthenticationError(where, f"{what}: the store refused the credentials ({said});"
                                           f" {credentials_hint(where)}, then retry")
