@@ -323,12 +323,17 @@ class ArtifactStore:
         fs = self.fs
         atomic = bool(ATOMIC_PUT & set(_protocols(fs)))
         with open(src, "rb") as fin:
-            with _open_write(fs, target if atomic else tmp) as fout:
+            fout = _open_write(fs, target if atomic else tmp)
+            try:
                 for chunk in iter(lambda: fin.read(CHUNK), b""):
                     fout.write(chunk)
                     progress(len(chunk))
+            except BaseException:
+                _abandon(fout)  # not closed: closing would commit the part sent so far
+                raise
+            fout.close()
         if atomic:
-            return  # committed whole at close: a failed upload leaves nothing behind
+            return  # committed whole at close: an interrupted upload leaves nothing behind
         try:
             fs.mv(tmp, target)
         except (OSError, NotImplementedError):
@@ -792,6 +797,18 @@ def _open_write(fs: Any, path: str) -> Any:
     if {"file", "local"} & set(_protocols(fs)):
         return fs.open(path, "wb")
     return fs.open(path, "wb", block_size=CHUNK)
+
+
+def _abandon(fh: Any) -> None:
+    """Drop a file being written without committing it (fsspec's files commit on close, even on error)."""
+    try:
+        fh.discard()  # s3fs aborts the multipart upload, gcsfs the resumable one
+    except Exception:  # noqa: BLE001 - best effort: an unfinished upload is never visible anyway
+        pass
+    try:
+        fh.closed = True  # nor by the finaliser; adlfs's staged blocks expire uncommitted
+    except AttributeError:
+        fh.close()  # a file whose ``closed`` is read-only (not a buffered remote file): a scratch name
 
 
 def _endpoint(fs: Any) -> str | None:

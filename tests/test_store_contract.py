@@ -112,6 +112,30 @@ def test_identical_bytes_are_stored_once(registry, tmp_path: Path):
     assert [e.sha256 for e in objects] == [first.sha256]  # one object, no leftover temporary file
 
 
+def test_an_interrupted_upload_leaves_no_object(registry, tmp_path: Path):
+    import hashlib
+
+    from gitreg.errors import ArtifactStoreError
+
+    data = tmp_path / "w.bin"
+    data.write_bytes(os.urandom(20 * MiB))  # three 8 MiB blocks
+    sha = hashlib.sha256(data.read_bytes()).hexdigest()
+    seen: list[int] = []
+
+    def interrupt(n: int) -> None:  # the user presses Ctrl-C after the first block went out
+        seen.append(n)
+        if len(seen) == 2:
+            raise RuntimeError("interrupted")
+
+    with pytest.raises((ArtifactStoreError, RuntimeError)):
+        registry.add_artifact("m", 1, str(data), "w", progress=interrupt)
+    store = registry.registry.store()
+    assert not store.has(sha)  # no partial object at the content address, so a retry uploads again
+    assert all(e.sha256 is None or e.sha256 != sha for e in store.entries())
+    registry.add_artifact("m", 1, str(data), "w")
+    assert Path(registry.download_artifact("m", 1, "w", tmp_path / "back.bin")).read_bytes() == data.read_bytes()
+
+
 def test_changed_bytes_are_refused(registry, backend: Backend, tmp_path: Path):
     from fsspec.core import url_to_fs
 
