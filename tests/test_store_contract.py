@@ -118,7 +118,7 @@ def test_an_interrupted_upload_leaves_no_object(registry, tmp_path: Path):
     from gitreg.errors import ArtifactStoreError
 
     data = tmp_path / "w.bin"
-    data.write_bytes(os.urandom(20 * MiB))  # three 8 MiB blocks
+    data.write_bytes(os.urandom(9 * MiB))  # two blocks: 8 MiB, then 1 MiB
     sha = hashlib.sha256(data.read_bytes()).hexdigest()
     seen: list[int] = []
 
@@ -246,6 +246,10 @@ def local_peaks(big_file: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
 
 def test_300_mib_transfer_stays_within_the_local_stores_memory(registry, backend: Backend, big_file: Path,
                                                                  local_peaks: dict[str, int], hermetic: Path):
+    if backend.name == "local":  # the bound itself: 300 MiB cost the local store no more than 1 KiB does
+        for what in ("add", "get"):
+            assert local_peaks[what] <= local_peaks["small"] + SLACK, (what, local_peaks)
+        return
     small = hermetic.parent / "small.bin"
     small.write_bytes(os.urandom(1024))
     imports = max(0, add_peak(hermetic, small, "small") - local_peaks["small"])  # the backend's libraries
