@@ -62,6 +62,19 @@ def _check_delete_flags(only_link: bool, delete_metadata: bool, delete_from_arti
                                 " too (git history keeps both): pass delete_metadata=True, or only_link=True")
 
 
+def _store_options(store: str | None, options: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The store options to write to registry.yaml, checked: a store is named, and no secret is among them."""
+    if not options:
+        return None
+    if store is None:
+        raise InvalidValueError("store options need a store: give --store URI (store=...) with them")
+    from .store_options import check_store_options
+
+    options = dict(options)
+    check_store_options(store, options)
+    return options
+
+
 def _artifact_version(version: object) -> int | None:
     """An artifact version as ZenML passes it (an int or digit string); gitreg's are numbers."""
     if version is None or (isinstance(version, int) and not isinstance(version, bool)):
@@ -94,16 +107,23 @@ class Client:
 
     @classmethod
     def init(cls, path: str | os.PathLike[str] | None = None, store: str | None = None,
-             tag_prefix: str = "models", remote: str | None = None) -> "Client":
-        """Create a registry; ``remote`` names the git remote every write pushes to (e.g. "origin")."""
+             tag_prefix: str = "models", remote: str | None = None,
+             store_options: Mapping[str, Any] | None = None) -> "Client":
+        """Create a registry; ``remote`` names the git remote every write pushes to (e.g. "origin").
+
+        ``store_options`` are the store backend's options (``storage_options`` in registry.yaml, e.g.
+        ``{"endpoint_url": ...}``); never secrets: keys that look like one are refused.
+        """
         validate_tag_prefix(tag_prefix)  # before anything is created
+        store_options = _store_options(store, store_options)
         try:
             GitRepo.discover(path if path is not None else os.getcwd())
         except BareRepositoryError:
             raise  # never turn a bare repository into a work tree
         except NotARegistryError:
             pass  # no repository yet: Registry.init creates one
-        return cls(registry=Registry.init(path, store=store, tag_prefix=tag_prefix, remote=remote))
+        return cls(registry=Registry.init(path, store=store, tag_prefix=tag_prefix, remote=remote,
+                                          store_options=store_options))
 
     @property
     def root(self) -> str:

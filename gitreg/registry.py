@@ -122,15 +122,18 @@ class Registry:
 
     @classmethod
     def init(cls, path: str | os.PathLike[str] | None = None, store: str | None = None,
-             tag_prefix: str = DEFAULT_TAG_PREFIX, remote: str | None = None) -> "Registry":
-        """Create ``.mcp/registry.yaml`` (and the git repository if there is none)."""
+             tag_prefix: str = DEFAULT_TAG_PREFIX, remote: str | None = None,
+             store_options: dict[str, Any] | None = None) -> "Registry":
+        """Create ``.mcp/registry.yaml`` (and the git repository if there is none); ``store_options``
+        become its ``options: storage_options:`` (checked by the caller, see Client.init)."""
         where = Path(path if path is not None else os.getcwd())
         try:
             repo = GitRepo.discover(where)
         except NotARegistryError:
             repo = GitRepo.init(where)
         registry = cls(repo)
-        config = RegistryConfig(store=store or DEFAULT_STORE, tag_prefix=tag_prefix, remote=remote)
+        config = RegistryConfig(store=store or DEFAULT_STORE, tag_prefix=tag_prefix, remote=remote,
+                                options={"storage_options": store_options} if store_options else {})
         if remote:
             registry.remote = registry._code_remote(remote)
             registry._tag_prefix = tag_prefix

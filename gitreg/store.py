@@ -7,6 +7,14 @@ fixed-size chunks, hash while copying, skip objects the store already holds,
 and every read is verified against the recorded hash (a local object read in
 place and unchanged since its hash matched: by its verified stamp, see
 :meth:`ArtifactStore.read_in_place`).
+
+Remote stores (S3, GCS, Azure, ...) are opened the same way on every backend:
+files are read and written in ``CHUNK`` blocks with no read-ahead cache (memory
+stays bounded whatever the backend's defaults), the first contact with a store
+is bounded by :func:`store_timeout` and fails fast when nothing listens at its
+endpoint, and backend failures become one line: refused credentials an
+:class:`~gitreg.errors.AuthenticationError`, anything else an
+:class:`~gitreg.errors.ArtifactStoreError`.
 """
 
 from __future__ import annotations
@@ -23,8 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
-from .errors import ArtifactRefusedError, ArtifactStoreError, GitregError, IntegrityError
+from .errors import (
+    ArtifactRefusedError, ArtifactStoreError, AuthenticationError, GitregError, IntegrityError, InvalidValueError,
+)
 from .stamps import read_record, stat_stamp, write_record
+from .store_options import PROTOCOL_FAMILY, credentials_hint, store_family
 
 CHUNK = 8 * 1024 * 1024
 MAX_LISTING = 64 * 1024 * 1024  # bytes of one directory listing (about 400,000 files)
@@ -34,6 +45,12 @@ Progress = Callable[[int], None]  # called with the number of bytes just transfe
 #: same tick of the file system's clock would leave its times equal (git's "racy" files).
 RACY_NS = 100_000_000
 PARALLEL_HASH = 4 * 1024 * 1024  # objects at least this large are hashed while they are read
+#: Seconds the first contact with a remote store may take ($GITREG_STORE_TIMEOUT overrides it).
+DEFAULT_TIMEOUT = 20.0
+TIMEOUT_ENV = "GITREG_STORE_TIMEOUT"
+#: Protocols whose writes become visible whole or not at all (a multipart or block upload is
+#: committed at the end): objects are uploaded straight to their content address.
+ATOMIC_PUT = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
 
 
 @dataclass(frozen=True)
@@ -87,7 +104,7 @@ class InPlaceRead:
             self._thread.join()
             self._thread = None
         if self._error is not None:
-            with _boundary(f"cannot read {self.uri}"):
+            with _boundary(f"cannot read {self.uri}", self.uri):
                 raise self._error
         if self._result is not None:
             actual, seen = self._result
@@ -165,6 +182,7 @@ class ArtifactStore:
         self.storage_options = storage_options or {}
         self._fs = None
         self._base = ""
+        self._reached: set[int] = set()  # filesystems whose first contact succeeded
 
     # ------------------------------------------------------------ fsspec boundary
 
@@ -177,17 +195,24 @@ class ArtifactStore:
         return uri
 
     def _fs_for(self, uri: str):
+        """(filesystem, path) of ``uri``; a remote filesystem is reached once first (see :func:`reach`)."""
+        resolved = self.resolve(uri)
         try:
+            _prepare_backend(resolved, self.storage_options)
             from fsspec.core import url_to_fs
 
-            return url_to_fs(self.resolve(uri), **self.storage_options)
+            fs, path = url_to_fs(resolved, **self.storage_options)
         except ImportError as exc:
             raise ArtifactStoreError(
                 f"cannot open {uri}: {exc}; install the extra for this protocol"
                 " (e.g. pip install s3fs for s3://, gitreg's [s3] extra)"
             ) from None
-        except (ValueError, OSError) as exc:
-            raise ArtifactStoreError(f"cannot open {uri}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - third-party boundary: bad options, unreadable credentials
+            raise _classify(exc, f"cannot open {uri}", uri) from None
+        if id(fs) not in self._reached:
+            reach(fs, path, uri)
+            self._reached.add(id(fs))
+        return fs, path
 
     @property
     def fs(self):
@@ -209,7 +234,7 @@ class ArtifactStore:
         return f"{self._objects_root()}/{sha[:2]}/{sha[2:]}"
 
     def has(self, sha: str) -> bool:
-        with _boundary(f"cannot reach the artifact store {self.uri}"):
+        with _boundary(f"cannot reach the artifact store {self.uri}", self.uri):
             return bool(self.fs.exists(self._object_path(sha)))
 
     # ------------------------------------------------------------ writing
@@ -217,7 +242,7 @@ class ArtifactStore:
     def put_file(self, path: str | os.PathLike[str], progress: Progress = _noop) -> StoredObject:
         """Store one local file; returns its URI, hash and size."""
         src = Path(path)
-        with _boundary(f"cannot store {src} in {self.uri}"):
+        with _boundary(f"cannot store {src} in {self.uri}", self.uri):
             if self._is_local_fs(self.fs):
                 return self._put_local(src, progress)
             sha, size = hash_file(src, progress=_noop)
@@ -269,11 +294,11 @@ class ArtifactStore:
                 path = Path(folder) / "artifact"
                 result = write(path)
                 return self.put_file(path), result
-        with _boundary(f"cannot write to {self.uri}"):
+        with _boundary(f"cannot write to {self.uri}", self.uri):
             tmp = self._local_scratch()
         try:
             result = write(tmp)
-            with _boundary(f"cannot store a new object in {self.uri}"):
+            with _boundary(f"cannot store a new object in {self.uri}", self.uri):
                 with open(tmp, "rb") as fh:
                     sha, size = _digest(_file_chunks(fh))
                 self._settle(tmp, sha)
@@ -297,11 +322,19 @@ class ArtifactStore:
         target = self._object_path(sha)
         tmp = f"{target}.tmp-{uuid.uuid4().hex}"
         fs = self.fs
+        atomic = bool(ATOMIC_PUT & set(_protocols(fs)))
         with open(src, "rb") as fin:
-            with fs.open(tmp, "wb") as fout:
+            fout = _open_write(fs, target if atomic else tmp)
+            try:
                 for chunk in iter(lambda: fin.read(CHUNK), b""):
                     fout.write(chunk)
                     progress(len(chunk))
+            except BaseException:
+                _abandon(fout)  # not closed: closing would commit the part sent so far
+                raise
+            fout.close()
+        if atomic:
+            return  # committed whole at close: an interrupted upload leaves nothing behind
         try:
             fs.mv(tmp, target)
         except (OSError, NotImplementedError):
@@ -341,9 +374,9 @@ class ArtifactStore:
         fs, path = self._fs_for(uri)
         digest = hashlib.sha256()
         seen = 0
-        with _boundary(f"cannot read {uri}"):
+        with _boundary(f"cannot read {uri}", uri):
             try:
-                with fs.open(path, "rb") as fh:
+                with _open_read(fs, path) as fh:
                     limit = CHUNK if size is None else min(CHUNK, size + 1)
                     for chunk in iter(lambda: fh.read(limit), b""):
                         seen += len(chunk)
@@ -465,7 +498,7 @@ class ArtifactStore:
 
     def entries(self) -> Iterator[StoreEntry]:
         """Every file under the store's ``objects/`` folder (one listing call)."""
-        with _boundary(f"cannot list the artifact store {self.uri}"):
+        with _boundary(f"cannot list the artifact store {self.uri}", self.uri):
             root = self._objects_root()
             if not self.fs.exists(root):
                 return
@@ -481,7 +514,7 @@ class ArtifactStore:
         self.remove(self._object_path(sha))
 
     def remove(self, path: str) -> None:
-        with _boundary(f"cannot remove {path} from the artifact store"):
+        with _boundary(f"cannot remove {path} from the artifact store", self.uri):
             if self._is_local_fs(self.fs):
                 os.chmod(path, 0o644)  # stored objects are read-only
             self.fs.rm(path)
@@ -489,7 +522,7 @@ class ArtifactStore:
     def describe_external(self, uri: str) -> StoredObject:
         """Hash an object that stays where it is (a link without copying)."""
         fs, path = self._fs_for(uri)
-        with _boundary(f"cannot read {uri}"):
+        with _boundary(f"cannot read {uri}", uri):
             try:
                 if fs.isdir(path):
                     files = []
@@ -517,7 +550,7 @@ class ArtifactStore:
         files = []
         total = 0
         try:
-            with _boundary(f"cannot copy {uri}"):
+            with _boundary(f"cannot copy {uri}", uri):
                 try:
                     subs = sorted(fs.find(path))
                 except FileNotFoundError:
@@ -527,7 +560,7 @@ class ArtifactStore:
                     target = scratch / rel
                     target.parent.mkdir(parents=True, exist_ok=True)
                     left = None if size is None else size - total
-                    with fs.open(sub, "rb") as fin, open(target, "wb") as out:
+                    with _open_read(fs, sub) as fin, open(target, "wb") as out:
                         digest = hashlib.sha256()
                         n = 0
                         for chunk in iter(lambda: fin.read(CHUNK), b""):
@@ -564,7 +597,7 @@ class ArtifactStore:
     def write_run_marker(self, run_id: str, data: bytes) -> None:
         """Create or replace the marker of ``run_id`` (readers never see half of it)."""
         path = f"{self._runs_root()}/{run_id}.json"
-        with _boundary(f"cannot write the run marker {path} in {self.uri}"):
+        with _boundary(f"cannot write the run marker {path} in {self.uri}", self.uri):
             if self._is_local_fs(self.fs):
                 folder = Path(self._runs_root())
                 folder.mkdir(parents=True, exist_ok=True)
@@ -582,7 +615,7 @@ class ArtifactStore:
     def run_markers(self) -> list[MarkerFile]:
         """Every run marker in the store, read now (not from a listing cache)."""
         out: list[MarkerFile] = []
-        with _boundary(f"cannot list the run markers of the artifact store {self.uri}"):
+        with _boundary(f"cannot list the run markers of the artifact store {self.uri}", self.uri):
             root = self._runs_root()
             self.fs.invalidate_cache(root)
             if not self.fs.exists(root):
@@ -602,7 +635,7 @@ class ArtifactStore:
     def remove_run_marker(self, run_id: str) -> None:
         """Remove the marker of ``run_id``; a marker already gone is fine."""
         path = f"{self._runs_root()}/{run_id}.json"
-        with _boundary(f"cannot remove the run marker {path} from {self.uri}"):
+        with _boundary(f"cannot remove the run marker {path} from {self.uri}", self.uri):
             try:
                 self.fs.rm_file(path)
             except FileNotFoundError:
@@ -630,17 +663,265 @@ def _modified(info: dict[str, Any]) -> float | None:
 
 
 @contextmanager
-def _boundary(what: str) -> Iterator[None]:
-    """Turn any backend failure (OSError, botocore, aiohttp, ...) into ArtifactStoreError."""
+def _boundary(what: str, uri: str | None = None) -> Iterator[None]:
+    """Turn any backend failure (OSError, botocore, aiohttp, azure, google-auth, ...) into one gitreg error."""
     try:
         yield
     except GitregError:
         raise
     except Exception as exc:  # noqa: BLE001 - third-party boundary (fsspec backends)
-        raise ArtifactStoreError(
-            f"{what}: {type(exc).__name__}: {exc}; check the store URI and credentials in"
-            " .mcp/registry.yaml and the environment"
-        ) from None
+        raise _classify(exc, what, uri) from None
+
+
+# ------------------------------------------------------------ backends: options, first contact, errors
+
+def store_timeout() -> float:
+    """Seconds the first contact with a remote store may take: ``$GITREG_STORE_TIMEOUT``, default 20."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise InvalidValueError(f"${TIMEOUT_ENV} must be a positive number of seconds, not {text!r}")
+    return value
+
+
+def _prepare_backend(uri: str, options: dict[str, Any]) -> None:
+    """Settings a backend reads once, at import, before it is imported.
+
+    gcsfs probes each bucket's type over gRPC unless GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT is false;
+    an emulator or a proxy (a non-Google endpoint) has no gRPC, and each probe hangs for a minute.
+    """
+    if store_family(uri) == "gs" and (options.get("endpoint_url") or os.environ.get("STORAGE_EMULATOR_HOST")):
+        os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    protocol = getattr(fs, "protocol", ())
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def _open_read(fs: Any, path: str) -> Any:
+    """A file of ``fs`` to read in CHUNK blocks: remote ones with no read-ahead cache (bounded memory)."""
+    if {"file", "local"} & set(_protocols(fs)):
+        return fs.open(path, "rb")
+    return fs.open(path, "rb", block_size=CHUNK, cache_type="none")
+
+
+def _open_write(fs: Any, path: str) -> Any:
+    """A file of ``fs`` to write, sent in CHUNK blocks (not the backend's default block size)."""
+    if {"file", "local"} & set(_protocols(fs)):
+        return fs.open(path, "wb")
+    return fs.open(path, "wb", block_size=CHUNK)
+
+
+def _abandon(fh: Any) -> None:
+    """Drop a file being written without committing it (fsspec's files commit on close, even on error)."""
+    try:
+        fh.discard()  # s3fs aborts the multipart upload, gcsfs the resumable one
+    except Exception:  # noqa: BLE001 - best effort: an unfinished upload is never visible anyway
+        pass
+    try:
+        fh.closed = True  # nor by the finaliser; adlfs's staged blocks expire uncommitted
+    except AttributeError:
+        fh.close()  # a file whose ``closed`` is read-only (not a buffered remote file): a scratch name
+
+
+def _endpoint(fs: Any) -> str | None:
+    """The URL a remote filesystem talks to, when the backend tells (for messages and the reach check)."""
+    try:
+        family = PROTOCOL_FAMILY.get(next(iter(_protocols(fs)), ""))
+        if family == "gs":
+            return str(fs._location)
+        if family == "s3":
+            return (getattr(fs, "endpoint_url", None) or (getattr(fs, "client_kwargs", None) or {}).get("endpoint_url")
+                    or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+                    or "https://s3.amazonaws.com")
+        if family == "az":
+            client = getattr(fs, "service_client", None)
+            return str(getattr(client, "url", None) or getattr(fs, "account_url", None) or "") or None
+    except Exception:  # noqa: BLE001 - only for a message
+        return None
+    return None
+
+
+def _tcp_problem(endpoint: str, timeout: float) -> tuple[str, str | None]:
+    """(host:port of ``endpoint``, why no TCP connection to it can be made: None when one was made)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+    host = parts.hostname or ""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return endpoint, None
+    target = f"{host}:{port}"
+    if not host:
+        return endpoint, None
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return target, None
+    except socket.gaierror as exc:
+        return target, f"cannot resolve {host} ({exc.strerror})"
+    except ConnectionRefusedError:
+        return target, "connection refused (nothing listens there)"
+    except (socket.timeout, TimeoutError):
+        return target, f"no TCP connection within {timeout:g} s"
+    except OSError as exc:
+        return target, f"no TCP connection ({exc.strerror or exc})"
+
+
+def reach(fs: Any, path: str, uri: str) -> None:
+    """First contact with a remote (asynchronous) filesystem, within :func:`store_timeout` seconds.
+
+    One metadata request on ``path`` (a missing path is fine; with gcsfs, after one token
+    refresh, which it would otherwise retry for half a minute).  If it has not answered
+    after a moment, a TCP connection to the endpoint is tried: nothing listening there fails
+    at once instead of after the backend's retries; otherwise the request may take the rest
+    of the time.  Failures are one line naming the endpoint and what was tried.
+    """
+    try:
+        from fsspec.asyn import AsyncFileSystem
+    except ImportError:
+        return
+    if not isinstance(fs, AsyncFileSystem) or getattr(fs, "asynchronous", False):
+        return
+    import asyncio
+    import concurrent.futures
+
+    timeout = store_timeout()
+    endpoint = _endpoint(fs)
+    backend = type(fs).__module__.split(".", 1)[0]
+    at = f" at {endpoint}" if endpoint else ""
+    tried = f"a metadata request for {uri} through {backend}"
+
+    async def probe() -> None:
+        # gcsfs retries a refused token for half a minute: ask for one once, up front, instead.
+        refresh = getattr(getattr(fs, "credentials", None), "maybe_refresh", None)
+        if callable(refresh):
+            await _in_daemon_thread(refresh)
+        try:
+            await fs._info(path)
+        except FileNotFoundError:
+            pass
+
+    started = time.monotonic()
+    future = asyncio.run_coroutine_threadsafe(probe(), fs.loop)
+    checked = False
+    while True:
+        left = timeout - (time.monotonic() - started)
+        done, _ = concurrent.futures.wait([future], timeout=max(0.0, left if checked else min(left, 0.3)))
+        if done:
+            exc = future.exception()
+            if exc is None:
+                return
+            raise _classify(exc, f"the artifact store {uri}{at}", uri)
+        left = timeout - (time.monotonic() - started)
+        problem = None
+        if left <= 0:
+            problem = f"no answer within {timeout:g} s"
+        elif not checked:
+            checked = True
+            if endpoint:
+                target, problem = _tcp_problem(endpoint, min(3.0, left))
+                tried += f", then a TCP connection to {target}"
+        if problem is not None:
+            future.cancel()
+            raise ArtifactStoreError(
+                f"cannot reach the artifact store {uri}{at}: {problem} (tried: {tried}); check that the store is up"
+                f" and its endpoint, or give it longer with ${TIMEOUT_ENV} (now {timeout:g} s)"
+            )
+
+
+async def _in_daemon_thread(func: Callable[[], Any]) -> Any:
+    """Await ``func()`` run in a daemon thread: one that hangs cannot keep the process from exiting."""
+    import asyncio
+    import threading
+
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if done.cancelled():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)
+
+    def run() -> None:
+        try:
+            result = func()
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=run, name="gitreg-store-credentials", daemon=True).start()
+    return await done
+
+
+_AUTH_NAMES = frozenset({
+    "NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError", "ClientAuthenticationError",
+    "RefreshError", "DefaultCredentialsError", "UserAccessTokenError", "ReauthFailError",
+})
+_AUTH_MARKERS = ("invalidaccesskeyid", "signaturedoesnotmatch", "accessdenied", "authenticationfailed",
+                 "authorizationfailure", "authorizationpermissionmismatch", "invalid_grant", "unauthorized",
+                 "forbidden", "expiredtoken", "invalidtoken", "invalid credentials")
+_UNREACHABLE_NAMES = frozenset({
+    "ConnectionRefusedError", "ClientConnectorError", "ServerDisconnectedError", "EndpointConnectionError",
+    "ConnectTimeoutError", "ConnectTimeout", "ServiceRequestError", "ServiceResponseError", "gaierror",
+    "FSTimeoutError", "TimeoutError", "ServerTimeoutError",
+})
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _status(exc: BaseException) -> int | None:
+    for name in ("status_code", "status", "code"):
+        value = getattr(exc, name, None)
+        if isinstance(value, int) and 100 <= value < 600:
+            return value
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):  # botocore's ClientError
+        value = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return value if isinstance(value, int) else None
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split("\n", 1)[0].split()) or repr(exc)
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+def _classify(exc: BaseException, what: str, uri: str | None = None) -> GitregError:
+    """The gitreg error for a backend failure: refused credentials, an unreachable store, or other."""
+    chain = list(_chain(exc))
+    names = {cls.__name__ for error in chain for cls in type(error).__mro__}
+    text = " ".join(str(error) for error in chain).lower()
+    said = _one_line(exc)
+    where = uri or what
+    remote = "://" in where and not where.startswith(("file://", "memory://"))  # a local folder's
+    if remote and (names & _AUTH_NAMES or any(isinstance(error, PermissionError) for error in chain)  # permissions
+            or any(_status(error) in (401, 403) for error in chain) or any(m in text for m in _AUTH_MARKERS)):
+        return AuthenticationError(where, f"{what}: the store refused the credentials ({said});"
+                                          f" {credentials_hint(where)}, then retry")
+    if names & _UNREACHABLE_NAMES:
+        return ArtifactStoreError(f"{what}: the store cannot be reached ({said}); check that it is up and its"
+                                  " endpoint (.mcp/registry.yaml, the environment)")
+    return ArtifactStoreError(f"{what}: {said}; check the store URI and options in .mcp/registry.yaml and the"
+                              " credentials in the environment")
 
 
 def _listing_bytes(files: list[dict[str, Any]]) -> bytes:
@@ -676,7 +957,7 @@ def _digest(chunks: Iterable[bytes | memoryview], progress: Progress = _noop,
 
 
 def _hash_stream(fs: Any, path: str) -> tuple[str, int]:
-    with fs.open(path, "rb") as fh:
+    with _open_read(fs, path) as fh:
         return _digest(iter(lambda: fh.read(CHUNK), b""))
 
 

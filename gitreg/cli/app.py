@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -59,11 +59,19 @@ def init_cmd(
     tag_prefix: str = typer.Option("models", "--tag-prefix", help="First component of every tag gitreg creates."),
     remote: Optional[str] = typer.Option(None, "--remote", metavar="NAME",
                                          help="Git remote (e.g. origin) that every write pushes to."),
+    store_option: List[str] = typer.Option(
+        [], "--store-option", metavar="KEY=VALUE",
+        help="Option of the store's backend (repeatable; a.b=v nests, true/3/null are JSON), e.g."
+             " endpoint_url=http://127.0.0.1:4443 or token=anon. Written to registry.yaml, so never a secret:"
+             " keys that look like one are refused (credentials come from the backend's environment variables)."),
 ) -> None:
     """Create a registry: .mcp/registry.yaml in one commit."""
     from ..client import Client
+    from ..store_options import parse_store_options
 
-    c = Client.init(path, store=store, tag_prefix=tag_prefix, remote=remote)
+    store_options = parse_store_options(store_option)
+    c = Client.init(path, store=store, tag_prefix=tag_prefix, remote=remote,
+                    store_options=store_options)
     config = c.registry.config
     shared = f", pushed to {config.remote}" if config.remote else ""
     note(f"Initialised a gitreg registry in {c.root} (store: {config.store}, tags: {config.tag_prefix}/...{shared})")
@@ -103,6 +111,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         handler.setFormatter(logging.Formatter("warning: %(message)s"))
         log.addHandler(handler)
         log.propagate = False
+    from .logs import configure
+
+    configure(0)  # library logs and warnings stay quiet unless asked for
     command = typer.main.get_command(app)
     try:
         command.main(args=args, prog_name="gitreg", standalone_mode=True)
