@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from typing import Optional
@@ -43,10 +42,17 @@ def main_options(
     refresh: bool = typer.Option(False, "--refresh", help="With a URL: fetch now, whatever the freshness window"
                                  " ($GITREG_FRESHNESS seconds, default 5) says."),
     traceback: bool = typer.Option(False, "--traceback", help="Show a Python traceback on errors (for bug reports)."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, show_default=False,
+                                help="Say more on stderr: -v what gitreg is doing, -vv debugging detail."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Errors only on stderr: no notes, warnings or progress bars."),
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                  help="Show gitreg's version and exit."),
 ) -> None:
-    ctx.obj = Settings(repo, traceback, refresh)
+    from .logs import configure
+
+    settings = Settings(repo, traceback, refresh, verbosity=-1 if quiet else min(verbose, 2))
+    configure(settings.verbosity)
+    ctx.obj = settings
 
 
 @app.command("init")
@@ -90,48 +96,68 @@ _register_groups()
 def main(argv: Optional[list[str]] = None) -> int:
     """Console entry point: run the app, map errors to one line and an exit code.
 
-    Usage errors, --help and aborts are handled by typer itself (standalone
-    mode ends in SystemExit); gitreg's own errors propagate to here.
+    gitreg's own errors and click's usage errors (a bad value, a missing argument, an unknown
+    command or option) alike become ``error: ...`` on stderr; usage errors add the line that
+    says where help is, and exit 2.
     """
     from ..errors import GitregError
+    from .logs import configure
+    from .usage import apply, is_usage_error, usage_message
 
     args = list(sys.argv[1:] if argv is None else argv)
     show_tb = "--traceback" in args
-    log = logging.getLogger("gitreg")
-    if not log.handlers:  # the core reports what went wrong after a write succeeded as warnings
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("warning: %(message)s"))
-        log.addHandler(handler)
-        log.propagate = False
-    command = typer.main.get_command(app)
+    configure(0)  # the core reports what went wrong after a write succeeded as warnings; -v/-q change it
+    command = apply(typer.main.get_command(app))
     try:
-        command.main(args=args, prog_name="gitreg", standalone_mode=True)
+        result = command.main(args=args, prog_name="gitreg", standalone_mode=False)
     except GitregError as exc:
         if show_tb:
             raise
-        note(f"error: {exc}")
+        _error(str(exc))
         return exc.exit_code
+    except typer.Exit as exc:  # typer versions that let it through in this mode
+        return exc.exit_code
+    except typer.Abort:
+        _error_line("Aborted.")
+        return 1
     except SystemExit as exc:
         if exc.code is None:
             return 0
         if isinstance(exc.code, int):
             return exc.code
-        note(str(exc.code))
+        _error(str(exc.code))
         return 1
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    return 0
+    except Exception as exc:  # click's own exceptions (its module differs between typer versions)
+        names = {c.__name__ for c in type(exc).__mro__}
+        ctx = getattr(exc, "ctx", None)
+        if "NoArgsIsHelpError" in names:  # `gitreg model`: the group's help, as --help would show it
+            typer.echo(ctx.get_help() if ctx is not None else exc.format_message())
+            return 0
+        if is_usage_error(exc):
+            _error(usage_message(exc))
+            path = ctx.command_path if ctx is not None and ctx.command_path else "gitreg"
+            _error_line(f"Try '{path} --help' for help.")
+            return 2
+        if "Abort" in names:
+            _error_line("Aborted.")
+            return 1
+        if "ClickException" in names:
+            _error(exc.format_message())
+            return int(getattr(exc, "exit_code", 1))
+        raise
+    return result if isinstance(result, int) else 0
 
 
-class _StderrHandler(logging.Handler):
-    """Writes to whatever ``sys.stderr`` is when a record comes (not the stream of the first call)."""
+def _error_line(text: str) -> None:
+    typer.echo(text, err=True)
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stderr.write(self.format(record) + "\n")
-        except (OSError, ValueError):
-            pass
+
+def _error(text: str) -> None:
+    """``error: ...`` on stderr, whatever -q says."""
+    _error_line(f"error: {text}")
 
 
 def run() -> None:

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from .context import client
-from .render import OUTPUT_HELP, REASON, OutputFormat, artifact_row, artifact_table, emit, format_label, human_size, kv, note
+from .render import OUTPUT_HELP, REASON, ArtifactType, OutputFormat, artifact_row, artifact_table, emit, format_label, human_size, kv, note
 
 artifact_app = typer.Typer(rich_markup_mode=None, help="Store, link and fetch the artifacts of model versions.", no_args_is_help=True)
 PROGRESS_THRESHOLD = 32 * 1024 * 1024
@@ -49,7 +49,7 @@ def artifact_add(
     version: str = typer.Argument(..., help="Version: a number, a name, 'latest' or a stage.", metavar="VERSION"),
     source: str = typer.Argument(..., help="Local file or folder to store, or a URI to link with --link.",
                                  metavar="PATH_OR_URI"),
-    type: str = typer.Option("data", "--type", help="Artifact type: data, model, deployment or service."),
+    type: ArtifactType = typer.Option("data", "--type", case_sensitive=False, help="Artifact type."),
     artifact_name: Optional[str] = typer.Option(None, "--name", "-n", help="Artifact name (default: the file name without extension)."),
     link: bool = typer.Option(False, "--link", help="Link the URI in place (hashed, not copied into the store)."),
     reason: str = REASON,
@@ -59,7 +59,7 @@ def artifact_add(
     art = artifact_name or (base.split(".", 1)[0] if "." in base[1:] else base)
     progress = _Progress(0 if link else _size_of(Path(source)), f"storing {base}")
     try:
-        added = client(ctx).add_artifact(name, version, source, art, type=type, link=link, progress=progress,
+        added = client(ctx).add_artifact(name, version, source, art, type=type.value, link=link, progress=progress,
                                            reason=reason)
     finally:
         progress.close()
@@ -74,11 +74,11 @@ def artifact_list(
     name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
     version: Optional[str] = typer.Argument(None, help="Version: a number, a name, 'latest' (default) or a stage.",
                                             metavar="[VERSION]"),
-    type: Optional[str] = typer.Option(None, "--type", help="Only artifacts of this type."),
+    type: Optional[ArtifactType] = typer.Option(None, "--type", case_sensitive=False, help="Only artifacts of this type."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o", help=OUTPUT_HELP),
 ) -> None:
     """List the artifacts linked to a version; formats that run code when loaded are marked."""
-    found = client(ctx).list_artifacts(name, version, type)
+    found = client(ctx).list_artifacts(name, version, type.value if type is not None else None)
     links = [a.link for a in found]
     emit([artifact_row(a) for a in links], output, artifact_table(links))
 

@@ -8,10 +8,13 @@ import typer
 
 
 class Settings:
-    def __init__(self, repo: Optional[str], traceback: bool, refresh: bool = False) -> None:
+    """``verbosity``: -1 with -q (errors only), 0 by default, 1 with -v, 2 with -vv."""
+
+    def __init__(self, repo: Optional[str], traceback: bool, refresh: bool = False, verbosity: int = 0) -> None:
         self.repo = repo
         self.traceback = traceback
         self.refresh = refresh
+        self.verbosity = verbosity
 
 
 def client(ctx: typer.Context):

@@ -9,7 +9,8 @@ import typer
 
 from .context import client
 from .render import (
-    OUTPUT_HELP, REASON, OutputFormat, Table, artifact_row, artifact_table, emit, kv, note, short_metadata,
+    OUTPUT_HELP, REASON, OutputFormat, Stage, StageFilter, Table, artifact_row, artifact_table, emit, kv, note,
+    short_metadata,
 )
 
 model_app = typer.Typer(rich_markup_mode=None, help="Register, list, describe, update and delete models.", no_args_is_help=True)
@@ -69,7 +70,7 @@ def _clip(text: str, width: int) -> str:
 # ---------------------------------------------------------------- models
 
 @model_app.command("list")
-def model_list(ctx: typer.Context, tag: List[str] = typer.Option([], "--tag", "-t", help="Only models with this tag (repeatable)."),
+def model_list(ctx: typer.Context, tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only models with this tag (repeatable)."),
                output: OutputFormat = OUT) -> None:
     """List models with their latest version and the versions in staging and production."""
     readable, broken = client(ctx).list_readable_model_states()
@@ -106,7 +107,7 @@ def model_register(
     limitations: Optional[str] = LIMITATIONS,
     trade_offs: Optional[str] = TRADE_OFFS,
     ethics: Optional[str] = ETHICS,
-    tag: List[str] = typer.Option([], "--tag", "-t", help="Tag for the model (repeatable)."),
+    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag for the model (repeatable)."),
     reason: str = REASON,
 ) -> None:
     """Register a new model with its card (one commit): `register NAME` or `register -n NAME`."""
@@ -146,8 +147,8 @@ def model_update(
     limitations: Optional[str] = LIMITATIONS,
     trade_offs: Optional[str] = TRADE_OFFS,
     ethics: Optional[str] = ETHICS,
-    tag: List[str] = typer.Option([], "--tag", "-t", help="Tag to add (repeatable)."),
-    remove_tag: List[str] = typer.Option([], "--remove-tag", "-r", help="Tag to remove (repeatable)."),
+    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag to add (repeatable)."),
+    remove_tag: List[str] = typer.Option([], "--remove-tag", "-r", metavar="TAG", help="Tag to remove (repeatable)."),
     new_name: Optional[str] = typer.Option(None, "--name", "-n", help="New name: refused, gitreg does not rename"
                                            " models (their tags are immutable); see the README."),
     reason: str = REASON,
@@ -184,9 +185,10 @@ def _version_row(v) -> dict:
 def version_list(
     ctx: typer.Context,
     name: str = MODEL,
-    stage: Optional[str] = typer.Option(None, "--stage", "-s", help="Only versions in this stage (or 'latest')."),
-    tag: List[str] = typer.Option([], "--tag", "-t", help="Only versions with this tag (repeatable)."),
-    metadata: List[str] = typer.Option([], "--metadata", help="Filter KEY:OP:VALUE, OP one of eq ne gt gte lt lte contains (repeatable)."),
+    stage: Optional[StageFilter] = typer.Option(None, "--stage", "-s", case_sensitive=False,
+                                                help="Only versions in this stage (or the latest version)."),
+    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only versions with this tag (repeatable)."),
+    metadata: List[str] = typer.Option([], "--metadata", metavar="KEY:OP:VALUE", help="Filter KEY:OP:VALUE, OP one of eq ne gt gte lt lte contains (repeatable)."),
     output: OutputFormat = OUT,
 ) -> None:
     """List a model's versions, oldest first."""
@@ -196,7 +198,7 @@ def version_list(
     for m in metadata:  # bound the JSON value before it is parsed
         check_json_text_depth(m.split(":", 2)[-1], f"metadata.{m.partition(':')[0]}")
     conditions = [parse_condition(m) for m in metadata]
-    versions = client(ctx).list_model_versions(name, stage=stage, tags=tag or None, metadata=conditions)
+    versions = client(ctx).list_model_versions(name, stage=stage.value if stage else None, tags=tag or None, metadata=conditions)
     table = Table(["VERSION", "NAME", "STAGE", "CREATED", "RUN", "TAGS", "ARTIFACTS", "METADATA"])
     for v in versions:  # RUN: how the pipeline run that created the version went (running, completed, failed)
         table.add(v.number, v.name, v.stage, v.created, v.run_status or "", ",".join(v.tags), len(v.artifacts),
@@ -210,7 +212,7 @@ def version_create(
     name: str = MODEL,
     version_name: Optional[str] = typer.Option(None, "--name", help="Name of the version (default: its number)."),
     description: Optional[str] = typer.Option(None, "--description", help="Description of the version."),
-    tag: List[str] = typer.Option([], "--tag", "-t", help="Tag for the version (repeatable)."),
+    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag for the version (repeatable)."),
     reason: str = REASON,
 ) -> None:
     """Register the next version of a model (the model is created if it does not exist)."""
@@ -292,12 +294,12 @@ def version_update(
     ctx: typer.Context,
     name: str = MODEL,
     version: str = VERSION_REQ,
-    stage: Optional[str] = typer.Option(None, "--stage", "-s", help="New stage: staging, production, archived or none."),
+    stage: Optional[Stage] = typer.Option(None, "--stage", "-s", case_sensitive=False, help="New stage."),
     force: bool = typer.Option(False, "--force", "-f", help="Take an exclusive stage from the version holding it (it is archived)."),
     new_name: Optional[str] = typer.Option(None, "--name", help="New name of the version."),
     description: Optional[str] = typer.Option(None, "--description", help="New description."),
-    tag: List[str] = typer.Option([], "--tag", "-t", help="Tag to add (repeatable)."),
-    remove_tag: List[str] = typer.Option([], "--remove-tag", help="Tag to remove (repeatable)."),
+    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag to add (repeatable)."),
+    remove_tag: List[str] = typer.Option([], "--remove-tag", metavar="TAG", help="Tag to remove (repeatable)."),
     reason: str = REASON,
     propose: bool = typer.Option(False, "--propose", help="Do not change the registry branch: put the stage change"
                                  " on a new branch gitreg/promote/<model>-v<N>-<stage> (pushed if there is a"
@@ -305,6 +307,7 @@ def version_update(
 ) -> None:
     """Promote a version to a stage, rename it, describe or tag it (one commit)."""
     c = client(ctx)
+    stage = stage.value if stage is not None else None
     if propose:
         from ..errors import InvalidValueError
 

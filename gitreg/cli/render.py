@@ -9,6 +9,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import typer
 
+from ..manifests import ARTIFACT_TYPES
+from ..stages import STORED_STAGES
 from ..units import human_size
 
 
@@ -19,6 +21,16 @@ class OutputFormat(str, Enum):
 
 
 OUTPUT_HELP = "Output format: a table for people, or json/yaml for scripts."
+
+
+def _choices(name: str, values: Sequence[str]) -> type[Enum]:
+    return Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
+
+
+# What help shows as choices ([none|staging|production|archived]); the core checks them again.
+Stage = _choices("Stage", STORED_STAGES)
+StageFilter = _choices("StageFilter", (*STORED_STAGES, "latest"))
+ArtifactType = _choices("ArtifactType", ARTIFACT_TYPES)
 
 
 def emit(data: Any, fmt: OutputFormat, table: "Table | None" = None) -> None:
@@ -67,7 +79,11 @@ REASON = typer.Option("", "--reason", "-m", help="Why: recorded in the commit me
 
 
 def note(text: str) -> None:
-    typer.echo(text, err=True)
+    """A line for people on stderr (what was done, a warning); -q silences it, errors never go through here."""
+    from .logs import verbosity
+
+    if verbosity() >= 0:
+        typer.echo(text, err=True)
 
 
 def short_metadata(metadata: Mapping[str, Any], limit: int = 60) -> str:
