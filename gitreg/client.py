@@ -393,7 +393,8 @@ class Client:
         if link:
             new = describe_uri(self.registry, str(path_or_uri), name, type)
         elif "://" in str(path_or_uri) and not str(path_or_uri).startswith("file://"):
-            raise InvalidValueError(f"{path_or_uri} is a remote URI: link it in place with link=True (--link)")
+            text = f"{path_or_uri} is a remote URI: link it in place with {{}}"
+            raise InvalidValueError(text.format("link=True"), cli_message=text.format("--link"))
         else:
             local = str(path_or_uri)[len("file://"):] if str(path_or_uri).startswith("file://") else path_or_uri
             new = save_path(self.registry, local, name, type, progress)

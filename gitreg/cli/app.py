@@ -68,8 +68,15 @@ def init_cmd(
 ) -> None:
     """Create a registry: .mcp/registry.yaml in one commit."""
     from ..client import Client
+    from ..errors import AlreadyExistsError
 
-    c = Client.init(path, store=store, tag_prefix=tag_prefix, remote=remote)
+    try:
+        c = Client.init(path, store=store, tag_prefix=tag_prefix, remote=remote)
+    except AlreadyExistsError as exc:
+        if exc.hint:
+            raise
+        raise AlreadyExistsError(exc.what, exc.name, cli_hint="it is ready to use (`gitreg model list` shows what"
+                                 " it holds); nothing to initialise") from None
     config = c.registry.config
     shared = f", pushed to {config.remote}" if config.remote else ""
     note(f"Initialised a gitreg registry in {c.root} (store: {config.store}, tags: {config.tag_prefix}/...{shared})")
@@ -113,7 +120,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except GitregError as exc:
         if show_tb:
             raise
-        _error(str(exc))
+        _error(exc.cli_message or str(exc))
         return exc.exit_code
     except typer.Exit as exc:  # typer versions that let it through in this mode
         return exc.exit_code
