@@ -9,8 +9,8 @@ import typer
 
 from .context import client
 from .render import (
-    OUTPUT_HELP, REASON, OutputFormat, Stage, StageFilter, Table, artifact_row, artifact_table, emit, kv, note,
-    short_metadata,
+    LIMIT, OUTPUT_HELP, REASON, REVERSE, Order, OutputFormat, Stage, StageFilter, Table, artifact_row, artifact_table,
+    choices, emit, kv, note, short_metadata, sort_by,
 )
 
 model_app = typer.Typer(rich_markup_mode=None, help="Register, list, describe, update and delete models.", no_args_is_help=True)
@@ -69,14 +69,21 @@ def _clip(text: str, width: int) -> str:
 
 # ---------------------------------------------------------------- models
 
+ModelSort = choices("ModelSort", ("name", "versions", "latest", "created"))
+_MODEL_KEYS = {"name": lambda s: s.name, "versions": lambda s: len(s.versions), "created": lambda s: s.model.created,
+               "latest": lambda s: s.latest().number if s.latest() else None}
+
+
 @model_app.command("list")
 def model_list(ctx: typer.Context, tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only models with this tag (repeatable)."),
-               output: OutputFormat = OUT) -> None:
+               sort: Optional[ModelSort] = sort_by("name"), reverse: bool = REVERSE,
+               limit: Optional[int] = LIMIT, output: OutputFormat = OUT) -> None:
     """List models with their latest version and the versions in staging and production."""
     readable, broken = client(ctx).list_readable_model_states()
-    states = [s for s in readable if set(tag) <= set(s.model.tags)]
+    states = Order(_MODEL_KEYS, sort, reverse, limit).apply([s for s in readable if set(tag) <= set(s.model.tags)])
     rows = []
-    table = Table(["MODEL", "VERSIONS", "LATEST", "STAGING", "PRODUCTION", "TAGS", "DESCRIPTION"])
+    table = Table(["MODEL", "VERSIONS", "LATEST", "STAGING", "PRODUCTION", "TAGS", "DESCRIPTION"],
+                  keep=("MODEL", "VERSIONS", "LATEST", "STAGING", "PRODUCTION"))
     for s in states:
         latest = s.latest()
         staging = [v.number for v in s.in_stage("staging")]
@@ -181,6 +188,11 @@ def _version_row(v) -> dict:
             "created_by_run": {"id": v.created_by_run, "status": v.run_status} if v.created_by_run else None}
 
 
+VersionSort = choices("VersionSort", ("number", "name", "stage", "created", "artifacts"))
+_VERSION_KEYS = {"number": lambda v: v.number, "name": lambda v: v.name, "stage": lambda v: v.stage,
+                 "created": lambda v: v.created, "artifacts": lambda v: len(v.artifacts)}
+
+
 @version_app.command("list")
 def version_list(
     ctx: typer.Context,
@@ -189,6 +201,12 @@ def version_list(
                                                 help="Only versions in this stage (or the latest version)."),
     tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only versions with this tag (repeatable)."),
     metadata: List[str] = typer.Option([], "--metadata", metavar="KEY:OP:VALUE", help="Filter KEY:OP:VALUE, OP one of eq ne gt gte lt lte contains (repeatable)."),
+    sort: Optional[VersionSort] = sort_by("number"),
+    sort_metadata: Optional[str] = typer.Option(None, "--sort-metadata", metavar="KEY",
+                                                help="Sort by this metadata key (dotted for nested keys, e.g."
+                                                     " metrics.accuracy); versions without it come last."),
+    reverse: bool = REVERSE,
+    limit: Optional[int] = LIMIT,
     output: OutputFormat = OUT,
 ) -> None:
     """List a model's versions, oldest first."""
@@ -199,11 +217,32 @@ def version_list(
         check_json_text_depth(m.split(":", 2)[-1], f"metadata.{m.partition(':')[0]}")
     conditions = [parse_condition(m) for m in metadata]
     versions = client(ctx).list_model_versions(name, stage=stage.value if stage else None, tags=tag or None, metadata=conditions)
-    table = Table(["VERSION", "NAME", "STAGE", "CREATED", "RUN", "TAGS", "ARTIFACTS", "METADATA"])
+    keys = dict(_VERSION_KEYS)
+    if sort_metadata is not None:
+        from ..errors import InvalidValueError
+
+        if sort is not None:
+            raise InvalidValueError("give --sort or --sort-metadata, not both")
+        keys["metadata"] = lambda v: _metadata_value(v.metadata, sort_metadata)
+        sort = "metadata"
+    versions = Order(keys, sort, reverse, limit).apply(versions)
+    table = Table(["VERSION", "NAME", "STAGE", "CREATED", "RUN", "TAGS", "ARTIFACTS", "METADATA"],
+                  keep=("VERSION", "NAME", "STAGE", "CREATED", "RUN"))
     for v in versions:  # RUN: how the pipeline run that created the version went (running, completed, failed)
         table.add(v.number, v.name, v.stage, v.created, v.run_status or "", ",".join(v.tags), len(v.artifacts),
                   short_metadata(v.metadata))
     emit([_version_row(v) for v in versions], output, table)
+
+
+def _metadata_value(metadata: Any, key: str) -> Any:
+    from collections.abc import Mapping
+
+    value = metadata
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
 
 
 @version_app.command("create")
@@ -358,7 +397,7 @@ def version_history(ctx: typer.Context, name: str = MODEL,
                     output: OutputFormat = OUT) -> None:
     """Every registration and stage change, oldest first: when, who, from -> to, why, commit and tag."""
     events = client(ctx).version_history(name, version)
-    table = Table(["WHEN", "VERSION", "CHANGE", "BY", "REASON", "COMMIT", "TAG"])
+    table = Table(["WHEN", "VERSION", "CHANGE", "BY", "REASON", "COMMIT", "TAG"], keep=("WHEN", "VERSION", "COMMIT", "TAG"))
     for e in events:
         change = "registered" if e.kind == "registered" else f"{e.from_stage} -> {e.to_stage}"
         if e.demoted:
