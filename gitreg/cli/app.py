@@ -17,7 +17,7 @@ app = typer.Typer(
     help="A model registry whose database is a git repository: models, numbered versions, "
          "stages, metadata and artifact links as YAML under .mcp/, every change a commit.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -69,7 +69,9 @@ def init_cmd(
     """Create a registry: .mcp/registry.yaml in one commit."""
     from ..client import Client
     from ..errors import AlreadyExistsError
+    from .logs import install
 
+    install()
     try:
         c = Client.init(path, store=store, tag_prefix=tag_prefix, remote=remote)
     except AlreadyExistsError as exc:

@@ -8,7 +8,6 @@ from typing import Optional
 
 import typer
 
-from ..progress import size_of
 from .context import client
 from .render import LIMIT, OUTPUT_HELP, REASON, REVERSE, ArtifactType, Order, OutputFormat, choices, sort_by, artifact_row, artifact_table, emit, format_label, human_size, kv, note
 
@@ -39,6 +38,8 @@ def artifact_add(
     """Store a file or folder in the artifact store and link it to a version."""
     base = source.rstrip("/").rsplit("/", 1)[-1]
     art = artifact_name or (base.split(".", 1)[0] if "." in base[1:] else base)
+    from ..progress import size_of
+
     with _bar(0 if link else size_of(source), f"storing {base}") as progress:
         added = client(ctx).add_artifact(name, version, source, art, type=type.value, link=link, progress=progress,
                                          reason=reason)

@@ -20,6 +20,21 @@ class Settings:
 def client(ctx: typer.Context):
     """The Client for this invocation (imported lazily to keep --help fast)."""
     from ..client import Client
+    from .logs import install
 
+    install()  # the core logs what went wrong after a write succeeded as warnings
     settings: Settings = ctx.find_root().obj
     return Client(settings.repo if settings else None, refresh=bool(settings and settings.refresh))
+
+
+def complete_model(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of a model name: the registry's models starting with what is typed."""
+    from ..client import Client
+    from ..errors import GitregError
+
+    settings = ctx.find_root().obj
+    repo = settings.repo if isinstance(settings, Settings) else ctx.find_root().params.get("repo")
+    try:
+        return [n for n in Client(repo).registry.snapshot().model_names() if n.startswith(incomplete)]
+    except GitregError:
+        return []

@@ -6,41 +6,51 @@ warnings), 1 (``-v``) informational records too, 2 (``-vv``) debug records.
 
 from __future__ import annotations
 
-import logging
 import sys
 
-_LEVELS = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
 _verbosity = 0
 
 
-class _StderrHandler(logging.Handler):
-    """Writes to whatever ``sys.stderr`` is when a record comes (not the stream of the first call)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stderr.write(self.format(record) + "\n")
-        except (OSError, ValueError):
-            pass
-
-
-class _Format(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        prefix = "warning: " if record.levelno == logging.WARNING else (
-            "error: " if record.levelno >= logging.ERROR else "")
-        return prefix + record.getMessage()
-
-
 def configure(verbosity: int) -> None:
-    """Set how much gitreg reports on stderr (see the module's docstring); safe to call again."""
+    """Set how much gitreg reports on stderr (see the module's docstring); safe to call again.
+
+    The logging module is set up now if it is loaded, else by :func:`install` when a command
+    first reaches the core (so that --help never imports it).
+    """
     global _verbosity
     _verbosity = max(-1, min(2, verbosity))
+    if "logging" in sys.modules:
+        install()
+
+
+def install() -> None:
+    """Route the ``gitreg`` logger's records to stderr at the configured level."""
+    import logging
+
+    levels = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
     log = logging.getLogger("gitreg")
-    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(_Format())
+    if not any(getattr(h, "gitreg_cli", False) for h in log.handlers):
+        handler = _handler(logging)
         log.addHandler(handler)
         log.propagate = False
-    log.setLevel(_LEVELS[_verbosity])
+    log.setLevel(levels[_verbosity])
+
+
+def _handler(logging):  # noqa: ANN001, ANN202 - the module, imported late
+    class StderrHandler(logging.Handler):
+        """Writes to whatever ``sys.stderr`` is when a record comes (not the stream of the first call)."""
+
+        gitreg_cli = True
+
+        def emit(self, record: logging.LogRecord) -> None:
+            level = record.levelno
+            prefix = "warning: " if level == logging.WARNING else ("error: " if level >= logging.ERROR else "")
+            try:
+                sys.stderr.write(prefix + record.getMessage() + "\n")
+            except (OSError, ValueError):
+                pass
+
+    return StderrHandler()
 
 
 def verbosity() -> int:

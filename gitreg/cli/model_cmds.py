@@ -7,7 +7,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from .context import client
+from .context import client, complete_model
 from .render import (
     LIMIT, OUTPUT_HELP, REASON, REVERSE, Order, OutputFormat, Stage, StageFilter, Table, artifact_row, artifact_table,
     choices, emit, kv, note, short_metadata, sort_by,
@@ -18,7 +18,7 @@ version_app = typer.Typer(rich_markup_mode=None, help="List, inspect, promote an
 model_app.add_typer(version_app, name="version")
 
 OUT = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP)
-MODEL = typer.Argument(..., help="Model name.", metavar="NAME")
+MODEL = typer.Argument(..., help="Model name.", metavar="NAME", autocompletion=complete_model)
 VERSION_OPT = typer.Argument(None, help="Version: a number, a name, 'latest' or a stage (default: latest).",
                              metavar="[VERSION]")
 VERSION_REQ = typer.Argument(..., help="Version: a number, a name, 'latest' or a stage.", metavar="VERSION")

@@ -9,8 +9,6 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import typer
 
-from ..manifests import ARTIFACT_TYPES
-from ..stages import STORED_STAGES
 from ..units import human_size
 
 
@@ -27,9 +25,13 @@ def choices(name: str, values: Sequence[str]) -> type[Enum]:
     return Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
 
 
-# What help shows as choices ([none|staging|production|archived]); the core checks them again.
-Stage = choices("Stage", STORED_STAGES)
-StageFilter = choices("StageFilter", (*STORED_STAGES, "latest"))
+# What help shows as choices ([none|staging|production|archived]); the core checks them again. Spelled
+# here, not imported from gitreg.stages / gitreg.manifests, to keep those off --help's imports
+# (tests/test_cli_conventions.py keeps them equal).
+STAGES = ("none", "staging", "production", "archived")
+ARTIFACT_TYPES = ("data", "model", "deployment", "service")
+Stage = choices("Stage", STAGES)
+StageFilter = choices("StageFilter", (*STAGES, "latest"))
 ArtifactType = choices("ArtifactType", ARTIFACT_TYPES)
 
 

@@ -8,6 +8,8 @@ Help shows what a value may be, not its Python type: ``--stage [none|staging|pro
 from __future__ import annotations
 
 import difflib
+from enum import Enum
+from pathlib import Path
 from typing import Any
 
 _TYPE_WORDS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH", "PosixPath": "PATH",
@@ -66,6 +68,17 @@ class ConventionalHelp:
             pieces.append(self.subcommand_metavar)
         return pieces
 
+    def parse_args(self, ctx: Any, args: list[str]) -> Any:
+        for param in self.params:  # only the commands a call goes through, not the whole tree
+            _plain_conversion(param)
+        return type(self).__mro__[1].parse_args(self, ctx, args)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = type(self).__mro__[1].get_help_option(self, ctx)  # typer's own class is the next one
+        if option is not None:
+            _plain_conversion(option)
+        return option
+
     def format_options(self, ctx: Any, formatter: Any) -> None:
         arguments, options = [], []
         for param in self.get_params(ctx):
@@ -92,11 +105,12 @@ class ConventionalHelp:
 
 
 def apply(command: Any) -> Any:
-    """Give ``command`` and every command below it the conventional help (class swap, once)."""
+    """Give ``command`` and every command below it the conventional help (class swap, once),
+    and the plain parameters of those a call goes through a plain conversion (:func:`_plain_conversion`)."""
     cls = type(command)
     if cls not in _classes.values():
         if cls not in _classes:  # a subclass of typer's own class, with the two methods replaced
-            methods = {k: v for k, v in vars(ConventionalHelp).items() if k in ("collect_usage_pieces", "format_options")}
+            methods = {k: v for k, v in vars(ConventionalHelp).items() if k in ("collect_usage_pieces", "format_options", "get_help_option", "parse_args")}
             _classes[cls] = type(cls.__name__, (cls,), {"__slots__": (), **methods})
         command.__class__ = _classes[cls]
     for sub in getattr(command, "commands", {}).values():
@@ -126,3 +140,92 @@ def usage_message(exc: Any) -> str:
         if close:
             message = message.rstrip(".") + "; did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
     return message if message.endswith("?") else message.rstrip(".")
+
+
+def _plain_conversion(param: Any) -> None:
+    """Convert text, numbers, flags and choices without pydantic, on typer versions that would import it.
+
+    Such typer versions convert every value through a pydantic TypeAdapter built on first use: importing
+    pydantic alone costs more than a whole registry read. For ``str``, ``int``, ``float``, ``bool``, a
+    plain ``Path``, an Enum of choices and lists of them, this conversion does the same with the same
+    messages; anything else (files, paths that must exist, custom parsers, clamped ranges) is left to typer.
+    """
+    desc = getattr(param, "type_descriptor", None)
+    if desc is None or getattr(param, "_runtime_param", False) is not None:
+        return  # an older typer (click's own types), or a conversion already chosen
+    try:
+        from typer._coercion import RuntimeParam
+    except ImportError:  # pragma: no cover - typer without this layer
+        return
+    info = desc.parameter_info
+    leaf = desc.annotation
+    if getattr(desc, "is_list", False):
+        args = getattr(leaf, "__args__", None)
+        leaf = args[0] if args else None
+    if getattr(info, "parser", None) is not None or getattr(info, "clamp", False) or desc.file_annotation is not None:
+        return
+    plain_path = leaf is Path and not any(getattr(info, k, None) for k in ("exists", "resolve_path", "path_type"))
+    if not (leaf in (str, int, float, bool) or plain_path or (isinstance(leaf, type) and issubclass(leaf, Enum))):
+        return
+    param._runtime_param = _plain_class(RuntimeParam)(parameter_info=info, annotation=desc.annotation)
+
+
+def _plain_class(base: type) -> type:
+    """typer's RuntimeParam converting as :func:`_convert` does (made once)."""
+    if "plain" not in _classes_by_name:
+        class Plain(base):  # type: ignore[misc, valid-type]
+            def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+                leaf = param.type_descriptor.annotation
+                if getattr(param.type_descriptor, "is_list", False):
+                    leaf = leaf.__args__[0]
+                info = self.parameter_info
+                if isinstance(value, (list, tuple)):
+                    return [_convert(leaf, info, v, param, ctx) for v in value]
+                return _convert(leaf, info, value, param, ctx)
+
+        _classes_by_name["plain"] = Plain
+    return _classes_by_name["plain"]
+
+
+_classes_by_name: dict[str, type] = {}
+
+
+def _convert(leaf: Any, info: Any, value: Any, param: Any, ctx: Any) -> Any:
+    from typer import BadParameter
+
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if leaf is str:
+        return str(value)
+    if leaf is Path:
+        return value if isinstance(value, Path) else Path(value)
+    if leaf is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "t", "yes", "y", "on"):
+            return True
+        if text in ("0", "false", "f", "no", "n", "off"):
+            return False
+        raise BadParameter(f"{value!r} is not a valid boolean.", ctx=ctx, param=param)
+    if isinstance(leaf, type) and issubclass(leaf, Enum):
+        if isinstance(value, leaf):
+            return value
+        text = str(value)
+        for choice in leaf:
+            wanted = str(choice.value)
+            if wanted == text or (not getattr(info, "case_sensitive", True) and wanted.casefold() == text.casefold()):
+                return choice
+        allowed = ", ".join(repr(str(c.value)) for c in leaf)
+        raise BadParameter(f"{text!r} is not one of {allowed}.", ctx=ctx, param=param)
+    try:
+        number = leaf(value) if not isinstance(value, str) else leaf(value.strip())
+    except (TypeError, ValueError):
+        kind = "integer" if leaf is int else "number"
+        raise BadParameter(f"{value!r} is not a valid {kind}.", ctx=ctx, param=param) from None
+    low, high = getattr(info, "min", None), getattr(info, "max", None)
+    if (low is not None and number < low) or (high is not None and number > high):
+        limits = " and ".join(x for x in (f"x>={low}" if low is not None else "",
+                                            f"x<={high}" if high is not None else "") if x)
+        raise BadParameter(f"{number} is not in the range {limits}.", ctx=ctx, param=param)
+    return number
