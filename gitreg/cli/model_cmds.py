@@ -227,7 +227,7 @@ def version_list(
         sort = "metadata"
     versions = Order(keys, sort, reverse, limit).apply(versions)
     table = Table(["VERSION", "NAME", "STAGE", "CREATED", "RUN", "TAGS", "ARTIFACTS", "METADATA"],
-                  keep=("VERSION", "NAME", "STAGE", "CREATED", "RUN"))
+                  keep=("VERSION", "NAME", "STAGE", "CREATED", "RUN", "ARTIFACTS"))
     for v in versions:  # RUN: how the pipeline run that created the version went (running, completed, failed)
         table.add(v.number, v.name, v.stage, v.created, v.run_status or "", ",".join(v.tags), len(v.artifacts),
                   short_metadata(v.metadata))

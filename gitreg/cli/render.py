@@ -80,21 +80,33 @@ class Table:
         typer.echo("\n".join(self.lines()))
 
     def print_rich(self, file: Any = None, width: int | None = None) -> None:
-        """The table through rich, as wide as the terminal (or ``width``)."""
+        """The table through rich, as wide as the terminal (or ``width``).
+
+        Kept columns get their full width; the others wrap into what is left, down to a few
+        characters each. If even that does not fit, the table is wider than the terminal
+        (which wraps the lines) rather than cut.
+        """
         from rich import box
         from rich.console import Console
         from rich.table import Table as RichTable
 
         table = RichTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="bold")
+        needed = 3 * (len(self.columns) - 1)  # padding on both sides of each column divider, and the divider
         for i, column in enumerate(self.columns):
             if column in self.keep:
                 longest = max([len(column), *(len(r[i]) for r in self.rows)])
                 table.add_column(column, no_wrap=True, min_width=longest, overflow="ignore")
+                needed += longest
             else:
-                table.add_column(column, overflow="fold")
+                least = min(max([len(column), *(len(r[i]) for r in self.rows)]), 8)
+                table.add_column(column, overflow="fold", min_width=least)
+                needed += least
         for row in self.rows:
             table.add_row(*row)
-        Console(file=file or sys.stdout, width=width, highlight=False, soft_wrap=False).print(table)
+        console = Console(file=file or sys.stdout, width=width, highlight=False, soft_wrap=False)
+        if console.width < needed:
+            console = Console(file=file or sys.stdout, width=needed, highlight=False, soft_wrap=False)
+        console.print(table)
 
 
 class Order:
