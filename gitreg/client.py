@@ -39,13 +39,17 @@ def _noop(_: int) -> None:
 
 
 @contextmanager
-def _progress(progress: Progress | bool, total: Callable[[], int], label: str) -> Iterator[Progress]:
-    """``progress`` as given; True: a bar on stderr (the one the CLI shows); False: nothing."""
+def _progress(progress: Progress | bool | Any, total: Callable[[], int], label: str) -> Iterator[Progress]:
+    """``progress`` as given; True: a bar on stderr (the one the CLI shows); False: nothing; an fsspec
+    ``Callback`` (e.g. ``fsspec.callbacks.TqdmCallback()``): told the size, then each step."""
     if progress is True:
         from .progress import transfer_bar
 
         with transfer_bar(total(), label, force=True) as bar:
             yield bar
+    elif hasattr(progress, "relative_update") and hasattr(progress, "set_size"):
+        progress.set_size(total())
+        yield progress.relative_update
     else:
         yield progress or _noop
 
@@ -398,11 +402,12 @@ class Client:
         return self._link(model_name, version, save_object(self.registry, obj, name, type), reason)
 
     def add_artifact(self, model_name: str, version: object, path_or_uri: str, name: str,
-                     type: str = "data", link: bool = False, progress: Progress | bool = _noop,
+                     type: str = "data", link: bool = False, progress: Progress | bool | Any = _noop,
                      reason: str = "") -> ArtifactLink:
         """Store a local file/folder (or, with ``link``, reference a URI in place) and link it.
 
-        ``progress``: a callable given the bytes moved, or True for a bar (rate, time left) on stderr.
+        ``progress``: a callable given the bytes moved, an fsspec ``Callback``, or True for a bar (rate,
+        time left) on stderr.
         """
         validate_name("artifact", name)
         check_type(type)
@@ -465,7 +470,7 @@ class Client:
         return load(self.registry, self.get_artifact(model_name, version, name, artifact_version).link)
 
     def download_artifact(self, model_name: str, version: object, name: str, dest: str | os.PathLike[str],
-                          artifact_version: int | None = None, progress: Progress | bool = _noop):
+                          artifact_version: int | None = None, progress: Progress | bool | Any = _noop):
         """Copy an artifact's verified bytes to ``dest``; ``progress`` as in :meth:`add_artifact`."""
         link = self.get_artifact(model_name, version, name, artifact_version).link
         with _progress(progress, lambda: link.size, f"fetching {name}") as report:

@@ -132,6 +132,8 @@ def test_shell_completion_script_and_model_names(repo, capsys, monkeypatch):
      "gitreg model version list"),
     (["artifact", "add", "iris", "1", "f", "--type", "weights"],
      "'weights' is not one of 'data', 'model', 'deployment', 'service'", "gitreg artifact add"),
+    (["-q", "model", "version", "list", "iris", "--stage"], "option '--stage' requires an argument",
+     "gitreg model version list"),
 ])
 def test_usage_errors_are_one_error_line_and_where_help_is(repo, capsys, args, words, hint):
     code, out, err = run(capsys, *args)
@@ -365,6 +367,11 @@ def test_api_progress_is_opt_in(repo, client, capsys, tmp_path):
     seen = []
     client.download_artifact("iris", 1, "w", tmp_path / "again.bin", progress=seen.append)
     assert sum(seen) == 4096 and capsys.readouterr().err == ""
+    from fsspec.callbacks import Callback
+
+    callback = Callback()
+    client.download_artifact("iris", 1, "w", tmp_path / "third.bin", progress=callback)
+    assert (callback.size, callback.value) == (4096, 4096)
 
 
 # ---------------------------------------------------------------- the code a run ran

@@ -147,7 +147,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             return 0
         if is_usage_error(exc):
             _error(usage_message(exc))
-            path = ctx.command_path if ctx is not None and ctx.command_path else "gitreg"
+            path = ctx.command_path if ctx is not None and ctx.command_path else _command_path(command, args)
             _error_line(f"Try '{path} --help' for help.")
             return 2
         if "Abort" in names:
@@ -158,6 +158,20 @@ def main(argv: Optional[list[str]] = None) -> int:
             return int(getattr(exc, "exit_code", 1))
         raise
     return result if isinstance(result, int) else 0
+
+
+def _command_path(command, args: list[str]) -> str:
+    """``gitreg model version list`` for the words of ``args`` that name commands (when click does not say)."""
+    words = ["gitreg"]
+    for arg in args:
+        sub = getattr(command, "commands", {}).get(arg)
+        if sub is None:
+            if arg.startswith("-") or not words[1:]:
+                continue  # a global option (or its value) before the first command
+            break
+        words.append(arg)
+        command = sub
+    return " ".join(words)
 
 
 def _error_line(text: str) -> None:
