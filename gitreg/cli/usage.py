@@ -90,9 +90,8 @@ class ConventionalHelp:
                 arguments.append((param.metavar or param.name.upper(), text))
             elif param.param_type_name == "option":
                 if hasattr(param, "display_type_rich"):  # typer's own value word (`<str>`, `<list[str]>`) out
-                    names = ", ".join(sorted([*param.opts, *param.secondary_opts], key=lambda o: len(o) - len(o.lstrip("-"))))
-                    word = value_word(param)
-                    name = f"{names} {word}".rstrip()
+                    spellings = sorted([*param.opts, *param.secondary_opts], key=lambda o: len(o) - len(o.lstrip("-")))
+                    name = f"{', '.join(spellings)} {value_word(param)}".rstrip()
                 options.append((name, text))
         if arguments:
             with formatter.section("Arguments"):
@@ -109,8 +108,8 @@ def apply(command: Any) -> Any:
     and the plain parameters of those a call goes through a plain conversion (:func:`_plain_conversion`)."""
     cls = type(command)
     if cls not in _classes.values():
-        if cls not in _classes:  # a subclass of typer's own class, with the two methods replaced
-            methods = {k: v for k, v in vars(ConventionalHelp).items() if k in ("collect_usage_pieces", "format_options", "get_help_option", "parse_args")}
+        if cls not in _classes:  # a subclass of typer's own class with ConventionalHelp's methods
+            methods = {k: v for k, v in vars(ConventionalHelp).items() if callable(v) and not k.startswith("__")}
             _classes[cls] = type(cls.__name__, (cls,), {"__slots__": (), **methods})
         command.__class__ = _classes[cls]
     for sub in getattr(command, "commands", {}).values():
