@@ -7,7 +7,8 @@ command line and Python always agree.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from . import operations as ops
 from .artifacts import ArtifactVersion, check_type, describe_uri, download, load, save_object, save_path
@@ -15,6 +16,7 @@ from .errors import ArtifactNotFoundError, BareRepositoryError, InvalidValueErro
 from .git import GitRepo
 from .manifests import ArtifactLink, ModelManifest, VersionList, VersionManifest
 from .names import validate_name
+from .progress import size_of
 from .registry import Proposal, Registry
 from .stages import parse_stage
 from .state import ModelState, parse_version_spec
@@ -34,6 +36,22 @@ Progress = Callable[[int], None]
 
 def _noop(_: int) -> None:
     pass
+
+
+@contextmanager
+def _progress(progress: Progress | bool | Any, total: Callable[[], int], label: str) -> Iterator[Progress]:
+    """``progress`` as given; True: a bar on stderr (the one the CLI shows); False: nothing; an fsspec
+    ``Callback`` (e.g. ``fsspec.callbacks.TqdmCallback()``): told the size, then each step."""
+    if progress is True:
+        from .progress import transfer_bar
+
+        with transfer_bar(total(), label, force=True) as bar:
+            yield bar
+    elif hasattr(progress, "relative_update") and hasattr(progress, "set_size"):
+        progress.set_size(total())
+        yield progress.relative_update
+    else:
+        yield progress or _noop
 
 
 # Every name a call is given is checked here, at the entrance, before it can reach a git object
@@ -405,19 +423,25 @@ class Client:
         return self._link(model_name, version, save_object(self.registry, obj, name, type), reason)
 
     def add_artifact(self, model_name: str, version: object, path_or_uri: str, name: str,
-                     type: str = "data", link: bool = False, progress: Progress = _noop,
+                     type: str = "data", link: bool = False, progress: Progress | bool | Any = _noop,
                      reason: str = "") -> ArtifactLink:
-        """Store a local file/folder (or, with ``link``, reference a URI in place) and link it."""
+        """Store a local file/folder (or, with ``link``, reference a URI in place) and link it.
+
+        ``progress``: a callable given the bytes moved, an fsspec ``Callback``, or True for a bar (rate,
+        time left) on stderr.
+        """
         validate_name("artifact", name)
         check_type(type)
         self.get_model_version(model_name, version)
         if link:
             new = describe_uri(self.registry, str(path_or_uri), name, type)
         elif "://" in str(path_or_uri) and not str(path_or_uri).startswith("file://"):
-            raise InvalidValueError(f"{path_or_uri} is a remote URI: link it in place with link=True (--link)")
+            text = f"{path_or_uri} is a remote URI: link it in place with {{}}"
+            raise InvalidValueError(text.format("link=True"), cli_message=text.format("--link"))
         else:
             local = str(path_or_uri)[len("file://"):] if str(path_or_uri).startswith("file://") else path_or_uri
-            new = save_path(self.registry, local, name, type, progress)
+            with _progress(progress, lambda: size_of(str(local)), f"storing {name}") as report:
+                new = save_path(self.registry, local, name, type, report)
         return self._link(model_name, version, new, reason)
 
     def link_artifact(self, model_name: str, version: object, uri: str, name: str, type: str = "data",
@@ -467,9 +491,11 @@ class Client:
         return load(self.registry, self.get_artifact(model_name, version, name, artifact_version).link)
 
     def download_artifact(self, model_name: str, version: object, name: str, dest: str | os.PathLike[str],
-                          artifact_version: int | None = None, progress: Progress = _noop):
+                          artifact_version: int | None = None, progress: Progress | bool | Any = _noop):
+        """Copy an artifact's verified bytes to ``dest``; ``progress`` as in :meth:`add_artifact`."""
         link = self.get_artifact(model_name, version, name, artifact_version).link
-        return download(self.registry, link, dest, progress)
+        with _progress(progress, lambda: link.size, f"fetching {name}") as report:
+            return download(self.registry, link, dest, report)
 
     def collect_garbage(self, dry_run: bool = True, grace_seconds: float = 3600.0):
         """Remove store objects no manifest in the history links (dry run by default)."""

@@ -13,10 +13,14 @@ class GitregError(Exception):
     """Base class of every error gitreg raises on purpose."""
 
     exit_code = 1
+    #: The message in the command line's words (``--force`` for ``force=True``), when they differ.
+    cli_message: str | None = None
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, cli_message: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if cli_message is not None:
+            self.cli_message = cli_message
 
     def __str__(self) -> str:
         return self.message
@@ -65,12 +69,18 @@ class NotFoundError(GitregError, KeyError):
 
 
 class ModelNotFoundError(NotFoundError):
-    def __init__(self, model: str) -> None:
-        super().__init__(
-            f"model {model!r} does not exist (see `gitreg model list`, or register it with"
-            f" `gitreg model register {model}`)"
-        )
+    """``suggestions``: existing model names close to the one asked for (a typo, most likely)."""
+
+    def __init__(self, model: str, suggestions: "list[str] | tuple[str, ...]" = ()) -> None:
+        if suggestions:
+            guess = " or ".join(repr(s) for s in suggestions)
+            text = f"model {model!r} does not exist; did you mean {guess}? (see `gitreg model list`)"
+        else:
+            text = (f"model {model!r} does not exist (see `gitreg model list`, or register it with"
+                    f" `gitreg model register {model}`)")
+        super().__init__(text)
         self.model = model
+        self.suggestions = tuple(suggestions)
 
 
 class VersionNotFoundError(NotFoundError):
@@ -91,12 +101,18 @@ class ArtifactNotFoundError(NotFoundError):
 
 
 class AlreadyExistsError(GitregError):
+    """``hint`` says what to do instead (``cli_hint``: the same in the command line's words)."""
+
     exit_code = 5
 
-    def __init__(self, what: str, name: str) -> None:
-        super().__init__(f"{what} {name!r} already exists")
+    def __init__(self, what: str, name: str, hint: str = "", cli_hint: str = "") -> None:
+        text = f"{what} {name!r} already exists"
+        super().__init__(text + (f": {hint}" if hint else ""),
+                         cli_message=text + f": {cli_hint}" if cli_hint else None)
         self.what = what
         self.name = name
+        self.hint = hint
+        self.cli_hint = cli_hint or hint
 
 
 class StageConflictError(GitregError):
@@ -105,10 +121,9 @@ class StageConflictError(GitregError):
     exit_code = 6
 
     def __init__(self, model: str, stage: str, holder: int, wanted: int) -> None:
-        super().__init__(
-            f"model {model!r}: stage {stage!r} is held by version {holder}; pass force=True"
-            f" (CLI: --force) to move version {wanted} there and archive version {holder}"
-        )
+        text = (f"model {model!r}: stage {stage!r} is held by version {holder}; pass {{}} to move version {wanted}"
+                f" there and archive version {holder}")
+        super().__init__(text.format("force=True"), cli_message=text.format("--force"))
         self.model = model
         self.stage = stage
         self.holder = holder

@@ -105,7 +105,10 @@ def create_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = Non
                  tags: Iterable[str] | None = None, reason: str = "") -> Change:
     model = new_model(name, card, tags)
     if snap.model(name) is not None:
-        raise AlreadyExistsError("model", name)
+        raise AlreadyExistsError("model", name, "add a version to it (Client.create_model_version, Model(name))"
+                                 " or change its card (Client.update_model)",
+                                 f"add a version with `gitreg model version create {name}`, or change its card"
+                                 f" with `gitreg model update {name}`")
     check_case_clash(snap, name)
     body = reason_line(reason)
     return Change(message=f"{name}: register model{body}", files={model_file(name): model_bytes(model)},
@@ -154,7 +157,10 @@ def register_version(snap: Snapshot, model: str, name: str | None = None, descri
     if name is not None:
         validate_version_name(name)
         if any(v.name == name for v in versions):
-            raise AlreadyExistsError(f"version of model {model!r} named", name)
+            raise AlreadyExistsError(f"version of model {model!r} named", name,
+                                     f"ask for it by that name (Model({model!r}, version={name!r})), or choose"
+                                     " another name", f"ask for it by that name (`gitreg model version describe"
+                                     f" {model} {name}`), or choose another --name")
     if description is not None and not isinstance(description, str):
         raise InvalidValueError("description must be text")
     number = max([manifest.counters.versions, *registered_numbers(snap, model)]) + 1
@@ -181,7 +187,10 @@ def update_version(snap: Snapshot, model: str, spec: object, stage: object = Non
     if name is not None and name != target.name:
         validate_version_name(name)
         if state.by_name(name) is not None:
-            raise AlreadyExistsError(f"version of model {model!r} named", name)
+            raise AlreadyExistsError(f"version of model {model!r} named", name,
+                                     f"ask for it by that name (Model({model!r}, version={name!r})), or choose"
+                                     " another name", f"ask for it by that name (`gitreg model version describe"
+                                     f" {model} {name}`), or choose another --name")
         updated = replace(updated, name=name)
     if description is not None:
         updated = replace(updated, description=description)

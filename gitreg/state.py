@@ -171,7 +171,9 @@ class Snapshot:
     def require(self, name: str) -> ModelState:
         state = self.model(name)
         if state is None:
-            raise ModelNotFoundError(name)
+            import difflib
+
+            raise ModelNotFoundError(name, difflib.get_close_matches(name, self.model_names(), n=3, cutoff=0.6))
         return state
 
     def models(self, names: Iterable[str] | None = None) -> list[ModelState]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from typing import List, Optional
@@ -18,7 +17,7 @@ app = typer.Typer(
     help="A model registry whose database is a git repository: models, numbered versions, "
          "stages, metadata and artifact links as YAML under .mcp/, every change a commit.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -43,10 +42,17 @@ def main_options(
     refresh: bool = typer.Option(False, "--refresh", help="With a URL: fetch now, whatever the freshness window"
                                  " ($GITREG_FRESHNESS seconds, default 5) says."),
     traceback: bool = typer.Option(False, "--traceback", help="Show a Python traceback on errors (for bug reports)."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, show_default=False,
+                                help="Say more on stderr: -v what gitreg is doing, -vv debugging detail."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Errors only on stderr: no notes, warnings or progress bars."),
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                  help="Show gitreg's version and exit."),
 ) -> None:
-    ctx.obj = Settings(repo, traceback, refresh)
+    from .logs import configure
+
+    settings = Settings(repo, traceback, refresh, verbosity=-1 if quiet else min(verbose, 2))
+    configure(settings.verbosity)
+    ctx.obj = settings
 
 
 @app.command("init")
@@ -67,11 +73,19 @@ def init_cmd(
 ) -> None:
     """Create a registry: .mcp/registry.yaml in one commit."""
     from ..client import Client
+    from ..errors import AlreadyExistsError
     from ..store_options import parse_store_options
+    from .logs import install
 
+    install()
     store_options = parse_store_options(store_option)
-    c = Client.init(path, store=store, tag_prefix=tag_prefix, remote=remote,
-                    store_options=store_options)
+    try:
+        c = Client.init(path, store=store, tag_prefix=tag_prefix, remote=remote, store_options=store_options)
+    except AlreadyExistsError as exc:
+        if exc.hint:
+            raise
+        raise AlreadyExistsError(exc.what, exc.name, cli_hint="it is ready to use (`gitreg model list` shows what"
+                                 " it holds); nothing to initialise") from None
     config = c.registry.config
     shared = f", pushed to {config.remote}" if config.remote else ""
     note(f"Initialised a gitreg registry in {c.root} (store: {config.store}, tags: {config.tag_prefix}/...{shared})")
@@ -98,51 +112,82 @@ _register_groups()
 def main(argv: Optional[list[str]] = None) -> int:
     """Console entry point: run the app, map errors to one line and an exit code.
 
-    Usage errors, --help and aborts are handled by typer itself (standalone
-    mode ends in SystemExit); gitreg's own errors propagate to here.
+    gitreg's own errors and click's usage errors (a bad value, a missing argument, an unknown
+    command or option) alike become ``error: ...`` on stderr; usage errors add the line that
+    says where help is, and exit 2.
     """
     from ..errors import GitregError
+    from .logs import configure
+    from .usage import apply, is_usage_error, usage_message
 
     args = list(sys.argv[1:] if argv is None else argv)
     show_tb = "--traceback" in args
-    log = logging.getLogger("gitreg")
-    if not log.handlers:  # the core reports what went wrong after a write succeeded as warnings
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("warning: %(message)s"))
-        log.addHandler(handler)
-        log.propagate = False
-    from .logs import configure
-
-    configure(0)  # library logs and warnings stay quiet unless asked for
-    command = typer.main.get_command(app)
+    configure(0)  # the core's warnings shown, libraries quiet; -v/-q change it
+    command = apply(typer.main.get_command(app))
     try:
-        command.main(args=args, prog_name="gitreg", standalone_mode=True)
+        result = command.main(args=args, prog_name="gitreg", standalone_mode=False)
     except GitregError as exc:
         if show_tb:
             raise
-        note(f"error: {exc}")
+        _error(exc.cli_message or str(exc))
         return exc.exit_code
+    except typer.Exit as exc:  # typer versions that let it through in this mode
+        return exc.exit_code
+    except typer.Abort:
+        _error_line("Aborted.")
+        return 1
     except SystemExit as exc:
         if exc.code is None:
             return 0
         if isinstance(exc.code, int):
             return exc.code
-        note(str(exc.code))
+        _error(str(exc.code))
         return 1
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    return 0
+    except Exception as exc:  # click's own exceptions (its module differs between typer versions)
+        names = {c.__name__ for c in type(exc).__mro__}
+        ctx = getattr(exc, "ctx", None)
+        if "NoArgsIsHelpError" in names:  # `gitreg model`: the group's help, as --help would show it
+            typer.echo(ctx.get_help() if ctx is not None else exc.format_message())
+            return 0
+        if is_usage_error(exc):
+            _error(usage_message(exc))
+            path = ctx.command_path if ctx is not None and ctx.command_path else _command_path(command, args)
+            _error_line(f"Try '{path} --help' for help.")
+            return 2
+        if "Abort" in names:
+            _error_line("Aborted.")
+            return 1
+        if "ClickException" in names:
+            _error(exc.format_message())
+            return int(getattr(exc, "exit_code", 1))
+        raise
+    return result if isinstance(result, int) else 0
 
 
-class _StderrHandler(logging.Handler):
-    """Writes to whatever ``sys.stderr`` is when a record comes (not the stream of the first call)."""
+def _command_path(command, args: list[str]) -> str:
+    """``gitreg model version list`` for the words of ``args`` that name commands (when click does not say)."""
+    words = ["gitreg"]
+    for arg in args:
+        sub = getattr(command, "commands", {}).get(arg)
+        if sub is None:
+            if arg.startswith("-") or not words[1:]:
+                continue  # a global option (or its value) before the first command
+            break
+        words.append(arg)
+        command = sub
+    return " ".join(words)
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stderr.write(self.format(record) + "\n")
-        except (OSError, ValueError):
-            pass
+
+def _error_line(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def _error(text: str) -> None:
+    """``error: ...`` on stderr, whatever -q says."""
+    _error_line(f"error: {text}")
 
 
 def run() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -10,37 +9,21 @@ import typer
 
 from .context import client
 from .output import FIELD, show
-from .render import OUTPUT_HELP, REASON, OutputFormat, artifact_row, artifact_table, emit, format_label, human_size, kv, note
+from .render import (
+    LIMIT, OUTPUT_HELP, REASON, REVERSE, ArtifactType, Order, OutputFormat, artifact_row, artifact_table, choices,
+    emit, format_label, human_size, kv, note, sort_by,
+)
 
 artifact_app = typer.Typer(rich_markup_mode=None, help="Store, link and fetch the artifacts of model versions.", no_args_is_help=True)
 PROGRESS_THRESHOLD = 32 * 1024 * 1024
 
 
-class _Progress:
-    """A progress bar on stderr for transfers above a threshold."""
+def _bar(total: int, label: str):
+    """A progress bar on a terminal's stderr for transfers above the threshold; none with -q or off a terminal."""
+    from ..progress import transfer_bar
+    from .logs import verbosity
 
-    def __init__(self, total: int, label: str) -> None:
-        self.bar = None
-        if total >= PROGRESS_THRESHOLD:
-            self.bar = typer.progressbar(length=total, label=label, file=sys.stderr,
-                                         show_pos=False, show_percent=True, show_eta=True)
-            self.bar.__enter__()
-
-    def __call__(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-
-
-def _size_of(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return 0
+    return transfer_bar(total, label, enabled=total >= PROGRESS_THRESHOLD and verbosity() >= 0)
 
 
 @artifact_app.command("add")
@@ -50,7 +33,7 @@ def artifact_add(
     version: str = typer.Argument(..., help="Version: a number, a name, 'latest' or a stage.", metavar="VERSION"),
     source: str = typer.Argument(..., help="Local file or folder to store, or a URI to link with --link.",
                                  metavar="PATH_OR_URI"),
-    type: str = typer.Option("data", "--type", help="Artifact type: data, model, deployment or service."),
+    type: ArtifactType = typer.Option("data", "--type", case_sensitive=False, help="Artifact type."),
     artifact_name: Optional[str] = typer.Option(None, "--name", "-n", help="Artifact name (default: the file name without extension)."),
     link: bool = typer.Option(False, "--link", help="Link the URI in place (hashed, not copied into the store)."),
     reason: str = REASON,
@@ -58,15 +41,19 @@ def artifact_add(
     """Store a file or folder in the artifact store and link it to a version."""
     base = source.rstrip("/").rsplit("/", 1)[-1]
     art = artifact_name or (base.split(".", 1)[0] if "." in base[1:] else base)
-    progress = _Progress(0 if link else _size_of(Path(source)), f"storing {base}")
-    try:
-        added = client(ctx).add_artifact(name, version, source, art, type=type, link=link, progress=progress,
-                                           reason=reason)
-    finally:
-        progress.close()
+    from ..progress import size_of
+
+    with _bar(0 if link else size_of(source), f"storing {base}") as progress:
+        added = client(ctx).add_artifact(name, version, source, art, type=type.value, link=link, progress=progress,
+                                         reason=reason)
     how = "linked in place" if added.external else "stored"
     note(f"{how} {added.name} v{added.version} ({added.type}, {human_size(added.size)}, sha256 {added.sha256[:12]})"
          f" on {name} {version}")
+
+
+ArtifactSort = choices("ArtifactSort", ("name", "version", "type", "size", "created"))
+_ARTIFACT_KEYS = {"name": lambda a: a.name, "version": lambda a: a.version, "type": lambda a: a.type,
+                  "size": lambda a: a.size, "created": lambda a: a.created}
 
 
 @artifact_app.command("list")
@@ -75,15 +62,20 @@ def artifact_list(
     name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
     version: Optional[str] = typer.Argument(None, help="Version: a number, a name, 'latest' (default) or a stage.",
                                             metavar="[VERSION]"),
-    type: Optional[str] = typer.Option(None, "--type", help="Only artifacts of this type."),
+    type: Optional[ArtifactType] = typer.Option(None, "--type", case_sensitive=False, help="Only artifacts of this type."),
+    sort: Optional[ArtifactSort] = sort_by("as linked"),
+    reverse: bool = REVERSE,
+    limit: Optional[int] = LIMIT,
     output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o", help=OUTPUT_HELP),
 ) -> None:
     """List the artifacts linked to a version; formats that run code when loaded are marked."""
     from .. import views
 
-    found = client(ctx).list_artifacts(name, version, type)
-    links = [a.link for a in found]
-    emit([views.artifact(a.link, a.model, a.model_version) for a in found], output, artifact_table(links))
+    found = client(ctx).list_artifacts(name, version, type.value if type is not None else None)
+    owner = {id(a.link): a for a in found}
+    links = Order(_ARTIFACT_KEYS, sort, reverse, limit).apply([a.link for a in found])
+    emit([views.artifact(link, owner[id(link)].model, owner[id(link)].model_version) for link in links], output,
+         artifact_table(links))
 
 
 @artifact_app.command("get")
@@ -115,11 +107,8 @@ def artifact_get(
             shown = data | {"format": format_label(found.link.format, found.link.executes_code)}
             kv([(k, v) for k, v in shown.items()])
         return
-    progress = _Progress(found.link.size, f"fetching {artifact}")
-    try:
+    with _bar(found.link.size, f"fetching {artifact}") as progress:
         path = found.download(output_path, progress)
-    finally:
-        progress.close()
     note(f"wrote {path} ({human_size(found.link.size)}, sha256 verified)")
 
 

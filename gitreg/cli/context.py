@@ -8,15 +8,33 @@ import typer
 
 
 class Settings:
-    def __init__(self, repo: Optional[str], traceback: bool, refresh: bool = False) -> None:
+    """``verbosity``: -1 with -q (errors only), 0 by default, 1 with -v, 2 with -vv."""
+
+    def __init__(self, repo: Optional[str], traceback: bool, refresh: bool = False, verbosity: int = 0) -> None:
         self.repo = repo
         self.traceback = traceback
         self.refresh = refresh
+        self.verbosity = verbosity
 
 
 def client(ctx: typer.Context):
     """The Client for this invocation (imported lazily to keep --help fast)."""
     from ..client import Client
+    from .logs import install
 
+    install()  # the core logs what went wrong after a write succeeded as warnings
     settings: Settings = ctx.find_root().obj
     return Client(settings.repo if settings else None, refresh=bool(settings and settings.refresh))
+
+
+def complete_model(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of a model name: the registry's models starting with what is typed."""
+    from ..client import Client
+    from ..errors import GitregError
+
+    settings = ctx.find_root().obj
+    repo = settings.repo if isinstance(settings, Settings) else ctx.find_root().params.get("repo")
+    try:
+        return [n for n in Client(repo).registry.snapshot().model_names() if n.startswith(incomplete)]
+    except GitregError:
+        return []

@@ -1,53 +1,88 @@
-"""The command line owns logging: what libraries log is shown only when asked for.
+"""The command line owns logging: how much gitreg says on stderr, and what libraries say (nothing
+unless asked for).
 
-gitreg's own problems reach the user as one ``error:`` line (see :mod:`gitreg.cli.app`)
-and its warnings as ``warning:`` lines.  Storage backends (gcsfs, s3fs, adlfs, the cloud
-SDKs, ...) log retries, fallbacks and tracebacks through :mod:`logging` and warn through
-:mod:`warnings`; by default none of that is printed.
+gitreg's own problems reach the user as one ``error:`` line (see :mod:`gitreg.cli.app`) and its
+warnings as ``warning:`` lines.  Storage backends (gcsfs, s3fs, adlfs, the cloud SDKs, ...) log
+retries, fallbacks and tracebacks through :mod:`logging` and warn through :mod:`warnings`; by
+default none of that is printed.
 
 ``configure(verbosity)``:
 
-- ``< 0`` (quiet): gitreg's errors only, not even its warnings;
-- ``0`` (default): gitreg's errors and warnings; every other logger and Python warning silenced;
-- ``1`` (``-v``): also library warnings and info on stderr, each line prefixed by its logger;
-- ``2`` or more (``-vv``): also debug records, gitreg's and the libraries'.
+- ``-1`` (``-q``): gitreg's errors only: no notes, no warnings;
+- ``0`` (default): gitreg's errors, warnings and notes; every other logger and Python warning silenced;
+- ``1`` (``-v``): also gitreg's informational records, and library warnings and info, each line
+  prefixed by its logger;
+- ``2`` (``-vv``): also debug records, gitreg's and the libraries'.
+
+The logging module is set up when a command first reaches the core (:func:`install`), so that
+``--help`` never imports it.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 
-SILENT = logging.CRITICAL + 1
-
-
-class _LibraryHandler(logging.Handler):
-    """Writes other loggers' records to the ``sys.stderr`` of the moment (or drops them: level SILENT)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stderr.write(self.format(record) + "\n")
-        except (OSError, ValueError):
-            pass
+_verbosity = 0
 
 
 def configure(verbosity: int) -> None:
-    """Set what is logged for this invocation (idempotent: a later call replaces an earlier one)."""
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if isinstance(h, _LibraryHandler)]:
-        root.removeHandler(handler)
-    handler = _LibraryHandler()
-    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
-    if verbosity <= 0:
-        level = SILENT  # a handler on the root also keeps logging's last-resort printer quiet
-    elif verbosity == 1:
-        level = logging.INFO
+    """Set how much is reported (see the module's docstring); safe to call again."""
+    global _verbosity
+    import warnings
+
+    _verbosity = max(-1, min(2, verbosity))
+    if _verbosity <= 0:
+        warnings.simplefilter("ignore")  # libraries' deprecation notices and the like are not the user's business
     else:
-        level = logging.DEBUG
-    handler.setLevel(level)
-    root.addHandler(handler)
-    root.setLevel(level if level != SILENT else logging.WARNING)
+        warnings.resetwarnings()
+    if "logging" in sys.modules or _verbosity > 0:
+        install()
+
+
+def verbosity() -> int:
+    return _verbosity
+
+
+def install() -> None:
+    """Set up logging for the configured verbosity (idempotent: a later call replaces an earlier one)."""
+    import logging
+
+    silent = logging.CRITICAL + 1
+    own = logging.getLogger("gitreg")
+    for handler in [h for h in own.handlers if getattr(h, "gitreg_cli", False)]:
+        own.removeHandler(handler)
+    own.addHandler(_handler(logging, own_records=True))
+    own.propagate = False
+    own.setLevel({-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}[_verbosity])
+
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "gitreg_cli", False)]:
+        root.removeHandler(handler)
+    libraries = _handler(logging, own_records=False)
+    libraries.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+    level = silent if _verbosity <= 0 else logging.INFO if _verbosity == 1 else logging.DEBUG
+    libraries.setLevel(level)  # a handler on the root also keeps logging's last-resort printer quiet
+    root.addHandler(libraries)
+    root.setLevel(level if level != silent else logging.WARNING)
     logging.captureWarnings(True)  # library warnings go through "py.warnings", so through the levels above
 
-    own = logging.getLogger("gitreg")
-    own.setLevel(logging.ERROR if verbosity < 0 else logging.DEBUG if verbosity >= 2 else logging.WARNING)
+
+def _handler(logging, own_records: bool):  # noqa: ANN001, ANN202 - the module, imported late
+    class StderrHandler(logging.Handler):
+        """Writes to whatever ``sys.stderr`` is when a record comes (not the stream of the first call)."""
+
+        gitreg_cli = True
+
+        def emit(self, record: logging.LogRecord) -> None:
+            if own_records:
+                level = record.levelno
+                prefix = "warning: " if level == logging.WARNING else ("error: " if level >= logging.ERROR else "")
+                text = prefix + record.getMessage()
+            else:  # a library's record, with its traceback when it carries one
+                text = self.format(record)
+            try:
+                sys.stderr.write(text + "\n")
+            except (OSError, ValueError):
+                pass
+
+    return StderrHandler()

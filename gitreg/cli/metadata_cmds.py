@@ -55,7 +55,7 @@ def metadata_show(
     from .. import views
 
     v = client(ctx).get_model_version(name, version)
-    table = Table(["KEY", "VALUE"])
+    table = Table(["KEY", "VALUE"], keep=("KEY",))
     for key in sorted(v.metadata):
         value = v.metadata[key]
         table.add(key, json.dumps(value) if isinstance(value, (dict, list)) else value)

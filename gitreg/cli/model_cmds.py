@@ -7,16 +7,19 @@ from typing import Any, List, Optional
 
 import typer
 
-from .context import client
+from .context import client, complete_model
 from .output import FIELD, show
-from .render import OUTPUT_HELP, REASON, OutputFormat, Table, artifact_table, emit, kv, note, short_metadata
+from .render import (
+    LIMIT, OUTPUT_HELP, REASON, REVERSE, Order, OutputFormat, Stage, StageFilter, Table, artifact_table,
+    choices, emit, kv, note, short_metadata, sort_by,
+)
 
 model_app = typer.Typer(rich_markup_mode=None, help="Register, list, describe, update and delete models.", no_args_is_help=True)
 version_app = typer.Typer(rich_markup_mode=None, help="List, inspect, promote and delete model versions.", no_args_is_help=True)
 model_app.add_typer(version_app, name="version")
 
 OUT = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP)
-MODEL = typer.Argument(..., help="Model name.", metavar="NAME")
+MODEL = typer.Argument(..., help="Model name.", metavar="NAME", autocompletion=complete_model)
 VERSION_OPT = typer.Argument(None, help="Version: a number, a name, 'latest' or a stage (default: latest).",
                              metavar="[VERSION]")
 VERSION_REQ = typer.Argument(..., help="Version: a number, a name, 'latest' or a stage.", metavar="VERSION")
@@ -67,16 +70,23 @@ def _clip(text: str, width: int) -> str:
 
 # ---------------------------------------------------------------- models
 
+ModelSort = choices("ModelSort", ("name", "versions", "latest", "created"))
+_MODEL_KEYS = {"name": lambda s: s.name, "versions": lambda s: len(s.versions), "created": lambda s: s.model.created,
+               "latest": lambda s: s.latest().number if s.latest() else None}
+
+
 @model_app.command("list")
-def model_list(ctx: typer.Context, tag: List[str] = typer.Option([], "--tag", "-t", help="Only models with this tag (repeatable)."),
-               output: OutputFormat = OUT) -> None:
+def model_list(ctx: typer.Context, tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only models with this tag (repeatable)."),
+               sort: Optional[ModelSort] = sort_by("name"), reverse: bool = REVERSE,
+               limit: Optional[int] = LIMIT, output: OutputFormat = OUT) -> None:
     """List models with their latest version and the versions in staging and production."""
     from .. import views
 
     readable, broken = client(ctx).list_readable_model_states()
-    states = [s for s in readable if set(tag) <= set(s.model.tags)]
+    states = Order(_MODEL_KEYS, sort, reverse, limit).apply([s for s in readable if set(tag) <= set(s.model.tags)])
     rows = []
-    table = Table(["MODEL", "VERSIONS", "LATEST", "STAGING", "PRODUCTION", "TAGS", "DESCRIPTION"])
+    table = Table(["MODEL", "VERSIONS", "LATEST", "STAGING", "PRODUCTION", "TAGS", "DESCRIPTION"],
+                  keep=("MODEL", "VERSIONS", "LATEST", "STAGING", "PRODUCTION"))
     for s in states:
         latest = s.latest()
         staging = [v.number for v in s.in_stage("staging")]
@@ -105,7 +115,7 @@ def model_register(
     limitations: Optional[str] = LIMITATIONS,
     trade_offs: Optional[str] = TRADE_OFFS,
     ethics: Optional[str] = ETHICS,
-    tag: List[str] = typer.Option([], "--tag", "-t", help="Tag for the model (repeatable)."),
+    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag for the model (repeatable)."),
     reason: str = REASON,
 ) -> None:
     """Register a new model with its card (one commit): `register NAME` or `register -n NAME`."""
@@ -146,8 +156,8 @@ def model_update(
     limitations: Optional[str] = LIMITATIONS,
     trade_offs: Optional[str] = TRADE_OFFS,
     ethics: Optional[str] = ETHICS,
-    tag: List[str] = typer.Option([], "--tag", "-t", help="Tag to add (repeatable)."),
-    remove_tag: List[str] = typer.Option([], "--remove-tag", "-r", help="Tag to remove (repeatable)."),
+    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag to add (repeatable)."),
+    remove_tag: List[str] = typer.Option([], "--remove-tag", "-r", metavar="TAG", help="Tag to remove (repeatable)."),
     new_name: Optional[str] = typer.Option(None, "--name", "-n", help="New name: refused, gitreg does not rename"
                                            " models (their tags are immutable); see the README."),
     reason: str = REASON,
@@ -173,13 +183,25 @@ def model_delete(ctx: typer.Context, name: str = MODEL,
 
 # ---------------------------------------------------------------- versions
 
+VersionSort = choices("VersionSort", ("number", "name", "stage", "created", "artifacts"))
+_VERSION_KEYS = {"number": lambda v: v.number, "name": lambda v: v.name, "stage": lambda v: v.stage,
+                 "created": lambda v: v.created, "artifacts": lambda v: len(v.artifacts)}
+
+
 @version_app.command("list")
 def version_list(
     ctx: typer.Context,
     name: str = MODEL,
-    stage: Optional[str] = typer.Option(None, "--stage", "-s", help="Only versions in this stage (or 'latest')."),
-    tag: List[str] = typer.Option([], "--tag", "-t", help="Only versions with this tag (repeatable)."),
-    metadata: List[str] = typer.Option([], "--metadata", help="Filter KEY:OP:VALUE, OP one of eq ne gt gte lt lte contains (repeatable)."),
+    stage: Optional[StageFilter] = typer.Option(None, "--stage", "-s", case_sensitive=False,
+                                                help="Only versions in this stage (or the latest version)."),
+    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only versions with this tag (repeatable)."),
+    metadata: List[str] = typer.Option([], "--metadata", metavar="KEY:OP:VALUE", help="Filter KEY:OP:VALUE, OP one of eq ne gt gte lt lte contains (repeatable)."),
+    sort: Optional[VersionSort] = sort_by("number"),
+    sort_metadata: Optional[str] = typer.Option(None, "--sort-metadata", metavar="KEY",
+                                                help="Sort by this metadata key (dotted for nested keys, e.g."
+                                                     " metrics.accuracy); versions without it come last."),
+    reverse: bool = REVERSE,
+    limit: Optional[int] = LIMIT,
     output: OutputFormat = OUT,
 ) -> None:
     """List a model's versions, oldest first."""
@@ -190,12 +212,33 @@ def version_list(
     for m in metadata:  # bound the JSON value before it is parsed
         check_json_text_depth(m.split(":", 2)[-1], f"metadata.{m.partition(':')[0]}")
     conditions = [parse_condition(m) for m in metadata]
-    versions = client(ctx).list_model_versions(name, stage=stage, tags=tag or None, metadata=conditions)
-    table = Table(["VERSION", "NAME", "STAGE", "CREATED", "RUN", "TAGS", "ARTIFACTS", "METADATA"])
+    versions = client(ctx).list_model_versions(name, stage=stage.value if stage else None, tags=tag or None, metadata=conditions)
+    keys = dict(_VERSION_KEYS)
+    if sort_metadata is not None:
+        from ..errors import InvalidValueError
+
+        if sort is not None:
+            raise InvalidValueError("give --sort or --sort-metadata, not both")
+        keys["metadata"] = lambda v: _metadata_value(v.metadata, sort_metadata)
+        sort = "metadata"
+    versions = Order(keys, sort, reverse, limit).apply(versions)
+    table = Table(["VERSION", "NAME", "STAGE", "CREATED", "RUN", "TAGS", "ARTIFACTS", "METADATA"],
+                  keep=("VERSION", "NAME", "STAGE", "CREATED", "RUN", "ARTIFACTS"))
     for v in versions:  # RUN: how the pipeline run that created the version went (running, completed, failed)
         table.add(v.number, v.name, v.stage, v.created, v.run_status or "", ",".join(v.tags), len(v.artifacts),
                   short_metadata(v.metadata))
     emit([views.version(v) for v in versions], output, table)
+
+
+def _metadata_value(metadata: Any, key: str) -> Any:
+    from collections.abc import Mapping
+
+    value = metadata
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
 
 
 @version_app.command("create")
@@ -204,7 +247,7 @@ def version_create(
     name: str = MODEL,
     version_name: Optional[str] = typer.Option(None, "--name", help="Name of the version (default: its number)."),
     description: Optional[str] = typer.Option(None, "--description", help="Description of the version."),
-    tag: List[str] = typer.Option([], "--tag", "-t", help="Tag for the version (repeatable)."),
+    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag for the version (repeatable)."),
     reason: str = REASON,
 ) -> None:
     """Register the next version of a model (the model is created if it does not exist)."""
@@ -290,12 +333,12 @@ def version_update(
     ctx: typer.Context,
     name: str = MODEL,
     version: str = VERSION_REQ,
-    stage: Optional[str] = typer.Option(None, "--stage", "-s", help="New stage: staging, production, archived or none."),
+    stage: Optional[Stage] = typer.Option(None, "--stage", "-s", case_sensitive=False, help="New stage."),
     force: bool = typer.Option(False, "--force", "-f", help="Take an exclusive stage from the version holding it (it is archived)."),
     new_name: Optional[str] = typer.Option(None, "--name", help="New name of the version."),
     description: Optional[str] = typer.Option(None, "--description", help="New description."),
-    tag: List[str] = typer.Option([], "--tag", "-t", help="Tag to add (repeatable)."),
-    remove_tag: List[str] = typer.Option([], "--remove-tag", help="Tag to remove (repeatable)."),
+    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag to add (repeatable)."),
+    remove_tag: List[str] = typer.Option([], "--remove-tag", metavar="TAG", help="Tag to remove (repeatable)."),
     reason: str = REASON,
     propose: bool = typer.Option(False, "--propose", help="Do not change the registry branch: put the stage change"
                                  " on a new branch gitreg/promote/<model>-v<N>-<stage> (pushed if there is a"
@@ -303,6 +346,7 @@ def version_update(
 ) -> None:
     """Promote a version to a stage, rename it, describe or tag it (one commit)."""
     c = client(ctx)
+    stage = stage.value if stage is not None else None
     if propose:
         from ..errors import InvalidValueError
 
@@ -355,7 +399,7 @@ def version_history(ctx: typer.Context, name: str = MODEL,
     from .. import views
 
     events = client(ctx).version_history(name, version)
-    table = Table(["WHEN", "VERSION", "CHANGE", "BY", "REASON", "COMMIT", "TAG"])
+    table = Table(["WHEN", "VERSION", "CHANGE", "BY", "REASON", "COMMIT", "TAG"], keep=("WHEN", "VERSION", "COMMIT", "TAG"))
     for e in events:
         change = "registered" if e.kind == "registered" else f"{e.from_stage} -> {e.to_stage}"
         if e.demoted:

@@ -21,6 +21,20 @@ class OutputFormat(str, Enum):
 OUTPUT_HELP = "Output format: a table for people, or json/yaml for scripts."
 
 
+def choices(name: str, values: Sequence[str]) -> type[Enum]:
+    return Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
+
+
+# What help shows as choices ([none|staging|production|archived]); the core checks them again. Spelled
+# here, not imported from gitreg.stages / gitreg.manifests, to keep those off --help's imports
+# (tests/test_cli_conventions.py keeps them equal).
+STAGES = ("none", "staging", "production", "archived")
+ARTIFACT_TYPES = ("data", "model", "deployment", "service")
+Stage = choices("Stage", STAGES)
+StageFilter = choices("StageFilter", (*STAGES, "latest"))
+ArtifactType = choices("ArtifactType", ARTIFACT_TYPES)
+
+
 def emit(data: Any, fmt: OutputFormat, table: "Table | None" = None) -> None:
     if fmt in (OutputFormat.json, OutputFormat.yaml):
         from .output import structured
@@ -33,8 +47,15 @@ def emit(data: Any, fmt: OutputFormat, table: "Table | None" = None) -> None:
 
 
 class Table:
-    def __init__(self, columns: Sequence[str]) -> None:
+    """Rows for people: a rich table fitted to the terminal, plain aligned columns when piped.
+
+    ``keep``: columns a user copies from (ids, run names, numbers); they are never shortened or
+    wrapped, the others wrap to make room.
+    """
+
+    def __init__(self, columns: Sequence[str], keep: Iterable[str] = ()) -> None:
         self.columns = list(columns)
+        self.keep = set(keep)
         self.rows: list[list[str]] = []
 
     def add(self, *values: Any) -> None:
@@ -51,7 +72,71 @@ class Table:
         if not self.rows:
             typer.echo("(none)")
             return
+        if sys.stdout.isatty():
+            self.print_rich()
+            return
         typer.echo("\n".join(self.lines()))
+
+    def print_rich(self, file: Any = None, width: int | None = None) -> None:
+        """The table through rich, as wide as the terminal (or ``width``).
+
+        Kept columns get their full width; the others wrap into what is left, down to a few
+        characters each. If even that does not fit, the table is wider than the terminal
+        (which wraps the lines) rather than cut.
+        """
+        from rich import box
+        from rich.console import Console
+        from rich.table import Table as RichTable
+
+        table = RichTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="bold")
+        needed = 3 * (len(self.columns) - 1)  # padding on both sides of each column divider, and the divider
+        for i, column in enumerate(self.columns):
+            if column in self.keep:
+                longest = max([len(column), *(len(r[i]) for r in self.rows)])
+                table.add_column(column, no_wrap=True, min_width=longest, overflow="ignore")
+                needed += longest
+            else:
+                least = min(max([len(column), *(len(r[i]) for r in self.rows)]), 8)
+                table.add_column(column, overflow="fold", min_width=least)
+                needed += least
+        for row in self.rows:
+            table.add_row(*row)
+        console = Console(file=file or sys.stdout, width=width, highlight=False, soft_wrap=False)
+        if console.width < needed:
+            console = Console(file=file or sys.stdout, width=needed, highlight=False, soft_wrap=False)
+        console.print(table)
+
+
+class Order:
+    """``--sort KEY [--reverse] [--limit N]`` for a listing: ``keys`` maps each KEY to how to read it."""
+
+    def __init__(self, keys: Mapping[str, Any], sort: Any, reverse: bool, limit: int | None) -> None:
+        self.keys, self.reverse, self.limit = keys, reverse, limit
+        self.sort = getattr(sort, "value", sort)
+
+    def apply(self, items: Sequence[Any]) -> list[Any]:
+        out = list(items)
+        if self.sort is not None:
+            read = self.keys[self.sort]
+            # missing values last whichever way; mixed types by their text
+            present = [i for i in out if read(i) is not None]
+            missing = [i for i in out if read(i) is None]
+            try:
+                present.sort(key=read, reverse=self.reverse)
+            except TypeError:
+                present.sort(key=lambda i: str(read(i)), reverse=self.reverse)
+            out = present + missing
+        elif self.reverse:
+            out.reverse()
+        return out[: self.limit] if self.limit is not None else out
+
+
+def sort_by(default_order: str) -> Any:
+    return typer.Option(None, "--sort", case_sensitive=False, help=f"Sort by this column (default: {default_order}).")
+
+
+REVERSE = typer.Option(False, "--reverse", help="Reverse the order.")
+LIMIT = typer.Option(None, "--limit", min=1, metavar="N", help="Show only the first N (after sorting).")
 
 
 def kv(pairs: Iterable[tuple[str, Any]]) -> None:
@@ -65,7 +150,11 @@ REASON = typer.Option("", "--reason", "-m", help="Why: recorded in the commit me
 
 
 def note(text: str) -> None:
-    typer.echo(text, err=True)
+    """A line for people on stderr (what was done, a warning); -q silences it, errors never go through here."""
+    from .logs import verbosity
+
+    if verbosity() >= 0:
+        typer.echo(text, err=True)
 
 
 def short_metadata(metadata: Mapping[str, Any], limit: int = 60) -> str:
@@ -87,7 +176,7 @@ def format_label(fmt: str, flagged: bool = False) -> str:
 
 def artifact_table(links: Iterable[Any]) -> Table:
     """Artifact links as a table; formats that run code on load are marked."""
-    table = Table(["NAME", "VERSION", "TYPE", "FORMAT", "SIZE", "SHA256", "URI"])
+    table = Table(["NAME", "VERSION", "TYPE", "FORMAT", "SIZE", "SHA256", "URI"], keep=("NAME", "VERSION", "SHA256"))
     for a in links:
         table.add(a.name, a.version, a.type, format_label(a.format, a.executes_code), human_size(a.size),
                   a.sha256[:12], a.uri + (" (linked)" if a.external else ""))

@@ -9,7 +9,7 @@ import typer
 
 from .context import client
 from .output import FIELD, show
-from .render import OUTPUT_HELP, OutputFormat, Table, emit, kv
+from .render import LIMIT, OUTPUT_HELP, REVERSE, Order, OutputFormat, Table, choices, emit, kv, sort_by
 
 run_app = typer.Typer(rich_markup_mode=None, help="Recorded pipeline runs: list them, describe one.", no_args_is_help=True)
 OUT = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP)
@@ -18,7 +18,8 @@ OUT = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP)
 def run_rows(runs: list[Any]) -> tuple[list[dict[str, Any]], Table]:
     from .. import views
 
-    table = Table(["RUN", "PIPELINE", "STATUS", "STARTED", "ENDED", "MODELS", "STEPS"])
+    table = Table(["RUN", "PIPELINE", "STATUS", "STARTED", "ENDED", "MODELS", "STEPS"],
+                  keep=("RUN", "PIPELINE", "STATUS", "STARTED"))
     rows = []
     for r in runs:
         models = ", ".join(f"{m} v{v}{' (new)' if new else ''}" for m, v, new in r.models)
@@ -27,12 +28,19 @@ def run_rows(runs: list[Any]) -> tuple[list[dict[str, Any]], Table]:
     return rows, table
 
 
+RunSort = choices("RunSort", ("started", "ended", "pipeline", "status", "id"))
+_RUN_KEYS = {"started": lambda r: r.started, "ended": lambda r: r.ended, "pipeline": lambda r: r.pipeline,
+             "status": lambda r: r.status, "id": lambda r: r.id}
+
+
 @run_app.command("list")
 def run_list(ctx: typer.Context,
              pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help="Only runs of this pipeline."),
-             output: OutputFormat = OUT) -> None:
+             sort: Optional[RunSort] = sort_by("started"), reverse: bool = REVERSE,
+             limit: Optional[int] = LIMIT, output: OutputFormat = OUT) -> None:
     """List recorded pipeline runs, oldest first."""
-    rows, table = run_rows(client(ctx).list_runs(pipeline=pipeline))
+    runs = Order(_RUN_KEYS, sort, reverse, limit).apply(client(ctx).list_runs(pipeline=pipeline))
+    rows, table = run_rows(runs)
     emit(rows, output, table)
 
 

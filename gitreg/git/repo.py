@@ -201,13 +201,22 @@ class GitRepo:
             raise GitError("the index has unresolved conflicts; resolve them, then retry")
         return res.stdout.decode().strip()
 
-    def code_state(self) -> tuple[str | None, bool]:
-        """(HEAD commit, whether tracked files differ from it): what code a pipeline run ran."""
+    def code_state(self, source: str | os.PathLike[str] | None = None) -> tuple[str | None, bool]:
+        """(HEAD commit, whether tracked files differ from it): what code a pipeline run ran.
+
+        ``source``, the file that defined the pipeline, counts too: untracked (or ignored), the
+        commit does not hold it, so the code is dirty.
+        """
         head = self.commit_of("HEAD")
         if head is None or self.bare:
             return head, False
         res = self.run("status", "--porcelain", "--untracked-files=no", check=False)
-        return head, bool(res.stdout.strip())
+        if res.stdout.strip():
+            return head, True
+        if source is not None:
+            tracked = self.run("ls-files", "--error-unmatch", "--", os.fspath(source), check=False)
+            return head, tracked.returncode != 0
+        return head, False
 
     def is_ancestor(self, ancestor: str, commit: str) -> bool:
         return self.run("merge-base", "--is-ancestor", ancestor, commit, check=False).returncode == 0

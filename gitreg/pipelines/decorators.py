@@ -506,8 +506,9 @@ def _code_state(func: Callable[..., Any]) -> tuple[str | None, bool]:
     from ..git import GitRepo
 
     try:
-        source = inspect.getsourcefile(func) or os.getcwd()
-        return GitRepo.discover(Path(source).parent).code_state()
+        source = inspect.getsourcefile(func)
+        folder = Path(source).parent if source else Path(os.getcwd())
+        return GitRepo.discover(folder).code_state(source)
     except (NotARegistryError, TypeError, OSError):
         return None, False
 
