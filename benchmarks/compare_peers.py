@@ -245,20 +245,18 @@ class Tool:
 @dataclass
 class Cell:
     values: list[float] = field(default_factory=list)
-    rss: list[float] = field(default_factory=list)
-    note: str = ""
+    note: str = ""  # why there are no (more) values: failed, over time, not applicable
 
 
 class Failed(Exception):
     pass
 
 
-def run_process(cmd: list[str], cwd: Path, timeout: float, stdin: bool = False) -> tuple[float, int, str, str]:
+def run_process(cmd: list[str], cwd: Path, timeout: float) -> tuple[float, int, str, str]:
     """(seconds, peak RSS in KiB, stdout, stderr) of a whole process, killed after ``timeout``."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err,
-                                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
         _, status, usage = os.wait4(proc.pid, 0)
@@ -284,8 +282,7 @@ def drive(tool: Tool, args: dict, timeout: float) -> dict:
 
 def probe(python: str, module: str) -> tuple[str, str]:
     """(version, '') if ``python`` imports ``module``, else ('', why not)."""
-    code = ("import importlib.metadata as m, sys; import " + module +
-            f"; print(m.version({module!r}))")
+    code = f"import importlib.metadata as m; import {module}; print(m.version({module!r}))"
     try:
         res = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired):
@@ -497,7 +494,7 @@ OPS = [  # (key, label, kind)
     ("register", "register one version with 2 metadata keys, in-process", "inproc"),
     ("stage", "set the production stage (force / alias), in-process", "inproc"),
     ("load", "load a {mib} MiB artifact of the production version, in-process", "inproc"),
-    ("race", "{writers} processes x {per_writer} registrations, one registry", "rate"),
+    ("race", "{writers} processes x {per_writer} registrations of one model, one fresh registry", "rate"),
 ]
 
 
@@ -528,6 +525,7 @@ def main() -> None:
     import gitreg  # noqa: F401 - this interpreter must be gitreg's
     from importlib.metadata import version as dist_version
 
+    load_before = os.getloadavg()[0]
     scratch = Path(tempfile.mkdtemp(prefix="gitreg-peers-"))
     try:
         hermetic_env(scratch)
@@ -595,11 +593,11 @@ def main() -> None:
             try:
                 rate, cell.note = race(tool, scratch, args.writers, args.per_writer, args.timeout)
                 cell.values.append(rate)
-            except (Failed, subprocess.TimeoutExpired, ValueError, KeyError) as exc:
+            except (Failed, subprocess.TimeoutExpired, OSError, ValueError, KeyError, IndexError) as exc:
                 cell.note = f"failed: {str(exc)[:120]}"
             print(f"  race {tool.name:6} {cell.note}", file=sys.stderr, flush=True)
 
-        print_table(tools, cells, args, read_model)
+        print_table(tools, cells, args, read_model, (load_before, os.getloadavg()[0]))
     finally:
         if args.keep:
             print(f"\nkept {scratch}", file=sys.stderr)
@@ -607,7 +605,8 @@ def main() -> None:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def print_table(tools: list[Tool], cells: dict, args: argparse.Namespace, read_model: str) -> None:
+def print_table(tools: list[Tool], cells: dict, args: argparse.Namespace, read_model: str,
+                load: tuple[float, float]) -> None:
     gitver = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
     peer_py = subprocess.run([args.peer_python, "-c", "import sys; print(sys.version.split()[0])"],
                              capture_output=True, text=True).stdout.strip()
@@ -617,7 +616,8 @@ def print_table(tools: list[Tool], cells: dict, args: argparse.Namespace, read_m
     print(f"\ngitreg against its peers, {now}: {args.models} models x {args.versions} versions, 2 metadata keys"
           f" each, v{PRODUCTION} in production; reads on {read_model}; {args.repeats} paired rounds.")
     print(f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, {gitver};"
-          f" gitreg on Python {sys.version.split()[0]}, peers on Python {peer_py}.")
+          f" gitreg on Python {sys.version.split()[0]}, peers on Python {peer_py};"
+          f" load average {load[0]:.1f} at the start, {load[1]:.1f} at the end.")
     print("Fixture build: " + ", ".join(f"{LABELS[t.name]} {t.build_s:.1f} s" for t in tools if not t.skipped))
     print()
     peers = [t for t in tools if t.name != "gitreg"]
