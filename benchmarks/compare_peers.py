@@ -256,7 +256,10 @@ def run_process(cmd: list[str], cwd: Path, timeout: float) -> tuple[float, int, 
     """(seconds, peak RSS in KiB, stdout, stderr) of a whole process, killed after ``timeout``."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        try:
+            proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        except OSError as exc:  # e.g. no console script beside the interpreter
+            raise Failed(f"cannot run {cmd[0]}: {exc.strerror}") from exc
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
         _, status, usage = os.wait4(proc.pid, 0)
@@ -523,6 +526,8 @@ def main() -> None:
         parser.error(f"need --models >= 3 and --versions >= {PRODUCTION} (version {PRODUCTION} is in production)")
 
     import gitreg  # noqa: F401 - this interpreter must be gitreg's
+    # Absolute, as found on PATH, symlinks kept: a venv's bin/python has its console scripts beside it.
+    args.peer_python = os.path.abspath(shutil.which(args.peer_python) or args.peer_python)
     from importlib.metadata import version as dist_version
 
     load_before = os.getloadavg()[0]
