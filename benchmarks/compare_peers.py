@@ -414,16 +414,19 @@ BUILDERS = {"gitreg": build_gitreg, "mlflow": build_mlflow, "gto": build_gto}
 def whole_process(tool: Tool, op: str, model: str, versions: int) -> tuple[list[str], str]:
     """The command for a whole-process operation and a string its output must contain."""
     if tool.name == "gitreg":
+        cli = tool.script("gitreg")
         return {
-            "resolve": ([tool.script("gitreg"), "model", "version", "describe", model, "production"], f"{PRODUCTION}\n"),
-            "resolve_py": ([tool.python, "-c", f"from gitreg import Model; print(Model({model!r}, version='production').number)"],
+            "resolve": ([cli, "model", "version", "describe", model, "production"], f"{PRODUCTION}\n"),
+            "resolve_py": ([tool.python, "-c",
+                            f"from gitreg import Model; print(Model({model!r}, version='production').number)"],
                            f"{PRODUCTION}"),
-            "list": ([tool.script("gitreg"), "model", "version", "list", model], "production"),
-            "help": ([tool.script("gitreg"), "--help"], "Usage"),
+            "list": ([cli, "model", "version", "list", model], "production"),
+            "help": ([cli, "--help"], "Usage"),
         }[op]
     if tool.name == "mlflow":
         resolve = ([tool.python, "-c", "from mlflow import MlflowClient; "
-                    f"print(MlflowClient().get_model_version_by_alias({model!r}, 'production').version)"], f"{PRODUCTION}")
+                    f"print(MlflowClient().get_model_version_by_alias({model!r}, 'production').version)"],
+                   f"{PRODUCTION}")
         return {
             "resolve": resolve,  # MLflow has no command for it: its fastest way is the Python one
             "resolve_py": resolve,
@@ -548,7 +551,7 @@ def main() -> None:
                   flush=True)
             try:
                 BUILDERS[tool.name](tool, scratch, args.models, args.versions, args.artifact_mib, args.timeout)
-            except Failed as exc:
+            except (Failed, subprocess.CalledProcessError) as exc:
                 tool.skipped = f"fixture failed: {exc}"
         live = [t for t in tools if not t.skipped]
 
