@@ -18,6 +18,7 @@ from .manifests import ArtifactLink, ModelManifest, VersionList, VersionManifest
 from .names import validate_name
 from .progress import size_of
 from .registry import Proposal, Registry
+from .remote import is_url
 from .stages import parse_stage
 from .state import ModelState, parse_version_spec
 from .tagnames import validate_tag_prefix
@@ -57,6 +58,23 @@ def _progress(progress: Progress | bool | Any, total: Callable[[], int], label: 
 # Every name a call is given is checked here, at the entrance, before it can reach a git object
 # path (``<commit>:.mcp/models/<model>``), a ref pattern or a fetch: a space, a newline, ``/`` or
 # ``..`` in it is an InvalidNameError, never a lookup of something else or a confused git process.
+
+def init_location(base: str | None, path: str = ".") -> str:
+    """Where ``gitreg [-C BASE] init [PATH]`` creates a registry: PATH inside BASE (as ``git -C`` reads
+    it), or a URL given either way (never both, and never a folder inside a URL)."""
+    if is_url(path):
+        if base is not None and base != path:
+            raise InvalidValueError(f"init got two places, {base!r} (-C/--repo/GITREG_REPO) and {path!r}: give one")
+        return path
+    if base is None:
+        return path
+    if is_url(base):
+        if path not in (".", ""):
+            raise InvalidValueError(f"a registry by URL is the whole repository at {base!r}, not a folder in it:"
+                                    " `gitreg init URL` (or `gitreg -C URL init`)")
+        return base
+    return os.path.join(base, path)
+
 
 def _model(name: object) -> str:
     return validate_name("model", name)
@@ -129,11 +147,17 @@ class Client:
              store_options: Mapping[str, Any] | None = None) -> "Client":
         """Create a registry; ``remote`` names the git remote every write pushes to (e.g. "origin").
 
+        ``path`` may be a git URL: the registry's first commit is then pushed to that repository (an
+        empty one, or one without a registry), which needs a shared ``store`` (a URI or an absolute path).
+
         ``store_options`` are the store backend's options (``storage_options`` in registry.yaml, e.g.
         ``{"endpoint_url": ...}``); never secrets: keys that look like one are refused.
         """
         validate_tag_prefix(tag_prefix)  # before anything is created
         store_options = _store_options(store, store_options)
+        if path is not None and is_url(path):
+            return cls(registry=Registry.init(path, store=store, tag_prefix=tag_prefix, remote=remote,
+                                              store_options=store_options))
         try:
             GitRepo.discover(path if path is not None else os.getcwd())
         except BareRepositoryError:

@@ -126,17 +126,21 @@ class Registry:
              store_options: dict[str, Any] | None = None) -> "Registry":
         """Create ``.mcp/registry.yaml`` (and the git repository if there is none); ``store_options``
         become its ``options: storage_options:`` (checked by the caller, see Client.init)."""
-        where = Path(path if path is not None else os.getcwd())
-        try:
-            repo = GitRepo.discover(where)
-        except NotARegistryError:
-            repo = GitRepo.init(where)
-        registry = cls(repo)
         config = RegistryConfig(store=store or DEFAULT_STORE, tag_prefix=tag_prefix, remote=remote,
                                 options={"storage_options": store_options} if store_options else {})
-        if remote:
-            registry.remote = registry._code_remote(remote)
-            registry._tag_prefix = tag_prefix
+        if path is not None and is_url(path):
+            registry = cls._init_by_url(os.fspath(path), config)
+        else:
+            where = Path(path if path is not None else os.getcwd())
+            try:
+                repo = GitRepo.discover(where)
+            except NotARegistryError:
+                repo = GitRepo.init(where)
+            registry = cls(repo)
+            if remote:
+                registry.remote = registry._code_remote(remote)
+                registry._tag_prefix = tag_prefix
+        repo = registry.repo
 
         def build(snap: Snapshot) -> Change:
             if snap.commit and repo.resolve(f"{snap.commit}:{REGISTRY_PATH}"):
@@ -148,6 +152,22 @@ class Registry:
             )
 
         registry.transact(build)
+        return registry
+
+    @classmethod
+    def _init_by_url(cls, url: str, config: RegistryConfig) -> "Registry":
+        """A registry created on the remote at ``url`` (an empty repository, or one without a registry):
+        its first commit is pushed to the remote's default branch through a cached clone."""
+        if config.remote:
+            raise InvalidValueError("--remote (remote=) names a git remote of a code repository; a registry created"
+                                    " by URL pushes to that URL: leave it out")
+        if "://" not in config.store and not os.path.isabs(config.store):
+            raise InvalidValueError(
+                f"a registry created by URL is used from many machines, so its artifacts need a shared store, not"
+                f" the folder {config.store!r}: give --store s3://..., gs://..., az://... (store=) or an absolute path")
+        repo, remote, _changed = open_url(url)
+        registry = cls(repo, remote)
+        registry._tag_prefix = config.tag_prefix
         return registry
 
     @property

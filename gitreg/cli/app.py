@@ -57,7 +57,10 @@ def main_options(
 
 @app.command("init")
 def init_cmd(
-    path: str = typer.Argument(".", help="Folder of the repository (created and git-initialised if needed)."),
+    ctx: typer.Context,
+    path: str = typer.Argument(".", help="Folder of the repository (created and git-initialised if needed;"
+                               " inside -C's folder when given), or a git URL of an empty repository to create"
+                               " the registry on (its first commit is pushed there)."),
     store: Optional[str] = typer.Option(
         None, "--store", metavar="URI",
         help="fsspec URI of the artifact store, e.g. s3://bucket/prefix (default: .gitreg/store, ignored by git).",
@@ -72,7 +75,7 @@ def init_cmd(
              " keys that look like one are refused (credentials come from the backend's environment variables)."),
 ) -> None:
     """Create a registry: .mcp/registry.yaml in one commit."""
-    from ..client import Client
+    from ..client import Client, init_location
     from ..errors import AlreadyExistsError
     from ..store_options import parse_store_options
     from .logs import install
@@ -80,7 +83,9 @@ def init_cmd(
     install()
     store_options = parse_store_options(store_option)
     try:
-        c = Client.init(path, store=store, tag_prefix=tag_prefix, remote=remote, store_options=store_options)
+        settings: Settings = ctx.find_root().obj
+        target = init_location(settings.repo if settings else None, path)
+        c = Client.init(target, store=store, tag_prefix=tag_prefix, remote=remote, store_options=store_options)
     except AlreadyExistsError as exc:
         if exc.hint:
             raise
@@ -88,7 +93,7 @@ def init_cmd(
                                  " it holds); nothing to initialise") from None
     config = c.registry.config
     shared = f", pushed to {config.remote}" if config.remote else ""
-    note(f"Initialised a gitreg registry in {c.root} (store: {config.store}, tags: {config.tag_prefix}/...{shared})")
+    note(f"Initialised a gitreg registry in {c.registry.location} (store: {config.store}, tags: {config.tag_prefix}/...{shared})")
 
 
 def _register_groups() -> None:
