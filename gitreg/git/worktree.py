@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from .repo import GitRepo
 
 NOTE = "gitreg-index-note.json"   # in the git dir: what gitreg last brought in line (never committed)
-NOTE_MAX_FILES = 50000
+NOTE_MAX_PATHS = 256  # the folders (models) whose index entries the note vouches for
+NOTE_MAX_FILES = 1000  # the stats of the files written last (the note is read and written by every write)
 
 
 class WorkTree:
@@ -147,9 +148,9 @@ class WorkTree:
                     files[rel] = _file_stat(os.path.join(self.root, rel)) + [oid]
                 except OSError:
                     pass
-        if len(files) > NOTE_MAX_FILES:  # a cache, not a record: start over rather than grow without end
-            files = {rel: files[rel] for rel in written if rel in files}
-        covered = sorted({*paths, *also})
+        if len(files) > NOTE_MAX_FILES:  # a cache, not a record: keep the files written last
+            files = dict(list(files.items())[-NOTE_MAX_FILES:])
+        covered = list(dict.fromkeys([*also, *paths]))[-NOTE_MAX_PATHS:]  # the last ones written stay
         write_record(path, {"index": stamp, "commit": commit, "paths": covered, "files": files})
 
     def index_entries(self, paths: Sequence[str]) -> dict[str, str]:
