@@ -302,6 +302,15 @@ def merge_metadata(base: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str,
     return out
 
 
+def _copy_json(value: Any) -> Any:
+    """A copy of a JSON value's dicts and lists (what a caller may change without touching the source)."""
+    if isinstance(value, dict):
+        return {k: _copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(v) for v in value]
+    return value
+
+
 def _sorted_deep(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _sorted_deep(value[k]) for k in sorted(value)}
@@ -460,7 +469,7 @@ class VersionManifest:
             model=doc["model"], number=doc["number"], name=doc["name"], created=doc["created"],
             stage=doc["stage"], description=doc.get("description"),
             tags=tuple(doc.get("tags") or ()),
-            metadata=MappingProxyType(dict(doc.get("metadata") or {})),
+            metadata=MappingProxyType(_copy_json(doc.get("metadata") or {})),  # never shares the documents' dicts
             artifacts=tuple(ArtifactLink.from_dict(a) for a in doc.get("artifacts") or ()),
             runs=tuple(doc.get("runs") or ()), format=doc["format"],
             created_by_run=(doc.get("created_by_run") or {}).get("id"),

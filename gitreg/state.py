@@ -8,6 +8,7 @@ keyed by the model's tree id: derived from immutable objects, safe to delete.
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 import json
 import os
 import uuid
@@ -207,6 +208,10 @@ class Snapshot:
         tree = self.repo.read_tree(self._rev(model_path(name)))
         if tree is None:
             return None
+        hit = _LOADED.get(tree[0])
+        if hit is not None and hit[1].name == name:  # the same tree read (or written) before in this process
+            self._docs[name] = hit[0]
+            return hit[1]
         problems: list[Problem] = []
         cached = validated_model(self.repo, name, tree[0], problems)[0]
         if cached is None:
@@ -217,7 +222,7 @@ class Snapshot:
         self._docs[name] = cached
         model = ModelManifest.from_dict(cached["model"])
         versions = tuple(VersionManifest.from_dict(v) for v in cached["versions"])
-        return ModelState(model, versions)
+        return _remember(tree[0], cached, ModelState(model, versions))
 
     def seed_successor(self, commit: str, files: dict[str, bytes | None]) -> None:
         """Cache the models of ``commit``, made from this snapshot by writing ``files``.
@@ -232,9 +237,9 @@ class Snapshot:
                 changed.setdefault(path[len(prefix):].split("/", 1)[0], {})[path] = data
         for name, model_files in changed.items():
             tree = self.repo.resolve(f"{commit}:{model_path(name)}")
-            if tree is None or cache_get(self.repo, tree) is not None:
+            if tree is None or tree in _LOADED:
                 continue
-            self.model(name)  # loads (and remembers) the documents this change started from
+            before = self.model(name)  # loads (and remembers) the documents this change started from
             old = self._docs.get(name)
             model_doc = old["model"] if old else None
             versions = {d["number"]: d for d in old["versions"]} if old else {}
@@ -253,8 +258,30 @@ class Snapshot:
                     check_version_doc(versions[number], name, number, path, found)
                     warnings += [dataclasses.asdict(w) for w in found]
             if model_doc is not None:
-                cache_put(self.repo, tree, {"model": model_doc, "versions": [versions[n] for n in sorted(versions)],
-                                            "warnings": warnings})
+                docs = {"model": model_doc, "versions": [versions[n] for n in sorted(versions)], "warnings": warnings}
+                cache_put(self.repo, tree, docs)  # for the next process
+                # for this one: the successor built from this snapshot's objects, only rewritten files parsed anew
+                rewritten = {int(p.rsplit("/", 1)[1][: -len(".yaml")]) for p in model_files if p != model_file(name)}
+                kept = {v.number: v for v in before.versions} if before is not None else {}
+                model = before.model if before is not None and model_file(name) not in model_files \
+                    else ModelManifest.from_dict(model_doc)
+                _remember(tree, docs, ModelState(model, tuple(
+                    kept[n] if n in kept and n not in rewritten else VersionManifest.from_dict(versions[n])
+                    for n in sorted(versions))))
+
+
+# Models read or written by this process, by tree id (immutable, so never stale): the next snapshot of
+# an unchanged model, or of the one a write just made, needs no parsing at all.
+_LOADED: "OrderedDict[str, tuple[dict[str, Any], ModelState]]" = OrderedDict()
+_LOADED_MAX = 64
+
+
+def _remember(tree: str, docs: dict[str, Any], state: ModelState) -> ModelState:
+    _LOADED[tree] = (docs, state)
+    _LOADED.move_to_end(tree)
+    while len(_LOADED) > _LOADED_MAX:
+        _LOADED.popitem(last=False)
+    return state
 
 
 def _cache_file(repo: GitRepo, oid: str) -> str:

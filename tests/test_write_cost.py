@@ -70,3 +70,40 @@ def test_a_second_client_process_trusts_the_note_too(repo):
     second = Client(repo)  # another process would read the same note from the git dir
     second.log_metadata("a", 1, {"x": 1})
     assert git(repo, "status", "--porcelain", "--", ".mcp") == ""
+
+
+def test_a_model_written_in_this_process_reads_back_without_parsing_and_exactly(client, repo, monkeypatch):
+    import gitreg.manifests as manifests
+
+    client.create_model_version("m", metadata={"params": {"gamma": 1}})
+    client.create_model_version("m", metadata={"params": {"gamma": 2}})
+    calls = []
+    real = manifests.parse_yaml
+    monkeypatch.setattr(manifests, "parse_yaml", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    import gitreg.state as state
+
+    monkeypatch.setattr(state, "parse_yaml", manifests.parse_yaml)
+    client.log_metadata("m", 1, {"acc": 0.5})
+    versions = client.list_model_versions("m")
+    assert [dict(v.metadata) for v in versions] == [{"params": {"gamma": 1}, "acc": 0.5}, {"params": {"gamma": 2}}]
+    assert all("versions/2.yaml" not in path for path in calls), calls  # v2 was not parsed again
+    # what a fresh process reads agrees
+    assert [dict(v.metadata) for v in Client(repo).list_model_versions("m")] == [dict(v.metadata) for v in versions]
+
+
+def test_changing_a_returned_manifest_does_not_change_the_registry(client, repo):
+    from gitreg.state import _LOADED
+
+    client.create_model_version("m", metadata={"params": {"gamma": 1}})
+    v1 = client.get_model_version("m", 1)
+    v1.metadata["params"]["gamma"] = 99  # a caller's own object: nothing stops this
+    client.create_model_version("m")      # the write caches the new model tree for other processes
+    _LOADED.clear()
+    assert client.get_model_version("m", 1).metadata["params"]["gamma"] == 1
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", "from gitreg import Client; import sys;"
+                          " print(Client(sys.argv[1]).get_model_version('m', 1).metadata['params']['gamma'])",
+                          str(repo)], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "1"
