@@ -324,7 +324,7 @@ class Registry:
                 if created is not None:
                     break
                 self._contended_until = time.monotonic() + CONTENDED_SECONDS
-                time.sleep(random.uniform(0.0, 0.02 * min(attempt + 1, 10)))
+                time.sleep(self._backoff(attempt))
             else:
                 raise ConcurrentWriteError(
                     f"gave up after {MAX_ATTEMPTS} attempts: {branch} kept moving under this write"
@@ -333,6 +333,13 @@ class Registry:
             self._sync(branch, local, base, commit, touched)
         repo.maybe_gc()
         return Committed(commit, change.result, created)
+
+    def _backoff(self, attempt: int) -> float:
+        """How long a write that lost a race waits before its next attempt: a random share ("full
+        jitter") of a window that doubles with each lost attempt, in units of what one attempt costs
+        (a push, when shared: so that the writers that lost spread out instead of racing again at once)."""
+        unit = max(0.01, self.remote.push_seconds if self.remote is not None else 0.0)
+        return random.uniform(0.0, unit * min(2 ** attempt, 16))
 
     def _land(self, branch: str, local: str | None, base: str | None, commit: str, change: Change,
               touched: list[str], subject: str) -> tuple[str, ...] | None:

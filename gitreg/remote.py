@@ -110,6 +110,7 @@ class Remote:
     branch: str     # the branch on the remote, e.g. "main"
     cached: bool    # True when the whole repository is a cache clone gitreg owns
     synced_at: float = -1e9  # when this process last fetched from or pushed to it (monotonic time)
+    push_seconds: float = 0.0  # how long the last push took (a lost race waits in proportion to it)
 
     @property
     def tracking_ref(self) -> str:
@@ -183,7 +184,9 @@ class Remote:
         target = branch or self.branch
         specs = [f"{commit}:refs/heads/{target}", *(f"{src}:{dst}" for src, dst in extra_refs)]
         atomic = ["--atomic"] if extra_refs else []
+        started = time.monotonic()
         res = self.repo.run("push", "--porcelain", *atomic, self.name, *specs, check=False)
+        self.push_seconds = time.monotonic() - started
         out = (res.stdout + res.stderr).decode("utf-8", "replace")
         if res.returncode == 0 and not any(line.startswith("=\t") for line in out.splitlines()):
             if target == self.branch:
