@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -114,6 +114,26 @@ def _tags_by_model(repo: "GitRepo", prefix: str) -> dict[str, list["RefInfo"]]:
     return out
 
 
+def _remember_path(repo: "GitRepo", commit: str, path: str) -> None:
+    """Have the object reader hold ``commit`` and the trees down to ``path``, each by its id.
+
+    Then ``<commit>:<path>/<name>`` (how a model's folder is looked up) is answered from memory
+    once that folder's tree is known, in this process and in the workers forked from it.
+    """
+    answer = repo.reader.one(commit)
+    if answer is None or answer[1] != "commit" or not answer[2].startswith(b"tree "):
+        return
+    oid = answer[2][5:45].decode("ascii")
+    for part in [*path.split("/"), None]:
+        tree = repo.reader.one(oid)
+        if tree is None or tree[1] != "tree" or part is None:
+            return
+        entry = next((e for e in repo.reader.parsed(tree[0], tree[2]) if e.name == part and e.is_tree), None)
+        if entry is None:
+            return
+        oid = entry.oid
+
+
 def _fingerprint() -> str:
     """Changes when gitreg or its templates do: then every page is rendered again."""
     from .. import __version__
@@ -199,6 +219,17 @@ class _Builder:
             listing[name] = len(html)
             self.written += 1
 
+    def prune(self, state: "ModelState") -> None:
+        """Remove the pages of versions ``state`` no longer has (deleted versions)."""
+        folder = self.out / "models" / state.name
+        listing = self.folders.get(f"models/{state.name}")
+        if listing is None:
+            listing = self.folders[f"models/{state.name}"] = _listing(folder)
+        keep = {f"v{v.number}.html" for v in state.versions} | {"index.html", "compare.html"}
+        for page in [p for p in listing if p not in keep]:
+            (folder / page).unlink()
+            del listing[page]
+
     def model_pages(self, state: "ModelState", refs: list["RefInfo"], run_ids: set[str]) -> str:
         """Write the pages of one model; returns its row of the index page."""
         from ..compare import compare_versions
@@ -238,46 +269,83 @@ class _Builder:
 
 
 PARALLEL_FROM = 200  # models to render before the work is split over the machine's cores
+CHUNK = 50  # models one worker reads (trees and manifests in three exchanges with git) and renders at a time
+
+Todo = tuple[str, str, list[Any]]  # a model to render: name, tree id, its tags
 
 
-Chunk = tuple[int, dict[str, str]]  # pages written, index rows by model
+@dataclass
+class _Rendered:
+    """What rendering some models gave the index page and the build state."""
+
+    written: int = 0
+    rows: dict[str, str] = field(default_factory=dict)       # index rows by model
+    errors: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # model -> (path, field, problem)
+
+    def add(self, other: "_Rendered") -> None:
+        self.written += other.written
+        self.rows.update(other.rows)
+        self.errors.update(other.errors)
 
 
-def _render_chunk(args: tuple[_Builder, list[tuple[Any, list[Any]]], set[str]]) -> Chunk:
-    builder, chunk, run_ids = args
+def _render_chunk(builder: _Builder, chunk: Sequence[Todo], run_ids: set[str]) -> _Rendered:
+    """Read, validate and render the models of ``chunk`` (in a worker: each worker reads its own share)."""
+    from ..errors import ManifestError
+    from ..state import cache_get, prefetch_model_trees
+
+    repo = builder.repo
+    unread = [oid for _name, oid, _refs in chunk if cache_get(repo, oid) is None]
+    if unread:  # not validated before: their trees and manifests in three exchanges, not three per model
+        prefetch_model_trees(repo, unread)
     start = builder.written
-    rows = {state.name: builder.model_pages(state, refs, run_ids) for state, refs in chunk}
-    written, builder.written = builder.written - start, start  # the caller adds it (once)
-    return written, rows
+    done = _Rendered()
+    for name, _oid, refs in chunk:
+        try:
+            state = builder.snap.model(name)
+        except ManifestError as exc:  # the build fails on the first broken model (by name), as in one process
+            done.errors[name] = (exc.path, exc.field, exc.problem)
+            continue
+        if state is None:
+            continue
+        builder.prune(state)
+        done.rows[name] = builder.model_pages(state, refs, run_ids)
+    done.written, builder.written = builder.written - start, start  # the caller adds it (once)
+    return done
 
 
-def _render_models(builder: _Builder, todo: list[tuple[Any, list[Any]]], run_ids: set[str]) -> Chunk:
-    """Render the pages of ``todo``; many models are split over processes (fork: no pickling of the registry)."""
+def _render_models(builder: _Builder, todo: list[Todo], run_ids: set[str]) -> _Rendered:
+    """Read and render the models of ``todo``.
+
+    Many models are split over processes: forked (no pickling of the registry), each worker
+    starts its own ``git cat-file`` and takes chunks of models as it gets through them, reading,
+    validating and rendering each; only the index rows come back.
+    """
     import multiprocessing
 
-    workers = min(os.cpu_count() or 1, 8)
+    chunks = [todo[i:i + CHUNK] for i in range(0, len(todo), CHUNK)]
+    workers = min(os.cpu_count() or 1, 8, len(chunks))
+    done = _Rendered()
     if len(todo) < PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return _render_chunk((builder, todo, run_ids))
+        for chunk in chunks:
+            done.add(_render_chunk(builder, chunk, run_ids))
+        return done
     global _FORKED
-    _FORKED = (builder, todo, run_ids)
+    _FORKED = (builder, chunks, run_ids)
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            parts = pool.map(_forked_chunk, [(i, workers) for i in range(workers)])
+            for part in pool.imap_unordered(_forked_chunk, range(len(chunks))):
+                done.add(part)
     finally:
         _FORKED = None
-    rows: dict[str, str] = {}
-    for _, part in parts:
-        rows.update(part)
-    return sum(written for written, _ in parts), rows
+    return done
 
 
 _FORKED: Any = None
 
 
-def _forked_chunk(part: tuple[int, int]) -> Chunk:
-    builder, todo, run_ids = _FORKED
-    index, count = part
-    return _render_chunk((builder, todo[index::count], run_ids))
+def _forked_chunk(index: int) -> _Rendered:
+    builder, chunks, run_ids = _FORKED
+    return _render_chunk(builder, chunks[index], run_ids)
 
 
 def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool = False,
@@ -289,6 +357,7 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
     """
     from markupsafe import Markup
 
+    from ..errors import ManifestError
     from ..pipelines.runs import read_run, RUNS_PATH
     from ..state import MODELS_PATH
 
@@ -328,28 +397,27 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
     trees = {e.name: e.oid for e in listing[1]} if listing else {}  # one exchange for every model's tree
     keys: dict[str, str] = {}
     rows: dict[str, str] = {}  # each model's row of the index page, kept from the last build while unchanged
-    todo: list[tuple[Any, list[Any]]] = []
+    todo: list[Todo] = []
     for name in names:
         refs = tags.get(name, [])
         digest = hashlib.sha256(json.dumps([trees[name], sorted((r.name, r.oid) for r in refs)]).encode()).hexdigest()
-        if old_models.get(name) == digest and name in old_rows and (out / "models" / name / "index.html").exists():
-            keys[name], rows[name] = digest, old_rows[name]
-            continue  # unchanged: its manifests are not even read
-        state = snap.model(name)
-        if state is None:
-            continue
         keys[name] = digest
-        stale = out / "models" / name
-        if stale.exists():  # versions may have been deleted: their pages go too
-            keep = {f"v{v.number}.html" for v in state.versions} | {"index.html", "compare.html"}
-            for page in stale.iterdir():
-                if page.name not in keep:
-                    page.unlink()
-        todo.append((state, refs))  # its history is read where its pages are rendered
-    rendered = len(todo)
-    written, new_rows = _render_models(builder, todo, run_ids)
-    builder.written += written
-    rows.update(new_rows)
+        if old_models.get(name) == digest and name in old_rows and (out / "models" / name / "index.html").exists():
+            rows[name] = old_rows[name]
+            continue  # unchanged: its manifests are not even read
+        todo.append((name, trees[name], refs))  # read, validated and rendered where its pages are written
+    if todo:
+        _remember_path(repo, snap.commit, MODELS_PATH)
+    done = _render_models(builder, todo, run_ids)
+    broken = [name for name in names if name in done.errors]
+    if broken:
+        raise ManifestError(*done.errors[broken[0]])
+    builder.written += done.written
+    rows.update(done.rows)
+    for name, _oid, _refs in todo:
+        if name not in done.rows:  # no model after all (cannot happen for a listed tree): forget it
+            del keys[name]
+    rendered = len(done.rows)
     for gone in set(old_models) - set(keys):
         shutil.rmtree(out / "models" / gone, ignore_errors=True)
 
