@@ -93,3 +93,22 @@ def test_paths_through_written_commits_resolve_like_git_does(tmp_path):
                     f"{commit}:a/d.txt", f"{commit}:e.txt", f"{commit}:nope", f"{commit}:a/nope/x",
                     f"{commit}:e.txt/inside"):
         assert writer.read_object(request) == fresh.read_object(request), request
+
+
+def test_trees_rewritten_in_place_keep_git_s_order(tmp_path):
+    """Replacing, adding, removing and turning a file into a folder give the trees git itself writes."""
+    repo_dir = tmp_path / "r"
+    git(tmp_path, "init", "-q", str(repo_dir))
+    repo = GitRepo.discover(repo_dir)
+    tree = repo.update_paths(None, {"a.txt": b"1", "a/x": b"2", "b": b"3", "a-b": b"4", "c/d/e": b"5"})
+    steps = [{"b": b"changed"}, {"a-b": None}, {"aa": b"new"}, {"b": None, "b/inside": b"folder now"},
+             {"c/d/e": b"deep change"}, {"a.txt": None, "a/x": None}]
+    for change in steps:
+        tree = repo.update_paths(tree, change)
+        assert git(repo_dir, "fsck", "--strict", "--no-dangling", "--no-progress") == ""
+        listing = git(repo_dir, "ls-tree", "-r", "--name-only", tree).splitlines()
+        import subprocess
+
+        rebuilt = subprocess.run(["git", "mktree"], cwd=repo_dir, input=git(repo_dir, "ls-tree", tree) + "\n",
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        assert rebuilt == tree, (change, listing)  # git's own mktree (which sorts) writes the same tree

@@ -48,9 +48,10 @@ def tree_order(e: TreeEntry) -> bytes:
     return raw + b"/" if e.is_tree else raw
 
 
-def format_tree(entries: Sequence[TreeEntry]) -> bytes:
+def format_tree(entries: Sequence[TreeEntry], ordered: bool = False) -> bytes:
+    """A tree object's bytes (``ordered``: the entries are in git's order already)."""
     out = bytearray()
-    for e in sorted(entries, key=tree_order):
+    for e in entries if ordered else sorted(entries, key=tree_order):
         out += e.mode.encode() + b" " + e.name.encode("utf-8", "surrogateescape") + b"\0"
         out += bytes.fromhex(e.oid)
     return bytes(out)

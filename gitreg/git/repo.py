@@ -61,6 +61,7 @@ class GitRepo:
         self.common_dir = common_dir
         self.bare = bare
         self.reader = ObjectReader(root)
+        self._packed: tuple[tuple[int, ...], bytes] | None = None  # packed-refs as last read, with its stamp
         self.worktree = WorkTree(self)
 
     # ------------------------------------------------------------ discovery
@@ -166,9 +167,8 @@ class GitRepo:
             if text.startswith("ref: "):  # symbolic: let git follow it
                 res = self.run("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
                 return res.stdout.decode().strip() if res.returncode == 0 else None
-        try:
-            packed = (self.common_dir / "packed-refs").read_bytes()
-        except OSError:
+        packed = self._packed_refs()
+        if not packed:
             return None
         needle = b" " + ref.encode() + b"\n"
         at = packed.find(needle)
@@ -177,6 +177,21 @@ class GitRepo:
         line_start = packed.rfind(b"\n", 0, at) + 1
         oid = packed[line_start:at].decode("ascii", "replace")
         return oid if len(oid) == 40 else None
+
+    def _packed_refs(self) -> bytes:
+        """The packed-refs file, read again only when it changed (git replaces it whole: a new inode)."""
+        path = self.common_dir / "packed-refs"
+        try:
+            st = os.stat(path)
+        except OSError:
+            return b""
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if self._packed is None or self._packed[0] != stamp:
+            try:
+                self._packed = (stamp, path.read_bytes())
+            except OSError:
+                return b""
+        return self._packed[1]
 
     def update_ref(self, ref: str, new: str, old: str | None, message: str = "gitreg",
                    force: bool = False) -> bool:
@@ -296,10 +311,7 @@ class GitRepo:
             for sub, _dirs, files in os.walk(folder):
                 rel = Path(sub).relative_to(self.common_dir).as_posix()
                 names.update(f"{rel}/{f}" for f in files if not f.endswith(".lock"))
-        try:
-            packed = (self.common_dir / "packed-refs").read_bytes()
-        except OSError:
-            packed = b""
+        packed = self._packed_refs()
         needle = b" " + prefix.encode()
         at = packed.find(needle)
         while at != -1:  # packed-refs is sorted: one model's refs stand together
@@ -463,10 +475,11 @@ class GitRepo:
     def write_blob(self, data: bytes) -> str:
         return self.write_object("blob", data)
 
-    def write_tree(self, entries: Sequence[TreeEntry]) -> str:
-        ordered = sorted(entries, key=tree_order)
-        oid = self.write_object("tree", format_tree(ordered))
-        self.reader.remember_tree(oid, ordered)  # what parsing it would give: git's order
+    def write_tree(self, entries: Sequence[TreeEntry], ordered: bool = False) -> str:
+        """Write a tree of ``entries`` (``ordered``: in git's order already, as a parsed tree's are)."""
+        in_order = list(entries) if ordered else sorted(entries, key=tree_order)
+        oid = self.write_object("tree", format_tree(in_order, ordered=True))
+        self.reader.remember_tree(oid, in_order)  # what parsing it would give: git's order
         return oid
 
     def commit_tree(self, tree: str, parents: Sequence[str], message: str) -> str:
@@ -507,13 +520,24 @@ class GitRepo:
 
     def _apply(self, tree: str | None, changes: dict[tuple[str, ...], bytes | None]) -> str | None:
         entries = {e.name: e for e in (self.tree_entries(tree) if tree else [])}
+        # Entries kept in place keep git's order; a new name, or one turning between file and folder
+        # (git orders a folder as "name/"), needs the sort.
+        ordered = True
+
+        def put(entry: TreeEntry) -> None:
+            nonlocal ordered
+            old = entries.get(entry.name)
+            if old is None or old.is_tree != entry.is_tree:
+                ordered = False
+            entries[entry.name] = entry
+
         nested: dict[str, dict[tuple[str, ...], bytes | None]] = {}
         for parts, data in changes.items():
             if len(parts) == 1:
                 if data is None:
                     entries.pop(parts[0], None)
                 else:
-                    entries[parts[0]] = TreeEntry(BLOB_MODE, parts[0], self.write_blob(data))
+                    put(TreeEntry(BLOB_MODE, parts[0], self.write_blob(data)))
             else:
                 nested.setdefault(parts[0], {})[parts[1:]] = data
         for name, sub in nested.items():
@@ -522,10 +546,10 @@ class GitRepo:
             if new is None:
                 entries.pop(name, None)
             else:
-                entries[name] = TreeEntry(TREE_MODE, name, new)
+                put(TreeEntry(TREE_MODE, name, new))
         if not entries:
             return None
-        return self.write_tree(list(entries.values()))
+        return self.write_tree(list(entries.values()), ordered=ordered)
 
     def blobs_under_path(self, commit: str, path: str) -> Iterator[tuple[str, str]]:
         obj = self.read_object(f"{commit}:{path}")
