@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .context import client
+from .context import MODEL, VERSION_OPT, VERSION_REQ, client
 from .output import FIELD, show
 from .render import (
     LIMIT, OUTPUT_HELP, REASON, REVERSE, ArtifactType, Order, OutputFormat, artifact_row, artifact_table, choices,
@@ -29,8 +29,8 @@ def _bar(total: int, label: str):
 @artifact_app.command("add")
 def artifact_add(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
-    version: str = typer.Argument(..., help="Version: a number, a name, 'latest' or a stage.", metavar="VERSION"),
+    name: str = MODEL,
+    version: str = VERSION_REQ,
     source: str = typer.Argument(..., help="Local file or folder to store, or a URI to link with --link.",
                                  metavar="PATH_OR_URI"),
     type: ArtifactType = typer.Option("data", "--type", case_sensitive=False, help="Artifact type."),
@@ -59,9 +59,8 @@ _ARTIFACT_KEYS = {"name": lambda a: a.name, "version": lambda a: a.version, "typ
 @artifact_app.command("list")
 def artifact_list(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
-    version: Optional[str] = typer.Argument(None, help="Version: a number, a name, 'latest' (default) or a stage.",
-                                            metavar="[VERSION]"),
+    name: str = MODEL,
+    version: Optional[str] = VERSION_OPT,
     type: Optional[ArtifactType] = typer.Option(None, "--type", case_sensitive=False, help="Only artifacts of this type."),
     sort: Optional[ArtifactSort] = sort_by("as linked"),
     reverse: bool = REVERSE,
@@ -81,8 +80,8 @@ def artifact_list(
 @artifact_app.command("get")
 def artifact_get(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
-    version: str = typer.Argument(..., help="Version: a number, a name, 'latest' or a stage.", metavar="VERSION"),
+    name: str = MODEL,
+    version: str = VERSION_REQ,
     artifact: str = typer.Argument(..., help="Artifact name.", metavar="ARTIFACT"),
     output_path: Optional[Path] = typer.Option(None, "-o", "--output", help="Copy the verified bytes to this path."),
     artifact_version: Optional[int] = typer.Option(None, "--artifact-version", help="Artifact version (default: the highest)."),
@@ -115,8 +114,8 @@ def artifact_get(
 @artifact_app.command("remove")
 def artifact_remove(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
-    version: str = typer.Argument(..., help="Version: a number, a name, 'latest' or a stage.", metavar="VERSION"),
+    name: str = MODEL,
+    version: str = VERSION_REQ,
     artifact: str = typer.Argument(..., help="Artifact name.", metavar="ARTIFACT"),
     artifact_version: Optional[int] = typer.Option(None, "--artifact-version", help="Only this artifact version."),
     reason: str = REASON,

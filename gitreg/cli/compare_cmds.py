@@ -7,7 +7,7 @@ from typing import List
 
 import typer
 
-from .context import client, complete_model
+from .context import MODEL, client
 from .render import Table, emit, OutputFormat
 
 
@@ -20,7 +20,6 @@ class CompareFormat(str, Enum):
 
 OUT = typer.Option(CompareFormat.table, "-o", "--output",
                    help="Output format: a table for people, json/yaml for scripts, markdown for pull requests.")
-MODEL = typer.Argument(..., help="Model name.", metavar="NAME", autocompletion=complete_model)
 
 
 def show_comparison(comparison, output: CompareFormat, versions=()) -> None:

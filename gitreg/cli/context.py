@@ -38,3 +38,10 @@ def complete_model(ctx: typer.Context, incomplete: str) -> list[str]:
         return [n for n in Client(repo).registry.snapshot().model_names() if n.startswith(incomplete)]
     except GitregError:
         return []
+
+
+# The arguments most commands take, declared once (typer accepts one declaration as the default of many).
+MODEL = typer.Argument(..., help="Model name.", metavar="NAME", autocompletion=complete_model)
+VERSION_OPT = typer.Argument(None, help="Version: a number, a name, 'latest' or a stage (default: latest).",
+                             metavar="[VERSION]")
+VERSION_REQ = typer.Argument(..., help="Version: a number, a name, 'latest' or a stage.", metavar="VERSION")

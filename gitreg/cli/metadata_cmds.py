@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from .context import client
+from .context import MODEL, VERSION_OPT, client
 from .render import OUTPUT_HELP, REASON, OutputFormat, Table, emit
 
 metadata_app = typer.Typer(rich_markup_mode=None, help="Log and show metadata of model versions.", no_args_is_help=True)
@@ -15,7 +15,7 @@ metadata_app = typer.Typer(rich_markup_mode=None, help="Log and show metadata of
 @metadata_app.command("log")
 def metadata_log(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
+    name: str = MODEL,
     items: List[str] = typer.Argument(..., help="[VERSION] then KEY=VALUE pairs; values are JSON when they parse"
                                                 " (0.97, true, [1,2], {\"a\":1}), text otherwise.",
                                       metavar="[VERSION] KEY=VALUE..."),
@@ -44,9 +44,8 @@ def metadata_log(
 @metadata_app.command("show")
 def metadata_show(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
-    version: Optional[str] = typer.Argument(None, help="Version: a number, a name, 'latest' or a stage (default: latest).",
-                                            metavar="[VERSION]"),
+    name: str = MODEL,
+    version: Optional[str] = VERSION_OPT,
     output: OutputFormat = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP),
 ) -> None:
     """Show the metadata of a version."""

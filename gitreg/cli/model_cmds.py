@@ -7,7 +7,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from .context import client, complete_model
+from .context import MODEL, VERSION_OPT, VERSION_REQ, client
 from .output import FIELD, show
 from .render import (
     LIMIT, OUTPUT_HELP, REASON, REVERSE, Order, OutputFormat, Stage, StageFilter, Table, artifact_table,
@@ -19,10 +19,6 @@ version_app = typer.Typer(rich_markup_mode=None, help="List, inspect, promote an
 model_app.add_typer(version_app, name="version")
 
 OUT = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP)
-MODEL = typer.Argument(..., help="Model name.", metavar="NAME", autocompletion=complete_model)
-VERSION_OPT = typer.Argument(None, help="Version: a number, a name, 'latest' or a stage (default: latest).",
-                             metavar="[VERSION]")
-VERSION_REQ = typer.Argument(..., help="Version: a number, a name, 'latest' or a stage.", metavar="VERSION")
 
 
 # Long forms of gitreg beside ZenML's spellings (-l, -d, -a, -u, --tradeoffs, -e/--ethical).
