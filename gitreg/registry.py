@@ -80,8 +80,6 @@ class Registry:
         self._store_uri: str | None = None
         self._tag_prefix: str | None = None
         self._contended_until = 0.0  # until then, writes fetch before their first attempt (monotonic time)
-        # what the last dirty check found in line with which commit, and the index's stamp then
-        self._verified: tuple[str | None, list[str], object] = (None, [], None)
 
     # ------------------------------------------------------------ opening
 
@@ -297,6 +295,8 @@ class Registry:
             self._finish_locked()
             branch = self._branch()
             checked: set[str] = set()  # paths already proven free of uncommitted edits
+            # what the last dirty check found in line with which commit, and the index's stamp then
+            verified: tuple[str | None, list[str], object] = (None, [], None)
             for attempt in range(MAX_ATTEMPTS):
                 local, base = self._base(branch, scope, attempt)
                 snap = Snapshot(repo, base)
@@ -309,11 +309,11 @@ class Registry:
                 touched = change.paths if base == local else [MCP]
                 unchecked = [p for p in touched if p not in checked]
                 if unchecked:
-                    dirty, verified = repo.worktree.check_paths(local, unchecked)
+                    dirty, in_line = repo.worktree.check_paths(local, unchecked)
                     if dirty:
                         raise DirtyManifestsError(dirty)
                     checked.update(unchecked)
-                    self._verified = (local, verified, repo.worktree.index_stamp())
+                    verified = (local, in_line, repo.worktree.index_stamp())
                 if not repo.bare and not repo.worktree.wait_for_index():
                     raise lock_held_error(repo.git_dir / "index.lock")
                 root_tree = repo.resolve(f"{base}^{{tree}}") if base else None
@@ -330,7 +330,7 @@ class Registry:
                     f"gave up after {MAX_ATTEMPTS} attempts: {branch} kept moving under this write"
                 )
             snap.seed_successor(commit, change.files)
-            self._sync(branch, local, base, commit, touched)
+            self._sync(branch, local, base, commit, touched, verified)
         repo.maybe_gc()
         return Committed(commit, change.result, created)
 
@@ -423,23 +423,27 @@ class Registry:
                             name, commit[:12])
             tags = [t for t in tags if t not in taken]
 
-    def _sync(self, branch: str, local: str | None, base: str | None, commit: str, touched: list[str]) -> None:
-        """Bring .mcp/ of the index and work tree in line with the branch head, then clear the journal."""
+    def _sync(self, branch: str, local: str | None, base: str | None, commit: str, touched: list[str],
+              verified: tuple[str | None, list[str], object] = (None, [], None)) -> None:
+        """Bring .mcp/ of the index and work tree in line with the branch head, then clear the journal.
+
+        ``verified``: (the commit, the paths the dirty check found in line with it, the index's stamp then)."""
         repo = self.repo
         if repo.bare or repo.head_ref() != branch:
             journal.clear(repo)
             return
         head = repo.commit_of(branch) or commit
-        # What the index already matched stays matched when this commit changed nothing outside ``touched``.
-        before = repo.worktree.index_note(local) if head == commit and base == local else None
-        # ... and so do the paths this write found in line, if nobody has touched the index since.
-        checked_at, verified, stamp = self._verified
-        if not (head == commit and base == local and checked_at == local and stamp == repo.worktree.index_stamp()):
-            verified = []
+        # What the index already matched stays matched when this commit changed nothing outside ``touched``,
+        # and so do the paths this write found in line, if nobody has touched the index since.
+        only_touched = head == commit and base == local
+        before = repo.worktree.index_note(local) if only_touched else None
+        checked_at, in_line, stamp = verified
+        if not (only_touched and checked_at == local and stamp == repo.worktree.index_stamp()):
+            in_line = []
         changed = repo.changed_files(local, head, touched)
         if repo.worktree.set_files(changed):
             repo.worktree.note_index_synced(head, touched, changed,
-                                            also=[*(before["paths"] if before else ()), *verified])
+                                            also=[*(before["paths"] if before else ()), *in_line])
             journal.clear(repo)
         else:
             log.warning("the registry commit %s is made, but .git/index.lock is held by another git command, so"

@@ -31,10 +31,6 @@ class WorkTree:
         self.root = repo.root
         self.bare = repo.bare
 
-    def dirty_paths(self, commit: str | None, paths: Sequence[str]) -> list[str]:
-        """Files under ``paths`` whose work-tree or staged (index) content differs from ``commit``."""
-        return self.check_paths(commit, paths)[0]
-
     def check_paths(self, commit: str | None, paths: Sequence[str]) -> tuple[list[str], list[str]]:
         """(the files under ``paths`` whose work-tree or staged content differs from ``commit``, the folders
         and paths whose index entries were found equal to ``commit``'s, for the note).
@@ -103,9 +99,6 @@ class WorkTree:
 
     def index_stamp(self) -> list[int] | None:
         """The index file's stamp: it changes whenever anyone rewrites the index."""
-        return self._index_stat()
-
-    def _index_stat(self) -> list[int] | None:
         try:
             return list(stat_stamp(os.stat(self.repo.git_dir / "index")))
         except OSError:
@@ -120,7 +113,7 @@ class WorkTree:
         if commit is None:
             return None
         note = self._read_note()
-        if note is not None and note.get("commit") == commit and note.get("index") == self._index_stat() \
+        if note is not None and note.get("commit") == commit and note.get("index") == self.index_stamp() \
                 and isinstance(note.get("paths"), list):
             return note
         return None
@@ -134,7 +127,7 @@ class WorkTree:
         times) makes the note's index claim stale, and the next dirty check reads the index
         again; a file's recorded stat speaks for the blob recorded with it only.
         """
-        stamp = self._index_stat()
+        stamp = self.index_stamp()
         path = self.repo.git_dir / NOTE
         if stamp is None:
             path.unlink(missing_ok=True)
