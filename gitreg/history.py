@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .git import GitRepo
+from .state import version_number
 from .tagnames import StageTag, VersionTag, parse_stage_message, parse_tag, parse_version_message
 
 
@@ -72,12 +73,12 @@ def registrations_from_log(repo: GitRepo, rev: str, versions_path: str, model: s
     events = []
     for commit, date, author, message, paths in repo.added_by(rev, versions_path):
         for path in paths:
-            stem = path.rsplit("/", 1)[-1].removesuffix(".yaml")
-            if not stem.isdigit() or int(stem) in known:
+            number = version_number(path)
+            if number is None or number in known:
                 continue
             found = parse_version_message(message)
             by = found.by if found is not None and found.by else author
-            events.append(Event(date, "registered", model, int(stem), None, "none", by,
+            events.append(Event(date, "registered", model, number, None, "none", by,
                                 found.reason if found is not None else "", commit, ""))
     return events
 

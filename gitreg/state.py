@@ -43,6 +43,12 @@ def version_file(model: str, number: int) -> str:
     return f"{MODELS_PATH}/{model}/versions/{number}.yaml"
 
 
+def version_number(path: str) -> int | None:
+    """The number of the version manifest at ``path`` (``.../versions/<n>.yaml``), None for any other file."""
+    stem = path.rsplit("/", 1)[-1].removesuffix(".yaml")
+    return int(stem) if path.endswith(".yaml") and stem.isdigit() else None
+
+
 @dataclass(frozen=True)
 class ModelState:
     """A model card with all its versions, sorted by number."""
@@ -245,11 +251,13 @@ class Snapshot:
             versions = {d["number"]: d for d in old["versions"]} if old else {}
             # warnings of the files this change left alone still hold; rewritten files are checked again
             warnings = [w for w in (old.get("warnings") or []) if w["path"] not in model_files] if old else []
+            rewritten: set[int] = set()
             for path, data in model_files.items():
                 if path == model_file(name):
                     model_doc = parse_yaml(data, path) if data is not None else None
                     continue
                 number = int(path.rsplit("/", 1)[1][: -len(".yaml")])
+                rewritten.add(number)
                 if data is None:
                     versions.pop(number, None)
                 else:
@@ -261,7 +269,6 @@ class Snapshot:
                 docs = {"model": model_doc, "versions": [versions[n] for n in sorted(versions)], "warnings": warnings}
                 cache_put(self.repo, tree, docs)  # for the next process
                 # for this one: the successor built from this snapshot's objects, only rewritten files parsed anew
-                rewritten = {int(p.rsplit("/", 1)[1][: -len(".yaml")]) for p in model_files if p != model_file(name)}
                 kept = {v.number: v for v in before.versions} if before is not None else {}
                 model = before.model if before is not None and model_file(name) not in model_files \
                     else ModelManifest.from_dict(model_doc)
