@@ -72,6 +72,7 @@ def referenced_hashes(registry: Registry, exclude: frozenset[LinkId] = frozenset
     """sha256 of every stored (not external) artifact any manifest in history links
     (except the links ``exclude`` names, by model, version number, artifact name and version)."""
     repo = registry.repo
+    repo.complete_clone()  # every manifest in history is read
     listing = repo.out("rev-list", "--all", "--reflog", "--objects")
     blobs = {line.split(" ", 1)[0] for line in listing.splitlines()
              if " " in line and _manifest_path(line.split(" ", 1)[1])}

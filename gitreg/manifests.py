@@ -180,6 +180,14 @@ def _validator(kind: str):
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
+def prepare() -> None:
+    """Import and build what reading manifests needs (YAML, the schemas' validators), so that it can
+    be done while something else waits (a clone), not on the first read."""
+    _yaml()
+    for kind in ("registry", "model", "version"):
+        _validator(kind)
+
+
 def _field_of(error: Any) -> str:
     parts = [str(p) for p in error.absolute_path]
     return ".".join(parts)

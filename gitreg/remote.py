@@ -21,26 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .errors import AuthenticationError, DivergedError, NotARegistryError, RemoteError
-from .git import GitRepo
+from .errors import DivergedError, NotARegistryError
+from .git import GitRepo, partial
+from .git.network import classify, redact
 
 DEFAULT_FRESHNESS = 5.0  # seconds a fetch is trusted for reads of a cached clone
 
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _SCP_RE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:(?!//)")
-_CREDENTIALS_RE = re.compile(r"(://)[^/@\s]+@")
 
-_AUTH_MARKERS = (
-    "authentication failed", "could not read username", "could not read password",
-    "terminal prompts disabled", "permission denied (publickey", "http 401", "http 403",
-    "the requested url returned error: 401", "the requested url returned error: 403",
-    "invalid username or password",
-)
-_UNREACHABLE_MARKERS = (
-    "could not resolve", "connection refused", "unable to access", "does not appear to be a git repository",
-    "could not read from remote", "failed to connect", "timed out", "not found", "no such file",
-    "network is unreachable", "connection reset",
-)
 _RETRY_MARKERS = (
     "fetch first", "non-fast-forward", "cannot lock ref", "failed to update ref",
     "stale info", "incorrect old value", "reference already exists", "[rejected]",
@@ -51,11 +40,6 @@ def is_url(text: str | os.PathLike[str]) -> bool:
     """True for a git URL (scheme://... or scp-like user@host:path), False for a path."""
     value = os.fspath(text)
     return bool(_URL_RE.match(value) or _SCP_RE.match(value))
-
-
-def redact(text: str) -> str:
-    """``text`` with any ``user:password@`` / ``token@`` of a URL replaced by ``***@``."""
-    return _CREDENTIALS_RE.sub(r"\1***@", text)
 
 
 def cache_root() -> Path:
@@ -83,22 +67,6 @@ def freshness_window() -> float:
         return max(0.0, float(text)) if text else DEFAULT_FRESHNESS
     except ValueError:
         return DEFAULT_FRESHNESS
-
-
-def classify(remote: str, stderr: str, doing: str) -> RemoteError:
-    """The error to raise for a failed git network command, with what to do next."""
-    lines = [line.strip() for line in redact(stderr).splitlines()
-             if line.strip() and not line.startswith(("hint:", "To ", "Done"))]
-    low = "\n".join(lines).lower()
-    said = "; ".join(lines[-3:])[:400] or "no output"
-    if any(marker in low for marker in _AUTH_MARKERS):
-        return AuthenticationError(
-            remote, f"{doing}: the git host refused the credentials for {redact(remote)} ({said}); configure a"
-                    " credential helper, an access token or an ssh key for it, then retry")
-    if any(marker in low for marker in _UNREACHABLE_MARKERS):
-        return RemoteError(
-            remote, f"{doing}: cannot reach {redact(remote)} ({said}); check the URL and the network, then retry")
-    return RemoteError(remote, f"{doing}: {redact(remote)} refused it ({said})")
 
 
 @dataclass
@@ -297,11 +265,18 @@ def open_url(url: str) -> tuple[GitRepo, Remote, bool]:
         if cloned is not None and repo.commit_of(remote.tracking_ref) is None:
             repo.update_ref(remote.tracking_ref, cloned, None, message="gitreg: cloned")
         remote.mark_fetched()
-    changed = remote.url != url
+    changed = not fresh_clone and remote.url != url
     if changed:  # same repository, other credentials: use these from now on
         repo.run("remote", "set-url", "origin", url)
         remote.mark_stale()
     return repo, remote, changed
+
+
+def clone_filter() -> str | None:
+    """The filter a new cached clone asks the git host for ($GITREG_CLONE_FILTER, default
+    ``blob:none``: no file contents until a read needs them; ``none``: a complete clone)."""
+    value = os.environ.get("GITREG_CLONE_FILTER", "blob:none").strip()
+    return None if value.lower() in ("", "none", "0", "false", "no") else value
 
 
 def _clone(url: str, path: Path) -> bool:
@@ -309,12 +284,22 @@ def _clone(url: str, path: Path) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     # Only the registry branch: tags are fetched per model when a read or write needs them, so
-    # first use costs what the branch's history costs, not what every model's tags do.
-    res = GitRepo.run_anywhere(["clone", "--bare", "--quiet", "--no-tags", "--single-branch", url, str(tmp)],
-                               cwd=path.parent)
-    if res.returncode != 0:
+    # first use costs what the branch's history costs, not what every model's tags do.  Without
+    # file contents where the host allows it: a model's files come when it is read (git/partial.py).
+    wanted = clone_filter()
+    filtered = [f"--filter={wanted}"] if wanted else []
+    proc = GitRepo.start_anywhere(["clone", "--bare", "--quiet", "--no-tags", "--single-branch", *filtered, url,
+                                   str(tmp)], cwd=path.parent)
+    from . import manifests
+
+    manifests.prepare()  # while git clones: what the first read needs anyway
+    _out, err = proc.communicate()
+    said = err.decode("utf-8", "replace")
+    if proc.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise classify(url, res.stderr.decode("utf-8", "replace"), "cloning the registry")
+        raise classify(url, said, "cloning the registry")
+    if wanted:
+        _settle_filter(tmp, said)
     made = True
     try:
         os.chmod(tmp, 0o700)  # the remote URL (maybe with a token) is in its config
@@ -327,7 +312,27 @@ def _clone(url: str, path: Path) -> bool:
     return made
 
 
+def _settle_filter(clone: Path, said: str) -> None:
+    """After a filtered clone: a host that ignored the filter sent everything (an ordinary clone then);
+    else the clone is marked partial, and later fetches bring whole commits (what other writers add
+    is small, and its files are read next)."""
+    repo = GitRepo(clone, clone, clone, bare=True)
+    try:
+        repo.run("config", "--unset-all", "remote.origin.partialclonefilter", check=False)
+        if "filtering not recognized by server" in said.lower():
+            repo.run("config", "--unset-all", "remote.origin.promisor", check=False)
+            repo.run("config", "--unset-all", "extensions.partialclone", check=False)
+        else:
+            partial.mark(clone, "origin")
+            # every command reads registry.yaml first: fetch the registry folder's own files now
+            # rather than let git fetch the first of them on its own
+            top = repo.read_tree("HEAD:.mcp")
+            partial.fetch(repo, "origin", [e.oid for e in top[1] if not e.is_tree] if top else [])
+    finally:
+        repo.close()
+
+
 __all__ = [
     "Remote", "base_for_write", "cache_root", "classify", "clone_path", "freshness_window", "is_url",
-    "open_url", "redact",
+    "clone_filter", "open_url", "redact",
 ]

@@ -185,6 +185,8 @@ class Snapshot:
 
     def models(self, names: Iterable[str] | None = None) -> list[ModelState]:
         out = []
+        if names is None:
+            self.repo.complete_clone()  # every model is read: a blob-less clone gets all its files at once
         for name in names if names is not None else self.model_names():
             state = self.model(name)
             if state is not None:
@@ -195,6 +197,7 @@ class Snapshot:
         """Every model that reads, and what is wrong with each one that does not (for listings)."""
         states: list[ModelState] = []
         broken: list[ManifestError] = []
+        self.repo.complete_clone()  # every model is read: a blob-less clone gets all its files at once
         for name in self.model_names():
             try:
                 state = self.model(name)
@@ -364,6 +367,7 @@ def read_model_tree(repo: GitRepo, name: str, tree_oid: str,
     any error, ``gitreg check`` reports them all.
     """
     path = f"{MODELS_PATH}/{name}"
+    repo.prefetch([tree_oid])  # a blob-less clone: the folder's missing files in one fetch
     children = {e.name: e for e in repo.tree_entries(tree_oid)}
     card = children.pop("model.yaml", None)
     model_doc = None
@@ -413,8 +417,10 @@ def prefetch_model_trees(repo: GitRepo, tree_oids: list[str]) -> None:
     """Ask git for many model folders at once: their trees, version trees and manifests, three exchanges in all.
 
     The answers stay in the repository's object reader, so that :func:`read_model_tree` on
-    each of these folders then needs no round trip of its own.
+    each of these folders then needs no round trip of its own.  A blob-less clone is completed
+    first (this reads the registry as a whole).
     """
+    repo.complete_clone()
     trees = [t for t in repo.reader.ask(tree_oids) if t is not None and t[1] == "tree"]
     blobs: list[str] = []
     folders: list[str] = []

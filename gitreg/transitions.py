@@ -102,6 +102,7 @@ def transitions(repo: GitRepo, changes: list[CommitChange]) -> dict[str, list[Tr
         for path, (old, new) in change.files.items():
             if "/versions/" in path:
                 wanted += [b for b in (old, new) if b != ZERO_OID]
+    repo.prefetch_blobs(wanted)  # a blob-less clone: one fetch for all of them
     blobs = dict(zip(wanted, repo.read_blobs(wanted))) if wanted else {}
     return {c.commit: _of_commit(c, blobs) for c in changes}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import git
-from gitreg import Client
+from gitreg import Client, state
 from gitreg.errors import ManifestError
 from gitreg.git import GitRepo
 from gitreg.remote import clone_path
@@ -19,14 +19,18 @@ from test_remote import file_url, remote_repo, remote_tags  # noqa: F401  (fixtu
 
 @pytest.fixture
 def network(monkeypatch):
-    """Every git fetch, push and clone gitreg runs, in order."""
+    """Every git fetch, push and clone gitreg runs, in order ("files": a blob-less clone's missing
+    files fetched; the host the tests run serves blob-less clones)."""
     calls: list[str] = []
     real_run = GitRepo.run
     real_anywhere = GitRepo.run_anywhere
+    real_start = GitRepo.start_anywhere
 
     def run(self, *args, **kwargs):
         if args and args[0] in ("fetch", "push", "clone", "ls-remote"):
             calls.append(args[0])
+        elif "fetch" in args and "--stdin" in args:
+            calls.append("files")
         return real_run(self, *args, **kwargs)
 
     def anywhere(args, cwd):
@@ -34,9 +38,20 @@ def network(monkeypatch):
             calls.append("clone")
         return real_anywhere(args, cwd)
 
+    def start(args, cwd):
+        if args and args[0] == "clone":
+            calls.append("clone")
+        return real_start(args, cwd)
+
     monkeypatch.setattr(GitRepo, "run", run)
     monkeypatch.setattr(GitRepo, "run_anywhere", staticmethod(anywhere))
+    monkeypatch.setattr(GitRepo, "start_anywhere", staticmethod(start))
     return calls
+
+
+def refs_traffic(calls: list[str]) -> list[str]:
+    """The calls that move or read the branch and tags (not a model's files)."""
+    return [c for c in calls if c != "files"]
 
 
 def seed_models(remote: Path, names: list[str]) -> None:
@@ -53,12 +68,15 @@ def local_tags(url: str) -> list[str]:
 def test_first_use_clones_the_branch_without_anyone_s_tags(remote_repo, tmp_path, monkeypatch, network):
     seed_models(remote_repo, ["a", "b", "c"])
     monkeypatch.setenv("GITREG_CACHE_DIR", str(tmp_path / "runner"))  # a fresh runner
+    state._LOADED.clear()  # a new process: nothing read before
     url = file_url(remote_repo)
     network.clear()
     client = Client(url)
     assert [v.number for v in client.list_model_versions("b")] == [1]
     assert client.get_model_version("b", "production").number == 1
-    assert network == ["clone"]  # what the clone brought is trusted: no fetch right after it
+    # what the clone brought is trusted: no fetch right after it; the registry's own files came with
+    # the clone, model b's in one request
+    assert network == ["clone", "files", "files"]
     assert local_tags(url) == []
     # the audit trail of one model brings that model's tags, and only those
     assert [e.kind for e in client.version_history("b")] == ["registered", "stage"]
@@ -73,10 +91,10 @@ def test_a_write_on_a_fresh_clone_is_one_push(remote_repo, tmp_path, monkeypatch
     network.clear()
     client = Client(url)
     client.create_model_version("a")
-    assert network == ["clone", "push"]
+    assert refs_traffic(network) == ["clone", "push"]
     network.clear()
     client.log_metadata("a", 2, {"accuracy": 0.9})
-    assert network.count("push") == 1 and network.count("fetch") <= 1
+    assert network.count("push") == 1 and network.count("fetch") <= 1 and network.count("files") <= 1
     assert git(remote_repo, "log", "-1", "--format=%s", "main").startswith("a v2")
     assert remote_tags(remote_repo, "models/a/v*") == ["models/a/v1", "models/a/v2"]
 
@@ -96,7 +114,7 @@ def test_a_stale_clone_never_reuses_a_number(remote_repo, tmp_path, monkeypatch,
     network.clear()
     a = Client(url)  # within its freshness window: no fetch on open
     assert a.create_model_version("m").number == 5
-    assert network == ["push", "fetch", "push"]  # the refused guess, the fetch, the push that landed
+    assert refs_traffic(network) == ["push", "fetch", "push"]  # the refused guess, the fetch, the push that landed
     numbers = sorted(int(t.rsplit("/v", 1)[1]) for t in remote_tags(remote_repo, "models/m/v*"))
     assert numbers == [1, 2, 3, 4, 5]
     assert git(remote_repo, "show", "main:.mcp/models/m/versions/5.yaml").count("number: 5") == 1
@@ -113,7 +131,7 @@ def test_after_a_lost_race_writes_fetch_first(remote_repo, tmp_path, monkeypatch
     network.clear()
     a.create_model_version("m")  # refused once: contention seen
     a.create_model_version("m")
-    assert network == ["push", "fetch", "push", "fetch", "push"]
+    assert refs_traffic(network) == ["push", "fetch", "push", "fetch", "push"]
 
 
 # ---------------------------------------------------------------- registries that tag stage changes only

@@ -2,6 +2,8 @@
 
 - :mod:`.objects`: git's object formats computed in-process (ids, trees, messages);
 - :mod:`.process`: running a git command, and git's refusals (locks, compare-and-swap);
+- :mod:`.network`: what a failed network command means; URLs safe to print;
+- :mod:`.partial`: blob-less clones, their missing files fetched in one request;
 - :mod:`.reader`: reading objects through one long-lived ``git cat-file --batch``;
 - :mod:`.worktree`: the work tree and index of the paths a write touched;
 - :mod:`.repo`: :class:`GitRepo`, discovery, refs, tags, identity, commits, housekeeping.

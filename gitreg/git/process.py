@@ -29,6 +29,15 @@ def git_env() -> dict[str, str]:
     return env
 
 
+def start_git(cmd: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+    """Start a git command and return at once (its output is read with ``communicate()``)."""
+    try:
+        return subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=git_env())
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH; install git and retry") from None
+
+
 def run_git(cmd: list[str], cwd: Path, input: bytes | None = None, check: bool = True,
          env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
     full_env = git_env()

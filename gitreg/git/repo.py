@@ -21,7 +21,8 @@ from typing import Iterator, Mapping, Sequence
 from ..errors import BareRepositoryError, GitError, NotARegistryError
 from .objects import (BLOB_MODE, TREE_MODE, ZERO_OID, TreeEntry, clean_message, compress_loose, encode_object,
                       format_tree, tree_order)
-from .process import CAS_MARKERS, LOCK_HELD, lock_held_error, run_git
+from . import partial
+from .process import CAS_MARKERS, LOCK_HELD, lock_held_error, run_git, start_git
 from .reader import ObjectReader
 from .worktree import WorkTree
 
@@ -63,6 +64,8 @@ class GitRepo:
         self.reader = ObjectReader(root)
         self._packed: tuple[tuple[int, ...], bytes] | None = None  # packed-refs as last read, with its stamp
         self.worktree = WorkTree(self)
+        self._promisor: str | None = partial.promisor(common_dir)  # a blob-less clone's remote
+        self._complete: set[str] = set()  # trees known to have every file here
 
     # ------------------------------------------------------------ discovery
 
@@ -113,6 +116,11 @@ class GitRepo:
     def run_anywhere(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
         """A git command outside any repository (clone, ls-remote); never raises on failure."""
         return run_git(["git", *args], cwd=cwd, check=False)
+
+    @staticmethod
+    def start_anywhere(args: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+        """Start a git command outside any repository and return at once."""
+        return start_git(["git", *args], cwd=cwd)
 
     def out(self, *args: str, input: bytes | None = None) -> str:
         return self.run(*args, input=input).stdout.decode("utf-8", "replace").strip()
@@ -245,7 +253,7 @@ class GitRepo:
         """Commits in ``rev``'s history that added files under ``path``: (commit, ISO date, author, message,
         the added paths), newest first; one ``git log``."""
         fmt = "%x01%H%x00%aI%x00%an <%ae>%x00%B%x00"
-        out = self.run("log", f"--format={fmt}", "--diff-filter=A", "--name-only", "-z", rev, "--", path,
+        out = self.run("log", f"--format={fmt}", "--diff-filter=A", "--no-renames", "--name-only", "-z", rev, "--", path,
                        check=False).stdout.decode("utf-8", "replace")
         found = []
         for record in out.split("\x01")[1:]:
@@ -408,6 +416,39 @@ class GitRepo:
         if any(marker in err for marker in CAS_MARKERS):
             return RefUpdate(False, tuple(lost))
         raise GitError(f"git could not move {', '.join(ref for ref, _n, _o in updates)}: {err}")
+
+    # ------------------------------------------------------------ blob-less clones
+
+    @property
+    def is_partial(self) -> bool:
+        """Whether this is a blob-less clone that may lack files (see :mod:`.partial`)."""
+        return self._promisor is not None
+
+    def prefetch(self, trees: Sequence[str]) -> None:
+        """Fetch, in one request, every file under ``trees`` (tree ids) that this clone lacks.
+
+        Nothing to do (and no process run) in a complete clone; each tree is checked once per process.
+        """
+        if self._promisor is None:
+            return
+        todo = [t for t in dict.fromkeys(trees) if t not in self._complete]
+        if todo:
+            partial.fetch(self, self._promisor, partial.missing(self, todo))
+            self._complete.update(todo)
+
+    def prefetch_blobs(self, oids: Sequence[str]) -> None:
+        """Fetch the blobs ``oids`` in one request if this clone may lack them (git skips what it has)."""
+        if self._promisor is not None and oids:
+            partial.fetch(self, self._promisor, sorted(set(oids)))
+
+    def complete_clone(self) -> None:
+        """Fetch every file this blob-less clone lacks, after which it is an ordinary clone
+        (for operations that read the whole registry)."""
+        if self._promisor is None:
+            return
+        partial.fetch(self, self._promisor, partial.missing(self, None))
+        partial.unmark(self.common_dir)
+        self._promisor = None
 
     # ------------------------------------------------------------ objects
 
