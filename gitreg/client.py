@@ -398,13 +398,14 @@ class Client:
         """Recorded runs, oldest first; of one model version (by its ``runs``) or pipeline if given."""
         if model_name is not None:
             model_name = _model(model_name)
-        from .pipelines.runs import read_run, run_ids
+        from .pipelines.runs import prefetch_runs, read_run, run_ids
 
         snap = self.registry.snapshot()
         if model_name is not None:
             ids = list(self.get_model_version(model_name, version).runs)
         else:
             ids = run_ids(self.registry.repo, snap.commit)
+        prefetch_runs(self.registry.repo, snap.commit, ids)
         runs = [r for r in (read_run(self.registry.repo, snap.commit, i) for i in ids) if r is not None]
         if pipeline is not None:
             runs = [r for r in runs if r.pipeline == pipeline]

@@ -129,3 +129,33 @@ def test_files_that_cannot_be_fetched_are_a_remote_error_saying_what_to_do(hub, 
     assert "Traceback" not in out.err and "cannot reach" in out.err
     (tmp_path / "moved.git").rename(hub)  # back: the same clone reads it now
     assert Client(url(hub)).get_model_version("beta", "production").number == 2
+
+
+def test_listing_runs_fetches_their_files_in_one_request(tmp_path, monkeypatch):
+    from typing import Annotated
+
+    from gitreg import Model, pipeline, step
+
+    seed = tmp_path / "seed"
+    Client.init(seed, store=str(tmp_path / "store"))
+    monkeypatch.chdir(seed)
+
+    @step
+    def work() -> Annotated[int, "value"]:
+        return 1
+
+    @pipeline(model=Model("runs"))
+    def training():
+        work()
+
+    ids = {training().id for _ in range(3)}
+    bare = tmp_path / "srv" / "models.git"
+    bare.parent.mkdir()
+    subprocess.run(["git", "clone", "-q", "--bare", str(seed), str(bare)], check=True)
+    monkeypatch.setenv("GITREG_FRESHNESS", "3600")
+    state._LOADED.clear()
+    client = Client(url(bare))
+    assert client.get_model_version("runs", "latest").number == 3
+    before = packs(bare)
+    assert {r.id for r in client.list_runs()} == ids
+    assert packs(bare) == before + 1  # three run files, one request

@@ -284,6 +284,15 @@ def read_run(repo: Any, commit: str | None, run_id: str) -> RunManifest | None:
     return RunManifest.from_dict(doc)
 
 
+def prefetch_runs(repo: Any, commit: str | None, ids: list[str]) -> None:
+    """A blob-less clone: fetch the run files about to be read in one request (not one each)."""
+    if not repo.is_partial or commit is None or not ids:
+        return
+    tree = repo.read_tree(f"{commit}:{RUNS_PATH}")
+    wanted = {f"{run_id}.yaml" for run_id in ids}
+    repo.prefetch_blobs([e.oid for e in tree[1] if e.name in wanted] if tree else [])
+
+
 def run_ids(repo: Any, commit: str | None) -> list[str]:
     tree = repo.read_tree(f"{commit}:{RUNS_PATH}") if commit else None
     return sorted(e.name[:-5] for e in tree[1] if e.name.endswith(".yaml")) if tree else []

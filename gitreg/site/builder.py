@@ -365,6 +365,7 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
     out = Path(out).absolute()
     builder = _Builder(registry, out, store_url)
     snap, repo = builder.snap, builder.repo
+    repo.complete_clone()  # the site shows every model and run: a blob-less clone gets all its files at once
     fingerprint = _fingerprint() + (store_url or "")
     state_path = out / STATE_FILE
     previous: dict[str, Any] = {}
