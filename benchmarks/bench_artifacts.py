@@ -55,7 +55,7 @@ def read_and_hash(path: Path) -> None:
 
 
 def bench(label: str, value: Any, plain: Callable[[Path], Any], runs: int, root: Path) -> list[tuple]:
-    from gitreg import materializers
+    from gitreg import artifacts, materializers
 
     client = Client(root)
     store = client.registry.store()
@@ -82,9 +82,9 @@ def bench(label: str, value: Any, plain: Callable[[Path], Any], runs: int, root:
             other = time.perf_counter_ns().to_bytes(8, "little") + value[8:]
         fresh[:] = [other]
 
-    def save() -> None:
-        stored, _ = store.put_written(lambda path: materializers.save(fresh[0], path))
-        written.append(root / stored.uri)
+    def save() -> None:  # what Model.save_artifact does before committing the link
+        link = artifacts.save_object(client.registry, fresh[0], "bench-save", None)
+        written.append(root / link.uri)
 
     def save_via_copy() -> None:  # what saving did before: a temporary file, copied into the store
         with tempfile.TemporaryDirectory(prefix="gitreg-") as folder:

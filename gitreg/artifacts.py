@@ -39,7 +39,11 @@ def check_type(artifact_type: str) -> str:
 def save_object(registry: "Registry", obj: Any, name: str, artifact_type: str | None,
                 run: str | None = None, step: str | None = None) -> ArtifactLink:
     """Serialise ``obj`` with its materializer and store it; the link is not committed yet."""
-    stored, saved = registry.store().put_written(lambda path: materializers.save(obj, path))
+    store = registry.store()
+    if materializers.streams(obj):  # hashed as it is written, never read back
+        stored, saved = store.put_stream(lambda fh: materializers.save_stream(obj, fh))
+    else:
+        stored, saved = store.put_written(lambda path: materializers.save(obj, path))
     if artifact_type is None:
         artifact_type = "model" if saved.model_kind else "data"
     return _link(name, check_type(artifact_type), stored, saved.format, False, run, step)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Union
+from typing import Any, BinaryIO, Callable, Iterable, Union
 
 from .errors import MaterializerError
 
@@ -54,6 +54,8 @@ class Materializer:
     save: Callable[[Any, Path], None]
     load: Callable[[Path, tuple[str, ...]], Any]  # (path, types the caller trusts)
     model_kind: bool = False     # objects of this kind are trained models
+    # writes the same bytes as ``save`` in order to a file object that cannot seek (hashed on the way)
+    stream: Callable[[Any, BinaryIO], None] | None = None
 
     @property
     def runs_code(self) -> bool:
@@ -95,12 +97,28 @@ def _save_bytes(obj: Any, path: Path) -> None:
     path.write_bytes(bytes(obj))
 
 
+def _stream_bytes(obj: Any, fh: BinaryIO) -> None:
+    fh.write(obj)
+
+
 def _save_text(obj: Any, path: Path) -> None:
     path.write_text(obj, encoding="utf-8")
 
 
+def _stream_text(obj: Any, fh: BinaryIO) -> None:
+    fh.write(obj.encode("utf-8"))
+
+
+def _json_text(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, indent=1, allow_nan=False)
+
+
 def _save_json(obj: Any, path: Path) -> None:
-    path.write_text(json.dumps(obj, sort_keys=True, indent=1, allow_nan=False), encoding="utf-8")
+    path.write_text(_json_text(obj), encoding="utf-8")
+
+
+def _stream_json(obj: Any, fh: BinaryIO) -> None:
+    fh.write(_json_text(obj).encode("utf-8"))
 
 
 def _save_pickle(obj: Any, path: Path) -> None:
@@ -126,10 +144,14 @@ def _is_numpy(obj: Any) -> bool:
 
 
 def _save_numpy(obj: Any, path: Path) -> None:
+    with open(path, "wb") as fh:
+        _stream_numpy(obj, fh)
+
+
+def _stream_numpy(obj: Any, fh: BinaryIO) -> None:
     import numpy as np
 
-    with open(path, "wb") as fh:
-        np.save(fh, obj, allow_pickle=False)
+    np.save(fh, obj, allow_pickle=False)
 
 
 def _load_numpy(path: Path, _trusted: tuple[str, ...]) -> Any:
@@ -233,13 +255,16 @@ def _is_torch_module(obj: Any) -> bool:
 
 #: In order of preference: the first that matches and can hold the object is used.
 MATERIALIZERS: tuple[Materializer, ...] = (
-    Materializer("bytes", lambda o: isinstance(o, (bytes, bytearray)), _save_bytes, lambda p, _t: p.read_bytes()),
-    Materializer("text", lambda o: isinstance(o, str), _save_text, lambda p, _t: p.read_text(encoding="utf-8")),
-    Materializer("numpy", _is_numpy, _save_numpy, _load_numpy),
+    Materializer("bytes", lambda o: isinstance(o, (bytes, bytearray)), _save_bytes, lambda p, _t: p.read_bytes(),
+                 stream=_stream_bytes),
+    Materializer("text", lambda o: isinstance(o, str), _save_text, lambda p, _t: p.read_text(encoding="utf-8"),
+                 stream=_stream_text),
+    Materializer("numpy", _is_numpy, _save_numpy, _load_numpy, stream=_stream_numpy),
     Materializer("parquet", _is_pandas, _save_parquet, _load_parquet),
     Materializer("skops", _is_sklearn, _save_skops, _load_skops, model_kind=True),
     Materializer("torch", _is_torch_module, _save_pickle, _load_pickle, model_kind=True),
-    Materializer("json", _is_json_value, _save_json, lambda p, _t: json.loads(p.read_text(encoding="utf-8"))),
+    Materializer("json", _is_json_value, _save_json, lambda p, _t: json.loads(p.read_text(encoding="utf-8")),
+                 stream=_stream_json),
     Materializer("pickle", lambda o: True, _save_pickle, _load_pickle),
     # Formats earlier gitreg versions wrote (pickles): loaded, never written any more.
     Materializer("pandas", _never, _save_pickle, _load_pickle),
@@ -281,6 +306,24 @@ def save(obj: Any, path: Path) -> Saved:
             ) from None
         return Saved(materializer.format, model_kind)
     raise MaterializerError(f"no materializer for {type(obj).__name__}")  # pragma: no cover - pickle matches all
+
+
+def streams(obj: Any) -> bool:
+    """Whether ``obj``'s format is written in one pass to a file object (see :func:`save_stream`)."""
+    return for_object(obj)[0].stream is not None
+
+
+def save_stream(obj: Any, fh: BinaryIO) -> Saved:
+    """Write ``obj`` to ``fh`` in its format, in order (for objects :func:`streams` says yes to):
+    the same bytes :func:`save` would write to a file."""
+    materializer = for_object(obj)[0]
+    if materializer.stream is None:
+        raise MaterializerError(f"{materializer.format} is not written in one pass; save it to a path")
+    try:
+        materializer.stream(obj, fh)
+    except Exception as exc:  # noqa: BLE001 - any library's failure to serialise is the user's to see
+        raise MaterializerError(f"cannot save {type(obj).__name__} as {materializer.format}: {_one_line(exc)}") from None
+    return Saved(materializer.format, materializer.model_kind)
 
 
 def trusted_names(trusted: Trusted | None) -> tuple[str, ...]:

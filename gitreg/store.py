@@ -29,7 +29,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
 
 from .errors import (
     ArtifactRefusedError, ArtifactStoreError, AuthenticationError, GitregError, IntegrityError, InvalidValueError,
@@ -306,6 +306,34 @@ class ArtifactStore:
             if tmp.exists():
                 tmp.unlink()
         return StoredObject(self.object_uri(sha), sha, size, "file"), result
+
+    def put_stream(self, write: Callable[[BinaryIO], T]) -> tuple[StoredObject, T]:
+        """Store the bytes ``write(fh)`` writes, in order, to a binary file object; returns what was
+        stored and what ``write`` returned.
+
+        In a local store the bytes are hashed as they are written (never read back) and the file
+        is renamed to its content address.  ``fh`` cannot seek: writers that need to (zip files)
+        use :meth:`put_written`.
+        """
+        if not self._is_local_fs(self.fs):
+            def to_path(path: Path) -> T:
+                with open(path, "wb") as fh:
+                    return write(fh)
+            return self.put_written(to_path)
+        with _boundary(f"cannot write to {self.uri}", self.uri):
+            tmp = self._local_scratch()
+        try:
+            with _boundary(f"cannot store a new object in {self.uri}", self.uri):
+                raw = open(tmp, "wb", buffering=0)
+            with raw:
+                sink = _HashingWriter(raw)
+                result = write(sink)
+            with _boundary(f"cannot store a new object in {self.uri}", self.uri):
+                self._settle(tmp, sink.sha256())
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return StoredObject(self.object_uri(sink.sha256()), sink.sha256(), sink.size, "file"), result
 
     def _ignore_in_git(self, base: Path) -> None:
         """A store folder inside the repository ignores itself."""
@@ -926,6 +954,40 @@ def _classify(exc: BaseException, what: str, uri: str | None = None) -> GitregEr
 
 def _listing_bytes(files: list[dict[str, Any]]) -> bytes:
     return json.dumps({"format": 1, "files": files}, sort_keys=True, separators=(",", ":")).encode()
+
+
+class _HashingWriter:
+    """A write-only binary file that hashes what passes through it on the way to ``raw``."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self._digest.update(view)
+        left = view
+        while left:
+            written = self._raw.write(left)
+            left = left[written:]
+        self.size += len(view)
+        return len(view)
+
+    def tell(self) -> int:
+        return self.size
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        return None
+
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
 
 
 def _file_chunks(fh: Any, limit: int | None = None) -> Iterator[memoryview]:

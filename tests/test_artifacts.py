@@ -259,3 +259,37 @@ def test_external_directory_link(repo, client, tmp_path):
     with pytest.raises(IntegrityError):
         m.get_artifact("shards").download(tmp_path / "copy2")
     assert not (tmp_path / "copy2").exists()
+
+
+def test_a_streamed_save_stores_exactly_what_a_file_save_writes(repo, client, tmp_path):
+    np = pytest.importorskip("numpy")
+    m = Model("iris")
+    values = {"raw": bytearray(b"\x00\xffbytes" * 1000), "text": "héllo\n" * 100, "cfg": {"a": [1, 2.5], "b": None},
+              "grid": np.arange(3 * 1024 * 1024, dtype="float64").reshape(1024, -1)[:, ::2]}  # not contiguous
+    for name, value in values.items():
+        assert materializers.streams(value)
+        link = m.save_artifact(value, name)
+        stored = repo / link.uri
+        data = stored.read_bytes()
+        assert hashlib.sha256(data).hexdigest() == link.sha256 and len(data) == link.size
+        reference = tmp_path / name
+        materializers.save(value, reference)  # the path-based writer of the same format
+        assert data == reference.read_bytes()
+        loaded = m.load_artifact(name)
+        assert (loaded == value).all() if name == "grid" else loaded == value
+    assert not [p for p in (repo / ".gitreg/store/objects").rglob(".tmp-*")]  # nothing half-written left
+
+
+def test_a_streamed_save_that_fails_leaves_nothing_behind(repo, client, monkeypatch):
+    import dataclasses
+
+    def broken(obj, fh):
+        fh.write(b"partial bytes")
+        raise OSError("disk full")
+
+    patched = tuple(dataclasses.replace(m, stream=broken) if m.format == "bytes" else m
+                    for m in materializers.MATERIALIZERS)
+    monkeypatch.setattr(materializers, "MATERIALIZERS", patched)
+    with pytest.raises(MaterializerError, match="disk full"):
+        Model("iris").save_artifact(b"payload", "raw")
+    assert [p for p in (repo / ".gitreg/store").rglob("*") if p.is_file() and p.name != ".gitignore"] == []
