@@ -180,3 +180,19 @@ def test_the_option_round_trips_and_is_validated(repo, light):
     git(repo, "commit", "-qam", "broken")
     with pytest.raises(ManifestError, match="registration_tags"):
         Client(repo)
+
+
+def test_the_site_timeline_shows_registrations_without_registration_tags(repo, light, tmp_path):
+    light.create_model_version("m", reason="baseline")
+    light.create_model_version("m")
+    light.update_model_version("m", 2, stage="production", reason="better")
+    light.create_model_version("other")
+    from gitreg.site.builder import build_site
+
+    build_site(light.registry, tmp_path / "site")
+    page = (tmp_path / "site/models/m/index.html").read_text()
+    timeline = page[page.index("Stage timeline"):]
+    assert timeline.count("registered") == 2 and "baseline" in timeline and "better" in timeline
+    assert timeline.index('href="v1.html"') < timeline.index('href="v2.html"')
+    other = (tmp_path / "site/models/other/index.html").read_text()
+    assert other[other.index("Stage timeline"):].count("registered") == 1

@@ -92,15 +92,25 @@ def make_plot(key: str, versions: Sequence["VersionManifest"], flat: Sequence[di
     return Plot(key, tuple(points), line, value_text(lo), value_text(hi))
 
 
-class _ModelRefs:
-    """What :func:`gitreg.history.model_history` needs of a repository, from one listing of all tags."""
+Added = tuple[str, str, str, str, list[str]]  # what GitRepo.added_by gives: commit, date, author, message, paths
 
-    def __init__(self, repo: "GitRepo", refs: list["RefInfo"]) -> None:
+
+class _ModelRefs:
+    """What :func:`gitreg.history.model_history` needs of a repository, from one listing of all tags
+    (and, for a registry without registration tags, one log of the commits that added manifests)."""
+
+    def __init__(self, repo: "GitRepo", refs: list["RefInfo"], added: list[Added] = ()) -> None:  # type: ignore[assignment]
         self._repo = repo
         self._refs = refs
+        self._added = added
 
     def list_refs(self, pattern: str) -> list["RefInfo"]:
         return [r for r in self._refs if r.name.startswith(pattern)]
+
+    def added_by(self, _rev: str, path: str) -> list[Added]:
+        inside = path.rstrip("/") + "/"
+        found = [(c, d, a, m, [p for p in paths if p.startswith(inside)]) for c, d, a, m, paths in self._added]
+        return [entry for entry in found if entry[4]]
 
     def rev_list(self, *args: str) -> list[str]:
         return self._repo.rev_list(*args)
@@ -187,6 +197,18 @@ class _Builder:
         self.store_url = store_url
         self.written = 0
         self.folders: dict[str, dict[str, int]] = {}  # output folder -> {file: size}, listed once
+        # without registration tags, registrations are read from the commits that added the version
+        # manifests: one log for every model, read before the workers start
+        self.added: dict[str, list[Added]] = {}
+        if not self.config.registration_tags and self.snap.commit is not None:
+            from ..state import MODELS_PATH
+
+            for commit, date, author, message, paths in self.repo.added_by(self.snap.commit, MODELS_PATH):
+                by_model: dict[str, list[str]] = {}
+                for path in paths:
+                    by_model.setdefault(path[len(MODELS_PATH) + 1:].split("/", 1)[0], []).append(path)
+                for model, files in by_model.items():
+                    self.added.setdefault(model, []).append((commit, date, author, message, files))
 
     # ------------------------------------------------------------ links
 
@@ -237,7 +259,9 @@ class _Builder:
         from ..history import model_history
 
         name = state.name
-        events = model_history(_ModelRefs(self.repo, refs), self.config.tag_prefix, name)  # type: ignore[arg-type]
+        events = model_history(_ModelRefs(self.repo, refs, self.added.get(name, [])),  # type: ignore[arg-type]
+                               self.config.tag_prefix, name, registration_tags=self.config.registration_tags,
+                               commit=self.snap.commit)
         versions = list(state.versions)
         flat = [flatten(v.metadata) for v in versions]
         keys = sorted(set().union(*flat)) if flat else []
