@@ -233,6 +233,13 @@ class AuthenticationError(RemoteError):
     exit_code = 16
 
 
+class StoreAuthenticationError(AuthenticationError, ArtifactStoreError):
+    """The artifact store refused the credentials: an authentication error (exit 16) and a store
+    error alike, so code that catches either catches it."""
+
+    exit_code = 16
+
+
 class DivergedError(RemoteError):
     """The local branch and the remote's branch have each moved on."""
 

@@ -13,7 +13,7 @@ files are read and written in ``CHUNK`` blocks with no read-ahead cache (memory
 stays bounded whatever the backend's defaults), the first contact with a store
 is bounded by :func:`store_timeout` and fails fast when nothing listens at its
 endpoint, and backend failures become one line: refused credentials an
-:class:`~gitreg.errors.AuthenticationError`, anything else an
+:class:`~gitreg.errors.StoreAuthenticationError` (also an ``AuthenticationError``), anything else an
 :class:`~gitreg.errors.ArtifactStoreError`.
 """
 
@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
 
 from .errors import (
-    ArtifactRefusedError, ArtifactStoreError, AuthenticationError, GitregError, IntegrityError, InvalidValueError,
+    ArtifactRefusedError, ArtifactStoreError, GitregError, IntegrityError, InvalidValueError,
+    StoreAuthenticationError,
 )
 from .stamps import read_record, stat_stamp, write_record
 from .store_options import PROTOCOL_FAMILY, credentials_hint, store_family
@@ -943,8 +944,8 @@ def _classify(exc: BaseException, what: str, uri: str | None = None) -> GitregEr
     remote = "://" in where and not where.startswith(("file://", "memory://"))  # a local folder's
     if remote and (names & _AUTH_NAMES or any(isinstance(error, PermissionError) for error in chain)  # permissions
             or any(_status(error) in (401, 403) for error in chain) or any(m in text for m in _AUTH_MARKERS)):
-        return AuthenticationError(where, f"{what}: the store refused the credentials ({said});"
-                                          f" {credentials_hint(where)}, then retry")
+        return StoreAuthenticationError(where, f"{what}: the store refused the credentials ({said});"
+                                               f" {credentials_hint(where)}, then retry")
     if names & _UNREACHABLE_NAMES:
         return ArtifactStoreError(f"{what}: the store cannot be reached ({said}); check that it is up and its"
                                   " endpoint (.mcp/registry.yaml, the environment)")

@@ -451,3 +451,18 @@ def test_refused_credentials_exit_16_in_one_line(name, request, hermetic, monkey
     line = _one_error_line(result)
     assert "refused the credentials" in line and hint in line
     assert time.monotonic() - started < 15
+
+
+def test_refused_store_credentials_are_caught_as_a_store_error_and_as_refused_credentials(
+        request, hermetic, monkeypatch):
+    from gitreg import Client
+    from gitreg.errors import ArtifactStoreError, AuthenticationError
+
+    endpoint = request.getfixturevalue("s3_checking_credentials")
+    store = Backend("s3", f"s3://models/{uuid.uuid4().hex[:12]}", {"client_kwargs": {"endpoint_url": endpoint}},
+                    {"AWS_ACCESS_KEY_ID": "AKIAWRONGWRONGWRONG0", "AWS_SECRET_ACCESS_KEY": "wrong"})
+    _registry_on(store, hermetic, monkeypatch)
+    with pytest.raises(ArtifactStoreError) as info:  # what code handling store failures catches
+        Client(hermetic).add_artifact("m", 1, str(hermetic / "w.bin"), "w")
+    assert isinstance(info.value, AuthenticationError) and info.value.exit_code == 16
+    assert "refused the credentials" in str(info.value)
