@@ -15,6 +15,7 @@ import pytest
 
 from gitreg import Model
 from gitreg import store as store_module
+from gitreg.store import hashing
 from gitreg.errors import ArtifactRefusedError, IntegrityError
 
 from test_artifacts import _use_store
@@ -24,14 +25,14 @@ from test_artifacts import _use_store
 def hashed(monkeypatch):
     """Bytes gitreg's store hashed, counted (a verified load hashes none)."""
     seen = []
-    real = store_module._digest
+    real = hashing.digest
 
     def counting(chunks, *args, **kwargs):
         sha, size = real(chunks, *args, **kwargs)
         seen.append(size)
         return sha, size
 
-    monkeypatch.setattr(store_module, "_digest", counting)
+    monkeypatch.setattr(hashing, "digest", counting)
     return seen
 
 
