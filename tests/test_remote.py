@@ -306,3 +306,15 @@ def test_a_retry_on_a_moved_remote_still_protects_uncommitted_registry_edits(cod
     with pytest.raises(DirtyManifestsError, match="other/model.yaml"):
         Client(b).create_model_version("iris")
     assert card.read_text().endswith("# uncommitted hand edit\n")
+
+
+def test_a_repository_keeping_its_refs_in_reftable_is_refused_saying_how_to_convert(repo, capsys):
+    from gitreg.cli.app import main
+    from gitreg.errors import GitError
+
+    (repo / ".git" / "reftable").mkdir()  # what git 2.45+ makes for --ref-format=reftable
+    with pytest.raises(GitError, match="reftable"):
+        Client(repo)
+    assert main(["model", "list"]) == GitError.exit_code
+    err = capsys.readouterr().err
+    assert "git refs migrate --ref-format=files" in err and "Traceback" not in err

@@ -61,6 +61,13 @@ class GitRepo:
         self.git_dir = git_dir
         self.common_dir = common_dir
         self.bare = bare
+        if (common_dir / "reftable").is_dir():
+            # refs are read from their files (loose, then packed-refs): a reftable repository
+            # (git 2.45+) would look as if it had no refs at all
+            raise GitError(
+                f"{common_dir} keeps its refs in git's reftable format, which gitreg does not read; convert it"
+                " with `git refs migrate --ref-format=files` (git 2.46+) or use a clone made with the files"
+                " format (`git clone --ref-format=files`)")
         self.reader = ObjectReader(root)
         self._packed: tuple[tuple[int, ...], bytes] | None = None  # packed-refs as last read, with its stamp
         self.worktree = WorkTree(self)
