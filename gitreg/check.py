@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from .errors import InvalidValueError
 from .names import is_valid_name
@@ -32,6 +31,9 @@ from .tagnames import (
     StageTag, StageTagMessage, VersionTag, format_delete_subject, parse_delete_subject, parse_stage_message,
     parse_tag,
 )
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -168,8 +170,10 @@ def check(repo: GitRepo, rev: str = "HEAD", tags: bool = True, verify_signatures
     slot, inputs = _report_key(repo, commit, is_commit, rev, tags, listing)
     found = _remembered_report(repo, slot, inputs)
     if found is None:
-        found = _check_at(repo, commit, is_commit, rev, tags, listing)
-        del listing
+        text = listing.decode("utf-8", "replace")
+        del listing  # held once, as text
+        found = _check_at(repo, commit, is_commit, rev, tags, text)
+        del text
         cache_put(repo, slot, {"inputs": inputs, "prefix": found[0], "report": [
             found[1].models, found[1].versions, found[1].tags, [dataclasses.asdict(p) for p in found[1].problems]]})
     else:
@@ -225,7 +229,7 @@ def _remembered_report(repo: GitRepo, slot: str, inputs: str) -> tuple[str, Chec
 
 
 def _check_at(repo: GitRepo, commit: str, is_commit: bool, rev: str, tags: bool,
-              listing: bytes) -> tuple[str, CheckReport]:
+              listing: str) -> tuple[str, CheckReport]:
     """(tag prefix, report) of the registry at ``commit``: every problem, with its line, none accepted."""
     problems: list[Problem] = []
     reg = repo.read_blob(f"{commit}:{REGISTRY_PATH}")
@@ -238,7 +242,11 @@ def _check_at(repo: GitRepo, commit: str, is_commit: bool, rev: str, tags: bool,
     n_versions = 0
     models_tree = repo.read_tree(f"{commit}:{MODELS_PATH}")
     entries = list(models_tree[1]) if models_tree else []
-    summaries = _model_summaries(repo, [(e.name, e.oid) for e in entries if e.is_tree and is_valid_name(e.name)])
+    folders = [(e.name, e.oid) for e in entries if e.is_tree and is_valid_name(e.name)]
+    tag_commit = commit if is_commit else None
+    scan_tags = (lambda: _scan_tags(repo, tag_commit, rev, prefix, listing)) if tags else None
+    summaries, scan = _model_summaries(repo, folders, scan_tags)  # the tags are read while workers validate
+    del scan_tags
     for entry in entries:
         if not entry.is_tree:
             problems.append(Problem(f"{MODELS_PATH}/{entry.name}", "",
@@ -256,10 +264,10 @@ def _check_at(repo: GitRepo, commit: str, is_commit: bool, rev: str, tags: bool,
     del summaries
     _check_runs(repo, commit, problems)
     n_tags = 0
-    if tags:
-        n_tags = _check_tags(repo, commit if is_commit else None, rev, prefix, current, problems,
-                             registration_tags=config.get("registration_tags", True) if config else True,
-                             listing=listing)
+    if scan is not None:
+        _match_tags(repo, tag_commit, rev, prefix, scan, current, problems,
+                    registration_tags=config.get("registration_tags", True) if config else True)
+        n_tags = scan.count
     return prefix, CheckReport(commit, len(current), n_versions, n_tags, tuple(with_lines(repo, commit, problems)))
 
 
@@ -276,16 +284,16 @@ _SUMMARY_FORMAT = "check-models-1"
 _PREFETCH = 100  # model folders whose trees and manifests are asked for in one exchange
 
 
-def _model_summaries(repo: GitRepo, folders: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+def _model_summaries(repo: GitRepo, folders: list[tuple[str, str]],
+                     meanwhile: Callable[[], _T] | None = None) -> tuple[dict[str, dict[str, Any]], _T | None]:
     """Model name -> what checking its folder found: problems, counter, valid numbers and exclusive stages.
 
     A folder's result depends only on its name and its tree (immutable), so results are kept in one
     compact cache entry for the whole registry; only folders not in it are read and validated, in
     batches (trees and manifests of many models per exchange with git).  Full documents are never
-    held for more than one batch.
+    held for more than one batch.  Many folders are validated by worker processes, and ``meanwhile`` (if
+    given) runs here while they do; its result is returned with the summaries.
     """
-    from .stages import EXCLUSIVE_STAGES
-
     key = hashlib.sha1(_SUMMARY_FORMAT.encode()).hexdigest()
     cached = cache_get(repo, key)
     known: dict[str, Any] = cached if isinstance(cached, dict) else {}
@@ -298,22 +306,75 @@ def _model_summaries(repo: GitRepo, folders: list[tuple[str, str]]) -> dict[str,
             out[name] = fresh[f"{name}/{oid}"] = entry
         else:
             todo.append((name, oid))
-    for first in range(0, len(todo), _PREFETCH):
-        batch = todo[first:first + _PREFETCH]
-        prefetch_model_trees(repo, [oid for _n, oid in batch])
-        for name, oid in batch:
-            found: list[Problem] = []
-            model_doc, docs, count = read_model_tree(repo, name, oid, found)
-            valid = model_doc is not None and not any(p.severity == "error" for p in found)
-            out[name] = fresh[f"{name}/{oid}"] = {
-                "problems": [dataclasses.asdict(p) for p in found],
-                "counter": model_doc["counters"]["versions"] if valid else None,
-                "numbers": [d["number"] for d in docs],
-                "stages": {str(d["number"]): d["stage"] for d in docs if d["stage"] in EXCLUSIVE_STAGES},
-                "count": count,
-            }
+    batches = [todo[first:first + _PREFETCH] for first in range(0, len(todo), _PREFETCH)]
+    workers = _workers(len(batches))
+    result = None
+    if workers > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(workers, _start_worker, (repo,)) as pool:
+            parts = pool.imap(_summarize_in_worker, batches)
+            result = meanwhile() if meanwhile is not None else None
+            for names, summaries in parts:
+                for (name, oid), summary in zip(names, summaries):
+                    out[name] = fresh[f"{name}/{oid}"] = summary
+    else:
+        for batch in batches:
+            for (name, oid), summary in zip(batch, _summarize(repo, batch)):
+                out[name] = fresh[f"{name}/{oid}"] = summary
+        result = meanwhile() if meanwhile is not None else None
     if todo or len(fresh) != len(known):
         cache_put(repo, key, fresh)
+    return out, result
+
+
+#: Model folders to validate before the work is shared by processes (one per core, at most four).
+_PARALLEL_MIN_FOLDERS = 1000
+
+
+def _workers(batches: int) -> int:
+    """How many processes validate ``batches`` batches of model folders (1: this one)."""
+    import multiprocessing
+    import os
+
+    if batches * _PREFETCH < _PARALLEL_MIN_FOLDERS or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, 4, batches))
+
+
+_WORKER_REPO: GitRepo | None = None
+
+
+def _start_worker(repo: GitRepo) -> None:
+    """In a forked worker: its own reader of the repository (the parent's pipes stay the parent's)."""
+    global _WORKER_REPO
+    _WORKER_REPO = type(repo)(repo.root, repo.git_dir, repo.common_dir, repo.bare)
+
+
+def _summarize_in_worker(batch: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
+    assert _WORKER_REPO is not None
+    return batch, _summarize(_WORKER_REPO, batch)
+
+
+def _summarize(repo: GitRepo, batch: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """What checking each ``(name, tree)`` folder of ``batch`` finds (their trees and manifests are asked
+    for in three exchanges with git)."""
+    from .stages import EXCLUSIVE_STAGES
+
+    prefetch_model_trees(repo, [oid for _n, oid in batch])
+    out = []
+    for name, oid in batch:
+        found: list[Problem] = []
+        model_doc, docs, count = read_model_tree(repo, name, oid, found)
+        valid = model_doc is not None and not any(p.severity == "error" for p in found)
+        out.append({
+            "problems": [dataclasses.asdict(p) for p in found],
+            "counter": model_doc["counters"]["versions"] if valid else None,
+            "numbers": [d["number"] for d in docs],
+            "stages": {str(d["number"]): d["stage"] for d in docs if d["stage"] in EXCLUSIVE_STAGES},
+            "count": count,
+        })
     return out
 
 
@@ -392,7 +453,7 @@ def with_lines(repo: GitRepo, commit: str, problems: list[Problem]) -> list[Prob
 # them (git reads peeled targets from packed-refs without opening each tag), each line is cut with string
 # operations, and what is kept is per model (the numbers registered, the latest stage tags), not per tag.
 
-_TAG_CHUNK = 4096  # tags whose target commits are read with one ``git log`` when they must be verified
+_TAG_CHUNK = 8192  # tags whose target commits are read with one ``git log`` when they must be verified
 
 
 def _show_ref(repo: GitRepo) -> bytes:
@@ -406,8 +467,8 @@ def _tags_under(listing: str, base: str) -> Iterator[tuple[str, str, str | None]
     name: str | None = None
     oid = ""
     target: str | None = None
-    for line in io.StringIO(listing):
-        found, _, ref = line.rstrip("\n").partition(" ")
+    for line in _lines(listing):
+        found, _, ref = line.partition(" ")
         if ref.endswith("^{}"):
             if name is not None and ref[:-3] == name:
                 target = found
@@ -417,6 +478,17 @@ def _tags_under(listing: str, base: str) -> Iterator[tuple[str, str, str | None]
         name, oid, target = (ref, found, None) if ref.startswith(base) else (None, "", None)
     if name is not None:
         yield name, oid, target
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text``, one at a time (a list of them all, or a StringIO, would copy the text)."""
+    pos, find = 0, text.find
+    while pos < len(text):
+        end = find("\n", pos)
+        if end < 0:
+            end = len(text)
+        yield text[pos:end]
+        pos = end + 1
 
 
 def _is_count(text: str) -> bool:
@@ -458,17 +530,27 @@ def _stage_messages(repo: GitRepo, base: str) -> dict[str, tuple[str, str]]:
     return messages
 
 
-def _check_tags(repo: GitRepo, commit: str | None, rev: str, prefix: str, models: dict[str, _Model],
-                problems: list[Problem], registration_tags: bool = True, listing: bytes | None = None) -> int:
-    """Tags against manifests and history; ``listing``: the output of :func:`_show_ref`, if already read."""
+@dataclass(frozen=True)
+class _TagScan:
+    """What the tags say, before they are held against the manifests."""
+
+    count: int                                                  # tags under the prefix
+    problems: list[Problem]                                     # findings about the tags themselves
+    registered: dict[str, set[int]]                             # model -> numbers with a registration tag
+    outside: dict[str, set[int]]                                # those whose tag is outside the checked history
+    latest_stage: dict[tuple[str, str], tuple[int, StageTagMessage]]  # (model, stage) -> its latest tag
+
+
+def _scan_tags(repo: GitRepo, commit: str | None, rev: str, prefix: str, text: str) -> _TagScan:
+    """Every tag under ``prefix`` in ``text`` (the output of :func:`_show_ref`): its name, kind, message,
+    whether the checked history holds it, and whether it marks the commit that made its change."""
     base = f"refs/tags/{prefix}/"
-    text = (listing if listing is not None else _show_ref(repo)).decode("utf-8", "replace")
-    del listing
+    problems: list[Problem] = []
     unreachable = _unreachable_tags(repo, commit, prefix, text, base) if commit else set()
     messages = _stage_messages(repo, base)
     verifier = _TargetVerifier(repo, prefix)
     registered: dict[str, set[int]] = {}           # model -> numbers with a registration tag
-    reachable_numbers: dict[str, set[int]] = {}    # the same, for tags in the checked history
+    outside: dict[str, set[int]] = {}              # those of them whose tag is outside the checked history
     latest_stage: dict[tuple[str, str], tuple[int, StageTagMessage]] = {}
     n_refs = 0
     for ref, oid, target in _tags_under(text, base):
@@ -491,8 +573,8 @@ def _check_tags(repo: GitRepo, commit: str | None, rev: str, prefix: str, models
         message = None
         if stage is None:
             registered.setdefault(model, set()).add(n)
-            if ref not in unreachable:
-                reachable_numbers.setdefault(model, set()).add(n)
+            if ref in unreachable:
+                outside.setdefault(model, set()).add(n)
         else:
             subject, body = messages.get(ref, ("", ""))
             message = parse_stage_message(subject + "\n\n" + body)
@@ -504,8 +586,16 @@ def _check_tags(repo: GitRepo, commit: str | None, rev: str, prefix: str, models
             if key not in latest_stage or latest_stage[key][0] < n:
                 latest_stage[key] = (n, message)
         verifier.add(ref, oid, target, model, stage, message.number if message is not None else n)
-    del text, messages
     problems.extend(verifier.finish())
+    return _TagScan(n_refs, problems, registered, outside, latest_stage)
+
+
+def _match_tags(repo: GitRepo, commit: str | None, rev: str, prefix: str, scan: _TagScan,
+                models: dict[str, _Model], problems: list[Problem], registration_tags: bool = True) -> None:
+    """The tags held against the manifests: every version registered and every stage held has its tag, the
+    latest stage tag agrees, and no version with a reachable registration tag has disappeared."""
+    problems.extend(scan.problems)
+    registered, latest_stage = scan.registered, scan.latest_stage
     for model, state in models.items():
         have = registered.get(model, set())
         for number in sorted(state.numbers):
@@ -524,8 +614,9 @@ def _check_tags(repo: GitRepo, commit: str | None, rev: str, prefix: str, models
                                             f" {prefix}/{model}/{held}/{last[0]} moved v{last[1].number} there",
                                             code="tag-stale"))
     if commit is not None:
-        _check_lost_versions(repo, commit, rev, prefix, models, reachable_numbers, problems)
-    return n_refs
+        outside = scan.outside
+        reachable = {m: numbers - outside[m] if m in outside else numbers for m, numbers in registered.items()}
+        _check_lost_versions(repo, commit, rev, prefix, models, {m: n for m, n in reachable.items() if n}, problems)
 
 
 def _unreachable_tags(repo: GitRepo, commit: str, prefix: str, listing: str, base: str) -> set[str]:
@@ -613,7 +704,9 @@ class _TargetVerifier:
     def _verify(self) -> None:
         todo, self.pending = self.pending, []
         self.verified = True
-        changes = _first_parent_changes(self.repo, sorted({target for _k, _r, target, _m, _s, _n in todo}))
+        # only the folders of these tags' models: a commit that touched every model is not read whole each time
+        changes = _first_parent_changes(self.repo, sorted({target for _k, _r, target, _m, _s, _n in todo}),
+                                        sorted({model_path(model) for _k, _r, _t, model, _s, _n in todo}))
         wanted = []
         for _key, _ref, target, model, stage, number in todo:
             if stage is not None:
@@ -662,18 +755,21 @@ def _stage_wrong(stage: str, number: int, path: str, change: tuple[str, str] | N
     return None
 
 
-def _first_parent_changes(repo: GitRepo, commits: list[str]) -> dict[str, dict[str, tuple[str, str]]]:
-    """Commit -> {path: (old blob, new blob)} of what each commit changed under ``.mcp/models`` against its
-    first parent (a root commit: against nothing).  One ``git log`` for all of them."""
+def _first_parent_changes(repo: GitRepo, commits: list[str],
+                          paths: list[str] | None = None) -> dict[str, dict[str, tuple[str, str]]]:
+    """Commit -> {path: (old blob, new blob)} of what each commit changed under ``paths`` (default
+    ``.mcp/models``) against its first parent (a root commit: against nothing).  One ``git log`` for all."""
     if not commits:
         return {}
     args = ["log", "--no-walk=unsorted", "--stdin", "--raw", "-r", "--no-renames", "--no-abbrev",
-            "--diff-merges=first-parent", "--format=@@%H", "--", MODELS_PATH]
-    res = repo.run(*args, input="\n".join(commits).encode() + b"\n", check=False)
+            "--diff-merges=first-parent", "--format=@@%H"]
+    # commits, then the paths to look at (one per line after "--": no limit on how many)
+    request = "\n".join([*commits, "--", *(paths or [MODELS_PATH])]).encode() + b"\n"
+    res = repo.run(*args, input=request, check=False)
     if res.returncode != 0:  # e.g. a tag on a tree: ask about each commit on its own
         out: dict[str, dict[str, tuple[str, str]]] = {}
         for commit in commits if len(commits) > 1 else ():
-            out.update(_first_parent_changes(repo, [commit]))
+            out.update(_first_parent_changes(repo, [commit], paths))
         return out
     changes: dict[str, dict[str, tuple[str, str]]] = {}
     files: dict[str, tuple[str, str]] = {}
