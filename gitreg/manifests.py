@@ -96,32 +96,49 @@ def _first_anchor(yaml: Any, loader: type, data: bytes | str) -> Any:
 _YAML_STR, _YAML_MAP, _YAML_SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 
 
-def _load(yaml: Any, loader: type, data: bytes | str) -> Any:
-    """``yaml.load(data, Loader=loader)`` for a document without anchors: strings, plain mappings and lists
+_YAML_INT, _YAML_FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_PLAIN_FLOAT = re.compile(r"-?[0-9]+\.[0-9]+")
+
+
+def _load(yaml: Any, loader: type, data: bytes | str) -> tuple[Any, bool]:
+    """``yaml.load(data, Loader=loader)`` for a document without anchors, and whether every list and mapping
+    in it is at most MAX_NESTING deep.  Strings, plain decimal numbers, mappings with string keys and lists
     are built from the composed nodes directly; any other node (and anything nested deeper than a manifest
     may be) is built by the loader's own constructor."""
     reader = loader(data)
     try:
         node = reader.get_single_node()
-        return _construct(yaml, reader, node, 0) if node is not None else None
+        if node is None:
+            return None, True
+        handed: list[Any] = []
+        return _construct(yaml, reader, node, 0, handed), not handed
     finally:
         reader.dispose()
 
 
-def _construct(yaml: Any, reader: Any, node: Any, depth: int) -> Any:
+def _construct(yaml: Any, reader: Any, node: Any, depth: int, handed: list[Any]) -> Any:
     kind = type(node)
-    if kind is yaml.ScalarNode and node.tag == _YAML_STR:
-        return node.value
-    if depth <= MAX_NESTING:
+    if kind is yaml.ScalarNode:
+        tag, value = node.tag, node.value
+        if tag == _YAML_STR:
+            return value
+        if tag == _YAML_INT and value.isascii() and value.isdigit() and (value[0] != "0" or value == "0"):
+            return int(value)  # what the constructor makes of it too (a leading 0 means octal there)
+        if tag == _YAML_FLOAT and _PLAIN_FLOAT.fullmatch(value):
+            return float(value)
+        return reader.construct_document(node)
+    if depth < MAX_NESTING:  # a list or mapping at depth + 1
         if kind is yaml.MappingNode and node.tag == _YAML_MAP:
             out = {}
             for key, value in node.value:
                 if type(key) is not yaml.ScalarNode or key.tag != _YAML_STR:  # merge keys (<<) and other keys
+                    handed.append(node)
                     return reader.construct_document(node)
-                out[key.value] = _construct(yaml, reader, value, depth + 1)
+                out[key.value] = _construct(yaml, reader, value, depth + 1, handed)
             return out
         if kind is yaml.SequenceNode and node.tag == _YAML_SEQ:
-            return [_construct(yaml, reader, item, depth + 1) for item in node.value]
+            return [_construct(yaml, reader, item, depth + 1, handed) for item in node.value]
+    handed.append(node)  # built by the loader, its depth is not known here
     return reader.construct_document(node)
 
 
@@ -156,7 +173,7 @@ def parse_yaml(data: bytes | str, path: str) -> dict[str, Any]:
     try:
         anchored = _first_anchor(yaml, loader, data) if _may_anchor(data) else None
         if anchored is None:
-            doc = _load(yaml, loader, data)
+            doc, shallow = _load(yaml, loader, data)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -172,7 +189,7 @@ def parse_yaml(data: bytes | str, path: str) -> dict[str, Any]:
                                       " a manifest; write each value out in full")
     if not isinstance(doc, dict):
         raise ManifestError(path, "", "must be a YAML mapping")
-    deep = _too_deep(doc, MAX_NESTING)
+    deep = None if shallow else _too_deep(doc, MAX_NESTING)
     if deep is not None:
         at = deep if len(deep) <= 60 else deep[:60] + "..."
         raise ManifestError(path, "", f"lists and mappings nested more than {MAX_NESTING} levels deep (at {at})")
@@ -297,6 +314,11 @@ def _compile(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
                 return None
             needed = tuple(arg)
             checks.append(lambda v, needed=needed: type(v) is not dict or all(k in v for k in needed))
+        elif key == "properties" and schema.get("type") == "object":
+            props = {name: _compile(sub, root, depth + 1) for name, sub in arg.items()}
+            if any(p is None for p in props.values()):
+                return None
+            checks.append(_object_check(props, schema.get("additionalProperties", True) is False))
         elif key == "properties":
             if not isinstance(arg, dict):
                 return None
@@ -308,6 +330,8 @@ def _compile(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
         elif key == "additionalProperties":
             if arg is not False:
                 return None
+            if schema.get("type") == "object" and isinstance(schema.get("properties"), dict):
+                continue  # checked with the properties
             known = frozenset(schema.get("properties") or ())
             checks.append(lambda v, known=known: type(v) is not dict or all(k in known for k in v))
         elif key == "items":
@@ -321,8 +345,34 @@ def _compile(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
             checks.append(lambda v: type(v) is not list or (all(type(x) is str for x in v) and len(set(v)) == len(v)))
         else:
             return None  # a keyword not compiled here: jsonschema judges every document of this schema
-    checks_t = tuple(checks)
-    return lambda v: all(check(v) for check in checks_t)
+    return _all_of(checks)
+
+
+def _all_of(checks: list[Any]) -> Any:
+    """One predicate true when all of ``checks`` are (nested pairs: no generator per value)."""
+    if not checks:
+        return lambda v: True
+    if len(checks) == 1:
+        return checks[0]
+    first, rest = checks[0], _all_of(checks[1:])
+    return lambda v: first(v) and rest(v)
+
+
+def _object_check(props: dict[str, Any], closed: bool) -> Any:
+    """``properties`` (and ``additionalProperties: false`` if ``closed``) in one pass over a mapping's items."""
+    def check(value: Any) -> bool:
+        if type(value) is not dict:
+            return True  # not a mapping: the type check says so
+        for key, item in value.items():
+            prop = props.get(key) if type(key) is str else None
+            if prop is None:
+                if closed:
+                    return False
+            elif not prop(item):
+                return False
+        return True
+
+    return check
 
 
 @lru_cache(maxsize=None)
