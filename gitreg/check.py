@@ -179,6 +179,8 @@ def check(repo: GitRepo, rev: str = "HEAD", tags: bool = True, verify_signatures
     else:
         del listing
     prefix, report = found
+    if any(p.code == "not-a-registry" for p in report.problems):
+        return CheckReport(commit, 0, 0, 0, report.problems)
     problems = list(report.problems)
     n_tags = report.tags
     if verify_signatures:
@@ -336,8 +338,11 @@ def _workers(batches: int) -> int:
     """How many processes validate ``batches`` batches of model folders (1: this one)."""
     import multiprocessing
     import os
+    import threading
 
     if batches * _PREFETCH < _PARALLEL_MIN_FOLDERS or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    if threading.active_count() > 1:  # forking copies no other thread, but would copy the locks they hold
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(cores, 4, batches))

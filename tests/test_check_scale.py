@@ -126,12 +126,25 @@ def test_worker_processes_find_what_one_process_finds(repo, client, monkeypatch)
     _clear_cache(client)
     alone = check(client.registry.repo)
     _clear_cache(client)
-    monkeypatch.setattr(check_module, "_PARALLEL_MIN_FOLDERS", 1)
     monkeypatch.setattr(check_module, "_PREFETCH", 2)
-    if check_module._workers(3) < 2:
-        pytest.skip("one core: no worker processes")
+    monkeypatch.setattr(check_module, "_workers", lambda batches: 2)  # whatever the cores, and other tests' threads
     shared = check(client.registry.repo)
     assert _findings(shared) == _findings(alone)
+
+
+def test_no_worker_processes_for_few_folders_or_beside_other_threads(monkeypatch):
+    import threading
+
+    assert check_module._workers(1) == 1  # 100 folders: not worth a process
+    monkeypatch.setattr(check_module, "_PARALLEL_MIN_FOLDERS", 1)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert check_module._workers(10) == 1  # a fork would copy the locks that thread may hold
+    finally:
+        stop.set()
+        other.join()
 
 
 def test_tags_verified_in_small_chunks_find_the_same(repo, client, monkeypatch):
