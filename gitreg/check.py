@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass, replace
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from .errors import InvalidValueError
 from .names import is_valid_name
@@ -31,6 +31,9 @@ from .tagnames import (
     StageTag, StageTagMessage, VersionTag, format_delete_subject, parse_delete_subject, parse_stage_message,
     parse_tag,
 )
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -160,21 +163,92 @@ def check(repo: GitRepo, rev: str = "HEAD", tags: bool = True, verify_signatures
     commit = repo.resolve(f"{rev}^{{commit}}")
     is_commit = commit is not None
     commit = commit or repo.resolve(f"{rev}^{{tree}}")  # a tree: the staged state
-    problems: list[Problem] = []
     if commit is None:
         return CheckReport(None, 0, 0, 0, (Problem(rev, "", "no such commit; is anything committed yet?",
                                                    code="no-such-revision"),))
+    listing = _show_ref(repo) if tags else b""
+    slot, inputs = _report_key(repo, commit, is_commit, rev, tags, listing)
+    found = _remembered_report(repo, slot, inputs)
+    if found is None:
+        text = listing.decode("utf-8", "replace")
+        del listing  # held once, as text
+        found = _check_at(repo, commit, is_commit, rev, tags, text)
+        del text
+        cache_put(repo, slot, {"inputs": inputs, "prefix": found[0], "report": [
+            found[1].models, found[1].versions, found[1].tags, [dataclasses.asdict(p) for p in found[1].problems]]})
+    else:
+        del listing
+    prefix, report = found
+    if any(p.code == "not-a-registry" for p in report.problems):
+        return CheckReport(commit, 0, 0, 0, report.problems)
+    problems = list(report.problems)
+    n_tags = report.tags
+    if verify_signatures:
+        n_tags = max(n_tags, _verify_signatures(repo, prefix, problems))
+    return CheckReport(commit, report.models, report.versions, n_tags, tuple(accept(problems, allowed)))
+
+
+_REPORT_FORMAT = "check-report-1"
+
+
+def _report_key(repo: GitRepo, commit: str, is_commit: bool, rev: str, tags: bool,
+                listing: bytes) -> tuple[str, str]:
+    """(cache slot, digest of every input) of the check of ``commit``.
+
+    What a check finds depends only on git objects named by ids (the commit or tree checked; tag objects,
+    their targets and what those commits changed), on the history of ``commit`` (reachability, deletions;
+    a shallow clone's boundary and grafts are part of the input), and on the tags (``listing``: every tag,
+    its object and target).  The slot is one per revision as written, so the cache holds one report per
+    revision checked; the entry carries the digest of its inputs and is used only when that matches.
+    """
+    from . import __version__
+
+    digest = hashlib.sha256(f"{_REPORT_FORMAT}\0{__version__}\0{commit}\0{is_commit}\0{rev}\0{tags}\0".encode())
+    for extra in ("shallow", "info/grafts"):
+        try:
+            digest.update(extra.encode() + b"\0" + (repo.common_dir / extra).read_bytes() + b"\0")
+        except OSError:
+            pass
+    digest.update(listing)
+    slot = hashlib.sha1(f"{_REPORT_FORMAT}\0{rev}\0{tags}".encode()).hexdigest()
+    return slot, digest.hexdigest()
+
+
+def _remembered_report(repo: GitRepo, slot: str, inputs: str) -> tuple[str, CheckReport] | None:
+    """The (tag prefix, report) remembered for exactly ``inputs``, or None."""
+    cached = cache_get(repo, slot)
+    if not isinstance(cached, dict) or cached.get("inputs") != inputs:
+        return None
+    try:
+        models, versions, n_tags, found = cached["report"]
+        problems = tuple(Problem(**p) for p in found)
+        prefix = cached["prefix"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not all(isinstance(n, int) for n in (models, versions, n_tags)) or not isinstance(prefix, str):
+        return None
+    return prefix, CheckReport(None, models, versions, n_tags, problems)
+
+
+def _check_at(repo: GitRepo, commit: str, is_commit: bool, rev: str, tags: bool,
+              listing: str) -> tuple[str, CheckReport]:
+    """(tag prefix, report) of the registry at ``commit``: every problem, with its line, none accepted."""
+    problems: list[Problem] = []
     reg = repo.read_blob(f"{commit}:{REGISTRY_PATH}")
     if reg is None:
-        return CheckReport(commit, 0, 0, 0, (Problem(REGISTRY_PATH, "", "missing: not a gitreg registry"
-                                                     " (run `gitreg init`)", code="not-a-registry"),))
+        return "models", CheckReport(commit, 0, 0, 0, (Problem(REGISTRY_PATH, "", "missing: not a gitreg registry"
+                                                               " (run `gitreg init`)", code="not-a-registry"),))
     config = load_checked(reg[1], "registry", REGISTRY_PATH, problems)
     prefix = config["tag_prefix"] if config else "models"
     current: dict[str, _Model] = {}
     n_versions = 0
     models_tree = repo.read_tree(f"{commit}:{MODELS_PATH}")
     entries = list(models_tree[1]) if models_tree else []
-    summaries = _model_summaries(repo, [(e.name, e.oid) for e in entries if e.is_tree and is_valid_name(e.name)])
+    folders = [(e.name, e.oid) for e in entries if e.is_tree and is_valid_name(e.name)]
+    tag_commit = commit if is_commit else None
+    scan_tags = (lambda: _scan_tags(repo, tag_commit, rev, prefix, listing)) if tags else None
+    summaries, scan = _model_summaries(repo, folders, scan_tags)  # the tags are read while workers validate
+    del scan_tags
     for entry in entries:
         if not entry.is_tree:
             problems.append(Problem(f"{MODELS_PATH}/{entry.name}", "",
@@ -192,13 +266,11 @@ def check(repo: GitRepo, rev: str = "HEAD", tags: bool = True, verify_signatures
     del summaries
     _check_runs(repo, commit, problems)
     n_tags = 0
-    if tags:
-        n_tags = _check_tags(repo, commit if is_commit else None, rev, prefix, current, problems,
-                             registration_tags=config.get("registration_tags", True) if config else True)
-    if verify_signatures:
-        n_tags = max(n_tags, _verify_signatures(repo, prefix, problems))
-    return CheckReport(commit, len(current), n_versions, n_tags,
-                       tuple(with_lines(repo, commit, accept(problems, allowed))))
+    if scan is not None:
+        _match_tags(repo, tag_commit, rev, prefix, scan, current, problems,
+                    registration_tags=config.get("registration_tags", True) if config else True)
+        n_tags = scan.count
+    return prefix, CheckReport(commit, len(current), n_versions, n_tags, tuple(with_lines(repo, commit, problems)))
 
 
 @dataclass(frozen=True)
@@ -214,16 +286,16 @@ _SUMMARY_FORMAT = "check-models-1"
 _PREFETCH = 100  # model folders whose trees and manifests are asked for in one exchange
 
 
-def _model_summaries(repo: GitRepo, folders: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+def _model_summaries(repo: GitRepo, folders: list[tuple[str, str]],
+                     meanwhile: Callable[[], _T] | None = None) -> tuple[dict[str, dict[str, Any]], _T | None]:
     """Model name -> what checking its folder found: problems, counter, valid numbers and exclusive stages.
 
     A folder's result depends only on its name and its tree (immutable), so results are kept in one
     compact cache entry for the whole registry; only folders not in it are read and validated, in
     batches (trees and manifests of many models per exchange with git).  Full documents are never
-    held for more than one batch.
+    held for more than one batch.  Many folders are validated by worker processes, and ``meanwhile`` (if
+    given) runs here while they do; its result is returned with the summaries.
     """
-    from .stages import EXCLUSIVE_STAGES
-
     key = hashlib.sha1(_SUMMARY_FORMAT.encode()).hexdigest()
     cached = cache_get(repo, key)
     known: dict[str, Any] = cached if isinstance(cached, dict) else {}
@@ -236,22 +308,78 @@ def _model_summaries(repo: GitRepo, folders: list[tuple[str, str]]) -> dict[str,
             out[name] = fresh[f"{name}/{oid}"] = entry
         else:
             todo.append((name, oid))
-    for first in range(0, len(todo), _PREFETCH):
-        batch = todo[first:first + _PREFETCH]
-        prefetch_model_trees(repo, [oid for _n, oid in batch])
-        for name, oid in batch:
-            found: list[Problem] = []
-            model_doc, docs, count = read_model_tree(repo, name, oid, found)
-            valid = model_doc is not None and not any(p.severity == "error" for p in found)
-            out[name] = fresh[f"{name}/{oid}"] = {
-                "problems": [dataclasses.asdict(p) for p in found],
-                "counter": model_doc["counters"]["versions"] if valid else None,
-                "numbers": [d["number"] for d in docs],
-                "stages": {str(d["number"]): d["stage"] for d in docs if d["stage"] in EXCLUSIVE_STAGES},
-                "count": count,
-            }
+    batches = [todo[first:first + _PREFETCH] for first in range(0, len(todo), _PREFETCH)]
+    workers = _workers(len(batches))
+    result = None
+    if workers > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(workers, _start_worker, (repo,)) as pool:
+            parts = pool.imap(_summarize_in_worker, batches)
+            result = meanwhile() if meanwhile is not None else None
+            for names, summaries in parts:
+                for (name, oid), summary in zip(names, summaries):
+                    out[name] = fresh[f"{name}/{oid}"] = summary
+    else:
+        for batch in batches:
+            for (name, oid), summary in zip(batch, _summarize(repo, batch)):
+                out[name] = fresh[f"{name}/{oid}"] = summary
+        result = meanwhile() if meanwhile is not None else None
     if todo or len(fresh) != len(known):
         cache_put(repo, key, fresh)
+    return out, result
+
+
+#: Model folders to validate before the work is shared by processes (one per core, at most four).
+_PARALLEL_MIN_FOLDERS = 1000
+
+
+def _workers(batches: int) -> int:
+    """How many processes validate ``batches`` batches of model folders (1: this one)."""
+    import multiprocessing
+    import os
+    import threading
+
+    if batches * _PREFETCH < _PARALLEL_MIN_FOLDERS or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    if threading.active_count() > 1:  # forking copies no other thread, but would copy the locks they hold
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, 4, batches))
+
+
+_WORKER_REPO: GitRepo | None = None
+
+
+def _start_worker(repo: GitRepo) -> None:
+    """In a forked worker: its own reader of the repository (the parent's pipes stay the parent's)."""
+    global _WORKER_REPO
+    _WORKER_REPO = type(repo)(repo.root, repo.git_dir, repo.common_dir, repo.bare)
+
+
+def _summarize_in_worker(batch: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
+    assert _WORKER_REPO is not None
+    return batch, _summarize(_WORKER_REPO, batch)
+
+
+def _summarize(repo: GitRepo, batch: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """What checking each ``(name, tree)`` folder of ``batch`` finds (their trees and manifests are asked
+    for in three exchanges with git)."""
+    from .stages import EXCLUSIVE_STAGES
+
+    prefetch_model_trees(repo, [oid for _n, oid in batch])
+    out = []
+    for name, oid in batch:
+        found: list[Problem] = []
+        model_doc, docs, count = read_model_tree(repo, name, oid, found)
+        valid = model_doc is not None and not any(p.severity == "error" for p in found)
+        out.append({
+            "problems": [dataclasses.asdict(p) for p in found],
+            "counter": model_doc["counters"]["versions"] if valid else None,
+            "numbers": [d["number"] for d in docs],
+            "stages": {str(d["number"]): d["stage"] for d in docs if d["stage"] in EXCLUSIVE_STAGES},
+            "count": count,
+        })
     return out
 
 
@@ -325,34 +453,77 @@ def with_lines(repo: GitRepo, commit: str, problems: list[Problem]) -> list[Prob
 
 
 # ---------------------------------------------------------------- tags
+#
+# A registry may hold hundreds of thousands of tags, so they are streamed: one ``git show-ref -d`` lists
+# them (git reads peeled targets from packed-refs without opening each tag), each line is cut with string
+# operations, and what is kept is per model (the numbers registered, the latest stage tags), not per tag.
 
-@dataclass(frozen=True)
-class _Tag:
-    """A tag under the prefix: what ``git show-ref -d`` says of it, and a stage tag's message."""
-
-    name: str                 # refs/tags/...
-    oid: str                  # the tag object (annotated) or what a lightweight tag names
-    annotated: bool
-    target: str               # the object it peels to
-    subject: str = ""
-    body: str = ""
+_TAG_CHUNK = 8192  # tags whose target commits are read with one ``git log`` when they must be verified
 
 
-def _list_tags(repo: GitRepo, prefix: str) -> list[_Tag]:
-    """Every tag under ``prefix``: names, objects and targets from one ``git show-ref -d`` (git reads peeled
-    targets from packed-refs without opening each tag), the messages of stage tags from one ``for-each-ref``."""
+def _show_ref(repo: GitRepo) -> bytes:
+    """``git show-ref -d --tags``: every tag, its object and (annotated) the object it peels to."""
+    return repo.run("show-ref", "-d", "--tags", check=False).stdout
+
+
+def _tags_under(listing: str, base: str) -> Iterator[tuple[str, str, str | None]]:
+    """``(ref, object, peeled target)`` of each tag in ``listing`` under ``base``; the target is None for a
+    lightweight tag (no ``^{}`` line follows it)."""
+    name: str | None = None
+    oid = ""
+    target: str | None = None
+    for line in _lines(listing):
+        found, _, ref = line.partition(" ")
+        if ref.endswith("^{}"):
+            if name is not None and ref[:-3] == name:
+                target = found
+            continue
+        if name is not None:
+            yield name, oid, target
+        name, oid, target = (ref, found, None) if ref.startswith(base) else (None, "", None)
+    if name is not None:
+        yield name, oid, target
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text``, one at a time (a list of them all, or a StringIO, would copy the text)."""
+    pos, find = 0, text.find
+    while pos < len(text):
+        end = find("\n", pos)
+        if end < 0:
+            end = len(text)
+        yield text[pos:end]
+        pos = end + 1
+
+
+def _is_count(text: str) -> bool:
+    """``[1-9][0-9]*``."""
+    return text[:1] in _NONZERO and text.isascii() and text.isdigit()
+
+
+_NONZERO = frozenset("123456789")
+
+
+def _split_tag(rest: str) -> tuple[str, str | None, int] | None:
+    """What :func:`parse_tag` finds in a tag name after ``<prefix>/``, without a regex or an object per tag:
+    ``(model, None, N)`` for ``<model>/v<N>``, ``(model, stage, seq)`` for ``<model>/<stage>/<seq>``."""
     from .stages import STORED_STAGES
 
-    base = f"refs/tags/{prefix}/"
-    res = repo.run("show-ref", "-d", "--tags", check=False)
-    tags: list[_Tag] = []
-    for line in res.stdout.decode("utf-8", "replace").splitlines():
-        oid, _, name = line.partition(" ")
-        if name.endswith("^{}"):
-            if tags and tags[-1].name == name[:-3]:
-                tags[-1] = _Tag(tags[-1].name, tags[-1].oid, True, oid)
-        elif name.startswith(base):
-            tags.append(_Tag(name, oid, False, oid))
+    model, _, tail = rest.partition("/")
+    if not model or not tail:
+        return None
+    if tail[0] == "v" and _is_count(tail[1:]):
+        return model, None, int(tail[1:])
+    stage, _, seq = tail.partition("/")
+    if stage in STORED_STAGES and _is_count(seq):
+        return model, stage, int(seq)
+    return None
+
+
+def _stage_messages(repo: GitRepo, base: str) -> dict[str, tuple[str, str]]:
+    """Ref -> (subject, body) of every stage tag under ``base`` (one ``for-each-ref``)."""
+    from .stages import STORED_STAGES
+
     patterns = [f"{base}*/{stage}/*" for stage in STORED_STAGES]
     fmt = "%(refname)%00%(contents:subject)%00%(contents:body)%00%00"
     text = repo.run("for-each-ref", f"--format={fmt}", *patterns).stdout.decode("utf-8", "replace")
@@ -361,49 +532,75 @@ def _list_tags(repo: GitRepo, prefix: str) -> list[_Tag]:
         parts = record.lstrip("\n").split("\0")
         if len(parts) >= 3:
             messages[parts[0]] = (parts[1], parts[2].strip("\n"))
-    return [replace(t, subject=messages[t.name][0], body=messages[t.name][1]) if t.name in messages else t
-            for t in tags]
+    return messages
 
 
-def _check_tags(repo: GitRepo, commit: str | None, rev: str, prefix: str, models: dict[str, _Model],
-                problems: list[Problem], registration_tags: bool = True) -> int:
-    refs = _list_tags(repo, prefix)
-    unreachable = _unreachable_tags(repo, commit, prefix, refs) if commit and refs else set()
+@dataclass(frozen=True)
+class _TagScan:
+    """What the tags say, before they are held against the manifests."""
+
+    count: int                                                  # tags under the prefix
+    problems: list[Problem]                                     # findings about the tags themselves
+    registered: dict[str, set[int]]                             # model -> numbers with a registration tag
+    outside: dict[str, set[int]]                                # those whose tag is outside the checked history
+    latest_stage: dict[tuple[str, str], tuple[int, StageTagMessage]]  # (model, stage) -> its latest tag
+
+
+def _scan_tags(repo: GitRepo, commit: str | None, rev: str, prefix: str, text: str) -> _TagScan:
+    """Every tag under ``prefix`` in ``text`` (the output of :func:`_show_ref`): its name, kind, message,
+    whether the checked history holds it, and whether it marks the commit that made its change."""
+    base = f"refs/tags/{prefix}/"
+    problems: list[Problem] = []
+    unreachable = _unreachable_tags(repo, commit, prefix, text, base) if commit else set()
+    messages = _stage_messages(repo, base)
+    verifier = _TargetVerifier(repo, prefix)
     registered: dict[str, set[int]] = {}           # model -> numbers with a registration tag
-    reachable_numbers: dict[str, set[int]] = {}    # the same, for tags in the checked history
+    outside: dict[str, set[int]] = {}              # those of them whose tag is outside the checked history
     latest_stage: dict[tuple[str, str], tuple[int, StageTagMessage]] = {}
-    to_verify: list[tuple[_Tag, VersionTag | StageTag, StageTagMessage | None]] = []
-    for ref in refs:
-        tag_name = ref.name[len("refs/tags/"):]
-        parsed = parse_tag(prefix, tag_name)
+    n_refs = 0
+    for ref, oid, target in _tags_under(text, base):
+        n_refs += 1
+        tag_name = ref[len("refs/tags/"):]
+        parsed = _split_tag(ref[len(base):])
         if parsed is None:
             problems.append(Problem(f"tag {tag_name}", "", "not a gitreg tag name (ignored)", "warning",
                                     code="tag-name"))
             continue
-        if not ref.annotated:
+        if target is None:
             problems.append(Problem(f"tag {tag_name}", "", "lightweight tag: gitreg's tags are annotated, so this"
                                     " one carries no message and is not counted", "warning", code="tag-lightweight"))
             continue
-        if ref.name in unreachable:
-            problems.append(Problem(f"tag {tag_name}", "", f"points at {ref.target[:12]}, which is not in the history"
+        if ref in unreachable:
+            problems.append(Problem(f"tag {tag_name}", "", f"points at {target[:12]}, which is not in the history"
                                     f" of {rev}: a tag made on another branch, or {rev} is behind (check the"
                                     " registry branch after fetching and merging it)", code="tag-unreachable"))
+        model, stage, n = parsed
         message = None
-        if isinstance(parsed, VersionTag):
-            registered.setdefault(parsed.model, set()).add(parsed.number)
-            if ref.name not in unreachable:
-                reachable_numbers.setdefault(parsed.model, set()).add(parsed.number)
+        if stage is None:
+            registered.setdefault(model, set()).add(n)
+            if ref in unreachable:
+                outside.setdefault(model, set()).add(n)
         else:
-            message = parse_stage_message(ref.subject + "\n\n" + ref.body)
-            if message is None or message.stage != parsed.stage or message.model != parsed.model:
+            subject, body = messages.get(ref, ("", ""))
+            message = parse_stage_message(subject + "\n\n" + body)
+            if message is None or message.stage != stage or message.model != model:
                 problems.append(Problem(f"tag {tag_name}", "", f"message does not read '<model> v<N> ->"
-                                        f" {parsed.stage}'", code="tag-message"))
+                                        f" {stage}'", code="tag-message"))
                 continue
-            key = (parsed.model, parsed.stage)
-            if key not in latest_stage or latest_stage[key][0] < parsed.seq:
-                latest_stage[key] = (parsed.seq, message)
-        to_verify.append((ref, parsed, message))
-    _verify_tag_targets(repo, prefix, to_verify, problems)
+            key = (model, stage)
+            if key not in latest_stage or latest_stage[key][0] < n:
+                latest_stage[key] = (n, message)
+        verifier.add(ref, oid, target, model, stage, message.number if message is not None else n)
+    problems.extend(verifier.finish())
+    return _TagScan(n_refs, problems, registered, outside, latest_stage)
+
+
+def _match_tags(repo: GitRepo, commit: str | None, rev: str, prefix: str, scan: _TagScan,
+                models: dict[str, _Model], problems: list[Problem], registration_tags: bool = True) -> None:
+    """The tags held against the manifests: every version registered and every stage held has its tag, the
+    latest stage tag agrees, and no version with a reachable registration tag has disappeared."""
+    problems.extend(scan.problems)
+    registered, latest_stage = scan.registered, scan.latest_stage
     for model, state in models.items():
         have = registered.get(model, set())
         for number in sorted(state.numbers):
@@ -411,23 +608,24 @@ def _check_tags(repo: GitRepo, commit: str | None, rev: str, prefix: str, models
             if number not in have and registration_tags:
                 problems.append(Problem(path, "number", f"registration tag {prefix}/{model}/v{number} is"
                                         " missing (`gitreg tags sync` creates it)", code="tag-missing"))
-            stage = state.stages.get(number)
-            if stage in ("staging", "production"):
-                last = latest_stage.get((model, stage))
+            held = state.stages.get(number)
+            if held in ("staging", "production"):
+                last = latest_stage.get((model, held))
                 if last is None:
-                    problems.append(Problem(path, "stage", f"is {stage} but no {prefix}/{model}/{stage}/<n> tag"
+                    problems.append(Problem(path, "stage", f"is {held} but no {prefix}/{model}/{held}/<n> tag"
                                             " records it (`gitreg tags sync` creates it)", code="tag-missing"))
                 elif last[1].number != number:
-                    problems.append(Problem(path, "stage", f"is {stage} but the latest tag"
-                                            f" {prefix}/{model}/{stage}/{last[0]} moved v{last[1].number} there",
+                    problems.append(Problem(path, "stage", f"is {held} but the latest tag"
+                                            f" {prefix}/{model}/{held}/{last[0]} moved v{last[1].number} there",
                                             code="tag-stale"))
     if commit is not None:
-        _check_lost_versions(repo, commit, rev, prefix, models, reachable_numbers, problems)
-    return len(refs)
+        outside = scan.outside
+        reachable = {m: numbers - outside[m] if m in outside else numbers for m, numbers in registered.items()}
+        _check_lost_versions(repo, commit, rev, prefix, models, {m: n for m, n in reachable.items() if n}, problems)
 
 
-def _unreachable_tags(repo: GitRepo, commit: str, prefix: str, refs: list[_Tag]) -> set[str]:
-    """The refs among ``refs`` whose commit is not reachable from ``commit``.
+def _unreachable_tags(repo: GitRepo, commit: str, prefix: str, listing: str, base: str) -> set[str]:
+    """The refs under ``base`` in ``listing`` whose commit is not reachable from ``commit``.
 
     One ``git for-each-ref --no-merged`` answers for every tag.  Reachability never
     changes, so the tag targets found reachable are remembered with ``commit``: a
@@ -439,17 +637,23 @@ def _unreachable_tags(repo: GitRepo, commit: str, prefix: str, refs: list[_Tag])
     if isinstance(cached, dict) and isinstance(cached.get("commit"), str):
         if cached["commit"] == commit or repo.is_ancestor(cached["commit"], commit):
             known = set(cached.get("targets") or ())
-    unknown = [ref for ref in refs if ref.target not in known]
-    if not unknown:
+    unknown: list[str] = []  # the first 201 refs whose target is not known to be reachable
+    n_unknown = 0
+    for ref, oid, target in _tags_under(listing, base):
+        if (target or oid) not in known:
+            n_unknown += 1
+            if len(unknown) <= 200:
+                unknown.append(ref)
+    if not n_unknown:
         if cached is None or cached.get("commit") != commit:
             cache_put(repo, key, {"commit": commit, "targets": sorted(known)})
         return set()
-    patterns = [ref.name for ref in unknown] if len(unknown) <= 200 else [f"refs/tags/{prefix}/"]
+    patterns = unknown if n_unknown <= 200 else [base]
     res = repo.run("for-each-ref", "--no-merged", commit, "--format=%(refname)", *patterns, check=False)
     unreachable = {line for line in res.stdout.decode("utf-8", "replace").splitlines() if line}
     if res.returncode == 0:
-        reachable = known | {ref.target for ref in unknown if ref.name not in unreachable}
-        cache_put(repo, key, {"commit": commit, "targets": sorted(reachable)})
+        known.update(target or oid for ref, oid, target in _tags_under(listing, base) if ref not in unreachable)
+        cache_put(repo, key, {"commit": commit, "targets": sorted(known)})
     return unreachable
 
 
@@ -463,88 +667,114 @@ def _verified_key(prefix: str) -> str:
     return hashlib.sha1(f"{_VERIFIED_FORMAT}\0{prefix}".encode()).hexdigest()
 
 
-def _verify_tag_targets(repo: GitRepo, prefix: str,
-                        tags: list[tuple[_Tag, VersionTag | StageTag, StageTagMessage | None]],
-                        problems: list[Problem]) -> None:
+class _TargetVerifier:
     """Each tag must point at a commit that made its change, relative to that commit's first parent.
 
     A registration tag ``v<N>``: the commit adds ``versions/<N>.yaml`` (its first parent
     does not have it).  A stage tag: at the commit its version is in the stage, at the
     first parent it was not.  (``gitreg tags sync`` picks exactly such commits for
-    merges, squash and rebase merges.)  What each target commit changed comes from one
-    ``git log``; a tag object never changes, so each ``ref oid`` pair proven once is
-    remembered in the cache and not read again.
+    merges, squash and rebase merges.)  What the target commits changed comes from one
+    ``git log`` per chunk of tags; a tag object never changes, so each ``ref oid`` pair
+    proven once is remembered in the cache and not read again.
     """
-    key = _verified_key(prefix)
-    cached = cache_get(repo, key)
-    cached = cached if isinstance(cached, dict) else {}
-    whole = hashlib.sha1("\n".join(f"{ref.name} {ref.oid}" for ref, _p, _m in tags).encode()).hexdigest()
-    if cached.get("all") == whole:
-        return  # exactly these tags were all proven before
-    known = set(cached.get("pairs") or ())
-    keys = [_pair_key(ref) for ref, _p, _m in tags]
-    current = set(keys)
-    todo = [t for t, k in zip(tags, keys) if k not in known]
-    changes = _first_parent_changes(repo, sorted({ref.target for ref, _p, _m in todo}))
-    wanted = []
-    for ref, parsed, message in todo:
-        if message is not None:
-            wanted += [oid for oid in changes.get(ref.target, {}).get(version_file(parsed.model, message.number), ())
-                       if oid != ZERO_OID]
-    blobs = dict(zip(wanted, repo.read_blobs(wanted))) if wanted else {}
-    proven: set[str] = set()
-    for ref, parsed, message in todo:
-        name = ref.name[len("refs/tags/"):]
-        number = parsed.number if isinstance(parsed, VersionTag) else message.number  # type: ignore[union-attr]
-        path = version_file(parsed.model, number)
-        change = changes.get(ref.target, {}).get(path)
-        if isinstance(parsed, VersionTag):
-            wrong = None if change is not None and change[0] == ZERO_OID and change[1] != ZERO_OID else \
-                f"which does not add {path}"
-        else:
-            wrong = _stage_wrong(parsed, number, path, change, blobs)
-        if wrong:
-            problems.append(Problem(f"tag {name}", "", f"points at {ref.target[:12]}, {wrong}; tags are immutable and"
-                                    " mark the commit that made their change: delete this one and let `gitreg tags"
-                                    " sync` recreate it", code="tag-moved"))
-        else:
-            proven.add(_pair_key(ref))
-    done = (known & current) | proven
-    cache_put(repo, key, {"all": whole if done == current else None, "pairs": sorted(done)})
+
+    def __init__(self, repo: GitRepo, prefix: str) -> None:
+        self.repo = repo
+        self.key = _verified_key(prefix)
+        cached = cache_get(repo, self.key)
+        cached = cached if isinstance(cached, dict) else {}
+        self.cached_whole = cached.get("all")
+        pairs = cached.get("pairs")
+        self.known: set[str] = set(pairs) if isinstance(pairs, list) else set()
+        self.whole = hashlib.sha1()
+        self.count = 0
+        self.done: list[str] = []     # pair keys of the tags added that are proven
+        self.pending: list[tuple[str, str, str, str, str | None, int]] = []
+        self.verified = False         # whether any tag was read from git this time
+        self.problems: list[Problem] = []
+
+    def add(self, ref: str, oid: str, target: str, model: str, stage: str | None, number: int) -> None:
+        """A tag to verify: registration (``stage`` None) of ``number``, or a stage tag moving ``number``."""
+        pair = f"{ref} {oid}"
+        self.whole.update(("\n" + pair if self.count else pair).encode())
+        self.count += 1
+        key = hashlib.sha1(pair.encode()).hexdigest()[:20]  # 80 bits: the cache of 200,000 tags stays a few MB
+        if key in self.known:
+            self.done.append(key)
+            return
+        self.pending.append((key, ref, target, model, stage, number))
+        if len(self.pending) >= _TAG_CHUNK:
+            self._verify()
+
+    def _verify(self) -> None:
+        todo, self.pending = self.pending, []
+        self.verified = True
+        # only the folders of these tags' models: a commit that touched every model is not read whole each time
+        changes = _first_parent_changes(self.repo, sorted({target for _k, _r, target, _m, _s, _n in todo}),
+                                        sorted({model_path(model) for _k, _r, _t, model, _s, _n in todo}))
+        wanted = []
+        for _key, _ref, target, model, stage, number in todo:
+            if stage is not None:
+                wanted += [oid for oid in changes.get(target, {}).get(version_file(model, number), ())
+                           if oid != ZERO_OID]
+        blobs = dict(zip(wanted, self.repo.read_blobs(wanted))) if wanted else {}
+        for key, ref, target, model, stage, number in todo:
+            path = version_file(model, number)
+            change = changes.get(target, {}).get(path)
+            if stage is None:
+                wrong = None if change is not None and change[0] == ZERO_OID and change[1] != ZERO_OID else \
+                    f"which does not add {path}"
+            else:
+                wrong = _stage_wrong(stage, number, path, change, blobs)
+            if wrong:
+                self.problems.append(Problem(f"tag {ref[len('refs/tags/'):]}", "", f"points at {target[:12]},"
+                                             f" {wrong}; tags are immutable and mark the commit that made their"
+                                             " change: delete this one and let `gitreg tags sync` recreate it",
+                                             code="tag-moved"))
+            else:
+                self.done.append(key)
+
+    def finish(self) -> list[Problem]:
+        """Verify what is left; remember what is proven; the tag-moved findings, in the order of the tags."""
+        if self.pending:
+            self._verify()
+        whole = self.whole.hexdigest()
+        complete = len(self.done) == self.count
+        if self.verified or len(self.done) != len(self.known) or (self.cached_whole == whole) != complete:
+            cache_put(self.repo, self.key, {"all": whole if complete else None, "pairs": sorted(self.done)})
+        return self.problems
 
 
-def _pair_key(ref: _Tag) -> str:
-    """A short digest of ``<ref> <tag oid>`` (80 bits: the cache of 200,000 tags stays a few MB)."""
-    return hashlib.sha1(f"{ref.name} {ref.oid}".encode()).hexdigest()[:20]
-
-
-def _stage_wrong(tag: StageTag, number: int, path: str, change: tuple[str, str] | None,
+def _stage_wrong(stage: str, number: int, path: str, change: tuple[str, str] | None,
                  blobs: dict[str, bytes | None]) -> str | None:
     if change is None:
-        return f"which does not change {path} (v{number} did not enter {tag.stage} there)"
+        return f"which does not change {path} (v{number} did not enter {stage} there)"
     old, new = change
     if new == ZERO_OID:
         return f"which deletes {path}"
     stage_at = stage_of(blobs.get(new), path)
-    if stage_at != tag.stage:
-        return f"where v{number} is {stage_at or 'unreadable'}, not {tag.stage}"
-    if old != ZERO_OID and stage_of(blobs.get(old), path) == tag.stage:
-        return f"but v{number} was already {tag.stage} before that commit (at its first parent)"
+    if stage_at != stage:
+        return f"where v{number} is {stage_at or 'unreadable'}, not {stage}"
+    if old != ZERO_OID and stage_of(blobs.get(old), path) == stage:
+        return f"but v{number} was already {stage} before that commit (at its first parent)"
     return None
 
 
-def _first_parent_changes(repo: GitRepo, commits: list[str]) -> dict[str, dict[str, tuple[str, str]]]:
-    """Commit -> {path: (old blob, new blob)} of what each commit changed under ``.mcp/models`` against its
-    first parent (a root commit: against nothing).  One ``git log`` for all of them."""
+def _first_parent_changes(repo: GitRepo, commits: list[str],
+                          paths: list[str] | None = None) -> dict[str, dict[str, tuple[str, str]]]:
+    """Commit -> {path: (old blob, new blob)} of what each commit changed under ``paths`` (default
+    ``.mcp/models``) against its first parent (a root commit: against nothing).  One ``git log`` for all."""
     if not commits:
         return {}
     args = ["log", "--no-walk=unsorted", "--stdin", "--raw", "-r", "--no-renames", "--no-abbrev",
-            "--diff-merges=first-parent", "--format=@@%H", "--", MODELS_PATH]
-    res = repo.run(*args, input="\n".join(commits).encode() + b"\n", check=False)
+            "--diff-merges=first-parent", "--format=@@%H"]
+    # commits, then the paths to look at (one per line after "--": no limit on how many)
+    request = "\n".join([*commits, "--", *(paths or [MODELS_PATH])]).encode() + b"\n"
+    res = repo.run(*args, input=request, check=False)
     if res.returncode != 0:  # e.g. a tag on a tree: ask about each commit on its own
         out: dict[str, dict[str, tuple[str, str]]] = {}
         for commit in commits if len(commits) > 1 else ():
-            out.update(_first_parent_changes(repo, [commit]))
+            out.update(_first_parent_changes(repo, [commit], paths))
         return out
     changes: dict[str, dict[str, tuple[str, str]]] = {}
     files: dict[str, tuple[str, str]] = {}
