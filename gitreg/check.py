@@ -170,6 +170,7 @@ def check(repo: GitRepo, rev: str = "HEAD", tags: bool = True, verify_signatures
     slot, inputs = _report_key(repo, commit, is_commit, rev, tags, listing)
     found = _remembered_report(repo, slot, inputs)
     if found is None:
+        repo.complete_clone()  # every file is read: a blob-less clone gets all it lacks in one request
         text = listing.decode("utf-8", "replace")
         del listing  # held once, as text
         found = _check_at(repo, commit, is_commit, rev, tags, text)

@@ -230,11 +230,12 @@ def _validator(kind: str):
 
 
 def prepare() -> None:
-    """Import and build what reading manifests needs (YAML, the schemas' validators), so that it can
-    be done while something else waits (a clone), not on the first read."""
+    """Import and build what reading manifests needs (YAML, the schemas' compiled checks), so that it
+    can be done while something else waits (a clone), not on the first read."""
     _yaml()
     for kind in ("registry", "model", "version"):
-        _validator(kind)
+        if _proven_valid(kind) is None:
+            _validator(kind)
 
 
 def _field_of(error: Any) -> str:

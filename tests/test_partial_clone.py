@@ -159,3 +159,14 @@ def test_listing_runs_fetches_their_files_in_one_request(tmp_path, monkeypatch):
     before = packs(bare)
     assert {r.id for r in client.list_runs()} == ids
     assert packs(bare) == before + 1  # three run files, one request
+
+
+def test_check_on_a_partial_clone_completes_it_first(hub):
+    client = Client(url(hub))
+    client.get_model("alpha")
+    assert (clone_path(url(hub)) / "gitreg" / "partial").exists()
+    before = packs(hub)
+    report = client.check()
+    assert report.ok, report.problems
+    assert missing(hub) == [] and not (clone_path(url(hub)) / "gitreg" / "partial").exists()
+    assert packs(hub) == before + 1  # everything the clone lacked, in one request
