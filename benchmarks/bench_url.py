@@ -162,7 +162,7 @@ def main() -> None:
 
         gitreg_first()  # untimed: writes gitreg's bytecode once, as installing a package does
         g_first, p_first = [], []
-        for _ in range(max(1, args.runs // 2)):  # alternate, so both see the same machine
+        for _ in range(args.runs):  # alternate, so both see the same machine
             p_first.append(timed(git_first, 1))
             g_first.append(timed(gitreg_first, 1))
         rows.append(("first use (clone) + one read", statistics.median(g_first), statistics.median(p_first),
