@@ -222,7 +222,7 @@ class Snapshot:
             self._docs[name] = hit.docs
             _LATEST[name] = tree[0]
             return hit.state
-        state = _successor_of_known(self.repo, name, tree[0], tree[1])
+        state = _cached_successor(self.repo, name, tree[0]) or _successor_of_known(self.repo, name, tree[0], tree[1])
         if state is not None:
             self._docs[name] = _LOADED[tree[0]].docs
             return state
@@ -338,6 +338,61 @@ def _version_blobs(repo: GitRepo, tree_entries: list[Any]) -> tuple[str, dict[in
             return None
         out[int(stem)] = entry.oid
     return card, out
+
+
+def _cached_successor(repo: GitRepo, name: str, tree: str) -> ModelState | None:
+    """The model at folder ``tree`` from the cache: the deltas other writers stored on their way from a state
+    of it this process knows (or from a whole entry).  No manifest is parsed, and only versions whose
+    documents differ from the last state of the model this process knows are built anew.  None if the
+    cache holds nothing for ``tree``."""
+    chain: list[dict[str, Any]] = []
+    key = tree
+    known = None
+    while True:
+        entry = cache_get(repo, key) if len(chain) <= CHAIN_MAX else None
+        if not isinstance(entry, dict):
+            return None
+        chain.append(entry)
+        base = entry.get("base")
+        if not isinstance(base, str):
+            break  # a whole entry: the chain starts here
+        known = _LOADED.get(base)
+        if known is not None and known.state.name == name:
+            break
+        key = base
+    try:
+        if "base" in chain[-1]:
+            assert known is not None
+            start, deltas = known.docs, chain
+        else:
+            start, deltas = chain[-1], chain[:-1]
+            latest = _LATEST.get(name)
+            known = _LOADED.get(latest) if latest is not None else None
+        model_doc = start["model"]
+        versions = {d["number"]: d for d in start["versions"]}
+        for delta in reversed(deltas):
+            model_doc = delta["model"] or model_doc
+            for number in delta["drop"]:
+                versions.pop(number, None)
+            for doc in delta["set"]:
+                versions[doc["number"]] = doc
+        if model_doc["name"] != name or any(d["model"] != name for d in versions.values()):
+            return None
+        docs = {"model": model_doc, "versions": [versions[n] for n in sorted(versions)],
+                "warnings": chain[0]["warnings"]}
+        reuse = known is not None and known.state.name == name
+        old_docs = {d["number"]: d for d in known.docs["versions"]} if reuse else {}  # type: ignore[union-attr]
+        kept = {v.number: v for v in known.state.versions} if reuse else {}  # type: ignore[union-attr]
+        model = known.state.model if reuse and model_doc == known.docs["model"] \
+            else ModelManifest.from_dict(model_doc)  # type: ignore[union-attr]
+        built = []
+        for doc in docs["versions"]:
+            old = old_docs.get(doc["number"])
+            same = old is not None and (old is doc or old == doc) and doc["number"] in kept
+            built.append(kept[doc["number"]] if same else VersionManifest.from_dict(doc))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return _remember(tree, docs, ModelState(model, tuple(built)), int(chain[0].get("depth") or 0))
 
 
 def _successor_of_known(repo: GitRepo, name: str, tree: str, entries: list[Any]) -> ModelState | None:

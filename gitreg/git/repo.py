@@ -217,21 +217,29 @@ class GitRepo:
         return res.stdout.decode().strip()
 
     def code_state(self, source: str | os.PathLike[str] | None = None) -> tuple[str | None, bool]:
-        """(HEAD commit, whether tracked files differ from it): what code a pipeline run ran.
-
-        ``source``, the file that defined the pipeline, counts too: untracked (or ignored), the
-        commit does not hold it, so the code is dirty.
-        """
+        """(HEAD commit, whether tracked files differ from it): what code a pipeline run ran (see code_dirty)."""
         head = self.commit_of("HEAD")
         if head is None or self.bare:
             return head, False
-        res = self.run("status", "--porcelain", "--untracked-files=no", check=False)
+        return head, self.code_dirty(source)
+
+    def code_dirty(self, source: str | os.PathLike[str] | None = None) -> bool:
+        """Whether tracked files differ from HEAD, the registry's own files (``.mcp/``: data, not code) aside.
+
+        ``source``, the file that defined the pipeline, counts too: untracked (or ignored), the
+        commit does not hold it, so the code is dirty.  git status runs without its optional index
+        refresh (GIT_OPTIONAL_LOCKS=0), so it never holds the index's lock against a registry write,
+        and may run while one goes on.
+        """
+        quiet = {"GIT_OPTIONAL_LOCKS": "0"}
+        res = self.run("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude).mcp",
+                       check=False, env=quiet)
         if res.stdout.strip():
-            return head, True
+            return True
         if source is not None:
             tracked = self.run("ls-files", "--error-unmatch", "--", os.fspath(source), check=False)
-            return head, tracked.returncode != 0
-        return head, False
+            return tracked.returncode != 0
+        return False
 
     def is_ancestor(self, ancestor: str, commit: str) -> bool:
         return self.run("merge-base", "--is-ancestor", ancestor, commit, check=False).returncode == 0

@@ -30,6 +30,7 @@ class WorkTree:
         self.repo = repo
         self.root = repo.root
         self.bare = repo.bare
+        self._note: tuple[tuple[int, ...], dict] | None = None  # the note as last read or written, with its stamp
 
     def check_paths(self, commit: str | None, paths: Sequence[str]) -> tuple[list[str], list[str]]:
         """(the files under ``paths`` whose work-tree or staged content differs from ``commit``, the folders
@@ -105,8 +106,19 @@ class WorkTree:
             return None
 
     def _read_note(self) -> dict | None:
-        note = read_record(self.repo.git_dir / NOTE)
-        return note if isinstance(note, dict) else None
+        """The note (read again only when its file changed: any writer replaces it whole)."""
+        path = self.repo.git_dir / NOTE
+        try:
+            stamp = stat_stamp(os.stat(path))
+        except OSError:
+            return None
+        if self._note is not None and self._note[0] == stamp:
+            return self._note[1]
+        note = read_record(path)
+        if not isinstance(note, dict):
+            return None
+        self._note = (stamp, note)
+        return note
 
     def index_note(self, commit: str | None) -> dict | None:
         """The note of :meth:`note_index_synced` if it holds for ``commit`` and the index as it is now."""
@@ -144,7 +156,12 @@ class WorkTree:
         if len(files) > NOTE_MAX_FILES:  # a cache, not a record: keep the files written last
             files = dict(list(files.items())[-NOTE_MAX_FILES:])
         covered = list(dict.fromkeys([*also, *paths]))[-NOTE_MAX_PATHS:]  # the last ones written stay
-        write_record(path, {"index": stamp, "commit": commit, "paths": covered, "files": files})
+        note = {"index": stamp, "commit": commit, "paths": covered, "files": files}
+        write_record(path, note)
+        try:
+            self._note = (stat_stamp(os.stat(path)), note)
+        except OSError:
+            self._note = None
 
     def index_entries(self, paths: Sequence[str]) -> dict[str, str]:
         """Path -> blob id of the index entries under ``paths`` ("conflict" for unmerged ones)."""
