@@ -21,11 +21,12 @@ from typing import Iterator, Mapping, Sequence
 from ..errors import BareRepositoryError, GitError, NotARegistryError
 from .objects import (BLOB_MODE, TREE_MODE, ZERO_OID, TreeEntry, clean_message, compress_loose, encode_object,
                       format_tree, tree_order)
-from .process import CAS_MARKERS, LOCK_HELD, lock_held_error, run_git
+from .process import CAS_MARKERS, LOCK_HELD, git_env, lock_held_error, run_git
 from .reader import ObjectReader
 from .worktree import WorkTree
 
 GC_LOOSE_OBJECTS = 6700  # git's own gc.auto default
+REMEMBERED_BLOB_BYTES = 1 << 16  # blobs written up to this size are kept for reading back (manifests)
 WRITE_LOCK_POLL = 0.002  # seconds between tries for a held write lock
 # Environment variables that change what git reads as configuration (and so identity and signing).
 _CONFIG_ENV = ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_COUNT",
@@ -61,6 +62,7 @@ class GitRepo:
         self.common_dir = common_dir
         self.bare = bare
         self.reader = ObjectReader(root)
+        self.refs = RefTransactions(root)
         self._packed: tuple[tuple[int, ...], bytes] | None = None  # packed-refs as last read, with its stamp
         self.worktree = WorkTree(self)
 
@@ -399,13 +401,16 @@ class GitRepo:
         ``old`` None means the ref must not exist yet.  Returns ``moved`` False when a
         ref was not where expected (another writer won, or a tag exists already); any
         other refusal (an invalid ref name, a full disk) raises GitError.
+
+        The transactions go to one long-lived ``git update-ref --stdin`` of this repository
+        (see :class:`RefTransactions`), so the reflog says ``gitreg`` (the commit's own message
+        says what was written); ``message`` is kept for callers and git's one-shot fallback.
         """
         lines = "".join(f"update {ref} {new} {old or ZERO_OID}\n" for ref, new, old in updates)
         for attempt in range(25):  # about a second for another git command to let go of a ref lock
-            res = self.run("update-ref", "-m", message, "--stdin", input=lines.encode("utf-8"), check=False)
-            if res.returncode == 0:
+            moved, err = self.refs.commit(lines)
+            if moved:
                 return RefUpdate(True, ())
-            err = res.stderr.decode("utf-8", "replace").strip()
             held = LOCK_HELD.search(err)
             if held is None:
                 break
@@ -449,7 +454,7 @@ class GitRepo:
     def write_object(self, otype: str, data: bytes) -> str:
         """Write a loose object (as git does: zlib, then a read-only file named by its id); its id."""
         oid, raw = encode_object(otype, data)
-        if otype in ("tree", "commit"):
+        if otype != "blob" or len(data) <= REMEMBERED_BLOB_BYTES:  # a write reads back what it just wrote
             self.reader.remember(oid, otype, data)
         folder = self.common_dir / "objects" / oid[:2]
         path = folder / oid[2:]
@@ -668,6 +673,7 @@ class GitRepo:
 
     def close(self) -> None:
         self.reader.close()
+        self.refs.close()
 
     def __del__(self) -> None:  # pragma: no cover - best effort
         try:
@@ -681,3 +687,80 @@ def _mtime(path: Path) -> int:
         return path.stat().st_mtime_ns
     except OSError:
         return 0
+
+
+class RefTransactions:
+    """One long-lived ``git update-ref --stdin`` per repository, taking one ref transaction after another.
+
+    Each transaction is written whole (``start``, its updates, ``prepare``, ``commit``): git locks
+    every ref and checks its old value at ``prepare`` and moves them all at ``commit``, exactly as a
+    one-shot ``git update-ref --stdin`` would, without starting a process per write.  A refusal
+    makes git exit with its reason; the next transaction starts a new process.  If this process
+    dies, git reads the end of its input: a transaction it has read whole is finished, one it has
+    not is aborted and its locks released, so no lock is ever left behind.
+    """
+
+    REFLOG_MESSAGE = "gitreg"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._owner = os.getpid()
+        self._lock = threading.Lock()
+
+    def commit(self, lines: str) -> tuple[bool, str]:
+        """Run one transaction of ``update`` lines: (moved, git's words when it refused)."""
+        with self._lock:
+            for fresh in (False, True):
+                proc = self._proc
+                if self._owner != os.getpid():  # a forked child must not share its parent's pipes
+                    proc, self._owner = None, os.getpid()
+                if proc is None or proc.poll() is not None or fresh:
+                    proc = self._proc = subprocess.Popen(
+                        ["git", "update-ref", "-m", self.REFLOG_MESSAGE, "--stdin"], cwd=self.root,
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=git_env())
+                    fresh = True
+                assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+                answers: list[bytes] = []
+                try:
+                    proc.stdin.write(("start\n" + lines + "prepare\ncommit\n").encode("utf-8", "surrogateescape"))
+                    proc.stdin.flush()
+                    for _ in range(3):
+                        answer = proc.stdout.readline()
+                        if not answer:
+                            break
+                        answers.append(answer)
+                except OSError:
+                    pass
+                if answers == [b"start: ok\n", b"prepare: ok\n", b"commit: ok\n"]:
+                    return True, ""
+                self._proc = None
+                err = self._finish(proc)
+                if answers or err or fresh:
+                    return False, err or "git update-ref stopped answering"
+                # a process that had died since the last transaction (nothing was sent to a live one): once more
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _finish(proc: "subprocess.Popen[bytes]") -> str:
+        """Stop a process that refused (it exits by itself after saying why): its words."""
+        try:
+            proc.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        err = proc.stderr.read() if proc.stderr is not None else b""  # type: ignore[union-attr]
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        return err.decode("utf-8", "replace").strip()
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or self._owner != os.getpid():
+            return
+        self._finish(proc)
