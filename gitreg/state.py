@@ -253,8 +253,8 @@ class Snapshot:
                 changed.setdefault(path[len(prefix):].split("/", 1)[0], {})[path] = data
         for name, model_files in changed.items():
             tree = self.repo.resolve(f"{commit}:{model_path(name)}")
-            if tree is None or tree in _LOADED:
-                continue
+            if tree is None or (tree in _LOADED and os.path.exists(_cache_file(self.repo, tree))):
+                continue  # known here, and cached for other processes (of this repository: the cache is its own)
             before = self.model(name)  # loads (and remembers) the documents this change started from
             old = self._docs.get(name)
             model_doc = old["model"] if old else None
@@ -463,7 +463,8 @@ def _store_model_docs(repo: GitRepo, tree: str, docs: dict[str, Any], base: str 
     only that difference is stored, pointing at ``base``; else the whole documents.
     """
     known = _LOADED.get(base) if base is not None else None
-    if known is not None and known.depth < CHAIN_MAX and len(rewritten) < max(8, len(docs["versions"]) // 4):
+    if known is not None and known.depth < CHAIN_MAX and len(rewritten) < max(8, len(docs["versions"]) // 4) \
+            and os.path.exists(_cache_file(repo, base)):  # type: ignore[arg-type]
         cache_put(repo, tree, {"base": base, "depth": known.depth + 1, "model": model_doc,
                                "set": [d for d in rewritten.values() if d is not None],
                                "drop": [n for n, d in rewritten.items() if d is None],
