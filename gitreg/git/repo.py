@@ -33,6 +33,7 @@ _CONFIG_ENV = ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM", 
                "GIT_CONFIG_PARAMETERS", "HOME", "XDG_CONFIG_HOME", "GIT_DIR")
 # Answers of `git config` and `git var`, for every GitRepo of this process, keyed by _config_stamp().
 _SHARED: dict[tuple[object, ...], object] = {}
+_CONFIG_FILES: dict[tuple[object, ...], tuple[str, ...]] = {}  # (common dir, environment) -> git's config files
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class GitRepo:
         self.bare = bare
         self.reader = ObjectReader(root)
         self.refs = RefTransactions(root)
+        self._objects_dir = str(common_dir / "objects")
         self._packed: tuple[tuple[int, ...], bytes] | None = None  # packed-refs as last read, with its stamp
         self.worktree = WorkTree(self)
 
@@ -278,9 +280,15 @@ class GitRepo:
 
     def _config_stamp(self) -> tuple[object, ...]:
         """What git's answer about configuration or identity depends on, as cheaply as it can be seen."""
-        env = tuple(os.environ.get(v) for v in _CONFIG_ENV) + tuple(
-            sorted((k, v) for k, v in os.environ.items() if k.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))))
-        return (str(self.common_dir), *env, *(_mtime(p) for p in self._config_files()))
+        env = tuple(os.environ.get(v) for v in _CONFIG_ENV)
+        count = env[_CONFIG_ENV.index("GIT_CONFIG_COUNT")]
+        if count:  # git reads GIT_CONFIG_KEY_<n> and GIT_CONFIG_VALUE_<n> for n below GIT_CONFIG_COUNT only
+            pairs = range(int(count)) if count.isdigit() else range(0)
+            env += tuple(os.environ.get(f"GIT_CONFIG_{part}_{n}") for n in pairs for part in ("KEY", "VALUE"))
+        files = _CONFIG_FILES.get((self.common_dir, env))
+        if files is None:
+            files = _CONFIG_FILES[(self.common_dir, env)] = tuple(str(p) for p in self._config_files())
+        return (str(self.common_dir), *env, *(_mtime(p) for p in files))
 
     def list_refs(self, pattern: str) -> list[RefInfo]:
         """Every ref under ``pattern`` (e.g. ``refs/tags/models/iris/``) in one call."""
@@ -456,14 +464,14 @@ class GitRepo:
         oid, raw = encode_object(otype, data)
         if otype != "blob" or len(data) <= REMEMBERED_BLOB_BYTES:  # a write reads back what it just wrote
             self.reader.remember(oid, otype, data)
-        folder = self.common_dir / "objects" / oid[:2]
-        path = folder / oid[2:]
+        folder = os.path.join(self._objects_dir, oid[:2])  # strings, not Paths: a write makes many objects
+        path = os.path.join(folder, oid[2:])
         try:
             os.utime(path)  # there already: freshen it, as git does, so that no prune takes it now
             return oid
         except OSError:
             pass
-        tmp = folder / f"tmp_obj_{os.getpid()}_{threading.get_ident()}"
+        tmp = os.path.join(folder, f"tmp_obj_{os.getpid()}_{threading.get_ident()}")
         packed = compress_loose(raw)
         for attempt in range(3):
             try:
@@ -475,12 +483,12 @@ class GitRepo:
             except FileNotFoundError:
                 # the fan-out folder is not there (yet, or any more: git's gc removes emptied ones)
                 try:
-                    folder.mkdir(exist_ok=True)
+                    os.makedirs(folder, exist_ok=True)
                 except OSError as exc:
                     raise GitError(f"cannot write to {folder}: {exc}; check permissions and free disk space") \
                         from None
             except OSError as exc:
-                raise GitError(f"cannot write to {self.common_dir / 'objects'}: {exc}; check permissions and free"
+                raise GitError(f"cannot write to {self._objects_dir}: {exc}; check permissions and free"
                                " disk space") from None
         raise GitError(f"cannot write to {folder}: it keeps disappearing (is a `git gc` or prune running?);"
                        " retry")
@@ -682,9 +690,9 @@ class GitRepo:
             pass
 
 
-def _mtime(path: Path) -> int:
+def _mtime(path: str) -> int:
     try:
-        return path.stat().st_mtime_ns
+        return os.stat(path).st_mtime_ns
     except OSError:
         return 0
 

@@ -62,11 +62,15 @@ class WorkTree:
             staged = committed[path] if covered else _within(index, path)
             present = self.worktree_files(path)
             before = len(dirty)
-            for rel in sorted(set(committed[path]) | set(present) | set(staged)):
-                want = committed[path].get(rel)
-                if want is None or staged.get(rel) != want or rel not in present:
+            want_of = committed[path]
+            names = want_of.keys() | present.keys() | staged.keys() if staged is not want_of \
+                else want_of.keys() | present.keys()
+            for rel in sorted(names):
+                want = want_of.get(rel)
+                full = present.get(rel)
+                if want is None or full is None or staged.get(rel) != want:
                     dirty.append(rel)  # deleted, added, or changed in the index
-                elif known.get(rel) != _file_stat(present[rel]) + [want] and _blob_of(present[rel]) != want:
+                elif not _as_recorded(known.get(rel), full, want) and _blob_of(full) != want:
                     dirty.append(rel)  # changed in the work tree (a file as gitreg left it is not read)
             if covered or len(dirty) > before:
                 continue
@@ -245,6 +249,17 @@ class WorkTree:
 def _file_stat(path: str) -> list:
     """What changes when a file is written (a stamp, as a JSON record holds it)."""
     return list(stat_stamp(os.stat(path)))
+
+
+def _as_recorded(record: object, path: str, oid: str) -> bool:
+    """Whether the file at ``path`` has the stat recorded with ``oid`` (``[*stat stamp, oid]``, see _file_stat)."""
+    if not isinstance(record, list) or len(record) != 6 or record[5] != oid:
+        return False
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return record[:5] == [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
 
 
 def _blob_of(path: str) -> str:
