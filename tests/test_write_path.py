@@ -351,3 +351,41 @@ def test_the_same_model_written_in_two_registries_is_cached_in_each(tmp_path, mo
         trees.append(repo.resolve(f"HEAD:{model_path('m')}"))
         assert cache_get(repo, trees[-1]) is not None, name
     assert trees[0] == trees[1]
+
+
+# ---------------------------------------------------------------- the write lock
+
+def hold_write_lock(repo: Path, seconds: float) -> subprocess.Popen:
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from gitreg.git import GitRepo
+        with GitRepo.discover({str(repo)!r}).write_lock():
+            print("held", flush=True)
+            time.sleep({seconds})
+    """)], stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_writer_waiting_for_the_lock_sleeps_until_it_is_free(client, repo):
+    import time
+
+    holder = hold_write_lock(repo, 1.0)
+    with client.registry.repo.write_lock(blocking=False) as held:
+        assert held is False  # another process holds it
+    cpu, start = time.process_time(), time.perf_counter()
+    with client.registry.repo.write_lock() as held:
+        waited = time.perf_counter() - start
+        assert held is True
+    assert holder.wait() == 0
+    assert waited > 0.3
+    assert time.process_time() - cpu < 0.02  # woken by the kernel, not polling meanwhile
+    assert (repo / ".git" / "gitreg" / "write.lock").exists()  # the file every writer locks stays
+    assert client.create_model_version("m").number == 1
+
+
+def test_writers_of_two_processes_never_hold_the_lock_together(client, repo):
+    holder = hold_write_lock(repo, 0.5)
+    v = client.create_model_version("m")  # waits for the other process, then writes
+    assert holder.wait() == 0 and v.number == 1
+    assert git(repo, "status", "--porcelain", "--", ".mcp") == ""
