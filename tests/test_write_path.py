@@ -389,3 +389,16 @@ def test_writers_of_two_processes_never_hold_the_lock_together(client, repo):
     v = client.create_model_version("m")  # waits for the other process, then writes
     assert holder.wait() == 0 and v.number == 1
     assert git(repo, "status", "--porcelain", "--", ".mcp") == ""
+
+
+def test_reflog_entries_carry_the_time_of_their_write(client, repo):
+    """git keeps the reflog time it read first for the rest of a process; the long-lived one is renewed."""
+    import time
+
+    client.create_model_version("m")
+    time.sleep(1.2)
+    client.create_model_version("m")
+    stamps = [int(line.split("\t")[0].split()[-2]) for line in
+              (repo / ".git" / "logs" / "HEAD").read_text().splitlines()[-2:]]
+    assert stamps[1] - stamps[0] >= 1
+    assert abs(stamps[1] - time.time()) < 5

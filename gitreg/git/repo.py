@@ -410,9 +410,9 @@ class GitRepo:
         ref was not where expected (another writer won, or a tag exists already); any
         other refusal (an invalid ref name, a full disk) raises GitError.
 
-        The transactions go to one long-lived ``git update-ref --stdin`` of this repository
-        (see :class:`RefTransactions`), so the reflog says ``gitreg`` (the commit's own message
-        says what was written); ``message`` is kept for callers and git's one-shot fallback.
+        The transactions go to a long-lived ``git update-ref --stdin`` of this repository (see
+        :class:`RefTransactions`), whose reflog entries say ``gitreg`` (the commit's own message says
+        what was written), so ``message`` does not reach the reflog.
         """
         lines = "".join(f"update {ref} {new} {old or ZERO_OID}\n" for ref, new, old in updates)
         for attempt in range(25):  # about a second for another git command to let go of a ref lock
@@ -743,6 +743,10 @@ class RefTransactions:
     makes git exit with its reason; the next transaction starts a new process.  If this process
     dies, git reads the end of its input: a transaction it has read whole is finished, one it has
     not is aborted and its locks released, so no lock is ever left behind.
+
+    git stamps reflog entries with the time it first needed one and keeps it for the rest of the
+    process, so a process takes the transactions of one second of the clock only: the next second's
+    first transaction starts a new one (at most one process start per second of writing).
     """
 
     REFLOG_MESSAGE = "gitreg"
@@ -750,6 +754,7 @@ class RefTransactions:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._proc: subprocess.Popen[bytes] | None = None
+        self._second = 0  # the second of the clock the process took its first transaction in
         self._owner = os.getpid()
         self._lock = threading.Lock()
 
@@ -760,11 +765,17 @@ class RefTransactions:
                 proc = self._proc
                 if self._owner != os.getpid():  # a forked child must not share its parent's pipes
                     proc, self._owner = None, os.getpid()
+                now = int(time.time())
+                if proc is not None and self._second != now:  # its reflog time is a second old: retire it
+                    self._proc = None
+                    self._finish(proc)
+                    proc = None
                 if proc is None or proc.poll() is not None or fresh:
                     proc = self._proc = subprocess.Popen(
                         ["git", "update-ref", "-m", self.REFLOG_MESSAGE, "--stdin"], cwd=self.root,
                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=git_env())
                     fresh = True
+                    self._second = now
                 assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
                 answers: list[bytes] = []
                 try:
