@@ -402,3 +402,23 @@ def test_reflog_entries_carry_the_time_of_their_write(client, repo):
               (repo / ".git" / "logs" / "HEAD").read_text().splitlines()[-2:]]
     assert stamps[1] - stamps[0] >= 1
     assert abs(stamps[1] - time.time()) < 5
+
+
+def test_a_registry_that_now_names_a_remote_gets_a_new_client(repo, tmp_path):
+    """registry.yaml changed between two runs of one process (writes now push): the next run opens it anew."""
+    hub = tmp_path / "hub.git"
+    git(tmp_path, "init", "-q", "--bare", str(hub))
+
+    @pipeline(model=Model("p"))
+    def runs():
+        produce()
+
+    assert runs().versions == {"p": [1]}
+    git(repo, "remote", "add", "origin", str(hub))
+    git(repo, "push", "-q", "origin", "main")
+    config = repo / ".mcp" / "registry.yaml"
+    config.write_text(config.read_text() + "remote: origin\n")
+    git(repo, "commit", "-qam", "writes push to origin")
+    git(repo, "push", "-q", "origin", "main")
+    assert runs().versions == {"p": [2]}
+    assert git(hub, "tag", "-l", "models/p/v2") == "models/p/v2"  # the second run pushed

@@ -509,17 +509,17 @@ def _client_for(where: str | os.PathLike[str] | None) -> Any:
     """The client of the registry at ``where`` (see Client), the one the last run here used if it still fits."""
     from ..client import Client
 
-    key = (os.fspath(where) if where is not None else None, os.getcwd(), os.environ.get("GITREG_REPO"), os.getpid())
+    try:
+        here: str | None = os.getcwd()
+    except OSError:
+        here = None
+    key = (os.fspath(where) if where is not None else None, here, os.environ.get("GITREG_REPO"), os.getpid())
     known = _CLIENTS.get(key)
     if known is not None:
         client = known[1]
-        try:
-            st = os.stat(client.registry.repo.git_dir)
-            if (st.st_ino, st.st_dev) == known[0]:
-                client.registry.finish_interrupted()  # as opening it would
-                return client
-        except OSError:
-            pass
+        if _still_fits(client, known[0]):
+            client.registry.finish_interrupted()  # as opening it would
+            return client
         del _CLIENTS[key]
     client = Client(where)
     try:
@@ -530,6 +530,27 @@ def _client_for(where: str | os.PathLike[str] | None) -> Any:
         _CLIENTS.pop(next(iter(_CLIENTS)))
     _CLIENTS[key] = ((st.st_ino, st.st_dev), client)
     return client
+
+
+def _still_fits(client: Any, identity: tuple[int, int]) -> bool:
+    """Whether a client opened earlier still stands for the registry there: the same git dir, and (unless
+    opened by URL) the same remote that registry.yaml names for writes."""
+    registry = client.registry
+    try:
+        st = os.stat(registry.repo.git_dir)
+    except OSError:
+        return False
+    if (st.st_ino, st.st_dev) != identity:
+        return False
+    if registry.remote is not None and registry.remote.cached:
+        return True
+    from ..errors import GitregError
+
+    try:
+        named = registry.snapshot().config.remote
+    except GitregError:
+        return False
+    return named == (registry.remote.name if registry.remote is not None else None)
 
 
 def _start_code_state(func: Callable[..., Any]) -> Callable[[], tuple[str | None, bool]]:
