@@ -11,6 +11,7 @@ start and at the end of the series, and of the same three functions called plain
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -59,11 +60,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=300)
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]  # a shared machine: the figures depend on what else runs
     with tempfile.TemporaryDirectory(prefix="gitreg-bench-") as tmp:
         root = Path(tmp)
         Client.init(root)
-        import os
-
         os.chdir(root)
         times = []
         for i in range(args.runs):
@@ -81,7 +81,8 @@ def main() -> None:
         window = max(10, args.runs // 10)
         git = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
         print(f"\ngitreg pipeline benchmark: {args.runs} runs of a 3-step pipeline; Python {sys.version.split()[0]},"
-              f" {git}; {count} commits\n")
+              f" {git}; {count} commits; load average {load_at_start:.1f} at the start,"
+              f" {os.getloadavg()[0]:.1f} at the end\n")
         print("| what | median |")
         print("|---|---:|")
         print(f"| the three functions called plainly | {statistics.median(plain) * 1e6:.0f} µs |")

@@ -140,6 +140,7 @@ def main() -> None:
     root = scratch / "registry"
     root.mkdir()
     env_note = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {subprocess.run(['git', '--version'], capture_output=True, text=True).stdout.strip()}"
+    load_at_start = os.getloadavg()[0]  # a shared machine: the figures depend on what else runs
     try:
         start = time.perf_counter()
         build(root, args.models, args.versions)
@@ -243,7 +244,8 @@ def main() -> None:
         ours, base = artifact_throughput(root, args.artifact_mib)
 
         print(f"\ngitreg benchmark: {args.models} models x {args.versions} versions"
-              f" ({args.models * args.versions} manifests), {env_note}; built in {build_s:.1f} s\n")
+              f" ({args.models * args.versions} manifests), {env_note}; built in {build_s:.1f} s;"
+              f" load average {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end\n")
         print("| operation | time | target |")
         print("|---|---:|---:|")
         for label, seconds, target in rows:

@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--per-writer", type=int, default=25)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]  # a shared machine: the figures depend on what else runs
     scratch = Path(tempfile.mkdtemp(prefix="gitreg-bench-writers-"))
     try:
         template = scratch / "template"
@@ -79,7 +80,8 @@ def main() -> None:
         print("|---|---|---|")
         print(f"| {args.models:,} x 20, one clone with a work tree | {args.writers} x {args.per_writer} |"
               f" {rates[len(rates) // 2]:.0f} ({', '.join(f'{r:.0f}' for r in rates)}) |")
-        print(f"\n{os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
+        print(f"\n{os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}, load average {load_at_start:.1f} at the"
+              f" start, {os.getloadavg()[0]:.1f} at the end")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -28,7 +28,8 @@ from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, ModelStages
 MCP = ".mcp"
 REGISTRY_PATH = f"{MCP}/registry.yaml"
 MODELS_PATH = f"{MCP}/models"
-CACHE_FORMAT = "m2"  # m2: warnings cached with the documents
+CACHE_FORMAT = "m3"  # m2: warnings cached with the documents; m3: a model's entry may be a delta on another
+CHAIN_MAX = 16  # a model's cache entry is a delta on its predecessor's at most this many times in a row
 
 
 def model_path(model: str) -> str:
@@ -141,6 +142,7 @@ class Snapshot:
         self._config: RegistryConfig | None = None
         self._models: dict[str, ModelState | None] = {}
         self._docs: dict[str, dict[str, Any]] = {}  # validated documents behind _models
+        self._trees: dict[str, str] = {}  # model -> its folder's tree id at this commit (the models read)
 
     def _rev(self, path: str) -> str:
         return f"{self.commit}:{path}"
@@ -217,12 +219,18 @@ class Snapshot:
         tree = self.repo.read_tree(self._rev(model_path(name)))
         if tree is None:
             return None
+        self._trees[name] = tree[0]
         hit = _LOADED.get(tree[0])
-        if hit is not None and hit[1].name == name:  # the same tree read (or written) before in this process
-            self._docs[name] = hit[0]
-            return hit[1]
+        if hit is not None and hit.state.name == name:  # the same tree read (or written) before in this process
+            self._docs[name] = hit.docs
+            _LATEST[name] = tree[0]
+            return hit.state
+        state = _cached_successor(self.repo, name, tree[0]) or _successor_of_known(self.repo, name, tree[0], tree[1])
+        if state is not None:
+            self._docs[name] = _LOADED[tree[0]].docs
+            return state
         problems: list[Problem] = []
-        cached = validated_model(self.repo, name, tree[0], problems)[0]
+        cached, _docs, _count = validated_model(self.repo, name, tree[0], problems)
         if cached is None:
             errors = [p for p in problems if p.severity == "error"]
             first = errors[0]
@@ -231,13 +239,15 @@ class Snapshot:
         self._docs[name] = cached
         model = ModelManifest.from_dict(cached["model"])
         versions = tuple(VersionManifest.from_dict(v) for v in cached["versions"])
-        return _remember(tree[0], cached, ModelState(model, versions))
+        return _remember(tree[0], cached, ModelState(model, versions), int(cached.get("depth") or 0))
 
     def seed_successor(self, commit: str, files: dict[str, bytes | None]) -> None:
         """Cache the models of ``commit``, made from this snapshot by writing ``files``.
 
         The written bytes were validated when they were dumped, so the next read
         of these models (in any process) needs no parsing of unchanged manifests.
+        The cache entry for another process is a delta on this snapshot's entry (only the
+        rewritten manifests), so what a write stores does not grow with the model's versions.
         """
         changed: dict[str, dict[str, bytes | None]] = {}
         prefix = MODELS_PATH + "/"
@@ -246,52 +256,251 @@ class Snapshot:
                 changed.setdefault(path[len(prefix):].split("/", 1)[0], {})[path] = data
         for name, model_files in changed.items():
             tree = self.repo.resolve(f"{commit}:{model_path(name)}")
-            if tree is None or tree in _LOADED:
-                continue
+            if tree is None or (tree in _LOADED and os.path.exists(_cache_file(self.repo, tree))):
+                continue  # known here, and cached for other processes (of this repository: the cache is its own)
             before = self.model(name)  # loads (and remembers) the documents this change started from
             old = self._docs.get(name)
             model_doc = old["model"] if old else None
             versions = {d["number"]: d for d in old["versions"]} if old else {}
             # warnings of the files this change left alone still hold; rewritten files are checked again
             warnings = [w for w in (old.get("warnings") or []) if w["path"] not in model_files] if old else []
-            rewritten: set[int] = set()
+            rewritten: dict[int, dict[str, Any] | None] = {}
             for path, data in model_files.items():
                 if path == model_file(name):
                     model_doc = parse_yaml(data, path) if data is not None else None
                     continue
-                number = int(path.rsplit("/", 1)[1][: -len(".yaml")])
-                rewritten.add(number)
+                number = version_number(path)
+                if number is None:
+                    continue
                 if data is None:
                     versions.pop(number, None)
+                    rewritten[number] = None
                 else:
-                    versions[number] = parse_yaml(data, path)
+                    versions[number] = rewritten[number] = parse_yaml(data, path)
                     found: list[Problem] = []
                     check_version_doc(versions[number], name, number, path, found)
                     warnings += [dataclasses.asdict(w) for w in found]
             if model_doc is not None:
                 docs = {"model": model_doc, "versions": [versions[n] for n in sorted(versions)], "warnings": warnings}
-                cache_put(self.repo, tree, docs)  # for the next process
+                base = self._trees.get(name) if before is not None else None
+                depth = _store_model_docs(self.repo, tree, docs, base, model_doc if model_file(name) in model_files
+                                          else None, rewritten)
                 # for this one: the successor built from this snapshot's objects, only rewritten files parsed anew
                 kept = {v.number: v for v in before.versions} if before is not None else {}
                 model = before.model if before is not None and model_file(name) not in model_files \
                     else ModelManifest.from_dict(model_doc)
                 _remember(tree, docs, ModelState(model, tuple(
                     kept[n] if n in kept and n not in rewritten else VersionManifest.from_dict(versions[n])
-                    for n in sorted(versions))))
+                    for n in sorted(versions))), depth)
 
 
 # Models read or written by this process, by tree id (immutable, so never stale): the next snapshot of
 # an unchanged model, or of the one a write just made, needs no parsing at all.
-_LOADED: "OrderedDict[str, tuple[dict[str, Any], ModelState]]" = OrderedDict()
+@dataclass(frozen=True)
+class _Loaded:
+    docs: dict[str, Any]   # the validated documents (model, versions, warnings)
+    state: ModelState
+    depth: int             # how many deltas its cache entry on disk stands on (0: a whole entry)
+
+
+_LOADED: "OrderedDict[str, _Loaded]" = OrderedDict()
 _LOADED_MAX = 64
+_LATEST: dict[str, str] = {}  # model name -> the tree id of it this process read or wrote last
 
 
-def _remember(tree: str, docs: dict[str, Any], state: ModelState) -> ModelState:
-    _LOADED[tree] = (docs, state)
+def _remember(tree: str, docs: dict[str, Any], state: ModelState, depth: int = 0) -> ModelState:
+    _LOADED[tree] = _Loaded(docs, state, depth)
     _LOADED.move_to_end(tree)
+    _LATEST[state.name] = tree
     while len(_LOADED) > _LOADED_MAX:
         _LOADED.popitem(last=False)
     return state
+
+
+def _version_blobs(repo: GitRepo, tree_entries: list[Any]) -> tuple[str, dict[int, str]] | None:
+    """(model.yaml's blob id, version number -> blob id) of a model folder laid out as gitreg writes it;
+    None for anything else (a missing card, an unexpected file: the full read reports it)."""
+    card = None
+    versions: list[Any] = []
+    for entry in tree_entries:
+        if entry.name == "model.yaml" and not entry.is_tree:
+            card = entry.oid
+        elif entry.name == "versions" and entry.is_tree:
+            folder = repo.read_tree(entry.oid)
+            if folder is None:
+                return None
+            versions = folder[1]
+        else:
+            return None
+    if card is None:
+        return None
+    out: dict[int, str] = {}
+    for entry in versions:
+        stem = entry.name[:-5] if entry.name.endswith(".yaml") else ""
+        if entry.is_tree or not stem.isdigit() or stem.startswith("0"):
+            return None
+        out[int(stem)] = entry.oid
+    return card, out
+
+
+def _cached_successor(repo: GitRepo, name: str, tree: str) -> ModelState | None:
+    """The model at folder ``tree`` from the cache: the deltas other writers stored on their way from a state
+    of it this process knows (or from a whole entry).  No manifest is parsed, and only versions whose
+    documents differ from the last state of the model this process knows are built anew.  None if the
+    cache holds nothing for ``tree``."""
+    chain: list[dict[str, Any]] = []
+    key = tree
+    known = None
+    while True:
+        entry = cache_get(repo, key) if len(chain) <= CHAIN_MAX else None
+        if not isinstance(entry, dict):
+            return None
+        chain.append(entry)
+        base = entry.get("base")
+        if not isinstance(base, str):
+            break  # a whole entry: the chain starts here
+        known = _LOADED.get(base)
+        if known is not None and known.state.name == name:
+            break
+        key = base
+    try:
+        if "base" in chain[-1]:
+            assert known is not None
+            start, deltas = known.docs, chain
+        else:
+            start, deltas = chain[-1], chain[:-1]
+            latest = _LATEST.get(name)
+            known = _LOADED.get(latest) if latest is not None else None
+        model_doc = start["model"]
+        versions = {d["number"]: d for d in start["versions"]}
+        for delta in reversed(deltas):
+            model_doc = delta["model"] or model_doc
+            for number in delta["drop"]:
+                versions.pop(number, None)
+            for doc in delta["set"]:
+                versions[doc["number"]] = doc
+        if model_doc["name"] != name or any(d["model"] != name for d in versions.values()):
+            return None
+        docs = {"model": model_doc, "versions": [versions[n] for n in sorted(versions)],
+                "warnings": chain[0]["warnings"]}
+        reuse = known is not None and known.state.name == name
+        old_docs = {d["number"]: d for d in known.docs["versions"]} if reuse else {}  # type: ignore[union-attr]
+        kept = {v.number: v for v in known.state.versions} if reuse else {}  # type: ignore[union-attr]
+        model = known.state.model if reuse and model_doc == known.docs["model"] \
+            else ModelManifest.from_dict(model_doc)  # type: ignore[union-attr]
+        built = []
+        for doc in docs["versions"]:
+            old = old_docs.get(doc["number"])
+            same = old is not None and (old is doc or old == doc) and doc["number"] in kept
+            built.append(kept[doc["number"]] if same else VersionManifest.from_dict(doc))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return _remember(tree, docs, ModelState(model, tuple(built)), int(chain[0].get("depth") or 0))
+
+
+def _successor_of_known(repo: GitRepo, name: str, tree: str, entries: list[Any]) -> ModelState | None:
+    """The model at folder ``tree``, built from the last state of it this process knows (another writer's
+    change since): only the manifests whose blob ids differ are parsed and validated, the rest reused.
+    None when there is no such state, or anything about the change needs the full read to report it."""
+    previous = _LATEST.get(name)
+    known = _LOADED.get(previous) if previous is not None else None
+    if known is None or known.state.name != name:
+        return None
+    old_tree = repo.read_tree(previous)  # type: ignore[arg-type]
+    if old_tree is None:
+        return None
+    old, new = _version_blobs(repo, old_tree[1]), _version_blobs(repo, entries)
+    if old is None or new is None:
+        return None
+    changed = [n for n, oid in new[1].items() if old[1].get(n) != oid]
+    dropped = [n for n in old[1] if n not in new[1]]
+    if len(changed) + len(dropped) > max(8, len(new[1]) // 2):
+        return None  # most of it changed: the cache (or one full read) does it in fewer exchanges
+    wanted = ([new[0]] if new[0] != old[0] else []) + [new[1][n] for n in changed]
+    blobs = dict(zip(wanted, repo.read_blobs(wanted)))
+    problems: list[Problem] = []
+    model_doc = known.docs["model"]
+    if new[0] != old[0]:
+        model_doc = load_checked(blobs[new[0]], "model", model_file(name), problems)
+        if model_doc is None or model_doc["name"] != name:
+            return None
+    versions = {d["number"]: d for d in known.docs["versions"]}
+    paths = {version_file(name, n) for n in [*changed, *dropped]}
+    warnings = [w for w in known.docs.get("warnings") or () if w["path"] not in paths]
+    rewritten: dict[int, dict[str, Any] | None] = {}
+    for number in dropped:
+        versions.pop(number, None)
+        rewritten[number] = None
+    for number in changed:
+        path = version_file(name, number)
+        doc = load_checked(blobs[new[1][number]], "version", path, problems)
+        if doc is None:
+            return None
+        try:
+            check_version_doc(doc, name, number, path, problems)
+        except ManifestError:
+            return None
+        versions[number] = rewritten[number] = doc
+    if any(p.severity == "error" for p in problems):
+        return None
+    docs = [versions[n] for n in sorted(versions)]
+    try:
+        check_model_invariants(model_doc, docs, name)
+    except ManifestError:
+        return None
+    full = {"model": model_doc, "versions": docs, "warnings": warnings + [dataclasses.asdict(p) for p in problems]}
+    depth = _store_model_docs(repo, tree, full, previous, model_doc if new[0] != old[0] else None, rewritten)
+    kept = {v.number: v for v in known.state.versions}
+    model = known.state.model if new[0] == old[0] else ModelManifest.from_dict(model_doc)
+    return _remember(tree, full, ModelState(model, tuple(
+        kept[n] if n in kept and n not in rewritten else VersionManifest.from_dict(versions[n])
+        for n in sorted(versions))), depth)
+
+
+def _store_model_docs(repo: GitRepo, tree: str, docs: dict[str, Any], base: str | None,
+                      model_doc: dict[str, Any] | None, rewritten: dict[int, dict[str, Any] | None]) -> int:
+    """Cache a model folder's validated documents for other processes; its depth (see CHAIN_MAX).
+
+    When the documents are those of ``base`` (cached, at depth below CHAIN_MAX) with the card
+    (``model_doc``, None: unchanged) and the versions of ``rewritten`` (None: removed) replaced,
+    only that difference is stored, pointing at ``base``; else the whole documents.
+    """
+    known = _LOADED.get(base) if base is not None else None
+    if known is not None and known.depth < CHAIN_MAX and len(rewritten) < max(8, len(docs["versions"]) // 4) \
+            and os.path.exists(_cache_file(repo, base)):  # type: ignore[arg-type]
+        cache_put(repo, tree, {"base": base, "depth": known.depth + 1, "model": model_doc,
+                               "set": [d for d in rewritten.values() if d is not None],
+                               "drop": [n for n, d in rewritten.items() if d is None],
+                               "warnings": docs["warnings"]})
+        return known.depth + 1
+    cache_put(repo, tree, docs)
+    return 0
+
+
+def model_cache_get(repo: GitRepo, tree: str) -> dict[str, Any] | None:
+    """The validated documents cached for the model folder ``tree`` (following deltas), or None."""
+    chain: list[dict[str, Any]] = []
+    key: str | None = tree
+    while key is not None:
+        entry = cache_get(repo, key) if len(chain) <= CHAIN_MAX else None
+        if not isinstance(entry, dict):
+            return None
+        chain.append(entry)
+        key = entry.get("base")
+    try:
+        whole = chain.pop()
+        model_doc, versions, warnings = whole["model"], {d["number"]: d for d in whole["versions"]}, whole["warnings"]
+        for delta in reversed(chain):
+            model_doc = delta["model"] or model_doc
+            for number in delta["drop"]:
+                versions.pop(number, None)
+            for doc in delta["set"]:
+                versions[doc["number"]] = doc
+            warnings = delta["warnings"]
+    except (KeyError, TypeError):
+        return None
+    return {"model": model_doc, "versions": [versions[n] for n in sorted(versions)], "warnings": warnings,
+            "depth": len(chain)}
 
 
 def _cache_file(repo: GitRepo, oid: str) -> str:
@@ -444,7 +653,7 @@ def validated_model(repo: GitRepo, name: str, tree_oid: str,
     included, are appended to ``problems``.  Only error-free trees are cached:
     a tree that validated once always does.
     """
-    cached = cache_get(repo, tree_oid)
+    cached = model_cache_get(repo, tree_oid)
     if cached is not None and cached["model"].get("name") != name:
         cached = None  # the same tree under another folder name: validate it for this name
     if cached is not None:

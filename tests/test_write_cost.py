@@ -21,6 +21,15 @@ def commands(monkeypatch):
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(GitRepo, "run", run)
+    from gitreg.git.repo import RefTransactions
+
+    real_commit = RefTransactions.commit
+
+    def commit(self, lines):  # ref transactions go to one long-lived `git update-ref --stdin`
+        seen.append("update-ref")
+        return real_commit(self, lines)
+
+    monkeypatch.setattr(RefTransactions, "commit", commit)
     return seen
 
 

@@ -22,17 +22,19 @@ from ..errors import BareRepositoryError, GitError, NotARegistryError
 from .objects import (BLOB_MODE, TREE_MODE, ZERO_OID, TreeEntry, clean_message, compress_loose, encode_object,
                       format_tree, tree_order)
 from . import partial
-from .process import CAS_MARKERS, LOCK_HELD, lock_held_error, run_git, start_git
+from .process import CAS_MARKERS, LOCK_HELD, git_env, lock_held_error, run_git, start_git
 from .reader import ObjectReader
 from .worktree import WorkTree
 
 GC_LOOSE_OBJECTS = 6700  # git's own gc.auto default
+REMEMBERED_BLOB_BYTES = 1 << 16  # blobs written up to this size are kept for reading back (manifests)
 WRITE_LOCK_POLL = 0.002  # seconds between tries for a held write lock
 # Environment variables that change what git reads as configuration (and so identity and signing).
 _CONFIG_ENV = ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_COUNT",
                "GIT_CONFIG_PARAMETERS", "HOME", "XDG_CONFIG_HOME", "GIT_DIR")
 # Answers of `git config` and `git var`, for every GitRepo of this process, keyed by _config_stamp().
 _SHARED: dict[tuple[object, ...], object] = {}
+_CONFIG_FILES: dict[tuple[object, ...], tuple[str, ...]] = {}  # (common dir, environment) -> git's config files
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class GitRepo:
                 " with `git refs migrate --ref-format=files` (git 2.46+) or use a clone made with the files"
                 " format (`git clone --ref-format=files`)")
         self.reader = ObjectReader(root)
+        self.refs = RefTransactions(root)
+        self._objects_dir = str(common_dir / "objects")
         self._packed: tuple[tuple[int, ...], bytes] | None = None  # packed-refs as last read, with its stamp
         self.worktree = WorkTree(self)
         self._promisor: str | None = partial.promisor(common_dir)  # a blob-less clone's remote
@@ -232,21 +236,29 @@ class GitRepo:
         return res.stdout.decode().strip()
 
     def code_state(self, source: str | os.PathLike[str] | None = None) -> tuple[str | None, bool]:
-        """(HEAD commit, whether tracked files differ from it): what code a pipeline run ran.
-
-        ``source``, the file that defined the pipeline, counts too: untracked (or ignored), the
-        commit does not hold it, so the code is dirty.
-        """
+        """(HEAD commit, whether tracked files differ from it): what code a pipeline run ran (see code_dirty)."""
         head = self.commit_of("HEAD")
         if head is None or self.bare:
             return head, False
-        res = self.run("status", "--porcelain", "--untracked-files=no", check=False)
+        return head, self.code_dirty(source)
+
+    def code_dirty(self, source: str | os.PathLike[str] | None = None) -> bool:
+        """Whether tracked files differ from HEAD, the registry's own files (``.mcp/``: data, not code) aside.
+
+        ``source``, the file that defined the pipeline, counts too: untracked (or ignored), the
+        commit does not hold it, so the code is dirty.  git status runs without its optional index
+        refresh (GIT_OPTIONAL_LOCKS=0), so it never holds the index's lock against a registry write,
+        and may run while one goes on.
+        """
+        quiet = {"GIT_OPTIONAL_LOCKS": "0"}
+        res = self.run("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude).mcp",
+                       check=False, env=quiet)
         if res.stdout.strip():
-            return head, True
+            return True
         if source is not None:
             tracked = self.run("ls-files", "--error-unmatch", "--", os.fspath(source), check=False)
-            return head, tracked.returncode != 0
-        return head, False
+            return tracked.returncode != 0
+        return False
 
     def is_ancestor(self, ancestor: str, commit: str) -> bool:
         return self.run("merge-base", "--is-ancestor", ancestor, commit, check=False).returncode == 0
@@ -283,9 +295,15 @@ class GitRepo:
 
     def _config_stamp(self) -> tuple[object, ...]:
         """What git's answer about configuration or identity depends on, as cheaply as it can be seen."""
-        env = tuple(os.environ.get(v) for v in _CONFIG_ENV) + tuple(
-            sorted((k, v) for k, v in os.environ.items() if k.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))))
-        return (str(self.common_dir), *env, *(_mtime(p) for p in self._config_files()))
+        env = tuple(os.environ.get(v) for v in _CONFIG_ENV)
+        count = env[_CONFIG_ENV.index("GIT_CONFIG_COUNT")]
+        if count:  # git reads GIT_CONFIG_KEY_<n> and GIT_CONFIG_VALUE_<n> for n below GIT_CONFIG_COUNT only
+            pairs = range(int(count)) if count.isdigit() else range(0)
+            env += tuple(os.environ.get(f"GIT_CONFIG_{part}_{n}") for n in pairs for part in ("KEY", "VALUE"))
+        files = _CONFIG_FILES.get((self.common_dir, env))
+        if files is None:
+            files = _CONFIG_FILES[(self.common_dir, env)] = tuple(str(p) for p in self._config_files())
+        return (str(self.common_dir), *env, *(_mtime(p) for p in files))
 
     def list_refs(self, pattern: str) -> list[RefInfo]:
         """Every ref under ``pattern`` (e.g. ``refs/tags/models/iris/``) in one call."""
@@ -406,13 +424,16 @@ class GitRepo:
         ``old`` None means the ref must not exist yet.  Returns ``moved`` False when a
         ref was not where expected (another writer won, or a tag exists already); any
         other refusal (an invalid ref name, a full disk) raises GitError.
+
+        The transactions go to a long-lived ``git update-ref --stdin`` of this repository (see
+        :class:`RefTransactions`), whose reflog entries say ``gitreg`` (the commit's own message says
+        what was written), so ``message`` does not reach the reflog.
         """
         lines = "".join(f"update {ref} {new} {old or ZERO_OID}\n" for ref, new, old in updates)
         for attempt in range(25):  # about a second for another git command to let go of a ref lock
-            res = self.run("update-ref", "-m", message, "--stdin", input=lines.encode("utf-8"), check=False)
-            if res.returncode == 0:
+            moved, err = self.refs.commit(lines)
+            if moved:
                 return RefUpdate(True, ())
-            err = res.stderr.decode("utf-8", "replace").strip()
             held = LOCK_HELD.search(err)
             if held is None:
                 break
@@ -489,16 +510,16 @@ class GitRepo:
     def write_object(self, otype: str, data: bytes) -> str:
         """Write a loose object (as git does: zlib, then a read-only file named by its id); its id."""
         oid, raw = encode_object(otype, data)
-        if otype in ("tree", "commit"):
+        if otype != "blob" or len(data) <= REMEMBERED_BLOB_BYTES:  # a write reads back what it just wrote
             self.reader.remember(oid, otype, data)
-        folder = self.common_dir / "objects" / oid[:2]
-        path = folder / oid[2:]
+        folder = os.path.join(self._objects_dir, oid[:2])  # strings, not Paths: a write makes many objects
+        path = os.path.join(folder, oid[2:])
         try:
             os.utime(path)  # there already: freshen it, as git does, so that no prune takes it now
             return oid
         except OSError:
             pass
-        tmp = folder / f"tmp_obj_{os.getpid()}_{threading.get_ident()}"
+        tmp = os.path.join(folder, f"tmp_obj_{os.getpid()}_{threading.get_ident()}")
         packed = compress_loose(raw)
         for attempt in range(3):
             try:
@@ -510,12 +531,12 @@ class GitRepo:
             except FileNotFoundError:
                 # the fan-out folder is not there (yet, or any more: git's gc removes emptied ones)
                 try:
-                    folder.mkdir(exist_ok=True)
+                    os.makedirs(folder, exist_ok=True)
                 except OSError as exc:
                     raise GitError(f"cannot write to {folder}: {exc}; check permissions and free disk space") \
                         from None
             except OSError as exc:
-                raise GitError(f"cannot write to {self.common_dir / 'objects'}: {exc}; check permissions and free"
+                raise GitError(f"cannot write to {self._objects_dir}: {exc}; check permissions and free"
                                " disk space") from None
         raise GitError(f"cannot write to {folder}: it keeps disappearing (is a `git gc` or prune running?);"
                        " retry")
@@ -683,16 +704,53 @@ class GitRepo:
         """Serialise gitreg writers of this clone (a file lock in the git dir, released if the process dies).
 
         Yields True once held; with ``blocking`` False, yields False at once when
-        another process holds it.
+        another process holds it.  A waiting writer sleeps in the kernel (``flock``) until the
+        holder lets go, instead of polling: writers queued behind a busy clone take over at once
+        and use no processor while they wait.
         """
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - no flock here: filelock's portable lock
+            with self._portable_write_lock(blocking) as held:
+                yield held
+            return
+        folder = self.common_dir / "gitreg"
+        path = str(folder / "write.lock")
+        while True:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:
+                folder.mkdir(parents=True, exist_ok=True)
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                yield False
+                return
+            except BaseException:
+                os.close(fd)
+                raise
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(path))
+            except OSError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # the file was removed or replaced while this process waited: lock the one there now
+        try:
+            yield True
+        finally:
+            os.close(fd)  # releases the lock; the file stays (its inode is what every writer locks)
+
+    @contextmanager
+    def _portable_write_lock(self, blocking: bool) -> Iterator[bool]:  # pragma: no cover - platforms without flock
         from filelock import FileLock, Timeout
 
         folder = self.common_dir / "gitreg"
         folder.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(folder / "write.lock"), timeout=-1 if blocking else 0)
         try:
-            # A short poll: the lock is held for milliseconds, and waiting writers queue behind it
-            # (filelock's default of 50 ms between tries would cap a busy clone at ~20 writes/s).
             lock.acquire(poll_interval=WRITE_LOCK_POLL)
         except Timeout:
             yield False
@@ -708,6 +766,7 @@ class GitRepo:
 
     def close(self) -> None:
         self.reader.close()
+        self.refs.close()
 
     def __del__(self) -> None:  # pragma: no cover - best effort
         try:
@@ -716,8 +775,96 @@ class GitRepo:
             pass
 
 
-def _mtime(path: Path) -> int:
+def _mtime(path: str) -> int:
     try:
-        return path.stat().st_mtime_ns
+        return os.stat(path).st_mtime_ns
     except OSError:
         return 0
+
+
+class RefTransactions:
+    """One long-lived ``git update-ref --stdin`` per repository, taking one ref transaction after another.
+
+    Each transaction is written whole (``start``, its updates, ``prepare``, ``commit``): git locks
+    every ref and checks its old value at ``prepare`` and moves them all at ``commit``, exactly as a
+    one-shot ``git update-ref --stdin`` would, without starting a process per write.  A refusal
+    makes git exit with its reason; the next transaction starts a new process.  If this process
+    dies, git reads the end of its input: a transaction it has read whole is finished, one it has
+    not is aborted and its locks released, so no lock is ever left behind.
+
+    git stamps reflog entries with the time it first needed one and keeps it for the rest of the
+    process, so a process takes the transactions of one second of the clock only: the next second's
+    first transaction starts a new one (at most one process start per second of writing).
+    """
+
+    REFLOG_MESSAGE = "gitreg"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._second = 0  # the second of the clock the process took its first transaction in
+        self._owner = os.getpid()
+        self._lock = threading.Lock()
+
+    def commit(self, lines: str) -> tuple[bool, str]:
+        """Run one transaction of ``update`` lines: (moved, git's words when it refused)."""
+        with self._lock:
+            for fresh in (False, True):
+                proc = self._proc
+                if self._owner != os.getpid():  # a forked child must not share its parent's pipes
+                    proc, self._owner = None, os.getpid()
+                now = int(time.time())
+                if proc is not None and self._second != now:  # its reflog time is a second old: retire it
+                    self._proc = None
+                    self._finish(proc)
+                    proc = None
+                if proc is None or proc.poll() is not None or fresh:
+                    proc = self._proc = subprocess.Popen(
+                        ["git", "update-ref", "-m", self.REFLOG_MESSAGE, "--stdin"], cwd=self.root,
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=git_env())
+                    fresh = True
+                    self._second = now
+                assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+                answers: list[bytes] = []
+                try:
+                    proc.stdin.write(("start\n" + lines + "prepare\ncommit\n").encode("utf-8", "surrogateescape"))
+                    proc.stdin.flush()
+                    for _ in range(3):
+                        answer = proc.stdout.readline()
+                        if not answer:
+                            break
+                        answers.append(answer)
+                except OSError:
+                    pass
+                if answers == [b"start: ok\n", b"prepare: ok\n", b"commit: ok\n"]:
+                    return True, ""
+                self._proc = None
+                err = self._finish(proc)
+                if answers or err or fresh:
+                    return False, err or "git update-ref stopped answering"
+                # a process that had died since the last transaction (nothing was sent to a live one): once more
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _finish(proc: "subprocess.Popen[bytes]") -> str:
+        """Stop a process that refused (it exits by itself after saying why): its words."""
+        try:
+            proc.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        err = proc.stderr.read() if proc.stderr is not None else b""  # type: ignore[union-attr]
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        return err.decode("utf-8", "replace").strip()
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or self._owner != os.getpid():
+            return
+        self._finish(proc)

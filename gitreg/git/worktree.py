@@ -30,6 +30,7 @@ class WorkTree:
         self.repo = repo
         self.root = repo.root
         self.bare = repo.bare
+        self._note: tuple[tuple[int, ...], dict] | None = None  # the note as last read or written, with its stamp
 
     def check_paths(self, commit: str | None, paths: Sequence[str]) -> tuple[list[str], list[str]]:
         """(the files under ``paths`` whose work-tree or staged content differs from ``commit``, the folders
@@ -61,11 +62,15 @@ class WorkTree:
             staged = committed[path] if covered else _within(index, path)
             present = self.worktree_files(path)
             before = len(dirty)
-            for rel in sorted(set(committed[path]) | set(present) | set(staged)):
-                want = committed[path].get(rel)
-                if want is None or staged.get(rel) != want or rel not in present:
+            want_of = committed[path]
+            names = want_of.keys() | present.keys() | staged.keys() if staged is not want_of \
+                else want_of.keys() | present.keys()
+            for rel in sorted(names):
+                want = want_of.get(rel)
+                full = present.get(rel)
+                if want is None or full is None or staged.get(rel) != want:
                     dirty.append(rel)  # deleted, added, or changed in the index
-                elif known.get(rel) != _file_stat(present[rel]) + [want] and _blob_of(present[rel]) != want:
+                elif not _as_recorded(known.get(rel), full, want) and _blob_of(full) != want:
                     dirty.append(rel)  # changed in the work tree (a file as gitreg left it is not read)
             if covered or len(dirty) > before:
                 continue
@@ -105,8 +110,19 @@ class WorkTree:
             return None
 
     def _read_note(self) -> dict | None:
-        note = read_record(self.repo.git_dir / NOTE)
-        return note if isinstance(note, dict) else None
+        """The note (read again only when its file changed: any writer replaces it whole)."""
+        path = self.repo.git_dir / NOTE
+        try:
+            stamp = stat_stamp(os.stat(path))
+        except OSError:
+            return None
+        if self._note is not None and self._note[0] == stamp:
+            return self._note[1]
+        note = read_record(path)
+        if not isinstance(note, dict):
+            return None
+        self._note = (stamp, note)
+        return note
 
     def index_note(self, commit: str | None) -> dict | None:
         """The note of :meth:`note_index_synced` if it holds for ``commit`` and the index as it is now."""
@@ -144,7 +160,12 @@ class WorkTree:
         if len(files) > NOTE_MAX_FILES:  # a cache, not a record: keep the files written last
             files = dict(list(files.items())[-NOTE_MAX_FILES:])
         covered = list(dict.fromkeys([*also, *paths]))[-NOTE_MAX_PATHS:]  # the last ones written stay
-        write_record(path, {"index": stamp, "commit": commit, "paths": covered, "files": files})
+        note = {"index": stamp, "commit": commit, "paths": covered, "files": files}
+        write_record(path, note)
+        try:
+            self._note = (stat_stamp(os.stat(path)), note)
+        except OSError:
+            self._note = None
 
     def index_entries(self, paths: Sequence[str]) -> dict[str, str]:
         """Path -> blob id of the index entries under ``paths`` ("conflict" for unmerged ones)."""
@@ -228,6 +249,17 @@ class WorkTree:
 def _file_stat(path: str) -> list:
     """What changes when a file is written (a stamp, as a JSON record holds it)."""
     return list(stat_stamp(os.stat(path)))
+
+
+def _as_recorded(record: object, path: str, oid: str) -> bool:
+    """Whether the file at ``path`` has the stat recorded with ``oid`` (``[*stat stamp, oid]``, see _file_stat)."""
+    if not isinstance(record, list) or len(record) != 6 or record[5] != oid:
+        return False
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return record[:5] == [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
 
 
 def _blob_of(path: str) -> str:

@@ -448,8 +448,6 @@ class Pipeline:
                         {**self.substitutions, **{str(k): str(v) for k, v in (substitutions or {}).items()}})
 
     def __call__(self, *args: Any, **kwargs: Any) -> RunResult:
-        from ..client import Client
-
         if _RUN.get() is not None:
             raise PipelineError(f"pipeline {self.name!r} was called while another pipeline runs")
         config = _load_config(self.config_path)
@@ -465,10 +463,10 @@ class Pipeline:
                     raise InvalidValueError(f"pipeline {self.name!r} has no parameter {key!r}")
                 bound.arguments.setdefault(key, value)
         bound.apply_defaults()
-        client = Client(self.repo if self.repo is not None else (model._repo if model is not None else None))
-        commit, dirty = _code_state(self.func)
+        client = _client_for(self.repo if self.repo is not None else (model._repo if model is not None else None))
+        code_state = _start_code_state(self.func)  # git status runs while the run starts
         pending = PendingRun(_run_id(self.name), self.name, now(), {k: _json_safe(v) for k, v in
-                                                                     bound.arguments.items()}, commit, dirty)
+                                                                     bound.arguments.items()}, None, False)
         run = ActiveRun(self, client, pending, config, model)
         for referenced in _referenced_steps(self.func):  # a missing stage fails before any step runs
             run.check_model(referenced)
@@ -484,6 +482,7 @@ class Pipeline:
             _RUN.reset(token)
         pending.status = "failed" if failure is not None else "completed"
         pending.ended = now()
+        pending.code_commit, pending.code_dirty = code_state()
         pending.error = _describe(failure) if failure is not None else None
         try:
             client.registry.transact(lambda snap: record_run(snap, pending))
@@ -501,16 +500,92 @@ class Pipeline:
         return RunResult(pending.id, self.name, pending.status, versions, output)
 
 
-def _code_state(func: Callable[..., Any]) -> tuple[str | None, bool]:
-    from ..errors import NotARegistryError
+# Registries opened by pipeline runs of this process: (where, working folder, $GITREG_REPO) -> (the git dir's
+# identity then, the client).  Reused by the next run, so that its reads start from what the last run knew.
+_CLIENTS: dict[tuple[Any, ...], tuple[tuple[int, int], Any]] = {}
+
+
+def _client_for(where: str | os.PathLike[str] | None) -> Any:
+    """The client of the registry at ``where`` (see Client), the one the last run here used if it still fits."""
+    from ..client import Client
+
+    try:
+        here: str | None = os.getcwd()
+    except OSError:
+        here = None
+    key = (os.fspath(where) if where is not None else None, here, os.environ.get("GITREG_REPO"), os.getpid())
+    known = _CLIENTS.get(key)
+    if known is not None:
+        client = known[1]
+        if _still_fits(client, known[0]):
+            client.registry.finish_interrupted()  # as opening it would
+            return client
+        del _CLIENTS[key]
+    client = Client(where)
+    try:
+        st = os.stat(client.registry.repo.git_dir)
+    except OSError:
+        return client
+    if len(_CLIENTS) >= 8:
+        _CLIENTS.pop(next(iter(_CLIENTS)))
+    _CLIENTS[key] = ((st.st_ino, st.st_dev), client)
+    return client
+
+
+def _still_fits(client: Any, identity: tuple[int, int]) -> bool:
+    """Whether a client opened earlier still stands for the registry there: the same git dir, and (unless
+    opened by URL) the same remote that registry.yaml names for writes."""
+    registry = client.registry
+    try:
+        st = os.stat(registry.repo.git_dir)
+    except OSError:
+        return False
+    if (st.st_ino, st.st_dev) != identity:
+        return False
+    if registry.remote is not None and registry.remote.cached:
+        return True
+    from ..errors import GitregError
+
+    try:
+        named = registry.snapshot().config.remote
+    except GitregError:
+        return False
+    return named == (registry.remote.name if registry.remote is not None else None)
+
+
+def _start_code_state(func: Callable[..., Any]) -> Callable[[], tuple[str | None, bool]]:
+    """What code runs (HEAD now, and whether it is dirty): asked of git in the background from now on;
+    call the result for the answer."""
+    import threading
+
+    from ..errors import GitregError
     from ..git import GitRepo
 
     try:
         source = inspect.getsourcefile(func)
         folder = Path(source).parent if source else Path(os.getcwd())
-        return GitRepo.discover(folder).code_state(source)
-    except (NotARegistryError, TypeError, OSError):
-        return None, False
+        repo = GitRepo.discover(folder)
+        head = repo.commit_of("HEAD")
+    except (GitregError, TypeError, OSError):
+        return lambda: (None, False)
+    if head is None or repo.bare:
+        return lambda: (head, False)
+    found: list[bool] = []
+
+    def work() -> None:
+        try:
+            found.append(repo.code_dirty(source))
+        except (GitregError, OSError):
+            found.append(False)
+
+    thread = threading.Thread(target=work, name="gitreg-code-state", daemon=True)
+    thread.start()
+
+    def result() -> tuple[str | None, bool]:
+        thread.join()
+        return head, bool(found and found[0])
+
+    return result
 
 
 def pipeline(func: Callable[..., Any] | None = None, *, name: str | None = None, model: Model | None = None,
