@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from .errors import InvalidValueError
 from .names import is_valid_name
+from .stages import STORED_STAGES
 from .git import ZERO_OID, GitRepo
 from .state import (
     MODELS_PATH, REGISTRY_PATH, Problem, cache_get, cache_put, load_checked, model_file, model_path,
@@ -28,7 +30,7 @@ from .state import (
 )
 from .transitions import stage_of
 from .tagnames import (
-    StageTag, StageTagMessage, VersionTag, format_delete_subject, parse_delete_subject, parse_stage_message,
+    StageTag, StageTagMessage, format_delete_subject, parse_delete_subject, parse_stage_message,
     parse_tag,
 )
 
@@ -469,32 +471,19 @@ def _show_ref(repo: GitRepo) -> bytes:
 
 def _tags_under(listing: str, base: str) -> Iterator[tuple[str, str, str | None]]:
     """``(ref, object, peeled target)`` of each tag in ``listing`` under ``base``; the target is None for a
-    lightweight tag (no ``^{}`` line follows it)."""
-    name: str | None = None
-    oid = ""
-    target: str | None = None
-    for line in _lines(listing):
-        found, _, ref = line.partition(" ")
-        if ref.endswith("^{}"):
-            if name is not None and ref[:-3] == name:
-                target = found
-            continue
-        if name is not None:
-            yield name, oid, target
-        name, oid, target = (ref, found, None) if ref.startswith(base) else (None, "", None)
-    if name is not None:
-        yield name, oid, target
+    lightweight tag (no ``^{}`` line follows it).  One regular expression walks the text (in C, not a
+    Python step per line): a tag line under ``base``, and the peeled line of that same ref if it follows."""
+    pattern = _TAG_LINES.get(base)
+    if pattern is None:
+        pattern = _TAG_LINES[base] = re.compile(
+            r"^([0-9a-f]+) (" + re.escape(base) + r"[^\n]*)(?:\n|\Z)(?:([0-9a-f]+) \2\^\{\}(?:\n|\Z))?", re.M)
+    for found in pattern.finditer(listing):
+        oid, ref, target = found.groups()
+        if not ref.endswith("^{}"):  # a peeled line without its tag line before it: nothing to report
+            yield ref, oid, target
 
 
-def _lines(text: str) -> Iterator[str]:
-    """The lines of ``text``, one at a time (a list of them all, or a StringIO, would copy the text)."""
-    pos, find = 0, text.find
-    while pos < len(text):
-        end = find("\n", pos)
-        if end < 0:
-            end = len(text)
-        yield text[pos:end]
-        pos = end + 1
+_TAG_LINES: dict[str, "re.Pattern[str]"] = {}
 
 
 def _is_count(text: str) -> bool:
@@ -503,20 +492,19 @@ def _is_count(text: str) -> bool:
 
 
 _NONZERO = frozenset("123456789")
+_STORED_STAGES = frozenset(STORED_STAGES)
 
 
 def _split_tag(rest: str) -> tuple[str, str | None, int] | None:
     """What :func:`parse_tag` finds in a tag name after ``<prefix>/``, without a regex or an object per tag:
     ``(model, None, N)`` for ``<model>/v<N>``, ``(model, stage, seq)`` for ``<model>/<stage>/<seq>``."""
-    from .stages import STORED_STAGES
-
     model, _, tail = rest.partition("/")
     if not model or not tail:
         return None
     if tail[0] == "v" and _is_count(tail[1:]):
         return model, None, int(tail[1:])
     stage, _, seq = tail.partition("/")
-    if stage in STORED_STAGES and _is_count(seq):
+    if stage in _STORED_STAGES and _is_count(seq):
         return model, stage, int(seq)
     return None
 
@@ -638,22 +626,25 @@ def _unreachable_tags(repo: GitRepo, commit: str, prefix: str, listing: str, bas
     if isinstance(cached, dict) and isinstance(cached.get("commit"), str):
         if cached["commit"] == commit or repo.is_ancestor(cached["commit"], commit):
             known = set(cached.get("targets") or ())
-    unknown: list[str] = []  # the first 201 refs whose target is not known to be reachable
+    unknown: list[tuple[str, str]] = []  # the first 201 (ref, target) whose target is not known to be reachable
     n_unknown = 0
     for ref, oid, target in _tags_under(listing, base):
         if (target or oid) not in known:
             n_unknown += 1
             if len(unknown) <= 200:
-                unknown.append(ref)
+                unknown.append((ref, target or oid))
     if not n_unknown:
         if cached is None or cached.get("commit") != commit:
             cache_put(repo, key, {"commit": commit, "targets": sorted(known)})
         return set()
-    patterns = unknown if n_unknown <= 200 else [base]
+    patterns = [ref for ref, _target in unknown] if n_unknown <= 200 else [base]
     res = repo.run("for-each-ref", "--no-merged", commit, "--format=%(refname)", *patterns, check=False)
     unreachable = {line for line in res.stdout.decode("utf-8", "replace").splitlines() if line}
     if res.returncode == 0:
-        known.update(target or oid for ref, oid, target in _tags_under(listing, base) if ref not in unreachable)
+        if n_unknown <= 200:  # the few new ones are at hand: no second pass over every tag
+            known.update(target for ref, target in unknown if ref not in unreachable)
+        else:
+            known.update(target or oid for ref, oid, target in _tags_under(listing, base) if ref not in unreachable)
         cache_put(repo, key, {"commit": commit, "targets": sorted(known)})
     return unreachable
 
