@@ -371,18 +371,10 @@ def _cached_successor(repo: GitRepo, name: str, tree: str) -> ModelState | None:
             start, deltas = chain[-1], chain[:-1]
             latest = _LATEST.get(name)
             known = _LOADED.get(latest) if latest is not None else None
-        model_doc = start["model"]
-        versions = {d["number"]: d for d in start["versions"]}
-        for delta in reversed(deltas):
-            model_doc = delta["model"] or model_doc
-            for number in delta["drop"]:
-                versions.pop(number, None)
-            for doc in delta["set"]:
-                versions[doc["number"]] = doc
-        if model_doc["name"] != name or any(d["model"] != name for d in versions.values()):
+        docs = _apply_deltas(start, deltas)
+        model_doc = docs["model"]
+        if model_doc["name"] != name or any(d["model"] != name for d in docs["versions"]):
             return None
-        docs = {"model": model_doc, "versions": [versions[n] for n in sorted(versions)],
-                "warnings": chain[0]["warnings"]}
         reuse = known is not None and known.state.name == name
         old_docs = {d["number"]: d for d in known.docs["versions"]} if reuse else {}  # type: ignore[union-attr]
         kept = {v.number: v for v in known.state.versions} if reuse else {}  # type: ignore[union-attr]
@@ -489,18 +481,24 @@ def model_cache_get(repo: GitRepo, tree: str) -> dict[str, Any] | None:
         key = entry.get("base")
     try:
         whole = chain.pop()
-        model_doc, versions, warnings = whole["model"], {d["number"]: d for d in whole["versions"]}, whole["warnings"]
-        for delta in reversed(chain):
-            model_doc = delta["model"] or model_doc
-            for number in delta["drop"]:
-                versions.pop(number, None)
-            for doc in delta["set"]:
-                versions[doc["number"]] = doc
-            warnings = delta["warnings"]
+        return {**_apply_deltas(whole, chain), "depth": len(chain)}
     except (KeyError, TypeError):
         return None
-    return {"model": model_doc, "versions": [versions[n] for n in sorted(versions)], "warnings": warnings,
-            "depth": len(chain)}
+
+
+def _apply_deltas(start: dict[str, Any], deltas: list[dict[str, Any]]) -> dict[str, Any]:
+    """The documents ``start`` (a model's whole documents) becomes with ``deltas`` (newest first) applied:
+    model, versions in number order, and the warnings of the newest entry."""
+    model_doc = start["model"]
+    versions = {d["number"]: d for d in start["versions"]}
+    for delta in reversed(deltas):
+        model_doc = delta["model"] or model_doc
+        for number in delta["drop"]:
+            versions.pop(number, None)
+        for doc in delta["set"]:
+            versions[doc["number"]] = doc
+    return {"model": model_doc, "versions": [versions[n] for n in sorted(versions)],
+            "warnings": (deltas[0] if deltas else start)["warnings"]}
 
 
 def _cache_file(repo: GitRepo, oid: str) -> str:
