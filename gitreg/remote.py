@@ -290,16 +290,22 @@ def _clone(url: str, path: Path) -> bool:
     filtered = [f"--filter={wanted}"] if wanted else []
     proc = GitRepo.start_anywhere(["clone", "--bare", "--quiet", "--no-tags", "--single-branch", *filtered, url,
                                    str(tmp)], cwd=path.parent)
-    from . import manifests
+    try:
+        from . import manifests
 
-    manifests.prepare()  # while git clones: what the first read needs anyway
-    _out, err = proc.communicate()
-    said = err.decode("utf-8", "replace")
-    if proc.returncode != 0:
+        manifests.prepare()  # while git clones: what the first read needs anyway
+        _out, err = proc.communicate()
+        said = err.decode("utf-8", "replace")
+        if proc.returncode != 0:
+            raise classify(url, said, "cloning the registry")
+        if wanted:
+            _settle_filter(tmp, said)
+    except BaseException:  # nothing half-made stays in the cache folder
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
-        raise classify(url, said, "cloning the registry")
-    if wanted:
-        _settle_filter(tmp, said)
+        raise
     made = True
     try:
         os.chmod(tmp, 0o700)  # the remote URL (maybe with a token) is in its config

@@ -170,3 +170,19 @@ def test_check_on_a_partial_clone_completes_it_first(hub):
     assert report.ok, report.problems
     assert missing(hub) == [] and not (clone_path(url(hub)) / "gitreg" / "partial").exists()
     assert packs(hub) == before + 1  # everything the clone lacked, in one request
+
+
+def test_a_clone_that_fails_after_git_made_it_leaves_nothing_in_the_cache(hub, monkeypatch):
+    from gitreg.git import partial
+
+    def unreachable(repo, remote, oids):
+        raise RemoteError(remote, "fetching 1 registry file(s) this clone lacks: cannot reach it")
+
+    real = partial.fetch
+    monkeypatch.setattr(partial, "fetch", unreachable)
+    with pytest.raises(RemoteError):
+        Client(url(hub)).get_model("alpha")
+    clones = clone_path(url(hub)).parent
+    assert not clones.exists() or list(clones.iterdir()) == []
+    monkeypatch.setattr(partial, "fetch", real)
+    assert Client(url(hub)).get_model_version("beta", "production").number == 2  # a later try starts clean
