@@ -296,7 +296,7 @@ class Registry:
             branch = self._branch()
             checked: set[str] = set()  # paths already proven free of uncommitted edits
             # what the last dirty check found in line with which commit, and the index's stamp then
-            verified: tuple[str | None, list[str], object] = (None, [], None)
+            verified: tuple[str | None, list[str], object, dict[str, list]] = (None, [], None, {})
             for attempt in range(MAX_ATTEMPTS):
                 local, base = self._base(branch, scope, attempt)
                 snap = Snapshot(repo, base)
@@ -309,11 +309,11 @@ class Registry:
                 touched = change.paths if base == local else [MCP]
                 unchecked = [p for p in touched if p not in checked]
                 if unchecked:
-                    dirty, in_line = repo.worktree.check_paths(local, unchecked)
+                    dirty, in_line, seen = repo.worktree.check_paths(local, unchecked)
                     if dirty:
                         raise DirtyManifestsError(dirty)
                     checked.update(unchecked)
-                    verified = (local, in_line, repo.worktree.index_stamp())
+                    verified = (local, in_line, repo.worktree.index_stamp(), {**verified[3], **seen})
                 if not repo.bare and not repo.worktree.wait_for_index():
                     raise lock_held_error(repo.git_dir / "index.lock")
                 root_tree = repo.resolve(f"{base}^{{tree}}") if base else None
@@ -424,7 +424,7 @@ class Registry:
             tags = [t for t in tags if t not in taken]
 
     def _sync(self, branch: str, local: str | None, base: str | None, commit: str, touched: list[str],
-              verified: tuple[str | None, list[str], object] = (None, [], None)) -> None:
+              verified: tuple[str | None, list[str], object, dict[str, list]] = (None, [], None, {})) -> None:
         """Bring .mcp/ of the index and work tree in line with the branch head, then clear the journal.
 
         ``verified``: (the commit, the paths the dirty check found in line with it, the index's stamp then)."""
@@ -437,13 +437,13 @@ class Registry:
         # and so do the paths this write found in line, if nobody has touched the index since.
         only_touched = head == commit and base == local
         before = repo.worktree.index_note(local) if only_touched else None
-        checked_at, in_line, stamp = verified
+        checked_at, in_line, stamp, seen = verified
         if not (only_touched and checked_at == local and stamp == repo.worktree.index_stamp()):
             in_line = []
         changed = repo.changed_files(local, head, touched)
         if repo.worktree.set_files(changed):
             repo.worktree.note_index_synced(head, touched, changed,
-                                            also=[*(before["paths"] if before else ()), *in_line])
+                                            also=[*(before["paths"] if before else ()), *in_line], seen=seen)
             journal.clear(repo)
         else:
             log.warning("the registry commit %s is made, but .git/index.lock is held by another git command, so"

@@ -32,9 +32,10 @@ class WorkTree:
         self.bare = repo.bare
         self._note: tuple[tuple[int, ...], dict] | None = None  # the note as last read or written, with its stamp
 
-    def check_paths(self, commit: str | None, paths: Sequence[str]) -> tuple[list[str], list[str]]:
+    def check_paths(self, commit: str | None, paths: Sequence[str]) -> tuple[list[str], list[str], dict[str, list]]:
         """(the files under ``paths`` whose work-tree or staged content differs from ``commit``, the folders
-        and paths whose index entries were found equal to ``commit``'s, for the note).
+        and paths whose index entries were found equal to ``commit``'s, for the note, and the stat records
+        of the work-tree files read and found equal, for the note too: see :func:`_settled_record`).
 
         Compares blob ids of the work-tree files and of the index entries with the
         commit's tree, so the cost depends on the size of ``paths``, not of the repository.
@@ -45,7 +46,7 @@ class WorkTree:
         is a new file in ``.mcp/runs`` every time).
         """
         if self.bare or not paths:
-            return [], []
+            return [], [], {}
         note = self.index_note(commit)
         covered = note is not None and all(_under(path, note["paths"]) for path in paths)
         committed = {path: dict(self.repo.blobs_under_path(commit, path)) if commit else {} for path in paths}
@@ -58,6 +59,7 @@ class WorkTree:
         known: dict[str, list] = (note or self._read_note() or {}).get("files") or {}
         dirty: list[str] = []
         verified: list[str] = []
+        seen: dict[str, list] = {}
         for path in paths:
             staged = committed[path] if covered else _within(index, path)
             present = self.worktree_files(path)
@@ -70,8 +72,12 @@ class WorkTree:
                 full = present.get(rel)
                 if want is None or full is None or staged.get(rel) != want:
                     dirty.append(rel)  # deleted, added, or changed in the index
-                elif not _as_recorded(known.get(rel), full, want) and _blob_of(full) != want:
-                    dirty.append(rel)  # changed in the work tree (a file as gitreg left it is not read)
+                elif not _as_recorded(known.get(rel), full, want):
+                    record = _settled_record(full)  # taken before the read: a write during it changes the stat
+                    if _blob_of(full) != want:
+                        dirty.append(rel)  # changed in the work tree (a file as gitreg left it is not read)
+                    elif record is not None:
+                        seen[rel] = record + [want]
             if covered or len(dirty) > before:
                 continue
             scope = scopes[path]
@@ -79,7 +85,7 @@ class WorkTree:
                 verified.append(path)
             elif _within(index, scope) == (dict(self.repo.blobs_under_path(commit, scope)) if commit else {}):
                 verified.append(scope)
-        return dirty, verified
+        return dirty, verified, seen
 
     def worktree_files(self, path: str) -> dict[str, str]:
         """Every file under ``path`` in the work tree (relative path -> full path)."""
@@ -135,9 +141,10 @@ class WorkTree:
         return None
 
     def note_index_synced(self, commit: str, paths: Sequence[str], written: Mapping[str, str | None],
-                          also: Sequence[str] = ()) -> None:
+                          also: Sequence[str] = (), seen: Mapping[str, list] = {}) -> None:
         """Remember that the index entries under ``paths`` (and ``also``) equal ``commit`` now, and the stat
-        of each file of ``written`` (path -> the blob gitreg just put there; None: removed).
+        of each file of ``written`` (path -> the blob gitreg just put there; None: removed) and of ``seen``
+        (path -> a stat record of a file read and found equal to its blob, from :meth:`check_paths`).
 
         Any later rewrite of the index by anyone (git replaces the file: a new inode and
         times) makes the note's index claim stale, and the next dirty check reads the index
@@ -150,6 +157,10 @@ class WorkTree:
             return
         old = self._read_note() or {}
         files = {k: v for k, v in (old.get("files") or {}).items() if isinstance(v, list)}
+        for rel, record in seen.items():
+            if rel not in written:
+                files.pop(rel, None)
+                files[rel] = list(record)
         for rel, oid in written.items():
             files.pop(rel, None)
             if oid is not None:
@@ -249,6 +260,22 @@ class WorkTree:
 def _file_stat(path: str) -> list:
     """What changes when a file is written (a stamp, as a JSON record holds it)."""
     return list(stat_stamp(os.stat(path)))
+
+
+SETTLED_NS = 2_000_000_000  # a file changed this long ago: a later write in place changes its ctime
+
+
+def _settled_record(path: str) -> list | None:
+    """The stat record of the file at ``path`` if it last changed long enough ago to vouch for the content
+    read next: any later write gives it a later ctime (a file changed within the clock's last tick could be
+    written again within that tick, size unchanged, and keep its stat, as git's "racily clean" entries)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if st.st_ctime_ns > time.time_ns() - SETTLED_NS:
+        return None
+    return list(stat_stamp(st))
 
 
 def _as_recorded(record: object, path: str, oid: str) -> bool:
