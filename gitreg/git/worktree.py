@@ -57,6 +57,7 @@ class WorkTree:
             scopes[path] = parent if new and parent else path
         index = {} if covered else self.index_entries(sorted(set(scopes.values())))
         known: dict[str, list] = (note or self._read_note() or {}).get("files") or {}
+        written_before = self._index_mtime()  # a file changed before this can vouch for what is read now
         dirty: list[str] = []
         verified: list[str] = []
         seen: dict[str, list] = {}
@@ -73,7 +74,7 @@ class WorkTree:
                 if want is None or full is None or staged.get(rel) != want:
                     dirty.append(rel)  # deleted, added, or changed in the index
                 elif not _as_recorded(known.get(rel), full, want):
-                    record = _settled_record(full)  # taken before the read: a write during it changes the stat
+                    record = _settled_record(full, written_before)  # before the read: a write after it shows
                     if _blob_of(full) != want:
                         dirty.append(rel)  # changed in the work tree (a file as gitreg left it is not read)
                     elif record is not None:
@@ -107,6 +108,12 @@ class WorkTree:
                 else:
                     present[f"{rel}/{entry.name}"] = entry.path
         return present
+
+    def _index_mtime(self) -> int | None:
+        try:
+            return os.stat(self.repo.git_dir / "index").st_mtime_ns
+        except OSError:
+            return None
 
     def index_stamp(self) -> list[int] | None:
         """The index file's stamp: it changes whenever anyone rewrites the index."""
@@ -262,18 +269,18 @@ def _file_stat(path: str) -> list:
     return list(stat_stamp(os.stat(path)))
 
 
-SETTLED_NS = 2_000_000_000  # a file changed this long ago: a later write in place changes its ctime
-
-
-def _settled_record(path: str) -> list | None:
-    """The stat record of the file at ``path`` if it last changed long enough ago to vouch for the content
-    read next: any later write gives it a later ctime (a file changed within the clock's last tick could be
-    written again within that tick, size unchanged, and keep its stat, as git's "racily clean" entries)."""
+def _settled_record(path: str, reference_ns: int | None) -> list | None:
+    """The stat record of the file at ``path`` if it last changed before ``reference_ns`` (a file time the
+    file system gave earlier), so that it vouches for the content read next: any later write gives the file
+    a later ctime. (A file that changed within the clock's current tick could be written again within that
+    tick, its size unchanged, and keep its stat: git's "racily clean" entries. Their content is read again.)"""
+    if reference_ns is None:
+        return None
     try:
         st = os.stat(path)
     except OSError:
         return None
-    if st.st_ctime_ns > time.time_ns() - SETTLED_NS:
+    if st.st_ctime_ns >= reference_ns:
         return None
     return list(stat_stamp(st))
 
