@@ -174,7 +174,7 @@ def test_a_tag_on_a_commit_outside_the_checked_history_fails_check(repo, client)
 
 
 def test_tag_verification_is_remembered_by_tag_object(repo, client):
-    from gitreg.check import _verified_key
+    from gitreg.check.tag_targets import verified_key
     from gitreg.state import cache_get
 
     client.create_model_version("m")
@@ -182,13 +182,13 @@ def test_tag_verification_is_remembered_by_tag_object(repo, client):
     assert _codes(client)[1].ok
     import hashlib
 
-    remembered = cache_get(client.registry.repo, _verified_key("models"))
+    remembered = cache_get(client.registry.repo, verified_key("models"))
     objects = {hashlib.sha1(f"refs/tags/{t} {git(repo, 'rev-parse', 'refs/tags/' + t)}".encode()).hexdigest()[:20]
                for t in ("models/m/v1", "models/m/staging/1")}
     assert set(remembered["pairs"]) == objects and remembered["all"] is not None
     git(repo, "tag", "-f", "-a", "models/m/staging/1", "models/m/v1^{commit}", "-m", _tag_message(repo, "models/m/staging/1"))
     assert not _codes(client)[1].ok
-    remembered = cache_get(client.registry.repo, _verified_key("models"))
+    remembered = cache_get(client.registry.repo, verified_key("models"))
     assert len(remembered["pairs"]) == 1 and remembered["all"] is None  # the forged one is not remembered
     assert not _codes(client)[1].ok  # and is found again
 

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import yaml
 
-import gitreg.check as check_module
+from gitreg.check import report_cache, run, tag_targets, tags, workers
 from gitreg.check import check
 from gitreg.cli.app import main
 from gitreg.errors import ManifestError
@@ -51,7 +51,7 @@ def test_an_unchanged_registry_is_answered_from_the_remembered_report(repo, clie
     def must_not_run(*_args, **_kwargs):
         raise AssertionError("the registry was checked again although nothing changed")
 
-    monkeypatch.setattr(check_module, "_check_at", must_not_run)
+    monkeypatch.setattr(run, "_check_at", must_not_run)
     again = check(client.registry.repo)
     assert _findings(again) == _findings(first) and again.commit == first.commit
     assert (again.models, again.versions, again.tags) == (first.models, first.versions, first.tags)
@@ -91,8 +91,8 @@ def test_a_remembered_report_for_other_inputs_is_not_trusted(repo, client):
     """An entry copied from another state (another clone's cache, an old run) claims other inputs: unused."""
     client.create_model_version("m")
     assert check(client.registry.repo).ok
-    slot, _ = check_module._report_key(client.registry.repo, git(repo, "rev-parse", "HEAD"), True, "HEAD", True,
-                                       check_module._show_ref(client.registry.repo))
+    slot, _ = report_cache.report_key(client.registry.repo, git(repo, "rev-parse", "HEAD"), True, "HEAD", True,
+                                      tags.show_ref(client.registry.repo))
     from gitreg.state import cache_get, cache_put
 
     passing = cache_get(client.registry.repo, slot)
@@ -111,11 +111,11 @@ def test_a_shallow_boundary_is_an_input_of_the_remembered_report(repo, client):
     client.create_model_version("m")
     repo_obj = client.registry.repo
     head = git(repo, "rev-parse", "HEAD")
-    listing = check_module._show_ref(repo_obj)
-    before = check_module._report_key(repo_obj, head, True, "HEAD", True, listing)
+    listing = tags.show_ref(repo_obj)
+    before = report_cache.report_key(repo_obj, head, True, "HEAD", True, listing)
     (repo_obj.common_dir / "shallow").write_text(head + "\n")
     try:
-        after = check_module._report_key(repo_obj, head, True, "HEAD", True, listing)
+        after = report_cache.report_key(repo_obj, head, True, "HEAD", True, listing)
     finally:
         (repo_obj.common_dir / "shallow").unlink()
     assert before[0] == after[0] and before[1] != after[1]
@@ -126,8 +126,8 @@ def test_worker_processes_find_what_one_process_finds(repo, client, monkeypatch)
     _clear_cache(client)
     alone = check(client.registry.repo)
     _clear_cache(client)
-    monkeypatch.setattr(check_module, "_PREFETCH", 2)
-    monkeypatch.setattr(check_module, "_workers", lambda batches: 2)  # whatever the cores, and other tests' threads
+    monkeypatch.setattr(workers, "_PREFETCH", 2)
+    monkeypatch.setattr(workers, "_workers", lambda batches: 2)  # whatever the cores, and other tests' threads
     shared = check(client.registry.repo)
     assert _findings(shared) == _findings(alone)
 
@@ -135,13 +135,13 @@ def test_worker_processes_find_what_one_process_finds(repo, client, monkeypatch)
 def test_no_worker_processes_for_few_folders_or_beside_other_threads(monkeypatch):
     import threading
 
-    assert check_module._workers(1) == 1  # 100 folders: not worth a process
-    monkeypatch.setattr(check_module, "_PARALLEL_MIN_FOLDERS", 1)
+    assert workers._workers(1) == 1  # 100 folders: not worth a process
+    monkeypatch.setattr(workers, "_PARALLEL_MIN_FOLDERS", 1)
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        assert check_module._workers(10) == 1  # a fork would copy the locks that thread may hold
+        assert workers._workers(10) == 1  # a fork would copy the locks that thread may hold
     finally:
         stop.set()
         other.join()
@@ -152,7 +152,7 @@ def test_tags_verified_in_small_chunks_find_the_same(repo, client, monkeypatch):
     _clear_cache(client)
     whole = check(client.registry.repo)
     _clear_cache(client)
-    monkeypatch.setattr(check_module, "_TAG_CHUNK", 2)
+    monkeypatch.setattr(tag_targets, "_TAG_CHUNK", 2)
     chunked = check(client.registry.repo)
     assert _findings(chunked) == _findings(whole)
     assert [p.path for p in chunked.problems if p.code == "tag-moved"] == ["tag models/a/production/1"]
@@ -167,7 +167,7 @@ def test_tags_verified_in_small_chunks_find_the_same(repo, client, monkeypatch):
 ])
 def test_tag_names_are_cut_as_the_tag_grammar_reads_them(name):
     parsed = parse_tag("models", name)
-    cut = check_module._split_tag(name[len("models/"):])
+    cut = tags.split_tag(name[len("models/"):])
     if parsed is None:
         assert cut is None
     elif isinstance(parsed, VersionTag):
@@ -182,7 +182,7 @@ def test_show_ref_lines_are_read_as_tags_with_their_targets():
                + "d" * 40 + " refs/tags/models/m/v2\n"
                + "e" * 40 + " refs/tags/other/x\n" + "f" * 40 + " refs/tags/other/x^{}\n"
                + "1" * 40 + " refs/tags/models/n/v1\n" + "2" * 40 + " refs/tags/models/n/v1^{}")  # no final newline
-    assert list(check_module._tags_under(listing, "refs/tags/models/")) == [
+    assert list(tags.tags_under(listing, "refs/tags/models/")) == [
         ("refs/tags/models/m/v1", "b" * 40, "c" * 40), ("refs/tags/models/m/v2", "d" * 40, None),
         ("refs/tags/models/n/v1", "1" * 40, "2" * 40)]
 

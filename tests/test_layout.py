@@ -82,7 +82,7 @@ def test_one_owner_per_concern():
     assert _third_party_users("yaml") <= {"gitreg.manifests"}
     assert _third_party_users("jsonschema") <= {"gitreg.manifests"}
     runs_git = {m for m, p in _modules().items() if '"git"' in p.read_text(encoding="utf-8")}
-    assert runs_git <= {"gitreg.git.process", "gitreg.git.repo", "gitreg.git.reader"}, runs_git
+    assert runs_git <= {"gitreg.git.process", "gitreg.git.repo", "gitreg.git.reader", "gitreg.git.refs"}, runs_git
 
 
 def test_cli_modules_hold_no_git_yaml_or_store_code():

@@ -5,8 +5,13 @@
 - :mod:`.network`: what a failed network command means; URLs safe to print;
 - :mod:`.partial`: blob-less clones, their missing files fetched in one request;
 - :mod:`.reader`: reading objects through one long-lived ``git cat-file --batch``;
+- :mod:`.refs`: refs read from their files, listed, and moved in ``git update-ref --stdin`` transactions;
+- :mod:`.config`: git's configuration and identity, remembered while what decides them stays the same;
+- :mod:`.lock`: the write lock that makes gitreg's writers of one clone take turns;
+- :mod:`.trees`: trees edited (paths written or removed) and compared in-process;
 - :mod:`.worktree`: the work tree and index of the paths a write touched;
-- :mod:`.repo`: :class:`GitRepo`, discovery, refs, tags, identity, commits, housekeeping.
+- :mod:`.repo`: :class:`GitRepo`, the handle callers hold: discovery, objects, commits, tags,
+  housekeeping, delegating to the modules above.
 
 GitPython is not used: every call it would make goes through git's own plumbing here,
 which is what keeps start-up and writes fast.
@@ -16,7 +21,8 @@ from __future__ import annotations
 
 from .objects import BLOB_MODE, TREE_MODE, ZERO_OID, TreeEntry, blob_id, clean_message
 from .process import lock_held_error
-from .repo import GitRepo, RefInfo, RefUpdate
+from .refs import RefInfo, RefUpdate
+from .repo import GitRepo
 
 __all__ = ["BLOB_MODE", "TREE_MODE", "ZERO_OID", "GitRepo", "RefInfo", "RefUpdate", "TreeEntry", "blob_id",
            "clean_message", "lock_held_error"]

@@ -1,0 +1,145 @@
+"""Each tag must point at the commit that made the change its name records: what the target commits
+changed, read in chunks with one ``git log`` each, and the tags proven remembered by tag object."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+from ..git import ZERO_OID
+from ..state import MODELS_PATH, Problem, cache_get, cache_put, model_path, version_file
+from ..transitions import stage_of
+
+if TYPE_CHECKING:
+    from ..git import GitRepo
+
+_TAG_CHUNK = 8192  # tags whose target commits are read with one ``git log`` when they must be verified
+_VERIFIED_FORMAT = "tags-verified-2"
+
+
+def verified_key(prefix: str) -> str:
+    """The cache entry of the ``<ref> <tag oid>`` pairs already proven to point where they should (short
+    digests of each, and one of the whole list when every tag was proven)."""
+    return hashlib.sha1(f"{_VERIFIED_FORMAT}\0{prefix}".encode()).hexdigest()
+
+
+class TargetVerifier:
+    """Each tag must point at a commit that made its change, relative to that commit's first parent.
+
+    A registration tag ``v<N>``: the commit adds ``versions/<N>.yaml`` (its first parent
+    does not have it).  A stage tag: at the commit its version is in the stage, at the
+    first parent it was not.  (``gitreg tags sync`` picks exactly such commits for
+    merges, squash and rebase merges.)  What the target commits changed comes from one
+    ``git log`` per chunk of tags; a tag object never changes, so each ``ref oid`` pair
+    proven once is remembered in the cache and not read again.
+    """
+
+    def __init__(self, repo: GitRepo, prefix: str) -> None:
+        self.repo = repo
+        self.key = verified_key(prefix)
+        cached = cache_get(repo, self.key)
+        cached = cached if isinstance(cached, dict) else {}
+        self.cached_whole = cached.get("all")
+        pairs = cached.get("pairs")
+        self.known: set[str] = set(pairs) if isinstance(pairs, list) else set()
+        self.whole = hashlib.sha1()
+        self.count = 0
+        self.done: list[str] = []     # pair keys of the tags added that are proven
+        self.pending: list[tuple[str, str, str, str, str | None, int]] = []
+        self.verified = False         # whether any tag was read from git this time
+        self.problems: list[Problem] = []
+
+    def add(self, ref: str, oid: str, target: str, model: str, stage: str | None, number: int) -> None:
+        """A tag to verify: registration (``stage`` None) of ``number``, or a stage tag moving ``number``."""
+        pair = f"{ref} {oid}"
+        self.whole.update(("\n" + pair if self.count else pair).encode())
+        self.count += 1
+        key = hashlib.sha1(pair.encode()).hexdigest()[:20]  # 80 bits: the cache of 200,000 tags stays a few MB
+        if key in self.known:
+            self.done.append(key)
+            return
+        self.pending.append((key, ref, target, model, stage, number))
+        if len(self.pending) >= _TAG_CHUNK:
+            self._verify()
+
+    def _verify(self) -> None:
+        todo, self.pending = self.pending, []
+        self.verified = True
+        # only the folders of these tags' models: a commit that touched every model is not read whole each time
+        changes = _first_parent_changes(self.repo, sorted({target for _k, _r, target, _m, _s, _n in todo}),
+                                        sorted({model_path(model) for _k, _r, _t, model, _s, _n in todo}))
+        wanted = []
+        for _key, _ref, target, model, stage, number in todo:
+            if stage is not None:
+                wanted += [oid for oid in changes.get(target, {}).get(version_file(model, number), ())
+                           if oid != ZERO_OID]
+        blobs = dict(zip(wanted, self.repo.read_blobs(wanted))) if wanted else {}
+        for key, ref, target, model, stage, number in todo:
+            path = version_file(model, number)
+            change = changes.get(target, {}).get(path)
+            if stage is None:
+                wrong = None if change is not None and change[0] == ZERO_OID and change[1] != ZERO_OID else \
+                    f"which does not add {path}"
+            else:
+                wrong = _stage_wrong(stage, number, path, change, blobs)
+            if wrong:
+                self.problems.append(Problem(f"tag {ref[len('refs/tags/'):]}", "", f"points at {target[:12]},"
+                                             f" {wrong}; tags are immutable and mark the commit that made their"
+                                             " change: delete this one and let `gitreg tags sync` recreate it",
+                                             code="tag-moved"))
+            else:
+                self.done.append(key)
+
+    def finish(self) -> list[Problem]:
+        """Verify what is left; remember what is proven; the tag-moved findings, in the order of the tags."""
+        if self.pending:
+            self._verify()
+        whole = self.whole.hexdigest()
+        complete = len(self.done) == self.count
+        if self.verified or len(self.done) != len(self.known) or (self.cached_whole == whole) != complete:
+            cache_put(self.repo, self.key, {"all": whole if complete else None, "pairs": sorted(self.done)})
+        return self.problems
+
+
+def _stage_wrong(stage: str, number: int, path: str, change: tuple[str, str] | None,
+                 blobs: dict[str, bytes | None]) -> str | None:
+    if change is None:
+        return f"which does not change {path} (v{number} did not enter {stage} there)"
+    old, new = change
+    if new == ZERO_OID:
+        return f"which deletes {path}"
+    stage_at = stage_of(blobs.get(new), path)
+    if stage_at != stage:
+        return f"where v{number} is {stage_at or 'unreadable'}, not {stage}"
+    if old != ZERO_OID and stage_of(blobs.get(old), path) == stage:
+        return f"but v{number} was already {stage} before that commit (at its first parent)"
+    return None
+
+
+def _first_parent_changes(repo: GitRepo, commits: list[str],
+                          paths: list[str] | None = None) -> dict[str, dict[str, tuple[str, str]]]:
+    """Commit -> {path: (old blob, new blob)} of what each commit changed under ``paths`` (default
+    ``.mcp/models``) against its first parent (a root commit: against nothing).  One ``git log`` for all."""
+    if not commits:
+        return {}
+    args = ["log", "--no-walk=unsorted", "--stdin", "--raw", "-r", "--no-renames", "--no-abbrev",
+            "--diff-merges=first-parent", "--format=@@%H"]
+    # commits, then the paths to look at (one per line after "--": no limit on how many)
+    request = "\n".join([*commits, "--", *(paths or [MODELS_PATH])]).encode() + b"\n"
+    res = repo.run(*args, input=request, check=False)
+    if res.returncode != 0:  # e.g. a tag on a tree: ask about each commit on its own
+        out: dict[str, dict[str, tuple[str, str]]] = {}
+        for commit in commits if len(commits) > 1 else ():
+            out.update(_first_parent_changes(repo, [commit], paths))
+        return out
+    changes: dict[str, dict[str, tuple[str, str]]] = {}
+    files: dict[str, tuple[str, str]] = {}
+    for line in res.stdout.decode("utf-8", "replace").splitlines():
+        if line.startswith("@@"):
+            files = changes.setdefault(line[2:].strip(), {})
+        elif line.startswith(":"):
+            meta, _, path = line.partition("\t")
+            parts = meta.split()
+            if len(parts) >= 5:
+                files[path] = (parts[2], parts[3])
+    return changes

@@ -1,0 +1,100 @@
+"""git's configuration and identity as git's own commands would see them, remembered for every
+:class:`~.repo.GitRepo` of this process while the config files and the environment variables that
+decide them stay the same (asking git costs a process; looking at a few file times does not)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import GitError
+
+if TYPE_CHECKING:
+    from .repo import GitRepo
+
+GC_LOOSE_OBJECTS = 6700  # git's own gc.auto default
+# Environment variables that change what git reads as configuration (and so identity and signing).
+_CONFIG_ENV = ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_COUNT",
+               "GIT_CONFIG_PARAMETERS", "HOME", "XDG_CONFIG_HOME", "GIT_DIR")
+# Answers of `git config` and `git var`, for every GitRepo of this process, keyed by _config_stamp().
+_SHARED: dict[tuple[object, ...], object] = {}
+_CONFIG_FILES: dict[tuple[object, ...], tuple[str, ...]] = {}  # (common dir, environment) -> git's config files
+
+
+def config_bool(repo: GitRepo, key: str) -> bool:
+    """A boolean of git's configuration, remembered (for every GitRepo of this process) while the
+    config files and the environment variables that decide it stay the same."""
+    cache_key = ("bool", key, *_config_stamp(repo.common_dir))
+    value = _SHARED.get(cache_key)
+    if value is None:
+        res = repo.run("config", "--type=bool", "--get", key, check=False)
+        value = _SHARED[cache_key] = res.returncode == 0 and res.stdout.decode().strip() == "true"
+    return bool(value)
+
+
+def gc_threshold(repo: GitRepo) -> int:
+    """git's gc.auto (0 disables automatic housekeeping), read once."""
+    key = ("gc.auto", *_config_stamp(repo.common_dir))
+    if key not in _SHARED:
+        res = repo.run("config", "--get", "gc.auto", check=False)
+        text = res.stdout.decode().strip() if res.returncode == 0 else ""
+        value = int(text) if text.lstrip("-").isdigit() else GC_LOOSE_OBJECTS
+        _SHARED[key] = value if value > 0 else 1 << 62
+    return int(_SHARED[key])  # type: ignore[call-overload]
+
+
+def ident(repo: GitRepo, role: str) -> str:
+    """git's ``GIT_<role>_IDENT``: who, from ``git var`` (remembered while the environment variables and
+    config files that decide it stay the same), and when, now (or ``GIT_<role>_DATE`` through git)."""
+    if os.environ.get(f"GIT_{role}_DATE"):
+        return _git_var(repo, role)
+    key = ("ident", role, *(os.environ.get(v) for v in (f"GIT_{role}_NAME", f"GIT_{role}_EMAIL", "EMAIL")),
+           *_config_stamp(repo.common_dir))
+    who = _SHARED.get(key)
+    if who is None:
+        who = _SHARED[key] = _git_var(repo, role).rsplit(" ", 2)[0]
+    now = time.time()
+    offset = time.localtime(now).tm_gmtoff // 60
+    sign = "+" if offset >= 0 else "-"
+    return f"{who} {int(now)} {sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
+
+
+def _git_var(repo: GitRepo, role: str) -> str:
+    res = repo.run("var", f"GIT_{role}_IDENT", check=False)
+    if res.returncode != 0:
+        raise GitError(
+            "git does not know who you are: set `git config user.name` and"
+            " `git config user.email` (or GIT_COMMITTER_NAME/GIT_COMMITTER_EMAIL), then retry"
+        )
+    return res.stdout.decode("utf-8", "replace").strip()
+
+
+def _config_stamp(common_dir: Path) -> tuple[object, ...]:
+    """What git's answer about configuration or identity depends on, as cheaply as it can be seen."""
+    env = tuple(os.environ.get(v) for v in _CONFIG_ENV)
+    count = env[_CONFIG_ENV.index("GIT_CONFIG_COUNT")]
+    if count:  # git reads GIT_CONFIG_KEY_<n> and GIT_CONFIG_VALUE_<n> for n below GIT_CONFIG_COUNT only
+        pairs = range(int(count)) if count.isdigit() else range(0)
+        env += tuple(os.environ.get(f"GIT_CONFIG_{part}_{n}") for n in pairs for part in ("KEY", "VALUE"))
+    files = _CONFIG_FILES.get((common_dir, env))
+    if files is None:
+        files = _CONFIG_FILES[(common_dir, env)] = tuple(str(p) for p in _config_files(common_dir))
+    return (str(common_dir), *env, *(_mtime(p) for p in files))
+
+
+def _config_files(common_dir: Path) -> tuple[Path, ...]:
+    home = Path(os.environ.get("HOME", "~")).expanduser()
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    glob = os.environ.get("GIT_CONFIG_GLOBAL")
+    system = os.environ.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig"
+    return (common_dir / "config", Path(glob) if glob else home / ".gitconfig", xdg / "git/config",
+            Path(system))
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0

@@ -1,0 +1,74 @@
+"""The write lock: gitreg's writers of one clone take turns (a file lock in the git dir, released if the
+process holding it dies)."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+WRITE_LOCK_POLL = 0.002  # seconds between tries for a held write lock (platforms without flock)
+
+
+@contextmanager
+def write_lock(common_dir: Path, blocking: bool = True) -> Iterator[bool]:
+    """Serialise gitreg writers of the clone whose common git dir is ``common_dir``.
+
+    Yields True once held; with ``blocking`` False, yields False at once when
+    another process holds it.  A waiting writer sleeps in the kernel (``flock``) until the
+    holder lets go, instead of polling: writers queued behind a busy clone take over at once
+    and use no processor while they wait.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - no flock here: filelock's portable lock
+        with _portable_write_lock(common_dir, blocking) as held:
+            yield held
+        return
+    folder = common_dir / "gitreg"
+    path = str(folder / "write.lock")
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            folder.mkdir(parents=True, exist_ok=True)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            yield False
+            return
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except OSError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the file was removed or replaced while this process waited: lock the one there now
+    try:
+        yield True
+    finally:
+        os.close(fd)  # releases the lock; the file stays (its inode is what every writer locks)
+
+
+@contextmanager
+def _portable_write_lock(common_dir: Path, blocking: bool) -> Iterator[bool]:  # pragma: no cover - no flock
+    from filelock import FileLock, Timeout
+
+    folder = common_dir / "gitreg"
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / "write.lock"), timeout=-1 if blocking else 0)
+    try:
+        lock.acquire(poll_interval=WRITE_LOCK_POLL)
+    except Timeout:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()

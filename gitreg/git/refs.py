@@ -1,0 +1,299 @@
+"""Refs: read from the files git keeps them in, listed, and moved in transactions.
+
+Branch refs and folders of tags are read as git stores them (a loose file, else packed-refs), with
+no process.  Moves go to one long-lived ``git update-ref --stdin`` per repository
+(:class:`RefTransactions`): the branch and an operation's tags move together, all or none.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from ..errors import GitError
+from .objects import ZERO_OID
+from .process import CAS_MARKERS, LOCK_HELD, git_env, lock_held_error
+
+if TYPE_CHECKING:
+    from .repo import GitRepo
+
+
+@dataclass(frozen=True)
+class RefInfo:
+    name: str          # e.g. refs/tags/models/iris/v3
+    oid: str           # the ref's own object (tag object for annotated tags)
+    type: str          # "tag" for annotated tags, "commit" for lightweight ones
+    target: str        # the commit it finally points to
+    subject: str       # first line of the tag message (annotated) or commit
+    body: str
+    tagger: str
+    date: str          # ISO 8601 (tagger date for tags, committer date otherwise)
+
+
+@dataclass(frozen=True)
+class RefUpdate:
+    moved: bool                 # True: every ref moved; False: none did (a ref was not where expected)
+    refused: tuple[str, ...]    # the refs git named in its refusal
+
+
+class PackedRefs:
+    """The packed-refs file of a repository, read again only when it changed (git replaces it whole: a new
+    inode)."""
+
+    def __init__(self, common_dir: Path) -> None:
+        self.path = common_dir / "packed-refs"
+        self._read: tuple[tuple[int, ...], bytes] | None = None  # the file as last read, with its stamp
+
+    def data(self) -> bytes:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return b""
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if self._read is None or self._read[0] != stamp:
+            try:
+                self._read = (stamp, self.path.read_bytes())
+            except OSError:
+                return b""
+        return self._read[1]
+
+
+# ---------------------------------------------------------------- reading
+
+def head_ref(git_dir: Path) -> str | None:
+    """The ref HEAD points to (``refs/heads/<branch>``), or None when detached."""
+    head = git_dir / "HEAD"
+    try:
+        text = head.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise GitError(f"cannot read {head}: {exc}") from None
+    if text.startswith("ref: "):
+        return text[5:].strip()
+    return None
+
+
+def commit_of(repo: GitRepo, ref: str) -> str | None:
+    """The commit ``ref`` points to (None: no such ref).  Branch refs are read from the ref files."""
+    if ref.startswith("refs/heads/") or ref.startswith("refs/remotes/"):
+        return read_ref(repo, ref)
+    if ref == "HEAD":
+        branch = head_ref(repo.git_dir)
+        if branch is not None:
+            return read_ref(repo, branch)
+    return _rev_parse_commit(repo, ref)
+
+
+def read_ref(repo: GitRepo, ref: str) -> str | None:
+    """The object id a (non-symbolic) ref holds, read as git stores it: a loose file, else packed-refs."""
+    git_dir, common_dir = repo.git_dir, repo.common_dir
+    for folder in (git_dir, common_dir) if git_dir != common_dir else (common_dir,):
+        try:
+            text = (folder / ref).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if len(text) == 40 and all(c in "0123456789abcdef" for c in text):
+            return text
+        if text.startswith("ref: "):  # symbolic: let git follow it
+            return _rev_parse_commit(repo, ref)
+    packed = repo.packed_refs.data()
+    if not packed:
+        return None
+    needle = b" " + ref.encode() + b"\n"
+    at = packed.find(needle)
+    if at < 40:
+        return None
+    line_start = packed.rfind(b"\n", 0, at) + 1
+    oid = packed[line_start:at].decode("ascii", "replace")
+    return oid if len(oid) == 40 else None
+
+
+def _rev_parse_commit(repo: GitRepo, ref: str) -> str | None:
+    res = repo.run("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
+    return res.stdout.decode().strip() if res.returncode == 0 else None
+
+
+def list_refs(repo: GitRepo, pattern: str) -> list[RefInfo]:
+    """Every ref under ``pattern`` (e.g. ``refs/tags/models/iris/``) in one call."""
+    fmt = "%00".join([
+        "%(refname)", "%(objectname)", "%(objecttype)", "%(*objectname)",
+        "%(contents:subject)", "%(contents:body)", "%(taggername) %(taggeremail)",
+        "%(if)%(taggerdate)%(then)%(taggerdate:iso-strict)%(else)%(committerdate:iso-strict)%(end)",
+    ]) + "%00%00"
+    text = repo.run("for-each-ref", f"--format={fmt}", pattern).stdout.decode("utf-8", "replace")
+    refs = []
+    for record in text.split("\0\0\n"):
+        if not record.strip("\n"):
+            continue
+        parts = record.lstrip("\n").split("\0")
+        if len(parts) < 8:
+            continue
+        name, oid, otype, peeled, subject, body, tagger, date = parts[:8]
+        refs.append(RefInfo(name, oid, otype, peeled or oid, subject, body.strip("\n"),
+                            tagger.strip(), date))
+    return refs
+
+
+def ref_names(repo: GitRepo, pattern: str, merged: str | None = None) -> list[str]:
+    """Names of the refs under ``pattern`` (only those reachable from ``merged``, when given).
+
+    A folder pattern (``refs/tags/models/iris/``) without ``merged`` is read from the ref
+    files as git keeps them (loose files, then packed-refs), with no process.
+    """
+    if merged is None and pattern.endswith("/") and pattern.startswith("refs/") and "*" not in pattern:
+        return _ref_files(repo.common_dir, repo.packed_refs, pattern)
+    only = [f"--merged={merged}"] if merged else []
+    out = repo.run("for-each-ref", "--format=%(refname)", *only, pattern).stdout.decode("utf-8", "replace")
+    return [line for line in out.splitlines() if line]
+
+
+def _ref_files(common_dir: Path, packed_refs: PackedRefs, prefix: str) -> list[str]:
+    names: set[str] = set()
+    folder = common_dir / prefix
+    if folder.is_dir():
+        for sub, _dirs, files in os.walk(folder):
+            rel = Path(sub).relative_to(common_dir).as_posix()
+            names.update(f"{rel}/{f}" for f in files if not f.endswith(".lock"))
+    packed = packed_refs.data()
+    needle = b" " + prefix.encode()
+    at = packed.find(needle)
+    while at != -1:  # packed-refs is sorted: one model's refs stand together
+        end = packed.find(b"\n", at)
+        names.add(packed[at + 1:end if end != -1 else None].decode("utf-8", "replace"))
+        at = packed.find(needle, end) if end != -1 else -1
+    return sorted(names)
+
+
+# ---------------------------------------------------------------- moving
+
+def update_ref(repo: GitRepo, ref: str, new: str, old: str | None, message: str = "gitreg",
+               force: bool = False) -> bool:
+    """Move ``ref`` to ``new`` only if it still is ``old`` (None: must not exist; force: any)."""
+    expected = [] if force else [old or ZERO_OID]
+    res = repo.run("update-ref", "-m", message, ref, new, *expected, check=False)
+    return res.returncode == 0
+
+
+def delete_ref(repo: GitRepo, ref: str, old: str | None = None) -> bool:
+    """Delete ``ref`` (only if it still is ``old``, when given); False if it was not deleted."""
+    return repo.run("update-ref", "-d", ref, *([old] if old else []), check=False).returncode == 0
+
+
+def update_refs(transactions: RefTransactions, updates: Sequence[tuple[str, str, str | None]]) -> RefUpdate:
+    """Move every ``(ref, new, old)`` in one transaction: all or none.
+
+    ``old`` None means the ref must not exist yet.  Returns ``moved`` False when a
+    ref was not where expected (another writer won, or a tag exists already); any
+    other refusal (an invalid ref name, a full disk) raises GitError.
+
+    The transactions go to the repository's long-lived ``git update-ref --stdin`` (see
+    :class:`RefTransactions`), whose reflog entries say ``gitreg`` (the commit's own message says
+    what was written).
+    """
+    lines = "".join(f"update {ref} {new} {old or ZERO_OID}\n" for ref, new, old in updates)
+    for attempt in range(25):  # about a second for another git command to let go of a ref lock
+        moved, err = transactions.commit(lines)
+        if moved:
+            return RefUpdate(True, ())
+        held = LOCK_HELD.search(err)
+        if held is None:
+            break
+        time.sleep(0.02 + attempt * 0.002)
+    else:
+        raise lock_held_error(held.group(1))
+    lost = [ref for ref, _new, _old in updates if ref in err]
+    if any(marker in err for marker in CAS_MARKERS):
+        return RefUpdate(False, tuple(lost))
+    raise GitError(f"git could not move {', '.join(ref for ref, _n, _o in updates)}: {err}")
+
+
+class RefTransactions:
+    """One long-lived ``git update-ref --stdin`` per repository, taking one ref transaction after another.
+
+    Each transaction is written whole (``start``, its updates, ``prepare``, ``commit``): git locks
+    every ref and checks its old value at ``prepare`` and moves them all at ``commit``, exactly as a
+    one-shot ``git update-ref --stdin`` would, without starting a process per write.  A refusal
+    makes git exit with its reason; the next transaction starts a new process.  If this process
+    dies, git reads the end of its input: a transaction it has read whole is finished, one it has
+    not is aborted and its locks released, so no lock is ever left behind.
+
+    git stamps reflog entries with the time it first needed one and keeps it for the rest of the
+    process, so a process takes the transactions of one second of the clock only: the next second's
+    first transaction starts a new one (at most one process start per second of writing).
+    """
+
+    REFLOG_MESSAGE = "gitreg"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._second = 0  # the second of the clock the process took its first transaction in
+        self._owner = os.getpid()
+        self._lock = threading.Lock()
+
+    def commit(self, lines: str) -> tuple[bool, str]:
+        """Run one transaction of ``update`` lines: (moved, git's words when it refused)."""
+        with self._lock:
+            for fresh in (False, True):
+                proc = self._proc
+                if self._owner != os.getpid():  # a forked child must not share its parent's pipes
+                    proc, self._owner = None, os.getpid()
+                now = int(time.time())
+                if proc is not None and self._second != now:  # its reflog time is a second old: retire it
+                    self._proc = None
+                    self._finish(proc)
+                    proc = None
+                if proc is None or proc.poll() is not None or fresh:
+                    proc = self._proc = subprocess.Popen(
+                        ["git", "update-ref", "-m", self.REFLOG_MESSAGE, "--stdin"], cwd=self.root,
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=git_env())
+                    fresh = True
+                    self._second = now
+                assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+                answers: list[bytes] = []
+                try:
+                    proc.stdin.write(("start\n" + lines + "prepare\ncommit\n").encode("utf-8", "surrogateescape"))
+                    proc.stdin.flush()
+                    for _ in range(3):
+                        answer = proc.stdout.readline()
+                        if not answer:
+                            break
+                        answers.append(answer)
+                except OSError:
+                    pass
+                if answers == [b"start: ok\n", b"prepare: ok\n", b"commit: ok\n"]:
+                    return True, ""
+                self._proc = None
+                err = self._finish(proc)
+                if answers or err or fresh:
+                    return False, err or "git update-ref stopped answering"
+                # a process that had died since the last transaction (nothing was sent to a live one): once more
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _finish(proc: "subprocess.Popen[bytes]") -> str:
+        """Stop a process that refused (it exits by itself after saying why): its words."""
+        try:
+            proc.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        err = proc.stderr.read() if proc.stderr is not None else b""  # type: ignore[union-attr]
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        return err.decode("utf-8", "replace").strip()
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or self._owner != os.getpid():
+            return
+        self._finish(proc)

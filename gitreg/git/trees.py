@@ -1,0 +1,108 @@
+"""Trees edited and compared in-process: a new root tree with some paths changed, the files under
+some paths, the files two commits differ in (walking only the subtrees whose ids differ)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+
+from .objects import BLOB_MODE, TREE_MODE, TreeEntry
+
+if TYPE_CHECKING:
+    from .repo import GitRepo
+
+
+def update_paths(repo: GitRepo, root_tree: str | None, changes: Mapping[str, bytes | None]) -> str:
+    """New root tree: ``root_tree`` with files written (bytes) or removed (None: a file or folder)."""
+    return _apply(repo, root_tree, {tuple(p.split("/")): v for p, v in changes.items()}) or repo.write_tree([])
+
+
+def _apply(repo: GitRepo, tree: str | None, changes: dict[tuple[str, ...], bytes | None]) -> str | None:
+    entries = {e.name: e for e in (repo.tree_entries(tree) if tree else [])}
+    # Entries kept in place keep git's order; a new name, or one turning between file and folder
+    # (git orders a folder as "name/"), needs the sort.
+    ordered = True
+
+    def put(entry: TreeEntry) -> None:
+        nonlocal ordered
+        old = entries.get(entry.name)
+        if old is None or old.is_tree != entry.is_tree:
+            ordered = False
+        entries[entry.name] = entry
+
+    nested: dict[str, dict[tuple[str, ...], bytes | None]] = {}
+    for parts, data in changes.items():
+        if len(parts) == 1:
+            if data is None:
+                entries.pop(parts[0], None)
+            else:
+                put(TreeEntry(BLOB_MODE, parts[0], repo.write_blob(data)))
+        else:
+            nested.setdefault(parts[0], {})[parts[1:]] = data
+    for name, sub in nested.items():
+        old = entries.get(name)
+        new = _apply(repo, old.oid if old is not None and old.is_tree else None, sub)
+        if new is None:
+            entries.pop(name, None)
+        else:
+            put(TreeEntry(TREE_MODE, name, new))
+    if not entries:
+        return None
+    return repo.write_tree(list(entries.values()), ordered=ordered)
+
+
+def blobs_under_path(repo: GitRepo, commit: str, path: str) -> Iterator[tuple[str, str]]:
+    """(path, blob id) of every file at or under ``path`` at ``commit``."""
+    obj = repo.read_object(f"{commit}:{path}")
+    if obj is None:
+        return
+    oid, otype, body = obj
+    if otype == "blob":
+        yield path, oid
+    elif otype == "tree":
+        stack = [(path, repo.reader.parsed(oid, body))]
+        while stack:
+            prefix, entries = stack.pop()
+            for e in entries:
+                if e.is_tree:
+                    stack.append((f"{prefix}/{e.name}", repo.tree_entries(e.oid)))
+                else:
+                    yield f"{prefix}/{e.name}", e.oid
+
+
+def blobs_under(repo: GitRepo, commit: str | None, paths: Sequence[str]) -> dict[str, str]:
+    """Path -> blob id of every file under ``paths`` at ``commit``."""
+    out: dict[str, str] = {}
+    for path in paths if commit else ():
+        out.update(blobs_under_path(repo, commit, path))  # type: ignore[arg-type]
+    return out
+
+
+def changed_files(repo: GitRepo, old: str | None, new: str, paths: Sequence[str]) -> dict[str, str | None]:
+    """Files under ``paths`` that differ between two commits: path -> blob id at ``new`` (None: gone).
+
+    Walks only the subtrees whose ids differ, so a write's cost stays with what it changed.
+    """
+    out: dict[str, str | None] = {}
+    for path in paths:
+        a = repo.read_object(f"{old}:{path}") if old else None
+        b = repo.read_object(f"{new}:{path}")
+        _diff(repo, path, a, b, out)
+    return out
+
+
+def _diff(repo: GitRepo, path: str, a: tuple[str, str, bytes] | None, b: tuple[str, str, bytes] | None,
+          out: dict[str, str | None]) -> None:
+    if a is not None and b is not None and a[0] == b[0]:
+        return
+    a_tree = {e.name: e for e in repo.reader.parsed(a[0], a[2])} if a is not None and a[1] == "tree" else {}
+    b_tree = {e.name: e for e in repo.reader.parsed(b[0], b[2])} if b is not None and b[1] == "tree" else {}
+    if b is not None and b[1] == "blob":
+        out[path] = b[0]
+    elif a is not None and a[1] == "blob":
+        out[path] = None
+    for name in sorted(set(a_tree) | set(b_tree)):
+        ea, eb = a_tree.get(name), b_tree.get(name)
+        if ea is not None and eb is not None and ea.oid == eb.oid:
+            continue
+        _diff(repo, f"{path}/{name}", repo.read_object(ea.oid) if ea else None,
+              repo.read_object(eb.oid) if eb else None, out)
