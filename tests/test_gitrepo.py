@@ -112,3 +112,28 @@ def test_trees_rewritten_in_place_keep_git_s_order(tmp_path):
         rebuilt = subprocess.run(["git", "mktree"], cwd=repo_dir, input=git(repo_dir, "ls-tree", tree) + "\n",
                                  capture_output=True, text=True, check=True).stdout.strip()
         assert rebuilt == tree, (change, listing)  # git's own mktree (which sorts) writes the same tree
+
+
+def test_a_large_tree_read_from_git_and_rewritten_is_the_tree_git_writes(tmp_path):
+    """Entries read from git are copied as they are (their bytes), changed ones encoded anew; a large
+    tree is written uncompressed ("stored"), which git reads as any other loose object."""
+    import zlib
+
+    repo_dir = tmp_path / "r"
+    git(tmp_path, "init", "-q", str(repo_dir))
+    files = {f"models/m{i}/model.yaml": f"name: m{i}\n".encode() for i in range(3000)}
+    tree = GitRepo.discover(repo_dir).update_paths(None, files)
+    commit = _git_in(repo_dir, "commit-tree", tree, "-m", "many models")
+    repo = GitRepo.discover(repo_dir)  # a new handle: every tree is read (parsed) from git now
+    new_tree = repo.update_paths(repo.resolve(f"{commit}^{{tree}}"),
+                                 {"models/m1500/model.yaml": b"name: m1500\nchanged: true\n",
+                                  "models/m0/model.yaml": None, "models/new/model.yaml": b"name: new\n"})
+    models = repo.resolve(f"{new_tree}:models")
+    listing = _git_in(repo_dir, "ls-tree", models)
+    assert _git_in(repo_dir, "mktree", input=listing + "\n") == models  # git's own tree of the same entries
+    assert "\tm0\n" not in listing + "\n" and "\tnew" in listing
+    assert _git_in(repo_dir, "show", f"{new_tree}:models/m1500/model.yaml") == "name: m1500\nchanged: true"
+    loose = repo_dir / ".git" / "objects" / models[:2] / models[2:]
+    body = zlib.decompress(loose.read_bytes())
+    assert loose.stat().st_size > len(body) > 64 * 1024  # stored: no smaller than what it holds
+    assert git(repo_dir, "fsck", "--strict", "--no-dangling", "--no-progress") == ""
