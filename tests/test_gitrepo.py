@@ -137,3 +137,43 @@ def test_a_large_tree_read_from_git_and_rewritten_is_the_tree_git_writes(tmp_pat
     body = zlib.decompress(loose.read_bytes())
     assert loose.stat().st_size > len(body) > 64 * 1024  # stored: no smaller than what it holds
     assert git(repo_dir, "fsck", "--strict", "--no-dangling", "--no-progress") == ""
+
+
+def test_packed_refs_are_found_by_bisecting_and_agree_with_git(hermetic):
+    """Many packed tags (annotated: each followed by its peeled line) and branches: every folder of
+    refs and every single ref read from packed-refs is what git lists, also from a file without git's
+    "sorted" header (read whole then)."""
+    import random
+
+    git(hermetic, "init", "-q")
+    git(hermetic, "commit", "-q", "--allow-empty", "-m", "a")
+    commit = _git_in(hermetic, "rev-parse", "HEAD")
+    tag = _git_in(hermetic, "mktag", input=f"object {commit}\ntype commit\ntag t\ntagger A <a@b> 1 +0000\n\nx\n")
+    names = [f"refs/tags/models/m{i}/v{n}" for i in range(300) for n in (1, 2, 10)]
+    names += [f"refs/tags/models/m{i}/production/1" for i in range(0, 300, 7)] + ["refs/heads/a", "refs/heads/z-z"]
+    lines = "".join(f"update {name} {tag if '/tags/' in name else commit}\n" for name in names)
+    subprocess.run(["git", "update-ref", "--stdin"], cwd=hermetic, input=lines, text=True, check=True)
+    git(hermetic, "pack-refs", "--all")
+    packed = (hermetic / ".git" / "packed-refs").read_text()
+    assert packed.startswith("# pack-refs with:") and " sorted" in packed.splitlines()[0] and "\n^" in packed
+    prefixes = ["refs/tags/models/m0/", "refs/tags/models/m1/", "refs/tags/models/m299/", "refs/tags/models/m15/",
+                "refs/tags/models/m150/production/", "refs/tags/models/none/", "refs/tags/", "refs/heads/",
+                "refs/tags/models/m2", "refs/zzz/", "refs/a/"]
+    expected = {p: _git_in(hermetic, "for-each-ref", "--format=%(refname)", p).split() for p in prefixes}
+    singles = ["refs/heads/main", "refs/heads/a", "refs/heads/z-z", "refs/heads/zz", "refs/tags/models/m42/v10",
+               "refs/tags/models/m42/v1", "refs/tags/models/m42/v3", "refs/tags/models/m299/v10"]
+    values = {ref: (_git_in(hermetic, "rev-parse", "-q", "--verify", ref) if ref in names or ref.endswith("main")
+                    else None) for ref in singles}
+    for header in (True, False):
+        if not header:  # the same refs, shuffled, under a header that does not promise order
+            body = [line for line in packed.splitlines()[1:]]
+            pairs = [(body[k], body[k + 1] if k + 1 < len(body) and body[k + 1].startswith("^") else None)
+                     for k in range(len(body)) if not body[k].startswith("^")]
+            random.Random(4).shuffle(pairs)
+            text = "# pack-refs with: peeled\n" + "".join(a + "\n" + (b + "\n" if b else "") for a, b in pairs)
+            (hermetic / ".git" / "packed-refs").write_text(text)
+        repo = GitRepo.discover(hermetic)
+        for prefix in prefixes:
+            assert repo.ref_names(prefix) == expected[prefix], (header, prefix)
+        for ref, value in values.items():
+            assert repo.read_ref(ref) == value, (header, ref)

@@ -62,6 +62,64 @@ class PackedRefs:
                 return b""
         return self._read[1]
 
+    def refs_under(self, prefix: str) -> list[tuple[bytes, bytes]]:
+        """(ref name, object id) of every packed ref whose name starts with ``prefix``, in the file's order.
+
+        git writes packed-refs sorted by name (its header says so: ``sorted``), so where ``prefix``
+        would stand is found by bisecting the file's bytes, and reading stops at the first name past it:
+        the cost does not grow with the number of other refs (210,000 tags at 10,000 models). A file
+        without that header is read whole.
+        """
+        data = self.data()
+        key = prefix.encode("utf-8", "surrogateescape")
+        first_line = data[:data.find(b"\n") + 1] if data.startswith(b"#") else b""
+        ordered = b" sorted" in first_line
+        pos = _first_at_or_after(data, key) if ordered else 0
+        size = len(data)
+        found: list[tuple[bytes, bytes]] = []
+        while pos < size:
+            end = data.find(b"\n", pos)
+            end = size if end == -1 else end
+            line = data[pos:end]
+            pos = end + 1
+            if line[:1] in (b"^", b"#", b""):
+                continue  # a peeled line (the commit an annotated tag names), the header, an empty line
+            oid, _sp, ref = line.partition(b" ")
+            if ref.startswith(key):
+                found.append((ref, oid))
+            elif ordered:
+                break
+        return found
+
+
+def _first_at_or_after(data: bytes, key: bytes) -> int:
+    """Where the first ref line of sorted packed-refs ``data`` whose name is ``key`` or after it starts
+    (``len(data)`` if none)."""
+    size = len(data)
+    lo, hi = 0, size  # both are line starts (or the end); every ref line before ``lo`` names a ref < key
+    while lo < hi:
+        mid = (lo + hi) // 2
+        newline = data.rfind(b"\n", lo, mid)
+        start = lo if newline == -1 else newline + 1
+        line, end = start, start
+        while line < hi:  # the first ref line at or after ``start``
+            end = data.find(b"\n", line)
+            end = size if end == -1 else end
+            if data[line:line + 1] not in (b"^", b"#", b"\n", b""):
+                break
+            line = end + 1
+        if line >= hi:  # no ref line in [start, hi): the answer is before ``start``, or is ``hi``
+            if start == lo:
+                return hi
+            hi = start
+            continue
+        ref = data[data.find(b" ", line, end) + 1:end]
+        if ref < key:
+            lo = end + 1
+        else:
+            hi = line
+    return lo
+
 
 # ---------------------------------------------------------------- reading
 
@@ -100,16 +158,11 @@ def read_ref(repo: GitRepo, ref: str) -> str | None:
             return text
         if text.startswith("ref: "):  # symbolic: let git follow it
             return _rev_parse_commit(repo, ref)
-    packed = repo.packed_refs.data()
-    if not packed:
-        return None
-    needle = b" " + ref.encode() + b"\n"
-    at = packed.find(needle)
-    if at < 40:
-        return None
-    line_start = packed.rfind(b"\n", 0, at) + 1
-    oid = packed[line_start:at].decode("ascii", "replace")
-    return oid if len(oid) == 40 else None
+    key = ref.encode("utf-8", "surrogateescape")
+    for name, oid in repo.packed_refs.refs_under(ref):
+        if name == key and len(oid) == 40:
+            return oid.decode("ascii", "replace")
+    return None
 
 
 def _rev_parse_commit(repo: GitRepo, ref: str) -> str | None:
@@ -158,13 +211,7 @@ def _ref_files(common_dir: Path, packed_refs: PackedRefs, prefix: str) -> list[s
         for sub, _dirs, files in os.walk(folder):
             rel = Path(sub).relative_to(common_dir).as_posix()
             names.update(f"{rel}/{f}" for f in files if not f.endswith(".lock"))
-    packed = packed_refs.data()
-    needle = b" " + prefix.encode()
-    at = packed.find(needle)
-    while at != -1:  # packed-refs is sorted: one model's refs stand together
-        end = packed.find(b"\n", at)
-        names.add(packed[at + 1:end if end != -1 else None].decode("utf-8", "replace"))
-        at = packed.find(needle, end) if end != -1 else -1
+    names.update(name.decode("utf-8", "replace") for name, _oid in packed_refs.refs_under(prefix))
     return sorted(names)
 
 
