@@ -32,7 +32,7 @@ class WorkTree:
         self.bare = repo.bare
         self._note: tuple[tuple[int, ...], dict] | None = None  # the note as last read or written, with its stamp
 
-    def check_paths(self, commit: str | None, paths: Sequence[str]) -> tuple[list[str], list[str], dict[str, list]]:
+    def check_paths(self, commit: str | None, paths: Sequence[str]) -> tuple[list[str], list[str], dict[str, str]]:
         """(the files under ``paths`` whose work-tree or staged content differs from ``commit``, the folders
         and paths whose index entries were found equal to ``commit``'s, for the note, and the stat records
         of the work-tree files read and found equal, for the note too: see :func:`_settled_record`).
@@ -56,11 +56,11 @@ class WorkTree:
             parent = path.rpartition("/")[0]
             scopes[path] = parent if new and parent else path
         index = {} if covered else self.index_entries(sorted(set(scopes.values())))
-        known: dict[str, list] = (note or self._read_note() or {}).get("files") or {}
+        known: dict[str, str] = (note or self._read_note() or {}).get("files") or {}
         written_before = self._index_mtime()  # a file changed before this can vouch for what is read now
         dirty: list[str] = []
         verified: list[str] = []
-        seen: dict[str, list] = {}
+        seen: dict[str, str] = {}
         for path in paths:
             staged = committed[path] if covered else _within(index, path)
             present = self.worktree_files(path)
@@ -78,7 +78,7 @@ class WorkTree:
                     if _blob_of(full) != want:
                         dirty.append(rel)  # changed in the work tree (a file as gitreg left it is not read)
                     elif record is not None:
-                        seen[rel] = record + [want]
+                        seen[rel] = f"{record} {want}"
             if covered or len(dirty) > before:
                 continue
             scope = scopes[path]
@@ -148,7 +148,7 @@ class WorkTree:
         return None
 
     def note_index_synced(self, commit: str, paths: Sequence[str], written: Mapping[str, str | None],
-                          also: Sequence[str] = (), seen: Mapping[str, list] = {}) -> None:
+                          also: Sequence[str] = (), seen: Mapping[str, str] = {}) -> None:
         """Remember that the index entries under ``paths`` (and ``also``) equal ``commit`` now, and the stat
         of each file of ``written`` (path -> the blob gitreg just put there; None: removed) and of ``seen``
         (path -> a stat record of a file read and found equal to its blob, from :meth:`check_paths`).
@@ -163,16 +163,16 @@ class WorkTree:
             path.unlink(missing_ok=True)
             return
         old = self._read_note() or {}
-        files = {k: v for k, v in (old.get("files") or {}).items() if isinstance(v, list)}
+        files = {k: v for k, v in (old.get("files") or {}).items() if isinstance(v, str)}
         for rel, record in seen.items():
             if rel not in written:
                 files.pop(rel, None)
-                files[rel] = list(record)
+                files[rel] = record
         for rel, oid in written.items():
             files.pop(rel, None)
             if oid is not None:
                 try:
-                    files[rel] = _file_stat(os.path.join(self.root, rel)) + [oid]
+                    files[rel] = f"{_file_stat(os.stat(os.path.join(self.root, rel)))} {oid}"
                 except OSError:
                     pass
         if len(files) > NOTE_MAX_FILES:  # a cache, not a record: keep the files written last
@@ -264,12 +264,14 @@ class WorkTree:
             folder = folder.parent
 
 
-def _file_stat(path: str) -> list:
-    """What changes when a file is written (a stamp, as a JSON record holds it)."""
-    return list(stat_stamp(os.stat(path)))
+def _file_stat(st: os.stat_result) -> str:
+    """What changes when a file is written (its stamp), as the note records it: one string, which JSON
+    writes and reads back twice as fast as a list of numbers (every write writes the note, and a
+    writer after another process reads it)."""
+    return f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino} {st.st_dev}"
 
 
-def _settled_record(path: str, reference_ns: int | None) -> list | None:
+def _settled_record(path: str, reference_ns: int | None) -> str | None:
     """The stat record of the file at ``path`` if it last changed before ``reference_ns`` (a file time the
     file system gave earlier), so that it vouches for the content read next: any later write gives the file
     a later ctime. (A file that changed within the clock's current tick could be written again within that
@@ -282,18 +284,18 @@ def _settled_record(path: str, reference_ns: int | None) -> list | None:
         return None
     if st.st_ctime_ns >= reference_ns:
         return None
-    return list(stat_stamp(st))
+    return _file_stat(st)
 
 
 def _as_recorded(record: object, path: str, oid: str) -> bool:
-    """Whether the file at ``path`` has the stat recorded with ``oid`` (``[*stat stamp, oid]``, see _file_stat)."""
-    if not isinstance(record, list) or len(record) != 6 or record[5] != oid:
+    """Whether the file at ``path`` has the stat recorded with ``oid`` (``"<stamp> <oid>"``, see _file_stat)."""
+    if not isinstance(record, str) or not record.endswith(oid):
         return False
     try:
         st = os.stat(path)
     except OSError:
         return False
-    return record[:5] == [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+    return record == f"{_file_stat(st)} {oid}"
 
 
 def _blob_of(path: str) -> str:
