@@ -1,0 +1,183 @@
+"""Manifest YAML: parsed in bounded time and memory, dumped deterministically."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any, Mapping
+
+from ..errors import InvalidValueError, ManifestError
+
+# Bounds on what a manifest may be, so that a hostile file committed to the
+# registry (or proposed in a pull request) is refused in bounded time and
+# memory instead of hanging every read and `gitreg check`.
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # one manifest file
+MAX_METADATA_DEPTH = 32  # dicts and lists nested in metadata (or a run parameter), the mapping itself included
+MAX_NESTING = MAX_METADATA_DEPTH + 4  # a whole manifest: room for the metadata limit inside a manifest's own levels
+
+
+def _yaml():
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    dumper = _dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper))
+    return yaml, loader, dumper
+
+
+@lru_cache(maxsize=None)
+def _dumper(base: type) -> type:
+    class Dumper(base):  # type: ignore[misc, valid-type]
+        """Never writes anchors and aliases: a value that occurs twice is written twice (reads refuse them)."""
+
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return Dumper
+
+
+_ANCHOR_TEXT = re.compile(r"(?:^|[^A-Za-z0-9])[&*]")
+_ANCHOR_BYTES = re.compile(rb"(?:^|[^A-Za-z0-9])[&*]")
+
+
+def _may_anchor(data: bytes | str) -> bool:
+    """False when ``data`` surely holds no anchor or alias, so parsing can skip the event scan.
+
+    An anchor (``&a``) or alias (``*a``) starts a node: it follows the start of the
+    text, white space or a flow indicator, never a letter or digit (``R&D``, ``x*y``).
+    """
+    if isinstance(data, str):
+        return ("&" in data or "*" in data) and _ANCHOR_TEXT.search(data) is not None
+    return (b"&" in data or b"*" in data) and _ANCHOR_BYTES.search(data) is not None
+
+
+def _first_anchor(yaml: Any, loader: type, data: bytes | str) -> Any:
+    """The first event of ``data`` that defines an anchor or is an alias, or None (may raise YAMLError)."""
+    events = loader(data)
+    try:
+        while events.check_event():
+            event = events.get_event()
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                return event
+    finally:
+        events.dispose()
+    return None
+
+
+_YAML_STR, _YAML_MAP, _YAML_SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+
+
+_YAML_INT, _YAML_FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_PLAIN_FLOAT = re.compile(r"-?[0-9]+\.[0-9]+")
+
+
+def _load(yaml: Any, loader: type, data: bytes | str) -> tuple[Any, bool]:
+    """``yaml.load(data, Loader=loader)`` for a document without anchors, and whether every list and mapping
+    in it is at most MAX_NESTING deep.  Strings, plain decimal numbers, mappings with string keys and lists
+    are built from the composed nodes directly; any other node (and anything nested deeper than a manifest
+    may be) is built by the loader's own constructor."""
+    reader = loader(data)
+    try:
+        node = reader.get_single_node()
+        if node is None:
+            return None, True
+        handed: list[Any] = []
+        return _construct(yaml, reader, node, 0, handed), not handed
+    finally:
+        reader.dispose()
+
+
+def _construct(yaml: Any, reader: Any, node: Any, depth: int, handed: list[Any]) -> Any:
+    kind = type(node)
+    if kind is yaml.ScalarNode:
+        tag, value = node.tag, node.value
+        if tag == _YAML_STR:
+            return value
+        if tag == _YAML_INT and value.isascii() and value.isdigit() and (value[0] != "0" or value == "0"):
+            return int(value)  # what the constructor makes of it too (a leading 0 means octal there)
+        if tag == _YAML_FLOAT and _PLAIN_FLOAT.fullmatch(value):
+            return float(value)
+        return reader.construct_document(node)
+    if depth < MAX_NESTING:  # a list or mapping at depth + 1
+        if kind is yaml.MappingNode and node.tag == _YAML_MAP:
+            out = {}
+            for key, value in node.value:
+                if type(key) is not yaml.ScalarNode or key.tag != _YAML_STR:  # merge keys (<<) and other keys
+                    handed.append(node)
+                    return reader.construct_document(node)
+                out[key.value] = _construct(yaml, reader, value, depth + 1, handed)
+            return out
+        if kind is yaml.SequenceNode and node.tag == _YAML_SEQ:
+            return [_construct(yaml, reader, item, depth + 1, handed) for item in node.value]
+    handed.append(node)  # built by the loader, its depth is not known here
+    return reader.construct_document(node)
+
+
+def _too_deep(doc: Any, limit: int) -> str | None:
+    """The field path of the first list or mapping nested more than ``limit`` deep in ``doc``, else None.
+
+    Iterative, so that no depth of input can exhaust the stack.
+    """
+    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(doc, 1, ())]
+    while stack:
+        value, depth, where = stack.pop()
+        if depth > limit:
+            return ".".join(map(str, where))
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, child in items:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1, (*where, key)))
+    return None
+
+
+def parse_yaml(data: bytes | str, path: str) -> dict[str, Any]:
+    """Parse one manifest, refusing what could not be read in bounded time and memory.
+
+    Refused, with a ManifestError naming ``path``: more than MAX_MANIFEST_BYTES,
+    YAML anchors and aliases (a few lines of nested aliases expand to billions of
+    values), and lists or mappings nested more than MAX_NESTING deep.
+    """
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError(path, "", f"{len(data)} bytes, more than the {MAX_MANIFEST_BYTES // 2**20} MiB a"
+                                      " manifest may have; keep large values in artifacts")
+    yaml, loader, _ = _yaml()
+    try:
+        anchored = _first_anchor(yaml, loader, data) if _may_anchor(data) else None
+        if anchored is None:
+            doc, shallow = _load(yaml, loader, data)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ManifestError(path, "", f"not valid YAML{where}: {problem}") from None
+    except RecursionError:  # the pure-Python parser, without libyaml's own nesting limit
+        raise ManifestError(path, "", f"nested more than {MAX_NESTING} levels deep") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise ManifestError(path, "", f"not a valid value: {exc}") from None
+    if anchored is not None:
+        line = anchored.start_mark.line + 1
+        raise ManifestError(path, "", f"YAML anchors and aliases (&name, *name; line {line}) are not allowed in"
+                                      " a manifest; write each value out in full")
+    if not isinstance(doc, dict):
+        raise ManifestError(path, "", "must be a YAML mapping")
+    deep = None if shallow else _too_deep(doc, MAX_NESTING)
+    if deep is not None:
+        at = deep if len(deep) <= 60 else deep[:60] + "..."
+        raise ManifestError(path, "", f"lists and mappings nested more than {MAX_NESTING} levels deep (at {at})")
+    return doc
+
+
+def dump_yaml(doc: Mapping[str, Any] | list[Any]) -> bytes:
+    yaml, _, dumper = _yaml()
+    text = yaml.dump(
+        doc, Dumper=dumper, sort_keys=False, default_flow_style=False,
+        allow_unicode=True, width=1000, indent=2,
+    )
+    return text.encode("utf-8")
+
+
+def within_limit(data: bytes, path: str) -> bytes:
+    """``data`` if a manifest of that size can be read back; reads refuse larger ones."""
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise InvalidValueError(f"{path} would be {len(data)} bytes, more than the {MAX_MANIFEST_BYTES // 2**20} MiB"
+                                " a manifest may have; keep large values in artifacts")
+    return data
