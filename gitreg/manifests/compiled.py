@@ -38,9 +38,7 @@ def _compile(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
         if key in _ANNOTATIONS:
             continue
         if key == "$ref":
-            if not isinstance(arg, str) or not arg.startswith("#/$defs/") or "/" in arg[8:]:
-                return None
-            target = _compile((root.get("$defs") or {}).get(arg[8:]), root, depth + 1)
+            target = _compile(_ref_target(arg, root), root, depth + 1)
             if target is None:
                 return None
             checks.append(target)
@@ -77,26 +75,13 @@ def _compile(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
                 return None
             needed = tuple(arg)
             checks.append(lambda v, needed=needed: type(v) is not dict or all(k in v for k in needed))
-        elif key == "properties" and schema.get("type") == "object":
-            props = {name: _compile(sub, root, depth + 1) for name, sub in arg.items()}
-            if any(p is None for p in props.values()):
+        elif key == "properties" or (key == "additionalProperties" and "properties" not in schema):
+            mapping = _compile_mapping(schema, root, depth)  # both keywords in one pass over the items
+            if mapping is None:
                 return None
-            checks.append(_object_check(props, schema.get("additionalProperties", True) is False))
-        elif key == "properties":
-            if not isinstance(arg, dict):
-                return None
-            props = {name: _compile(sub, root, depth + 1) for name, sub in arg.items()}
-            if any(p is None for p in props.values()):
-                return None
-            checks.append(lambda v, props=props: type(v) is not dict or all(
-                props[k](x) for k, x in v.items() if k in props))
+            checks.append(mapping)
         elif key == "additionalProperties":
-            if arg is not False:
-                return None
-            if schema.get("type") == "object" and isinstance(schema.get("properties"), dict):
-                continue  # checked with the properties
-            known = frozenset(schema.get("properties") or ())
-            checks.append(lambda v, known=known: type(v) is not dict or all(k in known for k in v))
+            continue  # compiled with the properties
         elif key == "items":
             item = _compile(arg, root, depth + 1)
             if item is None:
@@ -106,9 +91,59 @@ def _compile(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
             if arg is not True:
                 return None
             checks.append(lambda v: type(v) is not list or (all(type(x) is str for x in v) and len(set(v)) == len(v)))
+        elif key in ("anyOf", "oneOf"):
+            if not isinstance(arg, list) or not arg:
+                return None
+            branches = [_compile(branch, root, depth + 1) for branch in arg]
+            if any(b is None for b in branches):
+                return None
+            if key == "oneOf" and not _exclusive_by_type(arg, root):
+                return None  # two branches might both accept: "exactly one" is not proven by one accepting
+            checks.append(_any_of(branches))
         else:
             return None  # a keyword not compiled here: jsonschema judges every document of this schema
     return _all_of(checks)
+
+
+def _ref_target(ref: Any, root: dict[str, Any]) -> Any:
+    """What a ``$ref`` to ``#/$defs/<name>`` points at, or None for any other reference."""
+    if not isinstance(ref, str) or not ref.startswith("#/$defs/") or any(c in ref[8:] for c in "/~%"):
+        return None
+    defs = root.get("$defs")
+    return defs.get(ref[8:]) if isinstance(defs, dict) else None
+
+
+# jsonschema's types, grouped so that no value is of two groups: 1 and 1.0 are both integer and number;
+# True is a boolean only (neither an integer nor a number).
+_TYPE_GROUPS = {"string": "string", "integer": "number", "number": "number", "boolean": "boolean",
+                "null": "null", "object": "object", "array": "array"}
+
+
+def _type_groups(schema: Any, root: dict[str, Any], depth: int = 0) -> frozenset[str] | None:
+    """The type groups every instance valid against ``schema`` falls in (from its ``type``, or the ``type`` of
+    what its ``$ref`` points at), or None if the schema does not say."""
+    if not isinstance(schema, dict) or depth > 20:
+        return None
+    if "type" in schema:
+        names = [schema["type"]] if isinstance(schema["type"], str) else schema["type"]
+        if isinstance(names, list) and names and all(n in _TYPE_GROUPS for n in names):
+            return frozenset(_TYPE_GROUPS[n] for n in names)
+        return None
+    if "$ref" in schema:
+        return _type_groups(_ref_target(schema["$ref"], root), root, depth + 1)
+    return None
+
+
+def _exclusive_by_type(branches: list[Any], root: dict[str, Any]) -> bool:
+    """True when no value can be of the types of two of ``branches``: then at most one branch accepts any
+    instance, by jsonschema as by the compiled checks, and one accepting proves ``oneOf``."""
+    seen: set[str] = set()
+    for branch in branches:
+        groups = _type_groups(branch, root)
+        if groups is None or groups & seen:
+            return False
+        seen |= groups
+    return True
 
 
 def _all_of(checks: list[Any]) -> Any:
@@ -121,15 +156,45 @@ def _all_of(checks: list[Any]) -> Any:
     return lambda v: first(v) and rest(v)
 
 
-def _object_check(props: dict[str, Any], closed: bool) -> Any:
-    """``properties`` (and ``additionalProperties: false`` if ``closed``) in one pass over a mapping's items."""
+def _any_of(checks: list[Any]) -> Any:
+    """One predicate true when any of ``checks`` is."""
+    if len(checks) == 1:
+        return checks[0]
+    first, rest = checks[0], _any_of(checks[1:])
+    return lambda v: first(v) or rest(v)
+
+
+def _compile_mapping(schema: dict[str, Any], root: dict[str, Any], depth: int) -> Any:
+    """``properties`` and ``additionalProperties`` (false, or a schema every other key's value must satisfy)
+    as one predicate, or None if either is not compiled."""
+    given = schema.get("properties", {})
+    if not isinstance(given, dict):
+        return None
+    props = {name: _compile(sub, root, depth + 1) for name, sub in given.items()}
+    if any(p is None for p in props.values()):
+        return None
+    extra = schema.get("additionalProperties", True)
+    if isinstance(extra, dict):
+        extra = _compile(extra, root, depth + 1)
+        if extra is None:
+            return None
+    elif type(extra) is not bool:
+        return None
+    return _mapping_check(props, extra)
+
+
+def _mapping_check(props: dict[str, Any], extra: Any) -> Any:
+    """One pass over a mapping's items: each key in ``props`` satisfies its check; any other key's value
+    satisfies ``extra`` (True: anything; False: no other key)."""
     def check(value: Any) -> bool:
         if type(value) is not dict:
             return True  # not a mapping: the type check says so
         for key, item in value.items():
-            prop = props.get(key) if type(key) is str else None
+            prop = props.get(key)
             if prop is None:
-                if closed:
+                if extra is True:
+                    continue
+                if extra is False or not extra(item):
                     return False
             elif not prop(item):
                 return False
