@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import math
 import re
 from functools import lru_cache
 from typing import Any, Mapping
@@ -26,11 +28,31 @@ def _yaml():
 
 @lru_cache(maxsize=None)
 def _dumper(base: type) -> type:
+    from yaml import ScalarNode
+
+    known: dict[tuple[str, bool], str] = {}
+
     class Dumper(base):  # type: ignore[misc, valid-type]
         """Never writes anchors and aliases: a value that occurs twice is written twice (reads refuse them)."""
 
         def ignore_aliases(self, data: Any) -> bool:
             return True
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            # The tag a scalar would be read as, asked twice per scalar when dumping (with implicit
+            # (True, False), then (False, True)), each time trying regular expressions.  The answer depends
+            # on the value alone while no path resolvers are set: remembered for the scalars seen most.
+            if kind is ScalarNode and not self.yaml_path_resolvers:
+                key = (value, implicit[0])
+                tag = known.get(key)
+                if tag is None:
+                    tag = super().resolve(kind, value, implicit)
+                    if len(value) <= 100:  # names, keys, numbers: not long texts
+                        if len(known) >= 4096:
+                            known.clear()
+                        known[key] = tag
+                return tag
+            return super().resolve(kind, value, implicit)
 
     return Dumper
 
@@ -166,13 +188,69 @@ def parse_yaml(data: bytes | str, path: str) -> dict[str, Any]:
     return doc
 
 
+_DUMP_OPTIONS = dict(default_flow_style=False, allow_unicode=True, width=1000, indent=2, sort_keys=False)
+
+
 def dump_yaml(doc: Mapping[str, Any] | list[Any]) -> bytes:
+    """``doc`` as deterministic YAML: keys in the order given, block style, no aliases."""
     yaml, _, dumper = _yaml()
-    text = yaml.dump(
-        doc, Dumper=dumper, sort_keys=False, default_flow_style=False,
-        allow_unicode=True, width=1000, indent=2,
-    )
+    try:
+        node = _node(yaml, doc)
+    except _NotPlain:  # a type the representer knows better (dates, bytes, ...): let it build the nodes
+        text = yaml.dump(doc, Dumper=dumper, **_DUMP_OPTIONS)
+    else:
+        stream = io.StringIO()
+        writer = dumper(stream, **_DUMP_OPTIONS)
+        try:
+            writer.open()
+            writer.serialize(node)  # what yaml.dump does with the representer's nodes
+            writer.close()
+        finally:
+            writer.dispose()
+        text = stream.getvalue()
     return text.encode("utf-8")
+
+
+class _NotPlain(Exception):
+    """A value that is not a plain JSON-like type (str, int, float, bool, None, dict, list)."""
+
+
+_YAML_BOOL, _YAML_NULL = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
+
+
+def _node(yaml: Any, value: Any) -> Any:
+    """The node PyYAML's safe representer makes of ``value`` (with block style and no aliases), built without
+    its per-value dispatch; _NotPlain for any other type than the plain ones (exact types, no subclasses)."""
+    kind = type(value)
+    if kind is str:
+        return yaml.ScalarNode(_YAML_STR, value)
+    if kind is dict:
+        return yaml.MappingNode(_YAML_MAP, [(_node(yaml, k), _node(yaml, v)) for k, v in value.items()],
+                                flow_style=False)
+    if kind is list:
+        return yaml.SequenceNode(_YAML_SEQ, [_node(yaml, item) for item in value], flow_style=False)
+    if kind is int:
+        return yaml.ScalarNode(_YAML_INT, str(value))
+    if kind is bool:
+        return yaml.ScalarNode(_YAML_BOOL, "true" if value else "false")
+    if value is None:
+        return yaml.ScalarNode(_YAML_NULL, "null")
+    if kind is float:
+        return yaml.ScalarNode(_YAML_FLOAT, _float_text(value))
+    raise _NotPlain
+
+
+def _float_text(value: float) -> str:
+    """A float as the safe representer writes it: .nan, .inf, -.inf, or its repr with an exponent's mantissa
+    given a decimal point (1e+20 -> 1.0e+20, which YAML 1.1 reads as a float)."""
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value).lower()
+    if "e" in text and "." not in text:
+        text = text.replace("e", ".0e", 1)
+    return text
 
 
 def within_limit(data: bytes, path: str) -> bytes:
