@@ -192,52 +192,74 @@ _DUMP_OPTIONS = dict(default_flow_style=False, allow_unicode=True, width=1000, i
 
 
 def dump_yaml(doc: Mapping[str, Any] | list[Any]) -> bytes:
-    """``doc`` as deterministic YAML: keys in the order given, block style, no aliases."""
+    """``doc`` as deterministic YAML: keys in the order given, block style, no aliases.
+
+    Written as ``yaml.dump`` with the safe dumper writes it, byte for byte.  Plain values (str, int, float,
+    bool, None, dict, list: exact types) are handed to the emitter as events directly, as the representer
+    and serializer would make them; a document with any other type goes through ``yaml.dump`` itself.
+    """
     yaml, _, dumper = _yaml()
+    stream = io.StringIO()
+    writer = dumper(stream, **_DUMP_OPTIONS)
     try:
-        node = _node(yaml, doc)
-    except _NotPlain:  # a type the representer knows better (dates, bytes, ...): let it build the nodes
-        text = yaml.dump(doc, Dumper=dumper, **_DUMP_OPTIONS)
-    else:
-        stream = io.StringIO()
-        writer = dumper(stream, **_DUMP_OPTIONS)
-        try:
-            writer.open()
-            writer.serialize(node)  # what yaml.dump does with the representer's nodes
-            writer.close()
-        finally:
-            writer.dispose()
+        writer.open()
+        writer.emit(yaml.DocumentStartEvent(explicit=False))
+        _emit_value(yaml, writer, doc)
+        writer.emit(yaml.DocumentEndEvent(explicit=False))
+        writer.close()
         text = stream.getvalue()
+    except _NotPlain:  # a type the representer knows better (dates, bytes, ...), or one it refuses
+        text = None
+    finally:
+        writer.dispose()
+    if text is None:
+        text = yaml.dump(doc, Dumper=dumper, **_DUMP_OPTIONS)
     return text.encode("utf-8")
 
 
-class _NotPlain(Exception):
-    """A value that is not a plain JSON-like type (str, int, float, bool, None, dict, list)."""
-
-
+_DUMP_OPTIONS: dict[str, Any] = dict(default_flow_style=False, allow_unicode=True, width=1000, indent=2,
+                                     sort_keys=False)
 _YAML_BOOL, _YAML_NULL = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
+_AS_PLAIN = (True, False)  # asking what a scalar written without quotes would be read as
 
 
-def _node(yaml: Any, value: Any) -> Any:
-    """The node PyYAML's safe representer makes of ``value`` (with block style and no aliases), built without
-    its per-value dispatch; _NotPlain for any other type than the plain ones (exact types, no subclasses)."""
+class _NotPlain(Exception):
+    """A value of another type than str, int, float, bool, None, dict and list."""
+
+
+def _emit_value(yaml: Any, writer: Any, value: Any) -> None:
+    """The events the safe representer and serializer make of ``value`` (block style, no aliases), emitted.
+
+    A scalar's event says whether it may be written plain (it reads back with its own tag) and whether it
+    may be quoted without a tag (only strings), as the serializer says it; the emitter picks the style."""
     kind = type(value)
     if kind is str:
-        return yaml.ScalarNode(_YAML_STR, value)
-    if kind is dict:
-        return yaml.MappingNode(_YAML_MAP, [(_node(yaml, k), _node(yaml, v)) for k, v in value.items()],
-                                flow_style=False)
-    if kind is list:
-        return yaml.SequenceNode(_YAML_SEQ, [_node(yaml, item) for item in value], flow_style=False)
-    if kind is int:
-        return yaml.ScalarNode(_YAML_INT, str(value))
-    if kind is bool:
-        return yaml.ScalarNode(_YAML_BOOL, "true" if value else "false")
-    if value is None:
-        return yaml.ScalarNode(_YAML_NULL, "null")
-    if kind is float:
-        return yaml.ScalarNode(_YAML_FLOAT, _float_text(value))
-    raise _NotPlain
+        plain = writer.resolve(yaml.ScalarNode, value, _AS_PLAIN) == _YAML_STR
+        writer.emit(yaml.ScalarEvent(None, _YAML_STR, (plain, True), value))
+    elif kind is dict:
+        writer.emit(yaml.MappingStartEvent(None, _YAML_MAP, True, flow_style=False))
+        for key, item in value.items():
+            _emit_value(yaml, writer, key)
+            _emit_value(yaml, writer, item)
+        writer.emit(yaml.MappingEndEvent())
+    elif kind is list:
+        writer.emit(yaml.SequenceStartEvent(None, _YAML_SEQ, True, flow_style=False))
+        for item in value:
+            _emit_value(yaml, writer, item)
+        writer.emit(yaml.SequenceEndEvent())
+    else:
+        if kind is int:
+            tag, text = _YAML_INT, str(value)
+        elif kind is bool:
+            tag, text = _YAML_BOOL, "true" if value else "false"
+        elif value is None:
+            tag, text = _YAML_NULL, "null"
+        elif kind is float:
+            tag, text = _YAML_FLOAT, _float_text(value)
+        else:
+            raise _NotPlain
+        plain = writer.resolve(yaml.ScalarNode, text, _AS_PLAIN) == tag
+        writer.emit(yaml.ScalarEvent(None, tag, (plain, False), text))
 
 
 def _float_text(value: float) -> str:
