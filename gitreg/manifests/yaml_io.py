@@ -39,9 +39,10 @@ def _dumper(base: type) -> type:
             return True
 
         def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-            # The tag a scalar would be read as, asked twice per scalar when dumping (with implicit
-            # (True, False), then (False, True)), each time trying regular expressions.  The answer depends
-            # on the value alone while no path resolvers are set: remembered for the scalars seen most.
+            # The tag a scalar would be read as: asked for every scalar dumped, each time trying regular
+            # expressions.  With no path resolvers (and this class's implicit resolvers, which nothing
+            # changes) the answer depends on the value and implicit[0] alone: remembered for short scalars
+            # (keys, names, numbers), which repeat from manifest to manifest.
             if kind is ScalarNode and not self.yaml_path_resolvers:
                 key = (value, implicit[0])
                 tag = known.get(key)
@@ -186,9 +187,6 @@ def parse_yaml(data: bytes | str, path: str) -> dict[str, Any]:
         at = deep if len(deep) <= 60 else deep[:60] + "..."
         raise ManifestError(path, "", f"lists and mappings nested more than {MAX_NESTING} levels deep (at {at})")
     return doc
-
-
-_DUMP_OPTIONS = dict(default_flow_style=False, allow_unicode=True, width=1000, indent=2, sort_keys=False)
 
 
 def dump_yaml(doc: Mapping[str, Any] | list[Any]) -> bytes:
