@@ -164,6 +164,10 @@ _SCHEMAS = [
     ({"type": "object", "additionalProperties": {"minimum": 0}}, True),
     ({"type": "object", "additionalProperties": {"format": "email"}}, False),
     ({"type": "object", "additionalProperties": 1}, False),
+    # a nested $id changes what "#/$defs/..." means inside it: jsonschema reads the inner $defs
+    ({"properties": {"a": {"$id": "https://example.com/inner", "$ref": "#/$defs/s",
+                           "$defs": {"s": {"type": "integer"}}}},
+      "$defs": {"s": {"type": "string"}}}, False),
 ]
 
 

@@ -35,6 +35,8 @@ def _compile(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
         return None
     checks: list[Any] = []
     for key, arg in schema.items():
+        if key == "$id" and depth > 0:
+            return None  # a resource of its own: its "#/$defs/..." are not the root's
         if key in _ANNOTATIONS:
             continue
         if key == "$ref":
