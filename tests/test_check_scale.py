@@ -11,7 +11,8 @@ from gitreg.check import report_cache, run, tag_targets, tags, workers
 from gitreg.check import check
 from gitreg.cli.app import main
 from gitreg.errors import ManifestError
-from gitreg.manifests import _proven_valid, _validator, parse_yaml, schema_problems
+from gitreg.manifests import parse_yaml, schema_problems
+from gitreg.manifests.schemas import _proven_valid, _validator
 from gitreg.tagnames import StageTag, VersionTag, parse_tag
 from conftest import git
 

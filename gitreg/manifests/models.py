@@ -1,0 +1,255 @@
+"""The manifests as frozen dataclasses, and whole manifest files read and written through them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any, Iterator, Mapping
+
+from ..tagnames import validate_tag_prefix
+from .metadata import MetadataValue, _copy_json, _sorted_deep
+from .schemas import validate
+from .yaml_io import dump_yaml, parse_yaml, within_limit
+
+FORMAT_VERSION = 1
+SCHEMA_KINDS = ("registry", "model", "version")
+ARTIFACT_TYPES = ("data", "model", "deployment", "service")
+CARD_FIELDS = ("license", "description", "audience", "use_cases", "limitations", "trade_offs", "ethics")
+
+
+def now() -> str:
+    """UTC timestamp as stored in manifests (second precision, Z suffix)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_precise() -> str:
+    """UTC timestamp with milliseconds, for run and step times (runs often start within a second)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------- dataclasses
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    store: str
+    tag_prefix: str = "models"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    format: int = FORMAT_VERSION
+    remote: str | None = None  # git remote that writes push to (e.g. "origin")
+    registration_tags: bool = True  # False: only stage changes are tagged (lighter remotes at scale)
+
+    def __post_init__(self) -> None:
+        validate_tag_prefix(self.tag_prefix)  # else every tag, so every write, would fail
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "RegistryConfig":
+        return cls(store=doc["store"], tag_prefix=doc["tag_prefix"],
+                   options=MappingProxyType(dict(doc.get("options") or {})), format=doc["format"],
+                   remote=doc.get("remote"), registration_tags=doc.get("registration_tags", True))
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"format": self.format, "store": self.store, "tag_prefix": self.tag_prefix}
+        if self.remote:
+            doc["remote"] = self.remote
+        if not self.registration_tags:
+            doc["registration_tags"] = False
+        if self.options:
+            doc["options"] = _sorted_deep(dict(self.options))
+        return doc
+
+
+@dataclass(frozen=True)
+class Counters:
+    versions: int = 0
+    staging: int = 0
+    production: int = 0
+    archived: int = 0
+    none: int = 0
+
+    def stage_count(self, stage: str) -> int:
+        return int(getattr(self, stage))
+
+    def to_dict(self) -> dict[str, int]:
+        doc = {"versions": self.versions, "staging": self.staging,
+               "production": self.production, "archived": self.archived}
+        if self.none:
+            doc["none"] = self.none
+        return doc
+
+
+@dataclass(frozen=True)
+class ModelManifest:
+    name: str
+    created: str
+    license: str | None = None
+    description: str | None = None
+    audience: str | None = None
+    use_cases: str | None = None
+    limitations: str | None = None
+    trade_offs: str | None = None
+    ethics: str | None = None
+    tags: tuple[str, ...] = ()
+    counters: Counters = field(default_factory=Counters)
+    format: int = FORMAT_VERSION
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "ModelManifest":
+        return cls(
+            name=doc["name"], created=doc["created"],
+            **{k: doc.get(k) for k in CARD_FIELDS},
+            tags=tuple(doc.get("tags") or ()),
+            counters=Counters(**doc["counters"]), format=doc["format"],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"format": self.format, "name": self.name}
+        for key in CARD_FIELDS:
+            value = getattr(self, key)
+            if value is not None:
+                doc[key] = value
+        doc["tags"] = list(self.tags)
+        doc["created"] = self.created
+        doc["counters"] = self.counters.to_dict()
+        return doc
+
+    def card(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in CARD_FIELDS} | {"tags": list(self.tags)}
+
+
+@dataclass(frozen=True)
+class ArtifactLink:
+    name: str
+    version: int
+    type: str
+    uri: str
+    sha256: str
+    size: int
+    format: str
+    kind: str = "file"
+    external: bool = False
+    run: str | None = None
+    step: str | None = None
+    created: str | None = None
+    executes_code: bool = False  # the format runs code when loaded (pickle and kin)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "ArtifactLink":
+        return cls(name=doc["name"], version=doc["version"], type=doc["type"], uri=doc["uri"],
+                   sha256=doc["sha256"], size=doc["size"], format=doc["format"], kind=doc["kind"],
+                   external=doc["external"], run=doc.get("run"), step=doc.get("step"),
+                   created=doc.get("created"), executes_code=bool(doc.get("executes_code", False)))
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {}
+        for key in _LINK_KEYS:
+            value = getattr(self, key)
+            if key == "executes_code":
+                if value:
+                    doc[key] = True
+            elif value is not None or key not in ("run", "step", "created"):
+                doc[key] = value
+        return doc
+
+
+_LINK_KEYS = ("name", "version", "type", "uri", "sha256", "size", "format", "kind", "external",
+              "executes_code", "run", "step", "created")
+
+
+@dataclass(frozen=True)
+class VersionManifest:
+    model: str
+    number: int
+    name: str
+    created: str
+    stage: str = "none"
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    artifacts: tuple[ArtifactLink, ...] = ()
+    runs: tuple[str, ...] = ()
+    format: int = FORMAT_VERSION
+    created_by_run: str | None = None  # the pipeline run that registered this version, if one did
+    run_status: str | None = None      # that run's status: running, completed or failed
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "VersionManifest":
+        return cls(
+            model=doc["model"], number=doc["number"], name=doc["name"], created=doc["created"],
+            stage=doc["stage"], description=doc.get("description"),
+            tags=tuple(doc.get("tags") or ()),
+            metadata=MappingProxyType(_copy_json(doc.get("metadata") or {})),  # never shares the documents' dicts
+            artifacts=tuple(ArtifactLink.from_dict(a) for a in doc.get("artifacts") or ()),
+            runs=tuple(doc.get("runs") or ()), format=doc["format"],
+            created_by_run=(doc.get("created_by_run") or {}).get("id"),
+            run_status=(doc.get("created_by_run") or {}).get("status"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"format": self.format, "model": self.model, "number": self.number,
+                               "name": self.name, "stage": self.stage}
+        if self.description is not None:
+            doc["description"] = self.description
+        doc["tags"] = list(self.tags)
+        doc["created"] = self.created
+        doc["metadata"] = _sorted_deep(dict(self.metadata))
+        doc["artifacts"] = [a.to_dict() for a in self.artifacts]
+        doc["runs"] = list(self.runs)
+        if self.created_by_run is not None:
+            doc["created_by_run"] = {"id": self.created_by_run, "status": self.run_status}
+        return doc
+
+    @property
+    def run_metadata(self) -> dict[str, MetadataValue]:
+        return {k: MetadataValue(k, v) for k, v in self.metadata.items()}
+
+    def links(self, name: str | None = None, type: str | None = None) -> Iterator[ArtifactLink]:
+        for link in self.artifacts:
+            if (name is None or link.name == name) and (type is None or link.type == type):
+                yield link
+
+    def with_(self, **changes: Any) -> "VersionManifest":
+        return replace(self, **changes)
+
+    def _repr_html_(self) -> str:
+        from ..site.render import version_html
+
+        return version_html(self)
+
+
+class VersionList(list):  # type: ignore[type-arg]
+    """A list of versions that displays as one table in Jupyter."""
+
+    def _repr_html_(self) -> str:
+        from ..site.render import versions_html
+
+        return versions_html(self)
+
+
+# ---------------------------------------------------------------- load / dump
+
+def load_registry(data: bytes, path: str) -> RegistryConfig:
+    doc = parse_yaml(data, path)
+    validate("registry", doc, path)
+    return RegistryConfig.from_dict(doc)
+
+
+def load_model_doc(data: bytes, path: str) -> dict[str, Any]:
+    doc = parse_yaml(data, path)
+    validate("model", doc, path)
+    return doc
+
+
+def load_version_doc(data: bytes, path: str) -> dict[str, Any]:
+    doc = parse_yaml(data, path)
+    validate("version", doc, path)
+    return doc
+
+
+def dump(kind: str, manifest: RegistryConfig | ModelManifest | VersionManifest, path: str) -> bytes:
+    """Validate and serialise a manifest; refuse to write anything invalid."""
+    doc = manifest.to_dict()
+    validate(kind, json.loads(json.dumps(doc)), path)
+    data = dump_yaml(doc)
+    return within_limit(data, path)
