@@ -19,7 +19,7 @@ from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, parse_stage, resem
 from .state import ModelState, Snapshot, model_file, model_path, version_file
 from .tagnames import (
     StageTagMessage, format_stage_message, format_stage_tag, format_version_message, format_version_tag,
-    parse_tag, StageTag, VersionTag,
+    numbers_in,
 )
 
 
@@ -55,15 +55,10 @@ def validate_version_name(name: str) -> str:
     return name
 
 
-def _existing_tags(snap: Snapshot, model: str) -> list[VersionTag | StageTag]:
-    prefix = snap.config.tag_prefix
-    refs = snap.repo.ref_names(f"refs/tags/{prefix}/{model}/")
-    return [t for t in (parse_tag(prefix, r) for r in refs) if t is not None and t.model == model]
-
-
 def registered_numbers(snap: Snapshot, model: str) -> list[int]:
     """Every version number a registration tag of ``model`` records (numbers are never reused)."""
-    return [t.number for t in _existing_tags(snap, model) if isinstance(t, VersionTag)]
+    folder = f"refs/tags/{snap.config.tag_prefix}/{model}/"
+    return numbers_in(folder, snap.repo.ref_names(folder), "v")
 
 
 def _card(card: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -234,7 +229,8 @@ def _stage_change(snap: Snapshot, state: ModelState, target: VersionManifest, st
     files: dict[str, bytes | None] = {}
     for version in demoted:
         files[version_file(model, version.number)] = version_bytes(replace(version, stage="archived"))
-    seen = [t.seq for t in _existing_tags(snap, model) if isinstance(t, StageTag) and t.stage == stage]
+    folder = f"refs/tags/{snap.config.tag_prefix}/{model}/{stage}/"
+    seen = numbers_in(folder, snap.repo.ref_names(folder))
     seq = max([state.model.counters.stage_count(stage), *seen]) + 1
     manifest = replace(state.model, counters=replace(state.model.counters, **{stage: seq}))
     files[model_file(model)] = model_bytes(manifest)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Iterable
 
 from .errors import InvalidNameError
 from .stages import STORED_STAGES
@@ -120,6 +121,19 @@ def parse_tag(prefix: str, tag: str) -> VersionTag | StageTag | None:
     if m.group(2) is not None:
         return VersionTag(prefix, m.group(1), int(m.group(2)))
     return StageTag(prefix, m.group(1), m.group(3), int(m.group(4)))
+
+
+_NUMBER = re.compile(r"[1-9][0-9]*")
+
+
+def numbers_in(folder: str, refs: Iterable[str], lead: str = "") -> list[int]:
+    """The numbers of the refs named ``<folder><lead><number>`` among ``refs`` (full ref names), read as
+    :func:`parse_tag` reads them: ``numbers_in("refs/tags/models/iris/", refs, "v")`` are iris's
+    registration tags, ``numbers_in("refs/tags/models/iris/production/", refs)`` its production
+    assignments. One pass, no tag object per ref (a write reads every tag of its model)."""
+    start = folder + lead
+    at = len(start)
+    return [int(ref[at:]) for ref in refs if ref.startswith(start) and _NUMBER.fullmatch(ref, at)]
 
 
 def format_stage_message(msg: StageTagMessage) -> str:

@@ -113,3 +113,24 @@ def test_invalid_tag_prefixes(prefix):
 def test_prefixes_git_refuses_are_refused(prefix):
     assert not _git_accepts(f"refs/tags/{prefix}/iris/v1")
     assert tag_prefix_problem(prefix) is not None
+
+
+@pytest.mark.parametrize("prefix", ["models", "registry/models"])
+def test_numbers_in_a_folder_read_as_parse_tag_reads_them(prefix):
+    """A write's one-pass reading of its model's tags gives exactly what parsing each tag gives."""
+    from gitreg.tagnames import numbers_in
+
+    tails = ["v1", "v7", "v10", "v01", "v0", "vx", "v1x", "v", "1", "v2/extra", "production/1", "production/01",
+             "production/0", "production/12", "production/1/x", "staging/3", "archived/4", "none/2", "latest/1",
+             "production", "v٣", "v１", "v3\n", "production/2 "]
+    for model in ("iris", "iris.v2", "m"):
+        refs = [f"refs/tags/{prefix}/{model}/{tail}" for tail in tails]
+        refs += [f"refs/tags/{prefix}/{model}x/v5", f"refs/tags/{prefix}/{model}x/production/5",
+                 f"refs/tags/other/{model}/v9", f"refs/heads/{prefix}/{model}/v8"]
+        parsed = [parse_tag(prefix, r) for r in refs if r.startswith("refs/tags/")]
+        folder = f"refs/tags/{prefix}/{model}/"
+        assert sorted(numbers_in(folder, refs, "v")) == sorted(
+            t.number for t in parsed if isinstance(t, VersionTag) and t.model == model) == [1, 7, 10]
+        for stage in ("staging", "production", "archived"):
+            assert sorted(numbers_in(f"{folder}{stage}/", refs)) == sorted(
+                t.seq for t in parsed if isinstance(t, StageTag) and t.model == model and t.stage == stage)
