@@ -14,6 +14,7 @@ import logging
 import os
 import random
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -285,52 +286,71 @@ class Registry:
 
         ``scope``: the model the change is about, if one; with a remote only its tags are fetched.
 
+        Two locks, always taken in this order: the write lock while the change is built and its commit
+        made, and the sync lock from the dirty check until ``.mcp/`` of the index and work tree match the
+        new branch head. The write lock is let go once the refs moved, so the next writer builds its
+        commit while this one brings the work tree in line; it checks and lands only after that.
+
         Crash safety: before any ref moves, a journal records the write (see
         :mod:`gitreg.journal`); the branch and the operation's tags then move in one
         ref transaction (pushed first, atomically, when shared), and the journal is
-        cleared once ``.mcp/`` of the index and work tree match the branch.
+        cleared once ``.mcp/`` of the index and work tree match the branch. A journal
+        whose writer holds no sync lock any more is one that died: the next writer finishes it.
         """
         repo = self.repo
-        with repo.write_lock():
-            self._finish_locked()
-            branch = self._branch()
-            checked: set[str] = set()  # paths already proven free of uncommitted edits
-            # what the last dirty check found in line with which commit, and the index's stamp then
-            verified: tuple[str | None, list[str], object, dict[str, str]] = (None, [], None, {})
-            for attempt in range(MAX_ATTEMPTS):
-                local, base = self._base(branch, scope, attempt)
-                snap = Snapshot(repo, base)
-                change = build(snap)
-                if change is None or not change.files:
-                    if base != local and self.remote is not None and self.remote.cached:
-                        repo.update_ref(branch, base, local)  # type: ignore[arg-type]
-                    return Committed(None, change.result if change is not None else None)
-                # Building on a fetched head moves all of .mcp/ forward, not just this change's paths.
-                touched = change.paths if base == local else [MCP]
-                unchecked = [p for p in touched if p not in checked]
-                if unchecked:
-                    dirty, in_line, seen = repo.worktree.check_paths(local, unchecked)
-                    if dirty:
-                        raise DirtyManifestsError(dirty)
-                    checked.update(unchecked)
-                    verified = (local, in_line, repo.worktree.index_stamp(), {**verified[3], **seen})
-                if not repo.bare and not repo.worktree.wait_for_index():
-                    raise lock_held_error(repo.git_dir / "index.lock")
-                root_tree = repo.resolve(f"{base}^{{tree}}") if base else None
-                tree = repo.update_paths(root_tree, change.files)
-                commit = repo.commit_tree(tree, [base] if base else [], change.message)
-                subject = change.message.splitlines()[0]
-                created = self._land(branch, local, base, commit, change, touched, subject)
-                if created is not None:
-                    break
-                self._contended_until = time.monotonic() + CONTENDED_SECONDS
-                time.sleep(self._backoff(attempt))
-            else:
-                raise ConcurrentWriteError(
-                    f"gave up after {MAX_ATTEMPTS} attempts: {branch} kept moving under this write"
-                )
-            snap.seed_successor(commit, change.files)
+        turn: AbstractContextManager[bool] | None = None  # the sync lock, while this write holds it
+        try:
+            with repo.write_lock():
+                self._finish_locked()
+                branch = self._branch()
+                checked: set[str] = set()  # paths already proven free of uncommitted edits
+                # what the last dirty check found in line with which commit, and the index's stamp then
+                verified: tuple[str | None, list[str], object, dict[str, str]] = (None, [], None, {})
+                for attempt in range(MAX_ATTEMPTS):
+                    local, base = self._base(branch, scope, attempt)
+                    snap = Snapshot(repo, base)
+                    change = build(snap)
+                    if change is None or not change.files:
+                        if base != local and self.remote is not None and self.remote.cached:
+                            repo.update_ref(branch, base, local)  # type: ignore[arg-type]
+                        return Committed(None, change.result if change is not None else None)
+                    # Building on a fetched head moves all of .mcp/ forward, not just this change's paths.
+                    touched = change.paths if base == local else [MCP]
+                    root_tree = repo.resolve(f"{base}^{{tree}}") if base else None
+                    tree = repo.update_paths(root_tree, change.files)
+                    commit = repo.commit_tree(tree, [base] if base else [], change.message)
+                    # The work tree and index are the last write's until its sync ends: wait for it.
+                    turn = repo.sync_lock()
+                    turn.__enter__()
+                    if journal.pending(repo):
+                        self._recover()  # its writer died after its journal was written
+                    unchecked = [p for p in touched if p not in checked]
+                    if unchecked:
+                        dirty, in_line, seen = repo.worktree.check_paths(local, unchecked)
+                        if dirty:
+                            raise DirtyManifestsError(dirty)
+                        checked.update(unchecked)
+                        verified = (local, in_line, repo.worktree.index_stamp(), {**verified[3], **seen})
+                    if not repo.bare and not repo.worktree.wait_for_index():
+                        raise lock_held_error(repo.git_dir / "index.lock")
+                    subject = change.message.splitlines()[0]
+                    created = self._land(branch, local, base, commit, change, touched, subject)
+                    if created is not None:
+                        break
+                    turn.__exit__(None, None, None)
+                    turn = None
+                    self._contended_until = time.monotonic() + CONTENDED_SECONDS
+                    time.sleep(self._backoff(attempt))
+                else:
+                    raise ConcurrentWriteError(
+                        f"gave up after {MAX_ATTEMPTS} attempts: {branch} kept moving under this write"
+                    )
+                snap.seed_successor(commit, change.files)
+            # The next writer builds its change now, and waits for the sync lock to check and land it.
             self._sync(branch, local, base, commit, touched, verified)
+        finally:
+            if turn is not None:
+                turn.__exit__(None, None, None)
         repo.maybe_gc()
         return Committed(commit, change.result, created)
 
@@ -454,14 +474,23 @@ class Registry:
         """Finish what a write that died left undone (see :mod:`gitreg.journal`); None if nothing was.
 
         Cheap when there is nothing to do (one stat).  Not ``blocking``: skipped while
-        another process holds the write lock (a write in progress finishes itself).
+        another process holds the write lock or the sync lock (a write in progress finishes itself).
         """
         if not journal.pending(self.repo):
             return None
         with self.repo.write_lock(blocking=blocking) as held:
-            return self._finish_locked() if held else None
+            return self._finish_locked(blocking) if held else None
 
-    def _finish_locked(self) -> Recovery | None:
+    def _finish_locked(self, blocking: bool = False) -> Recovery | None:
+        """Under the write lock: finish a write that died. One whose writer still holds the sync lock is
+        alive (bringing its work tree in line): left to finish itself, or waited for if ``blocking``."""
+        if not journal.pending(self.repo):
+            return None
+        with self.repo.sync_lock(blocking=blocking) as held:
+            return self._recover() if held else None
+
+    def _recover(self) -> Recovery | None:
+        """Under both locks: finish the write the journal records, if any."""
         repo = self.repo
         write = journal.read(repo)
         if write is None:

@@ -481,3 +481,65 @@ def test_a_registry_that_now_names_a_remote_gets_a_new_client(repo, tmp_path):
     git(repo, "push", "-q", "origin", "main")
     assert runs().versions == {"p": [2]}
     assert git(hub, "tag", "-l", "models/p/v2") == "models/p/v2"  # the second run pushed
+
+
+def _locks_seen_from_another_process(repo: Path) -> dict[str, bool]:
+    """Whether another process could take the write lock and the sync lock right now (non-blocking)."""
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import json
+        from gitreg.git import GitRepo
+        repo = GitRepo.discover({str(repo)!r})
+        with repo.write_lock(blocking=False) as write, repo.sync_lock(blocking=False) as sync:
+            print(json.dumps({{"write": write, "sync": sync}}))
+    """)], capture_output=True, text=True, check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    return json.loads(out.stdout)
+
+
+def test_a_writer_lets_go_of_the_write_lock_while_it_brings_the_work_tree_in_line(client, repo, monkeypatch):
+    """The next writer builds its commit meanwhile; the sync lock keeps it from checking and landing
+    until this writer's index and work tree match the branch."""
+    from gitreg.git.worktree import WorkTree
+
+    client.create_model_version("m")
+    seen: list[dict[str, bool]] = []
+    real = WorkTree.set_files
+
+    def observed(self, files):
+        seen.append(_locks_seen_from_another_process(repo))
+        return real(self, files)
+
+    monkeypatch.setattr(WorkTree, "set_files", observed)
+    client.create_model_version("m")
+    assert seen == [{"write": True, "sync": False}]
+    assert git(repo, "status", "--porcelain", "--", ".mcp") == ""
+
+
+def test_a_write_still_bringing_its_work_tree_in_line_is_not_finished_by_another_command(client, repo,
+                                                                                         monkeypatch, caplog):
+    import logging
+
+    from gitreg import journal
+    from gitreg.git.worktree import WorkTree
+
+    client.create_model_version("m")
+    monkeypatch.setattr(WorkTree, "set_files", lambda self, files: False)  # its sync did not happen (yet)
+    client.log_metadata("m", 1, {"acc": 0.5})
+    monkeypatch.undo()
+    assert journal.pending(client.registry.repo)
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from gitreg.git import GitRepo
+        with GitRepo.discover({str(repo)!r}).sync_lock():
+            print("held", flush=True)
+            sys.stdin.readline()
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert holder.stdout.readline().strip() == "held"  # as the writer itself would hold it while syncing
+    try:
+        with caplog.at_level(logging.WARNING, logger="gitreg"):
+            Client(repo)  # opening a registry finishes interrupted writes, but not one still in progress
+        assert journal.pending(client.registry.repo) and "finished" not in caplog.text.lower()
+    finally:
+        holder.communicate("\n")
+    Client(repo)  # its sync lock is free now: the writer died, and this command finishes the write
+    assert not journal.pending(client.registry.repo)
+    assert git(repo, "status", "--porcelain", "--", ".mcp") == ""

@@ -4,30 +4,45 @@ process holding it dies)."""
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Iterator
 
 WRITE_LOCK_POLL = 0.002  # seconds between tries for a held write lock (platforms without flock)
 
 
+WRITE, SYNC = "write.lock", "sync.lock"
+
+
+def write_lock(common_dir: Path, blocking: bool = True) -> AbstractContextManager[bool]:
+    """Serialise gitreg writers of the clone whose common git dir is ``common_dir``: one at a time
+    builds its commit and moves the refs (see :func:`file_lock`)."""
+    return file_lock(common_dir, WRITE, blocking)
+
+
+def sync_lock(common_dir: Path, blocking: bool = True) -> AbstractContextManager[bool]:
+    """Held by a writer from just before its refs move until its work tree and index are in line (see
+    :func:`file_lock`): the next writer builds its commit meanwhile, and waits only to check and land it."""
+    return file_lock(common_dir, SYNC, blocking)
+
+
 @contextmanager
-def write_lock(common_dir: Path, blocking: bool = True) -> Iterator[bool]:
-    """Serialise gitreg writers of the clone whose common git dir is ``common_dir``.
+def file_lock(common_dir: Path, name: str, blocking: bool = True) -> Iterator[bool]:
+    """The lock file ``gitreg/<name>`` of the clone whose common git dir is ``common_dir``.
 
     Yields True once held; with ``blocking`` False, yields False at once when
     another process holds it.  A waiting writer sleeps in the kernel (``flock``) until the
     holder lets go, instead of polling: writers queued behind a busy clone take over at once
-    and use no processor while they wait.
+    and use no processor while they wait.  A process that dies releases it.
     """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - no flock here: filelock's portable lock
-        with _portable_write_lock(common_dir, blocking) as held:
+        with _portable_lock(common_dir, name, blocking) as held:
             yield held
         return
     folder = common_dir / "gitreg"
-    path = str(folder / "write.lock")
+    path = str(folder / name)
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -57,12 +72,12 @@ def write_lock(common_dir: Path, blocking: bool = True) -> Iterator[bool]:
 
 
 @contextmanager
-def _portable_write_lock(common_dir: Path, blocking: bool) -> Iterator[bool]:  # pragma: no cover - no flock
+def _portable_lock(common_dir: Path, name: str, blocking: bool) -> Iterator[bool]:  # pragma: no cover - no flock
     from filelock import FileLock, Timeout
 
     folder = common_dir / "gitreg"
     folder.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(folder / "write.lock"), timeout=-1 if blocking else 0)
+    lock = FileLock(str(folder / name), timeout=-1 if blocking else 0)
     try:
         lock.acquire(poll_interval=WRITE_LOCK_POLL)
     except Timeout:

@@ -434,6 +434,11 @@ class GitRepo:
         with ``blocking`` False, yields False at once when another process holds it."""
         return _lock.write_lock(self.common_dir, blocking)
 
+    def sync_lock(self, blocking: bool = True) -> AbstractContextManager[bool]:
+        """Held by a writer while its refs move and its work tree and index are brought in line (see
+        :func:`.lock.sync_lock`); taken after the write lock, never before it."""
+        return _lock.sync_lock(self.common_dir, blocking)
+
     @property
     def cache_dir(self) -> Path:
         return self.common_dir / "gitreg" / "cache"
