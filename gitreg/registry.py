@@ -320,8 +320,9 @@ class Registry:
                     tree = repo.update_paths(root_tree, change.files)
                     commit = repo.commit_tree(tree, [base] if base else [], change.message)
                     # The work tree and index are the last write's until its sync ends: wait for it.
-                    turn = repo.sync_lock()
-                    turn.__enter__()
+                    lock = repo.sync_lock()
+                    lock.__enter__()
+                    turn = lock  # entered: released below, or by ``finally`` on any way out
                     if journal.pending(repo):
                         self._recover()  # its writer died after its journal was written
                     unchecked = [p for p in touched if p not in checked]
@@ -447,7 +448,8 @@ class Registry:
               verified: tuple[str | None, list[str], object, dict[str, str]] = (None, [], None, {})) -> None:
         """Bring .mcp/ of the index and work tree in line with the branch head, then clear the journal.
 
-        ``verified``: (the commit, the paths the dirty check found in line with it, the index's stamp then)."""
+        ``verified``: (the commit, the paths the dirty check found in line with it, the index's stamp then,
+        the stat records of the work-tree files it read and found equal)."""
         repo = self.repo
         if repo.bare or repo.head_ref() != branch:
             journal.clear(repo)
