@@ -286,3 +286,44 @@ def _types(value):
     if isinstance(value, (list, tuple)):
         return [type(value).__name__] + [_types(v) for v in value]
     return type(value).__name__
+
+
+def test_tag_targets_are_read_for_their_models_only_where_a_commit_changed_many(repo, monkeypatch):
+    """A commit that most tags point at (an import of many models) is read for those models' folders; a
+    commit that registered one version is read with no list of folders (git walks only what it changed),
+    so that the check does not cost more with every commit of the history. Moved tags are still found."""
+    import subprocess
+
+    from gitreg import Client
+    from gitreg.check import tag_targets
+
+    staging = repo.parent / "staging"
+    Client.init(staging)
+    drafts = Client(staging)
+    for i in range(20):
+        drafts.create_model_version(f"m{i}")
+    models = repo / ".mcp" / "models"
+    subprocess.run(["cp", "-r", str(staging / ".mcp" / "models"), str(models)], check=True)
+    git(repo, "add", ".mcp")
+    git(repo, "commit", "-qm", "import 20 models")
+    client = Client(repo)
+    client.sync_tags()  # the import's 20 registration tags, all on one commit
+    for _ in range(3):
+        client.create_model_version("m0")  # three commits, one model each
+    asked: list[tuple[list[str], list[str] | None]] = []
+    real = tag_targets._first_parent_changes
+
+    def recorded(repo_, commits, paths=None, *more, **options):
+        asked.append((list(commits), paths))
+        return real(repo_, commits, paths, *more, **options)
+
+    monkeypatch.setattr(tag_targets, "_first_parent_changes", recorded)
+    assert client.check().ok
+    import_commit = git(repo, "rev-list", "-1", "HEAD~3")
+    wide = [(commits, paths) for commits, paths in asked if import_commit in commits]
+    assert wide == [([import_commit], [f".mcp/models/m{i}" for i in sorted(range(20), key=str)])]
+    narrow = [(commits, paths) for commits, paths in asked if import_commit not in commits and commits]
+    assert len(narrow) == 1 and len(narrow[0][0]) == 3 and narrow[0][1] is None
+    git(repo, "tag", "-f", "-a", "-m", "moved", "models/m0/v2", "HEAD")  # a registration tag moved by hand
+    shutil.rmtree(repo / ".git" / "gitreg" / "cache", ignore_errors=True)  # nothing remembered as proven
+    assert any(p.code == "tag-moved" for p in Client(repo).check().problems)

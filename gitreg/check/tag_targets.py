@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ..git import GitRepo
 
 _TAG_CHUNK = 8192  # tags whose target commits are read with one ``git log`` when they must be verified
+_FEW_MODELS = 16  # a target commit of tags of more models than this (in one chunk) is read for those only
 _VERIFIED_FORMAT = "tags-verified-2"
 
 
@@ -48,6 +49,7 @@ class TargetVerifier:
         self.pending: list[tuple[str, str, str, str, str | None, int]] = []
         self.verified = False         # whether any tag was read from git this time
         self.problems: list[Problem] = []
+        self.wide: set[str] = set()   # commits that changed many manifests: read for given model folders only
 
     def add(self, ref: str, oid: str, target: str, model: str, stage: str | None, number: int) -> None:
         """A tag to verify: registration (``stage`` None) of ``number``, or a stage tag moving ``number``."""
@@ -65,9 +67,22 @@ class TargetVerifier:
     def _verify(self) -> None:
         todo, self.pending = self.pending, []
         self.verified = True
-        # only the folders of these tags' models: a commit that touched every model is not read whole each time
-        changes = _first_parent_changes(self.repo, sorted({target for _k, _r, target, _m, _s, _n in todo}),
-                                        sorted({model_path(model) for _k, _r, _t, model, _s, _n in todo}))
+        models: dict[str, set[str]] = {}  # target commit -> the model folders its tags here are about
+        for _k, _r, target, model, _s, _n in todo:
+            models.setdefault(target, set()).add(model_path(model))
+        # A commit most tags of this chunk point at (an import of every model) is read for these tags' model
+        # folders only, not whole each time. Any other commit is read without a folder list: git then walks
+        # only the subtrees it changed, where matching each of its entries against thousands of folders
+        # would cost more with every commit of the history (70 ms per commit at 10,000 models).
+        wide = sorted(c for c, folders in models.items() if len(folders) > _FEW_MODELS or c in self.wide)
+        narrow = sorted(c for c in models if c not in wide)
+        wanted = {version_file(model, number) for _k, _r, _t, model, _s, number in todo}
+        changes = _first_parent_changes(self.repo, wide, sorted(set().union(*(models[c] for c in wide))))
+        if narrow:
+            listed: dict[str, int] = {}
+            changes.update(_first_parent_changes(self.repo, narrow, keep=wanted, listed=listed))
+            # a big change (an import): from now on read for the model folders asked about only
+            self.wide.update(c for c, count in listed.items() if count > _FEW_MODELS * 64)
         wanted = []
         for _key, _ref, target, model, stage, number in todo:
             if stage is not None:
@@ -116,10 +131,13 @@ def _stage_wrong(stage: str, number: int, path: str, change: tuple[str, str] | N
     return None
 
 
-def _first_parent_changes(repo: GitRepo, commits: list[str],
-                          paths: list[str] | None = None) -> dict[str, dict[str, tuple[str, str]]]:
+def _first_parent_changes(repo: GitRepo, commits: list[str], paths: list[str] | None = None,
+                          keep: set[str] | None = None,
+                          listed: dict[str, int] | None = None) -> dict[str, dict[str, tuple[str, str]]]:
     """Commit -> {path: (old blob, new blob)} of what each commit changed under ``paths`` (default
-    ``.mcp/models``) against its first parent (a root commit: against nothing).  One ``git log`` for all."""
+    ``.mcp/models``) against its first parent (a root commit: against nothing).  One ``git log`` for all.
+    ``keep``: only these paths are kept of what git lists (the rest is not held in memory); ``listed``
+    receives how many files git listed for each commit."""
     if not commits:
         return {}
     args = ["log", "--no-walk=unsorted", "--stdin", "--raw", "-r", "--no-renames", "--no-abbrev",
@@ -130,15 +148,21 @@ def _first_parent_changes(repo: GitRepo, commits: list[str],
     if res.returncode != 0:  # e.g. a tag on a tree: ask about each commit on its own
         out: dict[str, dict[str, tuple[str, str]]] = {}
         for commit in commits if len(commits) > 1 else ():
-            out.update(_first_parent_changes(repo, [commit], paths))
+            out.update(_first_parent_changes(repo, [commit], paths, keep, listed))
         return out
     changes: dict[str, dict[str, tuple[str, str]]] = {}
     files: dict[str, tuple[str, str]] = {}
+    commit = ""
     for line in res.stdout.decode("utf-8", "replace").splitlines():
         if line.startswith("@@"):
-            files = changes.setdefault(line[2:].strip(), {})
+            commit = line[2:].strip()
+            files = changes.setdefault(commit, {})
         elif line.startswith(":"):
+            if listed is not None:
+                listed[commit] = listed.get(commit, 0) + 1
             meta, _, path = line.partition("\t")
+            if keep is not None and path not in keep:
+                continue
             parts = meta.split()
             if len(parts) >= 5:
                 files[path] = (parts[2], parts[3])
