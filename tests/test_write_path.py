@@ -543,3 +543,31 @@ def test_a_write_still_bringing_its_work_tree_in_line_is_not_finished_by_another
     Client(repo)  # its sync lock is free now: the writer died, and this command finishes the write
     assert not journal.pending(client.registry.repo)
     assert git(repo, "status", "--porcelain", "--", ".mcp") == ""
+
+
+def test_a_manifest_edited_while_the_index_was_updated_is_still_dirty(client, repo, monkeypatch):
+    """The stat the note keeps for a file gitreg wrote is the one taken as it wrote it: an edit in place
+    in the moment after (the same size, its modification time put back) is not vouched for."""
+    from gitreg.errors import DirtyManifestsError
+    from gitreg.git.worktree import WorkTree
+
+    client.create_model_version("m")
+    manifest = repo / ".mcp" / "models" / "m" / "versions" / "1.yaml"
+    real = WorkTree.note_index_synced
+
+    def edited_meanwhile(self, commit, paths, written, *args, **kwargs):
+        before = manifest.stat()
+        data = manifest.read_bytes()
+        with open(manifest, "r+b") as fh:  # someone else's edit, in place, as git updates the index
+            fh.write(b"#" + data[1:])
+        os.utime(manifest, ns=(before.st_atime_ns, before.st_mtime_ns))
+        return real(self, commit, paths, written, *args, **kwargs)
+
+    monkeypatch.setattr(WorkTree, "note_index_synced", edited_meanwhile)
+    client.log_metadata("m", 1, {"a": 1})
+    monkeypatch.undo()
+    edited = manifest.read_bytes()
+    assert edited.startswith(b"#")
+    with pytest.raises(DirtyManifestsError, match="versions/1.yaml"):
+        client.log_metadata("m", 1, {"a": 2})
+    assert manifest.read_bytes() == edited  # nothing lost

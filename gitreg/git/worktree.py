@@ -9,6 +9,7 @@ anyone makes the note stale).
 from __future__ import annotations
 
 import os
+import stat as stat_module
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
@@ -31,6 +32,8 @@ class WorkTree:
         self.root = repo.root
         self.bare = repo.bare
         self._note: tuple[tuple[int, ...], dict] | None = None  # the note as last read or written, with its stamp
+        # path -> (ctime, stat record) of each file the last set_files wrote (or found in line), taken right then
+        self._fresh: dict[str, tuple[int, str]] = {}
 
     def check_paths(self, commit: str | None, paths: Sequence[str]) -> tuple[list[str], list[str], dict[str, str]]:
         """(the files under ``paths`` whose work-tree or staged content differs from ``commit``, the folders
@@ -150,8 +153,9 @@ class WorkTree:
     def note_index_synced(self, commit: str, paths: Sequence[str], written: Mapping[str, str | None],
                           also: Sequence[str] = (), seen: Mapping[str, str] = {}) -> None:
         """Remember that the index entries under ``paths`` (and ``also``) equal ``commit`` now, and the stat
-        of each file of ``written`` (path -> the blob gitreg just put there; None: removed) and of ``seen``
-        (path -> a stat record of a file read and found equal to its blob, from :meth:`check_paths`).
+        of each file of ``written`` (path -> the blob gitreg just put there; None: removed), as
+        :meth:`set_files` took it when it wrote the file, and of ``seen`` (path -> a stat record of a file
+        read and found equal to its blob, from :meth:`check_paths`).
 
         Any later rewrite of the index by anyone (git replaces the file: a new inode and
         times) makes the note's index claim stale, and the next dirty check reads the index
@@ -168,13 +172,15 @@ class WorkTree:
             if rel not in written:
                 files.pop(rel, None)
                 files[rel] = record
+        # A file written by set_files vouches for its blob by the stat taken as it was written, and only if
+        # it changed before git's index update that followed (the file system's clock, as for `seen`).
+        index_written = self._index_mtime()
         for rel, oid in written.items():
             files.pop(rel, None)
-            if oid is not None:
-                try:
-                    files[rel] = f"{_file_stat(os.stat(os.path.join(self.root, rel)))} {oid}"
-                except OSError:
-                    pass
+            fresh = self._fresh.get(rel)
+            if oid is not None and fresh is not None and index_written is not None and fresh[0] < index_written:
+                files[rel] = f"{fresh[1]} {oid}"
+        self._fresh = {}
         if len(files) > NOTE_MAX_FILES:  # a cache, not a record: keep the files written last
             files = dict(list(files.items())[-NOTE_MAX_FILES:])
         covered = list(dict.fromkeys([*also, *paths]))[-NOTE_MAX_PATHS:]  # the last ones written stay
@@ -226,6 +232,7 @@ class WorkTree:
             return True
         wanted = [oid for oid in files.values() if oid is not None]
         contents = dict(zip(wanted, self.repo.read_blobs(wanted)))
+        self._fresh = {}
         for rel, oid in files.items():
             full = self.root / rel
             if oid is None:
@@ -236,12 +243,22 @@ class WorkTree:
             data = contents.get(oid)
             if data is None:
                 raise GitError(f"blob {oid} for {rel} is missing from the repository; run `git fsck`")
-            if full.is_file() and blob_id(full.read_bytes()) == oid:
+            try:
+                st = os.stat(full)  # before the read: a write during it changes the stat
+            except OSError:
+                st = None
+            if st is not None and stat_module.S_ISREG(st.st_mode) and blob_id(full.read_bytes()) == oid:
+                self._fresh[rel] = (st.st_ctime_ns, _file_stat(st))
                 continue
             full.parent.mkdir(parents=True, exist_ok=True)
             tmp = full.with_name(f".{full.name}.gitreg-tmp")
             tmp.write_bytes(data)
             os.replace(tmp, full)
+            try:
+                st = os.stat(full)  # right away: what the note may vouch for is this very write
+                self._fresh[rel] = (st.st_ctime_ns, _file_stat(st))
+            except OSError:
+                pass
         listing = "".join(p + "\0" for p in files).encode("utf-8", "surrogateescape")
         for attempt in range(30):  # about 1.5 s for another git command to let go of the index
             res = self.repo.run("update-index", "--add", "--remove", "-z", "--stdin", input=listing, check=False)
