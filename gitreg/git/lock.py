@@ -1,5 +1,6 @@
-"""The write lock: gitreg's writers of one clone take turns (a file lock in the git dir, released if the
-process holding it dies)."""
+"""The write lock and the sync lock: gitreg's writers of one clone take turns (file locks in the git dir,
+released if the process holding them dies). A writer takes the write lock, then the sync lock, never the
+other way round."""
 
 from __future__ import annotations
 
@@ -8,9 +9,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Iterator
 
-WRITE_LOCK_POLL = 0.002  # seconds between tries for a held write lock (platforms without flock)
-
-
+WRITE_LOCK_POLL = 0.002  # seconds between tries for a held lock (platforms without flock)
 WRITE, SYNC = "write.lock", "sync.lock"
 
 

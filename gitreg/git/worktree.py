@@ -173,12 +173,13 @@ class WorkTree:
                 files.pop(rel, None)
                 files[rel] = record
         # A file written by set_files vouches for its blob by the stat taken as it was written, and only if
-        # it changed before git's index update that followed (the file system's clock, as for `seen`).
-        index_written = self._index_mtime()
+        # the index git wrote after it has a later time (the file system's clock): an edit after that stat
+        # shows in the file's ctime, unless made within the same tick of a clock coarser than the index's.
+        index_written = stamp[1]  # the index's modification time (see stat_stamp)
         for rel, oid in written.items():
             files.pop(rel, None)
             fresh = self._fresh.get(rel)
-            if oid is not None and fresh is not None and index_written is not None and fresh[0] < index_written:
+            if oid is not None and fresh is not None and fresh[0] < index_written:
                 files[rel] = f"{fresh[1]} {oid}"
         self._fresh = {}
         if len(files) > NOTE_MAX_FILES:  # a cache, not a record: keep the files written last
