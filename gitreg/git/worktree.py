@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..errors import GitError
 from ..stamps import read_record, stat_stamp, write_record
-from .objects import blob_id
+from .objects import BLOB_MODE, TREE_MODE, blob_id
 
 if TYPE_CHECKING:
     from .repo import GitRepo
@@ -52,6 +52,15 @@ class WorkTree:
             return [], [], {}
         note = self.index_note(commit)
         covered = note is not None and all(_under(path, note["paths"]) for path in paths)
+        known: dict[str, str] = (note or self._read_note() or {}).get("files") or {}
+        written_before = self._index_mtime()  # a file changed before this can vouch for what is read now
+        seen: dict[str, str] = {}
+        if covered and commit is not None:
+            # The index matches ``commit`` here (the note): only the work tree is left to compare, and when
+            # every name and every file is as recorded, that is one directory listing and one stat a file.
+            paths = [p for p in paths if not self._in_line(commit, p, known, written_before, seen)]
+            if not paths:
+                return [], [], seen
         committed = {path: dict(self.repo.blobs_under_path(commit, path)) if commit else {} for path in paths}
         scopes: dict[str, str] = {}  # path -> what of the index to read for it
         for path in paths:
@@ -59,11 +68,8 @@ class WorkTree:
             parent = path.rpartition("/")[0]
             scopes[path] = parent if new and parent else path
         index = {} if covered else self.index_entries(sorted(set(scopes.values())))
-        known: dict[str, str] = (note or self._read_note() or {}).get("files") or {}
-        written_before = self._index_mtime()  # a file changed before this can vouch for what is read now
         dirty: list[str] = []
         verified: list[str] = []
-        seen: dict[str, str] = {}
         for path in paths:
             staged = committed[path] if covered else _within(index, path)
             present = self.worktree_files(path)
@@ -90,6 +96,67 @@ class WorkTree:
             elif _within(index, scope) == (dict(self.repo.blobs_under_path(commit, scope)) if commit else {}):
                 verified.append(scope)
         return dirty, verified, seen
+
+    def _in_line(self, commit: str, path: str, known: Mapping[str, str], written_before: int | None,
+                 seen: dict[str, str]) -> bool:
+        """Whether the work tree under ``path`` is exactly ``commit``'s, found the quick way: the same names
+        in every folder, and each file with the stat recorded for its blob (else read and hashed; settled
+        ones go into ``seen``).  False as soon as anything differs or is unusual (a symlink, an executable,
+        a submodule): :meth:`check_paths` then looks again the thorough way and says what differs."""
+        obj = self.repo.read_object(f"{commit}:{path}")
+        full = os.path.join(self.root, path)
+        if obj is None:
+            return not os.path.lexists(full)
+        oid, otype, body = obj
+        if otype == "blob":
+            try:
+                st = os.lstat(full)
+            except OSError:
+                return False
+            return stat_module.S_ISREG(st.st_mode) and self._file_in_line(path, full, st, oid, known,
+                                                                          written_before, seen)
+        if otype != "tree":
+            return False
+        stack = [(path, full, self.repo.reader.parsed(oid, body))]
+        while stack:
+            rel, folder, entries = stack.pop()
+            try:
+                with os.scandir(folder) as it:
+                    listing = {e.name: e for e in it}
+            except OSError:
+                return False
+            if len(listing) != len(entries):
+                return False  # added or removed
+            for entry in entries:
+                here = listing.get(entry.name)
+                if here is None:
+                    return False
+                if entry.mode == TREE_MODE:
+                    if not here.is_dir(follow_symlinks=False):
+                        return False
+                    stack.append((f"{rel}/{entry.name}", here.path, self.repo.tree_entries(entry.oid)))
+                elif entry.mode == BLOB_MODE:
+                    if not here.is_file(follow_symlinks=False):
+                        return False
+                    if not self._file_in_line(f"{rel}/{entry.name}", here.path, here.stat(follow_symlinks=False),
+                                              entry.oid, known, written_before, seen):
+                        return False
+                else:
+                    return False
+        return True
+
+    @staticmethod
+    def _file_in_line(rel: str, full: str, st: os.stat_result, oid: str, known: Mapping[str, str],
+                      written_before: int | None, seen: dict[str, str]) -> bool:
+        """Whether the file ``full`` (with stat ``st``) holds blob ``oid``: by its recorded stat, else read."""
+        if known.get(rel) == f"{_file_stat(st)} {oid}":
+            return True
+        record = _file_stat(st) if written_before is not None and st.st_ctime_ns < written_before else None
+        if _blob_of(full) != oid:
+            return False
+        if record is not None:
+            seen[rel] = f"{record} {oid}"
+        return True
 
     def worktree_files(self, path: str) -> dict[str, str]:
         """Every file under ``path`` in the work tree (relative path -> full path)."""
