@@ -150,6 +150,30 @@ def test_without_the_other_writers_cache_only_the_changed_manifests_are_parsed(c
     assert dict(after.versions[0].metadata) == {"touched": "by other"} and len(after.versions) == 7
 
 
+def test_a_write_caches_the_documents_it_dumped_as_its_bytes_parse(client, repo, monkeypatch):
+    """What a write caches for the model it changed is the document dump() validated, not its bytes parsed
+    again: for every kind of value, that is what parsing the committed bytes gives."""
+    from gitreg import manifests, state
+
+    compared: list[str] = []
+    real = state.parse_dumped
+
+    def checked(data: bytes, path: str) -> dict:
+        doc = real(data, path)
+        assert doc == manifests.parse_yaml(data, path), path
+        compared.append(path)
+        return doc
+
+    monkeypatch.setattr(state, "parse_dumped", checked)
+    values = {"f": 1.5, "tiny": 1e-300, "neg": -0.0, "int": 12345678901234567890, "t": True, "none": None,
+              "s": "yes", "date": "2026-01-01", "num_text": "0x1F", "multi": "a\nb: c\n", "uni": "é 漢 \u2028",
+              "nested": {"list": [1, "x", None, [], {}], "deep": {"a": {"b": "null"}}}, "empty": ""}
+    client.create_model("m", description="line one\nline: two", tags=["a", "b-c"])
+    version = client.create_model_version("m", description="#not a comment", tags=["x"], metadata=values)
+    client.log_metadata("m", version.number, {"more": [1.25, "~"]})
+    assert ".mcp/models/m/model.yaml" in compared and compared.count(".mcp/models/m/versions/1.yaml") >= 2
+
+
 def test_a_broken_manifest_from_another_process_is_still_reported(client, repo):
     from gitreg.errors import ManifestError
 
@@ -236,6 +260,43 @@ def test_a_manifest_changed_after_the_index_was_written_is_read_again(client, re
     reads.clear()
     copy.create_model_version("m")
     assert any(r.endswith("versions/1.yaml") for r in reads)
+
+
+def _edit_in_place_keeping_mtime(path: Path) -> None:
+    st = path.stat()
+    data = path.read_bytes()
+    path.write_bytes(b"#" + data[1:])  # the same size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the time put back: only its ctime tells
+
+
+HAND_CHANGES = {
+    "a manifest deleted": (lambda m: (m / "versions/1.yaml").unlink(), "versions/1.yaml"),
+    "a file added": (lambda m: (m / "versions/notes.txt").write_text("draft\n"), "versions/notes.txt"),
+    "a folder added": (lambda m: ((m / "versions/old").mkdir(), (m / "versions/old/1.yaml").write_text("x: 1\n")),
+                       "versions/old/1.yaml"),
+    "a manifest edited in place": (lambda m: _edit_in_place_keeping_mtime(m / "versions/2.yaml"), "versions/2.yaml"),
+    "a manifest turned into a folder": (lambda m: ((m / "model.yaml").unlink(), (m / "model.yaml").mkdir(),
+                                                   (m / "model.yaml/x").write_text("x\n")), "model.yaml"),
+}
+
+
+@pytest.mark.parametrize("change", list(HAND_CHANGES))
+def test_a_hand_change_in_a_model_folder_the_last_write_vouched_for_blocks_the_next_write(client, repo, change):
+    """After a write, the note vouches for the index of the model's folder and the stat of its files, and the
+    next dirty check only lists folders and stats files: every kind of hand change still stops the write."""
+    from gitreg.errors import DirtyManifestsError
+
+    for _ in range(3):
+        client.create_model_version("m")
+    folder = repo / ".mcp" / "models" / "m"
+    apply, named = HAND_CHANGES[change]
+    apply(folder)
+    listing = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+    head = git(repo, "rev-parse", "HEAD")
+    with pytest.raises(DirtyManifestsError, match=named.replace(".", r"\.")):
+        client.create_model_version("m")
+    assert git(repo, "rev-parse", "HEAD") == head  # nothing written
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) == listing  # the hand change kept
 
 
 # ---------------------------------------------------------------- ref transactions
