@@ -17,7 +17,7 @@ import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .errors import (
     AlreadyExistsError, ConcurrentWriteError, DirtyManifestsError, GitError, InvalidValueError, NotARegistryError,
@@ -318,6 +318,7 @@ class Registry:
                     touched = change.paths if base == local else [MCP]
                     root_tree = repo.resolve(f"{base}^{{tree}}") if base else None
                     tree = repo.update_paths(root_tree, change.files)
+                    written = repo.blob_ids(change.files)
                     commit = repo.commit_tree(tree, [base] if base else [], change.message)
                     # The work tree and index are the last write's until its sync ends: wait for it.
                     lock = repo.sync_lock()
@@ -348,7 +349,7 @@ class Registry:
                     )
                 snap.seed_successor(commit, change.files)
             # The next writer builds its change now, and waits for the sync lock to check and land it.
-            self._sync(branch, local, base, commit, touched, verified)
+            self._sync(branch, local, base, commit, touched, verified, written)
         finally:
             if turn is not None:
                 turn.__exit__(None, None, None)
@@ -445,11 +446,13 @@ class Registry:
             tags = [t for t in tags if t not in taken]
 
     def _sync(self, branch: str, local: str | None, base: str | None, commit: str, touched: list[str],
-              verified: tuple[str | None, list[str], object, dict[str, str]] = (None, [], None, {})) -> None:
+              verified: tuple[str | None, list[str], object, dict[str, str]] = (None, [], None, {}),
+              written: Mapping[str, str | None] | None = None) -> None:
         """Bring .mcp/ of the index and work tree in line with the branch head, then clear the journal.
 
         ``verified``: (the commit, the paths the dirty check found in line with it, the index's stamp then,
-        the stat records of the work-tree files it read and found equal)."""
+        the stat records of the work-tree files it read and found equal).  ``written``: the blob id of each
+        file the commit wrote, when it removed none (so they are all it changed, maybe with some unchanged)."""
         repo = self.repo
         if repo.bare or repo.head_ref() != branch:
             journal.clear(repo)
@@ -462,7 +465,10 @@ class Registry:
         checked_at, in_line, stamp, seen = verified
         if not (only_touched and checked_at == local and stamp == repo.worktree.index_stamp()):
             in_line = []
-        changed = repo.changed_files(local, head, touched)
+        if only_touched and written is not None:
+            changed: Mapping[str, str | None] = written  # this commit's own files: no need to compare trees
+        else:
+            changed = repo.changed_files(local, head, touched)
         if repo.worktree.set_files(changed):
             repo.worktree.note_index_synced(head, touched, changed,
                                             also=[*(before["paths"] if before else ()), *in_line], seen=seen)

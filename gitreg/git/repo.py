@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 from ..errors import BareRepositoryError, GitError, NotARegistryError
-from .objects import TreeEntry, clean_message, compress_loose, encode_object, format_tree, tree_order
+from .objects import TreeEntry, blob_id, clean_message, compress_loose, encode_object, format_tree, tree_order
 from . import config as _config, lock as _lock, partial, refs as _refs, trees as _trees
 from .process import run_git, start_git
 from .reader import ObjectReader
@@ -332,7 +332,7 @@ class GitRepo:
         except OSError:
             pass
         tmp = os.path.join(folder, f"tmp_obj_{os.getpid()}_{threading.get_ident()}")
-        packed = compress_loose(raw)
+        packed = compress_loose(raw, otype)
         for attempt in range(3):
             try:
                 with open(tmp, "wb") as fh:
@@ -397,6 +397,13 @@ class GitRepo:
     def update_paths(self, root_tree: str | None, changes: Mapping[str, bytes | None]) -> str:
         """New root tree: ``root_tree`` with files written (bytes) or removed (None: a file or folder)."""
         return _trees.update_paths(self, root_tree, changes)
+
+    def blob_ids(self, files: Mapping[str, bytes | None]) -> dict[str, str | None] | None:
+        """The blob id of each file of ``files`` (as written by :meth:`update_paths`); None when one is a
+        removal (a removed path may be a folder, whose files only the trees know)."""
+        if any(data is None for data in files.values()):
+            return None
+        return {path: blob_id(data) for path, data in files.items()}  # type: ignore[arg-type]
 
     def blobs_under_path(self, commit: str, path: str) -> Iterator[tuple[str, str]]:
         return _trees.blobs_under_path(self, commit, path)
