@@ -114,6 +114,49 @@ def test_trees_rewritten_in_place_keep_git_s_order(tmp_path):
         assert rebuilt == tree, (change, listing)  # git's own mktree (which sorts) writes the same tree
 
 
+def test_names_added_among_many_are_placed_where_git_puts_them(tmp_path):
+    """New names are put in place by bisection (no whole sort): random additions, replacements and removals,
+    several in one change and on names that git orders tricky ("a", "a-b", "a.b", "a/"), give git's trees."""
+    import random
+
+    repo_dir = tmp_path / "r"
+    git(tmp_path, "init", "-q", str(repo_dir))
+    repo = GitRepo.discover(repo_dir)
+    rng = random.Random(7)
+    stems = ["a", "a-b", "a.b", "a0", "a_", "b", "ab", "a b", "é", "Z", "z", "10", "9", "a.yaml", "runs"]
+    tree = repo.update_paths(None, {f"top/{s}-{i}": b"seed" for i, s in enumerate(stems)})
+    for round_ in range(40):
+        change: dict[str, bytes | None] = {}
+        for _ in range(rng.randint(1, 4)):
+            stem = rng.choice(stems) + rng.choice(["", "-x", ".y", "/inner"])
+            change[f"top/{stem}"] = None if rng.random() < 0.2 else f"{round_}".encode()
+        tree = repo.update_paths(tree, change)
+        top = _git_in(repo_dir, "rev-parse", f"{tree}:top")
+        listing = _git_in(repo_dir, "ls-tree", top)
+        assert _git_in(repo_dir, "mktree", input=listing + "\n") == top, change  # git's own (sorted) tree
+    assert git(repo_dir, "fsck", "--strict", "--no-dangling", "--no-progress") == ""
+
+
+def test_a_tree_of_a_few_hundred_entries_is_written_stored(tmp_path):
+    """A folder of some hundred manifests (a model's versions, the run records) is rewritten by every write:
+    its tree goes uncompressed ("stored"), and git reads it as any other."""
+    import zlib
+
+    repo_dir = tmp_path / "r"
+    git(tmp_path, "init", "-q", str(repo_dir))
+    repo = GitRepo.discover(repo_dir)
+    tree = repo.update_paths(None, {f"versions/{i}.yaml": f"number: {i}\n".encode() for i in range(300)})
+    versions = repo.resolve(f"{tree}:versions")
+    loose = repo_dir / ".git" / "objects" / versions[:2] / versions[2:]
+    body = zlib.decompress(loose.read_bytes())
+    assert loose.stat().st_size > len(body) > 4 * 1024
+    few = repo.resolve(f"{repo.update_paths(None, {f'{i}.yaml': b'x' for i in range(50)})}")
+    loose = repo_dir / ".git" / "objects" / few[:2] / few[2:]
+    assert loose.stat().st_size < len(zlib.decompress(loose.read_bytes())) < 4 * 1024  # compressed, as git does
+    assert _git_in(repo_dir, "ls-tree", versions).count("\n") == 299
+    assert git(repo_dir, "fsck", "--strict", "--no-dangling", "--no-progress") == ""
+
+
 def test_a_large_tree_read_from_git_and_rewritten_is_the_tree_git_writes(tmp_path):
     """Entries read from git are copied as they are (their bytes), changed ones encoded anew; a large
     tree is written uncompressed ("stored"), which git reads as any other loose object."""

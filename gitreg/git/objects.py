@@ -67,17 +67,20 @@ def encode_object(otype: str, data: bytes) -> tuple[str, bytes]:
 
 
 STORED_ABOVE = 64 * 1024  # loose objects larger than this are written with zlib's "stored" level
+TREE_STORED_ABOVE = 4 * 1024  # and trees larger than this
 
 
-def compress_loose(raw: bytes) -> bytes:
+def compress_loose(raw: bytes, otype: str = "blob") -> bytes:
     """A loose object's zlib stream: git's core.looseCompression default (1), except for a large object.
 
-    The large ones are the trees listing thousands of entries (``.mcp/models`` of a registry of
-    10,000 models: 320 KiB, rewritten by every write). Half of a tree entry is an incompressible
-    object id: level 1 saves a quarter of the bytes for 7 ms per write; stored, it costs 0.2 ms.
-    git reads either, and its gc packs (and delta-compresses) loose objects anyway.
+    The large ones are mostly trees, rewritten by every write to a folder: ``.mcp/models`` of a registry
+    of 10,000 models (320 KiB), a model's ``versions`` and ``.mcp/runs`` after hundreds of runs (10 to 20
+    KiB at 300). Half of a tree entry is an incompressible object id: level 1 halves such a tree at best,
+    for 0.1 ms per 10 KiB (7 ms for the 320 KiB one); stored, it costs next to nothing. git reads either,
+    and its gc packs (and delta-compresses) loose objects anyway.
     """
-    return zlib.compress(raw, 0 if len(raw) > STORED_ABOVE else 1)
+    stored = len(raw) > (TREE_STORED_ABOVE if otype == "tree" else STORED_ABOVE)
+    return zlib.compress(raw, 0 if stored else 1)
 
 
 def clean_message(message: str) -> str:

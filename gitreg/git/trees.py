@@ -3,9 +3,10 @@ some paths, the files two commits differ in (walking only the subtrees whose ids
 
 from __future__ import annotations
 
+import bisect
 from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
-from .objects import BLOB_MODE, TREE_MODE, TreeEntry
+from .objects import BLOB_MODE, TREE_MODE, TreeEntry, tree_order
 
 if TYPE_CHECKING:
     from .repo import GitRepo
@@ -18,15 +19,18 @@ def update_paths(repo: GitRepo, root_tree: str | None, changes: Mapping[str, byt
 
 def _apply(repo: GitRepo, tree: str | None, changes: dict[tuple[str, ...], bytes | None]) -> str | None:
     entries = {e.name: e for e in (repo.tree_entries(tree) if tree else [])}
-    # Entries kept in place keep git's order; a new name, or one turning between file and folder
-    # (git orders a folder as "name/"), needs the sort.
-    ordered = True
+    # Entries kept or replaced in place keep git's order; a new name is put in its place by bisection, and
+    # only a name turning between file and folder (git orders a folder as "name/") needs a whole sort.
+    added: list[TreeEntry] = []
+    flipped = False
 
     def put(entry: TreeEntry) -> None:
-        nonlocal ordered
+        nonlocal flipped
         old = entries.get(entry.name)
-        if old is None or old.is_tree != entry.is_tree:
-            ordered = False
+        if old is None:
+            added.append(entry)
+        elif old.is_tree != entry.is_tree:
+            flipped = True
         entries[entry.name] = entry
 
     nested: dict[str, dict[tuple[str, ...], bytes | None]] = {}
@@ -47,7 +51,16 @@ def _apply(repo: GitRepo, tree: str | None, changes: dict[tuple[str, ...], bytes
             put(TreeEntry(TREE_MODE, name, new))
     if not entries:
         return None
-    return repo.write_tree(list(entries.values()), ordered=ordered)
+    if flipped:
+        return repo.write_tree(list(entries.values()))
+    if not added:
+        return repo.write_tree(list(entries.values()), ordered=True)
+    names = {e.name for e in added}
+    ordered = [e for e in entries.values() if e.name not in names]
+    for entry in added:
+        if entries.get(entry.name) is entry:  # not removed or replaced again by a later change
+            bisect.insort(ordered, entry, key=tree_order)
+    return repo.write_tree(ordered, ordered=True)
 
 
 def blobs_under_path(repo: GitRepo, commit: str, path: str) -> Iterator[tuple[str, str]]:
