@@ -21,7 +21,7 @@ from .errors import (
 from .git import GitRepo
 from .names import is_valid_name
 from .manifests import (
-    ModelManifest, RegistryConfig, VersionManifest, load_registry, parse_yaml, schema_problems,
+    ModelManifest, RegistryConfig, VersionManifest, load_registry, parse_dumped, parse_yaml, schema_problems,
 )
 from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, ModelStages
 
@@ -156,12 +156,19 @@ class Snapshot:
                     str(self.repo.root),
                     "no gitreg registry here (.mcp/registry.yaml is not committed); run `gitreg init`",
                 )
+            known = _CONFIGS.get(blob[0])
+            if known is not None:
+                self._config = known
+                return known
             cached = cache_get(self.repo, blob[0])
             if cached is not None:
                 self._config = RegistryConfig.from_dict(cached)
             else:
                 self._config = load_registry(blob[1], REGISTRY_PATH)
                 cache_put(self.repo, blob[0], self._config.to_dict())
+            if len(_CONFIGS) >= 16:
+                _CONFIGS.clear()
+            _CONFIGS[blob[0]] = self._config
         return self._config
 
     def model_names(self) -> list[str]:
@@ -267,7 +274,7 @@ class Snapshot:
             rewritten: dict[int, dict[str, Any] | None] = {}
             for path, data in model_files.items():
                 if path == model_file(name):
-                    model_doc = parse_yaml(data, path) if data is not None else None
+                    model_doc = parse_dumped(data, path) if data is not None else None
                     continue
                 number = version_number(path)
                 if number is None:
@@ -276,7 +283,7 @@ class Snapshot:
                     versions.pop(number, None)
                     rewritten[number] = None
                 else:
-                    versions[number] = rewritten[number] = parse_yaml(data, path)
+                    versions[number] = rewritten[number] = parse_dumped(data, path)
                     found: list[Problem] = []
                     check_version_doc(versions[number], name, number, path, found)
                     warnings += [dataclasses.asdict(w) for w in found]
@@ -302,6 +309,9 @@ class _Loaded:
     state: ModelState
     depth: int             # how many deltas its cache entry on disk stands on (0: a whole entry)
 
+
+# registry.yaml read by this process, by blob id (immutable, and RegistryConfig is frozen)
+_CONFIGS: dict[str, RegistryConfig] = {}
 
 _LOADED: "OrderedDict[str, _Loaded]" = OrderedDict()
 _LOADED_MAX = 64

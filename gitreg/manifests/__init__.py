@@ -16,6 +16,7 @@ from .metadata import MetadataValue, check_json_text_depth, check_json_value, me
 from .models import (
     ARTIFACT_TYPES, CARD_FIELDS, FORMAT_VERSION, SCHEMA_KINDS, ArtifactLink, Counters, ModelManifest, RegistryConfig,
     VersionList, VersionManifest, dump, load_model_doc, load_registry, load_version_doc, now, now_precise,
+    parse_dumped,
 )
 from .schemas import load_schema, prepare, schema_dir, schema_problems, validate
 from .yaml_io import MAX_MANIFEST_BYTES, MAX_METADATA_DEPTH, MAX_NESTING, dump_yaml, parse_yaml, within_limit
@@ -24,6 +25,6 @@ __all__ = [
     "ARTIFACT_TYPES", "CARD_FIELDS", "FORMAT_VERSION", "MAX_MANIFEST_BYTES", "MAX_METADATA_DEPTH", "MAX_NESTING",
     "SCHEMA_KINDS", "ArtifactLink", "Counters", "MetadataValue", "ModelManifest", "RegistryConfig", "VersionList",
     "VersionManifest", "check_json_text_depth", "check_json_value", "dump", "dump_yaml", "load_model_doc",
-    "load_registry", "load_schema", "load_version_doc", "merge_metadata", "now", "now_precise", "parse_yaml",
-    "prepare", "schema_dir", "schema_problems", "validate", "within_limit",
+    "load_registry", "load_schema", "load_version_doc", "merge_metadata", "now", "now_precise", "parse_dumped",
+    "parse_yaml", "prepare", "schema_dir", "schema_problems", "validate", "within_limit",
 ]

@@ -65,6 +65,7 @@ class ArtifactStore:
         self._fs = None
         self._base = ""
         self._reached: set[int] = set()  # filesystems whose first contact succeeded
+        self._prepared: set[str] = set()  # local folders made and ignored by git already (by this object)
 
     # ------------------------------------------------------------ fsspec boundary
 
@@ -150,9 +151,18 @@ class ArtifactStore:
     def _local_scratch(self) -> Path:
         """A fresh temporary path inside the local store's objects folder."""
         objects = Path(self._base) / "objects" / "sha256"
-        objects.mkdir(parents=True, exist_ok=True)
-        self._ignore_in_git(Path(self._base))
+        self._prepare(objects)
         return objects / f".tmp-{uuid.uuid4().hex}"
+
+    def _prepare(self, folder: Path) -> None:
+        """Make ``folder`` of the local store, and have git ignore the store if it lies in the repository:
+        checked once per folder by this object (a write that finds the folder gone makes it again)."""
+        key = os.fspath(folder)
+        if key in self._prepared and os.path.isdir(key):
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        self._ignore_in_git(Path(self._base))
+        self._prepared.add(key)
 
     def _settle(self, tmp: Path, sha: str) -> None:
         """Give a hashed temporary file its content address (or drop it: already there)."""
@@ -510,8 +520,7 @@ class ArtifactStore:
         with failures.boundary(f"cannot write the run marker {path} in {self.uri}", self.uri):
             if self._is_local_fs(self.fs):
                 folder = Path(self._runs_root())
-                folder.mkdir(parents=True, exist_ok=True)
-                self._ignore_in_git(Path(self._base))
+                self._prepare(folder)
                 tmp = folder / f".tmp-{uuid.uuid4().hex}"
                 try:
                     tmp.write_bytes(data)
