@@ -63,23 +63,23 @@ def test_a_held_index_lock_refuses_the_write_before_anything_is_committed(repo, 
 def test_an_index_locked_after_the_commit_is_brought_in_line_by_the_next_command(repo, client, monkeypatch,
                                                                                  caplog):
     """The lock appears between the commit and the index update (another git command started)."""
-    from gitreg.git import GitRepo
+    from gitreg.git.worktree import WorkTree
 
     client.create_model_version("m")
     lock = repo / ".git" / "index.lock"
-    real_changed = GitRepo.changed_files
+    real_set = WorkTree.set_files
 
-    def lock_then_diff(self, old, new, paths):
+    def lock_then_set(self, files):
         lock.touch()  # someone else's git takes the index right after the branch moved
-        return real_changed(self, old, new, paths)
+        return real_set(self, files)
 
-    monkeypatch.setattr(GitRepo, "changed_files", lock_then_diff)
+    monkeypatch.setattr(WorkTree, "set_files", lock_then_set)
     with caplog.at_level(logging.WARNING, logger="gitreg"):
         v2 = client.create_model_version("m")  # the write is done and says so
     assert v2.number == 2
     assert "index.lock is held" in caplog.text
     assert git(repo, "tag", "-l", "models/m/v2") == "models/m/v2"
-    monkeypatch.setattr(GitRepo, "changed_files", real_changed)
+    monkeypatch.setattr(WorkTree, "set_files", real_set)
     lock.unlink()
     assert "versions/2.yaml" in status(repo)  # stale until the next command
     caplog.clear()
@@ -116,11 +116,11 @@ def test_a_writer_killed_after_its_commit_leaves_nothing_stale(repo, client):
     client.create_model_version("m")
     res = run_py(repo, """
         import os, signal
-        from gitreg.git import GitRepo
+        from gitreg.git.worktree import WorkTree
         from gitreg import Client
-        def die(self, old, new, paths):
+        def die(self, files):
             os.kill(os.getpid(), signal.SIGKILL)
-        GitRepo.changed_files = die
+        WorkTree.set_files = die
         Client(".").create_model_version("m")
     """)
     assert res.returncode == -signal.SIGKILL

@@ -41,7 +41,12 @@ def files(out: Path) -> dict[str, bytes]:
 
 
 def forget_validated(root: Path) -> None:
+    """Nothing validated is known any more: not on disk, not in this process's memory (which forked workers
+    would inherit)."""
     shutil.rmtree(root / ".git" / "gitreg" / "cache", ignore_errors=True)
+    state._LOADED.clear()
+    state._LATEST.clear()
+    state._CONFIGS.clear()
 
 
 def test_workers_build_the_same_site_as_one_process_and_the_parent_reads_no_manifest(
@@ -66,7 +71,9 @@ def test_workers_build_the_same_site_as_one_process_and_the_parent_reads_no_mani
         assert files(out) == files(alone.out)
         assert (split.models, split.models_rendered, split.pages_written) == (5, 5, alone.pages_written)
     assert reads == []  # the workers read every model: this process read none
-    assert (repo / ".git" / "gitreg" / "cache").is_dir()  # what the workers validated is kept for the next build
+    git_repo = client.registry.repo
+    for name in MODELS:  # what the workers validated is kept for the next build
+        assert state.model_cache_get(git_repo, git_repo.resolve(f"HEAD:{state.model_path(name)}")) is not None
 
 
 def test_a_broken_model_fails_the_build_as_in_one_process(
