@@ -138,8 +138,12 @@ class WorkTree:
                 elif entry.mode == BLOB_MODE:
                     if not here.is_file(follow_symlinks=False):
                         return False
-                    if not self._file_in_line(f"{rel}/{entry.name}", here.path, here.stat(follow_symlinks=False),
-                                              entry.oid, known, written_before, seen):
+                    st = here.stat(follow_symlinks=False)
+                    name = f"{rel}/{entry.name}"
+                    if known.get(name) == f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino} " \
+                                          f"{st.st_dev} {entry.oid}":  # as _file_stat: the common case, inline
+                        continue
+                    if not self._file_in_line(name, here.path, st, entry.oid, known, written_before, seen):
                         return False
                 else:
                     return False
@@ -204,6 +208,8 @@ class WorkTree:
         note = read_record(path)
         if not isinstance(note, dict):
             return None
+        stats = note.pop("stats", None)
+        note["files"] = _parse_stats(stats) if isinstance(stats, str) else {}
         self._note = (stamp, note)
         return note
 
@@ -234,7 +240,7 @@ class WorkTree:
             path.unlink(missing_ok=True)
             return
         old = self._read_note() or {}
-        files = {k: v for k, v in (old.get("files") or {}).items() if isinstance(v, str)}
+        files = dict(old.get("files") or {})
         for rel, record in seen.items():
             if rel not in written:
                 files.pop(rel, None)
@@ -253,7 +259,7 @@ class WorkTree:
             files = dict(list(files.items())[-NOTE_MAX_FILES:])
         covered = list(dict.fromkeys([*also, *paths]))[-NOTE_MAX_PATHS:]  # the last ones written stay
         note = {"index": stamp, "commit": commit, "paths": covered, "files": files}
-        write_record(path, note)
+        write_record(path, {"index": stamp, "commit": commit, "paths": covered, "stats": _format_stats(files)})
         try:
             self._note = (stat_stamp(os.stat(path)), note)
         except OSError:
@@ -347,6 +353,22 @@ class WorkTree:
             except OSError:
                 return
             folder = folder.parent
+
+
+def _format_stats(files: Mapping[str, str]) -> str:
+    """The note's stat records as one string, a line each (``path<TAB>record``): written by every write,
+    it costs a fifth of a JSON object of the same records.  A path that would break a line is left out."""
+    return "".join(f"{rel}\t{record}\n" for rel, record in files.items() if "\t" not in rel and "\n" not in rel)
+
+
+def _parse_stats(text: str) -> dict[str, str]:
+    """The stat records of :func:`_format_stats` (anything else in the text is skipped)."""
+    files: dict[str, str] = {}
+    for line in text.split("\n"):
+        rel, tab, record = line.partition("\t")
+        if tab:
+            files[rel] = record
+    return files
 
 
 def _file_stat(st: os.stat_result) -> str:
