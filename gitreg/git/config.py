@@ -45,6 +45,29 @@ def gc_threshold(repo: GitRepo) -> int:
     return int(_SHARED[key])  # type: ignore[call-overload]
 
 
+# Settings that change how git writes its index, and the values that leave it plain (anything else,
+# or any index.* setting, and the index is left to git's own commands: see :mod:`.index`).
+_PLAIN_INDEX = {"core.filemode": {"true"}, "core.splitindex": {"false"}, "core.untrackedcache": {"false", "keep"},
+                "core.fsmonitor": {"false"}, "core.sharedrepository": {"false", "umask"}}
+
+
+def plain_index(repo: GitRepo) -> bool:
+    """Whether git's configuration leaves the index plain (version as it is, not split, not shared by a
+    group, modes from the files): then gitreg may edit it in-process.  Remembered as config_bool is."""
+    key = ("plain index", *_config_stamp(repo.common_dir))
+    value = _SHARED.get(key)
+    if value is None:
+        pattern = r"^(core\.(filemode|splitindex|untrackedcache|fsmonitor|sharedrepository)|index\..*|feature\.manyfiles)$"
+        res = repo.run("config", "--get-regexp", pattern, check=False)
+        value = res.returncode in (0, 1)
+        for line in res.stdout.decode("utf-8", "replace").splitlines():
+            name, _sp, setting = line.partition(" ")
+            if setting.strip().lower() not in _PLAIN_INDEX.get(name, set()):
+                value = False
+        _SHARED[key] = value
+    return bool(value)
+
+
 def ident(repo: GitRepo, role: str) -> str:
     """git's ``GIT_<role>_IDENT``: who, from ``git var`` (remembered while the environment variables and
     config files that decide it stay the same), and when, now (or ``GIT_<role>_DATE`` through git)."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..errors import GitError
 from ..stamps import read_record, stat_stamp, write_record
+from . import config as _config, index as _index
 from .objects import BLOB_MODE, TREE_MODE, blob_id
 
 if TYPE_CHECKING:
@@ -307,41 +308,59 @@ class WorkTree:
         wanted = [oid for oid in files.values() if oid is not None]
         contents = dict(zip(wanted, self.repo.read_blobs(wanted)))
         self._fresh = {}
+        entries: dict[str, tuple[str, os.stat_result] | None] = {}  # what the index is to say of each file
         for rel, oid in files.items():
             full = self.root / rel
             if oid is None:
                 if full.is_file() or full.is_symlink():
                     full.unlink()
                 self.prune_empty(full.parent)
+                entries[rel] = None
                 continue
             data = contents.get(oid)
             if data is None:
                 raise GitError(f"blob {oid} for {rel} is missing from the repository; run `git fsck`")
             try:
-                st = os.stat(full)  # before the read: a write during it changes the stat
+                st = os.lstat(full)  # before the read: a write during it changes the stat
             except OSError:
                 st = None
             if st is not None and stat_module.S_ISREG(st.st_mode) and blob_id(full.read_bytes()) == oid:
                 self._fresh[rel] = (st.st_ctime_ns, _file_stat(st))
+                entries[rel] = (oid, st)
                 continue
             full.parent.mkdir(parents=True, exist_ok=True)
             tmp = full.with_name(f".{full.name}.gitreg-tmp")
             tmp.write_bytes(data)
             os.replace(tmp, full)
             try:
-                st = os.stat(full)  # right away: what the note may vouch for is this very write
+                st = os.lstat(full)  # right away: what the note may vouch for is this very write
                 self._fresh[rel] = (st.st_ctime_ns, _file_stat(st))
+                entries[rel] = (oid, st)
             except OSError:
                 pass
-        listing = "".join(p + "\0" for p in files).encode("utf-8", "surrogateescape")
         for attempt in range(30):  # about 1.5 s for another git command to let go of the index
-            res = self.repo.run("update-index", "--add", "--remove", "-z", "--stdin", input=listing, check=False)
-            if res.returncode == 0:
+            done = self._update_index(files, entries)
+            if done:
                 return True
-            err = res.stderr.decode("utf-8", "replace")
-            if "index.lock" not in err:
-                raise GitError(f"could not update the index for {', '.join(list(files)[:3])}: {err.strip()}")
             time.sleep(0.02 + attempt * 0.002)
+        return False
+
+    def _update_index(self, files: Mapping[str, str | None],
+                      entries: Mapping[str, tuple[str, os.stat_result] | None]) -> bool:
+        """Set the index entries of ``files``: in-process when the index is plain (see :mod:`.index`), with
+        the stats taken as the files were written, else by ``git update-index``.  False: the index is locked."""
+        if len(entries) == len(files) and "GIT_INDEX_FILE" not in os.environ and _config.plain_index(self.repo) \
+                and not any(value is None and os.path.lexists(self.root / rel) for rel, value in entries.items()):
+            outcome = _index.update_entries(self.repo.git_dir / "index", entries)
+            if outcome != _index.UNSUPPORTED:
+                return outcome == _index.DONE
+        listing = "".join(p + "\0" for p in files).encode("utf-8", "surrogateescape")
+        res = self.repo.run("update-index", "--add", "--remove", "-z", "--stdin", input=listing, check=False)
+        if res.returncode == 0:
+            return True
+        err = res.stderr.decode("utf-8", "replace")
+        if "index.lock" not in err:
+            raise GitError(f"could not update the index for {', '.join(list(files)[:3])}: {err.strip()}")
         return False
 
     def prune_empty(self, folder: Path) -> None:

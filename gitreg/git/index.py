@@ -1,0 +1,170 @@
+"""git's index file, edited in-process for the few entries a write sets: what ``git update-index --add
+--remove`` would do to them, without starting a process (a process costs more than the whole edit of
+an index of a few thousand entries).
+
+Only the plainest indexes are edited here, and everything else is left to git itself (the caller runs
+``git update-index``): an index of version 2 or 3 with a valid checksum, no split or sparse index, no
+extension that git requires readers to understand, at most :data:`MAX_ENTRIES` entries, and entries of
+the paths to set that are plain (merged, no flags).  The edit follows git's own protocol: the lock file
+``index.lock`` is created exclusively, the index read and written whole into it, and renamed over the
+index.
+
+What git does beside the entries, and how it is done here:
+
+- entries copied unchanged whose file time is not before the old index's ("racily clean": a change
+  within the index's own clock tick could hide behind an unchanged stat) get their size set to 0, as
+  git does when it writes an index, so that git compares their content next time;
+- the cached trees (``TREE``), the untracked cache, the file-system monitor's token and the offset
+  tables are optional and dropped (git builds them again when it needs them); resolve-undo (``REUC``)
+  is kept as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat as stat_module
+import struct
+from pathlib import Path
+from typing import Mapping
+
+MAX_ENTRIES = 20000  # beyond, walking the entries in Python costs more than git's process
+_ENTRY = struct.Struct(">10I20sH")  # ctime s/ns, mtime s/ns, dev, ino, mode, uid, gid, size; id; flags
+_HEADER = struct.Struct(">4sII")
+_KEPT_EXTENSIONS = {b"REUC"}
+_DROPPED_EXTENSIONS = {b"TREE", b"UNTR", b"FSMN", b"EOIE", b"IEOT"}
+_GITLINK = 0o160000
+
+DONE, LOCKED, UNSUPPORTED = "done", "locked", "unsupported"
+
+
+class _Unsupported(Exception):
+    """An index (or a change) this module leaves to git."""
+
+
+def update_entries(index: Path, files: Mapping[str, tuple[str, os.stat_result] | None]) -> str:
+    """Set the entries of ``files`` (path -> (blob id, the file's stat), or None: remove the entry).
+
+    Returns :data:`DONE`, :data:`LOCKED` (``index.lock`` exists: another git command holds the index;
+    nothing was changed) or :data:`UNSUPPORTED` (nothing was changed: let ``git update-index`` do it).
+    """
+    lock = index.with_name(index.name + ".lock")
+    try:
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return LOCKED
+    except OSError:
+        return UNSUPPORTED
+    try:
+        try:
+            with open(index, "rb") as fh:
+                data = fh.read()
+                index_stat = os.fstat(fh.fileno())
+            new = _edited(data, index_stat, files)
+        except (_Unsupported, OSError, struct.error, ValueError):
+            os.close(fd)
+            fd = -1
+            os.unlink(lock)
+            return UNSUPPORTED
+        view = memoryview(new)
+        while view:
+            view = view[os.write(fd, view):]
+        os.close(fd)
+        fd = -1
+        os.replace(lock, index)
+        return DONE
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        try:
+            os.unlink(lock)
+        except OSError:
+            pass
+        raise
+
+
+def _edited(data: bytes, index_stat: os.stat_result, files: Mapping[str, tuple[str, os.stat_result] | None]) \
+        -> bytes:
+    """The bytes of the index ``data`` with the entries of ``files`` set or removed."""
+    if len(data) < _HEADER.size + 20 or hashlib.sha1(data[:-20]).digest() != data[-20:]:
+        raise _Unsupported("no index, or its checksum does not match (or is not written: index.skipHash)")
+    signature, version, count = _HEADER.unpack_from(data, 0)
+    if signature != b"DIRC" or version not in (2, 3) or count > MAX_ENTRIES:
+        raise _Unsupported("not an index of version 2 or 3 of a size worth editing here")
+    racy_s = index_stat.st_mtime_ns // 10**9  # in whole seconds, as a git built without nanoseconds compares
+    targets = {path.encode("utf-8", "surrogateescape"): value for path, value in files.items()}
+    kept: list[bytes] = []  # the entries' bytes, in order, new ones put in their place
+    pending = sorted(targets)  # target names not met yet, in index order
+    seen_targets: set[bytes] = set()
+    pos = _HEADER.size
+    for _ in range(count):
+        (_cs, _cns, ms, _mns, _dev, _ino, mode, _uid, _gid, size, _oid, flags) = _ENTRY.unpack_from(data, pos)
+        name_at = pos + 62
+        if flags & 0x4000:  # extended flags (version 3): two more bytes before the name
+            if version < 3:
+                raise _Unsupported("extended flags in an index of version 2")
+            extended = struct.unpack_from(">H", data, name_at)[0]
+            name_at += 2
+        else:
+            extended = 0
+        length = flags & 0xFFF
+        if length == 0xFFF:
+            length = data.index(b"\0", name_at) - name_at
+        name = data[name_at:name_at + length]
+        end = (name_at - pos + length + 8) & ~7
+        entry = data[pos:pos + end]
+        pos += end
+        while pending and pending[0] < name:  # new entries that sort before this one
+            _put(kept, pending.pop(0), targets)
+        if name in targets:
+            if (flags >> 12) & 3 or flags & 0x8000 or extended:
+                raise _Unsupported("an entry to set is unmerged, or flagged (assume-unchanged, skip-worktree, ...)")
+            if name not in seen_targets:
+                seen_targets.add(name)
+                if pending and pending[0] == name:
+                    pending.pop(0)
+                _put(kept, name, targets)
+            continue
+        if ms >= racy_s and size and not flags & 0x8000 and not extended and mode & 0o170000 != _GITLINK:
+            entry = entry[:36] + b"\0\0\0\0" + entry[40:]  # racily clean: its size set to 0, as git does
+        kept.append(entry)
+    for name in pending:
+        _put(kept, name, targets)
+    extensions = _extensions(data, pos)
+    body = _HEADER.pack(b"DIRC", version, len(kept)) + b"".join(kept) + extensions
+    return body + hashlib.sha1(body).digest()
+
+
+def _put(kept: list[bytes], name: bytes, targets: Mapping[bytes, tuple[str, os.stat_result] | None]) -> None:
+    """The entry of ``name`` as ``git update-index --add`` writes it (nothing for a removal)."""
+    value = targets[name]
+    if value is None:
+        return
+    oid, st = value
+    if not stat_module.S_ISREG(st.st_mode):
+        raise _Unsupported("not a regular file")
+    mode = 0o100755 if st.st_mode & 0o100 else 0o100644
+    cs, cns = divmod(st.st_ctime_ns, 10**9)
+    ms, mns = divmod(st.st_mtime_ns, 10**9)
+    fields = _ENTRY.pack(cs & 0xFFFFFFFF, cns, ms & 0xFFFFFFFF, mns, st.st_dev & 0xFFFFFFFF,
+                         st.st_ino & 0xFFFFFFFF, mode, st.st_uid & 0xFFFFFFFF, st.st_gid & 0xFFFFFFFF,
+                         st.st_size & 0xFFFFFFFF, bytes.fromhex(oid), min(len(name), 0xFFF))
+    entry = fields + name
+    kept.append(entry + b"\0" * (((len(entry) + 8) & ~7) - len(entry)))
+
+
+def _extensions(data: bytes, pos: int) -> bytes:
+    """The extensions after the entries that stay valid after an edit of entries (see the module's text)."""
+    out: list[bytes] = []
+    end = len(data) - 20
+    while pos < end:
+        signature = data[pos:pos + 4]
+        size = struct.unpack_from(">I", data, pos + 4)[0]
+        if pos + 8 + size > end:
+            raise _Unsupported("an extension runs past the end of the index")
+        if signature in _KEPT_EXTENSIONS:
+            out.append(data[pos:pos + 8 + size])
+        elif signature not in _DROPPED_EXTENSIONS:
+            raise _Unsupported(f"extension {signature!r}: a split or sparse index, or one this module does not know")
+        pos += 8 + size
+    return b"".join(out)
