@@ -42,9 +42,10 @@ class ObjectReader:
             if "\n" in request:
                 raise GitError(f"invalid object name {request!r}")
         cache = self._seen
-        missing = [r for r in dict.fromkeys(requests) if r not in cache and not self._walk(r)]
+        absent: set[str] = set()  # paths that remembered trees show are not there
+        missing = [r for r in dict.fromkeys(requests) if r not in cache and not self._walk(r, absent)]
         if not missing:
-            return [cache[r] for r in requests]
+            return [None if r in absent else cache[r] for r in requests]
         answers = self._exchange_all(missing)
         if len(cache) > OBJECT_CACHE_ENTRIES:
             cache.clear()
@@ -52,11 +53,12 @@ class ObjectReader:
             if answer is not None and _IMMUTABLE_REV.match(request) and len(answer[2]) <= OBJECT_CACHE_MAX_BYTES:
                 cache[request] = answer
         found = dict(zip(missing, answers))
-        return [cache[r] if r in cache else found[r] for r in requests]
+        return [None if r in absent else cache[r] if r in cache else found[r] for r in requests]
 
-    def _walk(self, request: str) -> bool:
+    def _walk(self, request: str, absent: set[str]) -> bool:
         """Answer ``<oid>^{tree}`` or ``<oid>:<path>`` from remembered commits and trees, without asking
-        git (a write reads back what it just wrote); True if the answer is now remembered."""
+        git (a write reads back what it just wrote); True if answered: remembered, or put in ``absent``
+        when a remembered tree on the way has no such name (a tree never changes, so that is final)."""
         match = _WALKABLE.fullmatch(request)
         if match is None:
             return False
@@ -73,13 +75,18 @@ class ObjectReader:
                 return False
         if answer[1] != "tree":
             return False
-        for part in path.split("/") if path else ():
+        parts = path.split("/") if path else []
+        for part in parts:
+            if answer[1] != "tree":
+                absent.add(request)  # a path through a file
+                return True
             entry = next((e for e in self.parsed(answer[0], answer[2]) if e.name == part), None)
             if entry is None:
-                return False  # not there: let git say so (it is not remembered as missing)
+                absent.add(request)
+                return True
             answer = self._seen.get(entry.oid)
-            if answer is None or (answer[1] != "tree" and part != path.rsplit("/", 1)[-1]):
-                return False
+            if answer is None:
+                return False  # there, but not remembered: git reads it
         self._seen[request] = answer
         return True
 
