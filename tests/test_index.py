@@ -168,3 +168,37 @@ def test_a_repository_configured_for_a_split_index_is_written_by_git(repo, clien
     client.create_model_version("m")
     assert (repo / ".git" / "index").read_bytes().find(b"link") > 0  # git's own update-index split it
     assert git(repo, "status", "--porcelain") == ""
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_the_lock_of_a_writer_killed_while_renaming_it_is_recognised_and_removed(repo, client):
+    """A registry write killed between making index.lock (a hard link of its own file) and renaming it
+    leaves both; the next write sees the lock is that dead process's file, removes it, and goes on."""
+    client.create_model_version("m")
+    git_dir = repo / ".git"
+    leftover = git_dir / f"index.gitreg-{_dead_pid()}.tmp"
+    leftover.write_bytes((git_dir / "index").read_bytes())
+    os.link(leftover, git_dir / "index.lock")
+    client.create_model_version("m")
+    assert not (git_dir / "index.lock").exists() and not leftover.exists()
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_lock_of_another_process_is_never_taken_for_a_dead_writer_s(hermetic):
+    repo = _busy_repo(hermetic)
+    index = repo / ".git" / "index"
+    lock = repo / ".git" / "index.lock"
+    lock.write_bytes(b"someone else's")
+    (repo / ".git" / f"index.gitreg-{_dead_pid()}.tmp").write_bytes(b"a dead writer's, another file")
+    live = repo / ".git" / f"index.gitreg-{os.getppid()}.tmp"  # a live process's file that is the lock
+    os.link(lock, live)
+    assert update_entries(index, {".mcp/runs/r1.yaml": _write(repo, ".mcp/runs/r1.yaml", b"r\n")}) == LOCKED
+    from gitreg.git.index import clear_stale_lock
+
+    assert clear_stale_lock(index) is False
+    assert lock.read_bytes() == b"someone else's" and live.exists()

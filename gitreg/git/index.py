@@ -5,9 +5,8 @@ an index of a few thousand entries).
 Only the plainest indexes are edited here, and everything else is left to git itself (the caller runs
 ``git update-index``): an index of version 2 or 3 with a valid checksum, no split or sparse index, no
 extension that git requires readers to understand, at most :data:`MAX_ENTRIES` entries, and entries of
-the paths to set that are plain (merged, no flags).  The edit follows git's own protocol: the lock file
-``index.lock`` is created exclusively, the index read and written whole into it, and renamed over the
-index.
+the paths to set that are plain (merged, no flags).  The edit keeps git's protocol: nobody writes the
+index but through ``index.lock`` (made exclusively, here by a hard link), renamed over the index.
 
 What git does beside the entries, and how it is done here:
 
@@ -45,42 +44,92 @@ class _Unsupported(Exception):
 def update_entries(index: Path, files: Mapping[str, tuple[str, os.stat_result] | None]) -> str:
     """Set the entries of ``files`` (path -> (blob id, the file's stat), or None: remove the entry).
 
-    Returns :data:`DONE`, :data:`LOCKED` (``index.lock`` exists: another git command holds the index;
-    nothing was changed) or :data:`UNSUPPORTED` (nothing was changed: let ``git update-index`` do it).
+    Returns :data:`DONE`, :data:`LOCKED` (``index.lock`` exists, or the index changed while it was read:
+    try again; nothing was changed) or :data:`UNSUPPORTED` (nothing was changed: let ``git update-index``
+    do it).
+
+    The new index is written to a file of this process first and becomes ``index.lock`` by a hard link
+    (which, like git's exclusive create, fails if the lock exists), so the lock is held only for the moment
+    it takes to see that the index is still the one read and to rename the lock over it.  A process killed
+    in that moment leaves its file beside the lock, the same file: :func:`clear_stale_lock` recognises it.
     """
-    lock = index.with_name(index.name + ".lock")
     try:
-        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except FileExistsError:
-        return LOCKED
+        with open(index, "rb") as fh:
+            data = fh.read()
+            read = os.fstat(fh.fileno())
+        new = _edited(data, read, files)
+    except (_Unsupported, OSError, struct.error, ValueError):
+        return UNSUPPORTED
+    lock = index.with_name(index.name + ".lock")
+    mine = index.with_name(f"{index.name}.gitreg-{os.getpid()}.tmp")
+    try:
+        fd = os.open(mine, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     except OSError:
         return UNSUPPORTED
     try:
         try:
-            with open(index, "rb") as fh:
-                data = fh.read()
-                index_stat = os.fstat(fh.fileno())
-            new = _edited(data, index_stat, files)
-        except (_Unsupported, OSError, struct.error, ValueError):
-            os.close(fd)
-            fd = -1
-            os.unlink(lock)
-            return UNSUPPORTED
-        view = memoryview(new)
-        while view:
-            view = view[os.write(fd, view):]
-        os.close(fd)
-        fd = -1
-        os.replace(lock, index)
-        return DONE
-    except BaseException:
-        if fd >= 0:
+            view = memoryview(new)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
             os.close(fd)
         try:
-            os.unlink(lock)
+            os.link(mine, lock)
+        except FileExistsError:
+            return LOCKED
+        except OSError:
+            return UNSUPPORTED  # no hard links here: git does it
+        try:
+            if _stamp(os.stat(index)) != _stamp(read):
+                os.unlink(lock)  # someone else's git wrote the index meanwhile: read it again
+                return LOCKED
+            os.rename(lock, index)
+        except BaseException:
+            _unlink(lock)
+            raise
+        return DONE
+    finally:
+        _unlink(mine)
+
+
+def clear_stale_lock(index: Path) -> bool:
+    """Remove ``index.lock`` if it is the file of a gitreg process that died before renaming it (see
+    :func:`update_entries`); True if it did.  A lock of any other process is never touched."""
+    lock = index.with_name(index.name + ".lock")
+    cleared = False
+    for leftover in index.parent.glob(f"{index.name}.gitreg-*.tmp"):
+        pid = leftover.name[len(index.name) + len(".gitreg-"):-len(".tmp")]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue  # a live writer's (this process's own are removed as they are made)
+        try:
+            if os.path.samefile(leftover, lock):
+                os.unlink(lock)
+                cleared = True
         except OSError:
             pass
-        raise
+        _unlink(leftover)
+    return cleared
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: alive
+    return True
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _edited(data: bytes, index_stat: os.stat_result, files: Mapping[str, tuple[str, os.stat_result] | None]) \

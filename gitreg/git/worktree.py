@@ -286,7 +286,10 @@ class WorkTree:
         return blob_id(full.read_bytes()) if full.is_file() else None
 
     def index_locked(self) -> bool:
-        return (self.repo.git_dir / "index.lock").exists()
+        """Whether ``index.lock`` exists (one that a killed gitreg process left is removed first)."""
+        if not (self.repo.git_dir / "index.lock").exists():
+            return False
+        return not _index.clear_stale_lock(self.repo.git_dir / "index")
 
     def wait_for_index(self, seconds: float = 2.0) -> bool:
         """Wait up to ``seconds`` for another git command to release the index; False if it stays locked."""
@@ -352,6 +355,8 @@ class WorkTree:
         if len(entries) == len(files) and "GIT_INDEX_FILE" not in os.environ and _config.plain_index(self.repo) \
                 and not any(value is None and os.path.lexists(self.root / rel) for rel, value in entries.items()):
             outcome = _index.update_entries(self.repo.git_dir / "index", entries)
+            if outcome == _index.LOCKED:
+                _index.clear_stale_lock(self.repo.git_dir / "index")
             if outcome != _index.UNSUPPORTED:
                 return outcome == _index.DONE
         listing = "".join(p + "\0" for p in files).encode("utf-8", "surrogateescape")
