@@ -275,8 +275,7 @@ def link_artifact(snap: Snapshot, model: str, spec: object, link: ArtifactLink, 
     for existing in target.links(link.name):
         if existing.sha256 == link.sha256 and existing.type == link.type and existing.uri == link.uri:
             return Change(message="", result=existing)  # already linked: nothing to commit
-    used = [a.version for v in state.versions for a in v.links(link.name)]
-    new = replace(link, version=max(used, default=0) + 1, created=link.created or now())
+    new = replace(link, version=state.artifact_versions.get(link.name, 0) + 1, created=link.created or now())
     updated = replace(target, artifacts=target.artifacts + (new,))
     where = "linked in place" if new.external else "stored"
     return Change(

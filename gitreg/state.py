@@ -13,6 +13,7 @@ import json
 import os
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Iterable
 
 from .errors import (
@@ -63,6 +64,17 @@ class ModelState:
 
     def latest(self) -> VersionManifest | None:
         return self.versions[-1] if self.versions else None
+
+    @cached_property
+    def artifact_versions(self) -> dict[str, int]:
+        """The highest version of each artifact name linked to any version (the next link is one more).
+        Worked out once per state; a write's successor state carries it forward (see seed_successor)."""
+        out: dict[str, int] = {}
+        for version in self.versions:
+            for link in version.artifacts:
+                if link.version > out.get(link.name, 0):
+                    out[link.name] = link.version
+        return out
 
     def by_number(self, number: int) -> VersionManifest | None:
         for version in self.versions:
@@ -296,9 +308,33 @@ class Snapshot:
                 kept = {v.number: v for v in before.versions} if before is not None else {}
                 model = before.model if before is not None and model_file(name) not in model_files \
                     else ModelManifest.from_dict(model_doc)
-                _remember(tree, docs, ModelState(model, tuple(
+                successor = ModelState(model, tuple(
                     kept[n] if n in kept and n not in rewritten else VersionManifest.from_dict(versions[n])
-                    for n in sorted(versions))), depth)
+                    for n in sorted(versions)))
+                _carry_artifact_versions(before, successor, rewritten)
+                _remember(tree, docs, successor, depth)
+
+
+def _carry_artifact_versions(before: ModelState | None, after: ModelState, rewritten: dict[int, Any]) -> None:
+    """Give ``after`` the artifact versions of ``before`` (if worked out) raised by the links of the versions
+    rewritten, when that is what working them out would give: no version removed and no link taken away
+    (a highest version could go with it).  Otherwise ``after`` works them out itself when asked."""
+    known = before.__dict__.get("artifact_versions") if before is not None else None
+    if known is None:
+        return
+    old = {v.number: v for v in before.versions}  # type: ignore[union-attr]
+    new = {v.number: v for v in after.versions if v.number in rewritten}
+    out = dict(known)
+    for number, doc in rewritten.items():
+        if doc is None or number not in new:
+            return
+        links = {(a.name, a.version) for a in new[number].artifacts}
+        if number in old and not {(a.name, a.version) for a in old[number].artifacts} <= links:
+            return
+        for name, version in links:
+            if version > out.get(name, 0):
+                out[name] = version
+    after.__dict__["artifact_versions"] = out
 
 
 # Models read or written by this process, by tree id (immutable, so never stale): the next snapshot of

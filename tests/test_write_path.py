@@ -174,6 +174,34 @@ def test_a_write_caches_the_documents_it_dumped_as_its_bytes_parse(client, repo,
     assert ".mcp/models/m/model.yaml" in compared and compared.count(".mcp/models/m/versions/1.yaml") >= 2
 
 
+def test_artifact_versions_carried_from_write_to_write_are_what_the_versions_give(client, repo):
+    """The next version of each artifact name is worked out once and then carried to each write's successor
+    state; links added, taken away and versions deleted in any order give what counting anew gives."""
+    import random
+
+    from gitreg.state import ModelState
+
+    rng = random.Random(3)
+    client.create_model_version("m")
+    for step_ in range(40):
+        versions = [v.number for v in client.list_model_versions("m")]
+        action = rng.choice(["new", "save", "save", "save", "unlink", "delete"])
+        if action == "new" or not versions:
+            client.create_model_version("m")
+        elif action == "save":
+            client.save_artifact("m", rng.choice(versions), {"step": step_}, rng.choice(["a", "b", "c"]))
+        elif action == "unlink":
+            number = rng.choice(versions)
+            links = client.get_model_version("m", number).artifacts
+            if links:
+                link = rng.choice(links)
+                client.delete_artifact("m", number, link.name, link.version)
+        elif len(versions) > 1:
+            client.delete_model_version("m", rng.choice(versions))
+        state = client.registry.snapshot().require("m")
+        assert state.artifact_versions == ModelState(state.model, state.versions).artifact_versions, (step_, action)
+
+
 def test_a_broken_manifest_from_another_process_is_still_reported(client, repo):
     from gitreg.errors import ManifestError
 

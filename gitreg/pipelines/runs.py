@@ -127,10 +127,9 @@ class Recorded:
 
 
 def _art_counters(state: Any, model: str, into: dict[tuple[str, str], int]) -> None:
-    for v in state.versions if state is not None else ():
-        for link in v.artifacts:
-            key = (model, link.name)
-            into[key] = max(into.get(key, 0), link.version)
+    for name, version in (state.artifact_versions if state is not None else {}).items():
+        key = (model, name)
+        into[key] = max(into.get(key, 0), version)
 
 
 def register_versions(snap: Any, run: PendingRun, slots: list[Slot]) -> Change:
