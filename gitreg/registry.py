@@ -503,6 +503,8 @@ class Registry:
         write = journal.read(repo)
         if write is None:
             return None
+        if not repo.bare:
+            repo.worktree.clear_leftovers()  # what a writer killed while editing the index left
         remote = self.remote
 
         def published(commit: str) -> bool:

@@ -285,6 +285,11 @@ class WorkTree:
         full = self.root / path
         return blob_id(full.read_bytes()) if full.is_file() else None
 
+    def clear_leftovers(self) -> None:
+        """Remove the files (and the ``index.lock``) that a gitreg process killed while editing the index
+        left behind: see :func:`.index.clear_stale_lock`."""
+        _index.clear_stale_lock(self.repo.git_dir / "index")
+
     def index_locked(self) -> bool:
         """Whether ``index.lock`` exists (one that a killed gitreg process left is removed first)."""
         if not (self.repo.git_dir / "index.lock").exists():
