@@ -26,6 +26,9 @@ NOTE = "gitreg-index-note.json"   # in the git dir: what gitreg last brought in 
 NOTE_MAX_PATHS = 256  # the folders (models) whose index entries the note vouches for
 NOTE_MAX_FILES = 1000  # the stats of the files written last (the note is read and written by every write)
 
+Stamp = tuple[int, int, int, int, int]  # size, mtime, ctime, inode, device (see stamps.stat_stamp)
+Record = tuple[int, int, int, int, int, str]  # a file's stamp and the blob it held then
+
 
 class WorkTree:
     def __init__(self, repo: "GitRepo") -> None:
@@ -34,7 +37,7 @@ class WorkTree:
         self.bare = repo.bare
         self._note: tuple[tuple[int, ...], dict] | None = None  # the note as last read or written, with its stamp
         # path -> (ctime, stat record) of each file the last set_files wrote (or found in line), taken right then
-        self._fresh: dict[str, tuple[int, str]] = {}
+        self._fresh: dict[str, tuple[int, Stamp]] = {}
 
     def check_paths(self, commit: str | None, paths: Sequence[str]) -> tuple[list[str], list[str], dict[str, str]]:
         """(the files under ``paths`` whose work-tree or staged content differs from ``commit``, the folders
@@ -53,9 +56,9 @@ class WorkTree:
             return [], [], {}
         note = self.index_note(commit)
         covered = note is not None and all(_under(path, note["paths"]) for path in paths)
-        known: dict[str, str] = (note or self._read_note() or {}).get("files") or {}
+        known: Mapping[str, Record] = (note or self._read_note() or {}).get("files") or {}
         written_before = self._index_mtime()  # a file changed before this can vouch for what is read now
-        seen: dict[str, str] = {}
+        seen: dict[str, Record] = {}
         if covered and commit is not None:
             # The index matches ``commit`` here (the note): only the work tree is left to compare, and when
             # every name and every file is as recorded, that is one directory listing and one stat a file.
@@ -88,7 +91,7 @@ class WorkTree:
                     if _blob_of(full) != want:
                         dirty.append(rel)  # changed in the work tree (a file as gitreg left it is not read)
                     elif record is not None:
-                        seen[rel] = f"{record} {want}"
+                        seen[rel] = (*record, want)
             if covered or len(dirty) > before:
                 continue
             scope = scopes[path]
@@ -98,8 +101,8 @@ class WorkTree:
                 verified.append(scope)
         return dirty, verified, seen
 
-    def _in_line(self, commit: str, path: str, known: Mapping[str, str], written_before: int | None,
-                 seen: dict[str, str]) -> bool:
+    def _in_line(self, commit: str, path: str, known: Mapping[str, Record], written_before: int | None,
+                 seen: dict[str, Record]) -> bool:
         """Whether the work tree under ``path`` is exactly ``commit``'s, found the quick way: the same names
         in every folder, and each file with the stat recorded for its blob (else read and hashed; settled
         ones go into ``seen``).  False as soon as anything differs or is unusual (a symlink, an executable,
@@ -114,53 +117,43 @@ class WorkTree:
                 st = os.lstat(full)
             except OSError:
                 return False
-            return stat_module.S_ISREG(st.st_mode) and self._file_in_line(path, full, st, oid, known,
-                                                                          written_before, seen)
+            return stat_module.S_ISREG(st.st_mode) and _file_in_line(path, full, st, oid, known, written_before,
+                                                                     seen)
         if otype != "tree":
             return False
         stack = [(path, full, self.repo.reader.parsed(oid, body))]
         while stack:
             rel, folder, entries = stack.pop()
             try:
-                with os.scandir(folder) as it:
-                    listing = {e.name: e for e in it}
+                fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
             except OSError:
                 return False
-            if len(listing) != len(entries):
-                return False  # added or removed
-            for entry in entries:
-                here = listing.get(entry.name)
-                if here is None:
-                    return False
-                if entry.mode == TREE_MODE:
-                    if not here.is_dir(follow_symlinks=False):
+            try:  # one listing, then a stat a file relative to the open folder: the cost of git's own status
+                present = set(os.listdir(fd))
+                if len(present) != len(entries):
+                    return False  # added or removed
+                for entry in entries:
+                    name = entry.name
+                    if name not in present:
                         return False
-                    stack.append((f"{rel}/{entry.name}", here.path, self.repo.tree_entries(entry.oid)))
-                elif entry.mode == BLOB_MODE:
-                    if not here.is_file(follow_symlinks=False):
-                        return False
-                    st = here.stat(follow_symlinks=False)
-                    name = f"{rel}/{entry.name}"
-                    if known.get(name) == f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino} " \
-                                          f"{st.st_dev} {entry.oid}":  # as _file_stat: the common case, inline
+                    st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    if entry.mode == TREE_MODE:
+                        if not stat_module.S_ISDIR(st.st_mode):
+                            return False
+                        stack.append((f"{rel}/{name}", f"{folder}/{name}", self.repo.tree_entries(entry.oid)))
                         continue
-                    if not self._file_in_line(name, here.path, st, entry.oid, known, written_before, seen):
+                    if entry.mode != BLOB_MODE or not stat_module.S_ISREG(st.st_mode):
                         return False
-                else:
-                    return False
-        return True
-
-    @staticmethod
-    def _file_in_line(rel: str, full: str, st: os.stat_result, oid: str, known: Mapping[str, str],
-                      written_before: int | None, seen: dict[str, str]) -> bool:
-        """Whether the file ``full`` (with stat ``st``) holds blob ``oid``: by its recorded stat, else read."""
-        if known.get(rel) == f"{_file_stat(st)} {oid}":
-            return True
-        record = _file_stat(st) if written_before is not None and st.st_ctime_ns < written_before else None
-        if _blob_of(full) != oid:
-            return False
-        if record is not None:
-            seen[rel] = f"{record} {oid}"
+                    key = f"{rel}/{name}"
+                    if known.get(key) == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev,
+                                          entry.oid):  # as stat_stamp: the common case, inline
+                        continue
+                    if not _file_in_line(key, f"{folder}/{name}", st, entry.oid, known, written_before, seen):
+                        return False
+            except OSError:
+                return False
+            finally:
+                os.close(fd)
         return True
 
     def worktree_files(self, path: str) -> dict[str, str]:
@@ -210,7 +203,7 @@ class WorkTree:
         if not isinstance(note, dict):
             return None
         stats = note.pop("stats", None)
-        note["files"] = _parse_stats(stats) if isinstance(stats, str) else {}
+        note["files"], note["lines"] = _parse_stats(stats) if isinstance(stats, str) else ({}, {})
         self._note = (stamp, note)
         return note
 
@@ -241,26 +234,37 @@ class WorkTree:
             path.unlink(missing_ok=True)
             return
         old = self._read_note() or {}
-        files = dict(old.get("files") or {})
+        files: dict[str, Record] = dict(old.get("files") or {})
+        lines: dict[str, str] = dict(old.get("lines") or {})  # each record as the note's text has it
+
+        def put(rel: str, record: Record) -> None:
+            if "\t" not in rel and "\n" not in rel:  # a path that would break a line is not remembered
+                files[rel] = record
+                lines[rel] = _line(rel, record)
+
         for rel, record in seen.items():
             if rel not in written:
                 files.pop(rel, None)
-                files[rel] = record
+                lines.pop(rel, None)
+                put(rel, record)
         # A file written by set_files vouches for its blob by the stat taken as it was written, and only if
         # the index git wrote after it has a later time (the file system's clock): an edit after that stat
         # shows in the file's ctime, unless made within the same tick of a clock coarser than the index's.
         index_written = stamp[1]  # the index's modification time (see stat_stamp)
         for rel, oid in written.items():
             files.pop(rel, None)
+            lines.pop(rel, None)
             fresh = self._fresh.get(rel)
             if oid is not None and fresh is not None and fresh[0] < index_written:
-                files[rel] = f"{fresh[1]} {oid}"
+                put(rel, (*fresh[1], oid))
         self._fresh = {}
         if len(files) > NOTE_MAX_FILES:  # a cache, not a record: keep the files written last
-            files = dict(list(files.items())[-NOTE_MAX_FILES:])
+            last = list(files)[-NOTE_MAX_FILES:]
+            files = {rel: files[rel] for rel in last}
+            lines = {rel: lines[rel] for rel in last}
         covered = list(dict.fromkeys([*also, *paths]))[-NOTE_MAX_PATHS:]  # the last ones written stay
-        note = {"index": stamp, "commit": commit, "paths": covered, "files": files}
-        write_record(path, {"index": stamp, "commit": commit, "paths": covered, "stats": _format_stats(files)})
+        note = {"index": stamp, "commit": commit, "paths": covered, "files": files, "lines": lines}
+        write_record(path, {"index": stamp, "commit": commit, "paths": covered, "stats": "".join(lines.values())})
         try:
             self._note = (stat_stamp(os.stat(path)), note)
         except OSError:
@@ -333,7 +337,7 @@ class WorkTree:
             except OSError:
                 st = None
             if st is not None and stat_module.S_ISREG(st.st_mode) and blob_id(full.read_bytes()) == oid:
-                self._fresh[rel] = (st.st_ctime_ns, _file_stat(st))
+                self._fresh[rel] = (st.st_ctime_ns, stat_stamp(st))
                 entries[rel] = (oid, st)
                 continue
             full.parent.mkdir(parents=True, exist_ok=True)
@@ -342,7 +346,7 @@ class WorkTree:
             os.replace(tmp, full)
             try:
                 st = os.lstat(full)  # right away: what the note may vouch for is this very write
-                self._fresh[rel] = (st.st_ctime_ns, _file_stat(st))
+                self._fresh[rel] = (st.st_ctime_ns, stat_stamp(st))
                 entries[rel] = (oid, st)
             except OSError:
                 pass
@@ -384,31 +388,42 @@ class WorkTree:
             folder = folder.parent
 
 
-def _format_stats(files: Mapping[str, str]) -> str:
-    """The note's stat records as one string, a line each (``path<TAB>record``): written by every write,
-    it costs a fifth of a JSON object of the same records.  A path that would break a line is left out."""
-    return "".join(f"{rel}\t{record}\n" for rel, record in files.items() if "\t" not in rel and "\n" not in rel)
+def _line(rel: str, record: Record) -> str:
+    """A stat record as a line of the note's text: ``path<TAB>size mtime ctime ino dev blob``.  The note is
+    written by every write: a line is made once per record, and the text is their join (a fifth of the
+    cost of a JSON object of the same records)."""
+    return f"{rel}\t{record[0]} {record[1]} {record[2]} {record[3]} {record[4]} {record[5]}\n"
 
 
-def _parse_stats(text: str) -> dict[str, str]:
-    """The stat records of :func:`_format_stats` (anything else in the text is skipped)."""
-    files: dict[str, str] = {}
+def _parse_stats(text: str) -> tuple[dict[str, Record], dict[str, str]]:
+    """The records of the note's text, and their lines (anything else in the text is skipped)."""
+    files: dict[str, Record] = {}
+    lines: dict[str, str] = {}
     for line in text.split("\n"):
-        rel, tab, record = line.partition("\t")
-        if tab:
-            files[rel] = record
-    return files
+        rel, tab, rest = line.partition("\t")
+        parts = rest.split(" ")
+        if tab and len(parts) == 6 and all(p.isdigit() for p in parts[:5]):
+            files[rel] = (int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3]), int(parts[4]), parts[5])
+            lines[rel] = line + "\n"
+    return files, lines
 
 
-def _file_stat(st: os.stat_result) -> str:
-    """What changes when a file is written (its stamp), as the note records it: one string, which JSON
-    writes and reads back twice as fast as a list of numbers (every write writes the note, and a
-    writer after another process reads it)."""
-    return f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino} {st.st_dev}"
+def _file_in_line(rel: str, full: str, st: os.stat_result, oid: str, known: Mapping[str, Record],
+                  written_before: int | None, seen: dict[str, Record]) -> bool:
+    """Whether the file ``full`` (with stat ``st``) holds blob ``oid``: by its recorded stat, else read (and
+    its stat put in ``seen`` if it changed before ``written_before``: see :func:`_settled_record`)."""
+    stamp = stat_stamp(st)
+    if known.get(rel) == (*stamp, oid):
+        return True
+    if _blob_of(full) != oid:
+        return False
+    if written_before is not None and st.st_ctime_ns < written_before:
+        seen[rel] = (*stamp, oid)
+    return True
 
 
-def _settled_record(path: str, reference_ns: int | None) -> str | None:
-    """The stat record of the file at ``path`` if it last changed before ``reference_ns`` (a file time the
+def _settled_record(path: str, reference_ns: int | None) -> Stamp | None:
+    """The stat of the file at ``path`` if it last changed before ``reference_ns`` (a file time the
     file system gave earlier), so that it vouches for the content read next: any later write gives the file
     a later ctime. (A file that changed within the clock's current tick could be written again within that
     tick, its size unchanged, and keep its stat: git's "racily clean" entries. Their content is read again.)"""
@@ -420,18 +435,18 @@ def _settled_record(path: str, reference_ns: int | None) -> str | None:
         return None
     if st.st_ctime_ns >= reference_ns:
         return None
-    return _file_stat(st)
+    return stat_stamp(st)
 
 
 def _as_recorded(record: object, path: str, oid: str) -> bool:
-    """Whether the file at ``path`` has the stat recorded with ``oid`` (``"<stamp> <oid>"``, see _file_stat)."""
-    if not isinstance(record, str) or not record.endswith(oid):
+    """Whether the file at ``path`` has the stat recorded with ``oid`` (a :data:`Record`)."""
+    if not isinstance(record, tuple) or record[-1:] != (oid,):
         return False
     try:
         st = os.stat(path)
     except OSError:
         return False
-    return record == f"{_file_stat(st)} {oid}"
+    return record == (*stat_stamp(st), oid)
 
 
 def _blob_of(path: str) -> str:
