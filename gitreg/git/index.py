@@ -1,12 +1,13 @@
 """git's index file, edited in-process for the few entries a write sets: what ``git update-index --add
---remove`` would do to them, without starting a process (a process costs more than the whole edit of
-an index of a few thousand entries).
+--remove`` would do to them, without starting a process (which costs more than the whole edit of an
+index of up to some thousand entries: a registry's first hundreds of versions and runs).
 
 Only the plainest indexes are edited here, and everything else is left to git itself (the caller runs
 ``git update-index``): an index of version 2 or 3 with a valid checksum, no split or sparse index, no
-extension that git requires readers to understand, at most :data:`MAX_ENTRIES` entries, and entries of
-the paths to set that are plain (merged, no flags).  The edit keeps git's protocol: nobody writes the
-index but through ``index.lock`` (made exclusively, here by a hard link), renamed over the index.
+extension that git requires readers to understand, at most :data:`MAX_ENTRIES` entries (beyond, git's
+process is the faster), and entries of the paths to set that are plain (merged, no flags).  The edit
+keeps git's protocol: nobody writes the index but through ``index.lock`` (made exclusively, here by a
+hard link), renamed over the index.
 
 What git does beside the entries, and how it is done here:
 
@@ -27,7 +28,9 @@ import struct
 from pathlib import Path
 from typing import Mapping
 
-MAX_ENTRIES = 20000  # beyond, walking the entries in Python costs more than git's process
+# Beyond this, walking the entries in Python costs more than git's process: measured on a 2-core machine,
+# 0.6 against 1.5 ms at 600 entries, even at 1,500, 3.0 against 1.7 ms at 3,000 (21,000: 20 against 2.6 ms).
+MAX_ENTRIES = 1500
 _ENTRY = struct.Struct(">10I20sH")  # ctime s/ns, mtime s/ns, dev, ino, mode, uid, gid, size; id; flags
 _HEADER = struct.Struct(">4sII")
 _KEPT_EXTENSIONS = {b"REUC"}
