@@ -305,7 +305,7 @@ class Registry:
                 branch = self._branch()
                 checked: set[str] = set()  # paths already proven free of uncommitted edits
                 # what the last dirty check found in line with which commit, and the index's stamp then
-                verified: tuple[str | None, list[str], object, dict[str, str]] = (None, [], None, {})
+                verified: tuple[str | None, list[str], object, dict[str, Any]] = (None, [], None, {})
                 for attempt in range(MAX_ATTEMPTS):
                     local, base = self._base(branch, scope, attempt)
                     snap = Snapshot(repo, base)
@@ -446,7 +446,7 @@ class Registry:
             tags = [t for t in tags if t not in taken]
 
     def _sync(self, branch: str, local: str | None, base: str | None, commit: str, touched: list[str],
-              verified: tuple[str | None, list[str], object, dict[str, str]] = (None, [], None, {}),
+              verified: tuple[str | None, list[str], object, dict[str, Any]] = (None, [], None, {}),
               written: Mapping[str, str | None] | None = None) -> None:
         """Bring .mcp/ of the index and work tree in line with the branch head, then clear the journal.
 

@@ -39,7 +39,7 @@ class WorkTree:
         # path -> (ctime, stat record) of each file the last set_files wrote (or found in line), taken right then
         self._fresh: dict[str, tuple[int, Stamp]] = {}
 
-    def check_paths(self, commit: str | None, paths: Sequence[str]) -> tuple[list[str], list[str], dict[str, str]]:
+    def check_paths(self, commit: str | None, paths: Sequence[str]) -> tuple[list[str], list[str], dict[str, Record]]:
         """(the files under ``paths`` whose work-tree or staged content differs from ``commit``, the folders
         and paths whose index entries were found equal to ``commit``'s, for the note, and the stat records
         of the work-tree files read and found equal, for the note too: see :func:`_settled_record`).
@@ -218,7 +218,7 @@ class WorkTree:
         return None
 
     def note_index_synced(self, commit: str, paths: Sequence[str], written: Mapping[str, str | None],
-                          also: Sequence[str] = (), seen: Mapping[str, str] = {}) -> None:
+                          also: Sequence[str] = (), seen: Mapping[str, Record] = {}) -> None:
         """Remember that the index entries under ``paths`` (and ``also``) equal ``commit`` now, and the stat
         of each file of ``written`` (path -> the blob gitreg just put there; None: removed), as
         :meth:`set_files` took it when it wrote the file, and of ``seen`` (path -> a stat record of a file
