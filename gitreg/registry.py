@@ -222,7 +222,7 @@ class Registry:
     def snapshot(self) -> Snapshot:
         if self.remote is not None and self.remote.cached:
             self.refresh(force=None)
-        return Snapshot(self.repo, self.repo.resolve("HEAD"))
+        return Snapshot(self.repo, self.repo.commit_of("HEAD"))  # from the ref files: no round trip to git
 
     @property
     def config(self) -> RegistryConfig:

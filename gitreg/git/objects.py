@@ -25,6 +25,12 @@ class TreeEntry:
     def is_tree(self) -> bool:
         return self.mode == TREE_MODE
 
+    @classmethod
+    def made(cls, mode: str, name: str, oid: str) -> "TreeEntry":
+        """A new entry with its bytes: a tree kept in memory and rewritten by later writes copies them."""
+        entry = cls(mode, name, oid)
+        return cls(mode, name, oid, _entry_bytes(entry))
+
 
 def blob_id(data: bytes) -> str:
     """The object id git gives ``data`` as a blob."""

@@ -143,6 +143,12 @@ def commit_of(repo: GitRepo, ref: str) -> str | None:
         branch = head_ref(repo.git_dir)
         if branch is not None:
             return read_ref(repo, branch)
+        try:  # detached (as CI checkouts are): the file holds the commit itself
+            text = (repo.git_dir / "HEAD").read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        if len(text) == 40 and all(c in "0123456789abcdef" for c in text):
+            return text
     return _rev_parse_commit(repo, ref)
 
 
@@ -206,11 +212,18 @@ def ref_names(repo: GitRepo, pattern: str, merged: str | None = None) -> list[st
 
 def _ref_files(common_dir: Path, packed_refs: PackedRefs, prefix: str) -> list[str]:
     names: set[str] = set()
-    folder = common_dir / prefix
-    if folder.is_dir():
-        for sub, _dirs, files in os.walk(folder):
-            rel = Path(sub).relative_to(common_dir).as_posix()
-            names.update(f"{rel}/{f}" for f in files if not f.endswith(".lock"))
+    stack = [(os.path.join(common_dir, prefix), prefix.rstrip("/"))]  # a model's tags: hundreds of loose files
+    while stack:
+        folder, rel = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((entry.path, f"{rel}/{entry.name}"))
+            elif not entry.name.endswith(".lock"):
+                names.add(f"{rel}/{entry.name}")
     names.update(name.decode("utf-8", "replace") for name, _oid in packed_refs.refs_under(prefix))
     return sorted(names)
 

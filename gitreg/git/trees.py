@@ -39,7 +39,7 @@ def _apply(repo: GitRepo, tree: str | None, changes: dict[tuple[str, ...], bytes
             if data is None:
                 entries.pop(parts[0], None)
             else:
-                put(TreeEntry(BLOB_MODE, parts[0], repo.write_blob(data)))
+                put(TreeEntry.made(BLOB_MODE, parts[0], repo.write_blob(data)))
         else:
             nested.setdefault(parts[0], {})[parts[1:]] = data
     for name, sub in nested.items():
@@ -48,7 +48,7 @@ def _apply(repo: GitRepo, tree: str | None, changes: dict[tuple[str, ...], bytes
         if new is None:
             entries.pop(name, None)
         else:
-            put(TreeEntry(TREE_MODE, name, new))
+            put(TreeEntry.made(TREE_MODE, name, new))
     if not entries:
         return None
     if flipped:

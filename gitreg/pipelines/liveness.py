@@ -63,7 +63,7 @@ class RunMarker:
         doc = {"format": MARKER_FORMAT, "run": self.run, "pipeline": self.pipeline, "host": self.host,
                "pid": self.pid, "lock": self.lock, "started": self.started, "heartbeat": self.heartbeat,
                "objects": list(self.objects)}
-        return json.dumps(doc, indent=1, sort_keys=True).encode()
+        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()  # compact: json's C encoder
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "RunMarker | None":
