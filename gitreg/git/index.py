@@ -58,7 +58,10 @@ def update_entries(index: Path, files: Mapping[str, tuple[str, os.stat_result] |
     """
     try:
         with open(index, "rb") as fh:
-            data = fh.read()
+            head = fh.read(_HEADER.size)  # a large index is left to git before it is read whole
+            if len(head) < _HEADER.size or _HEADER.unpack(head)[2] > MAX_ENTRIES:
+                return UNSUPPORTED
+            data = head + fh.read()
             read = os.fstat(fh.fileno())
         new = _edited(data, read, files)
     except (_Unsupported, OSError, struct.error, ValueError):
