@@ -47,24 +47,20 @@ class _Unsupported(Exception):
 def update_entries(index: Path, files: Mapping[str, tuple[str, os.stat_result] | None]) -> str:
     """Set the entries of ``files`` (path -> (blob id, the file's stat), or None: remove the entry).
 
-    Returns :data:`DONE`, :data:`LOCKED` (``index.lock`` exists, or the index changed while it was read:
-    try again; nothing was changed) or :data:`UNSUPPORTED` (nothing was changed: let ``git update-index``
-    do it).
+    Returns :data:`DONE`, :data:`LOCKED` (``index.lock`` exists: try again; nothing was changed) or
+    :data:`UNSUPPORTED` (nothing was changed: let ``git update-index`` do it).
 
-    The new index is written to a file of this process first and becomes ``index.lock`` by a hard link
-    (which, like git's exclusive create, fails if the lock exists), so the lock is held only for the moment
-    it takes to see that the index is still the one read and to rename the lock over it.  A process killed
-    in that moment leaves its file beside the lock, the same file: :func:`clear_stale_lock` recognises it.
+    As git does, the index is read only once ``index.lock`` is held, and the new index is written into the
+    lock and renamed over the index.  The lock is made as a hard link of a file of this process's own
+    (``index.gitreg-<pid>.tmp``; a hard link, like git's exclusive create, fails if the lock exists), so
+    a lock that a killed writer leaves is the same file as its leftover: :func:`clear_stale_lock`.
     """
     try:
-        with open(index, "rb") as fh:
-            head = fh.read(_HEADER.size)  # a large index is left to git before it is read whole
-            if len(head) < _HEADER.size or _HEADER.unpack(head)[2] > MAX_ENTRIES:
-                return UNSUPPORTED
-            data = head + fh.read()
-            read = os.fstat(fh.fileno())
-        new = _edited(data, read, files)
-    except (_Unsupported, OSError, struct.error, ValueError):
+        with open(index, "rb") as fh:  # a large index is left to git before the lock is taken
+            head = fh.read(_HEADER.size)
+        if len(head) < _HEADER.size or _HEADER.unpack(head)[2] > MAX_ENTRIES:
+            return UNSUPPORTED
+    except (OSError, struct.error):
         return UNSUPPORTED
     lock = index.with_name(index.name + ".lock")
     mine = index.with_name(f"{index.name}.gitreg-{os.getpid()}.tmp")
@@ -72,29 +68,35 @@ def update_entries(index: Path, files: Mapping[str, tuple[str, os.stat_result] |
         fd = os.open(mine, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     except OSError:
         return UNSUPPORTED
+    locked = False
     try:
-        try:
-            view = memoryview(new)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
         try:
             os.link(mine, lock)
         except FileExistsError:
             return LOCKED
         except OSError:
             return UNSUPPORTED  # no hard links here: git does it
+        locked = True
         try:
-            if _stamp(os.stat(index)) != _stamp(read):
-                os.unlink(lock)  # someone else's git wrote the index meanwhile: read it again
-                return LOCKED
-            os.rename(lock, index)
-        except BaseException:
-            _unlink(lock)
-            raise
+            with open(index, "rb") as fh:
+                data = fh.read()
+                read = os.fstat(fh.fileno())
+            new = _edited(data, read, files)
+        except (_Unsupported, OSError, struct.error, ValueError):
+            return UNSUPPORTED
+        view = memoryview(new)
+        while view:
+            view = view[os.write(fd, view):]
+        os.close(fd)
+        fd = -1
+        os.rename(lock, index)
+        locked = False
         return DONE
     finally:
+        if fd >= 0:
+            os.close(fd)
+        if locked:
+            _unlink(lock)
         _unlink(mine)
 
 
@@ -125,10 +127,6 @@ def _alive(pid: int) -> bool:
     except OSError:
         return True  # someone else's process: alive
     return True
-
-
-def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 def _unlink(path: Path) -> None:
