@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..errors import GitError
 from ..stamps import read_record, stat_stamp, write_record
-from . import config as _config, index as _index
+from . import config as _config
 from .objects import BLOB_MODE, TREE_MODE, blob_id
 
 if TYPE_CHECKING:
@@ -292,12 +292,16 @@ class WorkTree:
     def clear_leftovers(self) -> None:
         """Remove the files (and the ``index.lock``) that a gitreg process killed while editing the index
         left behind: see :func:`.index.clear_stale_lock`."""
+        from . import index as _index  # the write path's: a read does not import it
+
         _index.clear_stale_lock(self.repo.git_dir / "index")
 
     def index_locked(self) -> bool:
         """Whether ``index.lock`` exists (one that a killed gitreg process left is removed first)."""
         if not (self.repo.git_dir / "index.lock").exists():
             return False
+        from . import index as _index
+
         return not _index.clear_stale_lock(self.repo.git_dir / "index")
 
     def wait_for_index(self, seconds: float = 2.0) -> bool:
@@ -361,6 +365,7 @@ class WorkTree:
                       entries: Mapping[str, tuple[str, os.stat_result] | None]) -> bool:
         """Set the index entries of ``files``: in-process when the index is plain (see :mod:`.index`), with
         the stats taken as the files were written, else by ``git update-index``.  False: the index is locked."""
+        from . import index as _index
         if len(entries) == len(files) and "GIT_INDEX_FILE" not in os.environ and _config.plain_index(self.repo) \
                 and not any(value is None and os.path.lexists(self.root / rel) for rel, value in entries.items()):
             outcome = _index.update_entries(self.repo.git_dir / "index", entries)
