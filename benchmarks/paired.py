@@ -30,10 +30,13 @@ NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 def rows(output: str) -> dict[str, float]:
     """Each table row's label and the first number of its last cell."""
     out: dict[str, float] = {}
-    for line in output.splitlines():
+    lines = output.splitlines()
+    for n, line in enumerate(lines):
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) < 2 or set(cells[0]) <= {"-", ":", " "}:
             continue
+        if n + 1 < len(lines) and set(lines[n + 1].strip()) <= {"|", "-", ":", " "} and lines[n + 1].strip():
+            continue  # a header: the separator row follows it
         found = NUMBER.search(cells[-1].replace(",", ""))
         if found:
             out[cells[0]] = float(found.group())
