@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from ..errors import GitError
 from .objects import ZERO_OID
+from .walk import files_under
 from .process import CAS_MARKERS, LOCK_HELD, git_env, lock_held_error
 
 if TYPE_CHECKING:
@@ -211,19 +212,9 @@ def ref_names(repo: GitRepo, pattern: str, merged: str | None = None) -> list[st
 
 
 def _ref_files(common_dir: Path, packed_refs: PackedRefs, prefix: str) -> list[str]:
-    names: set[str] = set()
-    stack = [(os.path.join(common_dir, prefix), prefix.rstrip("/"))]  # a model's tags: hundreds of loose files
-    while stack:
-        folder, rel = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                stack.append((entry.path, f"{rel}/{entry.name}"))
-            elif not entry.name.endswith(".lock"):
-                names.add(f"{rel}/{entry.name}")
+    # a model's tags: hundreds of loose files
+    names = {rel for rel, _full in files_under(os.path.join(common_dir, prefix), prefix.rstrip("/"))
+             if not rel.endswith(".lock")}
     names.update(name.decode("utf-8", "replace") for name, _oid in packed_refs.refs_under(prefix))
     return sorted(names)
 

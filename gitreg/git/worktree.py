@@ -18,6 +18,7 @@ from ..errors import GitError
 from ..stamps import read_record, stat_stamp, write_record
 from . import config as _config
 from .objects import BLOB_MODE, TREE_MODE, blob_id
+from .walk import files_under
 
 if TYPE_CHECKING:
     from .repo import GitRepo
@@ -163,18 +164,7 @@ class WorkTree:
         if os.path.isfile(top):
             present[path] = top
             return present
-        stack = [(top, path)]
-        while stack:
-            folder, rel = stack.pop()
-            try:
-                entries = list(os.scandir(folder))
-            except OSError:
-                continue
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append((entry.path, f"{rel}/{entry.name}"))
-                else:
-                    present[f"{rel}/{entry.name}"] = entry.path
+        present.update(files_under(top, path))
         return present
 
     def _index_mtime(self) -> int | None:
