@@ -27,8 +27,8 @@ HERE = Path(__file__).resolve().parents[1]
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
-def rows(output: str) -> dict[str, float]:
-    """Each table row's label and the first number of its last cell."""
+def rows(output: str, column: int = -1) -> dict[str, float]:
+    """Each table row's label and the first number of its cell ``column`` (default: the last)."""
     out: dict[str, float] = {}
     lines = output.splitlines()
     for n, line in enumerate(lines):
@@ -37,7 +37,9 @@ def rows(output: str) -> dict[str, float]:
             continue
         if n + 1 < len(lines) and set(lines[n + 1].strip()) <= {"|", "-", ":", " "} and lines[n + 1].strip():
             continue  # a header: the separator row follows it
-        found = NUMBER.search(cells[-1].replace(",", ""))
+        if not -len(cells) <= column < len(cells):
+            continue
+        found = NUMBER.search(cells[column].replace(",", ""))
         if found:
             out[cells[0]] = float(found.group())
     return out
@@ -56,6 +58,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, help="the commit to compare with (any git revision)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--column", type=int, default=-1,
+                        help="the table column holding the figure (0 is the label; default: the last; 1 for"
+                             " bench_registry.py, whose last column is the target)")
     parser.add_argument("--pause", type=float, default=10.0,
                         help="seconds to wait (after a sync) between runs: the last run's clean-up of its files"
                              " keeps the disk busy for a while")
@@ -75,7 +80,7 @@ def main() -> None:
                 for side, where in (("base", tree), ("this", HERE)):
                     os.sync()
                     time.sleep(args.pause)
-                    for label, value in rows(run(where, script)).items():
+                    for label, value in rows(run(where, script), args.column).items():
                         got[side].setdefault(label, []).append(value)
                 print(f"  round {n + 1}/{args.rounds}", file=sys.stderr)
         finally:
