@@ -305,6 +305,9 @@ HAND_CHANGES = {
     "a manifest edited in place": (lambda m: _edit_in_place_keeping_mtime(m / "versions/2.yaml"), "versions/2.yaml"),
     "a manifest turned into a folder": (lambda m: ((m / "model.yaml").unlink(), (m / "model.yaml").mkdir(),
                                                    (m / "model.yaml/x").write_text("x\n")), "model.yaml"),
+    "a manifest turned into a dangling link": (lambda m: ((m / "versions/2.yaml").unlink(),
+                                                          (m / "versions/2.yaml").symlink_to("nowhere.yaml")),
+                                               "versions/2.yaml"),
 }
 
 

@@ -43,7 +43,7 @@ class WorkTree:
     def check_paths(self, commit: str | None, paths: Sequence[str]) -> tuple[list[str], list[str], dict[str, Record]]:
         """(the files under ``paths`` whose work-tree or staged content differs from ``commit``, the folders
         and paths whose index entries were found equal to ``commit``'s, for the note, and the stat records
-        of the work-tree files read and found equal, for the note too: see :func:`_settled_record`).
+        of the work-tree files read and found equal, for the note too: see :func:`_file_in_line`).
 
         Compares blob ids of the work-tree files and of the index entries with the
         commit's tree, so the cost depends on the size of ``paths``, not of the repository.
@@ -87,12 +87,14 @@ class WorkTree:
                 full = present.get(rel)
                 if want is None or full is None or staged.get(rel) != want:
                     dirty.append(rel)  # deleted, added, or changed in the index
-                elif not _as_recorded(known.get(rel), full, want):
-                    record = _settled_record(full, written_before)  # before the read: a write after it shows
-                    if _blob_of(full) != want:
-                        dirty.append(rel)  # changed in the work tree (a file as gitreg left it is not read)
-                    elif record is not None:
-                        seen[rel] = (*record, want)
+                    continue
+                try:
+                    st = os.stat(full)  # before the read: a write after it shows in the file's stat
+                    in_line = _file_in_line(rel, full, st, want, known, written_before, seen)
+                except OSError:  # gone meanwhile, or a link to nowhere
+                    in_line = False
+                if not in_line:
+                    dirty.append(rel)  # changed in the work tree (a file as gitreg left it is not read)
             if covered or len(dirty) > before:
                 continue
             scope = scopes[path]
@@ -406,7 +408,10 @@ def _parse_stats(text: str) -> tuple[dict[str, Record], dict[str, str]]:
 def _file_in_line(rel: str, full: str, st: os.stat_result, oid: str, known: Mapping[str, Record],
                   written_before: int | None, seen: dict[str, Record]) -> bool:
     """Whether the file ``full`` (with stat ``st``) holds blob ``oid``: by its recorded stat, else read (and
-    its stat put in ``seen`` if it changed before ``written_before``: see :func:`_settled_record`)."""
+    its stat put in ``seen`` if it changed before ``written_before``, a file time the file system gave earlier:
+    any later write gives the file a later ctime, so the stat vouches for the content read now.  A file that
+    changed within the clock's current tick could be written again within that tick, its size unchanged, and
+    keep its stat: git's "racily clean" entries, whose content is read again next time)."""
     stamp = stat_stamp(st)
     if known.get(rel) == (*stamp, oid):
         return True
@@ -415,33 +420,6 @@ def _file_in_line(rel: str, full: str, st: os.stat_result, oid: str, known: Mapp
     if written_before is not None and st.st_ctime_ns < written_before:
         seen[rel] = (*stamp, oid)
     return True
-
-
-def _settled_record(path: str, reference_ns: int | None) -> Stamp | None:
-    """The stat of the file at ``path`` if it last changed before ``reference_ns`` (a file time the
-    file system gave earlier), so that it vouches for the content read next: any later write gives the file
-    a later ctime. (A file that changed within the clock's current tick could be written again within that
-    tick, its size unchanged, and keep its stat: git's "racily clean" entries. Their content is read again.)"""
-    if reference_ns is None:
-        return None
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    if st.st_ctime_ns >= reference_ns:
-        return None
-    return stat_stamp(st)
-
-
-def _as_recorded(record: object, path: str, oid: str) -> bool:
-    """Whether the file at ``path`` has the stat recorded with ``oid`` (a :data:`Record`)."""
-    if not isinstance(record, tuple) or record[-1:] != (oid,):
-        return False
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    return record == (*stat_stamp(st), oid)
 
 
 def _blob_of(path: str) -> str:
