@@ -28,8 +28,7 @@ class TreeEntry:
     @classmethod
     def made(cls, mode: str, name: str, oid: str) -> "TreeEntry":
         """A new entry with its bytes: a tree kept in memory and rewritten by later writes copies them."""
-        entry = cls(mode, name, oid)
-        return cls(mode, name, oid, _entry_bytes(entry))
+        return cls(mode, name, oid, _entry_bytes(mode, name, oid))
 
 
 def blob_id(data: bytes) -> str:
@@ -59,11 +58,12 @@ def tree_order(e: TreeEntry) -> bytes:
 
 def format_tree(entries: Sequence[TreeEntry], ordered: bool = False) -> bytes:
     """A tree object's bytes (``ordered``: the entries are in git's order already)."""
-    return b"".join(e.raw or _entry_bytes(e) for e in (entries if ordered else sorted(entries, key=tree_order)))
+    return b"".join(e.raw or _entry_bytes(e.mode, e.name, e.oid)
+                    for e in (entries if ordered else sorted(entries, key=tree_order)))
 
 
-def _entry_bytes(e: TreeEntry) -> bytes:
-    return e.mode.encode() + b" " + e.name.encode("utf-8", "surrogateescape") + b"\0" + bytes.fromhex(e.oid)
+def _entry_bytes(mode: str, name: str, oid: str) -> bytes:
+    return mode.encode() + b" " + name.encode("utf-8", "surrogateescape") + b"\0" + bytes.fromhex(oid)
 
 
 def encode_object(otype: str, data: bytes) -> tuple[str, bytes]:

@@ -75,8 +75,7 @@ class ObjectReader:
                 return False
         if answer[1] != "tree":
             return False
-        parts = path.split("/") if path else []
-        for part in parts:
+        for part in path.split("/") if path else ():
             if answer[1] != "tree":
                 absent.add(request)  # a path through a file
                 return True
