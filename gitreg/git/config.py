@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import GitError
 
@@ -23,26 +23,33 @@ _SHARED: dict[tuple[object, ...], object] = {}
 _CONFIG_FILES: dict[tuple[object, ...], tuple[str, ...]] = {}  # (common dir, environment) -> git's config files
 
 
+def _remembered(repo: GitRepo, name: tuple[object, ...], ask: Callable[[], object]) -> object:
+    """``ask()``'s answer about git's configuration, remembered (for every GitRepo of this process) while
+    the config files and the environment variables that decide it stay the same."""
+    key = (*name, *_config_stamp(repo.common_dir))
+    if key not in _SHARED:
+        _SHARED[key] = ask()
+    return _SHARED[key]
+
+
 def config_bool(repo: GitRepo, key: str) -> bool:
-    """A boolean of git's configuration, remembered (for every GitRepo of this process) while the
-    config files and the environment variables that decide it stay the same."""
-    cache_key = ("bool", key, *_config_stamp(repo.common_dir))
-    value = _SHARED.get(cache_key)
-    if value is None:
+    """A boolean of git's configuration (remembered, see _remembered)."""
+    def ask() -> bool:
         res = repo.run("config", "--type=bool", "--get", key, check=False)
-        value = _SHARED[cache_key] = res.returncode == 0 and res.stdout.decode().strip() == "true"
-    return bool(value)
+        return res.returncode == 0 and res.stdout.decode().strip() == "true"
+
+    return bool(_remembered(repo, ("bool", key), ask))
 
 
 def gc_threshold(repo: GitRepo) -> int:
-    """git's gc.auto (0 disables automatic housekeeping), read once."""
-    key = ("gc.auto", *_config_stamp(repo.common_dir))
-    if key not in _SHARED:
+    """git's gc.auto (0 disables automatic housekeeping; remembered, see _remembered)."""
+    def ask() -> int:
         res = repo.run("config", "--get", "gc.auto", check=False)
         text = res.stdout.decode().strip() if res.returncode == 0 else ""
         value = int(text) if text.lstrip("-").isdigit() else GC_LOOSE_OBJECTS
-        _SHARED[key] = value if value > 0 else 1 << 62
-    return int(_SHARED[key])  # type: ignore[call-overload]
+        return value if value > 0 else 1 << 62
+
+    return int(_remembered(repo, ("gc.auto",), ask))  # type: ignore[call-overload]
 
 
 # Settings that change how git writes its index, and the values that leave it plain (anything else,
@@ -53,19 +60,16 @@ _PLAIN_INDEX = {"core.filemode": {"true"}, "core.splitindex": {"false"}, "core.u
 
 def plain_index(repo: GitRepo) -> bool:
     """Whether git's configuration leaves the index plain (version as it is, not split, not shared by a
-    group, modes from the files): then gitreg may edit it in-process.  Remembered as config_bool is."""
-    key = ("plain index", *_config_stamp(repo.common_dir))
-    value = _SHARED.get(key)
-    if value is None:
+    group, modes from the files): then gitreg may edit it in-process (remembered, see _remembered)."""
+    def ask() -> bool:
         pattern = r"^(core\.(filemode|splitindex|untrackedcache|fsmonitor|sharedrepository)|index\..*|feature\.manyfiles)$"
         res = repo.run("config", "--get-regexp", pattern, check=False)
-        value = res.returncode in (0, 1)
-        for line in res.stdout.decode("utf-8", "replace").splitlines():
-            name, _sp, setting = line.partition(" ")
-            if setting.strip().lower() not in _PLAIN_INDEX.get(name, set()):
-                value = False
-        _SHARED[key] = value
-    return bool(value)
+        lines = res.stdout.decode("utf-8", "replace").splitlines()
+        return res.returncode in (0, 1) and all(
+            setting.strip().lower() in _PLAIN_INDEX.get(name, set())
+            for name, _sp, setting in (line.partition(" ") for line in lines))
+
+    return bool(_remembered(repo, ("plain index",), ask))
 
 
 def ident(repo: GitRepo, role: str) -> str:
@@ -73,11 +77,8 @@ def ident(repo: GitRepo, role: str) -> str:
     config files that decide it stay the same), and when, now (or ``GIT_<role>_DATE`` through git)."""
     if os.environ.get(f"GIT_{role}_DATE"):
         return _git_var(repo, role)
-    key = ("ident", role, *(os.environ.get(v) for v in (f"GIT_{role}_NAME", f"GIT_{role}_EMAIL", "EMAIL")),
-           *_config_stamp(repo.common_dir))
-    who = _SHARED.get(key)
-    if who is None:
-        who = _SHARED[key] = _git_var(repo, role).rsplit(" ", 2)[0]
+    name = ("ident", role, *(os.environ.get(v) for v in (f"GIT_{role}_NAME", f"GIT_{role}_EMAIL", "EMAIL")))
+    who = _remembered(repo, name, lambda: _git_var(repo, role).rsplit(" ", 2)[0])
     now = time.time()
     offset = time.localtime(now).tm_gmtoff // 60
     sign = "+" if offset >= 0 else "-"
