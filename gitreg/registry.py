@@ -14,7 +14,7 @@ import logging
 import os
 import random
 import time
-from contextlib import AbstractContextManager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -298,8 +298,7 @@ class Registry:
         whose writer holds no sync lock any more is one that died: the next writer finishes it.
         """
         repo = self.repo
-        turn: AbstractContextManager[bool] | None = None  # the sync lock, while this write holds it
-        try:
+        with ExitStack() as synced:  # the sync lock, once taken: let go before a retry, else at the very end
             with repo.write_lock():
                 self._finish_locked()
                 branch = self._branch()
@@ -321,9 +320,7 @@ class Registry:
                     written = repo.blob_ids(change.files)
                     commit = repo.commit_tree(tree, [base] if base else [], change.message)
                     # The work tree and index are the last write's until its sync ends: wait for it.
-                    lock = repo.sync_lock()
-                    lock.__enter__()
-                    turn = lock  # entered: released below, or by ``finally`` on any way out
+                    synced.enter_context(repo.sync_lock())
                     if journal.pending(repo):
                         self._recover()  # its writer died after its journal was written
                     unchecked = [p for p in touched if p not in checked]
@@ -339,8 +336,7 @@ class Registry:
                     created = self._land(branch, local, base, commit, change, touched, subject)
                     if created is not None:
                         break
-                    turn.__exit__(None, None, None)
-                    turn = None
+                    synced.close()
                     self._contended_until = time.monotonic() + CONTENDED_SECONDS
                     time.sleep(self._backoff(attempt))
                 else:
@@ -350,9 +346,6 @@ class Registry:
                 snap.seed_successor(commit, change.files)
             # The next writer builds its change now, and waits for the sync lock to check and land it.
             self._sync(branch, local, base, commit, touched, verified, written)
-        finally:
-            if turn is not None:
-                turn.__exit__(None, None, None)
         repo.maybe_gc()
         return Committed(commit, change.result, created)
 
