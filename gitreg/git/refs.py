@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from ..errors import GitError
+from ..stamps import stat_stamp
 from .objects import ZERO_OID
 from .walk import files_under
 from .process import CAS_MARKERS, LOCK_HELD, git_env, lock_held_error
@@ -55,7 +56,7 @@ class PackedRefs:
             st = os.stat(self.path)
         except OSError:
             return b""
-        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        stamp = stat_stamp(st)
         if self._read is None or self._read[0] != stamp:
             try:
                 self._read = (stamp, self.path.read_bytes())
