@@ -7,14 +7,17 @@
 - :mod:`.reader`: reading objects through one long-lived ``git cat-file --batch``;
 - :mod:`.refs`: refs read from their files, listed, and moved in ``git update-ref --stdin`` transactions;
 - :mod:`.config`: git's configuration and identity, remembered while what decides them stays the same;
-- :mod:`.lock`: the write lock that makes gitreg's writers of one clone take turns;
+- :mod:`.lock`: the write and sync locks that make gitreg's writers of one clone take turns;
 - :mod:`.trees`: trees edited (paths written or removed) and compared in-process;
 - :mod:`.worktree`: the work tree and index of the paths a write touched;
+- :mod:`.index`: git's index file edited in-process when it is small and plain (else ``git update-index``);
+- :mod:`.walk`: the files under a folder;
 - :mod:`.repo`: :class:`GitRepo`, the handle callers hold: discovery, objects, commits, tags,
   housekeeping, delegating to the modules above.
 
-GitPython is not used: every call it would make goes through git's own plumbing here,
-which is what keeps start-up and writes fast.
+GitPython is not used: every call it would make goes through git's own plumbing here (or, for
+the objects, refs' files and a small index, git's own formats written in-process), which is what
+keeps start-up and writes fast.
 """
 
 from __future__ import annotations
