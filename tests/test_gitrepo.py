@@ -107,10 +107,7 @@ def test_trees_rewritten_in_place_keep_git_s_order(tmp_path):
         tree = repo.update_paths(tree, change)
         assert git(repo_dir, "fsck", "--strict", "--no-dangling", "--no-progress") == ""
         listing = git(repo_dir, "ls-tree", "-r", "--name-only", tree).splitlines()
-        import subprocess
-
-        rebuilt = subprocess.run(["git", "mktree"], cwd=repo_dir, input=git(repo_dir, "ls-tree", tree) + "\n",
-                                 capture_output=True, text=True, check=True).stdout.strip()
+        rebuilt = _git_in(repo_dir, "mktree", input=git(repo_dir, "ls-tree", tree) + "\n")
         assert rebuilt == tree, (change, listing)  # git's own mktree (which sorts) writes the same tree
 
 
