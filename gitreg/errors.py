@@ -263,6 +263,38 @@ class UnreadableModelsError(GitregError):
         self.problems = problems
 
 
+class FormatTooNewError(GitregError):
+    """The registry was written by a newer gitreg, in a format this one cannot read safely."""
+
+    exit_code = 20
+
+    def __init__(self, path: str, found: int, known: int) -> None:
+        super().__init__(f"{path}: registry format {found} is newer than this gitreg reads (up to {known});"
+                         " upgrade gitreg: `pip install -U gitreg-registry`")
+        self.path = path
+        self.found = found
+        self.known = known
+
+
+class AmbiguousStageError(GitregError):
+    """More than one version claims an exclusive stage (a merge of two promotions, or a hand edit): reads of
+    that stage name the claimants and the one command that repairs it; other reads go on working."""
+
+    exit_code = 6
+
+    def __init__(self, model: str, stage: str, claimants: "tuple[int, ...]", detail: str) -> None:
+        numbers = " and ".join(str(n) for n in claimants)
+        repair = f"gitreg model version update {model} <{'|'.join(str(n) for n in claimants)}> --stage {stage} --force"
+        api = f"Client().update_model_version({model!r}, <version>, stage={stage!r}, force=True)"
+        text = (f"model {model!r}: exclusive stage {stage!r} is claimed by versions {numbers} ({detail}); choose the one that"
+                " holds it and repair with {}, which archives the others in one commit")
+        super().__init__(text.format(api), cli_message=text.format(f"`{repair}`"))
+        self.model = model
+        self.stage = stage
+        self.claimants = claimants
+        self.repair = repair
+
+
 class FieldNotFoundError(NotFoundError):
     """``--field PATH`` names no value of the object shown."""
 

@@ -8,15 +8,19 @@ from .errors import InvalidNameError
 
 MAX_LENGTH = 100
 _ALLOWED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# Device names Windows reserves in every folder, with or without an extension (``aux.txt``): Git for
+# Windows refuses to check such a path out, so a registry holding one would not clone there.
+_WINDOWS_DEVICE = re.compile(r"(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?", re.IGNORECASE)
 
 
 def validate_name(kind: str, value: object) -> str:
     """Return ``value`` if it is a valid ``kind`` name, else raise InvalidNameError.
 
     Allowed: letters, digits, ``.``, ``_`` and ``-``, starting with a letter or
-    digit, at most 100 characters, no ``..``, not ending in ``.`` or ``.lock``.
-    That keeps a name one path segment on every file system and legal in a
-    git ref name (see git-check-ref-format).
+    digit, at most 100 characters, no ``..``, not ending in ``.`` or ``.lock``,
+    not a Windows device name (``con``, ``nul``, ``com1``, ``aux.txt``, ...).
+    That keeps a name one path segment on every file system git checks out
+    on and legal in a git ref name (see git-check-ref-format).
     """
     if not isinstance(value, str):
         raise InvalidNameError(kind, value, "must be a string")
@@ -36,6 +40,9 @@ def validate_name(kind: str, value: object) -> str:
         raise InvalidNameError(kind, value, "must not contain '..'")
     if value.endswith(".") or value.lower().endswith(".lock"):
         raise InvalidNameError(kind, value, "must not end in '.' or '.lock'")
+    if _WINDOWS_DEVICE.fullmatch(value):
+        raise InvalidNameError(kind, value, f"{value.split('.')[0]!r} is a device name on Windows, where git"
+                                            " cannot check such a path out")
     return value
 
 

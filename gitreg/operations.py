@@ -11,12 +11,13 @@ from typing import Any, Iterable, Mapping
 
 from .errors import AlreadyExistsError, ArtifactNotFoundError, InvalidNameError, InvalidValueError, StageConflictError
 from .manifests import (
-    CARD_FIELDS, ArtifactLink, ModelManifest, VersionManifest, check_json_value, dump, merge_metadata, now,
+    CARD_FIELDS, ArtifactLink, ModelManifest, StageHolders, VersionManifest, check_json_value, dump, merge_metadata,
+    now,
 )
 from .names import validate_name
 from .registry import Change
 from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, parse_stage, resembled_stage_word
-from .state import ModelState, Snapshot, model_file, model_path, version_file
+from .state import ModelState, Snapshot, model_file, model_path, stages_file, version_file
 from .tagnames import (
     StageTagMessage, format_stage_message, format_stage_tag, format_version_message, format_version_tag,
     numbers_in,
@@ -31,6 +32,32 @@ def model_bytes(model: ModelManifest) -> bytes:
 
 def version_bytes(version: VersionManifest) -> bytes:
     return dump("version", version, version_file(version.model, version.number))
+
+
+def stages_bytes(state: ModelState, moved: Mapping[int, str | None]) -> dict[str, bytes | None]:
+    """The model's stages.yaml after the versions in ``moved`` go to their new stage (None: deleted), if that
+    changes it: every exclusive stage they leave or enter is held by the one version whose manifest then says
+    so (or nobody); the others keep their holder, and aliases of a deleted version go."""
+    after = {v.number: v.stage for v in state.versions}
+    touched: set[str] = set()
+    for number, stage in moved.items():
+        touched.update(s for s in (after.get(number), stage) if s in EXCLUSIVE_STAGES)
+        if stage is None:
+            after.pop(number, None)
+        else:
+            after[number] = stage
+    holders = state.stages if state.stages is not None else StageHolders(**{
+        s: held[0].number if len(held := state.in_stage(s)) == 1 else None for s in EXCLUSIVE_STAGES})
+    for stage in sorted(touched):
+        claim = [n for n, s in after.items() if s == stage]
+        holders = holders.with_holder(stage, claim[0] if len(claim) == 1 else None)
+    for alias, number in list(holders.aliases.items()):
+        if number in moved and moved[number] is None:
+            holders = holders.with_holder(alias, None)
+    if holders == state.stages or (state.stages is None and not touched):
+        return {}
+    path = stages_file(state.name)
+    return {path: dump("stages", holders, path)}
 
 
 def _tags(values: Iterable[str] | None, kind: str = "tag") -> tuple[str, ...]:
@@ -224,11 +251,14 @@ def _stage_change(snap: Snapshot, state: ModelState, target: VersionManifest, st
     demoted: list[VersionManifest] = []
     if stage in EXCLUSIVE_STAGES:
         demoted = [v for v in state.in_stage(stage) if v.number != target.number]
-        if demoted and not force:
-            raise StageConflictError(model, stage, demoted[0].number, target.number)
+        named = state.stages.holder(stage) if state.stages is not None else None
+        others = sorted({v.number for v in demoted} | ({named} if named not in (None, target.number) else set()))
+        if others and not force:
+            raise StageConflictError(model, stage, others[0], target.number)
     files: dict[str, bytes | None] = {}
     for version in demoted:
         files[version_file(model, version.number)] = version_bytes(replace(version, stage="archived"))
+    files.update(stages_bytes(state, {target.number: stage, **{v.number: "archived" for v in demoted}}))
     folder = f"refs/tags/{snap.config.tag_prefix}/{model}/{stage}/"
     seen = numbers_in(folder, snap.repo.ref_names(folder))
     seq = max([state.model.counters.stage_count(stage), *seen]) + 1
@@ -246,8 +276,10 @@ def delete_version(snap: Snapshot, model: str, spec: object, reason: str = "") -
     state = snap.require(model)
     target = state.resolve(spec)
     body = reason_line(reason)
-    return Change(message=f"{model} v{target.number}: delete version{body}",
-                  files={version_file(model, target.number): None}, paths=[model_path(model)], result=target)
+    files: dict[str, bytes | None] = {version_file(model, target.number): None}
+    files.update(stages_bytes(state, {target.number: None}))
+    return Change(message=f"{model} v{target.number}: delete version{body}", files=files,
+                  paths=[model_path(model)], result=target)
 
 
 def log_metadata(snap: Snapshot, model: str, spec: object, metadata: Mapping[str, Any],

@@ -14,49 +14,72 @@ import os
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from .errors import (
-    InvalidValueError, ManifestError, ModelNotFoundError, NotARegistryError, VersionNotFoundError,
+    AmbiguousStageError, InvalidValueError, ManifestError, ModelNotFoundError, NotARegistryError,
+    VersionNotFoundError,
 )
 from .git import GitRepo
+from .layout import (
+    MCP, MODELS_PATH, REGISTRY_PATH, STAGES_FILE, model_file, model_path, stages_file, version_file,
+    version_file_number, version_number,
+)
 from .names import is_valid_name
 from .manifests import (
-    ModelManifest, RegistryConfig, VersionManifest, load_registry, parse_dumped, parse_yaml, schema_problems,
+    ModelManifest, RegistryConfig, StageHolders, VersionManifest, load_registry, parse_dumped, parse_yaml,
+    schema_problems,
 )
 from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, ModelStages
 
-MCP = ".mcp"
-REGISTRY_PATH = f"{MCP}/registry.yaml"
-MODELS_PATH = f"{MCP}/models"
-CACHE_FORMAT = "m3"  # m2: warnings cached with the documents; m3: a model's entry may be a delta on another
+CACHE_FORMAT = "m4"  # m3: a model's entry may be a delta on another; m4: stages.yaml and unreadable versions
 CHAIN_MAX = 16  # a model's cache entry is a delta on its predecessor's at most this many times in a row
 
-
-def model_path(model: str) -> str:
-    return f"{MODELS_PATH}/{model}"
-
-
-def model_file(model: str) -> str:
-    return f"{MODELS_PATH}/{model}/model.yaml"
+__all__ = ["MCP", "MODELS_PATH", "REGISTRY_PATH", "model_file", "model_path", "stages_file", "version_file",
+           "version_number"]
 
 
-def version_file(model: str, number: int) -> str:
-    return f"{MODELS_PATH}/{model}/versions/{number}.yaml"
-
-
-def version_number(path: str) -> int | None:
-    """The number of the version manifest at ``path`` (``.../versions/<n>.yaml``), None for any other file."""
-    stem = path.rsplit("/", 1)[-1].removesuffix(".yaml")
-    return int(stem) if path.endswith(".yaml") and stem.isdigit() else None
+def stage_claims(stages: StageHolders | None, version_stages: dict[int, str],
+                 unreadable: Iterable[int] = ()) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Each exclusive stage (or alias) whose holder is not one clear version: stage -> (the versions that
+    claim it, what disagrees).  ``stages``: the model's stages.yaml (None: there is none, and the version
+    manifests alone say who holds what); ``version_stages``: each readable version's ``stage``;
+    ``unreadable``: versions whose manifest does not read (their claim can be neither made nor refuted)."""
+    out: dict[str, tuple[tuple[int, ...], str]] = {}
+    skip = set(unreadable)
+    for stage in sorted(EXCLUSIVE_STAGES, reverse=True):  # production, staging
+        said = sorted(n for n, s in version_stages.items() if s == stage)
+        if stages is None:
+            if len(said) > 1:
+                out[stage] = (tuple(said), "each version manifest says `stage: " + stage + "`")
+            continue
+        holder = stages.holder(stage)
+        if holder in skip:
+            continue
+        if said != ([holder] if holder is not None else []):
+            named = f"version {holder}" if holder is not None else "no version"
+            manifests = ", ".join(str(n) for n in said) or "none"
+            out[stage] = (tuple(sorted({*said, *([holder] if holder is not None else [])})),
+                          f"stages.yaml names {named}; version manifests in that stage: {manifests}")
+    if stages is not None:
+        for alias, holder in stages.aliases.items():
+            if holder not in version_stages and holder not in skip:
+                out[alias] = ((holder,), f"stages.yaml names version {holder}, which does not exist")
+    return out
 
 
 @dataclass(frozen=True)
 class ModelState:
-    """A model card with all its versions, sorted by number."""
+    """A model card with all its readable versions, sorted by number.
+
+    ``stages``: the model's stages.yaml (None: it has none, and the version manifests alone say who holds
+    each exclusive stage).  ``unreadable``: version number -> (field, problem) saying why its manifest does
+    not read; reads of those versions fail with that reason, reads of every other version work."""
 
     model: ModelManifest
     versions: tuple[VersionManifest, ...]
+    stages: StageHolders | None = None
+    unreadable: Mapping[int, tuple[str, str]] = dataclasses.field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -89,7 +112,36 @@ class ModelState:
         return None
 
     def in_stage(self, stage: str) -> list[VersionManifest]:
+        """The versions whose manifest says ``stage`` (for an exclusive stage, at most one unless the model
+        has a stage conflict: see :meth:`stage_conflicts`)."""
         return [v for v in self.versions if v.stage == stage]
+
+    @cached_property
+    def _conflicts(self) -> dict[str, tuple[tuple[int, ...], str]]:
+        return stage_claims(self.stages, {v.number: v.stage for v in self.versions}, self.unreadable)
+
+    def stage_conflicts(self) -> dict[str, tuple[tuple[int, ...], str]]:
+        """Exclusive stage -> (the versions claiming it, what disagrees), for each stage not held clearly."""
+        return dict(self._conflicts)
+
+    def holder(self, stage: str) -> int | None:
+        """The number of the version holding the exclusive stage ``stage`` (None: nobody); raises
+        AmbiguousStageError when more than one version claims it, ManifestError when its manifest
+        does not read."""
+        conflict = self._conflicts.get(stage)
+        if conflict is not None:
+            raise AmbiguousStageError(self.name, stage, *conflict)
+        if self.stages is not None:
+            number = self.stages.holder(stage)
+        else:
+            held = self.in_stage(stage)
+            number = held[0].number if held else None
+        if number is not None and number in self.unreadable:
+            raise self._unreadable_error(number)
+        return number
+
+    def _unreadable_error(self, number: int) -> ManifestError:
+        return ManifestError(version_file(self.name, number), *self.unreadable[number])
 
     def resolve(self, spec: object) -> VersionManifest:
         """Find the version ``spec`` means: number, digit string, latest, stage or name."""
@@ -97,17 +149,27 @@ class ModelState:
         name = self.name
         if kind == "latest":
             found = self.latest()
+            top = max(self.unreadable, default=0)
+            if top > (found.number if found is not None else 0):
+                raise self._unreadable_error(top)
             if found is None:
                 raise VersionNotFoundError(name, "latest", "the model has no versions yet")
             return found
         if kind == "number":
             found = self.by_number(value)
             if found is None:
+                if value in self.unreadable:
+                    raise self._unreadable_error(value)
                 top = self.model.counters.versions
                 hint = "it was deleted" if 0 < value <= top else f"the highest number is {top}"
                 raise VersionNotFoundError(name, value, hint)
             return found
         if kind == "stage":
+            if value in EXCLUSIVE_STAGES:
+                number = self.holder(value)
+                if number is None:
+                    raise VersionNotFoundError(name, value, f"no version is in stage {value!r}")
+                return self.by_number(number)  # type: ignore[return-value]
             holders = self.in_stage(value)
             if not holders:
                 raise VersionNotFoundError(name, value, f"no version is in stage {value!r}")
@@ -119,7 +181,9 @@ class ModelState:
             return holders[0]
         found = self.by_name(value)
         if found is None:
-            raise VersionNotFoundError(name, value, "no version has that name")
+            more = f"; versions {', '.join(map(str, sorted(self.unreadable)))} do not read (`gitreg check`)" \
+                if self.unreadable else ""
+            raise VersionNotFoundError(name, value, "no version has that name" + more)
         return found
 
 
@@ -249,16 +313,14 @@ class Snapshot:
             self._docs[name] = _LOADED[tree[0]].docs
             return state
         problems: list[Problem] = []
-        cached, _docs, _count = validated_model(self.repo, name, tree[0], problems)
+        cached, _versions, fatal = validated_model(self.repo, name, tree[0], problems)
         if cached is None:
-            errors = [p for p in problems if p.severity == "error"]
+            errors = fatal or [p for p in problems if p.severity == "error"]
             first = errors[0]
             more = f" (and {len(errors) - 1} more problem(s); run `gitreg check`)" if len(errors) > 1 else ""
             raise ManifestError(first.path, first.field, first.message + more)
         self._docs[name] = cached
-        model = ModelManifest.from_dict(cached["model"])
-        versions = tuple(VersionManifest.from_dict(v) for v in cached["versions"])
-        return _remember(tree[0], cached, ModelState(model, versions), int(cached.get("depth") or 0))
+        return _remember(tree[0], cached, state_of(cached), int(cached.get("depth") or 0))
 
     def seed_successor(self, commit: str, files: dict[str, bytes | None]) -> None:
         """Cache the models of ``commit``, made from this snapshot by writing ``files``.
@@ -284,13 +346,19 @@ class Snapshot:
             # warnings of the files this change left alone still hold; rewritten files are checked again
             warnings = [w for w in (old.get("warnings") or []) if w["path"] not in model_files] if old else []
             rewritten: dict[int, dict[str, Any] | None] = {}
+            stages_doc = old.get("stages") if old else None
+            unreadable = dict(old.get("unreadable") or {}) if old else {}
             for path, data in model_files.items():
                 if path == model_file(name):
                     model_doc = parse_dumped(data, path) if data is not None else None
                     continue
+                if path == stages_file(name):
+                    stages_doc = parse_dumped(data, path) if data is not None else None
+                    continue
                 number = version_number(path)
                 if number is None:
                     continue
+                unreadable.pop(str(number), None)
                 if data is None:
                     versions.pop(number, None)
                     rewritten[number] = None
@@ -300,19 +368,36 @@ class Snapshot:
                     check_version_doc(versions[number], name, number, path, found)
                     warnings += [dataclasses.asdict(w) for w in found]
             if model_doc is not None:
-                docs = {"model": model_doc, "versions": [versions[n] for n in sorted(versions)], "warnings": warnings}
+                docs = {"model": model_doc, "versions": [versions[n] for n in sorted(versions)], "warnings": warnings,
+                        "stages": stages_doc, "unreadable": unreadable}
                 base = self._trees.get(name) if before is not None else None
+                stages_changed = stages_file(name) in model_files
                 depth = _store_model_docs(self.repo, tree, docs, base, model_doc if model_file(name) in model_files
-                                          else None, rewritten)
+                                          else None, rewritten, stages_changed)
                 # for this one: the successor built from this snapshot's objects, only rewritten files parsed anew
                 kept = {v.number: v for v in before.versions} if before is not None else {}
                 model = before.model if before is not None and model_file(name) not in model_files \
                     else ModelManifest.from_dict(model_doc)
                 successor = ModelState(model, tuple(
                     kept[n] if n in kept and n not in rewritten else VersionManifest.from_dict(versions[n])
-                    for n in sorted(versions)))
+                    for n in sorted(versions)), _holders(docs), _unreadable(docs))
                 _carry_artifact_versions(before, successor, rewritten)
                 _remember(tree, docs, successor, depth)
+
+
+def _holders(docs: Mapping[str, Any]) -> StageHolders | None:
+    found = docs.get("stages")
+    return StageHolders.from_dict(found) if found is not None else None
+
+
+def _unreadable(docs: Mapping[str, Any]) -> dict[int, tuple[str, str]]:
+    return {int(n): (why[0], why[1]) for n, why in (docs.get("unreadable") or {}).items()}
+
+
+def state_of(docs: Mapping[str, Any]) -> ModelState:
+    """The model a folder's validated documents describe."""
+    return ModelState(ModelManifest.from_dict(docs["model"]),
+                      tuple(VersionManifest.from_dict(v) for v in docs["versions"]), _holders(docs), _unreadable(docs))
 
 
 def _carry_artifact_versions(before: ModelState | None, after: ModelState, rewritten: dict[int, Any]) -> None:
@@ -363,14 +448,16 @@ def _remember(tree: str, docs: dict[str, Any], state: ModelState, depth: int = 0
     return state
 
 
-def _version_blobs(repo: GitRepo, tree_entries: list[Any]) -> tuple[str, dict[int, str]] | None:
-    """(model.yaml's blob id, version number -> blob id) of a model folder laid out as gitreg writes it;
-    None for anything else (a missing card, an unexpected file: the full read reports it)."""
-    card = None
+def _version_blobs(repo: GitRepo, tree_entries: list[Any]) -> tuple[str, str | None, dict[int, str]] | None:
+    """(model.yaml's blob id, stages.yaml's or None, version number -> blob id) of a model folder laid out as
+    gitreg writes it; None for anything else (a missing card, an unexpected file: the full read reports it)."""
+    card = stages = None
     versions: list[Any] = []
     for entry in tree_entries:
-        if entry.name == "model.yaml" and not entry.is_tree:
+        if entry.name == "model.yaml" and entry.mode == "100644":
             card = entry.oid
+        elif entry.name == STAGES_FILE and entry.mode == "100644":
+            stages = entry.oid
         elif entry.name == "versions" and entry.is_tree:
             folder = repo.read_tree(entry.oid)
             if folder is None:
@@ -382,11 +469,11 @@ def _version_blobs(repo: GitRepo, tree_entries: list[Any]) -> tuple[str, dict[in
         return None
     out: dict[int, str] = {}
     for entry in versions:
-        stem = entry.name[:-5] if entry.name.endswith(".yaml") else ""
-        if entry.is_tree or not stem.isdigit() or stem.startswith("0"):
+        number = version_file_number(entry.name)
+        if number is None or entry.mode != "100644":
             return None
-        out[int(stem)] = entry.oid
-    return card, out
+        out[number] = entry.oid
+    return card, stages, out
 
 
 def _cached_successor(repo: GitRepo, name: str, tree: str) -> ModelState | None:
@@ -433,7 +520,8 @@ def _cached_successor(repo: GitRepo, name: str, tree: str) -> ModelState | None:
             built.append(kept[doc["number"]] if same else VersionManifest.from_dict(doc))
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
-    return _remember(tree, docs, ModelState(model, tuple(built)), int(chain[0].get("depth") or 0))
+    return _remember(tree, docs, ModelState(model, tuple(built), _holders(docs), _unreadable(docs)),
+                     int(chain[0].get("depth") or 0))
 
 
 def _successor_of_known(repo: GitRepo, name: str, tree: str, entries: list[Any]) -> ModelState | None:
@@ -442,7 +530,7 @@ def _successor_of_known(repo: GitRepo, name: str, tree: str, entries: list[Any])
     None when there is no such state, or anything about the change needs the full read to report it."""
     previous = _LATEST.get(name)
     known = _LOADED.get(previous) if previous is not None else None
-    if known is None or known.state.name != name:
+    if known is None or known.state.name != name or known.state.unreadable:
         return None
     old_tree = repo.read_tree(previous)  # type: ignore[arg-type]
     if old_tree is None:
@@ -450,17 +538,24 @@ def _successor_of_known(repo: GitRepo, name: str, tree: str, entries: list[Any])
     old, new = _version_blobs(repo, old_tree[1]), _version_blobs(repo, entries)
     if old is None or new is None:
         return None
-    changed = [n for n, oid in new[1].items() if old[1].get(n) != oid]
-    dropped = [n for n in old[1] if n not in new[1]]
-    if len(changed) + len(dropped) > max(8, len(new[1]) // 2):
+    changed = [n for n, oid in new[2].items() if old[2].get(n) != oid]
+    dropped = [n for n in old[2] if n not in new[2]]
+    if len(changed) + len(dropped) > max(8, len(new[2]) // 2):
         return None  # most of it changed: the cache (or one full read) does it in fewer exchanges
-    wanted = ([new[0]] if new[0] != old[0] else []) + [new[1][n] for n in changed]
+    stages_changed = new[1] != old[1]
+    wanted = ([new[0]] if new[0] != old[0] else []) + ([new[1]] if stages_changed and new[1] else []) \
+        + [new[2][n] for n in changed]
     blobs = dict(zip(wanted, repo.read_blobs(wanted)))
     problems: list[Problem] = []
     model_doc = known.docs["model"]
     if new[0] != old[0]:
         model_doc = load_checked(blobs[new[0]], "model", model_file(name), problems)
         if model_doc is None or model_doc["name"] != name:
+            return None
+    stages_doc = known.docs.get("stages")
+    if stages_changed:
+        stages_doc = load_checked(blobs[new[1]], "stages", stages_file(name), problems) if new[1] else None
+        if new[1] and stages_doc is None:
             return None
     versions = {d["number"]: d for d in known.docs["versions"]}
     paths = {version_file(name, n) for n in [*changed, *dropped]}
@@ -471,7 +566,7 @@ def _successor_of_known(repo: GitRepo, name: str, tree: str, entries: list[Any])
         rewritten[number] = None
     for number in changed:
         path = version_file(name, number)
-        doc = load_checked(blobs[new[1][number]], "version", path, problems)
+        doc = load_checked(blobs[new[2][number]], "version", path, problems)
         if doc is None:
             return None
         try:
@@ -486,22 +581,26 @@ def _successor_of_known(repo: GitRepo, name: str, tree: str, entries: list[Any])
         check_model_invariants(model_doc, docs, name)
     except ManifestError:
         return None
-    full = {"model": model_doc, "versions": docs, "warnings": warnings + [dataclasses.asdict(p) for p in problems]}
-    depth = _store_model_docs(repo, tree, full, previous, model_doc if new[0] != old[0] else None, rewritten)
+    full = {"model": model_doc, "versions": docs, "warnings": warnings + [dataclasses.asdict(p) for p in problems],
+            "stages": stages_doc, "unreadable": {}}
+    depth = _store_model_docs(repo, tree, full, previous, model_doc if new[0] != old[0] else None, rewritten,
+                              stages_changed)
     kept = {v.number: v for v in known.state.versions}
     model = known.state.model if new[0] == old[0] else ModelManifest.from_dict(model_doc)
     return _remember(tree, full, ModelState(model, tuple(
         kept[n] if n in kept and n not in rewritten else VersionManifest.from_dict(versions[n])
-        for n in sorted(versions))), depth)
+        for n in sorted(versions)), _holders(full)), depth)
 
 
 def _store_model_docs(repo: GitRepo, tree: str, docs: dict[str, Any], base: str | None,
-                      model_doc: dict[str, Any] | None, rewritten: dict[int, dict[str, Any] | None]) -> int:
+                      model_doc: dict[str, Any] | None, rewritten: dict[int, dict[str, Any] | None],
+                      stages_changed: bool = False) -> int:
     """Cache a model folder's validated documents for other processes; its depth (see CHAIN_MAX).
 
     When the documents are those of ``base`` (cached, at depth below CHAIN_MAX) with the card
-    (``model_doc``, None: unchanged) and the versions of ``rewritten`` (None: removed) replaced,
-    only that difference is stored, pointing at ``base``; else the whole documents.
+    (``model_doc``, None: unchanged), stages.yaml (if ``stages_changed``) and the versions of
+    ``rewritten`` (None: removed) replaced, only that difference is stored, pointing at ``base``;
+    else the whole documents.
     """
     known = _LOADED.get(base) if base is not None else None
     if known is not None and known.depth < CHAIN_MAX and len(rewritten) < max(8, len(docs["versions"]) // 4) \
@@ -509,7 +608,8 @@ def _store_model_docs(repo: GitRepo, tree: str, docs: dict[str, Any], base: str 
         cache_put(repo, tree, {"base": base, "depth": known.depth + 1, "model": model_doc,
                                "set": [d for d in rewritten.values() if d is not None],
                                "drop": [n for n, d in rewritten.items() if d is None],
-                               "warnings": docs["warnings"]})
+                               "warnings": docs["warnings"], "unreadable": docs["unreadable"],
+                               **({"stages": docs["stages"]} if stages_changed else {})})
         return known.depth + 1
     cache_put(repo, tree, docs)
     return 0
@@ -536,15 +636,18 @@ def _apply_deltas(start: dict[str, Any], deltas: list[dict[str, Any]]) -> dict[s
     """The documents ``start`` (a model's whole documents) becomes with ``deltas`` (newest first) applied:
     model, versions in number order, and the warnings of the newest entry."""
     model_doc = start["model"]
+    stages_doc = start["stages"]
     versions = {d["number"]: d for d in start["versions"]}
     for delta in reversed(deltas):
         model_doc = delta["model"] or model_doc
+        stages_doc = delta["stages"] if "stages" in delta else stages_doc
         for number in delta["drop"]:
             versions.pop(number, None)
         for doc in delta["set"]:
             versions[doc["number"]] = doc
-    return {"model": model_doc, "versions": [versions[n] for n in sorted(versions)],
-            "warnings": (deltas[0] if deltas else start)["warnings"]}
+    newest = deltas[0] if deltas else start
+    return {"model": model_doc, "versions": [versions[n] for n in sorted(versions)], "stages": stages_doc,
+            "warnings": newest["warnings"], "unreadable": newest["unreadable"]}
 
 
 def _cache_file(repo: GitRepo, oid: str) -> str:
@@ -605,65 +708,135 @@ def load_checked(data: bytes | None, kind: str, path: str, problems: list[Proble
     try:
         doc = parse_yaml(data or b"", path)
     except ManifestError as exc:
-        problems.append(Problem(path, "", exc.problem))
+        problems.append(Problem(path, exc.field, exc.problem, code=getattr(exc, "code", None) or "schema"))
         return None
     found = schema_problems(kind, doc)
     problems.extend(Problem(path, f, m) for f, m in found)
     return None if found else doc
 
 
-def read_model_tree(repo: GitRepo, name: str, tree_oid: str,
-                    problems: list[Problem]) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
-    """Parse and validate one model folder: (model doc, valid version docs, manifest count).
+@dataclass
+class ModelRead:
+    """What reading one model folder found: the card, stages.yaml, the versions that read and those that do
+    not.  ``fatal``: the problems that make the whole model unreadable (its card or stages.yaml, or an
+    invariant across its versions); a version whose manifest does not read fails only reads of that version."""
 
-    Every problem found is appended to ``problems``; reads refuse a model with
-    any error, ``gitreg check`` reports them all.
+    model: dict[str, Any] | None = None
+    stages: dict[str, Any] | None = None
+    versions: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    unreadable: dict[int, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    count: int = 0  # version manifests present (readable or not)
+    fatal: list[Problem] = dataclasses.field(default_factory=list)
+
+    @property
+    def readable(self) -> bool:
+        return self.model is not None and not self.fatal
+
+    def docs(self, problems: list[Problem]) -> dict[str, Any]:
+        """The documents cached for the folder (``problems``: what its readable state still warns about)."""
+        return {"model": self.model, "versions": self.versions, "stages": self.stages,
+                "unreadable": {str(n): list(why) for n, why in self.unreadable.items()},
+                "warnings": [dataclasses.asdict(p) for p in problems]}
+
+
+def _one_line(problems: list[Problem]) -> tuple[str, str]:
+    """(field, problem) of the first of ``problems``, saying how many more there are."""
+    first = problems[0]
+    more = f" (and {len(problems) - 1} more problem(s); run `gitreg check`)" if len(problems) > 1 else ""
+    return first.field, first.message + more
+
+
+def read_model_tree(repo: GitRepo, name: str, tree_oid: str, problems: list[Problem]) -> ModelRead:
+    """Parse and validate one model folder (see :class:`ModelRead`).
+
+    Every problem found is appended to ``problems``; ``gitreg check`` reports them all.  Only paths the
+    grammar (:mod:`gitreg.layout`) names are read: any other entry is a problem and is never read.
     """
+    from .layout import grammar_problem
+
     path = f"{MODELS_PATH}/{name}"
+    read = ModelRead()
     repo.prefetch([tree_oid])  # a blob-less clone: the folder's missing files in one fetch
-    children = {e.name: e for e in repo.tree_entries(tree_oid)}
-    card = children.pop("model.yaml", None)
-    model_doc = None
-    if card is None or card.is_tree:
-        problems.append(Problem(model_file(name), "", "missing: every model folder needs a model.yaml"))
-    else:
-        model_doc = load_checked(repo.read_blobs([card.oid])[0], "model", model_file(name), problems)
-        if model_doc and model_doc["name"] != name:
-            problems.append(Problem(model_file(name), "name", f"is {model_doc['name']!r} but the folder is {name!r}"))
-            model_doc = None
-    folder = children.pop("versions", None)
-    for extra in children:
-        problems.append(Problem(f"{path}/{extra}", "", "unexpected file in a model folder (ignored)", "warning",
-                                code="unexpected-file"))
-    entries = []
-    for entry in repo.tree_entries(folder.oid) if folder is not None and folder.is_tree else []:
-        stem = entry.name[:-5] if entry.name.endswith(".yaml") else ""
-        if entry.is_tree or not stem.isdigit() or stem.startswith("0"):
-            problems.append(Problem(f"{path}/versions/{entry.name}", "",
-                                    "unexpected file; version manifests are named <number>.yaml",
-                                    code="unexpected-file"))
+    children: dict[str, Any] = {}
+    for entry in repo.tree_entries(tree_oid):
+        where = f"{path}/{entry.name}"
+        if entry.name == "versions" and entry.is_tree:
+            children[entry.name] = entry
+            continue
+        why = grammar_problem(where, entry.mode) if entry.name in ("model.yaml", STAGES_FILE) \
+            else (_why_entry(where, entry))
+        if why is None:
+            children[entry.name] = entry
         else:
-            entries.append(entry)
-    docs = []
-    for entry, data in zip(entries, repo.read_blobs([e.oid for e in entries])):
+            problems.append(Problem(where, "", f"unexpected file: {why}; gitreg never reads it", code="unexpected-file"))
+    card = children.pop("model.yaml", None)
+    if card is None:
+        read.fatal.append(Problem(model_file(name), "", "missing: every model folder needs a model.yaml"))
+    else:
+        found: list[Problem] = []
+        read.model = load_checked(repo.read_blobs([card.oid])[0], "model", model_file(name), found)
+        if read.model and read.model["name"] != name:
+            found.append(Problem(model_file(name), "name", f"is {read.model['name']!r} but the folder is {name!r}"))
+            read.model = None
+        read.fatal += found
+    stages = children.pop(STAGES_FILE, None)
+    if stages is not None:
+        found = []
+        read.stages = load_checked(repo.read_blobs([stages.oid])[0], "stages", stages_file(name), found)
+        read.fatal += found
+    folder = children.pop("versions", None)
+    entries: list[tuple[int, Any]] = []
+    for entry in repo.tree_entries(folder.oid) if folder is not None else []:
         vpath = f"{path}/versions/{entry.name}"
-        doc = load_checked(data, "version", vpath, problems)
+        why = grammar_problem(vpath, entry.mode) if not entry.is_tree else "a folder; version manifests are files"
+        if why is not None:
+            problems.append(Problem(vpath, "", f"unexpected file: {why}; gitreg never reads it", code="unexpected-file"))
+            continue
+        entries.append((version_file_number(entry.name), entry))  # type: ignore[arg-type]
+    read.count = len(entries)
+    for (number, entry), data in zip(entries, repo.read_blobs([e.oid for _n, e in entries])):
+        vpath = version_file(name, number)
+        found = []
+        doc = load_checked(data, "version", vpath, found)
+        if doc is not None:
+            try:
+                check_version_doc(doc, name, number, vpath, found)
+            except ManifestError as exc:
+                found.append(Problem(exc.path, exc.field, exc.problem, code=getattr(exc, "code", None) or "schema"))
+                doc = None
+        problems.extend(found)
         if doc is None:
-            continue
+            read.unreadable[number] = _one_line([p for p in found if p.severity == "error"])
+        else:
+            read.versions.append(doc)
+    read.versions.sort(key=lambda d: d["number"])
+    if read.model is not None:
         try:
-            check_version_doc(doc, name, int(entry.name[:-5]), vpath, problems)
+            check_model_invariants(read.model, read.versions, name, read.unreadable)
         except ManifestError as exc:
-            problems.append(Problem(exc.path, exc.field, exc.problem))
-            continue
-        docs.append(doc)
-    docs.sort(key=lambda d: d["number"])
-    if model_doc is not None:
-        try:
-            check_model_invariants(model_doc, docs, name)
-        except ManifestError as exc:
-            code = "stage-conflict" if exc.field == "stage" else "schema"
-            problems.append(Problem(exc.path, exc.field, exc.problem, code=code))
-    return model_doc, docs, len(entries)
+            read.fatal.append(Problem(exc.path, exc.field, exc.problem))
+    problems.extend(read.fatal)
+    return read
+
+
+def stage_problems(name: str, read: ModelRead) -> list[Problem]:
+    """A readable model folder's stage conflicts, as ``stage-conflict`` errors (reads of those stages fail,
+    naming the claimants and the repair; every other read works)."""
+    holders = StageHolders.from_dict(read.stages) if read.stages is not None else None
+    claims = stage_claims(holders, {d["number"]: d["stage"] for d in read.versions}, read.unreadable)
+    out = []
+    for stage, (claimants, detail) in sorted(claims.items()):
+        error = AmbiguousStageError(name, stage, claimants, detail)
+        out.append(Problem(stages_file(name) if read.stages is not None else version_file(name, claimants[-1]),
+                           stage if read.stages is not None else "stage", error.cli_message or error.message,
+                           code="stage-conflict"))
+    return out
+
+
+def _why_entry(path: str, entry: Any) -> str:
+    from .layout import grammar_problem
+
+    return grammar_problem(path, entry.mode) or "no place in a model folder (model.yaml, stages.yaml, versions/)"
 
 
 def prefetch_model_trees(repo: GitRepo, tree_oids: list[str]) -> None:
@@ -688,30 +861,28 @@ def prefetch_model_trees(repo: GitRepo, tree_oids: list[str]) -> None:
     repo.reader.ask(blobs)
 
 
-def validated_model(repo: GitRepo, name: str, tree_oid: str,
-                    problems: list[Problem]) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
+def validated_model(repo: GitRepo, name: str, tree_oid: str, problems: list[Problem]
+                    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[Problem]]:
     """A model folder's validated documents, from the cache or read (and cached) now.
 
-    Returns (documents or None if the folder has errors, the version documents
-    that did validate, the number of version manifests).  Problems, warnings
-    included, are appended to ``problems``.  Only error-free trees are cached:
-    a tree that validated once always does.
+    Returns (the documents, None if the model does not read; the version documents that do read; the
+    problems that make the model unreadable).  Problems, warnings included, are appended to ``problems``.
+    Only readable trees are cached: a tree that read once always does.
     """
     cached = model_cache_get(repo, tree_oid)
     if cached is not None and cached["model"].get("name") != name:
         cached = None  # the same tree under another folder name: validate it for this name
     if cached is not None:
         problems.extend(Problem(**w) for w in cached.get("warnings", ()))  # a cached tree still warns
-        return cached, cached["versions"], len(cached["versions"])
+        return cached, cached["versions"], []
     found: list[Problem] = []
-    model_doc, docs, count = read_model_tree(repo, name, tree_oid, found)
+    read = read_model_tree(repo, name, tree_oid, found)
     problems.extend(found)
-    if model_doc is None or any(p.severity == "error" for p in found):
-        return None, docs, count
-    cached = {"model": model_doc, "versions": docs,
-              "warnings": [dataclasses.asdict(p) for p in found]}
+    if not read.readable:
+        return None, read.versions, read.fatal
+    cached = read.docs(found)
     cache_put(repo, tree_oid, cached)
-    return cached, docs, count
+    return cached, read.versions, []
 
 
 def check_version_doc(doc: dict[str, Any], model: str, number: int, path: str,
@@ -757,23 +928,19 @@ def _check_code_marker(link: dict[str, Any], field: str, path: str, warnings: li
         raise ManifestError(path, field, f"is true but format {fmt!r} does not run code when loaded; remove it")
 
 
-def check_model_invariants(model_doc: dict[str, Any], versions: list[dict[str, Any]], name: str) -> None:
-    """Invariants across a model's versions: exclusive stages, unique names, counters."""
+def check_model_invariants(model_doc: dict[str, Any], versions: list[dict[str, Any]], name: str,
+                           unreadable: Iterable[int] = ()) -> None:
+    """Invariants across a model's versions: unique names, a counter at or above every number present.
+    (Exclusive stages are not among them: a stage claimed twice fails reads of that stage only, see
+    :func:`stage_claims`.)"""
     path = model_file(name)
     names: dict[str, int] = {}
-    holders: dict[str, list[int]] = {}
     for doc in versions:
         vpath = version_file(name, doc["number"])
         if doc["name"] in names:
             raise ManifestError(vpath, "name", f"{doc['name']!r} is also the name of version {names[doc['name']]}")
         names[doc["name"]] = doc["number"]
-        holders.setdefault(doc["stage"], []).append(doc["number"])
-    for stage in EXCLUSIVE_STAGES:
-        held = holders.get(stage, [])
-        if len(held) > 1:
-            nums = ", ".join(str(n) for n in held)
-            raise ManifestError(version_file(name, held[-1]), "stage",
-                                f"versions {nums} are all in exclusive stage {stage!r}")
-    if versions and model_doc["counters"]["versions"] < versions[-1]["number"]:
-        raise ManifestError(path, "counters.versions",
-                            f"is {model_doc['counters']['versions']} but version {versions[-1]['number']} exists")
+    top = max([*(d["number"] for d in versions), *unreadable], default=0)
+    if top and model_doc["counters"]["versions"] < top:
+        raise ManifestError(path, "counters.versions", f"is {model_doc['counters']['versions']} but version {top}"
+                                                       " exists")

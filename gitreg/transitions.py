@@ -17,6 +17,7 @@ from .errors import ManifestError
 from .git import ZERO_OID, GitRepo
 from .manifests import parse_yaml
 from .stages import EXCLUSIVE_STAGES
+from .layout import version_file_number
 from .state import MODELS_PATH
 
 
@@ -115,10 +116,10 @@ def _of_commit(change: CommitChange, blobs: dict[str, bytes | None]) -> list[Tra
         parts = path[len(prefix):].split("/") if path.startswith(prefix) else []
         if len(parts) == 2 and parts[1] == "model.yaml":
             cards[parts[0]] = blobs_pair
-        elif len(parts) == 3 and parts[1] == "versions" and parts[2].endswith(".yaml"):
-            stem = parts[2][:-5]
-            if stem.isdigit() and not stem.startswith("0"):
-                by_model.setdefault(parts[0], {})[int(stem)] = blobs_pair
+        elif len(parts) == 3 and parts[1] == "versions":
+            number = version_file_number(parts[2])
+            if number is not None:
+                by_model.setdefault(parts[0], {})[number] = blobs_pair
     out: list[Transition] = []
     for model in sorted(by_model):
         card = cards.get(model, (ZERO_OID, ZERO_OID))

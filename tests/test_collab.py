@@ -44,8 +44,8 @@ def test_propose_makes_a_branch_with_one_promotion_commit(repo, two_versions):
     # the branch: exactly one commit on main, promoting v2 and archiving v1
     assert git(repo, "rev-list", "--count", f"main..{proposal.branch}") == "1"
     changed = git(repo, "diff", "--name-only", "main", proposal.branch).splitlines()
-    assert changed == [".mcp/models/iris/model.yaml", ".mcp/models/iris/versions/1.yaml",
-                       ".mcp/models/iris/versions/2.yaml"]
+    assert changed == [".mcp/models/iris/model.yaml", ".mcp/models/iris/stages.yaml",
+                       ".mcp/models/iris/versions/1.yaml", ".mcp/models/iris/versions/2.yaml"]
     diff = git(repo, "diff", "main", proposal.branch, "--", ".mcp/models/iris/versions/2.yaml")
     assert "-stage: none" in diff and "+stage: production" in diff
     assert git(repo, "log", "-1", "--format=%s", proposal.branch) == "iris v2 -> production"

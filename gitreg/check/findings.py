@@ -31,7 +31,11 @@ FINDINGS: dict[str, Finding] = {f.code: f for f in (
                       " name, folder or the other versions (duplicate names or links, counter below a version)",
             False),
     Finding("unexpected-file", "a file gitreg does not know where it expects only manifests", False),
-    Finding("stage-conflict", "two versions hold an exclusive stage (staging, production)", False),
+    Finding("stage-conflict", "an exclusive stage (staging, production) is claimed by two versions, or stages.yaml"
+                              " and the version manifests disagree on who holds it", False),
+    Finding("stages-missing", "registry format 2: a model with a version in an exclusive stage has no stages.yaml",
+            False),
+    Finding("case-clash", "two model folders differ only in case (one folder on macOS and Windows)", False),
     # tags against manifests and history
     Finding("tag-name", "a tag under the prefix that is not a gitreg tag name", warning=True),
     Finding("tag-lightweight", "a lightweight tag where gitreg makes annotated ones", warning=True),

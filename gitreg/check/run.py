@@ -3,10 +3,10 @@ remembered report while its inputs stay the same."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..names import is_valid_name
-from ..state import MODELS_PATH, REGISTRY_PATH, Problem, load_checked
+from ..state import MODELS_PATH, REGISTRY_PATH, Problem, load_checked, stages_file
 from .findings import CheckReport, accept, allowed_codes, with_lines
 from .report_cache import remember_report, remembered_report, report_key
 from .tags import ModelFolder, check_signatures, match_tags, scan_tags, show_ref
@@ -62,8 +62,9 @@ def _check_at(repo: GitRepo, commit: str, is_commit: bool, rev: str, tags: bool,
     if reg is None:
         return "models", CheckReport(commit, 0, 0, 0, (Problem(REGISTRY_PATH, "", "missing: not a gitreg registry"
                                                                " (run `gitreg init`)", code="not-a-registry"),))
-    config = load_checked(reg[1], "registry", REGISTRY_PATH, problems)
+    config = _registry_doc(reg[1], problems)
     prefix = config["tag_prefix"] if config else "models"
+    _check_layout(repo, commit, problems)
     current: dict[str, ModelFolder] = {}
     n_versions = 0
     models_tree = repo.read_tree(f"{commit}:{MODELS_PATH}")
@@ -73,6 +74,8 @@ def _check_at(repo: GitRepo, commit: str, is_commit: bool, rev: str, tags: bool,
     read_tags = (lambda: scan_tags(repo, tag_commit, rev, prefix, listing)) if tags else None
     summaries, scan = model_summaries(repo, folders, read_tags)  # the tags are read while workers validate
     del read_tags
+    layout = config.get("format", 1) if config else 1
+    folded: dict[str, str] = {}
     for entry in entries:
         if not entry.is_tree:
             problems.append(Problem(f"{MODELS_PATH}/{entry.name}", "",
@@ -80,10 +83,21 @@ def _check_at(repo: GitRepo, commit: str, is_commit: bool, rev: str, tags: bool,
             continue
         if not is_valid_name(entry.name):
             problems.append(Problem(f"{MODELS_PATH}/{entry.name!r}", "", "not a valid model name (letters, digits,"
-                                    " '.', '_', '-'); gitreg cannot read this folder: rename or remove it"))
+                                    " '.', '_', '-'; no Windows device names such as con or nul); gitreg never reads"
+                                    " this folder: rename or remove it", code="unexpected-file"))
             continue
+        twin = folded.setdefault(entry.name.casefold(), entry.name)
+        if twin != entry.name:
+            problems.append(Problem(f"{MODELS_PATH}/{entry.name}", "", f"differs from the model {twin!r} only in case:"
+                                    " the two folders are one on macOS and Windows; rename or remove one",
+                                    code="case-clash"))
         summary = summaries[entry.name]
         problems.extend(Problem(**p) for p in summary["problems"])
+        if layout >= 2 and summary["stages"] and not summary.get("has_stages_file"):
+            problems.append(Problem(stages_file(entry.name), "", "missing: a version of this model holds an exclusive"
+                                    " stage, and in registry format 2 stages.yaml must name it (one line per stage,"
+                                    " so that git turns two concurrent promotions into a conflict); set the stage"
+                                    " again with gitreg, which writes it", code="stages-missing"))
         current[entry.name] = ModelFolder(summary["counter"], frozenset(summary["numbers"]),
                                          {int(n): stage for n, stage in summary["stages"].items()})
         n_versions += summary["count"]
@@ -97,12 +111,54 @@ def _check_at(repo: GitRepo, commit: str, is_commit: bool, rev: str, tags: bool,
     return prefix, CheckReport(commit, len(current), n_versions, n_tags, tuple(with_lines(repo, commit, problems)))
 
 
+def _registry_doc(data: bytes, problems: list[Problem]) -> dict[str, Any] | None:
+    """registry.yaml checked against its schema; a format newer than this gitreg reads is said in those words."""
+    from ..manifests import REGISTRY_FORMAT, newer_format, parse_yaml
+    from ..errors import ManifestError
+
+    try:
+        newer = newer_format(parse_yaml(data, REGISTRY_PATH))
+    except ManifestError:
+        newer = None  # load_checked reports it
+    if newer is not None:
+        problems.append(Problem(REGISTRY_PATH, "format", f"registry format {newer} is newer than this gitreg reads"
+                                f" (up to {REGISTRY_FORMAT}); upgrade gitreg: `pip install -U gitreg-registry`"))
+        return None
+    return load_checked(data, "registry", REGISTRY_PATH, problems)
+
+
+def _check_layout(repo: GitRepo, commit: str, problems: list[Problem]) -> None:
+    """Every entry of .mcp/ and .mcp/runs/ where the grammar (gitreg.layout) has a place for it; model folders
+    are checked as they are read."""
+    from ..layout import ATTRIBUTES_PATH, MCP, RUNS_PATH, grammar_problem
+
+    top = repo.read_tree(f"{commit}:{MCP}")
+    for entry in top[1] if top else []:
+        path = f"{MCP}/{entry.name}"
+        if path in (MODELS_PATH, RUNS_PATH):
+            if not entry.is_tree:
+                problems.append(Problem(path, "", "must be a folder", code="unexpected-file"))
+            continue
+        why = grammar_problem(path, entry.mode) if path in (REGISTRY_PATH, ATTRIBUTES_PATH) \
+            else grammar_problem(path, entry.mode) or "no place in the registry"
+        if why is not None:
+            problems.append(Problem(path, "", f"unexpected file: {why}; gitreg never reads it", code="unexpected-file"))
+    runs = repo.read_tree(f"{commit}:{RUNS_PATH}")
+    for entry in runs[1] if runs else []:
+        path = f"{RUNS_PATH}/{entry.name}"
+        why = grammar_problem(path, entry.mode)
+        if why is not None:
+            problems.append(Problem(path, "", f"unexpected file: {why}; gitreg never reads it", code="unexpected-file"))
+
+
 def _check_runs(repo: GitRepo, commit: str, problems: list[Problem]) -> None:
     """Every run manifest against its schema, named after its id."""
     from ..pipelines.runs import RUNS_PATH
 
     tree = repo.read_tree(f"{commit}:{RUNS_PATH}")
-    entries = [e for e in tree[1] if not e.is_tree] if tree else []
+    from ..layout import classify
+
+    entries = [e for e in tree[1] if e.mode == "100644" and classify(f"{RUNS_PATH}/{e.name}")] if tree else []
     for entry, data in zip(entries, repo.read_blobs([e.oid for e in entries])):
         path = f"{RUNS_PATH}/{entry.name}"
         doc = load_checked(data, "run", path, problems)

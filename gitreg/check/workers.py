@@ -7,14 +7,14 @@ import dataclasses
 import hashlib
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from ..state import Problem, cache_get, cache_put, prefetch_model_trees, read_model_tree
+from ..state import Problem, cache_get, cache_put, prefetch_model_trees, read_model_tree, stage_problems
 
 if TYPE_CHECKING:
     from ..git import GitRepo
 
 _T = TypeVar("_T")
 
-_SUMMARY_FORMAT = "check-models-1"
+_SUMMARY_FORMAT = "check-models-2"
 _PREFETCH = 100  # model folders whose trees and manifests are asked for in one exchange
 
 
@@ -103,13 +103,15 @@ def _summarize(repo: GitRepo, batch: list[tuple[str, str]]) -> list[dict[str, An
     out = []
     for name, oid in batch:
         found: list[Problem] = []
-        model_doc, docs, count = read_model_tree(repo, name, oid, found)
-        valid = model_doc is not None and not any(p.severity == "error" for p in found)
+        read = read_model_tree(repo, name, oid, found)
+        if read.readable:
+            found += stage_problems(name, read)
         out.append({
             "problems": [dataclasses.asdict(p) for p in found],
-            "counter": model_doc["counters"]["versions"] if valid else None,
-            "numbers": [d["number"] for d in docs],
-            "stages": {str(d["number"]): d["stage"] for d in docs if d["stage"] in EXCLUSIVE_STAGES},
-            "count": count,
+            "counter": read.model["counters"]["versions"] if read.readable else None,  # type: ignore[index]
+            "numbers": [d["number"] for d in read.versions],
+            "stages": {str(d["number"]): d["stage"] for d in read.versions if d["stage"] in EXCLUSIVE_STAGES},
+            "has_stages_file": read.stages is not None,
+            "count": read.count,
         })
     return out

@@ -13,8 +13,10 @@ from .metadata import MetadataValue, _copy_json, _sorted_deep
 from .schemas import validate
 from .yaml_io import dump_yaml, parse_yaml, within_limit
 
-FORMAT_VERSION = 1
-SCHEMA_KINDS = ("registry", "model", "version")
+FORMAT_VERSION = 1  # of model, version and run manifests
+#: The registry's layout (registry.yaml ``format``): 2 added each model's stages.yaml (see gitreg.migrate).
+REGISTRY_FORMAT = 2
+SCHEMA_KINDS = ("registry", "model", "stages", "version")
 ARTIFACT_TYPES = ("data", "model", "deployment", "service")
 CARD_FIELDS = ("license", "description", "audience", "use_cases", "limitations", "trade_offs", "ethics")
 
@@ -36,7 +38,7 @@ class RegistryConfig:
     store: str
     tag_prefix: str = "models"
     options: Mapping[str, Any] = field(default_factory=dict)
-    format: int = FORMAT_VERSION
+    format: int = REGISTRY_FORMAT
     remote: str | None = None  # git remote that writes push to (e.g. "origin")
     registration_tags: bool = True  # False: only stage changes are tagged (lighter remotes at scale)
 
@@ -76,6 +78,44 @@ class Counters:
                "production": self.production, "archived": self.archived}
         if self.none:
             doc["none"] = self.none
+        return doc
+
+
+@dataclass(frozen=True)
+class StageHolders:
+    """A model's stages.yaml: the version holding each exclusive stage and alias (None: nobody)."""
+
+    production: int | None = None
+    staging: int | None = None
+    aliases: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+    def holder(self, stage: str) -> int | None:
+        """Who holds the exclusive stage or alias ``stage``."""
+        if stage in ("production", "staging"):
+            return getattr(self, stage)  # type: ignore[no-any-return]
+        return self.aliases.get(stage)
+
+    def pointers(self) -> dict[str, int | None]:
+        """Every stage and alias with its holder."""
+        return {"production": self.production, "staging": self.staging, **self.aliases}
+
+    def with_holder(self, stage: str, number: int | None) -> "StageHolders":
+        if stage in ("production", "staging"):
+            return replace(self, **{stage: number})
+        aliases = {k: v for k, v in self.aliases.items() if k != stage}
+        if number is not None:
+            aliases[stage] = number
+        return replace(self, aliases=MappingProxyType(dict(sorted(aliases.items()))))
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "StageHolders":
+        return cls(production=doc.get("production"), staging=doc.get("staging"),
+                   aliases=MappingProxyType(dict(sorted((doc.get("aliases") or {}).items()))))
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"production": self.production, "staging": self.staging}
+        if self.aliases:
+            doc["aliases"] = dict(sorted(self.aliases.items()))
         return doc
 
 
@@ -229,8 +269,19 @@ class VersionList(list):  # type: ignore[type-arg]
 
 # ---------------------------------------------------------------- load / dump
 
+def newer_format(doc: Any) -> int | None:
+    """The ``format`` of a registry.yaml document when it is newer than this gitreg reads, else None."""
+    value = doc.get("format") if isinstance(doc, dict) else None
+    return value if type(value) is int and value > REGISTRY_FORMAT else None
+
+
 def load_registry(data: bytes, path: str) -> RegistryConfig:
     doc = parse_yaml(data, path)
+    newer = newer_format(doc)
+    if newer is not None:
+        from ..errors import FormatTooNewError
+
+        raise FormatTooNewError(path, newer, REGISTRY_FORMAT)
     validate("registry", doc, path)
     return RegistryConfig.from_dict(doc)
 
@@ -247,7 +298,7 @@ def load_version_doc(data: bytes, path: str) -> dict[str, Any]:
     return doc
 
 
-def dump(kind: str, manifest: RegistryConfig | ModelManifest | VersionManifest, path: str) -> bytes:
+def dump(kind: str, manifest: RegistryConfig | ModelManifest | StageHolders | VersionManifest, path: str) -> bytes:
     """Validate and serialise a manifest; refuse to write anything invalid."""
     doc = manifest.to_dict()
     plain = json.loads(json.dumps(doc))
