@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .pipelines.runs import RunManifest
     from .history import Event
     from .tagsync import SyncReport
+    from .migrate import Migration
 
 Progress = Callable[[int], None]
 
@@ -187,8 +188,9 @@ class Client:
         return self.registry.snapshot().require(name).model
 
     def get_model_state(self, name: str) -> ModelState:
+        """The model with all its versions (a version whose manifest does not read: its ManifestError)."""
         name = _model(name)
-        return self.registry.snapshot().require(name)
+        return self.registry.snapshot().require(name).whole()
 
     def list_models(self, tags: Iterable[str] | None = None) -> list[ModelManifest]:
         wanted = set(tags or ())
@@ -273,7 +275,7 @@ class Client:
         from .filters import matches_metadata
 
         model_name = _model(model_name)
-        versions = list(self.registry.snapshot().require(model_name).versions)
+        versions = list(self.registry.snapshot().require(model_name).whole().versions)
         if stage is not None:
             wanted = parse_stage(stage, allow_latest=True)
             versions = versions[-1:] if wanted == "latest" else [v for v in versions if v.stage == wanted]
@@ -424,6 +426,11 @@ class Client:
         from .tagsync import sync_tags
 
         return sync_tags(self.registry, push=push, dry_run=dry_run)
+
+    def migrate(self) -> "Migration | None":
+        """Upgrade the registry to the format this gitreg writes, in one commit of its own (every write does
+        it first when needed); None when it is current already."""
+        return self.registry.migrate()  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------ metadata
 

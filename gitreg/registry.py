@@ -281,10 +281,13 @@ class Registry:
         remote_head = remote.fetch(self._tag_prefix, scope)
         return local, base_for_write(self.repo, remote, local, remote_head)
 
-    def transact(self, build: Callable[[Snapshot], Change | None], scope: str | None = None) -> Committed:
+    def transact(self, build: Callable[[Snapshot], Change | None], scope: str | None = None,
+                 migrate: bool = True) -> Committed:
         """Run ``build`` on the branch head and commit its change (compare-and-swap, pushed if shared).
 
         ``scope``: the model the change is about, if one; with a remote only its tags are fetched.
+        ``migrate``: a registry in an older format is upgraded first, by a commit of its own (see
+        :mod:`gitreg.migrate`) that lands with the change's commit, which is built on it.
 
         Two locks, always taken in this order: the write lock while the change is built and its commit
         made, and the sync lock from the dirty check until ``.mcp/`` of the index and work tree match the
@@ -307,18 +310,18 @@ class Registry:
                 verified: tuple[str | None, list[str], object, dict[str, Any]] = (None, [], None, {})
                 for attempt in range(MAX_ATTEMPTS):
                     local, base = self._base(branch, scope, attempt)
-                    snap = Snapshot(repo, base)
+                    root_tree = repo.resolve(f"{base}^{{tree}}") if base else None
+                    snap, parent, root_tree, upgraded = self._upgraded(Snapshot(repo, base), root_tree, migrate)
                     change = build(snap)
                     if change is None or not change.files:
                         if base != local and self.remote is not None and self.remote.cached:
                             repo.update_ref(branch, base, local)  # type: ignore[arg-type]
                         return Committed(None, change.result if change is not None else None)
-                    # Building on a fetched head moves all of .mcp/ forward, not just this change's paths.
-                    touched = change.paths if base == local else [MCP]
-                    root_tree = repo.resolve(f"{base}^{{tree}}") if base else None
+                    # Building on a fetched head (or a migration) moves all of .mcp/ forward, not just the change's.
+                    touched = change.paths if base == local and not upgraded else [MCP]
                     tree = repo.update_paths(root_tree, change.files)
-                    written = repo.blob_ids(change.files)
-                    commit = repo.commit_tree(tree, [base] if base else [], change.message)
+                    written = repo.blob_ids({**upgraded, **change.files})
+                    commit = repo.commit_tree(tree, [parent] if parent else [], change.message)
                     # The work tree and index are the last write's until its sync ends: wait for it.
                     synced.enter_context(repo.sync_lock())
                     if journal.pending(repo):
@@ -343,11 +346,37 @@ class Registry:
                     raise ConcurrentWriteError(
                         f"gave up after {MAX_ATTEMPTS} attempts: {branch} kept moving under this write"
                     )
-                snap.seed_successor(commit, change.files)
+                snap.seed_successor(commit, change.files)  # (the migrated snapshot, when there was a migration)
             # The next writer builds its change now, and waits for the sync lock to check and land it.
             self._sync(branch, local, base, commit, touched, verified, written)
         repo.maybe_gc()
         return Committed(commit, change.result, created)
+
+    def _upgraded(self, snap: Snapshot, tree: str | None, migrate: bool
+                  ) -> tuple[Snapshot, str | None, str | None, dict[str, bytes | None]]:
+        """(the snapshot to build on, its commit, its tree, the files a migration wrote): ``snap`` itself,
+        or, when it is in an older format and ``migrate``, the commit that upgrades it (not landed yet)."""
+        from .migrate import migration_change
+
+        upgrade = migration_change(snap) if migrate else None
+        if upgrade is None:
+            return snap, snap.commit, tree, {}
+        new_tree = self.repo.update_paths(tree, upgrade.files)
+        commit = self.repo.commit_tree(new_tree, [snap.commit] if snap.commit else [], upgrade.message)
+        return Snapshot(self.repo, commit), commit, new_tree, upgrade.files
+
+    def migrate(self) -> Any:
+        """Upgrade the registry to the format this gitreg writes, in one commit: a
+        :class:`gitreg.migrate.Migration`, or None when it is current already."""
+        from .migrate import migration_change
+
+        def build(snap: Snapshot) -> Change | None:
+            upgrade = migration_change(snap)
+            if upgrade is None:
+                return None
+            return Change(upgrade.message, dict(upgrade.files), paths=[MCP], result=upgrade.result)
+
+        return self.transact(build, migrate=False).result
 
     def _backoff(self, attempt: int) -> float:
         """How long a write that lost a race waits before its next attempt: a random share ("full
@@ -523,12 +552,14 @@ class Registry:
             _local, base = self._base(branch, scope)
             if base is None:
                 raise NotARegistryError(str(self.root), "nothing is committed yet; run `gitreg init`")
-            change = build(Snapshot(repo, base))
+            snap, parent, root_tree, _upgraded = self._upgraded(Snapshot(repo, base),
+                                                                 repo.resolve(f"{base}^{{tree}}"), True)
+            change = build(snap)
             if change is None or not change.files:
                 raise InvalidValueError("nothing to propose: the registry already is that way")
             branch_name = branch_for(change.result)
-            tree = repo.update_paths(repo.resolve(f"{base}^{{tree}}"), change.files)
-            commit = repo.commit_tree(tree, [base], change.message)
+            tree = repo.update_paths(root_tree, change.files)
+            commit = repo.commit_tree(tree, [parent], change.message)
             ref = f"refs/heads/{branch_name}"
             if not repo.update_ref(ref, commit, None, message="gitreg: propose " + change.message.splitlines()[0]):
                 raise AlreadyExistsError("branch", branch_name + f" (delete it with `git branch -D {branch_name}` to propose anew)")

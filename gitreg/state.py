@@ -140,6 +140,27 @@ class ModelState:
             raise self._unreadable_error(number)
         return number
 
+    def held(self, stage: str) -> tuple[int, ...]:
+        """The versions holding the exclusive stage ``stage``: none or one, or every claimant when it is
+        claimed twice (for listings, which show a conflict instead of failing; reads use :meth:`holder`)."""
+        conflict = self._conflicts.get(stage)
+        if conflict is not None:
+            return conflict[0]
+        number = self.stages.holder(stage) if self.stages is not None else \
+            next((v.number for v in self.versions if v.stage == stage), None)
+        return (number,) if number is not None else ()
+
+    def whole(self) -> "ModelState":
+        """This model, when every version manifest of it reads; else the first one's ManifestError (for views
+        of the whole model: a listing of its versions, its card with latest)."""
+        if self.unreadable:
+            number = min(self.unreadable)
+            field, problem = self.unreadable[number]
+            more = f" (and {len(self.unreadable) - 1} more unreadable version(s); run `gitreg check`)" \
+                if len(self.unreadable) > 1 else ""
+            raise ManifestError(version_file(self.name, number), field, problem + more)
+        return self
+
     def _unreadable_error(self, number: int) -> ManifestError:
         return ManifestError(version_file(self.name, number), *self.unreadable[number])
 
@@ -269,13 +290,14 @@ class Snapshot:
         return state
 
     def models(self, names: Iterable[str] | None = None) -> list[ModelState]:
+        """Whole models (see :meth:`ModelState.whole`): one with a version that does not read raises."""
         out = []
         if names is None:
             self.repo.complete_clone()  # every model is read: a blob-less clone gets all its files at once
         for name in names if names is not None else self.model_names():
             state = self.model(name)
             if state is not None:
-                out.append(state)
+                out.append(state.whole())
         return out
 
     def readable_models(self) -> tuple[list[ModelState], list[ManifestError]]:
@@ -286,6 +308,8 @@ class Snapshot:
         for name in self.model_names():
             try:
                 state = self.model(name)
+                if state is not None:
+                    state.whole()
             except ManifestError as exc:
                 broken.append(exc)
                 continue

@@ -77,8 +77,8 @@ def model(state: "ModelState") -> Json:
     latest = state.latest()
 
     def holder(stage: str) -> int | None:
-        holders = state.in_stage(stage)
-        return holders[-1].number if holders else None
+        held = state.held(stage)
+        return held[0] if len(held) == 1 else None  # claimed twice: nobody holds it clearly (`gitreg check`)
 
     return {
         "name": card.name,

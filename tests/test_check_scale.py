@@ -80,7 +80,7 @@ def test_the_remembered_report_is_not_used_when_an_input_changed(repo, client, c
         path = repo / ".mcp/models/m/versions/2.yaml"
         path.write_text(path.read_text().replace("stage: none", "stage: production"))
         git(repo, "commit", "-qam", "sneaky")
-        expected = [("stage-conflict", ".mcp/models/m/versions/2.yaml")]
+        expected = [("stage-conflict", ".mcp/models/m/stages.yaml")]
     else:
         git(repo, "checkout", "-q", "-b", "other", "HEAD~1")  # before the promotion
         expected = [("tag-unreachable", "tag models/m/production/1")]

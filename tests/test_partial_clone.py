@@ -58,11 +58,12 @@ def test_first_use_clones_no_file_contents_and_a_read_fetches_a_models_files_in_
     clone = clone_path(url(hub))
     assert (clone / "gitreg" / "partial").is_file()
     assert missing(hub, ".mcp/models/alpha") == []
-    assert len(missing(hub, ".mcp/models/beta")) == VERSIONS + 1  # its card and versions: not here yet
+    # its card, stages.yaml (it has a version in production) and versions: not here yet
+    assert len(missing(hub, ".mcp/models/beta")) == VERSIONS + 2
     before = packs(hub)
     versions = Client(url(hub)).list_model_versions("beta")  # another process would open it like this
     assert [v.number for v in versions] == [1, 2, 3, 4]
-    assert packs(hub) == before + 1  # one request for the model's five files, not five
+    assert packs(hub) == before + 1  # one request for the model's six files, not six
     assert missing(hub, ".mcp/models/beta") == []
     assert len(missing(hub, ".mcp/models/gamma")) == VERSIONS + 1
     Client(url(hub)).list_model_versions("beta")

@@ -211,8 +211,12 @@ def test_a_broken_manifest_from_another_process_is_still_reported(client, repo):
     path = repo / ".mcp/models/m/versions/2.yaml"
     path.write_text(path.read_text().replace("number: 2", "number: 9"))
     git(repo, "commit", "-qam", "a bad hand edit")
+    state = client.registry.snapshot().require("m")  # one bad file fails reads of that version only
     with pytest.raises(ManifestError, match="versions/2.yaml"):
-        client.registry.snapshot().require("m")
+        state.resolve(2)
+    with pytest.raises(ManifestError, match="versions/2.yaml"):
+        state.whole()  # and views of the whole model
+    assert state.resolve(3).number == 3
 
 
 # ---------------------------------------------------------------- the index note

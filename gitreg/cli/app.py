@@ -97,7 +97,10 @@ def init_cmd(
 
 
 def _register_groups() -> None:
-    from . import artifact_cmds, check_cmds, compare_cmds, metadata_cmds, model_cmds, run_cmds, site_cmds, tags_cmds
+    from . import (
+        artifact_cmds, check_cmds, compare_cmds, metadata_cmds, migrate_cmds, model_cmds, run_cmds, site_cmds,
+        tags_cmds,
+    )
 
     app.command("check")(check_cmds.check_cmd)
     app.add_typer(model_cmds.model_app, name="model")
@@ -109,6 +112,7 @@ def _register_groups() -> None:
     app.command("diff")(compare_cmds.diff)
     app.add_typer(site_cmds.site_app, name="site")
     app.command("ui")(site_cmds.ui)
+    app.command("migrate")(migrate_cmds.migrate_cmd)
 
 
 _register_groups()

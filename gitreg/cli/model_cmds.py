@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 
@@ -13,6 +13,9 @@ from .render import (
     LIMIT, OUTPUT_HELP, REASON, REVERSE, Order, OutputFormat, Stage, StageFilter, Table, artifact_table,
     choices, emit, kv, note, short_metadata, sort_by,
 )
+
+if TYPE_CHECKING:
+    from ..state import ModelState
 
 model_app = typer.Typer(rich_markup_mode=None, help="Register, list, describe, update and delete models.", no_args_is_help=True)
 version_app = typer.Typer(rich_markup_mode=None, help="List, inspect, promote and delete model versions.", no_args_is_help=True)
@@ -85,12 +88,13 @@ def model_list(ctx: typer.Context, tag: List[str] = typer.Option([], "--tag", "-
                   keep=("MODEL", "VERSIONS", "LATEST", "STAGING", "PRODUCTION"))
     for s in states:
         latest = s.latest()
-        staging = [v.number for v in s.in_stage("staging")]
-        production = [v.number for v in s.in_stage("production")]
         rows.append(views.model(s))
-        table.add(s.name, len(s.versions), latest.number if latest else "-", staging[0] if staging else "-",
-                  production[0] if production else "-", ",".join(s.model.tags), _clip(s.model.description or "", 50))
+        table.add(s.name, len(s.versions), latest.number if latest else "-", _held(s, "staging"),
+                  _held(s, "production"), ",".join(s.model.tags), _clip(s.model.description or "", 50))
     emit(rows, output, table)
+    for s in states:
+        for conflict in s.stage_conflicts():
+            note(f"warning: {s.name}: {_conflict_text(s, conflict)}")
     if broken:
         from ..errors import UnreadableModelsError
 
@@ -137,8 +141,24 @@ def model_describe(ctx: typer.Context, name: str = MODEL, output: OutputFormat =
         ("trade-offs", card.trade_offs), ("ethics", card.ethics), ("tags", ", ".join(card.tags)),
         ("created", card.created), ("versions", len(state.versions)),
         ("latest", state.latest().number if state.latest() else "-"),
-        ("staging", ", ".join(str(v.number) for v in state.in_stage("staging")) or "-"),
-        ("production", ", ".join(str(v.number) for v in state.in_stage("production")) or "-")])
+        ("staging", _held(state, "staging")), ("production", _held(state, "production"))])
+    for conflict in state.stage_conflicts():
+        note(f"warning: {_conflict_text(state, conflict)}")
+
+
+def _held(state: "ModelState", stage: str) -> str:
+    """Who holds ``stage``, for a table: a number, "-", or the claimants of a conflict."""
+    held = state.held(stage)
+    if len(held) > 1 or stage in state.stage_conflicts():
+        return "conflict: " + ",".join(map(str, held))
+    return str(held[0]) if held else "-"
+
+
+def _conflict_text(state: "ModelState", stage: str) -> str:
+    from ..errors import AmbiguousStageError
+
+    error = AmbiguousStageError(state.name, stage, *state.stage_conflicts()[stage])
+    return error.cli_message or error.message
 
 
 @model_app.command("update")

@@ -326,6 +326,8 @@ def _render_chunk(builder: _Builder, chunk: Sequence[Todo], run_ids: set[str]) -
     for name, _oid, refs in chunk:
         try:
             state = builder.snap.model(name)
+            if state is not None:
+                state.whole()  # a model's pages show every version
         except ManifestError as exc:  # the build fails on the first broken model (by name), as in one process
             done.errors[name] = (exc.path, exc.field, exc.problem)
             continue

@@ -1,0 +1,94 @@
+"""Upgrading a registry's layout to the format this gitreg writes (registry.yaml ``format``).
+
+Format 2 records each model's exclusive stages in ``models/<model>/stages.yaml`` as well as in the
+version manifests, one line per stage, so that git turns two concurrent promotions into a merge
+conflict instead of merging them into two versions in one stage.  Registries in format 1 keep reading;
+the first write (or ``gitreg migrate``) upgrades them in a commit of its own, before the write's commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .errors import AmbiguousStageError, ManifestError, NotARegistryError
+from .manifests import REGISTRY_FORMAT, StageHolders, dump
+from .stages import EXCLUSIVE_STAGES
+from .state import REGISTRY_PATH, Snapshot, stages_file
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What a migration did: the format before and after, the models given a stages.yaml, and the models
+    left without one (name, why) until their stage conflict is repaired."""
+
+    before: int
+    after: int
+    models: tuple[str, ...]
+    skipped: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """The commit a migration makes: its message and files (path -> bytes), and what it did."""
+
+    message: str
+    files: dict[str, bytes | None]
+    result: Migration
+
+
+def needs_migration(snap: Snapshot) -> bool:
+    """Whether the registry at ``snap`` is in an older format than this gitreg writes."""
+    if snap.commit is None:
+        return False
+    try:
+        return snap.config.format < REGISTRY_FORMAT
+    except NotARegistryError:
+        return False  # being initialised
+
+
+def migration_change(snap: Snapshot) -> Upgrade | None:
+    """The commit that upgrades the registry at ``snap`` to :data:`REGISTRY_FORMAT`, or None if it is current.
+
+    A model whose manifests put two versions in one exclusive stage (or whose card does not read) gets no
+    stages.yaml: reads of that stage keep naming the claimants and the repair, whose write adds the file.
+    """
+    if not needs_migration(snap):
+        return None
+    config = snap.config
+    files: dict[str, bytes | None] = {
+        REGISTRY_PATH: dump("registry", replace(config, format=REGISTRY_FORMAT), REGISTRY_PATH),
+    }
+    done: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    for name in snap.model_names():
+        try:
+            state = snap.model(name)
+        except ManifestError as exc:
+            skipped.append((name, f"does not read ({exc}); `gitreg check` says what to fix"))
+            continue
+        if state is None or state.stages is not None:
+            continue
+        conflicts = state.stage_conflicts()
+        if conflicts:
+            stage, (claimants, detail) = sorted(conflicts.items())[0]
+            error = AmbiguousStageError(name, stage, claimants, detail)
+            skipped.append((name, f"{stage} is claimed by versions {', '.join(map(str, claimants))}; repair with"
+                                  f" `{error.repair}`"))
+            continue
+        holders = StageHolders(**{s: (held[0].number if (held := state.in_stage(s)) else None)
+                                  for s in EXCLUSIVE_STAGES})
+        files[stages_file(name)] = dump("stages", holders, stages_file(name))
+        done.append(name)
+    result = Migration(config.format, REGISTRY_FORMAT, tuple(done), tuple(skipped))
+    return Upgrade(migration_message(result), files, result)
+
+
+def migration_message(m: Migration) -> str:
+    lines = [f"gitreg: migrate the registry to format {m.after}", "",
+             "Each model's exclusive stages (staging, production) are now also recorded in",
+             ".mcp/models/<model>/stages.yaml, one line each, so that git turns two concurrent",
+             "promotions into a merge conflict instead of two versions in one stage.", "",
+             f"format: {m.before} -> {m.after}",
+             f"models: {len(m.models)} given a stages.yaml"]
+    lines += [f"skipped: {name}: {why}" for name, why in m.skipped]
+    return "\n".join(lines) + "\n"
