@@ -27,6 +27,10 @@ class Model:
     digits is never created as a version name); ``"latest"`` the highest number;
     ``"staging"``/``"production"`` the version in that stage; any other string
     a version name, fetched or created on first use.
+
+    A missing model is created on first use, as in ZenML, whatever its name; the command line
+    (and ``Client.create_model_version(..., refuse_near_names=True)``) refuses one whose name is
+    one edit from an existing model's instead.
     """
 
     def __init__(self, name: str, version: object = None, license: str | None = None,

@@ -147,3 +147,163 @@ def test_digits_python_reads_oddly_are_errors_not_tracebacks(churn: Client, caps
         churn.get_model_version("churn", spec)
     code, _, err = run(capsys, "model", "version", "describe", "churn", spec)
     assert code in (2, 4) and err.startswith("error: ") and "Traceback" not in err
+
+
+# ---------------------------------------------------------------- a new model one edit from another
+
+ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_-."
+
+
+def single_edits(name: str, alphabet: str = ALPHABET) -> set[str]:
+    """Every name one insertion, deletion, substitution or adjacent swap from ``name`` (written out,
+    not by the edit distance under test)."""
+    out = set()
+    for i in range(len(name) + 1):
+        for c in alphabet:
+            out.add(name[:i] + c + name[i:])
+    for i in range(len(name)):
+        out.add(name[:i] + name[i + 1:])
+        for c in alphabet:
+            out.add(name[:i] + c + name[i + 1:])
+    for i in range(len(name) - 1):
+        out.add(name[:i] + name[i + 1] + name[i] + name[i + 2:])
+    return {n for n in out if n.casefold() != name.casefold()}
+
+
+names = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABC0123456789_-", min_size=1, max_size=12).filter(is_valid_name)
+
+
+@given(base=names, data=st.data())
+def test_near_names_finds_every_single_edit(base: str, data: st.DataObject) -> None:
+    from gitreg.names import near_names
+
+    edited = data.draw(st.sampled_from(sorted(single_edits(base))))
+    cased = "".join(c.upper() if data.draw(st.booleans()) else c for c in edited)
+    assert near_names(cased, [base, base + "xyz-long-other"]) == [base]
+
+
+@given(base=names.filter(lambda n: len(n) >= 3), data=st.data())
+def test_names_two_edits_away_are_not_near(base: str, data: st.DataObject) -> None:
+    """Two substitutions at positions that are not neighbours, or a length two apart: never one edit."""
+    from gitreg.names import near_names
+
+    i = data.draw(st.integers(0, len(base) - 3))
+    j = data.draw(st.integers(i + 2, len(base) - 1))
+    swap = {c: next(x for x in "xyz" if x != c.lower()) for c in set(base)}
+    two = base[:i] + swap[base[i]] + base[i + 1:j] + swap[base[j]] + base[j + 1:]
+    assert near_names(two, [base]) == []
+    assert near_names(base + "ab", [base]) == [] and near_names(base, [base[2:]]) == []
+    assert near_names(base.upper(), [base]) == []  # the same name but for case: a case clash, not a typo
+
+
+def test_the_edit_distance_is_shared_with_the_stage_typos() -> None:
+    from gitreg import names, stages
+
+    assert stages.edit_distance is names.edit_distance
+    assert stages.resembled_stage_word("prodcution") == "production"
+
+
+def _edits_to_try() -> list[str]:
+    """A spread of single edits of `churn`: every deletion and swap, and insertions and substitutions
+    of a letter, a digit, '-' and an upper-case letter at every position."""
+    base = "churn"
+    picked = {base[:i] + base[i + 1:] for i in range(len(base))}
+    picked |= {base[:i] + base[i + 1] + base[i] + base[i + 2:] for i in range(len(base) - 1)}
+    for i, c in enumerate("xZ7-x"):
+        picked.add(base[:i] + c + base[i:])
+        picked.add(base[:i] + c + base[i + 1:])
+    picked.add(base + "2")
+    return sorted(n for n in picked if n.casefold() != base and is_valid_name(n))
+
+
+@pytest.mark.parametrize("command", [["model", "version", "create"], ["model", "register"]])
+def test_the_cli_refuses_a_new_model_one_edit_from_another(churn: Client, capsys, command: list[str]) -> None:
+    head = churn.registry.repo.resolve("HEAD")
+    tried = _edits_to_try()
+    assert len(tried) >= 15
+    for typo in tried:
+        code, out, err = run(capsys, *command, typo)
+        assert code == 2, (typo, err)
+        assert out == "" and len(err.splitlines()) == 1 and "Traceback" not in err
+        assert err.startswith(f"error: model {typo!r} does not exist; did you mean 'churn'?"), err
+        assert err.rstrip().endswith(f"run: gitreg {' '.join(command)} {shlex.quote(typo)} --new-model"), err
+    assert churn.registry.repo.resolve("HEAD") == head  # nothing was written
+    assert [m.name for m in churn.list_models()] == ["churn"]
+
+
+def test_the_refusal_names_the_exact_command_and_that_command_creates_the_model(churn: Client, capsys) -> None:
+    code, _, err = run(capsys, "-C", churn.root, "model", "version", "create", "chrun", "--name", "first try",
+                       "-t", "a", "--tag", "b", "-m", "on purpose")
+    assert code == 2
+    command = err.split("run: ", 1)[1].strip()
+    words = shlex.split(command)
+    assert words[0] == "gitreg" and words[-1] == "--new-model"
+    assert "first try" in words and words.count("--tag") == 2 and "on purpose" in words
+    code, _, err = run(capsys, *words[1:])
+    assert code == 2 and "invalid version name 'first try'" in err  # the exact command: the same mistake too
+    code, out, err = run(capsys, *[w if w != "first try" else "first-try" for w in words[1:]])
+    assert code == 0, err
+    created = churn.get_model_version("chrun", "first-try")
+    assert (created.number, created.tags) == (1, ("a", "b"))
+
+
+def test_two_models_near_the_name_are_both_suggested(churn: Client, capsys) -> None:
+    churn.create_model_version("chrun")  # made by code: the API does not guard by default
+    code, _, err = run(capsys, "model", "version", "create", "chun")
+    assert code == 2 and "did you mean 'chrun' or 'churn'?" in err
+
+
+@pytest.mark.parametrize("command", [["model", "version", "create"], ["model", "register"]])
+def test_new_model_creates_it(churn: Client, capsys, command: list[str]) -> None:
+    code, _, err = run(capsys, *command, "chrun", "--new-model")
+    assert code == 0, err
+    assert "chrun" in [m.name for m in churn.list_models()]
+    # the flag changes nothing where there is nothing to refuse
+    assert run(capsys, "model", "version", "create", "churn", "--new-model")[0] == 0
+    assert run(capsys, *command, "totally-different", "--new-model")[0] == 0
+
+
+@pytest.mark.parametrize("name", ["chrnu", "cjurm", "hcrun", "churnxx", "chu", "CHRUNX", "model"])
+def test_names_two_edits_away_are_created(churn: Client, capsys, name: str) -> None:
+    code, _, err = run(capsys, "model", "version", "create", name)
+    assert code == 0, err
+    assert churn.get_model_version(name, 1).number == 1
+
+
+def test_existing_models_and_case_clashes_are_not_near_name_refusals(churn: Client, capsys) -> None:
+    churn.create_model_version("chrun")
+    code, _, err = run(capsys, "model", "version", "create", "chrun")  # exists: a new version of it
+    assert code == 0, err
+    code, _, err = run(capsys, "model", "version", "create", "Churn")
+    assert code == 2 and "only in case" in err and "--new-model" not in err
+    code, _, err = run(capsys, "model", "register", "churn")
+    assert code == 5 and "already exists" in err
+
+
+def test_the_api_creates_implicitly_and_guards_on_request(churn: Client) -> None:
+    from gitreg.errors import NearModelNameError
+
+    head = churn.registry.repo.resolve("HEAD")
+    for call in (lambda: churn.create_model_version("chrun", refuse_near_names=True),
+                 lambda: churn.create_model("chrun", refuse_near_names=True),
+                 lambda: churn.get_or_create_model_version("chrun", "x", refuse_near_names=True)):
+        with pytest.raises(NearModelNameError) as caught:
+            call()
+        error = caught.value
+        assert (error.model, error.suggestions, error.exit_code) == ("chrun", ("churn",), 2)
+        assert isinstance(error, InvalidNameError) and "did you mean 'churn'?" in str(error)
+        assert "refuse_near_names" in str(error)
+    assert churn.registry.repo.resolve("HEAD") == head
+    assert churn.create_model_version("churn", refuse_near_names=True).number == 4  # an existing model
+    assert churn.get_or_create_model_version("churn", "candidate", refuse_near_names=True).number == 2
+    # ZenML's semantics by default: a model is created on first use, whatever its name
+    assert churn.create_model_version("chrun").number == 1
+    assert Model("chrn", repo=churn.root).number == 1
+    assert churn.create_model("chur").name == "chur"
+
+
+def test_help_mentions_the_flag(capsys) -> None:
+    for command in (["model", "version", "create"], ["model", "register"]):
+        code, out, _ = run(capsys, *command, "--help")
+        text = " ".join(out.split())
+        assert code == 0 and "--new-model" in text and "one edit" in text and "typo" in text
