@@ -15,7 +15,7 @@ from .artifacts import ArtifactVersion, check_type, describe_uri, download, load
 from .errors import ArtifactNotFoundError, BareRepositoryError, InvalidValueError, NotARegistryError
 from .git import GitRepo
 from .manifests import ArtifactLink, ModelManifest, VersionList, VersionManifest
-from .names import validate_name
+from .names import refuse_near_model_name, validate_name
 from .progress import size_of
 from .registry import Proposal, Registry
 from .remote import is_url
@@ -177,11 +177,20 @@ class Client:
     def create_model(self, name: str, license: str | None = None, description: str | None = None,
                      audience: str | None = None, use_cases: str | None = None,
                      limitations: str | None = None, trade_offs: str | None = None,
-                     ethics: str | None = None, tags: Iterable[str] | None = None, reason: str = "") -> ModelManifest:
+                     ethics: str | None = None, tags: Iterable[str] | None = None, reason: str = "", *,
+                     refuse_near_names: bool = False) -> ModelManifest:
+        """Register a new model with its card.  ``refuse_near_names=True``: refuse (NearModelNameError) a name
+        one edit from an existing model's, as the command line does unless given ``--new-model``."""
         name = _model(name)
         card = dict(license=license, description=description, audience=audience, use_cases=use_cases,
                     limitations=limitations, trade_offs=trade_offs, ethics=ethics)
-        return self.registry.transact(lambda s: ops.create_model(s, name, card, tags, reason), scope=name).result
+
+        def build(snap):
+            if refuse_near_names:
+                refuse_near_model_name(name, snap.model_names())
+            return ops.create_model(snap, name, card, tags, reason)
+
+        return self.registry.transact(build, scope=name).result
 
     def get_model(self, name: str) -> ModelManifest:
         name = _model(name)
@@ -235,20 +244,32 @@ class Client:
     def create_model_version(self, model_name: str, name: str | None = None, description: str | None = None,
                              tags: Iterable[str] | None = None, metadata: Mapping[str, Any] | None = None,
                              reason: str = "", model_card: Mapping[str, Any] | None = None,
-                             model_tags: Iterable[str] | None = None) -> VersionManifest:
-        """Register the next version (the model is created with ``model_card`` if missing)."""
+                             model_tags: Iterable[str] | None = None, *,
+                             refuse_near_names: bool = False) -> VersionManifest:
+        """Register the next version (the model is created with ``model_card`` if missing, as in ZenML).
+
+        ``refuse_near_names=True``: a missing model whose name is one edit from an existing model's is not
+        created (NearModelNameError, with the existing names), as the command line does unless given
+        ``--new-model``; off by default, so code creates models implicitly as ZenML's does."""
         model_name = _model(model_name)
-        return self.registry.transact(lambda s: ops.register_version(
-            s, model_name, name=name, description=description, tags=tags, metadata=metadata,
-            card=model_card, model_tags=model_tags, reason=reason), scope=model_name).result
+
+        def build(snap):
+            if refuse_near_names:
+                refuse_near_model_name(model_name, snap.model_names())
+            return ops.register_version(snap, model_name, name=name, description=description, tags=tags,
+                                        metadata=metadata, card=model_card, model_tags=model_tags, reason=reason)
+
+        return self.registry.transact(build, scope=model_name).result
 
     def get_or_create_model_version(self, model_name: str, name: str,
                                     model_card: Mapping[str, Any] | None = None,
                                     model_tags: Iterable[str] | None = None, reason: str = "",
                                     description: str | None = None,
-                                    tags: Iterable[str] | None = None) -> VersionManifest:
+                                    tags: Iterable[str] | None = None, *,
+                                    refuse_near_names: bool = False) -> VersionManifest:
         """The version called ``name``, registered first if there is none (atomically; ``description``
-        and ``tags`` apply only to a version this call registers)."""
+        and ``tags`` apply only to a version this call registers).  ``refuse_near_names``: as in
+        :meth:`create_model_version`."""
         model_name = _model(model_name)
         validate_name("version", name)  # the rules for a new name apply when one is registered (below)
 
@@ -257,6 +278,8 @@ class Client:
             existing = state.by_name(name) if state is not None else None
             if existing is not None:
                 return ops.Change(message="", result=existing)
+            if refuse_near_names and state is None:
+                refuse_near_model_name(model_name, snap.model_names())
             return ops.register_version(snap, model_name, name=name, description=description, tags=tags,
                                         card=model_card, model_tags=model_tags, reason=reason)
 

@@ -38,6 +38,25 @@ class InvalidNameError(GitregError, ValueError):
         self.reason = reason
 
 
+class NearModelNameError(InvalidNameError):
+    """A model that does not exist would be created under a name one edit from existing ones
+    (``suggestions``): a typo, most likely.  ``command``: the command line that creates it anyway."""
+
+    def __init__(self, model: str, suggestions: "list[str] | tuple[str, ...]", command: str | None = None) -> None:
+        guess = " or ".join(repr(s) for s in suggestions)
+        head = f"model {model!r} does not exist; did you mean {guess}?"
+        GitregError.__init__(
+            self, f"{head} A new model one edit from an existing model's name is refused as a likely typo"
+                  " (refuse_near_names=True); call without it to create it",
+            cli_message=f"{head} To register {model!r} as a new model, run: {command}" if command else None)
+        self.kind = "model"
+        self.value = model
+        self.reason = "one edit from " + guess
+        self.model = model
+        self.suggestions = tuple(suggestions)
+        self.command = command
+
+
 class InvalidValueError(GitregError, ValueError):
     """An argument has a value gitreg cannot accept (not a name)."""
 

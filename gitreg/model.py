@@ -22,9 +22,15 @@ class Model:
     """A model and one of its versions, resolved lazily on first use.
 
     ``version``: None creates a new version on first use (and this object then
-    always means it); an int or digit string is a number; ``"latest"`` the
-    highest number; ``"staging"``/``"production"`` the version in that stage;
-    any other string a version name, fetched or created on first use.
+    always means it); an int or digit string is a number, and so is ``"v3"``
+    (or ``"V3"``: version 3, as listings show it; it must exist, and ``v`` and
+    digits is never created as a version name); ``"latest"`` the highest number;
+    ``"staging"``/``"production"`` the version in that stage; any other string
+    a version name, fetched or created on first use.
+
+    A missing model is created on first use, as in ZenML, whatever its name; the command line
+    (and ``Client.create_model_version(..., refuse_near_names=True)``) refuses one whose name is
+    one edit from an existing model's instead.
     """
 
     def __init__(self, name: str, version: object = None, license: str | None = None,

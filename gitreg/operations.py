@@ -70,9 +70,14 @@ def _tags(values: Iterable[str] | None, kind: str = "tag") -> tuple[str, ...]:
 
 
 def validate_version_name(name: str) -> str:
+    """``name`` if a new version may be called so: a valid name that no lookup would read as something
+    else (a number, ``v`` and a number, a stage word or ``latest``, or a typo of one of those words)."""
     validate_name("version", name)
     if name.isdigit():
         raise InvalidNameError("version", name, "a name made of digits would be read as a number")
+    if name[:1] in ("v", "V") and name[1:].isascii() and name[1:].isdigit():
+        raise InvalidNameError("version", name, f"{name!r} would be read as version number {int(name[1:])}"
+                                                " (listings show numbers so); choose a name that is not 'v' and digits")
     if name.lower() in RESERVED_VERSION_NAMES:
         raise InvalidNameError("version", name, "stage words and 'latest' cannot be version names")
     word = resembled_stage_word(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 from .errors import InvalidValueError
+from .names import edit_distance
 
 
 class ModelStages(str, Enum):
@@ -36,22 +37,9 @@ def resembled_stage_word(name: str) -> str | None:
         if len(text) >= 3 and word.startswith(text):
             return word
         allowed = 2 if len(word) >= 7 else 1 if len(word) >= 6 else 0
-        if allowed and abs(len(text) - len(word)) <= allowed and _distance(text, word) <= allowed:
+        if allowed and abs(len(text) - len(word)) <= allowed and edit_distance(text, word) <= allowed:
             return word
     return None
-
-
-def _distance(a: str, b: str) -> int:
-    """Edit distance (insertions, deletions, substitutions, adjacent swaps)."""
-    rows = [list(range(len(b) + 1))]
-    for i, ca in enumerate(a, 1):
-        row = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (ca != cb))
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                row[j] = min(row[j], rows[-2][j - 2] + 1)
-        rows.append(row)
-    return rows[-1][-1]
 
 
 def parse_stage(value: object, *, allow_latest: bool = False) -> str:

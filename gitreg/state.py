@@ -209,7 +209,12 @@ class ModelState:
 
 
 def parse_version_spec(spec: object) -> tuple[str, Any]:
-    """Classify a version spec as ("latest"|"number"|"stage"|"name", value)."""
+    """Classify a version spec as ("latest"|"number"|"stage"|"name", value).
+
+    A number is an int (1 or more), its digits (``"3"``, ``"03"``), or its digits after a ``v``
+    or ``V`` as listings show it (``"v3"``, ``"V12"``): ``v3`` means version 3, never a version
+    named "v3" (such a name cannot be created). Only ASCII digits count; ``"v3x"`` is a name.
+    """
     if isinstance(spec, ModelStages):
         spec = spec.value
     if isinstance(spec, bool):
@@ -221,8 +226,15 @@ def parse_version_spec(spec: object) -> tuple[str, Any]:
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidValueError(f"invalid version {spec!r}: give a number, a name, 'latest' or a stage")
     text = spec.strip()
-    if text.isdigit():
-        return parse_version_spec(int(text))
+    digits = text[1:] if text[:1] in ("v", "V") else text
+    if digits.isascii() and digits.isdigit():
+        try:
+            number = int(digits)
+        except ValueError:  # more digits than Python converts: no version has such a number
+            raise InvalidValueError(f"invalid version {text[:20]!r}...: a number of {len(digits)} digits") from None
+        if number < 1:
+            raise InvalidValueError(f"invalid version {text!r}: numbers start at 1")
+        return "number", number
     if text.lower() == "latest":
         return "latest", None
     if text.lower() in RESERVED_VERSION_NAMES:

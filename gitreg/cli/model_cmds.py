@@ -50,6 +50,57 @@ def _one_name(positional: Optional[str], option: Optional[str]) -> str:
     return name
 
 
+NEW_MODEL = typer.Option(False, "--new-model", help="Create the model even though its name is one edit (a letter"
+                         " added, dropped, changed or two swapped) from an existing model's: without it, such a"
+                         " name is refused as a likely typo (`did you mean ...?`).")
+
+
+def _command_line(ctx: typer.Context, *extra: str) -> str:
+    """The command line of this invocation as given (its options and arguments from the command line,
+    not the environment or defaults), with ``extra`` words added: a command to copy and run."""
+    import shlex
+
+    chain = []
+    level: Any = ctx
+    while level is not None:
+        chain.append(level)
+        level = level.parent
+    words: list[str] = []
+    for level in reversed(chain):
+        words.append(level.info_name or "gitreg")
+        for param in level.command.params:
+            source = level.get_parameter_source(param.name) if param.name in level.params else None
+            if getattr(source, "name", None) != "COMMANDLINE":  # click's enum; its module differs between typers
+                continue
+            value = level.params[param.name]
+            values = list(value) if isinstance(value, (list, tuple)) else [value]
+            values = [getattr(v, "value", v) for v in values if v is not None]
+            if getattr(param, "param_type_name", "") != "option":
+                words += [str(v) for v in values]
+                continue
+            opt = max(param.opts, key=len)
+            if getattr(param, "count", False):
+                words += [opt] * int(value or 0)
+            elif getattr(param, "is_flag", False):
+                words += [opt] if value else list(param.secondary_opts[:1])
+            else:
+                for v in values:
+                    words += [opt, str(v)]
+    return shlex.join(words + list(extra))
+
+
+def _guarded(ctx: typer.Context, create):
+    """Run ``create(refuse_near_names=...)``: refused, unless --new-model was given, when it would create a model
+    one edit from an existing one's name; the error then names the exact command that creates it anyway."""
+    from ..errors import NearModelNameError
+
+    new_model = ctx.params.get("new_model", False)
+    try:
+        return create(refuse_near_names=not new_model)
+    except NearModelNameError as exc:
+        raise NearModelNameError(exc.model, exc.suggestions, _command_line(ctx, "--new-model")) from None
+
+
 def _confirm(what: str, yes: bool) -> None:
     import sys
 
@@ -117,11 +168,15 @@ def model_register(
     ethics: Optional[str] = ETHICS,
     tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag for the model (repeatable)."),
     reason: str = REASON,
+    new_model: bool = NEW_MODEL,
 ) -> None:
-    """Register a new model with its card (one commit): `register NAME` or `register -n NAME`."""
+    """Register a new model with its card (one commit): `register NAME` or `register -n NAME`.
+
+    A name one edit from an existing model's (`chrun` beside `churn`) is refused as a likely typo unless
+    --new-model is given."""
     name = _one_name(name, name_option)
-    model = client(ctx).create_model(name, tags=tag, reason=reason, **_card_options(
-        license, description, audience, use_cases, limitations, trade_offs, ethics))
+    card = _card_options(license, description, audience, use_cases, limitations, trade_offs, ethics)
+    model = _guarded(ctx, lambda **guard: client(ctx).create_model(name, tags=tag, reason=reason, **guard, **card))
     note(f"Registered model {model.name}")
 
 
@@ -265,9 +320,14 @@ def version_create(
     description: Optional[str] = typer.Option(None, "--description", help="Description of the version."),
     tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag for the version (repeatable)."),
     reason: str = REASON,
+    new_model: bool = NEW_MODEL,
 ) -> None:
-    """Register the next version of a model (the model is created if it does not exist)."""
-    v = client(ctx).create_model_version(name, name=version_name, description=description, tags=tag, reason=reason)
+    """Register the next version of a model (the model is created if it does not exist).
+
+    A missing model whose name is one edit from an existing model's (`chrun` beside `churn`) is not created
+    unless --new-model is given: a typo must not start a new model."""
+    v = _guarded(ctx, lambda **guard: client(ctx).create_model_version(
+        name, name=version_name, description=description, tags=tag, reason=reason, **guard))
     typer.echo(v.number)
     note(f"Registered {name} v{v.number}" + (f" ({v.name})" if v.name != str(v.number) else ""))
 

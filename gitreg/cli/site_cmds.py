@@ -32,12 +32,19 @@ def build(ctx: typer.Context,
 
 
 def ui(ctx: typer.Context,
-       port: int = typer.Option(8765, "--port", "-p", help="Port on 127.0.0.1 (0: any free port)."),
+       port: int = typer.Option(8765, "--port", "-p", help="Port to listen on (0: any free port)."),
+       host: str = typer.Option("127.0.0.1", "--host", metavar="ADDR",
+                                help="Address or host name to listen on (0.0.0.0 and :: are refused). The site"
+                                     " answers only requests addressed to 127.0.0.1, localhost or [::1], or to"
+                                     " ADDR when given, with its port (a Host header without a port means port"
+                                     " 80); anything else gets 421, so a web page cannot reach it by DNS"
+                                     " rebinding. No access control beyond that: another address shows the"
+                                     " registry to everyone who can reach it."),
        out: Optional[str] = typer.Option(None, "-o", "--output", metavar="DIR",
                                          help="Folder for the built site (default: a temporary folder)."),
        interval: float = typer.Option(1.0, "--interval", help="Seconds between checks for registry changes.")
        ) -> None:
-    """Serve the registry's site on 127.0.0.1, rebuilt when the registry branch moves; Ctrl-C stops it."""
+    """Serve the registry's site on 127.0.0.1 (or --host), rebuilt when the registry branch moves; Ctrl-C stops it."""
     import shutil
     import tempfile
     import threading
@@ -48,7 +55,7 @@ def ui(ctx: typer.Context,
     folder = out or tempfile.mkdtemp(prefix="gitreg-ui-")
     stopped = threading.Event()
     try:
-        server = SiteServer(registry, folder, port=port, interval=interval,
+        server = SiteServer(registry, folder, port=port, interval=interval, host=host,
                             on_build=lambda r: note(f"rebuilt: {r.models_rendered} model(s) changed"
                                                     f" at {(r.commit or '')[:12]}"),
                             on_error=lambda e: note(f"error: {e} (the previous pages are still served)"))
