@@ -7,14 +7,15 @@ import dataclasses
 import hashlib
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from ..state import Problem, cache_get, cache_put, prefetch_model_trees, read_model_tree
+from ..state import Problem, cache_get, cache_put, prefetch_model_trees, read_model_tree, version_file
+from .links import link_findings
 
 if TYPE_CHECKING:
     from ..git import GitRepo
 
 _T = TypeVar("_T")
 
-_SUMMARY_FORMAT = "check-models-1"
+_SUMMARY_FORMAT = "check-models-2"  # 2: link findings (unknown formats, refused trusted types)
 _PREFETCH = 100  # model folders whose trees and manifests are asked for in one exchange
 
 
@@ -105,6 +106,8 @@ def _summarize(repo: GitRepo, batch: list[tuple[str, str]]) -> list[dict[str, An
         found: list[Problem] = []
         model_doc, docs, count = read_model_tree(repo, name, oid, found)
         valid = model_doc is not None and not any(p.severity == "error" for p in found)
+        for doc in docs:  # errors of the check only: reads of the model are not refused for them
+            found += link_findings(doc, version_file(name, doc["number"]))
         out.append({
             "problems": [dataclasses.asdict(p) for p in found],
             "counter": model_doc["counters"]["versions"] if valid else None,
