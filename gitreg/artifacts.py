@@ -46,7 +46,7 @@ def save_object(registry: "Registry", obj: Any, name: str, artifact_type: str | 
         stored, saved = store.put_written(lambda path: materializers.save(obj, path))
     if artifact_type is None:
         artifact_type = "model" if saved.model_kind else "data"
-    return _link(name, check_type(artifact_type), stored, saved.format, False, run, step)
+    return _link(name, check_type(artifact_type), stored, saved.format, False, run, step, saved.trusted_types)
 
 
 def save_path(registry: "Registry", path: str | os.PathLike[str], name: str, artifact_type: str,
@@ -67,10 +67,10 @@ def describe_uri(registry: "Registry", uri: str, name: str, artifact_type: str) 
 
 
 def _link(name: str, artifact_type: str, stored: "StoredObject", fmt: str, external: bool,
-          run: str | None = None, step: str | None = None) -> ArtifactLink:
+          run: str | None = None, step: str | None = None, trusted_types: tuple[str, ...] = ()) -> ArtifactLink:
     return ArtifactLink(name=name, version=1, type=artifact_type, uri=stored.uri, sha256=stored.sha256,
                         size=stored.size, format=fmt, kind=stored.kind, external=external, run=run, step=step,
-                        executes_code=materializers.executes_code(fmt))
+                        executes_code=materializers.executes_code(fmt), trusted_types=trusted_types)
 
 
 def check_source(store: "ArtifactStore", link: ArtifactLink) -> None:
@@ -111,15 +111,18 @@ def download(registry: "Registry", link: ArtifactLink, dest: str | os.PathLike[s
 def load(registry: "Registry", link: ArtifactLink, trusted: materializers.Trusted | None = None) -> Any:
     """The artifact as a Python object (files and directories: a verified, read-only local path).
 
-    ``trusted``: types a skops file may hold beyond those skops trusts (an
-    explicit opt-in; see :func:`gitreg.materializers.load`).
+    The types the link records (``trusted_types``, reviewed with the link) are
+    trusted for its hash-verified bytes; ``trusted``: more types a skops file
+    may hold (an explicit opt-in; see :func:`gitreg.materializers.load`).
     """
     store = registry.store()
     check_source(store, link)
     if link.format in materializers.PATH_FORMATS:
         return _cached_path(registry, link)
     what = f"artifact {link.name!r} v{link.version}"
-    if not link.external and not materializers.executes_code(link.format):
+    recorded = link.trusted_types
+    # Types trusted by the link are trusted only for bytes verified before they are read: not in place.
+    if not link.external and not materializers.executes_code(link.format) and not recorded:
         # A local store's object is read in place: hashed alongside the read unless its verified
         # stamp still holds, and its stamp compared again after reading (changed: the copy below).
         reading = store.read_in_place(link.uri, link.sha256, link.size, registry.repo.cache_dir / "verified")
@@ -135,10 +138,11 @@ def load(registry: "Registry", link: ArtifactLink, trusted: materializers.Truste
                 else:
                     if reading.check():
                         return value
-    # Elsewhere, and for formats that run code: a private copy, hashed while it is made.
+    # Elsewhere, for formats that run code, and for links that trust types: a private copy, hashed while it
+    # is made.
     with tempfile.TemporaryDirectory(prefix="gitreg-") as tmp:
         path = store.fetch_file(link.uri, link.sha256, Path(tmp) / "artifact", size=link.size)
-        return materializers.load(link.format, path, verified=True, trusted=trusted, what=what)
+        return materializers.load(link.format, path, verified=True, trusted=trusted, what=what, recorded=recorded)
 
 
 def _cached_path(registry: "Registry", link: ArtifactLink) -> Path:

@@ -7,14 +7,25 @@ A format that runs code when loaded (:data:`CODE_FORMATS`: pickle and kin) is
 used only for an object no safe format can hold, and its links carry
 ``executes_code: true``.  Which formats run code is decided here, by format,
 never by what a manifest says.
+
+skops loads only the types it trusts itself; a file that needs more (the
+``Tree`` of a forest, a user's estimator class) names them.  :func:`save`
+returns those names, the artifact link records them (``trusted_types``, shown
+to the reviewer of a pull request), and a load trusts exactly the recorded
+types of hash-verified bytes, plus what the caller opts into.  A name that can
+reach code is never trusted, whatever a manifest or a caller says: see
+:func:`refused_type`.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, BinaryIO, Callable, Iterable, Union
 
 from .errors import MaterializerError
@@ -48,6 +59,18 @@ class _UntrustedTypes(Exception):
         self.types = types
 
 
+class _RefusedTypes(Exception):
+    """A skops file needs types gitreg never trusts: (name, why) for each."""
+
+    def __init__(self, refused: list[tuple[str, str]]) -> None:
+        super().__init__(_said(refused))
+        self.refused = refused
+
+
+def _said(refused: list[tuple[str, str]]) -> str:
+    return "; ".join(f"{name} ({why})" for name, why in refused)
+
+
 @dataclass(frozen=True)
 class Materializer:
     format: str
@@ -57,6 +80,8 @@ class Materializer:
     model_kind: bool = False     # objects of this kind are trained models
     # writes the same bytes as ``save`` in order to a file object that cannot seek (hashed on the way)
     stream: Callable[[Any, BinaryIO], None] | None = None
+    # the types a file ``save`` wrote needs trusted beyond the format's own (recorded in the link)
+    needs: Callable[[Path], tuple[str, ...]] | None = None
 
     @property
     def runs_code(self) -> bool:
@@ -70,6 +95,7 @@ class Saved:
 
     format: str
     model_kind: bool
+    trusted_types: tuple[str, ...] = ()  # what a load must trust beyond the format's own types, sorted
 
     @property
     def executes_code(self) -> bool:
@@ -250,14 +276,149 @@ def _save_skops(obj: Any, path: Path) -> None:
         raise NoSafeFormat(f"skops cannot hold it: {exc}") from None
 
 
+def _skops_needs(path: Path) -> tuple[str, ...]:
+    """The types skops must be told to trust to load ``path``, sorted; refused (:class:`_RefusedTypes`) when
+    any of them can reach code, by its name or by what the name stands for in this process."""
+    import skops.io as sio
+
+    needed = tuple(sorted(set(sio.get_untrusted_types(file=path))))
+    refused = [(name, why) for name in needed for why in [refused_type(name) or _refused_target(name, False)] if why]
+    if refused:
+        raise _RefusedTypes(refused)
+    return needed
+
+
 def _load_skops(path: Path, trusted: tuple[str, ...]) -> Any:
     import skops.io as sio
 
-    untrusted = sio.get_untrusted_types(file=path)
+    untrusted = sorted(set(sio.get_untrusted_types(file=path)))
+    never = [(name, why) for name in untrusted for why in [refused_type(name)] if why]
+    if never:
+        raise _RefusedTypes(never)
     refused = [t for t in untrusted if t not in trusted]
     if refused:
         raise _UntrustedTypes(refused)
-    return sio.load(path, trusted=[t for t in untrusted if t in trusted] or None)
+    # skops imports each module and takes the name from it: what it would get must not be code either
+    never = [(name, why) for name in untrusted for why in [_refused_target(name, True)] if why]
+    if never:
+        raise _RefusedTypes(never)
+    return sio.load(path, trusted=untrusted or None)
+
+
+# ------------------------------------------------------------------ types gitreg never trusts
+#
+# The rule: a type (or function) a skops file names is trusted only if the name cannot reach code.  skops
+# rebuilds an object by importing the module part of its name and taking the last part from it; a name is
+# refused when
+#   1. it is not a dotted Python name (identifiers joined by dots, at least a module and a name): nothing
+#      importable, so nothing to review (``<lambda>``, ``<locals>``);
+#   2. any part is a dunder name (``__import__``, ``__builtins__``, ``__globals__``, ``__code__``: the
+#      interpreter's internals), except a leading ``__main__`` (a class of the script or notebook itself,
+#      found there by rule 6 at load);
+#   3. its top-level module (leading underscores ignored, so ``_pickle``, ``_io``, ``_posixsubprocess``)
+#      is one whose purpose is to reach the operating system, files, the network, the interpreter or other
+#      code (:data:`CODE_MODULES`), in the standard library or in a few common third-party packages;
+#   4. it is in ``builtins`` and is not a plain data type (:data:`BUILTIN_DATA_TYPES`): ``eval``,
+#      ``exec``, ``compile``, ``open``, ``getattr``, ``type``, ... are the interpreter's own tools;
+#   5. it is a known loader or evaluator of code in an otherwise harmless library (:data:`CODE_NAMES`);
+#   6. what the name stands for (the object skops would get) is itself defined under a name refused by
+#      3-5 (a re-export such as ``somepackage.module.system`` of ``os.system``): checked where the object
+#      can be found, at save and just before skops' own import at load.
+# The list is a backstop, not a proof: every name a link records is also shown to the reviewer of a pull
+# request (``trusted-types``), and any change to the names of a registered version is an error.
+
+#: Top-level modules whose names are never trusted (rule 3).
+CODE_MODULES = frozenset({
+    # the operating system, processes, threads and signals
+    "os", "posix", "nt", "subprocess", "posixsubprocess", "winapi", "pty", "tty", "termios", "fcntl", "resource",
+    "signal", "msvcrt", "winreg", "multiprocessing", "concurrent", "threading", "thread", "asyncio", "sched",
+    # files
+    "io", "codecs", "pathlib", "shutil", "tempfile", "glob", "fileinput", "mmap", "zipfile", "tarfile", "gzip",
+    "bz2", "lzma",
+    # the network
+    "socket", "ssl", "select", "selectors", "socketserver", "http", "urllib", "ftplib", "smtplib", "poplib",
+    "imaplib", "telnetlib", "xmlrpc", "webbrowser",
+    # the interpreter and code
+    "sys", "importlib", "imp", "pkgutil", "zipimport", "runpy", "code", "codeop", "compileall", "py_compile",
+    "types", "inspect", "gc", "ctypes", "cffi", "operator", "pdb", "bdb", "trace", "timeit", "doctest", "site",
+    "sitebuiltins", "atexit", "pydoc", "platform", "sysconfig", "distutils", "setuptools", "pip", "ensurepip",
+    "venv",
+    "frozen_importlib", "frozen_importlib_external", "testcapi", "testinternalcapi", "xxsubinterpreters",
+    "interpreters", "posixshmem",
+    # serialisers whose loading runs code
+    "pickle", "copyreg", "marshal", "shelve", "dill", "cloudpickle", "joblib",
+    # third-party packages for processes, the network, remote files, interactive shells, this registry
+    "sh", "plumbum", "pexpect", "psutil", "invoke", "fabric", "paramiko", "requests", "urllib3", "httpx",
+    "aiohttp", "fsspec", "s3fs", "gcsfs", "adlfs", "boto3", "botocore", "docker", "IPython", "ipykernel",
+    "gitreg",
+})
+
+#: The names in ``builtins`` that are trusted (rule 4): plain data types.
+BUILTIN_DATA_TYPES = frozenset({
+    "bool", "int", "float", "complex", "str", "bytes", "bytearray", "list", "tuple", "dict", "set", "frozenset",
+    "slice", "range", "NoneType",
+})
+
+#: Loaders and evaluators of code in libraries otherwise trusted (rule 5).
+CODE_NAMES = frozenset({
+    "numpy.load", "numpy.lib.npyio.load", "pandas.read_pickle", "pandas.io.pickle.read_pickle", "pandas.eval",
+    "pandas.core.computation.eval.eval", "numexpr.evaluate", "torch.load", "yaml.load", "yaml.unsafe_load",
+    "yaml.full_load",
+})
+
+#: A dotted Python name: what a link's ``trusted_types`` may hold (rule 1; the version schema says the same).
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def refused_type(name: str) -> str | None:
+    """Why gitreg never trusts the type or function ``name`` (rules 1-5 above), or None if it may be trusted.
+
+    Decided by the name alone: the same answer at save, at load and in ``gitreg check``, whatever is installed.
+    """
+    if not isinstance(name, str) or _DOTTED.fullmatch(name) is None:
+        return "not a dotted Python name: nothing importable to trust"
+    parts = name.split(".")
+    if any(p.startswith("__") and p.endswith("__") for p in parts[1 if parts[0] == "__main__" else 0:]):
+        return "a dunder name: the interpreter's internals"
+    return _refused_name(parts)
+
+
+def _refused_name(parts: list[str]) -> str | None:
+    """Rules 3-5 for a name split at its dots."""
+    if parts[0].lstrip("_") in CODE_MODULES:
+        return f"in {parts[0]}, a module that reaches the operating system, files, the network or code"
+    if parts[0] == "builtins" and (len(parts) != 2 or parts[1] not in BUILTIN_DATA_TYPES):
+        return "a built-in function or class of the interpreter, not a plain data type"
+    if ".".join(parts) in CODE_NAMES:
+        return "loads or evaluates code"
+    return None
+
+
+def _refused_target(name: str, import_module: bool) -> str | None:
+    """Rule 6: why what ``name`` stands for (``module.attribute``, as skops resolves it) is never trusted, or
+    None (also when it cannot be found: skops then fails to load it on its own).  ``import_module``: import
+    the module if it is not imported yet (at load, just before skops would import it itself)."""
+    module_name, _, attr = name.rpartition(".")
+    module = sys.modules.get(module_name)
+    if module is None and import_module and refused_type(name) is None:
+        import importlib
+
+        try:
+            module = importlib.import_module(module_name)
+        except Exception:  # noqa: BLE001 - not importable here: skops reports it when it tries
+            return None
+    target = getattr(module, attr, None) if module is not None else None
+    if target is None:
+        return None
+    if isinstance(target, ModuleType):
+        real = getattr(target, "__name__", None)
+    else:
+        owner, qualname = getattr(target, "__module__", None), getattr(target, "__qualname__", None)
+        real = f"{owner}.{qualname}" if isinstance(owner, str) and isinstance(qualname, str) else None
+    if not isinstance(real, str) or real == name:
+        return None
+    why = _refused_name(real.split("."))
+    return f"it is {real}: {why}" if why else None
 
 
 def _is_torch_module(obj: Any) -> bool:
@@ -272,7 +433,7 @@ MATERIALIZERS: tuple[Materializer, ...] = (
                  stream=_stream_text),
     Materializer("numpy", _is_numpy, _save_numpy, _load_numpy, stream=_stream_numpy),
     Materializer("parquet", _is_pandas, _save_parquet, _load_parquet),
-    Materializer("skops", _is_sklearn, _save_skops, _load_skops, model_kind=True),
+    Materializer("skops", _is_sklearn, _save_skops, _load_skops, model_kind=True, needs=_skops_needs),
     Materializer("torch", _is_torch_module, _save_pickle, _load_pickle, model_kind=True),
     Materializer("json", _is_json_value, _save_json, lambda p, _t: json.loads(p.read_text(encoding="utf-8")),
                  stream=_stream_json),
@@ -282,6 +443,7 @@ MATERIALIZERS: tuple[Materializer, ...] = (
     Materializer("sklearn", _never, _save_pickle, _load_pickle, model_kind=True),
 )
 _BY_FORMAT = {m.format: m for m in MATERIALIZERS}
+_KNOWN_FORMATS = tuple(sorted([*_BY_FORMAT, *PATH_FORMATS]))
 
 
 def for_object(obj: Any) -> list[Materializer]:
@@ -294,7 +456,7 @@ def by_format(fmt: str) -> Materializer:
         return _BY_FORMAT[fmt]
     except KeyError:
         raise MaterializerError(
-            f"unknown artifact format {fmt!r}; known: {', '.join(sorted(_BY_FORMAT) + list(PATH_FORMATS))}"
+            f"unknown artifact format {fmt!r}; known: {', '.join(known_formats())}"
         ) from None
 
 
@@ -309,13 +471,20 @@ def save(obj: Any, path: Path) -> Saved:
     for materializer in candidates:
         try:
             materializer.save(obj, path)
+            needs = materializer.needs(path) if materializer.needs is not None else ()
         except NoSafeFormat:
             continue
+        except _RefusedTypes as exc:  # never falls back to pickle: that would run the same code on load
+            raise MaterializerError(
+                f"cannot save {type(obj).__name__} in a safe format: loading it would need {materializer.format}"
+                f" to trust {_said(exc.refused)}, which gitreg never trusts; replace that part of the object"
+                " (e.g. a function given to FunctionTransformer) with one defined in a module of your own"
+            ) from None
         except Exception as exc:  # noqa: BLE001 - any library's failure to serialise is the user's to see
             raise MaterializerError(
                 f"cannot save {type(obj).__name__} as {materializer.format}: {_one_line(exc)}"
             ) from None
-        return Saved(materializer.format, model_kind)
+        return Saved(materializer.format, model_kind, needs)
     raise MaterializerError(f"no materializer for {type(obj).__name__}")  # pragma: no cover - pickle matches all
 
 
@@ -345,13 +514,17 @@ def trusted_names(trusted: Trusted | None) -> tuple[str, ...]:
     return tuple(names)
 
 
-def load(fmt: str, path: Path, *, verified: bool, trusted: Trusted | None = None, what: str = "") -> Any:
+def load(fmt: str, path: Path, *, verified: bool, trusted: Trusted | None = None, what: str = "",
+         recorded: Iterable[str] = ()) -> Any:
     """Read an object saved in ``fmt`` from ``path``.
 
     ``verified`` must say that the bytes at ``path`` matched the registry's hash
     (and came from the store); formats that run code on load are refused
-    otherwise.  ``trusted`` names types a skops file may hold beyond those skops
-    trusts itself: an explicit opt-in, for bytes from a source the caller trusts.
+    otherwise.  ``recorded``: the types the artifact's link records (its
+    reviewed ``trusted_types``), trusted only for ``verified`` bytes.
+    ``trusted`` names types a skops file may hold beyond those skops and the
+    link trust: an explicit opt-in, for bytes from a source the caller trusts.
+    A type :func:`refused_type` refuses is never trusted, whoever names it.
     ``what`` names the artifact in messages.
     """
     materializer = by_format(fmt)
@@ -360,13 +533,27 @@ def load(fmt: str, path: Path, *, verified: bool, trusted: Trusted | None = None
         raise MaterializerError(
             f"refusing to unpickle {what}: its bytes were not verified against the registry's hash"
         )
+    recorded = tuple(recorded)
+    caller = trusted_names(trusted)
+    for source, names in (("its link's trusted_types", recorded), ("trusted=", caller)):
+        never = [(name, why) for name in names for why in [refused_type(name)] if why]
+        if never:
+            raise MaterializerError(
+                f"refusing to load {what}: {source} names {_said(never)}; gitreg never trusts such types,"
+                " whatever a manifest or a caller says"
+            )
     try:
-        return materializer.load(path, trusted_names(trusted))
+        return materializer.load(path, caller + (recorded if verified else ()))
+    except _RefusedTypes as exc:
+        raise MaterializerError(
+            f"refusing to load {what}: it holds {_said(exc.refused)}; gitreg never trusts such types, whatever a"
+            " manifest or a caller says"
+        ) from None
     except _UntrustedTypes as exc:
         raise MaterializerError(
-            f"refusing to load {what}: it holds types skops does not trust: {', '.join(exc.types)}; loading"
-            " them could run code or crash on use. Only if you trust whoever wrote these bytes, opt in with"
-            f" get_artifact(...).load(trusted={exc.types!r})"
+            f"refusing to load {what}: it holds types skops does not trust and its link does not record:"
+            f" {', '.join(exc.types)}; loading them could run code or crash on use. Only if you trust whoever"
+            f" wrote these bytes, opt in with get_artifact(...).load(trusted={exc.types!r})"
         ) from None
     except ImportError as exc:
         raise MaterializerError(
@@ -379,6 +566,11 @@ def load(fmt: str, path: Path, *, verified: bool, trusted: Trusted | None = None
             f"cannot load {what}: its bytes are not a valid {fmt} artifact ({_one_line(exc)});"
             " the link's format does not match what was stored"
         ) from None
+
+
+def known_formats() -> tuple[str, ...]:
+    """Every format a link may name: the materializers' and the plain file and directory formats, sorted."""
+    return _KNOWN_FORMATS
 
 
 def _extra_for(fmt: str, module: str | None) -> str:

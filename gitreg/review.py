@@ -14,6 +14,9 @@ history, is a finding with a stable code (see :data:`gitreg.check.FINDINGS`):
   request has no business carrying links for an existing version;
 - a link that is added or changed, or that a new version brings, is read from the
   base's store (its content address there) and in a format whose loading runs no code;
+- the types a link makes loads trust beyond its format's own (``trusted_types``) never
+  change on a registered version; those of a link that is added or that a new version
+  brings are listed for the reviewer (a warning);
 - nothing is deleted (a model, a version, an artifact link, a run record);
 - numbers are never reused: counters never go down, a new version is numbered above
   every number the base had allocated;
@@ -191,6 +194,7 @@ def _compare_model(name: str, before: _Side, after: _Side, store: str | None) ->
                                                     " with gitreg", code="number-reused"))
         for i, link in enumerate(after.versions[number].get("artifacts") or []):
             problems += _risky_link(path, f"artifacts.{i}", link, store, f"new version {number}")
+            problems += _trusted_types_shown(path, f"artifacts.{i}", link, f"new version {number}")
     return problems
 
 
@@ -247,6 +251,8 @@ def _compare_links(path: str, old_links: list[dict[str, Any]], new_links: list[d
                                         f" {is_!r}: the same bytes would be decoded differently; registered"
                                         " artifacts are immutable (link a new artifact version instead)",
                                         code="format-changed"))
+            elif attr == "trusted_types":
+                problems += _trusted_types_changed(path, f"{where}.trusted_types", link, was, is_)
             else:
                 problems.append(Problem(path, f"{where}.{attr}", f"{_label(link)}: {attr} changed from {was!r} to"
                                         f" {is_!r}; registered artifacts are immutable (link a new artifact version"
@@ -258,6 +264,7 @@ def _compare_links(path: str, old_links: list[dict[str, Any]], new_links: list[d
                                 " links are immutable, and runs and writes link artifacts on the registry branch,"
                                 " never through a pull request; register a new version instead", code="link-added"))
         problems += _risky_link(path, f"artifacts.{i}", now, store, "the added link")
+        problems += _trusted_types_shown(path, f"artifacts.{i}", now, "the added link")
     return problems
 
 
@@ -300,6 +307,38 @@ def _risky_link(path: str, where: str, link: dict[str, Any], store: str | None, 
         problems.append(Problem(path, f"{where}.uri", f"{_label(link)} ({what}) {outside}; a load reads it from"
                                 " there", code="uri-outside-store"))
     return problems
+
+
+# ---------------------------------------------------------------- trusted types of links
+
+def _type_names(value: Any) -> list[str]:
+    """A link's ``trusted_types`` as a sorted list of names (absent: none)."""
+    return sorted({str(v) for v in value}) if isinstance(value, list) else []
+
+
+def _trusted_types_changed(path: str, field: str, link: dict[str, Any], was: Any, is_: Any) -> list[Problem]:
+    """An existing link whose ``trusted_types`` now name other types (their order aside): what a load of its bytes
+    trusts changes."""
+    old, new = _type_names(was), _type_names(is_)
+    if old == new:
+        return []
+    added, removed = [t for t in new if t not in old], [t for t in old if t not in new]
+    said = "; ".join(part for part in (f"now trusts {', '.join(added)}" if added else "",
+                                       f"no longer trusts {', '.join(removed)}" if removed else "") if part)
+    return [Problem(path, field, f"{_label(link)}: trusted_types changed: {said}; the types a load trusts its bytes"
+                                 " to hold were recorded when they were saved and are immutable (save a new artifact"
+                                 " version instead)", code="trusted-types-changed")]
+
+
+def _trusted_types_shown(path: str, where: str, link: dict[str, Any], what: str) -> list[Problem]:
+    """A link a change brings that makes loads trust types beyond its format's own: listed for the reviewer."""
+    names = _type_names(link.get("trusted_types"))
+    if not names:
+        return []
+    return [Problem(path, f"{where}.trusted_types", f"{_label(link)} ({what}) is loaded trusting {', '.join(names)}"
+                                                    " beyond what its format trusts; check that these are the types"
+                                                    " you expect such a model to hold", "warning",
+                    code="trusted-types")]
 
 
 # ---------------------------------------------------------------- runs

@@ -87,13 +87,15 @@ def test_sklearn_estimators_are_saved_with_skops_and_load_without_pickle(repo, c
     assert (loaded.predict(X) == clf.predict(X)).all()
 
 
-def test_skops_refuses_untrusted_types_unless_the_caller_opts_in(client):
+def test_skops_refuses_types_its_link_does_not_record_unless_the_caller_opts_in(repo, client):
     pytest.importorskip("skops")
     from sklearn.tree import DecisionTreeClassifier
 
     X, y = _iris()
     tree = DecisionTreeClassifier(random_state=0).fit(X, y)
     Model("iris").save_artifact(tree, "tree")
+    assert (Model("iris", version="latest").load_artifact("tree").predict(X) == tree.predict(X)).all()
+    edit_link(repo, "iris", 1, "tree", trusted_types=None)  # the record of what the bytes need, removed
     artifact = Model("iris", version="latest").get_artifact("tree")
     with pytest.raises(MaterializerError, match=r"sklearn\.tree\._tree\.Tree") as err:
         artifact.load()
@@ -108,7 +110,7 @@ class ScaledEstimator:  # a user's own estimator: skops saves it, but does not t
     pass
 
 
-def test_user_estimators_go_to_skops_and_need_an_explicit_opt_in(client):
+def test_user_estimators_go_to_skops_and_their_class_is_recorded_for_review(repo, client):
     pytest.importorskip("skops")
     from sklearn.base import BaseEstimator
 
@@ -116,6 +118,11 @@ def test_user_estimators_go_to_skops_and_need_an_explicit_opt_in(client):
     globals()["ScaledEstimator"] = cls  # importable by skops at load, like any user class
     link = Model("iris").save_artifact(cls(k=3), "custom")
     assert (link.format, link.type, link.executes_code) == ("skops", "model", False)
+    assert link.trusted_types == (f"{__name__}.ScaledEstimator",)
+    doc = yaml.safe_load((repo / VERSION_FILE.format(model="iris", number=1)).read_text())
+    assert doc["artifacts"][0]["trusted_types"] == [f"{__name__}.ScaledEstimator"]
+    assert Model("iris", version="latest").get_artifact("custom").load().k == 3
+    edit_link(repo, "iris", 1, "custom", trusted_types=None)
     with pytest.raises(MaterializerError, match=f"{__name__}.ScaledEstimator"):
         Model("iris", version="latest").get_artifact("custom").load()
     assert Model("iris", version="latest").get_artifact("custom").load(trusted=[cls]).k == 3

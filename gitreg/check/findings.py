@@ -41,6 +41,11 @@ FINDINGS: dict[str, Finding] = {f.code: f for f in (
     Finding("tag-lightweight", "a lightweight tag where gitreg makes annotated ones", warning=True),
     Finding("unmarked-code-format", "a link in a format that runs code when loaded (pickle and kin), written by an"
                                     " older gitreg without `executes_code: true`", warning=True),
+    Finding("unknown-format", "a link's format is none gitreg knows (the message lists those it does): no load can"
+                              " read it"),
+    Finding("trusted-type-refused", "a link's trusted_types names a type gitreg never trusts because it can reach"
+                                    " code (eval, os, subprocess, pickle, ...): every load of the link is refused",
+            False),
     Finding("tag-message", "a stage tag whose message does not read '<model> v<N> -> <stage>'"),
     Finding("tag-missing", "a registered version or a stage assignment without its tag (`gitreg tags sync`)"),
     Finding("tag-stale", "a version holds a stage, but the latest tag of that stage moved another version there"),
@@ -74,6 +79,10 @@ FINDINGS: dict[str, Finding] = {f.code: f for f in (
                              " runs code (pickle and kin)"),
     Finding("uri-outside-store", "an added or changed link, or a new version's link, is not read from the base's"
                                  " store (its content address there), or is linked in place (external)"),
+    Finding("trusted-types-changed", "the trusted_types of an existing artifact link changed (added, removed or"
+                                     " edited): what a load trusts its bytes to hold changes"),
+    Finding("trusted-types", "an added link, or a new version's link, makes loads trust types beyond the format's"
+                             " own (listed, for the reviewer)", warning=True),
 )}
 
 #: The codes ``--allow-delete`` accepts.

@@ -7,14 +7,17 @@ import dataclasses
 import hashlib
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from ..state import Problem, cache_get, cache_put, prefetch_model_trees, read_model_tree, stage_problems
+from ..state import (
+    Problem, cache_get, cache_put, prefetch_model_trees, read_model_tree, stage_problems, version_file,
+)
+from .links import link_findings
 
 if TYPE_CHECKING:
     from ..git import GitRepo
 
 _T = TypeVar("_T")
 
-_SUMMARY_FORMAT = "check-models-2"
+_SUMMARY_FORMAT = "check-models-3"  # 2: link findings (unknown formats, refused trusted types); 3: stages.yaml
 _PREFETCH = 100  # model folders whose trees and manifests are asked for in one exchange
 
 
@@ -106,6 +109,8 @@ def _summarize(repo: GitRepo, batch: list[tuple[str, str]]) -> list[dict[str, An
         read = read_model_tree(repo, name, oid, found)
         if read.readable:
             found += stage_problems(name, read)
+        for doc in read.versions:  # errors of the check only: reads of the model are not refused for them
+            found += link_findings(doc, version_file(name, doc["number"]))
         out.append({
             "problems": [dataclasses.asdict(p) for p in found],
             "counter": read.model["counters"]["versions"] if read.readable else None,  # type: ignore[index]

@@ -173,13 +173,23 @@ class ArtifactLink:
     step: str | None = None
     created: str | None = None
     executes_code: bool = False  # the format runs code when loaded (pickle and kin)
+    # types a load must trust beyond the format's own (skops: a forest's Tree, a user's estimator class):
+    # dotted names, sorted and without duplicates, recorded at save; written only when there are any
+    trusted_types: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.trusted_types:
+            normal = tuple(sorted(set(self.trusted_types)))
+            if normal != self.trusted_types:
+                object.__setattr__(self, "trusted_types", normal)
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> "ArtifactLink":
         return cls(name=doc["name"], version=doc["version"], type=doc["type"], uri=doc["uri"],
                    sha256=doc["sha256"], size=doc["size"], format=doc["format"], kind=doc["kind"],
                    external=doc["external"], run=doc.get("run"), step=doc.get("step"),
-                   created=doc.get("created"), executes_code=bool(doc.get("executes_code", False)))
+                   created=doc.get("created"), executes_code=bool(doc.get("executes_code", False)),
+                   trusted_types=tuple(doc.get("trusted_types") or ()))
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {}
@@ -188,13 +198,16 @@ class ArtifactLink:
             if key == "executes_code":
                 if value:
                     doc[key] = True
+            elif key == "trusted_types":
+                if value:
+                    doc[key] = list(value)
             elif value is not None or key not in ("run", "step", "created"):
                 doc[key] = value
         return doc
 
 
 _LINK_KEYS = ("name", "version", "type", "uri", "sha256", "size", "format", "kind", "external",
-              "executes_code", "run", "step", "created")
+              "executes_code", "trusted_types", "run", "step", "created")
 
 
 @dataclass(frozen=True)
