@@ -13,7 +13,7 @@ from .findings import CheckReport
 if TYPE_CHECKING:
     from ..git import GitRepo
 
-_REPORT_FORMAT = "check-report-1"
+_REPORT_FORMAT = "check-report-2"  # 2: the path grammar, stages.yaml, link findings
 
 
 def report_key(repo: GitRepo, commit: str, is_commit: bool, rev: str, tags: bool,
