@@ -230,10 +230,14 @@ def update_version(snap: Snapshot, model: str, spec: object, stage: object = Non
     tag_list: list[tuple[str, str]] = []
     new_stage = parse_stage(stage) if stage is not None else target.stage
     subject_parts = []
-    if new_stage != target.stage:
+    # setting the exclusive stage a version already claims repairs a stage claimed twice (or a stages.yaml
+    # that names another version): the one way out the read errors name
+    repair = stage is not None and new_stage in EXCLUSIVE_STAGES and state.held(new_stage) != (target.number,)
+    if new_stage != target.stage or repair:
         change = _stage_change(snap, state, target, new_stage, force, reason)
         files.update(change.files)
-        tag_list = change.tags
+        # a repair that leaves the target's manifest as it is tags nothing: no commit moved it into the stage
+        tag_list = change.tags if new_stage != target.stage else []
         updated = replace(updated, stage=new_stage)
         message = change.message
     else:
