@@ -70,6 +70,12 @@ FINDINGS: dict[str, Finding] = {f.code: f for f in (
                              " runs code (pickle and kin)"),
     Finding("uri-outside-store", "an added or changed link, or a new version's link, is not read from the base's"
                                  " store (its content address there), or is linked in place (external)"),
+    Finding("promotes-unreviewed", "the change puts a version into an exclusive stage (staging, production) that"
+                                   " it also registers, or whose artifact links it adds or changes: bytes that"
+                                   " were never on the base branch go straight to that stage"),
+    Finding("store-files-added", "the change adds or changes files under the artifact store's path inside the"
+                                 " repository (git-ignored, so only force-added): bytes a load may read that no"
+                                 " gitreg write stored"),
 )}
 
 #: The codes ``--allow-delete`` accepts.
