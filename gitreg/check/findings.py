@@ -37,10 +37,15 @@ FINDINGS: dict[str, Finding] = {f.code: f for f in (
     Finding("tag-lightweight", "a lightweight tag where gitreg makes annotated ones", warning=True),
     Finding("unmarked-code-format", "a link in a format that runs code when loaded (pickle and kin), written by an"
                                     " older gitreg without `executes_code: true`", warning=True),
-    Finding("tag-message", "a stage tag whose message does not read '<model> v<N> -> <stage>'"),
+    Finding("tag-message", "a stage tag whose message does not read '<model> v<N> -> <stage>', or a registration"
+                           " tag v<N> whose message does not read '<model> v<N> registered'"),
     Finding("tag-missing", "a registered version or a stage assignment without its tag (`gitreg tags sync`)"),
     Finding("tag-stale", "a version holds a stage, but the latest tag of that stage moved another version there"),
     Finding("tag-moved", "a tag points at a commit that did not make the change its name records"),
+    Finding("tag-mismatch", "a tag's message disagrees with the commit it points at: its by: is neither that"
+                            " commit's author, its committer nor the promoter the commit message records, its"
+                            " reason is not the one the commit message records, or its previous stage is not the"
+                            " one the version left there"),
     Finding("tag-unreachable", "a tag points at a commit outside the history of the checked revision"),
     Finding("signature", "a stage tag's signature does not verify (--verify-signatures)"),
     Finding("unrecorded-delete", "a registered version's manifest (or its model) is gone, but no gitreg delete"
