@@ -20,7 +20,11 @@ history, is a finding with a stable code (see :data:`gitreg.check.FINDINGS`):
 - nothing is deleted (a model, a version, an artifact link, a run record);
 - numbers are never reused: counters never go down, a new version is numbered above
   every number the base had allocated;
-- a version that held a stage never goes back to ``none`` (archive it instead).
+- a version that held a stage never goes back to ``none`` (archive it instead);
+- a version is not put into an exclusive stage by the change that registers it or adds or changes
+  its links: what goes to production was on the base branch, reviewed, first;
+- no file is added or changed under the artifact store's path inside the repository (it is
+  git-ignored: only a force-add puts bytes there, and a load would read them).
 
 A maintainer accepts a finding deliberately with ``allow`` (``--allow CODE``);
 it stays listed, as accepted.  Tags are not checked here: a pull request's
@@ -62,6 +66,8 @@ def check_change(repo: GitRepo, base: str, rev: str = "HEAD", allow_delete: bool
         found += registry_findings
         found += _compare_models(repo, base_commit, head, store)
         found += _compare_runs(repo, base_commit, head)
+        found += _unreviewed_promotions(repo, base_commit, head)
+        found += _store_files(repo, base_commit, head)
     return replace(report, problems=report.problems + tuple(with_lines(repo, head, accept(found, allowed))))
 
 
@@ -363,6 +369,109 @@ def _compare_runs(repo: GitRepo, base: str, head: str) -> list[Problem]:
             problems.append(Problem(path, "", "a recorded run was edited; run records are history and never change",
                                     code="run-changed"))
     return problems
+
+
+# ---------------------------------------------------------------- provenance of what is promoted
+
+def _unreviewed_promotions(repo: GitRepo, base: str, head: str) -> list[Problem]:
+    """A version the change puts into an exclusive stage that the same change registers or re-links."""
+    from .stages import EXCLUSIVE_STAGES
+
+    problems: list[Problem] = []
+    before, after = _model_trees(repo, base), _model_trees(repo, head)
+    empty = _Side(None, {}, frozenset())
+    for name, oid in sorted(after.items()):
+        if before.get(name) == oid:
+            continue
+        old = _side(repo, name, before[name]) if name in before else empty
+        new = _side(repo, name, oid)
+        for number, version in sorted(new.versions.items()):
+            stage = version.get("stage")
+            was = old.versions.get(number)
+            if stage not in EXCLUSIVE_STAGES or (was is not None and was.get("stage") == stage):
+                continue  # not in an exclusive stage, or held it at the base already
+            if was is None:
+                what = "registers it" if f"{number}.yaml" not in old.files else \
+                    "rewrites its manifest (which does not validate at the base)"
+            else:
+                relinked = _relinked(was.get("artifacts") or [], version.get("artifacts") or [])
+                if not relinked:
+                    continue
+                what = f"adds or changes its link(s) to {', '.join(relinked)}"
+            problems.append(Problem(version_file(name, number), "stage", f"{name} v{number} goes to {stage} in the"
+                                    f" same change that {what}: those bytes were never on the base branch, so"
+                                    f" nobody reviewed what {stage} would load; register (or link) in one change,"
+                                    " merge it, then promote in another, or accept it with --allow"
+                                    " promotes-unreviewed", code="promotes-unreviewed"))
+    return problems
+
+
+def _relinked(old_links: list[dict[str, Any]], new_links: list[dict[str, Any]]) -> list[str]:
+    """The links of ``new_links`` that ``old_links`` do not hold exactly (added, or any field changed)."""
+    def norm(link: dict[str, Any]) -> dict[str, Any]:
+        return {**_LINK_DEFAULTS, **link}
+
+    held = [norm(link) for link in old_links]
+    return [_label(link)[len("artifact "):] for link in new_links if norm(link) not in held]
+
+
+_STORE_LIST = 5  # paths named in a store-files-added finding
+
+
+def _store_files(repo: GitRepo, base: str, head: str) -> list[Problem]:
+    """Files the change adds or changes under the store's path (the base's and the head's), when the
+    store is a folder inside the repository."""
+    problems: list[Problem] = []
+    stores: dict[str, str] = {}  # path in the repository -> the store URI as written
+    for commit in (base, head):
+        _raw, doc = _registry(repo, commit)
+        uri = doc.get("store") if doc is not None else None
+        path = _store_in_repository(repo, uri) if isinstance(uri, str) else None
+        if path is not None:
+            stores.setdefault(path, uri)  # type: ignore[arg-type]
+    for path, uri in stores.items():
+        # the store's own folders when it is the repository's root itself (store: .)
+        roots = [path] if path else ["objects", "runs"]
+        changed = sorted(p for p, blob in repo.changed_files(base, head, roots).items() if blob is not None)
+        parts = path.split("/") if path else []
+        for depth in range(1, len(parts)):  # a file or symlink put where a folder of the store's path is
+            folder = "/".join(parts[:depth])
+            now = repo.read_object(f"{head}:{folder}")
+            if now is not None and now[1] == "blob":
+                was = repo.read_object(f"{base}:{folder}")
+                if was is None or was[0] != now[0]:
+                    changed.insert(0, folder)
+        if not changed:
+            continue
+        named = ", ".join(changed[:_STORE_LIST]) + (f", ... ({len(changed)} in all)" if len(changed) > _STORE_LIST
+                                                   else "")
+        problems.append(Problem(path or ".", "", f"{len(changed)} file(s) added or changed under the artifact"
+                                f" store's path {uri!r}: {named}; the store is ignored by git, so these were"
+                                " force-added, and a load that finds its object there reads bytes no gitreg write"
+                                " stored; take them out of the change (`git rm -r --cached -- <path>`), or accept"
+                                " it with --allow store-files-added", code="store-files-added"))
+    return problems
+
+
+def _store_in_repository(repo: GitRepo, uri: str) -> str | None:
+    """The store's folder as a path inside the repository ("" for its root), or None if it is elsewhere
+    (an fsspec URL, an absolute path outside the repository, a relative path that climbs out of it)."""
+    import os
+    import posixpath
+    from pathlib import Path
+
+    text = uri[len("file://"):] if uri.startswith("file://") else uri
+    if "://" in text or text.startswith("memory:") or not text.strip():
+        return None
+    if os.path.isabs(text):
+        try:
+            text = Path(text).resolve().relative_to(Path(repo.root).resolve()).as_posix()
+        except (ValueError, OSError):
+            return None
+    text = posixpath.normpath(text)
+    if text == ".." or text.startswith("../") or text.startswith("/"):
+        return None
+    return "" if text == "." else text
 
 
 # ---------------------------------------------------------------- the index against HEAD

@@ -6,6 +6,13 @@ first-parent history, finds each commit that registered a version or moved one
 to a stage (from the manifests, so any merge style works), and creates each
 missing tag on the commit that introduced the change, with the message format
 gitreg's own writes use and the date of that commit.  Idempotent.
+
+A tag that is already there for a change is held against the commit it marks
+(:class:`gitreg.check.tag_targets.TargetVerifier`: the commit made that change, and the
+tag's ``by:``, ``reason:`` and previous stage agree with it, see :mod:`gitreg.provenance`).
+One that does not (say, pre-made by someone who may push tags but not the branch) is
+reported in :attr:`SyncReport.problems`, never counted as the change's tag, and never
+moved or deleted: tags are immutable.
 """
 
 from __future__ import annotations
@@ -13,9 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import GitError
-from .git import GitRepo
+from .git import GitRepo, RefInfo
 from .registry import Registry
 from .remote import Remote
+from .state import Problem
 from .tagnames import (
     StageTag, StageTagMessage, VersionTag, format_stage_message, format_stage_tag, format_version_message,
     format_version_tag, parse_stage_message, parse_tag, parse_version_message,
@@ -37,6 +45,7 @@ class SyncReport:
     commits: int          # commits of the branch that changed .mcp/models
     remote: str | None    # where tags were pushed
     held_back: tuple[str, ...] = ()  # local tags not pushed: their commits are not on the remote's branch
+    problems: tuple[Problem, ...] = ()  # tags there already for a change that do not tell its truth (kept as they are)
 
 
 @dataclass(frozen=True)
@@ -52,18 +61,27 @@ class _Tags:
     def __init__(self, repo: GitRepo, prefix: str) -> None:
         self.versions: set[tuple[str, int]] = set()
         self.stages: dict[tuple[str, str], dict[int, tuple[str, int | None]]] = {}
+        self.refs: dict[str, RefInfo] = {}  # tag name -> its ref, for the tags there before this sync
         for ref in repo.list_refs(f"refs/tags/{prefix}/"):
             parsed = parse_tag(prefix, ref.name)
             if isinstance(parsed, VersionTag):
                 self.versions.add((parsed.model, parsed.number))
+                self.refs[parsed.name] = ref
             elif isinstance(parsed, StageTag):
                 message = parse_stage_message(ref.subject + "\n\n" + ref.body)
                 number = message.number if message is not None else None
                 self.stages.setdefault((parsed.model, parsed.stage), {})[parsed.seq] = (ref.target, number)
+                self.refs[parsed.name] = ref
 
     def has_stage(self, t: Transition, commits: set[str]) -> bool:
         held = self.stages.get((t.model, t.stage), {})
         return any(number == t.version and target in commits for target, number in held.values())
+
+    def stage_tags(self, prefix: str, t: Transition, commits: set[str]) -> list[str]:
+        """The names of the tags there before this sync that record ``t`` on one of ``commits``."""
+        held = self.stages.get((t.model, t.stage), {})
+        return [format_stage_tag(prefix, t.model, t.stage, seq) for seq, (target, number) in sorted(held.items())
+                if number == t.version and target in commits]
 
     def next_seq(self, t: Transition, counter: int | None) -> int:
         held = self.stages.setdefault((t.model, t.stage), {})
@@ -86,14 +104,16 @@ def _info(repo: GitRepo, commit: str) -> _CommitInfo:
     return _CommitInfo(author, date, message)
 
 
-def _introduced_by(repo: GitRepo, t: Transition, commit: str, side: list[str]) -> str:
-    """For a merge: the newest merged-in commit that made the transition itself, else the merge."""
+def _introduced_by(repo: GitRepo, t: Transition, commit: str, side: list[str]) -> tuple[str, Transition]:
+    """For a merge: the newest merged-in commit that made the transition itself (and the transition as that
+    commit made it, from its own first parent), else the merge."""
     for candidate in side:
         parents = _parents(repo, candidate)
         found = transitions(repo, [commit_change(repo, candidate, parents[0] if parents else None)])
-        if any(other.key == t.key for other in found[candidate]):
-            return candidate
-    return commit
+        made = next((other for other in found[candidate] if other.key == t.key), None)
+        if made is not None:
+            return candidate, made
+    return commit, t
 
 
 def _message(t: Transition, name: str, info: _CommitInfo) -> str:
@@ -135,6 +155,8 @@ def sync_tags(registry: Registry, push: bool = False, dry_run: bool = False) -> 
     tags = _Tags(repo, prefix)
     changes = branch_changes(repo, branch)
     created: list[NewTag] = []
+    kept: list[tuple[str, Transition, str]] = []  # (tag, change, commit): tags there already, held against
+    # the commits they mark below
     with repo.write_lock():
         found = transitions(repo, changes)
         for change in changes:
@@ -142,16 +164,19 @@ def sync_tags(registry: Registry, push: bool = False, dry_run: bool = False) -> 
             side: list[str] | None = None
             for t in found[change.commit]:
                 if t.kind == "registered" and (not config.registration_tags or (t.model, t.version) in tags.versions):
+                    if config.registration_tags:
+                        kept.append((format_version_tag(prefix, t.model, t.version), t, commit))
                     continue  # tagged already, or this registry tags stage changes only
                 if side is None:
                     side = [c for c in repo.rev_list(commit, "--not", parents[0]) if c != commit] \
                         if len(parents) > 1 else []
                 if t.kind == "stage" and tags.has_stage(t, {commit, *side}):
+                    kept += [(name, t, commit) for name in tags.stage_tags(prefix, t, {commit, *side})]
                     continue
-                target = _introduced_by(repo, t, commit, side) if side else commit
+                target, made = _introduced_by(repo, t, commit, side) if side else (commit, t)
                 info = _info(repo, target)
                 name, counter = details(repo, t)
-                message = _message(t, name, info)
+                message = _message(made, name, info)
                 if t.kind == "registered":
                     tag = format_version_tag(prefix, t.model, t.version)
                     tags.versions.add((t.model, t.version))
@@ -161,6 +186,7 @@ def sync_tags(registry: Registry, push: bool = False, dry_run: bool = False) -> 
                     tags.stages[(t.model, t.stage)][seq] = (target, t.version)
                 if dry_run or repo.create_tag(tag, target, message, date=info.date):
                     created.append(NewTag(tag, target, message.splitlines()[0]))
+    problems = _untrue(repo, prefix, tags, kept)
     pushed: tuple[str, ...] = ()
     held: tuple[str, ...] = ()
     if push and remote is not None and not dry_run:
@@ -175,4 +201,44 @@ def sync_tags(registry: Registry, push: bool = False, dry_run: bool = False) -> 
             remote.push_refs(publish, "pushing tags")
         pushed = tuple(m[len("refs/tags/"):] for m in publish)
         held = tuple(sorted(m[len("refs/tags/"):] for m in missing - on_branch))
-    return SyncReport(tuple(created), pushed, len(changes), remote.name if push and remote else None, held)
+    return SyncReport(tuple(created), pushed, len(changes), remote.name if push and remote else None, held,
+                      tuple(problems))
+
+
+def _untrue(repo: GitRepo, prefix: str, tags: _Tags, kept: list[tuple[str, Transition, str]]) -> list[Problem]:
+    """The findings about the tags there already for the branch's changes: each must mark the commit that
+    made its change, and its message must agree with that commit (what ``gitreg check`` proves of every
+    tag).  What was proven once is remembered by tag object, so a sync reads only tags it has not seen; a
+    tag on the commit whose change this sync found is judged against that change, one on a merged-in commit
+    (a merge commit's pull request) as ``gitreg check`` judges it."""
+    from .check.tag_targets import TagWords, TargetVerifier, pair_key, proven_pairs, remember_proven
+
+    known = proven_pairs(repo, prefix)
+    direct: list[tuple[RefInfo, Transition]] = []
+    merged_in: list[tuple[RefInfo, Transition]] = []
+    seen: set[str] = set()
+    for name, t, commit in kept:
+        ref = tags.refs.get(name)
+        if ref is None or ref.type != "tag" or name in seen or pair_key(ref.name, ref.oid) in known:
+            continue  # made by this sync, lightweight (`gitreg check` warns), or proven already
+        seen.add(name)
+        (direct if ref.target == commit else merged_in).append((ref, t))
+    problems: list[Problem] = []
+    words = TagWords(repo, [(ref.oid, ref.target) for ref, _t in direct])
+    proven: list[str] = []
+    for ref, t in direct:
+        stage = None if t.kind == "registered" else t.stage
+        found = words.problem(f"tag {ref.name[len('refs/tags/'):]}", ref.oid, ref.target, t.model, stage, t.version,
+                              t.previous_stage if stage is not None else None)
+        if found is None:
+            proven.append(pair_key(ref.name, ref.oid))
+        else:
+            problems.append(found)
+    remember_proven(repo, prefix, proven)
+    if merged_in:
+        verifier = TargetVerifier(repo, prefix, partial=True)
+        for ref, t in merged_in:
+            verifier.add(ref.name, ref.oid, ref.target, t.model, None if t.kind == "registered" else t.stage,
+                         t.version)
+        problems += verifier.finish()
+    return sorted(problems, key=lambda p: p.path)

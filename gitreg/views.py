@@ -205,7 +205,7 @@ def artifact_ref(ref: Mapping[str, Any]) -> Json:
 # ---------------------------------------------------------------- history, check, comparison
 
 def event(e: "Event") -> Json:
-    """A registration or stage change, from its tag."""
+    """A registration or stage change, from its tag; who made it, from the commit the tag marks."""
     return {
         "when": timestamp(e.when),
         "event": e.kind,
@@ -218,6 +218,9 @@ def event(e: "Event") -> Json:
         "demoted": list(e.demoted),
         "commit": e.commit,
         "tag": e.tag,
+        "committer": e.committer or None,
+        "signature": e.signature or None,
+        "tag_mismatch": e.tag_mismatch or None,
     }
 
 

@@ -46,10 +46,15 @@ FINDINGS: dict[str, Finding] = {f.code: f for f in (
     Finding("trusted-type-refused", "a link's trusted_types names a type gitreg never trusts because it can reach"
                                     " code (eval, os, subprocess, pickle, ...): every load of the link is refused",
             False),
-    Finding("tag-message", "a stage tag whose message does not read '<model> v<N> -> <stage>'"),
+    Finding("tag-message", "a stage tag whose message does not read '<model> v<N> -> <stage>', or a registration"
+                           " tag v<N> whose message does not read '<model> v<N> registered'"),
     Finding("tag-missing", "a registered version or a stage assignment without its tag (`gitreg tags sync`)"),
     Finding("tag-stale", "a version holds a stage, but the latest tag of that stage moved another version there"),
     Finding("tag-moved", "a tag points at a commit that did not make the change its name records"),
+    Finding("tag-mismatch", "a tag's message disagrees with the commit it points at: its by: is neither that"
+                            " commit's author, its committer nor the promoter the commit message records, its"
+                            " reason is not the one the commit message records, or its previous stage is not the"
+                            " one the version left there"),
     Finding("tag-unreachable", "a tag points at a commit outside the history of the checked revision"),
     Finding("signature", "a stage tag's signature does not verify (--verify-signatures)"),
     Finding("unrecorded-delete", "a registered version's manifest (or its model) is gone, but no gitreg delete"
@@ -83,6 +88,12 @@ FINDINGS: dict[str, Finding] = {f.code: f for f in (
                                      " edited): what a load trusts its bytes to hold changes"),
     Finding("trusted-types", "an added link, or a new version's link, makes loads trust types beyond the format's"
                              " own (listed, for the reviewer)", warning=True),
+    Finding("promotes-unreviewed", "the change puts a version into an exclusive stage (staging, production) that"
+                                   " it also registers, or whose artifact links it adds or changes: bytes that"
+                                   " were never on the base branch go straight to that stage"),
+    Finding("store-files-added", "the change adds or changes files under the artifact store's path inside the"
+                                 " repository (git-ignored, so only force-added): bytes a load may read that no"
+                                 " gitreg write stored"),
 )}
 
 #: The codes ``--allow-delete`` accepts.

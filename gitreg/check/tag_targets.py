@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 _TAG_CHUNK = 8192  # tags whose target commits are read with one ``git log`` when they must be verified
 _FEW_MODELS = 16  # a target commit of tags of more models than this (in one chunk) is read for those only
-_VERIFIED_FORMAT = "tags-verified-2"
+_VERIFIED_FORMAT = "tags-verified-3"  # 3: a proven tag's message also agrees with its commit
 
 
 def verified_key(prefix: str) -> str:
@@ -24,19 +24,44 @@ def verified_key(prefix: str) -> str:
     return hashlib.sha1(f"{_VERIFIED_FORMAT}\0{prefix}".encode()).hexdigest()
 
 
+def pair_key(ref: str, oid: str) -> str:
+    """How a proven ``<ref> <tag oid>`` pair is remembered (80 bits: the cache of 200,000 tags stays a few MB)."""
+    return hashlib.sha1(f"{ref} {oid}".encode()).hexdigest()[:20]
+
+
+def proven_pairs(repo: GitRepo, prefix: str) -> set[str]:
+    """The pair keys (:func:`pair_key`) of the tags proven already."""
+    cached = cache_get(repo, verified_key(prefix))
+    pairs = cached.get("pairs") if isinstance(cached, dict) else None
+    return set(pairs) if isinstance(pairs, list) else set()
+
+
+def remember_proven(repo: GitRepo, prefix: str, keys: list[str]) -> None:
+    """Add ``keys`` (tags proven by a caller that checked some of them, e.g. ``tags sync``) to what is proven."""
+    cached = cache_get(repo, verified_key(prefix))
+    cached = cached if isinstance(cached, dict) else {}
+    pairs = cached.get("pairs") if isinstance(cached.get("pairs"), list) else []
+    if set(keys) - set(pairs):
+        cache_put(repo, verified_key(prefix), {"all": cached.get("all"), "pairs": sorted(set(pairs) | set(keys))})
+
+
 class TargetVerifier:
     """Each tag must point at a commit that made its change, relative to that commit's first parent.
 
     A registration tag ``v<N>``: the commit adds ``versions/<N>.yaml`` (its first parent
     does not have it).  A stage tag: at the commit its version is in the stage, at the
     first parent it was not.  (``gitreg tags sync`` picks exactly such commits for
-    merges, squash and rebase merges.)  What the target commits changed comes from one
+    merges, squash and rebase merges.)  And the tag's message agrees with that commit
+    (:mod:`gitreg.provenance`: who, why, the stage it came from), so that no tag's free
+    text stands in for the history.  What the target commits changed comes from one
     ``git log`` per chunk of tags; a tag object never changes, so each ``ref oid`` pair
     proven once is remembered in the cache and not read again.
     """
 
-    def __init__(self, repo: GitRepo, prefix: str) -> None:
+    def __init__(self, repo: GitRepo, prefix: str, partial: bool = False) -> None:
         self.repo = repo
+        self.partial = partial        # some of the tags only (tags sync): what is proven is added to the cache
+        self.prefix = prefix
         self.key = verified_key(prefix)
         cached = cache_get(repo, self.key)
         cached = cached if isinstance(cached, dict) else {}
@@ -46,7 +71,7 @@ class TargetVerifier:
         self.whole = hashlib.sha1()
         self.count = 0
         self.done: list[str] = []     # pair keys of the tags added that are proven
-        self.pending: list[tuple[str, str, str, str, str | None, int]] = []
+        self.pending: list[tuple[str, str, str, str, str | None, int, str]] = []
         self.verified = False         # whether any tag was read from git this time
         self.problems: list[Problem] = []
         self.wide: set[str] = set()   # commits that changed many manifests: read for given model folders only
@@ -56,11 +81,11 @@ class TargetVerifier:
         pair = f"{ref} {oid}"
         self.whole.update(("\n" + pair if self.count else pair).encode())
         self.count += 1
-        key = hashlib.sha1(pair.encode()).hexdigest()[:20]  # 80 bits: the cache of 200,000 tags stays a few MB
+        key = pair_key(ref, oid)
         if key in self.known:
             self.done.append(key)
             return
-        self.pending.append((key, ref, target, model, stage, number))
+        self.pending.append((key, ref, target, model, stage, number, oid))
         if len(self.pending) >= _TAG_CHUNK:
             self._verify()
 
@@ -68,7 +93,7 @@ class TargetVerifier:
         todo, self.pending = self.pending, []
         self.verified = True
         models: dict[str, set[str]] = {}  # target commit -> the model folders its tags here are about
-        for _k, _r, target, model, _s, _n in todo:
+        for _k, _r, target, model, _s, _n, _o in todo:
             models.setdefault(target, set()).add(model_path(model))
         # A commit most tags of this chunk point at (an import of every model) is read for these tags' model
         # folders only, not whole each time. Any other commit is read without a folder list: git then walks
@@ -76,7 +101,7 @@ class TargetVerifier:
         # would cost more with every commit of the history (70 ms per commit at 10,000 models).
         wide = sorted(c for c, folders in models.items() if len(folders) > _FEW_MODELS or c in self.wide)
         narrow = sorted(c for c in models if c not in wide)
-        wanted = {version_file(model, number) for _k, _r, _t, model, _s, number in todo}
+        wanted = {version_file(model, number) for _k, _r, _t, model, _s, number, _o in todo}
         changes = _first_parent_changes(self.repo, wide, sorted(set().union(*(models[c] for c in wide))))
         if narrow:
             listed: dict[str, int] = {}
@@ -84,12 +109,13 @@ class TargetVerifier:
             # a big change (an import): from now on read for the model folders asked about only
             self.wide.update(c for c, count in listed.items() if count > _FEW_MODELS * 64)
         wanted = []
-        for _key, _ref, target, model, stage, number in todo:
+        for _key, _ref, target, model, stage, number, _oid in todo:
             if stage is not None:
                 wanted += [oid for oid in changes.get(target, {}).get(version_file(model, number), ())
                            if oid != ZERO_OID]
         blobs = dict(zip(wanted, self.repo.read_blobs(wanted))) if wanted else {}
-        for key, ref, target, model, stage, number in todo:
+        words = TagWords(self.repo, [(oid, target) for _k, _r, target, _m, _s, _n, oid in todo])
+        for key, ref, target, model, stage, number, oid in todo:
             path = version_file(model, number)
             change = changes.get(target, {}).get(path)
             if stage is None:
@@ -97,11 +123,18 @@ class TargetVerifier:
                     f"which does not add {path}"
             else:
                 wrong = _stage_wrong(stage, number, path, change, blobs)
+            tag = f"tag {ref[len('refs/tags/'):]}"
             if wrong:
-                self.problems.append(Problem(f"tag {ref[len('refs/tags/'):]}", "", f"points at {target[:12]},"
-                                             f" {wrong}; tags are immutable and mark the commit that made their"
-                                             " change: delete this one and let `gitreg tags sync` recreate it",
-                                             code="tag-moved"))
+                self.problems.append(Problem(tag, "", f"points at {target[:12]}, {wrong}; tags are immutable and"
+                                             " mark the commit that made their change: delete this one and let"
+                                             " `gitreg tags sync` recreate it", code="tag-moved"))
+                continue
+            previous = None
+            if stage is not None and change is not None:
+                previous = "none" if change[0] == ZERO_OID else stage_of(blobs.get(change[0]), path) or "none"
+            found = words.problem(tag, oid, target, model, stage, number, previous)
+            if found is not None:
+                self.problems.append(found)
             else:
                 self.done.append(key)
 
@@ -109,11 +142,46 @@ class TargetVerifier:
         """Verify what is left; remember what is proven; the tag-moved findings, in the order of the tags."""
         if self.pending:
             self._verify()
+        if self.partial:  # some tags only: add what is proven, forget nothing
+            remember_proven(self.repo, self.prefix, self.done)
+            return self.problems
         whole = self.whole.hexdigest()
         complete = len(self.done) == self.count
         if self.verified or len(self.done) != len(self.known) or (self.cached_whole == whole) != complete:
             cache_put(self.repo, self.key, {"all": whole if complete else None, "pairs": sorted(self.done)})
         return self.problems
+
+
+class TagWords:
+    """The messages of many tags and the commits they mark, read in one exchange each, held against each
+    other (:func:`gitreg.provenance.disagreements`).  ``tags``: (tag object, target commit) pairs."""
+
+    def __init__(self, repo: GitRepo, tags: list[tuple[str, str]]) -> None:
+        from ..provenance import read_commits, read_tag_messages
+
+        self.messages = read_tag_messages(repo, [oid for oid, _target in tags])
+        self.commits = read_commits(repo, [target for _oid, target in tags])
+
+    def problem(self, tag: str, oid: str, target: str, model: str, stage: str | None, number: int,
+                previous: str | None) -> Problem | None:
+        """The finding for a tag (already known to point at a commit that made its change), or None.
+        ``previous``: the stage the version had at that commit's first parent (stage tags)."""
+        from ..provenance import claim_of, disagreements
+
+        message = self.messages.get(oid)
+        facts = self.commits.get(target)
+        if message is None or facts is None:
+            return None  # not an annotated tag of a commit: reported elsewhere
+        claim = claim_of(message, stage)
+        if claim is None or claim.model != model or claim.number != number or claim.stage != stage:
+            kind = f"'{model} v{number} registered'" if stage is None else f"'{model} v{number} -> {stage}'"
+            return Problem(tag, "", f"message does not read {kind}", code="tag-message")
+        said = disagreements(claim, facts, previous)
+        if not said:
+            return None
+        return Problem(tag, "", "; ".join(said) + ": a tag's text is no record of who made a change or why; delete"
+                       " this tag (here and on the remote) and let `gitreg tags sync` recreate it from the commit",
+                       code="tag-mismatch")
 
 
 def _stage_wrong(stage: str, number: int, path: str, change: tuple[str, str] | None,

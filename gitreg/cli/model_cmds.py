@@ -466,6 +466,18 @@ def version_delete(ctx: typer.Context, name: str = MODEL, version: str = VERSION
     note(f"Deleted {name} v{v.number}")
 
 
+def _who(e) -> str:
+    """Who made a change (its commit's author), marked with its signature and where the tag says otherwise."""
+    who = e.by
+    if e.committer:
+        who += f" (committed by {e.committer})"
+    if e.signature:
+        who += f" [signature {e.signature}]"
+    if e.tag_mismatch:
+        who += f" [the tag disagrees: {e.tag_mismatch}]"
+    return who
+
+
 @version_app.command("history")
 def version_history(ctx: typer.Context, name: str = MODEL,
                     version: Optional[str] = typer.Argument(None, help="Only this version (a number, a name or a stage).",
@@ -480,5 +492,5 @@ def version_history(ctx: typer.Context, name: str = MODEL,
         change = "registered" if e.kind == "registered" else f"{e.from_stage} -> {e.to_stage}"
         if e.demoted:
             change += " (archived " + ", ".join(f"v{n}" for n in e.demoted) + ")"
-        table.add(e.when, e.version, change, e.by, _clip(e.reason, 40), e.commit[:12], e.tag)
+        table.add(e.when, e.version, change, _who(e), _clip(e.reason, 40), e.commit[:12], e.tag)
     emit([views.event(e) for e in events], output, table)

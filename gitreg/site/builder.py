@@ -115,6 +115,13 @@ class _ModelRefs:
     def rev_list(self, *args: str) -> list[str]:
         return self._repo.rev_list(*args)
 
+    @property
+    def reader(self) -> Any:  # the commits the tags mark: who made each change
+        return self._repo.reader
+
+    def run(self, *args: str, **kwargs: Any) -> Any:  # git's verdict on a signed commit
+        return self._repo.run(*args, **kwargs)
+
 
 def _tags_by_model(repo: "GitRepo", prefix: str) -> dict[str, list["RefInfo"]]:
     base = f"refs/tags/{prefix}/"
