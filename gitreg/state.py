@@ -931,6 +931,11 @@ def check_version_doc(doc: dict[str, Any], model: str, number: int, path: str,
     label = doc["name"]
     if label != str(number) and (label.isdigit() or label.lower() in RESERVED_VERSION_NAMES):
         raise ManifestError(path, "name", f"{label!r} is a number or a stage word, not a version name")
+    if warnings is not None and label[:1] in ("v", "V") and label[1:].isascii() and label[1:].isdigit():
+        # written before `v<N>` meant version N: a lookup by this name now finds that number instead
+        warnings.append(Problem(path, "name", f"{label!r} reads as version {int(label[1:])}, not as this"
+                                f" version's name: rename it (`gitreg model version update {model} {number}"
+                                " --name NEW`)"))
     seen = set()
     for i, link in enumerate(doc.get("artifacts") or ()):
         key = (link["name"], link["version"])

@@ -307,3 +307,18 @@ def test_help_mentions_the_flag(capsys) -> None:
         code, out, _ = run(capsys, *command, "--help")
         text = " ".join(out.split())
         assert code == 0 and "--new-model" in text and "one edit" in text and "typo" in text
+
+
+def test_a_version_already_named_like_a_number_is_a_check_error_but_still_reads(repo, client):
+    # written before `v<N>` meant version N: check says so; the version still reads by its number
+    import subprocess as sp
+
+    client.create_model_version("m")
+    client.create_model_version("m")
+    path = repo / ".mcp/models/m/versions/2.yaml"
+    path.write_text(path.read_text().replace("name: '2'", "name: v1"))
+    sp.run(["git", "commit", "-qam", "an old name"], cwd=repo, check=True)
+    problems = [str(p) for p in client.check().problems if p.blocking]
+    assert any("versions/2.yaml:name" in p and "'v1' reads as version 1" in p for p in problems), problems
+    assert client.get_model_version("m", 2).name == "v1"
+    assert client.get_model_version("m", "v1").number == 1
