@@ -799,8 +799,7 @@ def read_model_tree(repo: GitRepo, name: str, tree_oid: str, problems: list[Prob
         if entry.name == "versions" and entry.is_tree:
             children[entry.name] = entry
             continue
-        why = grammar_problem(where, entry.mode) if entry.name in ("model.yaml", STAGES_FILE) \
-            else (_why_entry(where, entry))
+        why = grammar_problem(where, entry.mode)
         if why is None:
             children[entry.name] = entry
         else:
@@ -867,12 +866,6 @@ def stage_problems(name: str, read: ModelRead) -> list[Problem]:
                            stage if read.stages is not None else "stage", error.cli_message or error.message,
                            code="stage-conflict"))
     return out
-
-
-def _why_entry(path: str, entry: Any) -> str:
-    from .layout import grammar_problem
-
-    return grammar_problem(path, entry.mode) or "no place in a model folder (model.yaml, stages.yaml, versions/)"
 
 
 def prefetch_model_trees(repo: GitRepo, tree_oids: list[str]) -> None:
