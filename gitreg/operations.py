@@ -232,12 +232,13 @@ def update_version(snap: Snapshot, model: str, spec: object, stage: object = Non
     subject_parts = []
     # setting the exclusive stage a version already claims repairs a stage claimed twice (or a stages.yaml
     # that names another version): the one way out the read errors name
-    repair = stage is not None and new_stage in EXCLUSIVE_STAGES and state.held(new_stage) != (target.number,)
+    # (or that stages.yaml does not record yet)
+    repair = stage is not None and new_stage in EXCLUSIVE_STAGES \
+        and (state.held(new_stage) != (target.number,) or state.stages is None)
     if new_stage != target.stage or repair:
         change = _stage_change(snap, state, target, new_stage, force, reason)
         files.update(change.files)
-        # a repair that leaves the target's manifest as it is tags nothing: no commit moved it into the stage
-        tag_list = change.tags if new_stage != target.stage else []
+        tag_list = change.tags
         updated = replace(updated, stage=new_stage)
         message = change.message
     else:
@@ -256,6 +257,8 @@ def update_version(snap: Snapshot, model: str, spec: object, stage: object = Non
 
 def _stage_change(snap: Snapshot, state: ModelState, target: VersionManifest, stage: str, force: bool,
                   reason: str) -> Change:
+    """``target`` into ``stage`` (and whoever else holds an exclusive one archived, with ``force``), counted and
+    tagged; when ``target`` claims the stage already (a repair), nothing moved it in: no count, no tag."""
     model = state.name
     demoted: list[VersionManifest] = []
     if stage in EXCLUSIVE_STAGES:
@@ -268,15 +271,17 @@ def _stage_change(snap: Snapshot, state: ModelState, target: VersionManifest, st
     for version in demoted:
         files[version_file(model, version.number)] = version_bytes(replace(version, stage="archived"))
     files.update(stages_bytes(state, {target.number: stage, **{v.number: "archived" for v in demoted}}))
+    message = format_stage_message(StageTagMessage(
+        model=model, number=target.number, stage=stage, previous_stage=target.stage,
+        demoted=tuple(v.number for v in demoted), by=_by(snap), reason=reason,
+    ))
+    if target.stage == stage:
+        return Change(message=message, files=files)
     folder = f"refs/tags/{snap.config.tag_prefix}/{model}/{stage}/"
     seen = numbers_in(folder, snap.repo.ref_names(folder))
     seq = max([state.model.counters.stage_count(stage), *seen]) + 1
     manifest = replace(state.model, counters=replace(state.model.counters, **{stage: seq}))
     files[model_file(model)] = model_bytes(manifest)
-    message = format_stage_message(StageTagMessage(
-        model=model, number=target.number, stage=stage, previous_stage=target.stage,
-        demoted=tuple(v.number for v in demoted), by=_by(snap), reason=reason,
-    ))
     tag = format_stage_tag(snap.config.tag_prefix, model, stage, seq)
     return Change(message=message, files=files, tags=[(tag, message)])
 

@@ -153,3 +153,7 @@ def test_a_format_2_model_with_a_stage_but_no_stages_yaml_fails_check(hermetic: 
     git(hermetic, "commit", "-qm", "drop it")
     assert [p.code for p in client.check().problems if p.blocking] == ["stages-missing"]
     assert client.get_model_version("churn", "production").number == 1  # reads still work from the manifests
+    head = git(hermetic, "rev-parse", "HEAD")
+    client.update_model_version("churn", 1, stage="production")  # what the finding says to do
+    assert git(hermetic, "diff", "--name-only", head, "HEAD").splitlines() == [".mcp/models/churn/stages.yaml"]
+    assert client.check().ok
