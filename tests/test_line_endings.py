@@ -49,6 +49,9 @@ SETUPS = [
           "*.yaml filter=rot13 text eol=crlf\n"),
     Setup("utf16", {}, "*.yaml working-tree-encoding=UTF-16\n"),
     Setup("ident", {}, "* ident\n"),
+    # an index git writes itself (gitreg edits only plain ones in-process)
+    Setup("filter-rot13-index-v4", {**ROT13_DRIVER, "index.version": "4"}, "*.yaml filter=rot13\n"),
+    Setup("autocrlf-safecrlf-index-v4", {"core.autocrlf": "true", "core.safecrlf": "true", "index.version": "4"}),
 ]
 
 # Each operation, then the next one as the second write.
@@ -161,8 +164,8 @@ def test_a_registry_cloned_under_the_configuration_writes_exact_bytes(setup, fir
 
 
 @pytest.mark.parametrize("setup", [s for s in SETUPS if s.name in (
-    "autocrlf-true", "text-eol-crlf", "mcp-text-eol-crlf", "eol-crlf-text-auto", "filter-rot13", "ident", "utf16")],
-    ids=str)
+    "autocrlf-true", "text-eol-crlf", "mcp-text-eol-crlf", "eol-crlf-text-auto", "filter-rot13", "ident", "utf16",
+    "filter-rot13-index-v4", "autocrlf-safecrlf-index-v4")], ids=str)
 def test_a_registry_from_before_the_pinned_attributes_still_writes_in_such_a_clone(setup, tmp_path):
     origin = plain_registry(tmp_path / "origin", pinned=False)
     commit_attributes(origin, setup.attributes)
@@ -174,6 +177,24 @@ def test_a_registry_from_before_the_pinned_attributes_still_writes_in_such_a_clo
         both(repo, reference, operation)
         # the commit and the index are exact; the files are as git itself checks them out there
         assert_exact(repo, reference, written=set())
+
+
+def test_crlf_checkouts_are_known_in_process_without_asking_git(tmp_path, monkeypatch):
+    """A file that differs from its blob in CRLF line endings only is in line without a git process (the
+    common case on Windows: core.autocrlf=true), and its stat is remembered for the next write."""
+    from gitreg.git.worktree import WorkTree
+
+    asked: list[list[str]] = []
+    real = WorkTree._same_for_git
+    monkeypatch.setattr(WorkTree, "_same_for_git", lambda self, files: asked.append(list(files)) or real(self, files))
+    origin = plain_registry(tmp_path / "origin", pinned=False)
+    Client(origin).create_model("other")
+    repo = clone(origin, tmp_path / "clone", SETUPS[0])
+    assert b"\r\n" in (repo / ".mcp/models/iris/model.yaml").read_bytes()
+    for operation in (lambda c: c.create_model_version("iris"), lambda c: c.create_model_version("other"),
+                      lambda c: c.log_metadata("iris", 1, {"a": 1})):
+        operation(Client(repo))
+    assert asked == []
 
 
 @pytest.mark.parametrize("setup", [s for s in SETUPS if s.name in (
