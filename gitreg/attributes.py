@@ -29,7 +29,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from functools import lru_cache
+from functools import cache
 from typing import Callable, Iterable
 
 #: The pinned attributes' file (``state.MCP`` + ``/.gitattributes``): every file under ``.mcp/``.
@@ -51,8 +51,10 @@ _HEADER = (
 #: spelling that takes each back for a path.
 REWRITING = {"filter": "-filter", "ident": "-ident", "working-tree-encoding": "!working-tree-encoding"}
 
+State = tuple[str, "bool | str | None"]  # an attribute and its value: True set, False unset (-), None unspecified (!)
+
 #: git's one built-in macro attribute.
-_BUILTIN_MACROS = {"binary": (("diff", False), ("merge", False), ("text", False))}
+_BUILTIN_MACROS: dict[str, tuple[State, ...]] = {"binary": (("diff", False), ("merge", False), ("text", False))}
 
 
 def pinned_attributes() -> bytes:
@@ -70,7 +72,7 @@ class Line:
     text: str
     pattern: str | None  # None: a macro definition; "": a pattern this module does not read (quoted)
     macro: str | None
-    states: tuple[tuple[str, bool | str | None], ...]
+    states: tuple[State, ...]
 
 
 def parse(data: bytes) -> list[Line]:
@@ -106,7 +108,7 @@ def _closing_quote(text: str) -> int:
     return -1
 
 
-def _state(token: str) -> tuple[str, bool | str | None]:
+def _state(token: str) -> State:
     if token.startswith("-"):
         return token[1:], False
     if token.startswith("!"):
@@ -115,11 +117,11 @@ def _state(token: str) -> tuple[str, bool | str | None]:
     return (name, value) if eq else (name, True)
 
 
-def expanded(line: Line, macros: dict[str, tuple[tuple[str, bool | str | None], ...]]) -> dict[str, object]:
+def expanded(line: Line, macros: dict[str, tuple[State, ...]]) -> dict[str, object]:
     """The attributes ``line`` sets, macros (set to true) expanded into theirs; a later one overrides."""
     out: dict[str, object] = {}
 
-    def put(states: Iterable[tuple[str, bool | str | None]], depth: int) -> None:
+    def put(states: Iterable[State], depth: int) -> None:
         for name, value in states:
             out[name] = value
             if value is True and depth < 8 and name in macros:
@@ -129,7 +131,7 @@ def expanded(line: Line, macros: dict[str, tuple[tuple[str, bool | str | None], 
     return out
 
 
-def macros_of(*files: bytes | None) -> dict[str, tuple[tuple[str, bool | str | None], ...]]:
+def macros_of(*files: bytes | None) -> dict[str, tuple[State, ...]]:
     """The macro attributes the files define (later files override earlier ones), with git's own."""
     found = dict(_BUILTIN_MACROS)
     for data in files:
@@ -165,13 +167,13 @@ def could_apply(pattern: str, base: str, folder: str, name_ok: Callable[[str], b
     last part could match the name of such a file.  Errs on the side of True (case is ignored; a pattern
     with escapes is taken as matching anything)."""
     inside = _relative(folder, base)
+    fixed: tuple[str, ...] = ()
     if inside is None:
-        below = _relative(base, folder)
-        if below is None:
+        if _relative(base, folder) is None:
             return False  # neither holds the other
-        fixed, itself = (), False  # the file is somewhere under ``base``, itself under ``folder``
-    else:
-        fixed = tuple(inside.split("/")) if inside else ()
+        itself = False  # the file is somewhere under ``base``, itself under ``folder``
+    elif inside:
+        fixed = tuple(inside.split("/"))
     if not pattern:
         return True  # a quoted pattern: not read
     if pattern.endswith("/"):
@@ -223,7 +225,7 @@ def _could(parts: tuple[str, ...], fixed: tuple[str, ...], itself: bool, name_ok
     """Whether the parts of a pattern with a slash could match ``fixed`` followed by at least one more part
     whose last is a file's name (or, with ``itself``, ``fixed`` alone)."""
 
-    @lru_cache(maxsize=None)
+    @cache
     def go(i: int, j: int, beyond: bool) -> bool:  # pattern part i against path part j; beyond: past fixed
         if i == len(parts):
             return j == len(fixed) and (beyond or itself)

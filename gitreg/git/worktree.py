@@ -110,11 +110,6 @@ class WorkTree:
                         other[rel] = want
             found.append((path, differ))
         same = self._same_for_git(other) if other else set()
-        for rel in same:  # for rewrite_exact: this very file is its blob as git checks it out
-            try:
-                self._converted[rel] = (other[rel], stat_stamp(os.stat(os.path.join(self.root, rel))))
-            except OSError:
-                pass
         dirty: list[str] = []
         verified: list[str] = []
         for path, differ in found:
@@ -133,16 +128,27 @@ class WorkTree:
         """The files of ``files`` (path -> blob) whose bytes differ from their blob's but that git itself takes
         for that blob: what the attributes ask git to do between the work tree and its blobs (a filter
         driver, an encoding: see :mod:`gitreg.attributes`) gives that blob back, as in a clone made before
-        gitreg pinned its attributes.  One ``git hash-object`` for them all."""
-        names = [rel for rel in files if "\n" not in rel and "\r" not in rel and not rel.startswith('"')]
-        if not names:
+        gitreg pinned its attributes.  One ``git hash-object`` for them all.  Each one found is remembered with
+        its stat, taken before git read it, for :meth:`rewrite_exact`."""
+        stamps: dict[str, Stamp] = {}
+        for rel in files:
+            if "\n" not in rel and "\r" not in rel and not rel.startswith('"'):
+                try:
+                    stamps[rel] = stat_stamp(os.stat(os.path.join(self.root, rel)))
+                except OSError:
+                    pass
+        if not stamps:
             return set()
+        names = list(stamps)
         listing = "".join(rel + "\n" for rel in names).encode("utf-8", "surrogateescape")
         res = self.repo.run("hash-object", "--stdin-paths", input=listing, check=False)
         oids = res.stdout.decode("ascii", "replace").split()
         if res.returncode != 0 or len(oids) != len(names):
             return set()
-        return {rel for rel, oid in zip(names, oids) if oid == files[rel]}
+        same = {rel for rel, oid in zip(names, oids) if oid == files[rel]}
+        for rel in same:
+            self._converted[rel] = (files[rel], stamps[rel])
+        return same
 
     def _refuse_rewriting_attributes(self, paths: Sequence[str]) -> None:
         """Raise if a line of ``info/attributes``, which comes before gitreg's pinned ``.mcp/.gitattributes``,
@@ -479,9 +485,8 @@ class WorkTree:
             if blob_id(data) == oid:
                 continue
             differ[rel] = oid
-            if b"\r\n" in data and blob_id(data.replace(b"\r\n", b"\n")) == oid:  # as _crlf_of
-                same.add(rel)
-            elif self._converted.get(rel) == (oid, stat_stamp(st)):
+            crlf = b"\r\n" in data and blob_id(data.replace(b"\r\n", b"\n")) == oid  # as _crlf_of
+            if crlf or self._converted.get(rel) == (oid, stat_stamp(st)):
                 same.add(rel)
         fix = {rel: differ[rel] for rel in sorted(same)}
         if fix and not self.set_files(fix):
