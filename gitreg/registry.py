@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from .attributes import ATTRIBUTES_PATH, pinned_attributes
 from .errors import (
     AlreadyExistsError, ConcurrentWriteError, DirtyManifestsError, GitError, InvalidValueError, NotARegistryError,
     RemoteError,
@@ -123,8 +124,9 @@ class Registry:
     def init(cls, path: str | os.PathLike[str] | None = None, store: str | None = None,
              tag_prefix: str = DEFAULT_TAG_PREFIX, remote: str | None = None,
              store_options: dict[str, Any] | None = None) -> "Registry":
-        """Create ``.mcp/registry.yaml`` (and the git repository if there is none); ``store_options``
-        become its ``options: storage_options:`` (checked by the caller, see Client.init)."""
+        """Create ``.mcp/registry.yaml`` and gitreg's pinned ``.mcp/.gitattributes`` (and the git repository if
+        there is none); ``store_options`` become its ``options: storage_options:`` (checked by the caller, see
+        Client.init)."""
         config = RegistryConfig(store=store or DEFAULT_STORE, tag_prefix=tag_prefix, remote=remote,
                                 options={"storage_options": store_options} if store_options else {})
         if path is not None and is_url(path):
@@ -146,8 +148,8 @@ class Registry:
                 raise AlreadyExistsError("gitreg registry", str(repo.root))
             return Change(
                 message=f"gitreg: initialise the registry\n\nstore: {config.store}\ntag-prefix: {config.tag_prefix}\n",
-                files={REGISTRY_PATH: dump("registry", config, REGISTRY_PATH)},
-                paths=[REGISTRY_PATH],
+                files={ATTRIBUTES_PATH: pinned_attributes(), REGISTRY_PATH: dump("registry", config, REGISTRY_PATH)},
+                paths=[ATTRIBUTES_PATH, REGISTRY_PATH],
             )
 
         registry.transact(build)

@@ -68,6 +68,7 @@ def check_change(repo: GitRepo, base: str, rev: str = "HEAD", allow_delete: bool
         found += _compare_runs(repo, base_commit, head)
         found += _unreviewed_promotions(repo, base_commit, head)
         found += _store_files(repo, base_commit, head)
+        found += _compare_attributes(repo, base_commit, head)
     return replace(report, problems=report.problems + tuple(with_lines(repo, head, accept(found, allowed))))
 
 
@@ -472,6 +473,34 @@ def _store_in_repository(repo: GitRepo, uri: str) -> str | None:
     if text == ".." or text.startswith("../") or text.startswith("/"):
         return None
     return "" if text == "." else text
+
+
+# ---------------------------------------------------------------- git attributes
+
+def _compare_attributes(repo: GitRepo, base: str, head: str) -> list[Problem]:
+    """Every ``.gitattributes`` (at any depth) whose change could reach a file under ``.mcp/`` or under the
+    artifact store's folder (when it is inside the repository, at the base or the head), and any change to
+    gitreg's pinned ``.mcp/.gitattributes``: attributes decide the bytes git stores and checks out, what a
+    diff shows and how a merge combines changes (see :mod:`gitreg.attributes`)."""
+    from .attributes import attributes_change, store_folder
+    from .state import MCP
+
+    changed = [p for p in repo.changed_paths(base, head) if p.rsplit("/", 1)[-1] == ".gitattributes"]
+    if not changed:
+        return []
+    folders = [MCP]
+    for commit in (base, head):
+        store = (_registry(repo, commit)[1] or {}).get("store")
+        folder = store_folder(store, repo.root.as_posix()) if isinstance(store, str) else None
+        if folder is not None and folder not in folders:
+            folders.append(folder)
+    problems: list[Problem] = []
+    for path in changed:
+        old, new = repo.read_blob(f"{base}:{path}"), repo.read_blob(f"{head}:{path}")
+        why = attributes_change(path, old[1] if old else None, new[1] if new else None, folders)
+        if why is not None:
+            problems.append(Problem(path, "", f"{why}; review it as such", code="attributes-changed"))
+    return problems
 
 
 # ---------------------------------------------------------------- the index against HEAD

@@ -65,6 +65,9 @@ FINDINGS: dict[str, Finding] = {f.code: f for f in (
     Finding("base-missing", "the base to compare with does not exist (fetch it)", False),
     Finding("history-rewritten", "the base is not an ancestor of the revision", False),
     Finding("registry-changed", ".mcp/registry.yaml changed (store, tag prefix, remote, options)"),
+    Finding("attributes-changed", "a .gitattributes changed whose lines could apply to files under .mcp/ or the"
+                                  " artifact store (or .mcp/.gitattributes, gitreg's pinned attributes, did): they"
+                                  " decide the bytes git stores and checks out, what a diff shows, how merges go"),
     Finding("model-deleted", "a model was deleted (also accepted by --allow-delete)"),
     Finding("version-deleted", "a version was deleted (also accepted by --allow-delete)"),
     Finding("link-removed", "an artifact link was removed from an existing version (also accepted by"

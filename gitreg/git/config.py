@@ -72,6 +72,24 @@ def plain_index(repo: GitRepo) -> bool:
     return bool(_remembered(repo, ("plain index",), ask))
 
 
+def filter_drivers(repo: GitRepo) -> frozenset[str]:
+    """The names of the filter drivers git would run on a file whose ``filter`` attribute names them: with
+    a ``clean`` or ``process`` command, or ``required`` (then git fails without one); remembered, see
+    _remembered.  A filter attribute naming any other driver changes nothing."""
+    def ask() -> frozenset[str]:
+        res = repo.run("config", "-z", "--get-regexp", r"^filter\..*\.(clean|process|required)$", check=False)
+        names = set()
+        for record in res.stdout.decode("utf-8", "surrogateescape").split("\0"):
+            key, _nl, value = record.partition("\n")
+            name, _dot, var = key[len("filter."):].rpartition(".")
+            required = not _nl or value.strip().lower() in ("true", "yes", "on", "1")  # a bare key is true
+            if name and (value.strip() if var != "required" else required):
+                names.add(name)
+        return frozenset(names)
+
+    return _remembered(repo, ("filter drivers",), ask)  # type: ignore[return-value]
+
+
 def ident(repo: GitRepo, role: str) -> str:
     """git's ``GIT_<role>_IDENT``: who, from ``git var`` (remembered while the environment variables and
     config files that decide it stay the same), and when, now (or ``GIT_<role>_DATE`` through git)."""

@@ -4,6 +4,13 @@ Only the paths a write touched are ever read or written, so the cost stays with 
 A note in the git dir remembers what gitreg itself last brought in line with the index,
 so the next write's dirty check need not read the index again (any rewrite of the index by
 anyone makes the note stale).
+
+Bytes are gitreg's: files are written as their blobs' bytes and index entries set to those blobs,
+never passed through git's attributes (filters, line endings, encodings; gitreg pins them for
+``.mcp/``, see :mod:`gitreg.attributes`).  The dirty check takes for unchanged a file that differs
+from its blob only as git itself would check it out (CRLF line endings, or what the attributes'
+filters give back: a clone made before the pin), and refuses to write when ``info/attributes``,
+which comes before the pin, would make git store other bytes than gitreg's.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 from ..errors import GitError
 from ..stamps import read_record, stat_stamp, write_record
 from . import config as _config
-from .objects import BLOB_MODE, TREE_MODE, blob_id
+from .objects import BLOB_MODE, TREE_MODE, ZERO_OID, blob_id
 from .walk import files_under
 
 if TYPE_CHECKING:
@@ -39,6 +46,8 @@ class WorkTree:
         self._note: tuple[tuple[int, ...], dict] | None = None  # the note as last read or written, with its stamp
         # path -> (ctime, stat record) of each file the last set_files wrote (or found in line), taken right then
         self._fresh: dict[str, tuple[int, Stamp]] = {}
+        # path -> (blob, stat) of each file a dirty check found to be that blob as git's attributes check it out
+        self._converted: dict[str, tuple[str, Stamp]] = {}
 
     def check_paths(self, commit: str | None, paths: Sequence[str]) -> tuple[list[str], list[str], dict[str, Record]]:
         """(the files under ``paths`` whose work-tree or staged content differs from ``commit``, the folders
@@ -55,6 +64,7 @@ class WorkTree:
         """
         if self.bare or not paths:
             return [], [], {}
+        self._refuse_rewriting_attributes(paths)
         note = self.index_note(commit)
         covered = note is not None and all(_under(path, note["paths"]) for path in paths)
         known: Mapping[str, Record] = (note or self._read_note() or {}).get("files") or {}
@@ -73,12 +83,12 @@ class WorkTree:
             parent = path.rpartition("/")[0]
             scopes[path] = parent if new and parent else path
         index = {} if covered else self.index_entries(sorted(set(scopes.values())))
-        dirty: list[str] = []
-        verified: list[str] = []
+        found: list[tuple[str, list[str]]] = []  # each path with what differs under it
+        other: dict[str, str] = {}  # file -> its blob, for the files whose bytes differ from it
         for path in paths:
             staged = committed[path] if covered else _within(index, path)
             present = self.worktree_files(path)
-            before = len(dirty)
+            differ: list[str] = []
             want_of = committed[path]
             names = want_of.keys() | present.keys() | staged.keys() if staged is not want_of \
                 else want_of.keys() | present.keys()
@@ -86,16 +96,26 @@ class WorkTree:
                 want = want_of.get(rel)
                 full = present.get(rel)
                 if want is None or full is None or staged.get(rel) != want:
-                    dirty.append(rel)  # deleted, added, or changed in the index
+                    differ.append(rel)  # deleted, added, or changed in the index
                     continue
                 try:
                     st = os.stat(full)  # before the read: a write after it shows in the file's stat
                     in_line = _file_in_line(rel, full, st, want, known, written_before, seen)
                 except OSError:  # gone meanwhile, or a link to nowhere
                     in_line = False
+                    want = ""
                 if not in_line:
-                    dirty.append(rel)  # changed in the work tree (a file as gitreg left it is not read)
-            if covered or len(dirty) > before:
+                    differ.append(rel)  # changed in the work tree (a file as gitreg left it is not read)
+                    if want:
+                        other[rel] = want
+            found.append((path, differ))
+        same = self._same_for_git(other) if other else set()
+        dirty: list[str] = []
+        verified: list[str] = []
+        for path, differ in found:
+            differ = [rel for rel in differ if rel not in same]
+            dirty += differ
+            if covered or differ:
                 continue
             scope = scopes[path]
             if scope == path:
@@ -103,6 +123,65 @@ class WorkTree:
             elif _within(index, scope) == (dict(self.repo.blobs_under_path(commit, scope)) if commit else {}):
                 verified.append(scope)
         return dirty, verified, seen
+
+    def _same_for_git(self, files: Mapping[str, str]) -> set[str]:
+        """The files of ``files`` (path -> blob) whose bytes differ from their blob's but that git itself takes
+        for that blob: what the attributes ask git to do between the work tree and its blobs (a filter
+        driver, an encoding: see :mod:`gitreg.attributes`) gives that blob back, as in a clone made before
+        gitreg pinned its attributes.  One ``git hash-object`` for them all.  Each one found is remembered with
+        its stat, taken before git read it, for :meth:`rewrite_exact`."""
+        stamps: dict[str, Stamp] = {}
+        for rel in files:
+            if "\n" not in rel and "\r" not in rel and not rel.startswith('"'):
+                try:
+                    stamps[rel] = stat_stamp(os.stat(os.path.join(self.root, rel)))
+                except OSError:
+                    pass
+        if not stamps:
+            return set()
+        names = list(stamps)
+        listing = "".join(rel + "\n" for rel in names).encode("utf-8", "surrogateescape")
+        res = self.repo.run("hash-object", "--stdin-paths", input=listing, check=False)
+        oids = res.stdout.decode("ascii", "replace").split()
+        if res.returncode != 0 or len(oids) != len(names):
+            return set()
+        same = {rel for rel, oid in zip(names, oids) if oid == files[rel]}
+        for rel in same:
+            self._converted[rel] = (files[rel], stamps[rel])
+        return same
+
+    def _refuse_rewriting_attributes(self, paths: Sequence[str]) -> None:
+        """Raise if a line of ``info/attributes``, which comes before gitreg's pinned ``.mcp/.gitattributes``,
+        makes git store other bytes than gitreg writes under ``paths`` (a filter driver that runs, ``ident``,
+        an encoding): git would then see gitreg's files as changed.  Line endings are no such case: gitreg's
+        files hold no CR, so git stores them as they are.  One stat when there is no such file."""
+        info = self.repo.common_dir / "info" / "attributes"
+        try:
+            if not os.stat(info).st_size:
+                return
+            data = info.read_bytes()
+        except OSError:
+            return
+        try:
+            top: bytes | None = (self.root / ".gitattributes").read_bytes()
+        except OSError:
+            top = None
+        from .. import attributes as _attributes
+
+        found = _attributes.rewriting_line(data, top, paths, lambda name: name in _config.filter_drivers(self.repo),
+                                           lambda path: os.path.isdir(os.path.join(self.root, path)))
+        if found is None:
+            return
+        line, attr, value, path = found
+        try:
+            shown = info.relative_to(self.root).as_posix()
+        except ValueError:
+            shown = str(info)
+        setting = attr if value is True else f"{attr}={value}"
+        raise GitError(f"{shown} line {line.number} (`{line.text}`) sets {setting} for {path}, over gitreg's own"
+                       f" {_attributes.ATTRIBUTES_PATH}: git would store other bytes there than gitreg writes."
+                       f" Remove that line, or add the line `.mcp/** {_attributes.REWRITING[attr]}` below it,"
+                       " then retry")
 
     def _in_line(self, commit: str, path: str, known: Mapping[str, Record], written_before: int | None,
                  seen: dict[str, Record]) -> bool:
@@ -349,14 +428,77 @@ class WorkTree:
         for attempt in range(30):  # about 1.5 s for another git command to let go of the index
             done = self._update_index(files, entries)
             if done:
+                if not self.pinned():
+                    self._check_out([rel for rel, oid in files.items() if oid is not None])
                 return True
             time.sleep(0.02 + attempt * 0.002)
         return False
 
+    def pinned(self) -> bool:
+        """Whether gitreg's pinned attributes are in the work tree: then git keeps the bytes of ``.mcp/`` as they
+        are (see :mod:`gitreg.attributes`).  Not in a registry from before them, until a migration adds them."""
+        from ..attributes import ATTRIBUTES_PATH, pinned_attributes
+
+        try:
+            return (self.root / ATTRIBUTES_PATH).read_bytes() == pinned_attributes()
+        except OSError:
+            return False
+
+    def _check_out(self, paths: Sequence[str]) -> None:
+        """Let git write ``paths`` again from their index entries, as it checks files out (line endings,
+        filters, encodings), and take their stats into the index: in a registry without the pinned attributes,
+        files as gitreg wrote them could be what git takes for changed (a filter that changes bytes), and an
+        ordinary ``git commit -a`` would then store other bytes.  Best effort: the index holds the blobs
+        already."""
+        if not paths:
+            return
+        listing = "".join(p + "\0" for p in paths).encode("utf-8", "surrogateescape")
+        self.repo.run("checkout-index", "-f", "-u", "-z", "--stdin", input=listing, check=False)
+        for rel in paths:
+            self._fresh.pop(rel, None)  # its stat is git's write's now, not the one taken
+
+    def rewrite_exact(self, path: str) -> list[str]:
+        """Give the work-tree files under ``path`` exactly their index entries' bytes where they hold the same
+        but as git checked them out through the attributes before gitreg pinned them: CRLF line endings, or
+        what this process's last dirty check found git's filters and encodings give back for that blob (the
+        file unchanged since, by its stat).  Returns the files rewritten; any other file is left as it is.
+
+        For the write that adds gitreg's pinned ``.mcp/.gitattributes`` to an existing registry (a migration):
+        let that write's change name ``.mcp`` as its path (so its dirty check looks at every file there), and
+        call this with ``.mcp`` once its commit is in the index and work tree (under the sync lock): from then
+        on git keeps the bytes of ``.mcp/`` as they are, and would see the converted files as changed.
+        """
+        if self.bare:
+            return []
+        staged = {rel: oid for rel, oid in self.index_entries([path]).items() if oid != "conflict"}
+        differ: dict[str, str] = {}
+        same: set[str] = set()
+        for rel, oid in staged.items():
+            full = self.root / rel
+            try:
+                st = os.lstat(full)
+                if not stat_module.S_ISREG(st.st_mode):
+                    continue
+                data = full.read_bytes()
+            except OSError:
+                continue
+            if blob_id(data) == oid:
+                continue
+            differ[rel] = oid
+            crlf = b"\r\n" in data and blob_id(data.replace(b"\r\n", b"\n")) == oid  # as _crlf_of
+            if crlf or self._converted.get(rel) == (oid, stat_stamp(st)):
+                same.add(rel)
+        fix = {rel: differ[rel] for rel in sorted(same)}
+        if fix and not self.set_files(fix):
+            return []
+        return list(fix)
+
     def _update_index(self, files: Mapping[str, str | None],
                       entries: Mapping[str, tuple[str, os.stat_result] | None]) -> bool:
-        """Set the index entries of ``files``: in-process when the index is plain (see :mod:`.index`), with
-        the stats taken as the files were written, else by ``git update-index``.  False: the index is locked."""
+        """Set the index entries of ``files`` to exactly their blob ids: in-process when the index is plain (see
+        :mod:`.index`), with the stats taken as the files were written, else by ``git update-index
+        --index-info`` (without stats: git compares those files' content the next time it looks).  False: the
+        index is locked."""
         from . import index as _index
         if len(entries) == len(files) and "GIT_INDEX_FILE" not in os.environ and _config.plain_index(self.repo) \
                 and not any(value is None and os.path.lexists(self.root / rel) for rel, value in entries.items()):
@@ -365,8 +507,10 @@ class WorkTree:
                 _index.clear_stale_lock(self.repo.git_dir / "index")
             if outcome != _index.UNSUPPORTED:
                 return outcome == _index.DONE
-        listing = "".join(p + "\0" for p in files).encode("utf-8", "surrogateescape")
-        res = self.repo.run("update-index", "--add", "--remove", "-z", "--stdin", input=listing, check=False)
+        # The blob ids themselves, not the files read again: git would pass them through the attributes' filters.
+        listing = "".join(f"{BLOB_MODE} {oid}\t{p}\0" if oid is not None else f"0 {ZERO_OID}\t{p}\0"
+                          for p, oid in files.items()).encode("utf-8", "surrogateescape")
+        res = self.repo.run("update-index", "-z", "--index-info", input=listing, check=False)
         if res.returncode == 0:
             return True
         err = res.stderr.decode("utf-8", "replace")
@@ -407,7 +551,9 @@ def _parse_stats(text: str) -> tuple[dict[str, Record], dict[str, str]]:
 
 def _file_in_line(rel: str, full: str, st: os.stat_result, oid: str, known: Mapping[str, Record],
                   written_before: int | None, seen: dict[str, Record]) -> bool:
-    """Whether the file ``full`` (with stat ``st``) holds blob ``oid``: by its recorded stat, else read (and
+    """Whether the file ``full`` (with stat ``st``) holds blob ``oid``, or the same but for CRLF line endings
+    (as ``core.autocrlf`` or an ``eol`` attribute checks an LF blob out, in a clone made before gitreg pinned its
+    attributes; overwriting it loses nothing): by its recorded stat, else read (and
     its stat put in ``seen`` if it changed before ``written_before``, a file time the file system gave earlier:
     any later write gives the file a later ctime, so the stat vouches for the content read now.  A file that
     changed within the clock's current tick could be written again within that tick, its size unchanged, and
@@ -415,7 +561,7 @@ def _file_in_line(rel: str, full: str, st: os.stat_result, oid: str, known: Mapp
     stamp = stat_stamp(st)
     if known.get(rel) == (*stamp, oid):
         return True
-    if _blob_of(full) != oid:
+    if _blob_of(full) != oid and not _crlf_of(full, oid):
         return False
     if written_before is not None and st.st_ctime_ns < written_before:
         seen[rel] = (*stamp, oid)
@@ -425,6 +571,13 @@ def _file_in_line(rel: str, full: str, st: os.stat_result, oid: str, known: Mapp
 def _blob_of(path: str) -> str:
     with open(path, "rb") as fh:
         return blob_id(fh.read())
+
+
+def _crlf_of(path: str, oid: str) -> bool:
+    """Whether the file ``path`` holds blob ``oid`` with CRLF line endings (the blob's own being LF)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return b"\r\n" in data and blob_id(data.replace(b"\r\n", b"\n")) == oid
 
 
 def _within(entries: Mapping[str, str], folder: str) -> dict[str, str]:
