@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .attributes import ATTRIBUTES_PATH
 from .names import is_valid_name
 
 MCP = ".mcp"
 REGISTRY_PATH = f"{MCP}/registry.yaml"
-ATTRIBUTES_PATH = f"{MCP}/.gitattributes"
 MODELS_PATH = f"{MCP}/models"
 RUNS_PATH = f"{MCP}/runs"
 

@@ -2,7 +2,9 @@
 
 Format 2 records each model's exclusive stages in ``models/<model>/stages.yaml`` as well as in the
 version manifests, one line per stage, so that git turns two concurrent promotions into a merge
-conflict instead of merging them into two versions in one stage.  Registries in format 1 keep reading;
+conflict instead of merging them into two versions in one stage; and it pins git's attributes for
+``.mcp/`` (``.mcp/.gitattributes``, see :mod:`gitreg.attributes`), so that its files are the bytes
+gitreg wrote whatever a clone's line-ending settings say.  Registries in format 1 keep reading;
 the first write (or ``gitreg migrate``) upgrades them in a commit of its own, before the write's commit.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from .attributes import ATTRIBUTES_PATH, pinned_attributes
 from .errors import AmbiguousStageError, ManifestError, NotARegistryError
 from .manifests import REGISTRY_FORMAT, StageHolders, dump
 from .stages import EXCLUSIVE_STAGES
@@ -58,6 +61,10 @@ def migration_change(snap: Snapshot) -> Upgrade | None:
     files: dict[str, bytes | None] = {
         REGISTRY_PATH: dump("registry", replace(config, format=REGISTRY_FORMAT), REGISTRY_PATH),
     }
+    pinned = pinned_attributes()
+    found = snap.repo.read_blob(f"{snap.commit}:{ATTRIBUTES_PATH}")
+    if found is None or found[1] != pinned:
+        files[ATTRIBUTES_PATH] = pinned
     done: list[str] = []
     skipped: list[tuple[str, str]] = []
     for name in snap.model_names():
@@ -87,7 +94,9 @@ def migration_message(m: Migration) -> str:
     lines = [f"gitreg: migrate the registry to format {m.after}", "",
              "Each model's exclusive stages (staging, production) are now also recorded in",
              ".mcp/models/<model>/stages.yaml, one line each, so that git turns two concurrent",
-             "promotions into a merge conflict instead of two versions in one stage.", "",
+             "promotions into a merge conflict instead of two versions in one stage; and",
+             ".mcp/.gitattributes pins git's attributes for .mcp/, so that its files are",
+             "the bytes gitreg wrote whatever a clone's line-ending settings say.", "",
              f"format: {m.before} -> {m.after}",
              f"models: {len(m.models)} given a stages.yaml"]
     lines += [f"skipped: {name}: {why}" for name, why in m.skipped]

@@ -351,6 +351,9 @@ class Registry:
                 snap.seed_successor(commit, change.files)  # (the migrated snapshot, when there was a migration)
             # The next writer builds its change now, and waits for the sync lock to check and land it.
             self._sync(branch, local, base, commit, touched, verified, written)
+            if ATTRIBUTES_PATH in upgraded and not repo.bare:
+                # git checked .mcp/ out through the clone's attributes until now; from here on its bytes stay
+                repo.worktree.rewrite_exact(MCP)
         repo.maybe_gc()
         return Committed(commit, change.result, created)
 

@@ -32,6 +32,7 @@ def make_format_1(repo: Path) -> Client:
     reg.write_text(reg.read_text().replace("format: 2", "format: 1"))
     for stages in (repo / ".mcp/models").glob("*/stages.yaml"):
         stages.unlink()
+    (repo / ".mcp/.gitattributes").unlink()
     git(repo, "add", "-A", ".mcp")
     git(repo, "commit", "-qm", "as the previous gitreg wrote it")
     return Client(repo)
@@ -50,7 +51,8 @@ def test_the_first_write_upgrades_in_a_commit_of_its_own(hermetic: Path):
     subjects = git(hermetic, "log", "-2", "--format=%s").splitlines()
     assert subjects == ["churn v3 -> production", "gitreg: migrate the registry to format 2"]
     changed = git(hermetic, "diff", "--name-only", "HEAD~2", "HEAD~1").splitlines()
-    assert changed == [".mcp/models/churn/stages.yaml", ".mcp/models/iris/stages.yaml", ".mcp/registry.yaml"]
+    assert changed == [".mcp/.gitattributes", ".mcp/models/churn/stages.yaml", ".mcp/models/iris/stages.yaml",
+                       ".mcp/registry.yaml"]
     assert "format: 2" in (hermetic / ".mcp/registry.yaml").read_text()
     assert (hermetic / ".mcp/models/churn/stages.yaml").read_text() == "production: 3\nstaging: 2\n"
     assert client.check().ok
@@ -157,3 +159,23 @@ def test_a_format_2_model_with_a_stage_but_no_stages_yaml_fails_check(hermetic: 
     client.update_model_version("churn", 1, stage="production")  # what the finding says to do
     assert git(hermetic, "diff", "--name-only", head, "HEAD").splitlines() == [".mcp/models/churn/stages.yaml"]
     assert client.check().ok
+
+
+def test_the_migration_in_an_autocrlf_clone_leaves_exact_bytes_and_a_clean_status(hermetic: Path, tmp_path: Path):
+    # Git for Windows' default: the previous gitreg's registry, checked out with CRLF line endings
+    make_format_1(hermetic)
+    clone = tmp_path / "windows"
+    subprocess.run(["git", "-c", "core.autocrlf=true", "clone", "-q", str(hermetic), str(clone)], check=True)
+    git(clone, "config", "core.autocrlf", "true")
+    assert b"\r\n" in (clone / ".mcp/registry.yaml").read_bytes()
+    Client(clone).update_model_version("churn", 3, stage="production", force=True)
+    assert git(clone, "log", "-2", "--format=%s").splitlines()[1] == "gitreg: migrate the registry to format 2"
+    assert git(clone, "status", "--porcelain") == ""
+    for path in (clone / ".mcp").rglob("*"):
+        if path.is_file():
+            rel = path.relative_to(clone).as_posix()
+            committed = subprocess.run(["git", "cat-file", "blob", f"HEAD:{rel}"], cwd=clone, check=True,
+                                       capture_output=True).stdout
+            assert path.read_bytes() == committed, rel
+    Client(clone).log_metadata("churn", 3, {"accuracy": 0.9})  # and the next write works too
+    assert git(clone, "status", "--porcelain") == ""

@@ -142,3 +142,10 @@ def test_model_folders_differing_only_in_case_are_reported(registry: Path):
     git(registry, "commit", "-qm", "M")
     res = gitreg(registry, "check")
     assert res.returncode == 14 and "[case-clash]" in res.stdout
+
+
+def test_pinned_attributes_edited_by_hand_are_reported(registry: Path):
+    (registry / ".mcp/.gitattributes").write_text("* text eol=crlf\n")
+    git(registry, "commit", "-qam", "line endings my way")
+    res = gitreg(registry, "check")
+    assert res.returncode == 14 and ".mcp/.gitattributes: error: differs from the attributes gitreg pins" in res.stdout

@@ -130,6 +130,7 @@ def _registry_doc(data: bytes, problems: list[Problem]) -> dict[str, Any] | None
 def _check_layout(repo: GitRepo, commit: str, problems: list[Problem]) -> None:
     """Every entry of .mcp/ and .mcp/runs/ where the grammar (gitreg.layout) has a place for it; model folders
     are checked as they are read."""
+    from ..attributes import pinned_attributes
     from ..layout import ATTRIBUTES_PATH, MCP, RUNS_PATH, grammar_problem
 
     top = repo.read_tree(f"{commit}:{MCP}")
@@ -139,10 +140,14 @@ def _check_layout(repo: GitRepo, commit: str, problems: list[Problem]) -> None:
             if not entry.is_tree:
                 problems.append(Problem(path, "", "must be a folder", code="unexpected-file"))
             continue
-        why = grammar_problem(path, entry.mode) if path in (REGISTRY_PATH, ATTRIBUTES_PATH) \
-            else grammar_problem(path, entry.mode) or "no place in the registry"
+        why = grammar_problem(path, entry.mode) or (None if path in (REGISTRY_PATH, ATTRIBUTES_PATH)
+                                                   else "no place in the registry")
         if why is not None:
             problems.append(Problem(path, "", f"unexpected file: {why}; gitreg never reads it", code="unexpected-file"))
+        elif path == ATTRIBUTES_PATH and repo.read_blobs([entry.oid])[0] != pinned_attributes():
+            problems.append(Problem(path, "", "differs from the attributes gitreg pins for .mcp/: git may then give"
+                                    " its files other bytes than gitreg wrote (line endings, filters); restore it"
+                                    " (`gitreg migrate` writes it when it is missing)", code="attributes-changed"))
     runs = repo.read_tree(f"{commit}:{RUNS_PATH}")
     for entry in runs[1] if runs else []:
         path = f"{RUNS_PATH}/{entry.name}"
