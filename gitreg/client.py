@@ -135,8 +135,11 @@ class Client:
     ``Client(url)`` (a git URL: worked on through a cached clone, pushed after every write)."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, registry: Registry | None = None,
-                 refresh: bool = False) -> None:
-        self.registry = registry if registry is not None else Registry.open(path, refresh=refresh)
+                 refresh: bool = False, readable: bool = True) -> None:
+        """``readable=False``: open the repository even when its checked-out registry does not read (to
+        check it: `gitreg check` reports what is wrong instead of refusing to start)."""
+        self.registry = registry if registry is not None else Registry.open(path, refresh=refresh,
+                                                                            readable=readable)
 
     def refresh(self) -> None:
         """Fetch a registry opened by URL now, whatever the freshness window ($GITREG_FRESHNESS) says."""

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .attributes import ATTRIBUTES_PATH, pinned_attributes
 from .errors import (
-    AlreadyExistsError, ConcurrentWriteError, DirtyManifestsError, GitError, InvalidValueError, NotARegistryError,
-    RemoteError,
+    AlreadyExistsError, ConcurrentWriteError, DirtyManifestsError, GitError, InvalidValueError, ManifestError,
+    NotARegistryError, RemoteError,
 )
 from . import journal
 from .git import GitRepo, lock_held_error
@@ -86,10 +86,12 @@ class Registry:
     # ------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None = None, refresh: bool = False) -> "Registry":
+    def open(cls, path: str | os.PathLike[str] | None = None, refresh: bool = False,
+             readable: bool = True) -> "Registry":
         """The registry at ``path``: a URL (cached clone), or the repository at/above a folder.
 
-        Default: $GITREG_REPO, else the current folder.
+        Default: $GITREG_REPO, else the current folder.  ``readable``: the checked-out registry.yaml must
+        read (``gitreg check`` opens any repository, to report what is wrong with it instead).
         """
         where = path if path is not None else os.environ.get("GITREG_REPO") or os.getcwd()
         if is_url(where):
@@ -102,9 +104,14 @@ class Registry:
                 registry._check_remote_registry()
             return registry
         registry = cls(GitRepo.discover(where))
-        config = registry.snapshot().config  # fails early with NotARegistryError
-        if config.remote:
-            registry.remote = registry._code_remote(config.remote)
+        try:
+            config = registry.snapshot().config  # fails early with NotARegistryError
+        except (NotARegistryError, ManifestError):
+            if readable:
+                raise
+        else:
+            if config.remote:
+                registry.remote = registry._code_remote(config.remote)
         registry.finish_interrupted()
         return registry
 

@@ -217,13 +217,20 @@ def _untrue(repo: GitRepo, prefix: str, tags: _Tags, kept: list[tuple[str, Trans
     direct: list[tuple[RefInfo, Transition]] = []
     merged_in: list[tuple[RefInfo, Transition]] = []
     seen: set[str] = set()
+    problems: list[Problem] = []
     for name, t, commit in kept:
         ref = tags.refs.get(name)
-        if ref is None or ref.type != "tag" or name in seen or pair_key(ref.name, ref.oid) in known:
-            continue  # made by this sync, lightweight (`gitreg check` warns), or proven already
+        if ref is not None and ref.type != "tag" and name not in seen:
+            seen.add(name)  # `gitreg check` does not count a lightweight tag either: the change stays untagged
+            problems.append(Problem(f"tag {name}", "", f"is a lightweight tag, so {t.model} v{t.version}'s change has"
+                                    " no annotated tag recording who and why (and `gitreg check` does not count it);"
+                                    f" tags are never moved: delete it (`git tag -d {name}`, and on the remote)"
+                                    " and run `gitreg tags sync` again", code="tag-missing"))
+            continue
+        if ref is None or name in seen or pair_key(ref.name, ref.oid) in known:
+            continue  # made by this sync, or proven already
         seen.add(name)
         (direct if ref.target == commit else merged_in).append((ref, t))
-    problems: list[Problem] = []
     words = TagWords(repo, [(ref.oid, ref.target) for ref, _t in direct])
     proven: list[str] = []
     for ref, t in direct:

@@ -17,7 +17,7 @@ from .errors import ManifestError
 from .git import ZERO_OID, GitRepo
 from .manifests import parse_yaml
 from .stages import EXCLUSIVE_STAGES
-from .layout import version_file_number
+from .layout import classify
 from .state import MODELS_PATH
 
 
@@ -49,32 +49,41 @@ class CommitChange:
 
 
 def _parse_raw(text: str) -> list[CommitChange]:
+    """The commits and changed files of ``git log``/``diff-tree`` output in ``--raw -z`` form (``@@<commit>
+    <parents>`` records, then ``:<modes> <old> <new> <status>`` and the path as records of their own: paths
+    come exactly as git has them, white space included)."""
     out: list[CommitChange] = []
-    for line in text.splitlines():
-        if line.startswith("@@"):
-            ids = line[2:].split()
+    records = iter(text.split("\0"))
+    for record in records:
+        record = record.lstrip("\n")
+        if record.startswith("@@"):
+            ids = record[2:].split()
             out.append(CommitChange(ids[0], ids[1:]))
-        elif line.startswith(":") and out:
-            meta, _, path = line.partition("\t")
-            parts = meta.split()
+        elif record.startswith(":") and out:
+            parts = record.split()
+            path = next(records, "")
             if len(parts) >= 5:
                 out[-1].files[path] = (parts[2], parts[3])
     return out
 
 
+def _raw(repo: GitRepo, *args: str) -> str:
+    return repo.run(*args).stdout.decode("utf-8", "surrogateescape")
+
+
 def branch_changes(repo: GitRepo, branch: str) -> list[CommitChange]:
     """Oldest first: each first-parent commit of ``branch`` that changed ``.mcp/models``."""
-    text = repo.out("log", "--first-parent", "--diff-merges=first-parent", "--raw", "-r", "--no-renames",
-                    "--no-abbrev", "--reverse", "--format=@@%H %P", branch, "--", MODELS_PATH)
+    text = _raw(repo, "log", "--first-parent", "--diff-merges=first-parent", "--raw", "-r", "--no-renames",
+                "--no-abbrev", "--reverse", "-z", "--format=@@%H %P", branch, "--", MODELS_PATH)
     return _parse_raw(text)
 
 
 def commit_change(repo: GitRepo, commit: str, parent: str | None) -> CommitChange:
     """What ``commit`` changed in the registry against ``parent`` (None: a root commit)."""
-    args = ["diff-tree", "-r", "--raw", "--no-renames", "--no-abbrev", "--no-commit-id"]
+    args = ["diff-tree", "-r", "--raw", "--no-renames", "--no-abbrev", "--no-commit-id", "-z"]
     args += [parent, commit] if parent else ["--root", commit]
-    text = repo.out(*args, "--", MODELS_PATH)
-    change = _parse_raw(f"@@{commit} {parent or ''}\n{text}")
+    text = _raw(repo, *args, "--", MODELS_PATH)
+    change = _parse_raw(f"@@{commit} {parent or ''}\0{text}")
     return change[0]
 
 
@@ -111,15 +120,14 @@ def transitions(repo: GitRepo, changes: list[CommitChange]) -> dict[str, list[Tr
 def _of_commit(change: CommitChange, blobs: dict[str, bytes | None]) -> list[Transition]:
     by_model: dict[str, dict[int, tuple[str, str]]] = {}
     cards: dict[str, tuple[str, str]] = {}
-    prefix = MODELS_PATH + "/"
     for path, blobs_pair in change.files.items():
-        parts = path[len(prefix):].split("/") if path.startswith(prefix) else []
-        if len(parts) == 2 and parts[1] == "model.yaml":
-            cards[parts[0]] = blobs_pair
-        elif len(parts) == 3 and parts[1] == "versions":
-            number = version_file_number(parts[2])
-            if number is not None:
-                by_model.setdefault(parts[0], {})[number] = blobs_pair
+        found = classify(path)  # only the paths the grammar names: no other file is ever read as a manifest
+        if found is None or found.model is None:
+            continue
+        if found.kind == "model":
+            cards[found.model] = blobs_pair
+        elif found.kind == "version" and found.number is not None:
+            by_model.setdefault(found.model, {})[found.number] = blobs_pair
     out: list[Transition] = []
     for model in sorted(by_model):
         card = cards.get(model, (ZERO_OID, ZERO_OID))

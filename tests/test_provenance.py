@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -474,3 +475,14 @@ def test_signed_commits_are_shown_as_git_judges_them(repo, tmp_path):
     assert [e.signature for e in client.version_history("iris")] == ["verified", ""]
     allowed.write_text("")  # nobody's key is trusted any more
     assert [e.signature for e in client.version_history("iris")] == ["unverified", ""]
+
+
+def test_tags_sync_reports_a_lightweight_tag_holding_a_promotions_name(repo, client):
+    # `gitreg check` does not count a lightweight tag; sync must not count it either (it cannot replace it)
+    client.create_model_version("m")
+    client.update_model_version("m", 1, stage="production")
+    subprocess.run(["git", "tag", "-d", "models/m/production/1"], cwd=repo, check=True, capture_output=True)
+    subprocess.run(["git", "tag", "models/m/production/1"], cwd=repo, check=True)  # lightweight, same commit
+    res = subprocess.run([sys.executable, "-m", "gitreg", "tags", "sync"], cwd=repo, capture_output=True, text=True)
+    assert res.returncode == 14 and "Traceback" not in res.stderr
+    assert "tag models/m/production/1" in res.stdout + res.stderr and "is a lightweight tag" in res.stdout + res.stderr

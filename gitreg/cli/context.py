@@ -17,14 +17,16 @@ class Settings:
         self.verbosity = verbosity
 
 
-def client(ctx: typer.Context):
-    """The Client for this invocation (imported lazily to keep --help fast)."""
+def client(ctx: typer.Context, readable: bool = True):
+    """The Client for this invocation (imported lazily to keep --help fast); ``readable=False``: also for a
+    repository whose checked-out registry does not read (``gitreg check``)."""
     from ..client import Client
     from .logs import install
 
     install()  # the core logs what went wrong after a write succeeded as warnings
     settings: Settings = ctx.find_root().obj
-    return Client(settings.repo if settings else None, refresh=bool(settings and settings.refresh))
+    return Client(settings.repo if settings else None, refresh=bool(settings and settings.refresh),
+                  readable=readable)
 
 
 def complete_model(ctx: typer.Context, incomplete: str) -> list[str]:
