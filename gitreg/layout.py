@@ -16,6 +16,7 @@ from .names import is_valid_name
 MCP = ".mcp"
 REGISTRY_PATH = f"{MCP}/registry.yaml"
 MODELS_PATH = f"{MCP}/models"
+NAMES_PATH = f"{MCP}/names"
 RUNS_PATH = f"{MCP}/runs"
 
 MODEL_FILE = "model.yaml"
@@ -44,6 +45,11 @@ def version_file(model: str, number: int) -> str:
     return f"{MODELS_PATH}/{model}/{VERSIONS_DIR}/{number}.yaml"
 
 
+def name_claim_file(model: str) -> str:
+    """The file that claims ``model``'s name whatever its case (format 2): ``names/<lower-case name>.yaml``."""
+    return f"{NAMES_PATH}/{model.lower()}.yaml"
+
+
 def version_file_number(name: str) -> int | None:
     """The number a file called ``name`` in a ``versions/`` folder is the manifest of; None if the name is
     not exactly ``<number>.yaml`` in ASCII (``03.yaml``, ``٣.yaml``, ``3.YAML``, ``3.yaml `` are not)."""
@@ -62,7 +68,7 @@ class RegistryPath:
     """What a path under ``.mcp/`` is, by the grammar: ``kind`` is one of registry, attributes, model,
     stages, version, run; ``model`` and ``number`` are set where the kind has them."""
 
-    kind: str
+    kind: str  # registry, attributes, model, stages, version, run, claim
     model: str | None = None
     number: int | None = None
     run: str | None = None
@@ -78,6 +84,11 @@ def classify(path: str) -> RegistryPath | None:
     if fixed is not None:
         return fixed
     parts = path.split("/")
+    if len(parts) == 3 and parts[:2] == [MCP, "names"]:
+        match = _YAML_NAME.fullmatch(parts[2])
+        if match and match.group(1) == match.group(1).lower() and is_valid_name(match.group(1)):
+            return RegistryPath("claim", model=match.group(1))
+        return None
     if len(parts) == 3 and parts[:2] == [MCP, "runs"]:
         match = _YAML_NAME.fullmatch(parts[2])
         if match and is_valid_name(match.group(1)):
@@ -124,5 +135,5 @@ def _why_not(path: str) -> str:
         return "version manifests are named <number>.yaml (ASCII digits, no leading zero)"
     if last.startswith("."):
         return "a dot file; the only one the registry has is .mcp/.gitattributes"
-    return ("no place in the registry (.mcp/ holds registry.yaml, .gitattributes, runs/<id>.yaml and"
-            " models/<model>/{model.yaml,stages.yaml,versions/<number>.yaml})")
+    return ("no place in the registry (.mcp/ holds registry.yaml, .gitattributes, runs/<id>.yaml,"
+            " names/<lower-case model>.yaml and models/<model>/{model.yaml,stages.yaml,versions/<number>.yaml})")

@@ -11,9 +11,10 @@ from typing import Any, Iterable, Mapping
 
 from .errors import AlreadyExistsError, ArtifactNotFoundError, InvalidNameError, InvalidValueError, StageConflictError
 from .manifests import (
-    CARD_FIELDS, ArtifactLink, ModelManifest, StageHolders, VersionManifest, check_json_value, dump, merge_metadata,
-    now,
+    CARD_FIELDS, ArtifactLink, ModelManifest, NameClaim, StageHolders, VersionManifest, check_json_value, dump,
+    merge_metadata, now,
 )
+from .layout import name_claim_file
 from .names import validate_name
 from .registry import Change
 from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, parse_stage, resembled_stage_word
@@ -32,6 +33,12 @@ def model_bytes(model: ModelManifest) -> bytes:
 
 def version_bytes(version: VersionManifest) -> bytes:
     return dump("version", version, version_file(version.model, version.number))
+
+
+def claim_bytes(model: str) -> dict[str, bytes | None]:
+    """The file claiming a new model's name whatever its case (see :mod:`gitreg.layout`)."""
+    path = name_claim_file(model)
+    return {path: dump("claim", NameClaim(model), path)}
 
 
 def stages_bytes(state: ModelState, moved: Mapping[int, str | None]) -> dict[str, bytes | None]:
@@ -138,8 +145,9 @@ def create_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = Non
                                  f" with `gitreg model update {name}`")
     check_case_clash(snap, name)
     body = reason_line(reason)
-    return Change(message=f"{name}: register model{body}", files={model_file(name): model_bytes(model)},
-                  paths=[model_path(name)], result=model)
+    return Change(message=f"{name}: register model{body}", files={model_file(name): model_bytes(model),
+                                                                  **claim_bytes(name)},
+                  paths=[model_path(name), name_claim_file(name)], result=model)
 
 
 def update_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = None,
@@ -161,9 +169,12 @@ def update_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = Non
 def delete_model(snap: Snapshot, name: str, reason: str = "") -> Change:
     state = snap.require(name)
     files: dict[str, bytes | None] = {model_path(name): None}  # the whole folder
+    claim = name_claim_file(name)
+    if snap.repo.read_blob(f"{snap.commit}:{claim}") is not None:
+        files[claim] = None
     body = reason_line(reason)
     return Change(message=f"{name}: delete model ({len(state.versions)} version(s)){body}", files=files,
-                  paths=[model_path(name)], result=state)
+                  paths=[model_path(name), claim], result=state)
 
 
 # ---------------------------------------------------------------- versions
@@ -178,6 +189,7 @@ def register_version(snap: Snapshot, model: str, name: str | None = None, descri
     if state is None:
         manifest = new_model(model, card, model_tags)
         check_case_clash(snap, model)
+        files.update(claim_bytes(model))
         versions: tuple[VersionManifest, ...] = ()
     else:
         manifest, versions = state.model, state.versions
@@ -200,7 +212,8 @@ def register_version(snap: Snapshot, model: str, name: str | None = None, descri
     prefix = snap.config.tag_prefix
     message = format_version_message(model, number, version.name, _by(snap), reason)
     tags = [(format_version_tag(prefix, model, number), message)] if snap.config.registration_tags else []
-    return Change(message=message, files=files, paths=[model_path(model)], tags=tags, result=version)
+    paths = [model_path(model), *(p for p in files if not p.startswith(model_path(model) + "/"))]
+    return Change(message=message, files=files, paths=paths, tags=tags, result=version)
 
 
 def update_version(snap: Snapshot, model: str, spec: object, stage: object = None, force: bool = False,

@@ -378,12 +378,12 @@ class Registry:
         return Snapshot(self.repo, commit), commit, new_tree, upgrade.files
 
     def migrate(self) -> Any:
-        """Upgrade the registry to the format this gitreg writes, in one commit: a
-        :class:`gitreg.migrate.Migration`, or None when it is current already."""
+        """Upgrade the registry to the format this gitreg writes, in one commit, adding whatever a registry in
+        that format lacks of its files: a :class:`gitreg.migrate.Migration`, or None when nothing was."""
         from .migrate import migration_change
 
         def build(snap: Snapshot) -> Change | None:
-            upgrade = migration_change(snap)
+            upgrade = migration_change(snap, complete=True)
             if upgrade is None:
                 return None
             return Change(upgrade.message, dict(upgrade.files), paths=[MCP], result=upgrade.result)

@@ -133,8 +133,10 @@ def _check_without_tags(client: Client) -> Any:
 
 
 def same_model(op: Op, ops: list[Op]) -> list[Op]:
-    """The operations of ``ops`` on the model ``op`` is about (the pairs most likely to collide)."""
-    return [o for o in ops if o.args[:1] == op.args[:1]] or ops
+    """The operations of ``ops`` on the model ``op`` is about, whatever its case (the pairs most likely to
+    collide)."""
+    key = str(op.args[0]).lower() if op.args else None
+    return [o for o in ops if o.args and str(o.args[0]).lower() == key] or ops
 
 
 def op_catalogue() -> list[Op]:
@@ -148,5 +150,6 @@ def op_catalogue() -> list[Op]:
             ops += [Op("delete", (model, number)), Op("metadata", (model, number, "accuracy", 0.9)),
                     Op("link", (model, number, "report"))]
             ops += [Op("stage", (model, number, stage, force)) for stage in STAGES for force in (False, True)]
-    ops.append(Op("new-model", ("o",)))
+    # new models, two of them differing only in case (one folder on macOS and Windows)
+    ops += [Op("new-model", ("o",)), Op("new-model", ("O",)), Op("register", ("O", None))]
     return ops

@@ -33,6 +33,8 @@ def make_format_1(repo: Path) -> Client:
     for stages in (repo / ".mcp/models").glob("*/stages.yaml"):
         stages.unlink()
     (repo / ".mcp/.gitattributes").unlink()
+    for claim in (repo / ".mcp/names").glob("*.yaml"):
+        claim.unlink()
     git(repo, "add", "-A", ".mcp")
     git(repo, "commit", "-qm", "as the previous gitreg wrote it")
     return Client(repo)
@@ -52,7 +54,7 @@ def test_the_first_write_upgrades_in_a_commit_of_its_own(hermetic: Path):
     assert subjects == ["churn v3 -> production", "gitreg: migrate the registry to format 2"]
     changed = git(hermetic, "diff", "--name-only", "HEAD~2", "HEAD~1").splitlines()
     assert changed == [".mcp/.gitattributes", ".mcp/models/churn/stages.yaml", ".mcp/models/iris/stages.yaml",
-                       ".mcp/registry.yaml"]
+                       ".mcp/names/churn.yaml", ".mcp/names/iris.yaml", ".mcp/registry.yaml"]
     assert "format: 2" in (hermetic / ".mcp/registry.yaml").read_text()
     assert (hermetic / ".mcp/models/churn/stages.yaml").read_text() == "production: 3\nstaging: 2\n"
     assert client.check().ok
@@ -179,3 +181,18 @@ def test_the_migration_in_an_autocrlf_clone_leaves_exact_bytes_and_a_clean_statu
             assert path.read_bytes() == committed, rel
     Client(clone).log_metadata("churn", 3, {"accuracy": 0.9})  # and the next write works too
     assert git(clone, "status", "--porcelain") == ""
+
+
+def test_a_format_2_model_without_its_name_claim_fails_check_and_migrate_writes_it(hermetic: Path):
+    client = Client.init(hermetic)
+    client.create_model_version("Churn")
+    assert (hermetic / ".mcp/names/churn.yaml").read_text() == "model: Churn\n"
+    git(hermetic, "rm", "-q", ".mcp/names/churn.yaml")
+    git(hermetic, "commit", "-qm", "drop the claim")
+    assert [p.code for p in client.check().problems if p.blocking] == ["name-claim"]
+    res = gitreg(hermetic, "migrate")  # what the finding says to do
+    assert res.returncode == 0, res.stderr
+    assert git(hermetic, "log", "-1", "--format=%s") == "gitreg: complete the registry's format 2 files"
+    assert (hermetic / ".mcp/names/churn.yaml").read_text() == "model: Churn\n" and client.check().ok
+    client.delete_model("Churn")  # a delete removes the model's claim
+    assert not (hermetic / ".mcp/names/churn.yaml").exists() and client.check().ok

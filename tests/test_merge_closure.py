@@ -44,3 +44,8 @@ def test_any_two_operations_conflict_or_merge_into_a_valid_registry(hermetic: Pa
 
     pair()
     assert seen.get("merged", 0) > 10 and seen.get("conflict", 0) > 10, seen  # both sides of the property ran
+
+
+def test_two_new_models_differing_only_in_case_conflict_in_git(hermetic: Path):
+    make_base(hermetic)
+    assert run_pair(hermetic, Op("new-model", ("o",)), Op("register", ("O", None))) == "conflict"

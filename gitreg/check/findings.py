@@ -36,6 +36,8 @@ FINDINGS: dict[str, Finding] = {f.code: f for f in (
     Finding("stages-missing", "registry format 2: a model with a version in an exclusive stage has no stages.yaml",
             False),
     Finding("case-clash", "two model folders differ only in case (one folder on macOS and Windows)", False),
+    Finding("name-claim", "registry format 2: a model's name claim (.mcp/names/<lower-case name>.yaml) is missing"
+                          " or names another model, or a claim names no model", False),
     # tags against manifests and history
     Finding("tag-name", "a tag under the prefix that is not a gitreg tag name", warning=True),
     Finding("tag-lightweight", "a lightweight tag where gitreg makes annotated ones", warning=True),

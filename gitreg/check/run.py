@@ -102,6 +102,8 @@ def _check_at(repo: GitRepo, commit: str, is_commit: bool, rev: str, tags: bool,
                                          {int(n): stage for n, stage in summary["stages"].items()})
         n_versions += summary["count"]
     del summaries
+    if layout >= 2:
+        _check_claims(repo, commit, sorted(current), problems)
     _check_runs(repo, commit, problems)
     n_tags = 0
     if scan is not None:
@@ -131,12 +133,12 @@ def _check_layout(repo: GitRepo, commit: str, problems: list[Problem]) -> None:
     """Every entry of .mcp/ and .mcp/runs/ where the grammar (gitreg.layout) has a place for it; model folders
     are checked as they are read."""
     from ..attributes import pinned_attributes
-    from ..layout import ATTRIBUTES_PATH, MCP, RUNS_PATH, grammar_problem
+    from ..layout import ATTRIBUTES_PATH, MCP, NAMES_PATH, RUNS_PATH, grammar_problem
 
     top = repo.read_tree(f"{commit}:{MCP}")
     for entry in top[1] if top else []:
         path = f"{MCP}/{entry.name}"
-        if path in (MODELS_PATH, RUNS_PATH):
+        if path in (MODELS_PATH, RUNS_PATH, NAMES_PATH):
             if not entry.is_tree:
                 problems.append(Problem(path, "", "must be a folder", code="unexpected-file"))
             continue
@@ -148,12 +150,42 @@ def _check_layout(repo: GitRepo, commit: str, problems: list[Problem]) -> None:
             problems.append(Problem(path, "", "differs from the attributes gitreg pins for .mcp/: git may then give"
                                     " its files other bytes than gitreg wrote (line endings, filters); restore it"
                                     " (`gitreg migrate` writes it when it is missing)", code="attributes-changed"))
-    runs = repo.read_tree(f"{commit}:{RUNS_PATH}")
-    for entry in runs[1] if runs else []:
-        path = f"{RUNS_PATH}/{entry.name}"
-        why = grammar_problem(path, entry.mode)
-        if why is not None:
-            problems.append(Problem(path, "", f"unexpected file: {why}; gitreg never reads it", code="unexpected-file"))
+    for folder in (RUNS_PATH, NAMES_PATH):
+        found = repo.read_tree(f"{commit}:{folder}")
+        for entry in found[1] if found else []:
+            path = f"{folder}/{entry.name}"
+            why = grammar_problem(path, entry.mode)
+            if why is not None:
+                problems.append(Problem(path, "", f"unexpected file: {why}; gitreg never reads it",
+                                        code="unexpected-file"))
+
+
+def _check_claims(repo: GitRepo, commit: str, models: list[str], problems: list[Problem]) -> None:
+    """Registry format 2: every model's name is claimed, whatever its case, by ``names/<lower-case>.yaml``
+    naming it exactly, and every claim names a model (see gitreg.layout)."""
+    from ..layout import NAMES_PATH, classify, name_claim_file
+    from ..manifests import dump_yaml
+
+    tree = repo.read_tree(f"{commit}:{NAMES_PATH}")
+    entries = {f"{NAMES_PATH}/{e.name}": e for e in (tree[1] if tree else []) if e.mode == "100644"}
+    claims = {path: e for path, e in entries.items() if classify(path) is not None}
+    data = dict(zip(claims, repo.read_blobs([e.oid for e in claims.values()])))
+    for name in models:
+        path = name_claim_file(name)
+        if path not in data:
+            problems.append(Problem(path, "", f"missing: in registry format 2 every model's name is claimed here"
+                                    f" (`model: {name}`), so that git turns two new models whose names differ only"
+                                    " in case into a conflict; `gitreg migrate` writes the claims a registry lacks",
+                                    code="name-claim"))
+        elif data[path] != dump_yaml({"model": name}):
+            problems.append(Problem(path, "model", f"does not claim the name for the model {name!r} (it must read"
+                                    f" `model: {name}`)", code="name-claim"))
+    folded = {m.lower() for m in models}
+    for path in data:
+        claimed = classify(path).model  # type: ignore[union-attr]
+        if claimed not in folded:
+            problems.append(Problem(path, "", f"claims a name no model has ({claimed!r}); remove it",
+                                    code="name-claim"))
 
 
 def _check_runs(repo: GitRepo, commit: str, problems: list[Problem]) -> None:

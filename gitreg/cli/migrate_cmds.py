@@ -18,7 +18,11 @@ def migrate_cmd(ctx: typer.Context) -> None:
     if done is None:
         note("the registry is in the current format already; nothing to do")
         return
-    typer.echo(f"migrated the registry from format {done.before} to {done.after}:"
-               f" {len(done.models)} model(s) given a stages.yaml")
+    if done.before < done.after:
+        typer.echo(f"migrated the registry from format {done.before} to {done.after}:"
+                   f" {len(done.models)} model(s) given a stages.yaml")
+    else:
+        typer.echo(f"completed the registry's format {done.after} files: {len(done.models)} model(s) given a"
+                   " stages.yaml")
     for name, why in done.skipped:
         note(f"warning: {name}: no stages.yaml yet: {why}")

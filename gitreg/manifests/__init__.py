@@ -15,7 +15,7 @@ from __future__ import annotations
 from .metadata import MetadataValue, check_json_text_depth, check_json_value, merge_metadata
 from .models import (
     ARTIFACT_TYPES, CARD_FIELDS, FORMAT_VERSION, REGISTRY_FORMAT, SCHEMA_KINDS, ArtifactLink, Counters,
-    ModelManifest, RegistryConfig, StageHolders, VersionList, VersionManifest, dump, load_model_doc, load_registry,
+    ModelManifest, NameClaim, RegistryConfig, StageHolders, VersionList, VersionManifest, dump, load_model_doc, load_registry,
     load_version_doc, newer_format, now, now_precise, parse_dumped,
 )
 from .schemas import load_schema, prepare, schema_dir, schema_problems, validate
@@ -24,7 +24,7 @@ from .yaml_io import MAX_MANIFEST_BYTES, MAX_METADATA_DEPTH, MAX_NESTING, dump_y
 __all__ = [
     "ARTIFACT_TYPES", "CARD_FIELDS", "FORMAT_VERSION", "MAX_MANIFEST_BYTES", "MAX_METADATA_DEPTH", "MAX_NESTING",
     "REGISTRY_FORMAT", "SCHEMA_KINDS", "ArtifactLink", "Counters", "MetadataValue", "ModelManifest", "RegistryConfig",
-    "StageHolders", "VersionList", "newer_format",
+    "NameClaim", "StageHolders", "VersionList", "newer_format",
     "VersionManifest", "check_json_text_depth", "check_json_value", "dump", "dump_yaml", "load_model_doc",
     "load_registry", "load_schema", "load_version_doc", "merge_metadata", "now", "now_precise", "parse_dumped",
     "parse_yaml", "prepare", "schema_dir", "schema_problems", "validate", "within_limit",

@@ -16,7 +16,7 @@ from .yaml_io import dump_yaml, parse_yaml, within_limit
 FORMAT_VERSION = 1  # of model, version and run manifests
 #: The registry's layout (registry.yaml ``format``): 2 added each model's stages.yaml (see gitreg.migrate).
 REGISTRY_FORMAT = 2
-SCHEMA_KINDS = ("registry", "model", "stages", "version")
+SCHEMA_KINDS = ("registry", "model", "stages", "claim", "version")
 ARTIFACT_TYPES = ("data", "model", "deployment", "service")
 CARD_FIELDS = ("license", "description", "audience", "use_cases", "limitations", "trade_offs", "ethics")
 
@@ -79,6 +79,16 @@ class Counters:
         if self.none:
             doc["none"] = self.none
         return doc
+
+
+@dataclass(frozen=True)
+class NameClaim:
+    """``names/<lower-case name>.yaml``: which model holds a name, whatever its case (format 2)."""
+
+    model: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model}
 
 
 @dataclass(frozen=True)
@@ -311,7 +321,8 @@ def load_version_doc(data: bytes, path: str) -> dict[str, Any]:
     return doc
 
 
-def dump(kind: str, manifest: RegistryConfig | ModelManifest | StageHolders | VersionManifest, path: str) -> bytes:
+def dump(kind: str, manifest: RegistryConfig | ModelManifest | NameClaim | StageHolders | VersionManifest,
+         path: str) -> bytes:
     """Validate and serialise a manifest; refuse to write anything invalid."""
     doc = manifest.to_dict()
     plain = json.loads(json.dumps(doc))

@@ -20,8 +20,10 @@ from ..manifests import (
     ArtifactLink, ModelManifest, VersionManifest, dump_yaml, merge_metadata, now, now_precise, validate,
     within_limit,
 )
+from ..layout import NAMES_PATH
 from ..operations import (
-    check_case_clash, model_bytes, new_model, reason_line, registered_numbers, validate_version_name, version_bytes,
+    check_case_clash, claim_bytes, model_bytes, new_model, reason_line, registered_numbers, validate_version_name,
+    version_bytes,
 )
 from ..registry import Change
 from ..state import MCP, Snapshot, model_path, version_file
@@ -151,6 +153,7 @@ def register_versions(snap: Any, run: PendingRun, slots: list[Slot]) -> Change:
             if state is None:
                 check_case_clash(snap, slot.model)
                 models[slot.model] = new_model(slot.model, slot.card, slot.model_tags)
+                files.update(claim_bytes(slot.model))
             else:
                 models[slot.model] = state.model
         named = state.by_name(slot.version_name) if state is not None and slot.version_name else None
@@ -181,7 +184,8 @@ def register_versions(snap: Any, run: PendingRun, slots: list[Slot]) -> Change:
     message = (f"run {run.id}: {run.pipeline} started ({', '.join(made)})\n\n"
                f"pipeline: {run.pipeline}\nrun: {run.id}\nstatus: running\nstarted: {run.started}\n"
                "Its outputs, metadata and record follow in one commit when the run ends.\n")
-    return Change(message=message, files=files, tags=tags, paths=sorted({model_path(s.model) for s in slots}),
+    paths = {model_path(s.model) for s in slots} | {p for p in files if p.startswith(NAMES_PATH + "/")}
+    return Change(message=message, files=files, tags=tags, paths=sorted(paths),
                   result=Recorded(numbers, frozenset(created)))
 
 

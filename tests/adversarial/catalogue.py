@@ -542,8 +542,8 @@ CATALOGUE: tuple[PullRequest, ...] = (
     # 13. model folders
     PullRequest("model-folder-aux", copy_model("aux"), _("unexpected-file"), BASE, after_merge=_("unexpected-file")),
     PullRequest("model-folder-differs-in-case", copy_model("Iris"),
-                _("case-clash", "executes-code", "promotes-unreviewed"), BASE,
-                after_merge=_("case-clash")),
+                _("case-clash", "name-claim", "executes-code", "promotes-unreviewed"), BASE,
+                after_merge=_("case-clash", "name-claim")),
     PullRequest("model-folder-homoglyph", homoglyph_model, _("unexpected-file"), BASE,
                 after_merge=_("unexpected-file")),
     # 14. hostile YAML: refused in bounded time, one file at a time
