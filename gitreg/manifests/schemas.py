@@ -156,7 +156,7 @@ def schema_problems(kind: str, doc: Any) -> list[tuple[str, str]]:
     if proven is not None and proven(doc):
         return []  # the common case, without jsonschema's cost; anything else is judged (and worded) by jsonschema
     found = list(islice(_validator(kind).iter_errors(doc), MAX_SCHEMA_PROBLEMS + 1))
-    errors = sorted(found, key=lambda e: list(map(str, e.absolute_path)))[:MAX_SCHEMA_PROBLEMS]
+    errors = sorted(found[:MAX_SCHEMA_PROBLEMS], key=lambda e: list(map(str, e.absolute_path)))
     problems = [(_field_of(e), _shortened(_message_of(kind, e))) for e in errors]
     if len(found) > MAX_SCHEMA_PROBLEMS:
         problems.append(("", f"more problems than the {MAX_SCHEMA_PROBLEMS} listed; fix these, then check again"))

@@ -166,7 +166,12 @@ def _construct(reader: Any, method: str, node_type: type, tag: str, text: str) -
     """The safe constructor's value of an int, float or bool scalar (what yaml.safe_load makes of it)."""
     try:
         return getattr(reader, method)(node_type(tag, text))
-    except (ValueError, KeyError, IndexError, TypeError, OverflowError):  # e.g. !!int 'x', !!bool 'maybe'
+    except OverflowError:  # a base-60 float beyond the largest float
+        if method == "construct_yaml_float":
+            return math.inf
+        raise _Refused(f"{_quoted(text)} is not a valid {_short_tag(tag)}", "correct it, or quote it",
+                       code="schema") from None
+    except (ValueError, KeyError, IndexError, TypeError):  # e.g. !!int 'x', !!bool 'maybe'
         raise _Refused(f"{_quoted(text)} is not a valid {_short_tag(tag)}", "correct it, or quote it",
                        code="schema") from None
 
@@ -357,7 +362,8 @@ def _walk(yaml: Any, reader: Any, path: str) -> Any:
         at = _printable(_where(frames, not refused.at_parent))
         line = event.start_mark.line + 1
         at = at if len(at) <= 200 else at[:200] + "..."
-        raise ManifestError(path, at, f"{refused.what} (line {line}); {refused.instead}", code=refused.code) from None
+        what = refused.what[:-1] + f", line {line})" if refused.what.endswith(")") else f"{refused.what} (line {line})"
+        raise ManifestError(path, at, f"{what}; {refused.instead}", code=refused.code) from None
     line = event.start_mark.line + 1
     if nodes > MAX_MANIFEST_NODES:
         raise ManifestError(path, "", f"more than {MAX_MANIFEST_NODES:,} values (every key, value, list and mapping"
@@ -382,13 +388,21 @@ def parse_yaml(data: bytes | str, path: str) -> dict[str, Any]:
     try:
         doc = _read(yaml, loader, data, path)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ManifestError(path, "", f"not valid YAML{where}: {problem}") from None
+        raise ManifestError(path, "", f"not valid YAML{_yaml_error_text(yaml, exc)}") from None
     if not isinstance(doc, dict):
         raise ManifestError(path, "", "must be a YAML mapping")
     return doc
+
+
+def _yaml_error_text(yaml: Any, exc: Exception) -> str:
+    """What PyYAML says is wrong, on one line: " (line N): problem"."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1})" if mark is not None else ""
+    problem = getattr(exc, "problem", None)
+    if problem is None and isinstance(exc, yaml.reader.ReaderError):  # bytes that are no text, control characters
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        problem = f"{exc.reason} ({f'#x{code:02x} ' if code >= 0 else ''}at character {exc.position})"
+    return f"{where}: {' '.join(str(problem or exc).split())}"
 
 
 def count_nodes(data: bytes | str) -> int:
