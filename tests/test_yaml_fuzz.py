@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from gitreg.errors import ManifestError
 from gitreg.manifests import dump_yaml, load_schema, parse_yaml
 from gitreg.manifests.schemas import _linear_keywords, _proven_valid, _validator, schema_problems
-from gitreg.manifests.yaml_io import _many_parts_tag, _read, count_nodes
+from gitreg.manifests.yaml_io import _many_parts_tag, _plain_tags, _read, count_nodes
 
 FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -173,6 +173,26 @@ def test_any_text_is_a_json_mapping_or_a_manifest_error(text):
 def test_long_base_60_scalars_resolve_as_the_resolver_resolves_them(text):
     resolved = yaml.SafeLoader("").resolve(yaml.ScalarNode, text, (True, False))
     assert _many_parts_tag(text) in (None, resolved)
+
+
+PLAINISH = st.one_of(st.sampled_from(TRICKY), st.text(alphabet="0123456789-+._:eExXbo yYnNtTfFlLuU~<=!&*\n",
+                                                     max_size=14),
+                     st.from_regex(r"[-+]?0?[0-9]{1,2}(:[0-9]{1,2})?(\.[0-9]?)?", fullmatch=True))  # 07 and 08, 1:59 and 1:60
+
+
+@FUZZ
+@given(st.lists(PLAINISH, min_size=1, max_size=6))
+def test_plain_scalars_get_the_tag_the_resolver_gives(texts):
+    # the words and the digit shapes answer without the patterns: the same answer, whatever was asked before.
+    # Each text is asked after every text one digit away from it, which may share its shape.
+    for loader in (yaml.CSafeLoader, yaml.SafeLoader):
+        reader = loader("")
+        for text in texts:
+            tag_of = _plain_tags(reader, yaml.ScalarNode)
+            near = [text[:i] + d + text[i + 1:] for i, c in enumerate(text[:8]) if c.isdigit() for d in "0123456789"]
+            for asked in [*near, text]:
+                if asked[:1] in reader.yaml_implicit_resolvers:
+                    assert tag_of(asked) == reader.resolve(yaml.ScalarNode, asked, (True, False)), asked
 
 
 # ---------------------------------------------------------------- compiled checks against jsonschema

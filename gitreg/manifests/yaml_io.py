@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import math
 import re
@@ -198,6 +199,7 @@ def _value(reader: Any, node_type: type, tag: str, text: str, explicit: bool) ->
 def _many_parts_tag(text: str) -> str | None:
     """The tag the resolver gives a plain scalar starting with a digit or sign and holding more than _MANY_PARTS
     colons, found without its patterns (see _MANY_PARTS); None if the patterns are quick on it."""
+    text = text[:-1] if text[-1:] == "\n" else text  # the patterns end in $: before a last newline too
     head = _BASE60_HEAD.match(text)
     if head is None or text[head.end():head.end() + 1] != ":":
         return None  # the patterns fail before the repeated group
@@ -207,6 +209,70 @@ def _many_parts_tag(text: str) -> str | None:
     if dot:
         return _YAML_FLOAT if _BASE60_FRACTION.fullmatch(fraction) else _YAML_STR
     return _YAML_INT if head.group().lstrip("+-")[:1] != "0" else _YAML_STR
+
+
+# PyYAML's implicit resolvers (yaml/resolver.py of PyYAML 5.1 to 6.0), by a digest of (first character, tag,
+# pattern, flags).  A loader with exactly these is answered without its patterns where their answer is known:
+# a scalar starting with a letter, ~, <, =, !, & or * is one of the words below or a string; and the answer
+# for one starting with a digit, sign or dot does not change when a digit is replaced by another of its class
+# (0, 1, 2-5, 6-7, 8-9: what the patterns tell apart), so it is remembered by that shape.  Any other
+# resolvers are asked every time.
+_STANDARD_RESOLVERS = "df7eca5ca60c4fa88a6dfaf33071762db31da0c5ab09b6808dffd880a051c5a5"
+_WORDS = {
+    **dict.fromkeys("yes Yes YES no No NO true True TRUE false False FALSE on On ON off Off OFF".split(), _YAML_BOOL),
+    **dict.fromkeys(["~", "null", "Null", "NULL", ""], _YAML_NULL), "<<": _TAG + "merge", "=": _TAG + "value",
+    **dict.fromkeys("!&*", _TAG + "yaml"),
+}
+_WORD_FIRSTS = frozenset("yYnNtTfFoO~<=!&*") | {""}
+_DIGIT_CLASSES = str.maketrans("0123456789", "0122226688")
+
+
+def _resolvers_digest(table: dict[Any, list[tuple[str, Any]]]) -> str:
+    import hashlib
+
+    entries = sorted((first or "", tuple((tag, rx.pattern, rx.flags) for tag, rx in resolvers))
+                     for first, resolvers in table.items())
+    return hashlib.sha256(repr(entries).encode()).hexdigest()
+
+
+_STANDARD_TABLES: dict[int, tuple[Any, int, bool]] = {}  # id(table): (table, entries, whether standard)
+
+
+def _plain_tags(reader: Any, node: type) -> Any:
+    """A function giving the tag ``reader``'s resolver gives a plain scalar (a text starting with a character
+    some implicit resolver is registered for), as ``reader.resolve`` would, but quicker."""
+    table = reader.yaml_implicit_resolvers
+    every = None in table or bool(reader.yaml_path_resolvers)
+    size = sum(len(resolvers) for resolvers in table.values())
+    known = _STANDARD_TABLES.get(id(table))
+    if known is None or known[0] is not table or known[1] != size:
+        known = _STANDARD_TABLES[id(table)] = (table, size, _resolvers_digest(table) == _STANDARD_RESOLVERS)
+    standard = known[2] and not every
+    numeric = {first for first, resolvers in table.items()  # first characters of numbers and dates only
+               if first and {tag for tag, _ in resolvers} <= {_YAML_INT, _YAML_FLOAT, _TAG + "timestamp"}}
+    resolve = reader.resolve
+    shapes: dict[str, str] = {}
+
+    def tag_of(text: str) -> str:
+        if standard:
+            core = text[:-1] if text[-1:] == "\n" else text  # the patterns end in $: before a last newline too
+            if text[:1] in _WORD_FIRSTS:
+                return _WORDS.get(core, _YAML_STR)
+            if len(text) <= 32:
+                shape = text.translate(_DIGIT_CLASSES)
+                tag = shapes.get(shape)
+                if tag is None:
+                    tag = resolve(node, text, (True, False))
+                    if len(shapes) < 4096:
+                        shapes[shape] = tag
+                return tag
+        if not every and text[:1] in numeric and text.count(":") > _MANY_PARTS:
+            tag = _many_parts_tag(text)
+            if tag is not None:
+                return tag
+        return resolve(node, text, (True, False))
+
+    return tag_of
 
 
 def _where(frames: list[tuple[Any, Any]], pending: bool) -> str:
@@ -236,13 +302,22 @@ def _read(yaml: Any, loader: type, data: bytes | str, path: str) -> Any:
     constructor builds them, so what is read is what ``yaml.safe_load`` reads, where that is JSON.
     """
     reader = loader(data)
+    # The values built are trees (no cycles) and the parser's events die young, but the cyclic garbage
+    # collector would go over every list and mapping built so far, again and again: half the time of a large
+    # manifest.  It is held off while one is read.
+    paused = len(data) > _GC_PAUSE_FROM and gc.isenabled()
+    if paused:
+        gc.disable()
     try:
         return _walk(yaml, reader, path)
     finally:
+        if paused:
+            gc.enable()
         reader.dispose()
 
 
 _UNSET = object()
+_GC_PAUSE_FROM = 256 * 1024  # bytes of a manifest
 
 
 def _walk(yaml: Any, reader: Any, path: str) -> Any:
@@ -253,9 +328,7 @@ def _walk(yaml: Any, reader: Any, path: str) -> Any:
     scalar_node = yaml.ScalarNode
     table = reader.yaml_implicit_resolvers  # by first character: the only scalars that may not be strings
     every = None in table or bool(reader.yaml_path_resolvers)
-    numeric = {first for first, tags in table.items()  # first characters of numbers and dates only
-               if first and {tag for tag, _ in tags} <= {_YAML_INT, _YAML_FLOAT, _TAG + "timestamp"}}
-    resolve = reader.resolve
+    tag_of = _plain_tags(reader, yaml.ScalarNode)
     plain: dict[str, Any] = {}  # short plain scalars of this document: None (a string), or [tag, value or _UNSET]
     outer: list[tuple[Any, Any]] = []  # the lists and mappings holding the one being filled, with their keys
     container: Any = None  # the list or mapping being filled (None: the document's root comes next)
@@ -281,13 +354,9 @@ def _walk(yaml: Any, reader: Any, path: str) -> Any:
                     else:
                         entry = plain.get(text, _UNSET)
                         if entry is _UNSET:
-                            tag = None
-                            if not every and text[:1] in numeric and text.count(":") > _MANY_PARTS:
-                                tag = _many_parts_tag(text)
-                            if tag is None:
-                                tag = resolve(scalar_node, text, (True, False))
+                            tag = tag_of(text)
                             entry = None if tag == _YAML_STR else [tag, _UNSET]
-                            if len(text) <= 32:
+                            if len(text) <= 32 and len(plain) < 4096:  # names, keys, words: they repeat
                                 plain[text] = entry
                     if key is _EXPECT_KEY:
                         if entry is not None:
@@ -299,7 +368,12 @@ def _walk(yaml: Any, reader: Any, path: str) -> Any:
                     else:
                         value = entry[1]
                         if value is _UNSET:
-                            value = entry[1] = _value(reader, scalar_node, entry[0], text, False)
+                            if entry[0] == _YAML_INT and text.isdigit() and text.isascii() and text[0] != "0" \
+                                    and len(text) <= _INT_DIGITS:
+                                value = int(text)  # the common case of _scalar, without two calls
+                            else:
+                                value = _value(reader, scalar_node, entry[0], text, False)
+                            entry[1] = value
                 elif key is _EXPECT_KEY:
                     if tag != _YAML_STR:
                         raise _key_refused(tag, text)
