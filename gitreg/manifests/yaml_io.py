@@ -235,7 +235,8 @@ def _resolvers_digest(table: dict[Any, list[tuple[str, Any]]]) -> str:
     return hashlib.sha256(repr(entries).encode()).hexdigest()
 
 
-_STANDARD_TABLES: dict[int, tuple[Any, int, bool]] = {}  # id(table): (table, entries, whether standard)
+# id(table): (table, its number of resolvers, whether PyYAML's own, first characters of numbers and dates only)
+_TABLES: dict[int, tuple[Any, int, bool, frozenset[str]]] = {}
 
 
 def _plain_tags(reader: Any, node: type) -> Any:
@@ -243,13 +244,14 @@ def _plain_tags(reader: Any, node: type) -> Any:
     some implicit resolver is registered for), as ``reader.resolve`` would, but quicker."""
     table = reader.yaml_implicit_resolvers
     every = None in table or bool(reader.yaml_path_resolvers)
-    size = sum(len(resolvers) for resolvers in table.values())
-    known = _STANDARD_TABLES.get(id(table))
+    size = sum(map(len, table.values()))
+    known = _TABLES.get(id(table))
     if known is None or known[0] is not table or known[1] != size:
-        known = _STANDARD_TABLES[id(table)] = (table, size, _resolvers_digest(table) == _STANDARD_RESOLVERS)
+        numbers = {_YAML_INT, _YAML_FLOAT, _TAG + "timestamp"}
+        known = _TABLES[id(table)] = (table, size, _resolvers_digest(table) == _STANDARD_RESOLVERS, frozenset(
+            first for first, resolvers in table.items() if first and {tag for tag, _ in resolvers} <= numbers))
     standard = known[2] and not every
-    numeric = {first for first, resolvers in table.items()  # first characters of numbers and dates only
-               if first and {tag for tag, _ in resolvers} <= {_YAML_INT, _YAML_FLOAT, _TAG + "timestamp"}}
+    numeric = known[3]  # first characters of numbers and dates only
     resolve = reader.resolve
     shapes: dict[str, str] = {}
 
