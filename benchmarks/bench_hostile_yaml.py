@@ -71,7 +71,8 @@ def _artifact(i: int) -> str:
 
 
 SHAPES: dict[str, Callable[[int], str]] = {
-    "nested empty lists [[[...]]]": lambda n: _HEAD + "metadata:\n  k: " + "[" * ((n - 100) // 2) + "]" * ((n - 100) // 2) + "\n",
+    "nested empty lists [[[...]]]": lambda n: _HEAD + "metadata:\n  k: " + "[" * (n // 2 - 50) + "]" * (n // 2 - 50)
+                                               + "\n",
     "block list of - []": lambda n: _fill(_HEAD + "metadata:\n  k:\n", lambda i: "  - []\n", "", n),
     "flow list of []": lambda n: _fill(_HEAD + "metadata:\n  k: [", lambda i: "[],", "]\n", n),
     "flow list of {}": lambda n: _fill(_HEAD + "metadata:\n  k: [", lambda i: "{},", "]\n", n),
@@ -167,8 +168,8 @@ def main() -> None:
                                       or max(row["peak"], row["rss"]) > MEMORY_TARGET_MIB) else ""
         outcome = str(row["outcome"])
         outcome = outcome if len(outcome) <= 70 else outcome[:70] + "..."
-        print(f"{shape:36} {row['bytes']:>9,}  {row['parse']:7.3f} {row['cpu']:6.3f} {row['check']:7.3f} {row['peak']:8.1f}"
-              f" {row['rss']:8.1f}  {outcome}{slow}")
+        print(f"{shape:36} {row['bytes']:>9,}  {row['parse']:7.3f} {row['cpu']:6.3f} {row['check']:7.3f}"
+              f" {row['peak']:8.1f} {row['rss']:8.1f}  {outcome}{slow}")
 
 
 if __name__ == "__main__":

@@ -211,7 +211,7 @@ def _many_parts_tag(text: str) -> str | None:
     return _YAML_INT if head.group().lstrip("+-")[:1] != "0" else _YAML_STR
 
 
-# PyYAML's implicit resolvers (yaml/resolver.py of PyYAML 5.1 to 6.0), by a digest of (first character, tag,
+# PyYAML's implicit resolvers (yaml/resolver.py, as PyYAML 6 registers them), by a digest of (first character, tag,
 # pattern, flags).  A loader with exactly these is answered without its patterns where their answer is known:
 # a scalar starting with a letter, ~, <, =, !, & or * is one of the words below or a string; and the answer
 # for one starting with a digit, sign or dot does not change when a digit is replaced by another of its class
