@@ -150,16 +150,21 @@ class StageConflictError(GitregError):
 
 
 class ManifestError(GitregError):
-    """A manifest does not parse or does not validate against its schema."""
+    """A manifest does not parse or does not validate against its schema.
+
+    ``code``: the `gitreg check` finding it is (see gitreg.check.FINDINGS): ``schema``, or ``yaml-type``
+    for a value JSON has no word for (a YAML date, binary, set, tag, or a key that is not a string).
+    """
 
     exit_code = 7
 
-    def __init__(self, path: str, field: str, problem: str) -> None:
+    def __init__(self, path: str, field: str, problem: str, *, code: str = "schema") -> None:
         where = f"{path}:{field}" if field else path
         super().__init__(f"{where}: {problem}")
         self.path = path
         self.field = field
         self.problem = problem
+        self.code = code
 
 
 #: The command that discards staged, unstaged and new files under .mcp/ (run from the repository's top).

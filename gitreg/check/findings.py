@@ -30,6 +30,8 @@ FINDINGS: dict[str, Finding] = {f.code: f for f in (
     Finding("schema", "a manifest is not valid YAML, does not match its JSON Schema, or contradicts its file"
                       " name, folder or the other versions (duplicate names or links, counter below a version)",
             False),
+    Finding("yaml-type", "a manifest holds a value JSON has no word for: a YAML date or timestamp, binary, set,"
+                         " ordered map, another tag, a merge key, a key that is not a string, .nan or .inf", False),
     Finding("unexpected-file", "a file gitreg does not know where it expects only manifests", False),
     Finding("stage-conflict", "an exclusive stage (staging, production) is claimed by two versions, or stages.yaml"
                               " and the version manifests disagree on who holds it", False),

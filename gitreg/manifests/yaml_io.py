@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import math
 import re
@@ -16,6 +17,11 @@ from ..errors import InvalidValueError, ManifestError
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # one manifest file
 MAX_METADATA_DEPTH = 32  # dicts and lists nested in metadata (or a run parameter), the mapping itself included
 MAX_NESTING = MAX_METADATA_DEPTH + 4  # a whole manifest: room for the metadata limit inside a manifest's own levels
+# Keys, values, lists and mappings in one manifest: what bounds the time and memory of reading one (about a
+# microsecond and 60 bytes a node) where bytes do not ("[]," is three bytes).  Manifests take 12 bytes a node
+# or more (a link: 27 nodes in 330 bytes; a logged float: "  - 0.123456"), 4 MiB of them 350,000 nodes at most;
+# only lists of tiny values ("- 1") reach this limit before the size limit.  Writes refuse more, as reads do.
+MAX_MANIFEST_NODES = 500_000
 
 
 def _yaml():
@@ -58,135 +64,440 @@ def _dumper(base: type) -> type:
     return Dumper
 
 
-_ANCHOR_TEXT = re.compile(r"(?:^|[^A-Za-z0-9])[&*]")
-_ANCHOR_BYTES = re.compile(rb"(?:^|[^A-Za-z0-9])[&*]")
-
-
-def _may_anchor(data: bytes | str) -> bool:
-    """False when ``data`` surely holds no anchor or alias, so parsing can skip the event scan.
-
-    An anchor (``&a``) or alias (``*a``) starts a node: it follows the start of the
-    text, white space or a flow indicator, never a letter or digit (``R&D``, ``x*y``).
-    """
-    if isinstance(data, str):
-        return ("&" in data or "*" in data) and _ANCHOR_TEXT.search(data) is not None
-    return (b"&" in data or b"*" in data) and _ANCHOR_BYTES.search(data) is not None
-
-
-def _first_anchor(yaml: Any, loader: type, data: bytes | str) -> Any:
-    """The first event of ``data`` that defines an anchor or is an alias, or None (may raise YAMLError)."""
-    events = loader(data)
-    try:
-        while events.check_event():
-            event = events.get_event()
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-                return event
-    finally:
-        events.dispose()
-    return None
-
-
-_YAML_STR, _YAML_MAP, _YAML_SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
-
-
-_YAML_INT, _YAML_FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_TAG = "tag:yaml.org,2002:"
+_YAML_STR, _YAML_MAP, _YAML_SEQ = _TAG + "str", _TAG + "map", _TAG + "seq"
+_YAML_INT, _YAML_FLOAT, _YAML_BOOL, _YAML_NULL = _TAG + "int", _TAG + "float", _TAG + "bool", _TAG + "null"
+_JSON_SCALARS = frozenset({_YAML_INT, _YAML_FLOAT, _YAML_BOOL, _YAML_NULL})  # besides strings
 _PLAIN_FLOAT = re.compile(r"-?[0-9]+\.[0-9]+")
+_INT_DIGITS = 4300  # an integer of more digits than Python writes out (sys.get_int_max_str_digits) is no JSON
+_INT_LIMIT = 10 ** _INT_DIGITS
+# The resolver's patterns for base-60 numbers (1:30:00) repeat a group, (?::[0-5]?[0-9])+, and keep state for
+# every repetition: hundreds of MiB for a 4 MiB "1:1:1:...".  A plain scalar with more parts than this is
+# resolved by splitting it instead, as those patterns would read it.
+_MANY_PARTS = 100
+_BASE60_HEAD = re.compile(r"[-+]?[0-9][0-9_]*")
+_BASE60_BAD = re.compile(r"[^:0-9]|::|:$|[0-9]{3}|:[6-9][0-9]")  # in ":<part>:<part>...", a part not [0-5]?[0-9]
+_BASE60_FRACTION = re.compile(r"[0-9_]*")
+_EXPECT_KEY = object()  # in a mapping's frame: the next node is a key
+
+# What a plain scalar of these tags reads as, said to someone who wrote it meaning a string.
+_READS_AS = {_YAML_INT: "a YAML integer", _YAML_FLOAT: "a YAML number", _YAML_BOOL: "a YAML boolean",
+             _YAML_NULL: "YAML null", _TAG + "timestamp": "a YAML date", _TAG + "merge": "a YAML merge key",
+             _TAG + "value": "YAML's value key"}
+# YAML types JSON has no word for, given as explicit tags: what each is, and what to write instead.
+_INSTEAD = {
+    "binary": ("YAML binary data", "keep bytes in an artifact, or drop the tag to keep the base64 text as a string"),
+    "set": ("a YAML set", "write a list instead"),
+    "omap": ("a YAML ordered mapping", "write a mapping (or a list of mappings) instead"),
+    "pairs": ("a YAML list of pairs", "write a mapping (or a list of mappings) instead"),
+    "timestamp": ("a YAML date", "drop the tag and quote the date"),
+}
+_JSON_ONLY = "manifests hold JSON values only (strings, numbers, true/false, null, lists, mappings with string keys)"
 
 
-def _load(yaml: Any, loader: type, data: bytes | str) -> tuple[Any, bool]:
-    """``yaml.load(data, Loader=loader)`` for a document without anchors, and whether every list and mapping
-    in it is at most MAX_NESTING deep.  Strings, plain decimal numbers, mappings with string keys and lists
-    are built from the composed nodes directly; any other node (and anything nested deeper than a manifest
-    may be) is built by the loader's own constructor."""
-    reader = loader(data)
+class _Refused(Exception):
+    """A node a manifest may not hold: what it is, what to write instead, and the finding code."""
+
+    def __init__(self, what: str, instead: str, code: str = "yaml-type", at_parent: bool = False) -> None:
+        super().__init__(what)
+        self.what = what
+        self.instead = instead
+        self.code = code
+        self.at_parent = at_parent  # True: the field is the mapping holding the node (a bad key)
+
+
+def _printable(text: str) -> str:
+    """``text`` on one line: characters that are not printable escaped as in a Python string."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _quoted(text: str) -> str:
+    """``text`` as a single-quoted YAML scalar (shortened when long), for a message saying how to write it."""
+    text = text if len(text) <= 60 else text[:60] + "..."
+    return "'" + _printable(text).replace("'", "''") + "'"
+
+
+def _short_tag(tag: str) -> str:
+    shown = "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+    return shown if len(shown) <= 60 else shown[:60] + "..."
+
+
+def _tag_refused(tag: str, what: str) -> _Refused:
+    """Why an explicit tag on a scalar, list or mapping (``what``) is refused."""
+    name = tag[len(_TAG):] if tag.startswith(_TAG) else ""
+    if name in _INSTEAD:
+        return _Refused(f"{_INSTEAD[name][0]} ({_short_tag(tag)})", _INSTEAD[name][1])
+    if name.startswith("python/"):
+        return _Refused(f"a Python object tag ({_short_tag(tag)})", _JSON_ONLY)
+    if name in ("str", "int", "float", "bool", "null", "map", "seq"):
+        return _Refused(f"the YAML tag {_short_tag(tag)} on {what}", "drop the tag")
+    return _Refused(f"the YAML tag {_short_tag(tag)}", _JSON_ONLY + ": drop the tag")
+
+
+def _scalar(reader: Any, node_type: type, tag: str, text: str) -> Any:
+    """The JSON value of a scalar of ``tag`` (resolved), as the safe constructor makes it; _Refused if none."""
+    if tag == _YAML_STR:
+        return text
+    if tag == _YAML_INT:
+        if text.isascii() and text.isdigit() and (text[0] != "0" or text == "0") and len(text) <= _INT_DIGITS:
+            return int(text)  # what the constructor makes of it too (a leading 0 means octal there)
+        if len(text.replace("_", "")) > _INT_DIGITS:  # base 60 (1:2:3:...) would take quadratic time
+            raise _Refused(f"an integer of more than {_INT_DIGITS} digits", "JSON values are not this large: quote it",
+                           code="schema")
+        value = _construct(reader, "construct_yaml_int", node_type, tag, text)
+        if not -_INT_LIMIT < value < _INT_LIMIT:
+            raise _Refused(f"an integer of more than {_INT_DIGITS} digits", "JSON values are not this large: quote it",
+                           code="schema")
+        return value
+    if tag == _YAML_FLOAT:
+        value = float(text) if _PLAIN_FLOAT.fullmatch(text) else _construct(reader, "construct_yaml_float",
+                                                                             node_type, tag, text)
+        if not math.isfinite(value):
+            raise _Refused(f"{_quoted(text)} is not a JSON number (infinite or not a number)",
+                           f"write null, or quote it: {_quoted(text)}")
+        return value
+    if tag == _YAML_BOOL:
+        return _construct(reader, "construct_yaml_bool", node_type, tag, text)
+    if tag == _YAML_NULL:
+        return None
+    raise _tag_refused(tag, "a scalar")
+
+
+def _construct(reader: Any, method: str, node_type: type, tag: str, text: str) -> Any:
+    """The safe constructor's value of an int, float or bool scalar (what yaml.safe_load makes of it)."""
     try:
-        node = reader.get_single_node()
-        if node is None:
-            return None, True
-        handed: list[Any] = []
-        return _construct(yaml, reader, node, 0, handed), not handed
+        return getattr(reader, method)(node_type(tag, text))
+    except OverflowError:  # a base-60 float beyond the largest float
+        if method == "construct_yaml_float":
+            return math.inf
+        raise _Refused(f"{_quoted(text)} is not a valid {_short_tag(tag)}", "correct it, or quote it",
+                       code="schema") from None
+    except (ValueError, KeyError, IndexError, TypeError):  # e.g. !!int 'x', !!bool 'maybe'
+        raise _Refused(f"{_quoted(text)} is not a valid {_short_tag(tag)}", "correct it, or quote it",
+                       code="schema") from None
+
+
+def _key_refused(tag: str, text: str) -> _Refused:
+    if tag in _READS_AS:
+        return _Refused(f"the key {_quoted(text)} reads as {_READS_AS[tag]}", f"keys are strings: quote it:"
+                        f" {_quoted(text)}", at_parent=True)
+    return _Refused(f"the key {_quoted(text)} has the YAML tag {_short_tag(tag)}", "keys are strings: drop the tag",
+                    at_parent=True)
+
+
+def _value(reader: Any, node_type: type, tag: str, text: str, explicit: bool) -> Any:
+    """A scalar's value, other than a string: as the tag written says, or as the plain text reads."""
+    if explicit or tag in _JSON_SCALARS:
+        return _scalar(reader, node_type, tag, text)
+    if tag == _TAG + "timestamp":
+        raise _Refused("a YAML date" if len(text) == 10 else "a YAML timestamp", f"quote it: {_quoted(text)}")
+    if tag in _READS_AS:
+        raise _Refused(f"{_quoted(text)} reads as {_READS_AS[tag]}", f"quote it: {_quoted(text)}")
+    raise _tag_refused(tag, "a scalar")
+
+
+def _many_parts_tag(text: str) -> str | None:
+    """The tag the resolver gives a plain scalar starting with a digit or sign and holding more than _MANY_PARTS
+    colons, found without its patterns (see _MANY_PARTS); None if the patterns are quick on it."""
+    text = text[:-1] if text[-1:] == "\n" else text  # the patterns end in $: before a last newline too
+    head = _BASE60_HEAD.match(text)
+    if head is None or text[head.end():head.end() + 1] != ":":
+        return None  # the patterns fail before the repeated group
+    parts, dot, fraction = text[head.end():].partition(".")
+    if _BASE60_BAD.search(parts):  # not ":<part>" again and again: no number, nor a date (two colons at most)
+        return _YAML_STR
+    if dot:
+        return _YAML_FLOAT if _BASE60_FRACTION.fullmatch(fraction) else _YAML_STR
+    return _YAML_INT if head.group().lstrip("+-")[:1] != "0" else _YAML_STR
+
+
+# PyYAML's implicit resolvers (yaml/resolver.py, as PyYAML 6 registers them), by a digest of (first character, tag,
+# pattern, flags).  A loader with exactly these is answered without its patterns where their answer is known:
+# a scalar starting with a letter, ~, <, =, !, & or * is one of the words below or a string; and the answer
+# for one starting with a digit, sign or dot does not change when a digit is replaced by another of its class
+# (0, 1, 2-5, 6-7, 8-9: what the patterns tell apart), so it is remembered by that shape.  Any other
+# resolvers are asked every time.
+_STANDARD_RESOLVERS = "df7eca5ca60c4fa88a6dfaf33071762db31da0c5ab09b6808dffd880a051c5a5"
+_WORDS = {
+    **dict.fromkeys("yes Yes YES no No NO true True TRUE false False FALSE on On ON off Off OFF".split(), _YAML_BOOL),
+    **dict.fromkeys(["~", "null", "Null", "NULL", ""], _YAML_NULL), "<<": _TAG + "merge", "=": _TAG + "value",
+    **dict.fromkeys("!&*", _TAG + "yaml"),
+}
+_WORD_FIRSTS = frozenset("yYnNtTfFoO~<=!&*") | {""}
+_DIGIT_CLASSES = str.maketrans("0123456789", "0122226688")
+
+
+def _resolvers_digest(table: dict[Any, list[tuple[str, Any]]]) -> str:
+    import hashlib
+
+    entries = sorted((first or "", tuple((tag, rx.pattern, rx.flags) for tag, rx in resolvers))
+                     for first, resolvers in table.items())
+    return hashlib.sha256(repr(entries).encode()).hexdigest()
+
+
+# id(table): (table, its number of resolvers, whether PyYAML's own, first characters of numbers and dates only)
+_TABLES: dict[int, tuple[Any, int, bool, frozenset[str]]] = {}
+
+
+def _plain_tags(reader: Any, node: type) -> Any:
+    """A function giving the tag ``reader``'s resolver gives a plain scalar (a text starting with a character
+    some implicit resolver is registered for), as ``reader.resolve`` would, but quicker."""
+    table = reader.yaml_implicit_resolvers
+    every = None in table or bool(reader.yaml_path_resolvers)
+    size = sum(map(len, table.values()))
+    known = _TABLES.get(id(table))
+    if known is None or known[0] is not table or known[1] != size:
+        numbers = {_YAML_INT, _YAML_FLOAT, _TAG + "timestamp"}
+        known = _TABLES[id(table)] = (table, size, _resolvers_digest(table) == _STANDARD_RESOLVERS, frozenset(
+            first for first, resolvers in table.items() if first and {tag for tag, _ in resolvers} <= numbers))
+    standard = known[2] and not every
+    numeric = known[3]  # first characters of numbers and dates only
+    resolve = reader.resolve
+    shapes: dict[str, str] = {}
+
+    def tag_of(text: str) -> str:
+        if standard:
+            core = text[:-1] if text[-1:] == "\n" else text  # the patterns end in $: before a last newline too
+            if text[:1] in _WORD_FIRSTS:
+                return _WORDS.get(core, _YAML_STR)
+            if len(text) <= 32:
+                shape = text.translate(_DIGIT_CLASSES)
+                tag = shapes.get(shape)
+                if tag is None:
+                    tag = resolve(node, text, (True, False))
+                    if len(shapes) < 4096:
+                        shapes[shape] = tag
+                return tag
+        if not every and text[:1] in numeric and text.count(":") > _MANY_PARTS:
+            tag = _many_parts_tag(text)
+            if tag is not None:
+                return tag
+        return resolve(node, text, (True, False))
+
+    return tag_of
+
+
+def _where(frames: list[tuple[Any, Any]], pending: bool) -> str:
+    """The field path of the node being read (``pending``: not yet in the innermost list or mapping), else of
+    the innermost list or mapping itself; ``frames``: (list or mapping, key its next value goes under),
+    outermost first."""
+    parts: list[str] = []
+    last = len(frames) - 1
+    for i, (container, key) in enumerate(frames):
+        if i == last and not pending:
+            break
+        if type(container) is list:
+            parts.append(str(len(container) - (0 if i == last else 1)))
+        else:
+            parts.append(str(key))
+    return ".".join(parts)
+
+
+def _read(yaml: Any, loader: type, data: bytes | str, path: str) -> Any:
+    """The JSON value of the one YAML document in ``data``, built from the parser's events as they come.
+
+    No node tree is composed and no alias is ever expanded: the cost is one pass over the events, and the
+    reading stops at the first node a manifest may not hold (ManifestError naming its field): an anchor
+    or alias, more than MAX_MANIFEST_NODES nodes, lists and mappings nested more than MAX_NESTING deep,
+    and any value JSON has no word for (dates, binary, sets, other tags, keys that are not strings,
+    .nan and .inf).  Scalars are resolved by the loader's own resolver and built as the safe
+    constructor builds them, so what is read is what ``yaml.safe_load`` reads, where that is JSON.
+    """
+    reader = loader(data)
+    # The values built are trees (no cycles) and the parser's events die young, but the cyclic garbage
+    # collector would go over every list and mapping built so far, again and again: half the time of a large
+    # manifest.  It is held off while one is read.
+    paused = len(data) > _GC_PAUSE_FROM and gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return _walk(yaml, reader, path)
     finally:
+        if paused:
+            gc.enable()
         reader.dispose()
 
 
-def _construct(yaml: Any, reader: Any, node: Any, depth: int, handed: list[Any]) -> Any:
-    kind = type(node)
-    if kind is yaml.ScalarNode:
-        tag, value = node.tag, node.value
-        if tag == _YAML_STR:
-            return value
-        if tag == _YAML_INT and value.isascii() and value.isdigit() and (value[0] != "0" or value == "0"):
-            return int(value)  # what the constructor makes of it too (a leading 0 means octal there)
-        if tag == _YAML_FLOAT and _PLAIN_FLOAT.fullmatch(value):
-            return float(value)
-        return reader.construct_document(node)
-    if depth < MAX_NESTING:  # a list or mapping at depth + 1
-        if kind is yaml.MappingNode and node.tag == _YAML_MAP:
-            out = {}
-            for key, value in node.value:
-                if type(key) is not yaml.ScalarNode or key.tag != _YAML_STR:  # merge keys (<<) and other keys
-                    handed.append(node)
-                    return reader.construct_document(node)
-                out[key.value] = _construct(yaml, reader, value, depth + 1, handed)
-            return out
-        if kind is yaml.SequenceNode and node.tag == _YAML_SEQ:
-            return [_construct(yaml, reader, item, depth + 1, handed) for item in node.value]
-    handed.append(node)  # built by the loader, its depth is not known here
-    return reader.construct_document(node)
+_UNSET = object()
+_GC_PAUSE_FROM = 256 * 1024  # bytes of a manifest
 
 
-def _too_deep(doc: Any, limit: int) -> str | None:
-    """The field path of the first list or mapping nested more than ``limit`` deep in ``doc``, else None.
-
-    Iterative, so that no depth of input can exhaust the stack.
-    """
-    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(doc, 1, ())]
-    while stack:
-        value, depth, where = stack.pop()
-        if depth > limit:
-            return ".".join(map(str, where))
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for key, child in items:
-            if isinstance(child, (dict, list)):
-                stack.append((child, depth + 1, (*where, key)))
-    return None
+def _walk(yaml: Any, reader: Any, path: str) -> Any:
+    get = reader.get_event
+    scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+    map_start, seq_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+    map_end, seq_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
+    scalar_node = yaml.ScalarNode
+    table = reader.yaml_implicit_resolvers  # by first character: the only scalars that may not be strings
+    every = None in table or bool(reader.yaml_path_resolvers)
+    tag_of = _plain_tags(reader, yaml.ScalarNode)
+    plain: dict[str, Any] = {}  # short plain scalars of this document: None (a string), or [tag, value or _UNSET]
+    outer: list[tuple[Any, Any]] = []  # the lists and mappings holding the one being filled, with their keys
+    container: Any = None  # the list or mapping being filled (None: the document's root comes next)
+    key: Any = None  # where a mapping's next value goes (_EXPECT_KEY: a key comes next); None in a list
+    root: Any = None
+    nodes = 0
+    event = get()  # the stream's start
+    event = get()
+    if type(event) is yaml.StreamEndEvent:
+        return None
+    try:
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is scalar_event:
+                nodes += 1
+                if nodes > MAX_MANIFEST_NODES or event.anchor is not None:
+                    break
+                tag, text = event.tag, event.value
+                if tag is None or tag == "!":
+                    if not event.implicit[0] or (not every and text[:1] not in table):
+                        entry = None  # a string
+                    else:
+                        entry = plain.get(text, _UNSET)
+                        if entry is _UNSET:
+                            tag = tag_of(text)
+                            entry = None if tag == _YAML_STR else [tag, _UNSET]
+                            if len(text) <= 32 and len(plain) < 4096:  # names, keys, words: they repeat
+                                plain[text] = entry
+                    if key is _EXPECT_KEY:
+                        if entry is not None:
+                            raise _key_refused(entry[0], text)
+                        key = text
+                        continue
+                    if entry is None:
+                        value = text
+                    else:
+                        value = entry[1]
+                        if value is _UNSET:
+                            if entry[0] == _YAML_INT and text.isdigit() and text.isascii() and text[0] != "0" \
+                                    and len(text) <= _INT_DIGITS:
+                                value = int(text)  # the common case of _scalar, without two calls
+                            else:
+                                value = _value(reader, scalar_node, entry[0], text, False)
+                            entry[1] = value
+                elif key is _EXPECT_KEY:
+                    if tag != _YAML_STR:
+                        raise _key_refused(tag, text)
+                    key = text
+                    continue
+                else:
+                    value = text if tag == _YAML_STR else _value(reader, scalar_node, tag, text, True)
+                if key is None:
+                    if container is None:
+                        root = value
+                    else:
+                        container.append(value)
+                else:
+                    container[key] = value
+                    key = _EXPECT_KEY
+            elif kind is map_start or kind is seq_start:
+                nodes += 1
+                if nodes > MAX_MANIFEST_NODES or event.anchor is not None:
+                    break
+                mapping = kind is map_start
+                tag = event.tag
+                if not (tag is None or tag == "!" or tag == (_YAML_MAP if mapping else _YAML_SEQ)):
+                    raise _tag_refused(tag, "a mapping" if mapping else "a list")
+                if len(outer) >= MAX_NESTING - 1 and container is not None:
+                    at = _where([*outer, (container, key)], True)
+                    at = at if len(at) <= 60 else at[:60] + "..."
+                    raise ManifestError(path, "", f"lists and mappings nested more than {MAX_NESTING} levels deep"
+                                                  f" (at {at})")
+                value = {} if mapping else []
+                if key is None:
+                    if container is None:
+                        root = value
+                    else:
+                        container.append(value)
+                elif key is _EXPECT_KEY:
+                    raise _Refused(f"a {'mapping' if mapping else 'list'} used as a key", "keys are strings",
+                                   at_parent=True)
+                else:
+                    container[key] = value
+                if container is not None:
+                    outer.append((container, key))
+                container, key = value, (_EXPECT_KEY if mapping else None)
+            elif kind is map_end or kind is seq_end:
+                if outer:
+                    container, key = outer.pop()
+                    if key is not None:
+                        key = _EXPECT_KEY
+                else:
+                    container, key = None, None
+            elif kind is alias_event:
+                break
+            else:  # the document's end: one document only
+                event = get()
+                if type(event) is not yaml.StreamEndEvent:
+                    raise yaml.composer.ComposerError(None, None, "a second document (---); a manifest is one"
+                                                      " document", event.start_mark)
+                return root
+    except _Refused as refused:
+        frames = [*outer, (container, key)] if container is not None else []
+        at = _printable(_where(frames, not refused.at_parent))
+        line = event.start_mark.line + 1
+        at = at if len(at) <= 200 else at[:200] + "..."
+        what = refused.what[:-1] + f", line {line})" if refused.what.endswith(")") else f"{refused.what} (line {line})"
+        raise ManifestError(path, at, f"{what}; {refused.instead}", code=refused.code) from None
+    line = event.start_mark.line + 1
+    if nodes > MAX_MANIFEST_NODES:
+        raise ManifestError(path, "", f"more than {MAX_MANIFEST_NODES:,} values (every key, value, list and mapping"
+                                      f" counts; line {line}); keep large values in artifacts")
+    raise ManifestError(path, "", f"YAML anchors and aliases (&name, *name; line {line}) are not allowed in"
+                                  " a manifest; write each value out in full")
 
 
 def parse_yaml(data: bytes | str, path: str) -> dict[str, Any]:
-    """Parse one manifest, refusing what could not be read in bounded time and memory.
+    """Parse one manifest into JSON values, refusing what could not be read in bounded time and memory.
 
-    Refused, with a ManifestError naming ``path``: more than MAX_MANIFEST_BYTES,
-    YAML anchors and aliases (a few lines of nested aliases expand to billions of
-    values), and lists or mappings nested more than MAX_NESTING deep.
+    Refused, with a ManifestError naming ``path`` (and the field, where there is one): more than
+    MAX_MANIFEST_BYTES, more than MAX_MANIFEST_NODES nodes, lists and mappings nested more than
+    MAX_NESTING deep, YAML anchors and aliases (a few lines of nested aliases expand to billions of
+    values), and every value JSON has no word for (code ``yaml-type``: dates and timestamps, binary,
+    sets, ordered maps, any other tag, keys that are not strings, merge keys, .nan and .inf).
     """
     if len(data) > MAX_MANIFEST_BYTES:
         raise ManifestError(path, "", f"{len(data)} bytes, more than the {MAX_MANIFEST_BYTES // 2**20} MiB a"
                                       " manifest may have; keep large values in artifacts")
     yaml, loader, _ = _yaml()
     try:
-        anchored = _first_anchor(yaml, loader, data) if _may_anchor(data) else None
-        if anchored is None:
-            doc, shallow = _load(yaml, loader, data)
+        doc = _read(yaml, loader, data, path)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ManifestError(path, "", f"not valid YAML{where}: {problem}") from None
-    except RecursionError:  # the pure-Python parser, without libyaml's own nesting limit
-        raise ManifestError(path, "", f"nested more than {MAX_NESTING} levels deep") from None
-    except ValueError as exc:  # e.g. an integer with more digits than Python converts
-        raise ManifestError(path, "", f"not a valid value: {exc}") from None
-    if anchored is not None:
-        line = anchored.start_mark.line + 1
-        raise ManifestError(path, "", f"YAML anchors and aliases (&name, *name; line {line}) are not allowed in"
-                                      " a manifest; write each value out in full")
+        raise ManifestError(path, "", f"not valid YAML{_yaml_error_text(yaml, exc)}") from None
     if not isinstance(doc, dict):
         raise ManifestError(path, "", "must be a YAML mapping")
-    deep = None if shallow else _too_deep(doc, MAX_NESTING)
-    if deep is not None:
-        at = deep if len(deep) <= 60 else deep[:60] + "..."
-        raise ManifestError(path, "", f"lists and mappings nested more than {MAX_NESTING} levels deep (at {at})")
     return doc
+
+
+def _yaml_error_text(yaml: Any, exc: Exception) -> str:
+    """What PyYAML says is wrong, on one line: " (line N): problem"."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1})" if mark is not None else ""
+    problem = getattr(exc, "problem", None)
+    if problem is None and isinstance(exc, yaml.reader.ReaderError):  # bytes that are no text, control characters
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        problem = f"{exc.reason} ({f'#x{code:02x} ' if code >= 0 else ''}at character {exc.position})"
+    return f"{where}: {' '.join(str(problem or exc).split())}"
+
+
+def count_nodes(data: bytes | str) -> int:
+    """The nodes (keys, values, lists and mappings) of the YAML in ``data``, counted up to one more than
+    MAX_MANIFEST_NODES (the count stops there); YAMLError if it is not YAML."""
+    yaml, loader, _ = _yaml()
+    reader = loader(data)
+    starts = (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent, yaml.AliasEvent)
+    nodes = 0
+    try:
+        while nodes <= MAX_MANIFEST_NODES:
+            event = reader.get_event()
+            if event is None or type(event) is yaml.StreamEndEvent:
+                break
+            if type(event) in starts:
+                nodes += 1
+    finally:
+        reader.dispose()
+    return nodes
 
 
 def dump_yaml(doc: Mapping[str, Any] | list[Any]) -> bytes:
@@ -217,7 +528,6 @@ def dump_yaml(doc: Mapping[str, Any] | list[Any]) -> bytes:
 
 _DUMP_OPTIONS: dict[str, Any] = dict(default_flow_style=False, allow_unicode=True, width=1000, indent=2,
                                      sort_keys=False)
-_YAML_BOOL, _YAML_NULL = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
 _AS_PLAIN = (True, False)  # asking what a scalar written without quotes would be read as
 
 
@@ -274,8 +584,14 @@ def _float_text(value: float) -> str:
 
 
 def within_limit(data: bytes, path: str) -> bytes:
-    """``data`` if a manifest of that size can be read back; reads refuse larger ones."""
+    """``data`` (YAML as dump_yaml writes it) if a manifest of that size and that many nodes can be read back;
+    reads refuse larger ones."""
     if len(data) > MAX_MANIFEST_BYTES:
         raise InvalidValueError(f"{path} would be {len(data)} bytes, more than the {MAX_MANIFEST_BYTES // 2**20} MiB"
                                 " a manifest may have; keep large values in artifacts")
+    # Every node dump_yaml writes takes a byte of its own at least (a key, a value, "- ", "[]"), the root
+    # mapping aside: only a text of as many bytes as the limit can hold more nodes, and only one is counted.
+    if len(data) >= MAX_MANIFEST_NODES and count_nodes(data) > MAX_MANIFEST_NODES:
+        raise InvalidValueError(f"{path} would hold more than {MAX_MANIFEST_NODES:,} values (keys, values, lists and"
+                                " mappings), more than a manifest may have; keep large values in artifacts")
     return data
