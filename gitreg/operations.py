@@ -94,6 +94,19 @@ def validate_version_name(name: str) -> str:
     return name
 
 
+#: The highest version number: 18 digits, as version files are named (see gitreg.layout).
+MAX_VERSION = 10**18 - 1
+
+
+def next_number(model: str, used: Iterable[int]) -> int:
+    """The number after every one in ``used``; an error when none is left (numbers are never reused)."""
+    number = max(used) + 1
+    if number > MAX_VERSION:
+        raise InvalidValueError(f"model {model!r} has no version number left (the counter is at {number - 1}, the"
+                                f" highest number is {MAX_VERSION}): register versions under another model")
+    return number
+
+
 def registered_numbers(snap: Snapshot, model: str) -> list[int]:
     """Every version number a registration tag of ``model`` records (numbers are never reused)."""
     folder = f"refs/tags/{snap.config.tag_prefix}/{model}/"
@@ -202,7 +215,7 @@ def register_version(snap: Snapshot, model: str, name: str | None = None, descri
                                      f" {model} {name}`), or choose another --name")
     if description is not None and not isinstance(description, str):
         raise InvalidValueError("description must be text")
-    number = max([manifest.counters.versions, *registered_numbers(snap, model)]) + 1
+    number = next_number(model, [manifest.counters.versions, *registered_numbers(snap, model)])
     meta = check_json_value(dict(metadata or {}), "metadata") if metadata else {}
     version = VersionManifest(model=model, number=number, name=name or str(number), created=now(),
                               description=description, tags=_tags(tags), metadata=meta)

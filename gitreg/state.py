@@ -32,7 +32,7 @@ from .manifests import (
 )
 from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, ModelStages
 
-CACHE_FORMAT = "m4"  # m3: a model's entry may be a delta on another; m4: stages.yaml and unreadable versions
+CACHE_FORMAT = "m5"  # m3: deltas on another entry; m4: stages.yaml and unreadable versions; m5: YAML-only values
 CHAIN_MAX = 16  # a model's cache entry is a delta on its predecessor's at most this many times in a row
 
 __all__ = ["MCP", "MODELS_PATH", "REGISTRY_PATH", "model_file", "model_path", "stages_file", "version_file",
@@ -354,7 +354,7 @@ class Snapshot:
             errors = fatal or [p for p in problems if p.severity == "error"]
             first = errors[0]
             more = f" (and {len(errors) - 1} more problem(s); run `gitreg check`)" if len(errors) > 1 else ""
-            raise ManifestError(first.path, first.field, first.message + more)
+            raise ManifestError(first.path, first.field, first.message + more, code=first.code)
         self._docs[name] = cached
         return _remember(tree[0], cached, state_of(cached), int(cached.get("depth") or 0))
 

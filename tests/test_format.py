@@ -196,3 +196,21 @@ def test_a_format_2_model_without_its_name_claim_fails_check_and_migrate_writes_
     assert (hermetic / ".mcp/names/churn.yaml").read_text() == "model: Churn\n" and client.check().ok
     client.delete_model("Churn")  # a delete removes the model's claim
     assert not (hermetic / ".mcp/names/churn.yaml").exists() and client.check().ok
+
+
+def test_a_model_with_no_version_number_left_refuses_to_register_and_writes_nothing(hermetic: Path):
+    from gitreg.errors import InvalidValueError
+    from gitreg.operations import MAX_VERSION
+
+    client = Client.init(hermetic)
+    client.create_model_version("churn")
+    card = hermetic / ".mcp/models/churn/model.yaml"
+    card.write_text(card.read_text().replace("versions: 1", f"versions: {MAX_VERSION}"))
+    git(hermetic, "commit", "-qam", "every number used")
+    head = git(hermetic, "rev-parse", "HEAD")
+    with pytest.raises(InvalidValueError, match="no version number left"):
+        client.create_model_version("churn")
+    assert git(hermetic, "rev-parse", "HEAD") == head
+    card.write_text(card.read_text().replace(f"versions: {MAX_VERSION}", f"versions: {MAX_VERSION + 1}"))
+    git(hermetic, "commit", "-qam", "beyond")
+    assert [p.code for p in client.check().problems if p.blocking] == ["schema"]

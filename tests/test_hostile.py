@@ -370,7 +370,11 @@ def test_nested_tag_prefix_works_end_to_end(tmp_path):
 def test_check_fails_on_a_hand_edited_bad_tag_prefix(repo, prefix):
     text = (repo / ".mcp/registry.yaml").read_text()
     commit_file(repo, ".mcp/registry.yaml", text.replace("tag_prefix: models", f"tag_prefix: {prefix}"))
-    res = gitreg(repo, "check")
+    res = gitreg(repo, "check")  # the report says what is wrong (check opens a registry that does not read)
+    assert res.returncode == 14 and "Traceback" not in res.stderr
+    [line] = [x for x in res.stdout.splitlines() if x.startswith(".mcp/registry.yaml:tag_prefix")]
+    assert line.startswith(f".mcp/registry.yaml:tag_prefix: error: {prefix!r}") and "git could not create" in line
+    res = gitreg(repo, "model", "list")  # and every other command refuses it in one line
     assert res.returncode != 0
     line = one_line_error(res)
     assert line.startswith(f"error: .mcp/registry.yaml:tag_prefix: {prefix!r}") and "git could not create" in line

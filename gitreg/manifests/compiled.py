@@ -59,15 +59,17 @@ def _compile(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
         elif key == "pattern":
             pattern = re.compile(arg)
             checks.append(lambda v, p=pattern: type(v) is not str or p.search(v) is not None)
-        elif key in ("minLength", "maxLength", "minimum"):
+        elif key in ("minLength", "maxLength", "minimum", "maximum"):
             if type(arg) is not int:
                 return None
             if key == "minLength":
                 checks.append(lambda v, n=arg: type(v) is not str or len(v) >= n)
             elif key == "maxLength":
                 checks.append(lambda v, n=arg: type(v) is not str or len(v) <= n)
-            else:
+            elif key == "minimum":
                 checks.append(lambda v, n=arg: type(v) not in (int, float) or v >= n)
+            else:
+                checks.append(lambda v, n=arg: type(v) not in (int, float) or v <= n)
         elif key == "format":
             if arg != "date-time":
                 return None

@@ -185,6 +185,13 @@ def _key_refused(tag: str, text: str) -> _Refused:
                     at_parent=True)
 
 
+def _duplicate_key(text: str) -> _Refused:
+    # YAML requires a mapping's keys to be unique; readers that take one differ on which value wins, so a
+    # reviewer could read one value and a deploy another
+    return _Refused(f"the key {_quoted(text)} appears twice in this mapping", "keep one of them", code="schema",
+                    at_parent=True)
+
+
 def _value(reader: Any, node_type: type, tag: str, text: str, explicit: bool) -> Any:
     """A scalar's value, other than a string: as the tag written says, or as the plain text reads."""
     if explicit or tag in _JSON_SCALARS:
@@ -363,6 +370,8 @@ def _walk(yaml: Any, reader: Any, path: str) -> Any:
                     if key is _EXPECT_KEY:
                         if entry is not None:
                             raise _key_refused(entry[0], text)
+                        if text in container:
+                            raise _duplicate_key(text)
                         key = text
                         continue
                     if entry is None:
@@ -379,6 +388,8 @@ def _walk(yaml: Any, reader: Any, path: str) -> Any:
                 elif key is _EXPECT_KEY:
                     if tag != _YAML_STR:
                         raise _key_refused(tag, text)
+                    if text in container:
+                        raise _duplicate_key(text)
                     key = text
                     continue
                 else:

@@ -22,7 +22,7 @@ from ..manifests import (
 )
 from ..layout import NAMES_PATH
 from ..operations import (
-    check_case_clash, claim_bytes, model_bytes, new_model, reason_line, registered_numbers, validate_version_name,
+    check_case_clash, claim_bytes, model_bytes, new_model, next_number, reason_line, registered_numbers, validate_version_name,
     version_bytes,
 )
 from ..registry import Change
@@ -161,7 +161,7 @@ def register_versions(snap: Any, run: PendingRun, slots: list[Slot]) -> Change:
             numbers[id(slot)] = named.number
             continue
         card = models[slot.model]
-        number = max([card.counters.versions, *registered_numbers(snap, slot.model)]) + 1
+        number = next_number(slot.model, [card.counters.versions, *registered_numbers(snap, slot.model)])
         name = slot.version_name or str(number)
         if slot.version_name:
             validate_version_name(slot.version_name)
