@@ -296,4 +296,4 @@ def test_history_findings_have_codes(promoted, client):
     assert codes(run_check("--base", "nosuch")[1]) == ["base-missing", "name-claim"]
     git(promoted, "checkout", "-q", "main")
     client.create_model_version("m")
-    assert codes(run_check("--base", "main", "--rev", "pr")[1]) == ["history-rewritten"]
+    assert codes(run_check("--base", "main", "--rev", "pr")[1]) == ["history-rewritten", "name-claim"]
