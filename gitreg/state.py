@@ -131,11 +131,8 @@ class ModelState:
         conflict = self._conflicts.get(stage)
         if conflict is not None:
             raise AmbiguousStageError(self.name, stage, *conflict)
-        if self.stages is not None:
-            number = self.stages.holder(stage)
-        else:
-            held = self.in_stage(stage)
-            number = held[0].number if held else None
+        held = self.held(stage)
+        number = held[0] if held else None
         if number is not None and number in self.unreadable:
             raise self._unreadable_error(number)
         return number
