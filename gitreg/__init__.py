@@ -31,7 +31,11 @@ _EXPORTS = {
     "log_artifact_metadata": ("gitreg.artifact_api", "log_artifact_metadata"),
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [  # the names of _EXPORTS, spelled out for type checkers (tests/test_types.py keeps them equal)
+    "ArtifactConfig", "ArtifactType", "Client", "GitregError", "MetadataValue", "Model", "ModelStages",
+    "get_artifact_version", "get_pipeline_context", "get_step_context", "link_artifact_to_model", "load_artifact",
+    "log_artifact_metadata", "log_model_metadata", "pipeline", "save_artifact", "step",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .artifact_api import (
