@@ -134,7 +134,8 @@ class ObjectReader:
             return
         if proc.poll() is None:
             try:
-                proc.stdin.close()  # type: ignore[union-attr]
+                if proc.stdin is not None:
+                    proc.stdin.close()
                 proc.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired):
                 proc.kill()

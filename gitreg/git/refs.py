@@ -256,6 +256,7 @@ def update_refs(transactions: RefTransactions, updates: Sequence[tuple[str, str,
             break
         time.sleep(0.02 + attempt * 0.002)
     else:
+        assert held is not None  # the loop ends without a break only while the lock is held
         raise lock_held_error(held.group(1))
     lost = [ref for ref, _new, _old in updates if ref in err]
     if any(marker in err for marker in CAS_MARKERS):
@@ -330,7 +331,8 @@ class RefTransactions:
     def _finish(proc: "subprocess.Popen[bytes]") -> str:
         """Stop a process that refused (it exits by itself after saying why): its words."""
         try:
-            proc.stdin.close()  # type: ignore[union-attr]
+            if proc.stdin is not None:
+                proc.stdin.close()
         except OSError:
             pass
         try:
@@ -338,7 +340,7 @@ class RefTransactions:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        err = proc.stderr.read() if proc.stderr is not None else b""  # type: ignore[union-attr]
+        err = proc.stderr.read() if proc.stderr is not None else b""
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()

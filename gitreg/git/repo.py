@@ -401,9 +401,12 @@ class GitRepo:
     def blob_ids(self, files: Mapping[str, bytes | None]) -> dict[str, str | None] | None:
         """The blob id of each file of ``files`` (as written by :meth:`update_paths`); None when one is a
         removal (a removed path may be a folder, whose files only the trees know)."""
-        if any(data is None for data in files.values()):
-            return None
-        return {path: blob_id(data) for path, data in files.items()}  # type: ignore[arg-type]
+        ids: dict[str, str | None] = {}
+        for path, data in files.items():
+            if data is None:
+                return None
+            ids[path] = blob_id(data)
+        return ids
 
     def blobs_under_path(self, commit: str, path: str) -> Iterator[tuple[str, str]]:
         return _trees.blobs_under_path(self, commit, path)
