@@ -190,7 +190,7 @@ class ModelState:
                 number = self.holder(value)
                 if number is None:
                     raise VersionNotFoundError(name, value, f"no version is in stage {value!r}")
-                return self.by_number(number)  # type: ignore[return-value]
+                return self.by_number(number)  # type: ignore[return-value]  # holder() names a version that reads
             holders = self.in_stage(value)
             if not holders:
                 raise VersionNotFoundError(name, value, f"no version is in stage {value!r}")
@@ -443,7 +443,7 @@ def _carry_artifact_versions(before: ModelState | None, after: ModelState, rewri
     known = before.__dict__.get("artifact_versions") if before is not None else None
     if known is None:
         return
-    old = {v.number: v for v in before.versions}  # type: ignore[union-attr]
+    old = {v.number: v for v in before.versions}  # type: ignore[union-attr]  # known came from before
     new = {v.number: v for v in after.versions if v.number in rewritten}
     out = dict(known)
     for number, doc in rewritten.items():
@@ -545,10 +545,11 @@ def _cached_successor(repo: GitRepo, name: str, tree: str) -> ModelState | None:
         if model_doc["name"] != name or any(d["model"] != name for d in docs["versions"]):
             return None
         reuse = known is not None and known.state.name == name
+        # the ignores: reuse implies known is not None, which mypy does not see through the bool
         old_docs = {d["number"]: d for d in known.docs["versions"]} if reuse else {}  # type: ignore[union-attr]
         kept = {v.number: v for v in known.state.versions} if reuse else {}  # type: ignore[union-attr]
-        model = known.state.model if reuse and model_doc == known.docs["model"] \
-            else ModelManifest.from_dict(model_doc)  # type: ignore[union-attr]
+        model = (known.state.model if reuse and model_doc == known.docs["model"]  # type: ignore[union-attr]
+                 else ModelManifest.from_dict(model_doc))
         built = []
         for doc in docs["versions"]:
             old = old_docs.get(doc["number"])
@@ -568,7 +569,7 @@ def _successor_of_known(repo: GitRepo, name: str, tree: str, entries: list[Any])
     known = _LOADED.get(previous) if previous is not None else None
     if known is None or known.state.name != name or known.state.unreadable:
         return None
-    old_tree = repo.read_tree(previous)  # type: ignore[arg-type]
+    old_tree = repo.read_tree(previous)  # type: ignore[arg-type]  # known came from previous
     if old_tree is None:
         return None
     old, new = _version_blobs(repo, old_tree[1]), _version_blobs(repo, entries)
@@ -640,7 +641,7 @@ def _store_model_docs(repo: GitRepo, tree: str, docs: dict[str, Any], base: str 
     """
     known = _LOADED.get(base) if base is not None else None
     if known is not None and known.depth < CHAIN_MAX and len(rewritten) < max(8, len(docs["versions"]) // 4) \
-            and os.path.exists(_cache_file(repo, base)):  # type: ignore[arg-type]
+            and os.path.exists(_cache_file(repo, base)):  # type: ignore[arg-type]  # known came from base
         cache_put(repo, tree, {"base": base, "depth": known.depth + 1, "model": model_doc,
                                "set": [d for d in rewritten.values() if d is not None],
                                "drop": [n for n, d in rewritten.items() if d is None],
@@ -827,6 +828,7 @@ def read_model_tree(repo: GitRepo, name: str, tree_oid: str, problems: list[Prob
         if why is not None:
             problems.append(Problem(vpath, "", f"unexpected file: {why}; gitreg never reads it", code="unexpected-file"))
             continue
+        # the ignore: a name the grammar allows in versions/ is a number
         entries.append((version_file_number(entry.name), entry))  # type: ignore[arg-type]
     read.count = len(entries)
     for (number, entry), data in zip(entries, repo.read_blobs([e.oid for _n, e in entries])):

@@ -101,8 +101,10 @@ class StageHolders:
 
     def holder(self, stage: str) -> int | None:
         """Who holds the exclusive stage or alias ``stage``."""
-        if stage in ("production", "staging"):
-            return getattr(self, stage)  # type: ignore[no-any-return]
+        if stage == "production":
+            return self.production
+        if stage == "staging":
+            return self.staging
         return self.aliases.get(stage)
 
     def pointers(self) -> dict[str, int | None]:
@@ -110,8 +112,10 @@ class StageHolders:
         return {"production": self.production, "staging": self.staging, **self.aliases}
 
     def with_holder(self, stage: str, number: int | None) -> "StageHolders":
-        if stage in ("production", "staging"):
-            return replace(self, **{stage: number})
+        if stage == "production":
+            return replace(self, production=number)
+        if stage == "staging":
+            return replace(self, staging=number)
         aliases = {k: v for k, v in self.aliases.items() if k != stage}
         if number is not None:
             aliases[stage] = number
@@ -281,7 +285,7 @@ class VersionManifest:
         return version_html(self)
 
 
-class VersionList(list):  # type: ignore[type-arg]
+class VersionList(list[VersionManifest]):
     """A list of versions that displays as one table in Jupyter."""
 
     def _repr_html_(self) -> str:

@@ -24,7 +24,8 @@ def schema_dir() -> Path:
 def load_schema(kind: str) -> dict[str, Any]:
     path = schema_dir() / f"{kind}.schema.json"
     with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+        schema: dict[str, Any] = json.load(fh)
+        return schema
 
 
 #: Problems listed per manifest: a file with more says so in one more line (fix these first, then check again).
@@ -33,7 +34,7 @@ _MAX_MESSAGE = 300  # characters of one problem (jsonschema's messages quote the
 
 
 @lru_cache(maxsize=None)
-def _validator(kind: str):
+def _validator(kind: str) -> Any:
     """jsonschema's validator of the ``kind`` schema, in linear time: ``uniqueItems`` compares items by a hash
     of their JSON value (jsonschema's own compares every pair when the items do not sort), and ``items``,
     ``properties`` and ``additionalProperties`` leave out the values the compiled checks prove valid."""
@@ -140,7 +141,8 @@ def _message_of(kind: str, error: Any) -> str:
         problem = tag_prefix_problem(error.instance)  # the schema's pattern, said in words
         if problem is not None:
             return f"{error.instance!r} {problem}: git could not create any tag with that prefix"
-    return error.message
+    message: str = error.message
+    return message
 
 
 @lru_cache(maxsize=None)
