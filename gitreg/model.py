@@ -135,7 +135,7 @@ class Model:
     def version(self) -> str | None:
         """The version's name (its number as text unless it was named)."""
         if self._pending():
-            return self._slot.version_name  # type: ignore[union-attr]
+            return self._slot.version_name  # type: ignore[union-attr]  # _pending(): there is a slot
         return self._manifest().name
 
     @property
@@ -200,7 +200,7 @@ class Model:
         if self._slot is not None:  # recorded with the run
             from .pipelines.context import log_to_slot
 
-            log_to_slot(self, metadata)
+            log_to_slot(self._slot, metadata)
             return
         self.client.log_metadata(self.name, self.number, metadata)
 

@@ -16,6 +16,7 @@ from ..manifests import check_json_value, merge_metadata
 
 if TYPE_CHECKING:
     from ..model import Model
+    from .decorators import Step
     from .runs import Output, PendingStep, Slot
 
 
@@ -29,6 +30,9 @@ class RunHandle(Protocol):
 
     def save_output(self, value: Any, name: str, artifact_type: str | None, slot: "Slot | None",
                     step: "PendingStep | None") -> "Output": ...
+
+    def run_step(self, step: "Step", args: tuple[Any, ...], kwargs: dict[str, Any],
+                 requested_id: str | None = None) -> Any: ...
 
 
 _RUN: contextvars.ContextVar["RunHandle | None"] = contextvars.ContextVar("gitreg_run", default=None)
@@ -96,7 +100,7 @@ def active_slot_model(model_name: str | None) -> Model | None:
     return None
 
 
-def log_to_slot(model: Model, metadata: Mapping[str, Any]) -> None:
-    """Merge metadata into the pending version of a run-bound model."""
+def log_to_slot(slot: Slot, metadata: Mapping[str, Any]) -> None:
+    """Merge metadata into the version of a run-bound model (``slot``), recorded with the run."""
     clean = check_json_value(dict(metadata), "metadata")
-    model._slot.metadata = merge_metadata(model._slot.metadata, clean)  # type: ignore[union-attr]
+    slot.metadata = merge_metadata(slot.metadata, clean)

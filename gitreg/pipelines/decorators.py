@@ -52,6 +52,7 @@ from ..state import parse_version_spec
 from .steps import OutputSpec, fill_placeholders, is_template, output_specs, split_outputs
 
 if TYPE_CHECKING:
+    from ..client import Client
     from .liveness import RunLiveness
 
 MODEL_FIELDS = ("name", "version", *CARD_FIELDS, "tags")
@@ -189,7 +190,8 @@ def _check_parameters(where: str, func: Callable[..., Any], parameters: Mapping[
 def step(func: Callable[..., Any] | None = None, *, name: str | None = None, model: Model | None = None,
          substitutions: Mapping[str, Any] | None = None) -> Any:
     """``@step`` or ``@step(name=..., model=Model(...), substitutions={...})``."""
-    caller = inspect.currentframe().f_back  # type: ignore[union-attr]
+    frame = inspect.currentframe()
+    caller = frame.f_back if frame is not None else None
     localns = dict(caller.f_locals) if caller is not None else None  # names of the defining scope
     if func is not None:
         return Step(func, name, model, localns, substitutions=substitutions)
@@ -434,7 +436,7 @@ class Pipeline:
     def __post_init__(self) -> None:
         validate_code_name("pipeline", self.name)
         self.substitutions = {str(k): str(v) for k, v in self.substitutions.items()}
-        functools.update_wrapper(self, self.func)  # type: ignore[arg-type]
+        functools.update_wrapper(self, self.func)
 
     def with_options(self, config_path: str | os.PathLike[str] | None = None, model: Model | None = None,
                      parameters: Mapping[str, Any] | None = None,
@@ -491,7 +493,7 @@ class Pipeline:
         versions: dict[str, list[int]] = {}
         for slot in pending.slots:
             versions.setdefault(slot.model, [])
-            if slot.number not in versions[slot.model]:
+            if slot.number is not None and slot.number not in versions[slot.model]:
                 versions[slot.model].append(slot.number)
         for bound_model in run.bound.values():
             bound_model._settle()
@@ -502,10 +504,10 @@ class Pipeline:
 
 # Registries opened by pipeline runs of this process: (where, working folder, $GITREG_REPO) -> (the git dir's
 # identity then, the client).  Reused by the next run, so that its reads start from what the last run knew.
-_CLIENTS: dict[tuple[Any, ...], tuple[tuple[int, int], Any]] = {}
+_CLIENTS: dict[tuple[Any, ...], tuple[tuple[int, int], Client]] = {}
 
 
-def _client_for(where: str | os.PathLike[str] | None) -> Any:
+def _client_for(where: str | os.PathLike[str] | None) -> Client:
     """The client of the registry at ``where`` (see Client), the one the last run here used if it still fits."""
     from ..client import Client
 
@@ -532,7 +534,7 @@ def _client_for(where: str | os.PathLike[str] | None) -> Any:
     return client
 
 
-def _still_fits(client: Any, identity: tuple[int, int]) -> bool:
+def _still_fits(client: Client, identity: tuple[int, int]) -> bool:
     """Whether a client opened earlier still stands for the registry there: the same git dir, and (unless
     opened by URL) the same remote that registry.yaml names for writes."""
     registry = client.registry

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING
 from ..errors import GitregError
 
 if TYPE_CHECKING:
+    from filelock import BaseFileLock
+
     from ..store import ArtifactStore, MarkerFile
 
 HEARTBEAT_SECONDS = 60.0
@@ -105,7 +107,7 @@ class RunLiveness:
         self._objects: dict[str, None] = {}  # ordered set
         self._mutex = threading.Lock()
         self._stop = threading.Event()
-        self._lock = None
+        self._lock: BaseFileLock | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
 

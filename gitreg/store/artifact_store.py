@@ -11,7 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, TypeVar
+from typing import Any, BinaryIO, Callable, Iterator, TypeVar, cast
 
 from ..errors import ArtifactRefusedError, ArtifactStoreError, IntegrityError
 from ..stamps import read_record, stat_stamp
@@ -77,7 +77,7 @@ class ArtifactStore:
             return uri[len("file://"):]
         return uri
 
-    def _fs_for(self, uri: str):
+    def _fs_for(self, uri: str) -> tuple[Any, str]:
         """(filesystem, path) of ``uri``; a remote filesystem is reached once first (see :func:`reach`)."""
         resolved = self.resolve(uri)
         try:
@@ -98,7 +98,7 @@ class ArtifactStore:
         return fs, path
 
     @property
-    def fs(self):
+    def fs(self) -> Any:
         if self._fs is None:
             self._fs, self._base = self._fs_for(self.uri)
         return self._fs
@@ -219,7 +219,8 @@ class ArtifactStore:
                 raw = open(tmp, "wb", buffering=0)
             with raw:
                 sink = hashing.HashingWriter(raw)
-                result = write(sink)
+                # a write-only binary file: the part of BinaryIO that writers use (see HashingWriter)
+                result = write(cast(BinaryIO, sink))
             with failures.boundary(f"cannot store a new object in {self.uri}", self.uri):
                 self._settle(tmp, sink.sha256())
         finally:
