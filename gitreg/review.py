@@ -430,8 +430,8 @@ def _store_files(repo: GitRepo, base: str, head: str) -> list[Problem]:
         _raw, doc = _registry(repo, commit)
         uri = doc.get("store") if doc is not None else None
         path = _store_in_repository(repo, uri) if isinstance(uri, str) else None
-        if path is not None:
-            stores.setdefault(path, uri)  # type: ignore[arg-type]
+        if path is not None and isinstance(uri, str):
+            stores.setdefault(path, uri)
     for path, uri in stores.items():
         # the store's own folders when it is the repository's root itself (store: .)
         roots = [path] if path else ["objects", "runs"]

@@ -113,7 +113,7 @@ def _summarize(repo: GitRepo, batch: list[tuple[str, str]]) -> list[dict[str, An
             found += link_findings(doc, version_file(name, doc["number"]))
         out.append({
             "problems": [dataclasses.asdict(p) for p in found],
-            "counter": read.model["counters"]["versions"] if read.readable else None,  # type: ignore[index]
+            "counter": read.model["counters"]["versions"] if read.readable and read.model is not None else None,
             "numbers": [d["number"] for d in read.versions],
             "stages": {str(d["number"]): d["stage"] for d in read.versions if d["stage"] in EXCLUSIVE_STAGES},
             "has_stages_file": read.stages is not None,
