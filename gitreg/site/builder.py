@@ -29,7 +29,7 @@ from .render import ASSETS, TEMPLATES, compiled, render
 
 if TYPE_CHECKING:
     from ..git import GitRepo, RefInfo
-    from ..manifests import VersionManifest
+    from ..manifests import ArtifactLink, VersionManifest
     from ..registry import Registry
     from ..state import ModelState
 
@@ -99,7 +99,7 @@ class _ModelRefs:
     """What :func:`gitreg.history.model_history` needs of a repository, from one listing of all tags
     (and, for a registry without registration tags, one log of the commits that added manifests)."""
 
-    def __init__(self, repo: "GitRepo", refs: list["RefInfo"], added: list[Added] = ()) -> None:  # type: ignore[assignment]
+    def __init__(self, repo: "GitRepo", refs: list["RefInfo"], added: Sequence[Added] = ()) -> None:
         self._repo = repo
         self._refs = refs
         self._added = added
@@ -219,7 +219,7 @@ class _Builder:
 
     # ------------------------------------------------------------ links
 
-    def download(self, link: Any) -> str | None:
+    def download(self, link: ArtifactLink) -> str | None:
         """Where the page can fetch an artifact's bytes, or None when the store is not reachable from it."""
         if link.kind != "file" or link.external and not link.uri.startswith(("http://", "https://")):
             return None
@@ -266,6 +266,7 @@ class _Builder:
         from ..history import model_history
 
         name = state.name
+        # the ignore: _ModelRefs stands in for the GitRepo, with the few methods the history reads use
         events = model_history(_ModelRefs(self.repo, refs, self.added.get(name, [])),  # type: ignore[arg-type]
                                self.config.tag_prefix, name, registration_tags=self.config.registration_tags,
                                commit=self.snap.commit)
@@ -293,7 +294,8 @@ class _Builder:
         comparison = compare_versions(versions) if len(versions) > 1 else None
         self.page(f"{folder}/compare.html", "compare.html", state=state, comparison=comparison,
                   title=f"{name}: compare")
-        return str(compiled("macros.html").module.model_row(state))
+        macros: Any = compiled("macros.html").module  # the template's macros, as attributes jinja2 makes
+        return str(macros.model_row(state))
 
     def run_page(self, run: Any, models: set[str]) -> None:
         self.page(f"runs/{run.id}.html", "run.html", run=run, models=models, title=f"run {run.id}")
@@ -440,7 +442,7 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
             rows[name] = old_rows[name]
             continue  # unchanged: its manifests are not even read
         todo.append((name, trees[name], refs))  # read, validated and rendered where its pages are written
-    if todo:
+    if todo and snap.commit:  # (there are models to read only in a commit)
         _remember_path(repo, snap.commit, MODELS_PATH)
     done = _render_models(builder, todo, run_ids)
     broken = [name for name in names if name in done.errors]
@@ -481,6 +483,7 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
 def read_built_commit(out: str | os.PathLike[str]) -> str | None:
     """The registry commit the site in ``out`` was last built from (None: never built there)."""
     try:
-        return json.loads((Path(out) / STATE_FILE).read_text()).get("commit")
+        commit = json.loads((Path(out) / STATE_FILE).read_text()).get("commit")
     except (OSError, ValueError, AttributeError):
         return None
+    return commit if isinstance(commit, str) else None

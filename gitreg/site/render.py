@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from ..units import human_size
 
 if TYPE_CHECKING:
+    import jinja2
+
     from ..compare import Comparison
     from ..manifests import VersionManifest
     from ..state import ModelState
@@ -18,7 +20,7 @@ ASSETS = Path(__file__).parent / "assets"
 
 
 @lru_cache(maxsize=None)
-def environment():
+def environment() -> jinja2.Environment:
     import jinja2
 
     from ..values import delta_text, flatten, is_number, value_text
@@ -39,7 +41,7 @@ def environment():
 
 
 @lru_cache(maxsize=None)
-def compiled(name: str) -> Any:
+def compiled(name: str) -> jinja2.Template:
     """The template ``name``, compiled once per process."""
     return environment().get_template(name)
 

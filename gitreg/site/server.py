@@ -8,6 +8,7 @@ visitor's browser. A ``Host`` without a port means port 80, as in HTTP. It never
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import os
 import socket
@@ -15,7 +16,7 @@ import threading
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 from ..errors import InvalidValueError
 from .builder import BuildResult, build_site
@@ -70,7 +71,7 @@ def answers_to(value: str, names: frozenset[str], port: int) -> bool:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple, family: socket.AddressFamily,  # type: ignore[type-arg]
+    def __init__(self, address: tuple[Any, ...], family: socket.AddressFamily,
                  handler: type["_Handler"], directory: str, names: frozenset[str]) -> None:
         self.address_family = family
         self.directory = directory
@@ -121,14 +122,14 @@ class _Handler(SimpleHTTPRequestHandler):
             self.wfile.write(body)
         return False
 
-    def send_head(self):  # type: ignore[no-untyped-def]
+    def send_head(self) -> io.BytesIO | BinaryIO | None:
         path = self.translate_path(self.path)
         if os.path.isdir(path) and not any(os.path.isfile(os.path.join(path, i)) for i in ("index.html", "index.htm")):
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")  # a folder is never listed
             return None
         return super().send_head()
 
-    def list_directory(self, path: str | os.PathLike[str]):  # type: ignore[no-untyped-def]
+    def list_directory(self, path: str | os.PathLike[str]) -> io.BytesIO | None:
         self.send_error(HTTPStatus.NOT_FOUND, "File not found")  # never reached (send_head); never a listing
         return None
 
