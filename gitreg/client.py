@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from . import operations as ops
@@ -17,10 +18,10 @@ from .git import GitRepo
 from .manifests import ArtifactLink, ModelManifest, VersionList, VersionManifest
 from .names import refuse_near_model_name, validate_name
 from .progress import size_of
-from .registry import Proposal, Registry
+from .registry import Change, Proposal, Registry
 from .remote import is_url
 from .stages import parse_stage
-from .state import ModelState, parse_version_spec
+from .state import ModelState, Snapshot, parse_version_spec
 from .tagnames import validate_tag_prefix
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from .history import Event
     from .tagsync import SyncReport
     from .migrate import Migration
+    from .gc import GcReport
 
 Progress = Callable[[int], None]
 
@@ -50,8 +52,9 @@ def _progress(progress: Progress | bool | Any, total: Callable[[], int], label: 
         with transfer_bar(total(), label, force=True) as bar:
             yield bar
     elif hasattr(progress, "relative_update") and hasattr(progress, "set_size"):
-        progress.set_size(total())
-        yield progress.relative_update
+        callback: Any = progress  # an fsspec Callback (fsspec is not typed)
+        callback.set_size(total())
+        yield callback.relative_update
     else:
         yield progress or _noop
 
@@ -115,7 +118,7 @@ def _store_options(store: str | None, options: Mapping[str, Any] | None) -> dict
 def _artifact_version(version: object) -> int | None:
     """An artifact version as ZenML passes it (an int or digit string); gitreg's are numbers."""
     if version is None or (isinstance(version, int) and not isinstance(version, bool)):
-        return version  # type: ignore[return-value]
+        return version
     if isinstance(version, str) and version.strip().isdigit():
         return int(version.strip())
     raise InvalidValueError(f"artifact version {version!r}: gitreg numbers artifact versions 1, 2, 3, ...;"
@@ -188,12 +191,13 @@ class Client:
         card = dict(license=license, description=description, audience=audience, use_cases=use_cases,
                     limitations=limitations, trade_offs=trade_offs, ethics=ethics)
 
-        def build(snap):
+        def build(snap: Snapshot) -> Change:
             if refuse_near_names:
                 refuse_near_model_name(name, snap.model_names())
             return ops.create_model(snap, name, card, tags, reason)
 
-        return self.registry.transact(build, scope=name).result
+        created: ModelManifest = self.registry.transact(build, scope=name).result
+        return created
 
     def get_model(self, name: str) -> ModelManifest:
         name = _model(name)
@@ -256,13 +260,14 @@ class Client:
         ``--new-model``; off by default, so code creates models implicitly as ZenML's does."""
         model_name = _model(model_name)
 
-        def build(snap):
+        def build(snap: Snapshot) -> Change:
             if refuse_near_names:
                 refuse_near_model_name(model_name, snap.model_names())
             return ops.register_version(snap, model_name, name=name, description=description, tags=tags,
                                         metadata=metadata, card=model_card, model_tags=model_tags, reason=reason)
 
-        return self.registry.transact(build, scope=model_name).result
+        registered: VersionManifest = self.registry.transact(build, scope=model_name).result
+        return registered
 
     def get_or_create_model_version(self, model_name: str, name: str,
                                     model_card: Mapping[str, Any] | None = None,
@@ -276,17 +281,18 @@ class Client:
         model_name = _model(model_name)
         validate_name("version", name)  # the rules for a new name apply when one is registered (below)
 
-        def build(snap):
+        def build(snap: Snapshot) -> Change:
             state = snap.model(model_name)
             existing = state.by_name(name) if state is not None else None
             if existing is not None:
-                return ops.Change(message="", result=existing)
+                return Change(message="", result=existing)
             if refuse_near_names and state is None:
                 refuse_near_model_name(model_name, snap.model_names())
             return ops.register_version(snap, model_name, name=name, description=description, tags=tags,
                                         card=model_card, model_tags=model_tags, reason=reason)
 
-        return self.registry.transact(build, scope=model_name).result
+        found: VersionManifest = self.registry.transact(build, scope=model_name).result
+        return found
 
     def get_model_version(self, model_name: str, version: object = None) -> VersionManifest:
         """A version by number, digit string, name, stage or ``latest`` (None: latest)."""
@@ -332,9 +338,8 @@ class Client:
         committed = self.registry.transact(lambda s: ops.update_version(
             s, model_name, version, stage=stage, force=force, name=name, description=description,
             add_tags=add_tags, remove_tags=remove_tags, reason=reason), scope=model_name)
-        if committed.result is not None:
-            return committed.result
-        return self.get_model_version(model_name, version)
+        updated: VersionManifest | None = committed.result
+        return updated if updated is not None else self.get_model_version(model_name, version)
 
     def propose_model_version_stage(self, model_name: str, version: object, stage: object, force: bool = False,
                                     reason: str = "") -> "Proposal":
@@ -456,7 +461,7 @@ class Client:
     def migrate(self) -> "Migration | None":
         """Upgrade the registry to the format this gitreg writes, in one commit of its own (every write does
         it first when needed); None when it is current already."""
-        return self.registry.migrate()  # type: ignore[no-any-return]
+        return self.registry.migrate()
 
     # ------------------------------------------------------------ metadata
 
@@ -471,7 +476,9 @@ class Client:
 
     def _link(self, model_name: str, version: object, link: ArtifactLink, reason: str = "") -> ArtifactLink:
         model_name, version = _model(model_name), _version(version)
-        return self.registry.transact(lambda s: ops.link_artifact(s, model_name, version, link, reason), scope=model_name).result
+        linked: ArtifactLink = self.registry.transact(lambda s: ops.link_artifact(s, model_name, version, link, reason),
+                                                      scope=model_name).result
+        return linked
 
     def save_artifact(self, model_name: str, version: object, obj: Any, name: str,
                       type: str | None = None, reason: str = "") -> ArtifactLink:
@@ -549,13 +556,13 @@ class Client:
         return load(self.registry, self.get_artifact(model_name, version, name, artifact_version).link)
 
     def download_artifact(self, model_name: str, version: object, name: str, dest: str | os.PathLike[str],
-                          artifact_version: int | None = None, progress: Progress | bool | Any = _noop):
+                          artifact_version: int | None = None, progress: Progress | bool | Any = _noop) -> Path:
         """Copy an artifact's verified bytes to ``dest``; ``progress`` as in :meth:`add_artifact`."""
         link = self.get_artifact(model_name, version, name, artifact_version).link
         with _progress(progress, lambda: link.size, f"fetching {name}") as report:
             return download(self.registry, link, dest, report)
 
-    def collect_garbage(self, dry_run: bool = True, grace_seconds: float = 3600.0):
+    def collect_garbage(self, dry_run: bool = True, grace_seconds: float = 3600.0) -> GcReport:
         """Remove store objects no manifest in the history links (dry run by default)."""
         from .gc import collect
 
@@ -578,7 +585,7 @@ class Client:
         if delete_from_artifact_store:
             _refuse_external([a for a in self.get_model_version(model_name, number).links(name)
                               if artifact_version is None or a.version == artifact_version])
-        removed = self.registry.transact(lambda s: ops.unlink_artifact(
+        removed: list[ArtifactLink] = self.registry.transact(lambda s: ops.unlink_artifact(
             s, model_name, number, name, artifact_version, reason), scope=model_name).result
         if delete_from_artifact_store:
             from .gc import remove_unshared

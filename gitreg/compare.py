@@ -295,11 +295,11 @@ def comparison_markdown(comparison: Comparison, heading: str | None = None) -> s
         lines.append(f"| `{_md(row.key)}` | " + " | ".join(cells) + " |")
     for art in comparison.artifacts:
         cells = []
-        for cell, status in zip(art.cells, art.statuses):
-            if cell is None:
+        for found, status in zip(art.cells, art.statuses):
+            if found is None:
                 cells.append(status or "-")
             else:
-                cells.append(f"v{cell.version} `{cell.sha256[:12]}` {status}".rstrip())
+                cells.append(f"v{found.version} `{found.sha256[:12]}` {status}".rstrip())
         lines.append(f"| artifact `{_md(art.name)}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

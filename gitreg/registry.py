@@ -32,6 +32,7 @@ from .remote import Remote, base_for_write, freshness_window, is_url, open_url, 
 from .state import MCP, REGISTRY_PATH, Snapshot
 
 if TYPE_CHECKING:
+    from .migrate import Migration
     from .store import ArtifactStore
 
 DEFAULT_STORE = ".gitreg/store"
@@ -323,8 +324,8 @@ class Registry:
                     snap, parent, root_tree, upgraded = self._upgraded(Snapshot(repo, base), root_tree, migrate)
                     change = build(snap)
                     if change is None or not change.files:
-                        if base != local and self.remote is not None and self.remote.cached:
-                            repo.update_ref(branch, base, local)  # type: ignore[arg-type]
+                        if base is not None and base != local and self.remote is not None and self.remote.cached:
+                            repo.update_ref(branch, base, local)
                         return Committed(None, change.result if change is not None else None)
                     # Building on a fetched head (or a migration) moves all of .mcp/ forward, not just the change's.
                     touched = change.paths if base == local and not upgraded else [MCP]
@@ -377,7 +378,7 @@ class Registry:
         commit = self.repo.commit_tree(new_tree, [snap.commit] if snap.commit else [], upgrade.message)
         return Snapshot(self.repo, commit), commit, new_tree, upgrade.files
 
-    def migrate(self) -> Any:
+    def migrate(self) -> Migration | None:
         """Upgrade the registry to the format this gitreg writes, in one commit, adding whatever a registry in
         that format lacks of its files: a :class:`gitreg.migrate.Migration`, or None when nothing was."""
         from .migrate import migration_change
@@ -388,7 +389,8 @@ class Registry:
                 return None
             return Change(upgrade.message, dict(upgrade.files), paths=[MCP], result=upgrade.result)
 
-        return self.transact(build, migrate=False).result
+        done: Migration | None = self.transact(build, migrate=False).result
+        return done
 
     def _backoff(self, attempt: int) -> float:
         """How long a write that lost a race waits before its next attempt: a random share ("full
@@ -566,6 +568,7 @@ class Registry:
                 raise NotARegistryError(str(self.root), "nothing is committed yet; run `gitreg init`")
             snap, parent, root_tree, _upgraded = self._upgraded(Snapshot(repo, base),
                                                                  repo.resolve(f"{base}^{{tree}}"), True)
+            assert parent is not None  # base is a commit: so is the commit built on it
             change = build(snap)
             if change is None or not change.files:
                 raise InvalidValueError("nothing to propose: the registry already is that way")

@@ -94,7 +94,7 @@ def stage_of(data: bytes | None, path: str) -> str | None:
     """The ``stage`` of a version manifest: the line gitreg writes, else a YAML parse."""
     if data is None:
         return None
-    found = _STAGE_LINE.findall(data)
+    found: list[bytes] = _STAGE_LINE.findall(data)
     if len(found) == 1:
         return found[0].decode()
     try:

@@ -117,7 +117,7 @@ def version(v: "VersionManifest") -> Json:
 
 def metadata(v: "VersionManifest") -> Json:
     """A version's metadata (``metadata show``), keys sorted at every level, as in the manifest."""
-    return _sorted(dict(v.metadata))
+    return {key: _sorted(v.metadata[key]) for key in sorted(v.metadata)}
 
 
 def _sorted(value: Any) -> Any:
