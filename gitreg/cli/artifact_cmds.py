@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from .context import MODEL, VERSION_OPT, VERSION_REQ, client
 from .output import FIELD, show
 from .render import (
-    LIMIT, OUTPUT_HELP, REASON, REVERSE, ArtifactType, Order, OutputFormat, artifact_row, artifact_table, choices,
-    emit, format_label, human_size, kv, note, sort_by,
+    LIMIT, OUTPUT_HELP, REASON, REVERSE, ArtifactType, Order, OutputFormat, artifact_row, artifact_table,
+    emit, format_label, kv, note, sort_by,
 )
+from ..units import human_size
+
+if TYPE_CHECKING:
+    from ..progress import Progress
 
 artifact_app = typer.Typer(rich_markup_mode=None, help="Store, link and fetch the artifacts of model versions.", no_args_is_help=True)
 PROGRESS_THRESHOLD = 32 * 1024 * 1024
 
 
-def _bar(total: int, label: str):
+def _bar(total: int, label: str) -> AbstractContextManager[Progress]:
     """A progress bar on a terminal's stderr for transfers above the threshold; none with -q or off a terminal."""
     from ..progress import transfer_bar
     from .logs import verbosity
@@ -51,7 +57,14 @@ def artifact_add(
          f" on {name} {version}")
 
 
-ArtifactSort = choices("ArtifactSort", ("name", "version", "type", "size", "created"))
+class ArtifactSort(str, Enum):
+    name = "name"
+    version = "version"
+    type = "type"
+    size = "size"
+    created = "created"
+
+
 _ARTIFACT_KEYS = {"name": lambda a: a.name, "version": lambda a: a.version, "type": lambda a: a.type,
                   "size": lambda a: a.size, "created": lambda a: a.created}
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from enum import Enum
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
 from .context import client
 from .render import OUTPUT_HELP, OutputFormat, emit, note
+
+if TYPE_CHECKING:
+    from ..check import CheckReport
+    from ..compare import Promotion
 
 
 class CheckFormat(str, Enum):
@@ -92,11 +96,12 @@ def check_cmd(
         if promotions:
             from .compare_cmds import CompareFormat, show_comparison
 
-            for p in promotions:
-                replaced = f" (replaces v{p.replaced})" if p.replaced is not None else ""
-                typer.echo(f"\n{p.model} v{p.version}: {p.from_stage or 'new'} -> {p.to_stage}{replaced}")
-                if p.comparison is not None:
-                    show_comparison(p.comparison, CompareFormat.table)
+            for promotion in promotions:
+                replaced = f" (replaces v{promotion.replaced})" if promotion.replaced is not None else ""
+                typer.echo(f"\n{promotion.model} v{promotion.version}: {promotion.from_stage or 'new'} ->"
+                           f" {promotion.to_stage}{replaced}")
+                if promotion.comparison is not None:
+                    show_comparison(promotion.comparison, CompareFormat.table)
     scope = f" changed since {base}" if base is not None else ""
     accepted = f", {len(report.accepted)} accepted" if report.accepted else ""
     summary = (f"checked {report.models} model(s), {report.versions} version(s), {report.tags} tag(s){scope}:"
@@ -109,7 +114,7 @@ def check_cmd(
     note(summary)
 
 
-def _check_markdown(report, promotions) -> str:
+def _check_markdown(report: CheckReport, promotions: list[Promotion]) -> str:
     """Findings and stage changes as markdown, for a pull request's step summary or comment."""
     from ..check import approval
     from ..compare import promotions_markdown

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from enum import Enum
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import typer
 
 from ..units import human_size
+
+if TYPE_CHECKING:
+    from ..manifests import ArtifactLink
 
 
 class OutputFormat(str, Enum):
@@ -21,18 +24,35 @@ class OutputFormat(str, Enum):
 OUTPUT_HELP = "Output format: a table for people, or json/yaml for scripts."
 
 
-def choices(name: str, values: Sequence[str]) -> type[Enum]:
-    return Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
-
-
 # What help shows as choices ([none|staging|production|archived]); the core checks them again. Spelled
 # here, not imported from gitreg.stages / gitreg.manifests, to keep those off --help's imports
 # (tests/test_cli_conventions.py keeps them equal).
-STAGES = ("none", "staging", "production", "archived")
-ARTIFACT_TYPES = ("data", "model", "deployment", "service")
-Stage = choices("Stage", STAGES)
-StageFilter = choices("StageFilter", (*STAGES, "latest"))
-ArtifactType = choices("ArtifactType", ARTIFACT_TYPES)
+class Stage(str, Enum):
+    none = "none"
+    staging = "staging"
+    production = "production"
+    archived = "archived"
+
+
+class StageFilter(str, Enum):
+    """A stage, or ``latest``."""
+
+    none = "none"
+    staging = "staging"
+    production = "production"
+    archived = "archived"
+    latest = "latest"
+
+
+class ArtifactType(str, Enum):
+    data = "data"
+    model = "model"
+    deployment = "deployment"
+    service = "service"
+
+
+STAGES = tuple(stage.value for stage in Stage)
+ARTIFACT_TYPES = tuple(kind.value for kind in ArtifactType)
 
 
 def emit(data: Any, fmt: OutputFormat, table: "Table | None" = None) -> None:
@@ -65,7 +85,9 @@ class Table:
         widths = [len(c) for c in self.columns]
         for row in self.rows:
             widths = [max(w, len(v)) for w, v in zip(widths, row)]
-        fmt = lambda row: "  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip()  # noqa: E731
+        def fmt(row: list[str]) -> str:
+            return "  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip()
+
         return [fmt(self.columns)] + [fmt(r) for r in self.rows]
 
     def print(self) -> None:
@@ -183,7 +205,7 @@ def artifact_table(links: Iterable[Any]) -> Table:
     return table
 
 
-def artifact_row(link: Any) -> dict[str, Any]:
+def artifact_row(link: ArtifactLink) -> dict[str, Any]:
     """An artifact link for scripts: ``executes_code`` always present, decided by the format."""
     from ..materializers import executes_code
 
