@@ -39,7 +39,11 @@ __all__ = [  # the names of _EXPORTS, spelled out for type checkers (tests/test_
 
 if TYPE_CHECKING:  # pragma: no cover
     from .artifact_api import (
-        get_artifact_version, link_artifact_to_model, load_artifact, log_artifact_metadata, save_artifact,
+        get_artifact_version,
+        link_artifact_to_model,
+        load_artifact,
+        log_artifact_metadata,
+        save_artifact,
     )
     from .client import Client
     from .errors import GitregError
@@ -47,8 +51,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .model import Model, log_model_metadata
     from .pipelines.context import get_pipeline_context, get_step_context
     from .pipelines.decorators import pipeline, step
-    from .stages import ModelStages
     from .pipelines.steps import ArtifactConfig, ArtifactType
+    from .stages import ModelStages
 
 
 def __dir__() -> list[str]:

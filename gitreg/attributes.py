@@ -27,10 +27,10 @@ folder, erring on the side of "could" (``check --base``, and the write path's lo
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import cache
-from typing import Callable, Iterable
 
 #: The pinned attributes' file (``state.MCP`` + ``/.gitattributes``): every file under ``.mcp/``.
 ATTRIBUTES_PATH = ".mcp/.gitattributes"

@@ -7,9 +7,10 @@ command line and Python always agree.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from . import operations as ops
 from .artifacts import ArtifactVersion, check_type, describe_uri, download, load, save_object, save_path
@@ -25,15 +26,14 @@ from .state import ModelState, Snapshot, parse_version_spec
 from .tagnames import validate_tag_prefix
 
 if TYPE_CHECKING:
-    from .errors import ManifestError
-    from .compare import Promotion
     from .check import CheckReport
-    from .compare import Comparison
-    from .pipelines.runs import RunManifest
-    from .history import Event
-    from .tagsync import SyncReport
-    from .migrate import Migration
+    from .compare import Comparison, Promotion
+    from .errors import ManifestError
     from .gc import GcReport
+    from .history import Event
+    from .migrate import Migration
+    from .pipelines.runs import RunManifest
+    from .tagsync import SyncReport
 
 Progress = Callable[[int], None]
 
@@ -151,7 +151,7 @@ class Client:
     @classmethod
     def init(cls, path: str | os.PathLike[str] | None = None, store: str | None = None,
              tag_prefix: str = "models", remote: str | None = None,
-             store_options: Mapping[str, Any] | None = None) -> "Client":
+             store_options: Mapping[str, Any] | None = None) -> Client:
         """Create a registry; ``remote`` names the git remote every write pushes to (e.g. "origin").
 
         ``path`` may be a git URL: the registry's first commit is then pushed to that repository (an
@@ -215,7 +215,7 @@ class Client:
     def list_model_states(self) -> list[ModelState]:
         return self.registry.snapshot().models()
 
-    def list_readable_model_states(self) -> tuple[list[ModelState], list["ManifestError"]]:
+    def list_readable_model_states(self) -> tuple[list[ModelState], list[ManifestError]]:
         """Every model that reads, and the error of each one that does not (a listing need not fail whole)."""
         return self.registry.snapshot().readable_models()
 
@@ -320,7 +320,7 @@ class Client:
             versions = [v for v in versions if matches_metadata(v.metadata, *condition)]
         return VersionList(versions)
 
-    def compare_model_versions(self, model_name: str, *versions: object) -> "Comparison":
+    def compare_model_versions(self, model_name: str, *versions: object) -> Comparison:
         """Two or more versions side by side (the first is the reference for deltas and bytes)."""
         from .compare import compare_versions
 
@@ -342,7 +342,7 @@ class Client:
         return updated if updated is not None else self.get_model_version(model_name, version)
 
     def propose_model_version_stage(self, model_name: str, version: object, stage: object, force: bool = False,
-                                    reason: str = "") -> "Proposal":
+                                    reason: str = "") -> Proposal:
         """Write the stage change as the one commit of a new branch ``gitreg/promote/<model>-v<N>-<stage>``
         (pushed when the registry has a remote), for review in a pull request; the registry branch and
         the work tree stay as they are.  Tags follow after the merge (`gitreg tags sync`)."""
@@ -356,7 +356,7 @@ class Client:
         model_name, version = _model(model_name), _version(version)
         self.registry.transact(lambda s: ops.delete_version(s, model_name, version, reason), scope=model_name)
 
-    def version_history(self, model_name: str, version: object = None) -> list["Event"]:
+    def version_history(self, model_name: str, version: object = None) -> list[Event]:
         """Every registration and stage change of a model (or one version), oldest first, from its tags."""
         model_name, version = _model(model_name), _version(version)
         from .history import model_history
@@ -373,7 +373,7 @@ class Client:
         return model_history(self.registry.repo, snap.config.tag_prefix, model_name, number,
                              registration_tags=snap.config.registration_tags, commit=snap.commit)
 
-    def promotions(self, base: str, rev: str = "HEAD") -> list["Promotion"]:
+    def promotions(self, base: str, rev: str = "HEAD") -> list[Promotion]:
         """Every stage change ``rev`` makes since ``base``, each compared with the version it replaces."""
         from .compare import promotion_summaries
 
@@ -384,7 +384,7 @@ class Client:
         return promotion_summaries(repo, base_commit, head)
 
     def check(self, rev: str = "HEAD", base: str | None = None, allow_delete: bool = False,
-              verify_signatures: bool = False, staged: bool = False, allow: Iterable[str] = ()) -> "CheckReport":
+              verify_signatures: bool = False, staged: bool = False, allow: Iterable[str] = ()) -> CheckReport:
         """Validate the registry at ``rev`` (manifests, stage invariants, tags), the index (``staged``),
         or what ``rev`` changes since ``base`` (for pull requests; see :mod:`gitreg.review`).
 
@@ -414,7 +414,7 @@ class Client:
 
     # ------------------------------------------------------------ pipeline runs
 
-    def get_run(self, run_id: str) -> "RunManifest":
+    def get_run(self, run_id: str) -> RunManifest:
         """A recorded pipeline run by id."""
         validate_name("run", run_id)
         from .errors import NotFoundError
@@ -427,7 +427,7 @@ class Client:
         return found
 
     def list_runs(self, model_name: str | None = None, version: object = None,
-                  pipeline: str | None = None) -> list["RunManifest"]:
+                  pipeline: str | None = None) -> list[RunManifest]:
         """Recorded runs, oldest first; of one model version (by its ``runs``) or pipeline if given."""
         if model_name is not None:
             model_name = _model(model_name)
@@ -452,13 +452,13 @@ class Client:
 
         self.registry.transact(lambda s: delete_run(s, name_id_or_prefix, reason))
 
-    def sync_tags(self, push: bool = False, dry_run: bool = False) -> "SyncReport":
+    def sync_tags(self, push: bool = False, dry_run: bool = False) -> SyncReport:
         """Create the registration and stage tags the branch's history lacks (after squash/rebase merges)."""
         from .tagsync import sync_tags
 
         return sync_tags(self.registry, push=push, dry_run=dry_run)
 
-    def migrate(self) -> "Migration | None":
+    def migrate(self) -> Migration | None:
         """Upgrade the registry to the format this gitreg writes, in one commit of its own (every write does
         it first when needed); None when it is current already."""
         return self.registry.migrate()

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import GitregError
-from .pipelines.liveness import STALE_SECONDS, RunVerdict, forget, survey
 from .manifests import parse_yaml
+from .pipelines.liveness import STALE_SECONDS, RunVerdict, forget, survey
 from .registry import Registry
 from .state import MCP, MODELS_PATH
 
@@ -116,7 +116,7 @@ MARKER_REFRESH_SECONDS = 5.0
 class _LiveRuns:
     """Every reading of the run markers during one collection, merged."""
 
-    def __init__(self, store: "ArtifactStore", stale_seconds: float) -> None:
+    def __init__(self, store: ArtifactStore, stale_seconds: float) -> None:
         self.store = store
         self.stale_seconds = stale_seconds
         self.objects: set[str] = set()

@@ -23,10 +23,11 @@ import io
 import json
 import re
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, BinaryIO, Callable, Iterable, Union
+from typing import Any, BinaryIO
 
 from .errors import MaterializerError
 
@@ -39,7 +40,7 @@ PATH_FORMATS = ("file", "directory")
 #: The mark listings show next to a format that runs code when loaded.
 CODE_MARK = "runs code on load"
 
-Trusted = Iterable[Union[str, type]]
+Trusted = Iterable[str | type]
 
 
 def executes_code(fmt: str) -> bool:

@@ -6,24 +6,36 @@ turns the change into a commit (and re-runs the function if the branch moved).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .errors import AlreadyExistsError, ArtifactNotFoundError, InvalidNameError, InvalidValueError, StageConflictError
-from .manifests import (
-    CARD_FIELDS, ArtifactLink, ModelManifest, NameClaim, StageHolders, VersionManifest, check_json_value, dump,
-    merge_metadata, now,
-)
 from .layout import name_claim_file
+from .manifests import (
+    CARD_FIELDS,
+    ArtifactLink,
+    ModelManifest,
+    NameClaim,
+    StageHolders,
+    VersionManifest,
+    check_json_value,
+    dump,
+    merge_metadata,
+    now,
+)
 from .names import validate_name
 from .registry import Change
 from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, parse_stage, resembled_stage_word
 from .state import ModelState, Snapshot, model_file, model_path, stages_file, version_file
 from .tagnames import (
-    StageTagMessage, format_stage_message, format_stage_tag, format_version_message, format_version_tag,
+    StageTagMessage,
+    format_stage_message,
+    format_stage_tag,
+    format_version_message,
+    format_version_tag,
     numbers_in,
 )
-
 
 # ---------------------------------------------------------------- helpers
 

@@ -14,17 +14,24 @@ import logging
 import os
 import random
 import time
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
+from . import journal
 from .attributes import ATTRIBUTES_PATH, pinned_attributes
 from .errors import (
-    AlreadyExistsError, ConcurrentWriteError, DirtyManifestsError, GitError, InvalidValueError, ManifestError,
-    NotARegistryError, RemoteError,
+    AlreadyExistsError,
+    ConcurrentWriteError,
+    DirtyManifestsError,
+    GitError,
+    InvalidValueError,
+    ManifestError,
+    NotARegistryError,
+    RemoteError,
 )
-from . import journal
 from .git import GitRepo, lock_held_error
 from .journal import PendingWrite, Recovery
 from .manifests import RegistryConfig, dump
@@ -88,7 +95,7 @@ class Registry:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, refresh: bool = False,
-             readable: bool = True) -> "Registry":
+             readable: bool = True) -> Registry:
         """The registry at ``path``: a URL (cached clone), or the repository at/above a folder.
 
         Default: $GITREG_REPO, else the current folder.  ``readable``: the checked-out registry.yaml must
@@ -131,7 +138,7 @@ class Registry:
     @classmethod
     def init(cls, path: str | os.PathLike[str] | None = None, store: str | None = None,
              tag_prefix: str = DEFAULT_TAG_PREFIX, remote: str | None = None,
-             store_options: dict[str, Any] | None = None) -> "Registry":
+             store_options: dict[str, Any] | None = None) -> Registry:
         """Create ``.mcp/registry.yaml`` and gitreg's pinned ``.mcp/.gitattributes`` (and the git repository if
         there is none); ``store_options`` become its ``options: storage_options:`` (checked by the caller, see
         Client.init)."""
@@ -164,7 +171,7 @@ class Registry:
         return registry
 
     @classmethod
-    def _init_by_url(cls, url: str, config: RegistryConfig) -> "Registry":
+    def _init_by_url(cls, url: str, config: RegistryConfig) -> Registry:
         """A registry created on the remote at ``url`` (an empty repository, or one without a registry):
         its first commit is pushed to the remote's default branch through a cached clone."""
         if config.remote:
@@ -238,7 +245,7 @@ class Registry:
     def config(self) -> RegistryConfig:
         return self.snapshot().config
 
-    def store(self, config: RegistryConfig | None = None) -> "ArtifactStore":
+    def store(self, config: RegistryConfig | None = None) -> ArtifactStore:
         from .store import ArtifactStore
 
         config = config or self.config

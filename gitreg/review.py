@@ -33,8 +33,9 @@ promotion is tagged after its merge.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Iterable
+from typing import Any
 
 from .check import CheckReport, accept, allowed_codes, check, with_lines
 from .errors import ManifestError

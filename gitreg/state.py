@@ -8,28 +8,47 @@ keyed by the model's tree id: derived from immutable objects, safe to delete.
 from __future__ import annotations
 
 import dataclasses
-from collections import OrderedDict
 import json
 import os
 import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .errors import (
-    AmbiguousStageError, InvalidValueError, ManifestError, ModelNotFoundError, NotARegistryError,
+    AmbiguousStageError,
+    InvalidValueError,
+    ManifestError,
+    ModelNotFoundError,
+    NotARegistryError,
     VersionNotFoundError,
 )
 from .git import GitRepo
 from .layout import (
-    MCP, MODELS_PATH, REGISTRY_PATH, STAGES_FILE, model_file, model_path, stages_file, version_file,
-    version_file_number, version_number,
+    MCP,
+    MODELS_PATH,
+    REGISTRY_PATH,
+    STAGES_FILE,
+    model_file,
+    model_path,
+    stages_file,
+    version_file,
+    version_file_number,
+    version_number,
 )
-from .names import is_valid_name
 from .manifests import (
-    ModelManifest, RegistryConfig, StageHolders, VersionManifest, load_registry, parse_dumped, parse_yaml,
+    ModelManifest,
+    RegistryConfig,
+    StageHolders,
+    VersionManifest,
+    load_registry,
+    parse_dumped,
+    parse_yaml,
     schema_problems,
 )
+from .names import is_valid_name
 from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, ModelStages
 
 CACHE_FORMAT = "m5"  # m3: deltas on another entry; m4: stages.yaml and unreadable versions; m5: YAML-only values
@@ -150,7 +169,7 @@ class ModelState:
             next((v.number for v in self.versions if v.stage == stage), None)
         return (number,) if number is not None else ()
 
-    def whole(self) -> "ModelState":
+    def whole(self) -> ModelState:
         """This model, when every version manifest of it reads; else the first one's ManifestError (for views
         of the whole model: a listing of its versions, its card with latest)."""
         if self.unreadable:
@@ -470,7 +489,7 @@ class _Loaded:
 # registry.yaml read by this process, by blob id (immutable, and RegistryConfig is frozen)
 _CONFIGS: dict[str, RegistryConfig] = {}
 
-_LOADED: "OrderedDict[str, _Loaded]" = OrderedDict()
+_LOADED: OrderedDict[str, _Loaded] = OrderedDict()
 _LOADED_MAX = 64
 _LATEST: dict[str, str] = {}  # model name -> the tree id of it this process read or wrote last
 

@@ -5,7 +5,8 @@ the backend's environment variables).  Pure: no fsspec here."""
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from .errors import InvalidValueError
 

@@ -10,9 +10,9 @@ A stage tag's message starts with ``<model> v<N> -> <stage>``; its body holds
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable
 
 from .errors import InvalidNameError
 from .stages import STORED_STAGES

@@ -15,9 +15,9 @@ from typing import Any
 
 from .errors import ManifestError
 from .git import ZERO_OID, GitRepo
+from .layout import classify
 from .manifests import parse_yaml
 from .stages import EXCLUSIVE_STAGES
-from .layout import classify
 from .state import MODELS_PATH
 
 

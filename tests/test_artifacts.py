@@ -8,10 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from gitreg import Model
-from gitreg.errors import ArtifactNotFoundError, ArtifactStoreError, IntegrityError, InvalidValueError, MaterializerError
-from gitreg import materializers
 from conftest import git
+from gitreg import Model, materializers
+from gitreg.errors import (
+    ArtifactNotFoundError,
+    ArtifactStoreError,
+    IntegrityError,
+    InvalidValueError,
+    MaterializerError,
+)
 
 
 def _store_files(root: Path):

@@ -1,8 +1,8 @@
 """gitreg check: schemas, stage invariants and tag/manifest agreement."""
 
+from conftest import git
 from gitreg.check import check
 from gitreg.cli.app import main
-from conftest import git
 
 
 def _problems(client):

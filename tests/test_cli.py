@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitreg.cli.app import app, main
 from conftest import git
+from gitreg.cli.app import app, main
 
 
 def run(capsys, *args):

@@ -12,15 +12,24 @@ from pathlib import Path
 
 import pytest
 
+from conftest import git
 from gitreg import Client
 from gitreg.errors import (
-    BareRepositoryError, InvalidNameError, InvalidValueError, ManifestError, NotARegistryError,
+    BareRepositoryError,
+    InvalidNameError,
+    InvalidValueError,
+    ManifestError,
+    NotARegistryError,
 )
 from gitreg.git.reader import ObjectReader
 from gitreg.manifests import (
-    MAX_MANIFEST_BYTES, MAX_METADATA_DEPTH, MAX_NESTING, RegistryConfig, dump_yaml, parse_yaml,
+    MAX_MANIFEST_BYTES,
+    MAX_METADATA_DEPTH,
+    MAX_NESTING,
+    RegistryConfig,
+    dump_yaml,
+    parse_yaml,
 )
-from conftest import git
 
 GUARD = 60  # seconds; each of these commands answers in about one
 

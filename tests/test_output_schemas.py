@@ -14,9 +14,9 @@ import pytest
 import typer
 import yaml
 
+from conftest import git
 from gitreg import Client, Model, pipeline, step
 from gitreg.cli.app import app, main
-from conftest import git
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "output"
 STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")

@@ -11,12 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import git
 from gitreg import Client
 from gitreg.errors import InvalidNameError
 from gitreg.layout import classify, grammar_problem, version_file_number
 from gitreg.names import is_valid_name
-
-from conftest import git
 
 V3 = ".mcp/models/m/versions/3.yaml"
 

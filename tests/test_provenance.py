@@ -21,13 +21,14 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from conftest import git
 from gitreg import Client
 from gitreg.check import check
 from gitreg.cli.app import main
 from gitreg.tagnames import StageTagMessage, format_stage_message, format_version_message
-from conftest import git
 
 SLOW = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

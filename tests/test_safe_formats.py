@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import git
 from gitreg import Client, Model
 from gitreg.cli.app import main
-from gitreg.errors import ArtifactRefusedError, IntegrityError, ManifestError, MaterializerError
-from conftest import git
+from gitreg.errors import ArtifactRefusedError, ManifestError, MaterializerError
 
 VERSION_FILE = ".mcp/models/{model}/versions/{number}.yaml"
 

@@ -21,13 +21,13 @@ pytest.importorskip("skops")
 import numpy as np  # noqa: E402
 import skops.io as sio  # noqa: E402
 
+from conftest import git  # noqa: E402
 from gitreg import Model, load_artifact, save_artifact  # noqa: E402
 from gitreg.cli.app import main  # noqa: E402
 from gitreg.errors import MaterializerError  # noqa: E402
 from gitreg.manifests import ArtifactLink, dump_yaml, schema_problems  # noqa: E402
 from gitreg.manifests.schemas import _proven_valid  # noqa: E402
 from gitreg.materializers import BUILTIN_DATA_TYPES, CODE_MODULES, CODE_NAMES, known_formats, refused_type  # noqa: E402
-from conftest import git  # noqa: E402
 
 VERSION_FILE = ".mcp/models/{model}/versions/{number}.yaml"
 TREE = "sklearn.tree._tree.Tree"

@@ -22,7 +22,14 @@ from pathlib import Path
 import pytest
 
 from stores import (  # noqa: F401 - session fixtures
-    AZURITE_KEY, GCS_ENV, Backend, azure_server, azurite_connection_string, free_port, gcs_server, missing,
+    AZURITE_KEY,
+    GCS_ENV,
+    Backend,
+    azure_server,
+    azurite_connection_string,
+    free_port,
+    gcs_server,
+    missing,
 )
 
 MiB = 1024 * 1024

@@ -3,7 +3,6 @@ numbers never reused without every tag at hand, and registries that tag stage ch
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from gitreg import Client, state
 from gitreg.errors import ManifestError
 from gitreg.git import GitRepo
 from gitreg.remote import clone_path
-
 from test_remote import file_url, remote_repo, remote_tags  # noqa: F401  (fixture)
 
 

@@ -3,7 +3,8 @@ remembered report while its inputs stay the same."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..names import is_valid_name
 from ..state import MODELS_PATH, REGISTRY_PATH, Problem, load_checked, stages_file
@@ -115,8 +116,8 @@ def _check_at(repo: GitRepo, commit: str, is_commit: bool, rev: str, tags: bool,
 
 def _registry_doc(data: bytes, problems: list[Problem]) -> dict[str, Any] | None:
     """registry.yaml checked against its schema; a format newer than this gitreg reads is said in those words."""
-    from ..manifests import REGISTRY_FORMAT, newer_format, parse_yaml
     from ..errors import ManifestError
+    from ..manifests import REGISTRY_FORMAT, newer_format, parse_yaml
 
     try:
         newer = newer_format(parse_yaml(data, REGISTRY_PATH))

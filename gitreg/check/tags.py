@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from ..stages import STORED_STAGES
 from ..state import Problem, cache_get, cache_put, version_file
@@ -51,7 +52,7 @@ def tags_under(listing: str, base: str) -> Iterator[tuple[str, str, str | None]]
             yield ref, oid, target
 
 
-_TAG_LINES: dict[str, "re.Pattern[str]"] = {}
+_TAG_LINES: dict[str, re.Pattern[str]] = {}
 
 
 def _is_count(text: str) -> bool:

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..state import (
-    Problem, cache_get, cache_put, prefetch_model_trees, read_model_tree, stage_problems, version_file,
+    Problem,
+    cache_get,
+    cache_put,
+    prefetch_model_trees,
+    read_model_tree,
+    stage_problems,
+    version_file,
 )
 from .links import link_findings
 

@@ -9,13 +9,25 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from ..units import human_size
 from .context import MODEL, VERSION_OPT, VERSION_REQ, client
 from .output import FIELD, show
 from .render import (
-    LIMIT, OUTPUT_HELP, REASON, REVERSE, ArtifactType, Order, OutputFormat, artifact_row, artifact_table,
-    emit, format_label, kv, note, sort_by,
+    LIMIT,
+    OUTPUT_HELP,
+    REASON,
+    REVERSE,
+    ArtifactType,
+    Order,
+    OutputFormat,
+    artifact_row,
+    artifact_table,
+    emit,
+    format_label,
+    kv,
+    note,
+    sort_by,
 )
-from ..units import human_size
 
 if TYPE_CHECKING:
     from ..progress import Progress

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from enum import Enum
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -36,7 +36,7 @@ def check_cmd(
              " registered versions (added, changed, removed, format flips, code-executing formats, URIs outside the"
              " store), deletions, reused numbers, legal stage moves, no rewritten history. Tags are not required"
              " (they follow the merge)."),
-    allow: List[str] = typer.Option(
+    allow: list[str] = typer.Option(
         [], "--allow", metavar="CODE",
         help="Accept findings with this code deliberately (repeatable, e.g. --allow link-added): they are still"
              " listed, as accepted, but do not fail the check. The codes are in the README."),
@@ -55,9 +55,7 @@ def check_cmd(
 ) -> None:
     """Validate every manifest, the stage invariants and that tags tell the truth (or a change, with --base)."""
     from ..check import approval
-    from ..errors import CheckFailedError
-
-    from ..errors import GitregError
+    from ..errors import CheckFailedError, GitregError
 
     c = client(ctx, readable=False)  # a registry that does not read is what the report is about
     report = c.check(rev, base, allow_delete, verify_signatures, staged, allow=allow)

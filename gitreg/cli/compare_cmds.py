@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import Enum
-from typing import TYPE_CHECKING, List
+from typing import TYPE_CHECKING
 
 import typer
 
 from .context import MODEL, client
-from .render import Table, emit, OutputFormat
+from .render import OutputFormat, Table, emit
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -60,7 +60,7 @@ def show_comparison(comparison: Comparison, output: CompareFormat, versions: Seq
 
 
 def compare(ctx: typer.Context, name: str = MODEL,
-            versions: List[str] = typer.Argument(..., help="Two or more versions (number, name, 'latest' or"
+            versions: list[str] = typer.Argument(..., help="Two or more versions (number, name, 'latest' or"
                                                  " stage); deltas are against the first.", metavar="V1 V2 [V...]"),
             output: CompareFormat = OUT) -> None:
     """Compare versions: metadata keys as rows (nested keys dotted), numeric deltas, artifacts by sha256."""

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import typer
 
 from .context import MODEL, VERSION_OPT, VERSION_REQ, client
 from .output import FIELD, show
 from .render import (
-    LIMIT, OUTPUT_HELP, REASON, REVERSE, Order, OutputFormat, Stage, StageFilter, Table, artifact_table,
-    emit, kv, note, short_metadata, sort_by,
+    LIMIT,
+    OUTPUT_HELP,
+    REASON,
+    REVERSE,
+    Order,
+    OutputFormat,
+    Stage,
+    StageFilter,
+    Table,
+    artifact_table,
+    emit,
+    kv,
+    note,
+    short_metadata,
+    sort_by,
 )
 
 if TYPE_CHECKING:
@@ -132,7 +146,7 @@ _MODEL_KEYS = {"name": lambda s: s.name, "versions": lambda s: len(s.versions), 
 
 
 @model_app.command("list")
-def model_list(ctx: typer.Context, tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only models with this tag (repeatable)."),
+def model_list(ctx: typer.Context, tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only models with this tag (repeatable)."),
                sort: Optional[ModelSort] = sort_by("name"), reverse: bool = REVERSE,
                limit: Optional[int] = LIMIT, output: OutputFormat = OUT) -> None:
     """List models with their latest version and the versions in staging and production."""
@@ -172,7 +186,7 @@ def model_register(
     limitations: Optional[str] = LIMITATIONS,
     trade_offs: Optional[str] = TRADE_OFFS,
     ethics: Optional[str] = ETHICS,
-    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag for the model (repeatable)."),
+    tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag for the model (repeatable)."),
     reason: str = REASON,
     new_model: bool = NEW_MODEL,
 ) -> None:
@@ -209,7 +223,7 @@ def model_describe(ctx: typer.Context, name: str = MODEL, output: OutputFormat =
         note(f"warning: {_conflict_text(state, conflict)}")
 
 
-def _held(state: "ModelState", stage: str) -> str:
+def _held(state: ModelState, stage: str) -> str:
     """Who holds ``stage``, for a table: a number, "-", or the claimants of a conflict."""
     held = state.held(stage)
     if len(held) > 1 or stage in state.stage_conflicts():
@@ -217,7 +231,7 @@ def _held(state: "ModelState", stage: str) -> str:
     return str(held[0]) if held else "-"
 
 
-def _conflict_text(state: "ModelState", stage: str) -> str:
+def _conflict_text(state: ModelState, stage: str) -> str:
     from ..errors import AmbiguousStageError
 
     error = AmbiguousStageError(state.name, stage, *state.stage_conflicts()[stage])
@@ -235,8 +249,8 @@ def model_update(
     limitations: Optional[str] = LIMITATIONS,
     trade_offs: Optional[str] = TRADE_OFFS,
     ethics: Optional[str] = ETHICS,
-    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag to add (repeatable)."),
-    remove_tag: List[str] = typer.Option([], "--remove-tag", "-r", metavar="TAG", help="Tag to remove (repeatable)."),
+    tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag to add (repeatable)."),
+    remove_tag: list[str] = typer.Option([], "--remove-tag", "-r", metavar="TAG", help="Tag to remove (repeatable)."),
     new_name: Optional[str] = typer.Option(None, "--name", "-n", help="New name: refused, gitreg does not rename"
                                            " models (their tags are immutable); see the README."),
     reason: str = REASON,
@@ -280,8 +294,8 @@ def version_list(
     name: str = MODEL,
     stage: Optional[StageFilter] = typer.Option(None, "--stage", "-s", case_sensitive=False,
                                                 help="Only versions in this stage (or the latest version)."),
-    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only versions with this tag (repeatable)."),
-    metadata: List[str] = typer.Option([], "--metadata", metavar="KEY:OP:VALUE", help="Filter KEY:OP:VALUE, OP one of eq ne gt gte lt lte contains (repeatable)."),
+    tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only versions with this tag (repeatable)."),
+    metadata: list[str] = typer.Option([], "--metadata", metavar="KEY:OP:VALUE", help="Filter KEY:OP:VALUE, OP one of eq ne gt gte lt lte contains (repeatable)."),
     sort: Optional[VersionSort] = sort_by("number"),
     sort_metadata: Optional[str] = typer.Option(None, "--sort-metadata", metavar="KEY",
                                                 help="Sort by this metadata key (dotted for nested keys, e.g."
@@ -334,7 +348,7 @@ def version_create(
     name: str = MODEL,
     version_name: Optional[str] = typer.Option(None, "--name", help="Name of the version (default: its number)."),
     description: Optional[str] = typer.Option(None, "--description", help="Description of the version."),
-    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag for the version (repeatable)."),
+    tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag for the version (repeatable)."),
     reason: str = REASON,
     new_model: bool = NEW_MODEL,
 ) -> None:
@@ -429,8 +443,8 @@ def version_update(
     force: bool = typer.Option(False, "--force", "-f", help="Take an exclusive stage from the version holding it (it is archived)."),
     new_name: Optional[str] = typer.Option(None, "--name", help="New name of the version."),
     description: Optional[str] = typer.Option(None, "--description", help="New description."),
-    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag to add (repeatable)."),
-    remove_tag: List[str] = typer.Option([], "--remove-tag", metavar="TAG", help="Tag to remove (repeatable)."),
+    tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag to add (repeatable)."),
+    remove_tag: list[str] = typer.Option([], "--remove-tag", metavar="TAG", help="Tag to remove (repeatable)."),
     reason: str = REASON,
     propose: bool = typer.Option(False, "--propose", help="Do not change the registry branch: put the stage change"
                                  " on a new branch gitreg/promote/<model>-v<N>-<stage> (pushed if there is a"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -55,7 +56,7 @@ STAGES = tuple(stage.value for stage in Stage)
 ARTIFACT_TYPES = tuple(kind.value for kind in ArtifactType)
 
 
-def emit(data: Any, fmt: OutputFormat, table: "Table | None" = None) -> None:
+def emit(data: Any, fmt: OutputFormat, table: Table | None = None) -> None:
     if fmt in (OutputFormat.json, OutputFormat.yaml):
         from .output import structured
 

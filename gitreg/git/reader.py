@@ -12,8 +12,8 @@ import os
 import re
 import subprocess
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..errors import GitError
 from .objects import TreeEntry, parse_tree

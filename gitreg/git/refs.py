@@ -11,15 +11,16 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import GitError
 from ..stamps import stat_stamp
 from .objects import ZERO_OID
-from .walk import files_under
 from .process import CAS_MARKERS, LOCK_HELD, git_env, lock_held_error
+from .walk import files_under
 
 if TYPE_CHECKING:
     from .repo import GitRepo
@@ -328,7 +329,7 @@ class RefTransactions:
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
-    def _finish(proc: "subprocess.Popen[bytes]") -> str:
+    def _finish(proc: subprocess.Popen[bytes]) -> str:
         """Stop a process that refused (it exits by itself after saying why): its words."""
         try:
             if proc.stdin is not None:

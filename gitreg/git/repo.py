@@ -14,13 +14,17 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
 
 from ..errors import BareRepositoryError, GitError, NotARegistryError
+from . import config as _config
+from . import lock as _lock
+from . import partial
+from . import refs as _refs
+from . import trees as _trees
 from .objects import TreeEntry, blob_id, clean_message, compress_loose, encode_object, format_tree, tree_order
-from . import config as _config, lock as _lock, partial, refs as _refs, trees as _trees
 from .process import run_git, start_git
 from .reader import ObjectReader
 from .refs import PackedRefs, RefInfo, RefTransactions, RefUpdate
@@ -55,7 +59,7 @@ class GitRepo:
     # ------------------------------------------------------------ discovery
 
     @classmethod
-    def discover(cls, start: str | os.PathLike[str]) -> "GitRepo":
+    def discover(cls, start: str | os.PathLike[str]) -> GitRepo:
         """Find the repository containing ``start`` (walking upwards); a bare one is refused, saying what to do."""
         path = Path(start).resolve()
         if not path.exists():
@@ -85,7 +89,7 @@ class GitRepo:
         )
 
     @classmethod
-    def init(cls, path: str | os.PathLike[str]) -> "GitRepo":
+    def init(cls, path: str | os.PathLike[str]) -> GitRepo:
         folder = Path(path).resolve()
         folder.mkdir(parents=True, exist_ok=True)
         run_git(["git", "init", "-q", str(folder)], cwd=folder)
@@ -254,7 +258,7 @@ class GitRepo:
     def write_tag_object(self, name: str, target: str, message: str, ident: str) -> str:
         """Write an annotated tag object for ``target`` without creating its ref; its object id."""
         text = clean_message(message)
-        data = (f"object {target}\ntype commit\ntag {name}\ntagger {ident}\n\n{text}").encode("utf-8")
+        data = (f"object {target}\ntype commit\ntag {name}\ntagger {ident}\n\n{text}").encode()
         return self.write_object("tag", data)
 
     # ------------------------------------------------------------ blob-less clones

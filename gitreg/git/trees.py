@@ -4,7 +4,8 @@ some paths, the files two commits differ in (walking only the subtrees whose ids
 from __future__ import annotations
 
 import bisect
-from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from .objects import BLOB_MODE, TREE_MODE, TreeEntry, tree_order
 

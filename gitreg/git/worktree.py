@@ -18,8 +18,9 @@ from __future__ import annotations
 import os
 import stat as stat_module
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..errors import GitError
 from ..stamps import read_record, stat_stamp, write_record
@@ -39,7 +40,7 @@ Record = tuple[int, int, int, int, int, str]  # a file's stamp and the blob it h
 
 
 class WorkTree:
-    def __init__(self, repo: "GitRepo") -> None:
+    def __init__(self, repo: GitRepo) -> None:
         self.repo = repo
         self.root = repo.root
         self.bare = repo.bare

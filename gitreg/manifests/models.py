@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from ..tagnames import validate_tag_prefix
 from .metadata import MetadataValue, _copy_json, _sorted_deep
@@ -46,7 +47,7 @@ class RegistryConfig:
         validate_tag_prefix(self.tag_prefix)  # else every tag, so every write, would fail
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> "RegistryConfig":
+    def from_dict(cls, doc: Mapping[str, Any]) -> RegistryConfig:
         return cls(store=doc["store"], tag_prefix=doc["tag_prefix"],
                    options=MappingProxyType(dict(doc.get("options") or {})), format=doc["format"],
                    remote=doc.get("remote"), registration_tags=doc.get("registration_tags", True))
@@ -111,7 +112,7 @@ class StageHolders:
         """Every stage and alias with its holder."""
         return {"production": self.production, "staging": self.staging, **self.aliases}
 
-    def with_holder(self, stage: str, number: int | None) -> "StageHolders":
+    def with_holder(self, stage: str, number: int | None) -> StageHolders:
         if stage == "production":
             return replace(self, production=number)
         if stage == "staging":
@@ -122,7 +123,7 @@ class StageHolders:
         return replace(self, aliases=MappingProxyType(dict(sorted(aliases.items()))))
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> "StageHolders":
+    def from_dict(cls, doc: Mapping[str, Any]) -> StageHolders:
         return cls(production=doc.get("production"), staging=doc.get("staging"),
                    aliases=MappingProxyType(dict(sorted((doc.get("aliases") or {}).items()))))
 
@@ -149,7 +150,7 @@ class ModelManifest:
     format: int = FORMAT_VERSION
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> "ModelManifest":
+    def from_dict(cls, doc: Mapping[str, Any]) -> ModelManifest:
         return cls(
             name=doc["name"], created=doc["created"],
             **{k: doc.get(k) for k in CARD_FIELDS},
@@ -198,7 +199,7 @@ class ArtifactLink:
                 object.__setattr__(self, "trusted_types", normal)
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> "ArtifactLink":
+    def from_dict(cls, doc: Mapping[str, Any]) -> ArtifactLink:
         return cls(name=doc["name"], version=doc["version"], type=doc["type"], uri=doc["uri"],
                    sha256=doc["sha256"], size=doc["size"], format=doc["format"], kind=doc["kind"],
                    external=doc["external"], run=doc.get("run"), step=doc.get("step"),
@@ -241,7 +242,7 @@ class VersionManifest:
     run_status: str | None = None      # that run's status: running, completed or failed
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> "VersionManifest":
+    def from_dict(cls, doc: Mapping[str, Any]) -> VersionManifest:
         return cls(
             model=doc["model"], number=doc["number"], name=doc["name"], created=doc["created"],
             stage=doc["stage"], description=doc.get("description"),
@@ -276,7 +277,7 @@ class VersionManifest:
             if (name is None or link.name == name) and (type is None or link.type == type):
                 yield link
 
-    def with_(self, **changes: Any) -> "VersionManifest":
+    def with_(self, **changes: Any) -> VersionManifest:
         return replace(self, **changes)
 
     def _repr_html_(self) -> str:

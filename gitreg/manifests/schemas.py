@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ def schema_dir() -> Path:
     return shipped if shipped.is_dir() else here.parent / "schemas"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(kind: str) -> dict[str, Any]:
     path = schema_dir() / f"{kind}.schema.json"
     with open(path, encoding="utf-8") as fh:
@@ -33,7 +33,7 @@ MAX_SCHEMA_PROBLEMS = 100
 _MAX_MESSAGE = 300  # characters of one problem (jsonschema's messages quote the value, however large)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(kind: str) -> Any:
     """jsonschema's validator of the ``kind`` schema, in linear time: ``uniqueItems`` compares items by a hash
     of their JSON value (jsonschema's own compares every pair when the items do not sort), and ``items``,
@@ -145,7 +145,7 @@ def _message_of(kind: str, error: Any) -> str:
     return message
 
 
-@lru_cache(maxsize=None)
+@cache
 def _proven_valid(kind: str) -> Any:
     """The compiled proof of validity for the ``kind`` schema, or None (then jsonschema judges every document)."""
     schema = load_schema(kind)

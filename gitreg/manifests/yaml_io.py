@@ -6,8 +6,9 @@ import gc
 import io
 import math
 import re
-from functools import lru_cache
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
 
 from ..errors import InvalidValueError, ManifestError
 
@@ -33,7 +34,7 @@ def _yaml() -> tuple[Any, Any, Any]:
     return yaml, loader, dumper
 
 
-@lru_cache(maxsize=None)
+@cache
 def _dumper(base: type) -> type:
     from yaml import ScalarNode
 

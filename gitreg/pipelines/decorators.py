@@ -37,18 +37,20 @@ import functools
 import inspect
 import os
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidValueError, PipelineError
-from ..manifests import CARD_FIELDS, check_json_value, now_precise as now
+from ..manifests import CARD_FIELDS, check_json_value
+from ..manifests import now_precise as now
 from ..model import Model
-from .context import _RUN, _STEP, PipelineContext, StepContext
 from ..names import validate_name
-from .runs import Output, PendingRun, PendingStep, Slot, record_run, register_versions
 from ..state import parse_version_spec
+from .context import _RUN, _STEP, PipelineContext, StepContext
+from .runs import Output, PendingRun, PendingStep, Slot, record_run, register_versions
 from .steps import OutputSpec, fill_placeholders, is_template, output_specs, split_outputs
 
 if TYPE_CHECKING:
@@ -159,7 +161,7 @@ class Step:
             _check_parameters(f"step {self.name!r}", func, self.parameters)
 
     def with_options(self, model: Model | None = _UNSET, parameters: Mapping[str, Any] | None = None,
-                     substitutions: Mapping[str, Any] | None = None, name: str | None = None) -> "Step":
+                     substitutions: Mapping[str, Any] | None = None, name: str | None = None) -> Step:
         """A configured copy (ZenML's ``Step.with_options``): its model, parameters (merged over this
         step's), substitutions for version name placeholders (merged too), and name."""
         return Step(self.func, name if name is not None else self.name, self.model if model is _UNSET else model,
@@ -212,7 +214,7 @@ class RunResult:
 
 
 class ActiveRun:
-    def __init__(self, pipeline: "Pipeline", client: Any, pending: PendingRun, config: dict[str, Any],
+    def __init__(self, pipeline: Pipeline, client: Any, pending: PendingRun, config: dict[str, Any],
                  model: Model | None) -> None:
         self.pipeline = pipeline
         self.client = client
@@ -225,7 +227,7 @@ class ActiveRun:
         self.produced: dict[int, tuple[Any, Output]] = {}  # id(value) -> (value kept alive, its output)
         self.current_step: PendingStep | None = None
         self.invocations: set[str] = set()
-        self._liveness: "RunLiveness | None" = None  # from the first stored output on
+        self._liveness: RunLiveness | None = None  # from the first stored output on
         self._template = model
         self.context = PipelineContext(pipeline.name, pending.id, pending.parameters, None)
 
@@ -305,7 +307,7 @@ class ActiveRun:
             return self.bind(self._template, step.substitutions)  # the pipeline's model, with this step's values
         return self.context._model
 
-    def alive(self) -> "RunLiveness":
+    def alive(self) -> RunLiveness:
         """The run's marker in the store and its lock (see gitreg.pipelines.liveness), started on first use."""
         if self._liveness is None:
             from .liveness import RunLiveness
@@ -441,7 +443,7 @@ class Pipeline:
     def with_options(self, config_path: str | os.PathLike[str] | None = None, model: Model | None = None,
                      parameters: Mapping[str, Any] | None = None,
                      repo: str | os.PathLike[str] | None = None,
-                     substitutions: Mapping[str, Any] | None = None) -> "Pipeline":
+                     substitutions: Mapping[str, Any] | None = None) -> Pipeline:
         """A configured copy: a YAML run config, a model, parameters, substitutions for the placeholders
         of version names (each overriding this one's)."""
         return Pipeline(self.func, self.name, model if model is not None else self.model,

@@ -16,13 +16,27 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import NotFoundError, PipelineError, VersionNotFoundError
+from ..layout import NAMES_PATH
 from ..manifests import (
-    ArtifactLink, ModelManifest, VersionManifest, dump_yaml, merge_metadata, now, now_precise, validate,
+    ArtifactLink,
+    ModelManifest,
+    VersionManifest,
+    dump_yaml,
+    merge_metadata,
+    now,
+    now_precise,
+    validate,
     within_limit,
 )
-from ..layout import NAMES_PATH
 from ..operations import (
-    check_case_clash, claim_bytes, model_bytes, new_model, next_number, reason_line, registered_numbers, validate_version_name,
+    check_case_clash,
+    claim_bytes,
+    model_bytes,
+    new_model,
+    next_number,
+    reason_line,
+    registered_numbers,
+    validate_version_name,
     version_bytes,
 )
 from ..registry import Change
@@ -51,7 +65,7 @@ class Slot:
     card: dict[str, Any] = field(default_factory=dict)
     model_tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
-    links: list["Output"] = field(default_factory=list)
+    links: list[Output] = field(default_factory=list)
 
 
 @dataclass
@@ -113,7 +127,7 @@ class RunManifest:
     doc: Any = None                             # the whole validated document
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> "RunManifest":
+    def from_dict(cls, doc: dict[str, Any]) -> RunManifest:
         return cls(doc["id"], doc["pipeline"], doc["status"], doc["started"], doc["ended"], doc["parameters"],
                    doc["code"]["commit"], doc["code"]["dirty"], doc.get("error"),
                    tuple((m["name"], m["version"], m["created"]) for m in doc["models"]),

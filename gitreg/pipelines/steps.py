@@ -14,10 +14,11 @@ from __future__ import annotations
 import inspect
 import string
 import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..errors import InvalidValueError, PipelineError
 from ..manifests import ARTIFACT_TYPES
@@ -46,7 +47,7 @@ _KIND_OF = {ArtifactType.DATA.value: "data", ArtifactType.MODEL.value: "model",
             ArtifactType.BASE.value: "data", "service": "deployment"}
 
 
-def artifact_kind(artifact_type: "str | ArtifactType") -> str:
+def artifact_kind(artifact_type: str | ArtifactType) -> str:
     """gitreg's kind for a ZenML artifact type or a gitreg kind (``service`` is a deployment artifact)."""
     value = artifact_type.value if isinstance(artifact_type, ArtifactType) else artifact_type
     if isinstance(value, str):
@@ -72,7 +73,7 @@ class ArtifactConfig:
     name: str | None = None
     version: int | str | None = None
     tags: tuple[str, ...] | list[str] | None = None
-    artifact_type: "str | ArtifactType | None" = None
+    artifact_type: str | ArtifactType | None = None
     is_model_artifact: bool = False
     is_deployment_artifact: bool = False
     model_name: str | None = None

@@ -13,10 +13,11 @@ import ipaddress
 import os
 import socket
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import InvalidValueError
 from .builder import BuildResult, build_site
@@ -72,7 +73,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[Any, ...], family: socket.AddressFamily,
-                 handler: type["_Handler"], directory: str, names: frozenset[str]) -> None:
+                 handler: type[_Handler], directory: str, names: frozenset[str]) -> None:
         self.address_family = family
         self.directory = directory
         self.names = names
@@ -163,7 +164,7 @@ class SiteServer:
     every rebuild (the CLI prints them; the core prints nothing).
     """
 
-    def __init__(self, registry: "Registry", out: str | Path, port: int = 0, interval: float = 1.0,
+    def __init__(self, registry: Registry, out: str | Path, port: int = 0, interval: float = 1.0,
                  on_build: Callable[[BuildResult], None] | None = None,
                  on_error: Callable[[Exception], None] | None = None, host: str = "127.0.0.1") -> None:
         self.registry = registry

@@ -9,9 +9,10 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, TypeVar, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 from ..errors import ArtifactRefusedError, ArtifactStoreError, IntegrityError
 from ..stamps import read_record, stat_stamp
@@ -333,7 +334,7 @@ class ArtifactStore:
                 tmp.unlink()
         return dest
 
-    def read_in_place(self, uri: str, sha: str, size: int, stamps: Path) -> "InPlaceRead | None":
+    def read_in_place(self, uri: str, sha: str, size: int, stamps: Path) -> InPlaceRead | None:
         """Read the object ``uri`` where it is, when the store is a local folder (else None).
 
         ``stamps`` is a folder of verified stamps keyed by sha256.  The size is

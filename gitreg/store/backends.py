@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import ArtifactStoreError, InvalidValueError
 from ..store_options import PROTOCOL_FAMILY, store_family
@@ -119,7 +120,7 @@ def _tcp_problem(endpoint: str, timeout: float) -> tuple[str, str | None]:
         return target, f"cannot resolve {host} ({exc.strerror})"
     except ConnectionRefusedError:
         return target, "connection refused (nothing listens there)"
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         return target, f"no TCP connection within {timeout:g} s"
     except OSError as exc:
         return target, f"no TCP connection ({exc.strerror or exc})"

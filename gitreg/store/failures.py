@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from ..errors import ArtifactStoreError, GitregError, StoreAuthenticationError
 from ..store_options import credentials_hint
+
+
 @contextmanager
 def boundary(what: str, uri: str | None = None) -> Iterator[None]:
     """Turn any backend failure (OSError, botocore, aiohttp, azure, google-auth, ...) into one gitreg error."""
