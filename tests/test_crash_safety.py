@@ -17,7 +17,7 @@ import pytest
 from conftest import git
 from gitreg import Client
 from gitreg.cli.app import main
-from gitreg.errors import DirtyManifestsError, GitError
+from gitreg.errors import DirtyManifestsError, GitError, ManifestError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -215,7 +215,7 @@ def test_an_invalid_tag_prefix_fails_before_the_branch_moves(repo, client):
     config.write_text(config.read_text().replace("tag_prefix: models", "tag_prefix: a..b"))
     git(repo, "commit", "-qam", "hand edit")
     head = git(repo, "rev-parse", "HEAD")
-    with pytest.raises(Exception):
+    with pytest.raises(ManifestError, match="tag_prefix"):
         Client(repo).create_model_version("m")
     assert git(repo, "rev-parse", "HEAD") == head
     assert status(repo) == ""

@@ -144,7 +144,8 @@ def args_of(command: str, registry: dict[str, str]) -> list[str]:
 def test_every_json_command_is_known():
     found = json_commands()
     assert set(found) == set(COMMANDS), ("commands taking -o json without a schema here:",
-                                         sorted(set(found) - set(COMMANDS)), "gone:", sorted(set(COMMANDS) - set(found)))
+                                         sorted(set(found) - set(COMMANDS)),
+                                         "gone:", sorted(set(COMMANDS) - set(found)))
     for name, _, _ in COMMANDS.values():
         assert (SCHEMAS / f"{name}.schema.json").is_file(), name
 

@@ -126,7 +126,8 @@ def test_windows_device_names_are_refused_as_model_names(client: Client, repo: P
 def test_a_committed_device_name_folder_is_reported(registry: Path):
     folder = registry / ".mcp/models/aux"
     folder.mkdir()
-    (folder / "model.yaml").write_text((registry / ".mcp/models/m/model.yaml").read_text().replace("name: m", "name: aux"))
+    card = (registry / ".mcp/models/m/model.yaml").read_text()
+    (folder / "model.yaml").write_text(card.replace("name: m", "name: aux"))
     git(registry, "add", "-A")
     git(registry, "commit", "-qm", "aux")
     res = gitreg(registry, "check")
@@ -136,7 +137,8 @@ def test_a_committed_device_name_folder_is_reported(registry: Path):
 def test_model_folders_differing_only_in_case_are_reported(registry: Path):
     folder = registry / ".mcp/models/M"
     folder.mkdir()
-    (folder / "model.yaml").write_text((registry / ".mcp/models/m/model.yaml").read_text().replace("name: m", "name: M"))
+    card = (registry / ".mcp/models/m/model.yaml").read_text()
+    (folder / "model.yaml").write_text(card.replace("name: m", "name: M"))
     git(registry, "add", "-A")
     git(registry, "commit", "-qm", "M")
     res = gitreg(registry, "check")

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 
+import test_remote
 from conftest import git
 from gitreg import Client, state
 from gitreg.errors import ManifestError
 from gitreg.git import GitRepo
 from gitreg.remote import clone_path
-from test_remote import file_url, remote_repo, remote_tags  # noqa: F401  (fixture)
+from test_remote import file_url, remote_tags
+
+remote_repo = test_remote.remote_repo  # the fixture, shared (a name the tests below take as a parameter)
 
 
 @pytest.fixture
