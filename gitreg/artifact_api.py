@@ -118,7 +118,7 @@ def link_artifact_to_model(artifact_version: ArtifactVersion | ArtifactLink, mod
 
         try:
             step_name: str | None = get_step_context().step_name
-        except Exception:  # noqa: BLE001 - linked outside a step but during the run
+        except Exception:  # linked outside a step but during the run
             step_name = None
         slot.links.append(Output(new, slot, step_name))
         return new

@@ -524,7 +524,8 @@ class Client:
         links = [a for a in mv.links(name, type) if artifact_version is None or a.version == artifact_version]
         if not links:
             kinds = sorted({a.name for a in mv.links(type=type)})
-            hint = f"it has: {', '.join(kinds)}" if kinds else "it has no artifacts" + (f" of type {type}" if type else "")
+            hint = (f"it has: {', '.join(kinds)}" if kinds
+                    else "it has no artifacts" + (f" of type {type}" if type else ""))
             raise ArtifactNotFoundError(model_name, mv.number, name, hint)
         return ArtifactVersion(max(links, key=lambda a: a.version), model_name, mv.number, self.registry)
 

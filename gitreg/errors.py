@@ -310,8 +310,8 @@ class AmbiguousStageError(GitregError):
         numbers = " and ".join(str(n) for n in claimants)
         repair = f"gitreg model version update {model} <{'|'.join(str(n) for n in claimants)}> --stage {stage} --force"
         api = f"Client().update_model_version({model!r}, <version>, stage={stage!r}, force=True)"
-        text = (f"model {model!r}: exclusive stage {stage!r} is claimed by versions {numbers} ({detail}); choose the one that"
-                " holds it and repair with {}, which archives the others in one commit")
+        text = (f"model {model!r}: exclusive stage {stage!r} is claimed by versions {numbers} ({detail}); choose the"
+                " one that holds it and repair with {}, which archives the others in one commit")
         super().__init__(text.format(api), cli_message=text.format(f"`{repair}`"))
         self.model = model
         self.stage = stage

@@ -584,7 +584,8 @@ class Registry:
             commit = repo.commit_tree(tree, [parent], change.message)
             ref = f"refs/heads/{branch_name}"
             if not repo.update_ref(ref, commit, None, message="gitreg: propose " + change.message.splitlines()[0]):
-                raise AlreadyExistsError("branch", branch_name + f" (delete it with `git branch -D {branch_name}` to propose anew)")
+                raise AlreadyExistsError("branch", branch_name + f" (delete it with `git branch -D {branch_name}`"
+                                                               " to propose anew)")
             if self.remote is not None and not self.remote.push_branch(commit, branch_name):
                 repo.delete_ref(ref, commit)
                 raise AlreadyExistsError(f"branch on {self.remote.name}", branch_name +

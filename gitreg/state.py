@@ -696,7 +696,7 @@ def _apply_deltas(start: dict[str, Any], deltas: list[dict[str, Any]]) -> dict[s
     versions = {d["number"]: d for d in start["versions"]}
     for delta in reversed(deltas):
         model_doc = delta["model"] or model_doc
-        stages_doc = delta["stages"] if "stages" in delta else stages_doc
+        stages_doc = delta.get("stages", stages_doc)
         for number in delta["drop"]:
             versions.pop(number, None)
         for doc in delta["set"]:
@@ -823,7 +823,8 @@ def read_model_tree(repo: GitRepo, name: str, tree_oid: str, problems: list[Prob
         if why is None:
             children[entry.name] = entry
         else:
-            problems.append(Problem(where, "", f"unexpected file: {why}; gitreg never reads it", code="unexpected-file"))
+            problems.append(Problem(where, "", f"unexpected file: {why}; gitreg never reads it",
+                                    code="unexpected-file"))
     card = children.pop("model.yaml", None)
     if card is None:
         read.fatal.append(Problem(model_file(name), "", "missing: every model folder needs a model.yaml"))
@@ -845,12 +846,13 @@ def read_model_tree(repo: GitRepo, name: str, tree_oid: str, problems: list[Prob
         vpath = f"{path}/versions/{entry.name}"
         why = grammar_problem(vpath, entry.mode) if not entry.is_tree else "a folder; version manifests are files"
         if why is not None:
-            problems.append(Problem(vpath, "", f"unexpected file: {why}; gitreg never reads it", code="unexpected-file"))
+            problems.append(Problem(vpath, "", f"unexpected file: {why}; gitreg never reads it",
+                                    code="unexpected-file"))
             continue
         # the ignore: a name the grammar allows in versions/ is a number
         entries.append((version_file_number(entry.name), entry))  # type: ignore[arg-type]
     read.count = len(entries)
-    for (number, entry), data in zip(entries, repo.read_blobs([e.oid for _n, e in entries])):
+    for (number, _entry), data in zip(entries, repo.read_blobs([e.oid for _n, e in entries])):
         vpath = version_file(name, number)
         found = []
         doc = load_checked(data, "version", vpath, found)

@@ -32,7 +32,8 @@ from .render import (
 if TYPE_CHECKING:
     from ..progress import Progress
 
-artifact_app = typer.Typer(rich_markup_mode=None, help="Store, link and fetch the artifacts of model versions.", no_args_is_help=True)
+artifact_app = typer.Typer(rich_markup_mode=None, help="Store, link and fetch the artifacts of model versions.",
+                           no_args_is_help=True)
 PROGRESS_THRESHOLD = 32 * 1024 * 1024
 
 
@@ -52,7 +53,8 @@ def artifact_add(
     source: str = typer.Argument(..., help="Local file or folder to store, or a URI to link with --link.",
                                  metavar="PATH_OR_URI"),
     type: ArtifactType = typer.Option("data", "--type", case_sensitive=False, help="Artifact type."),
-    artifact_name: Optional[str] = typer.Option(None, "--name", "-n", help="Artifact name (default: the file name without extension)."),
+    artifact_name: Optional[str] = typer.Option(None, "--name", "-n",
+                                                help="Artifact name (default: the file name without extension)."),
     link: bool = typer.Option(False, "--link", help="Link the URI in place (hashed, not copied into the store)."),
     reason: str = REASON,
 ) -> None:
@@ -86,7 +88,8 @@ def artifact_list(
     ctx: typer.Context,
     name: str = MODEL,
     version: Optional[str] = VERSION_OPT,
-    type: Optional[ArtifactType] = typer.Option(None, "--type", case_sensitive=False, help="Only artifacts of this type."),
+    type: Optional[ArtifactType] = typer.Option(None, "--type", case_sensitive=False,
+                                                help="Only artifacts of this type."),
     sort: Optional[ArtifactSort] = sort_by("as linked"),
     reverse: bool = REVERSE,
     limit: Optional[int] = LIMIT,
@@ -109,7 +112,8 @@ def artifact_get(
     version: str = VERSION_REQ,
     artifact: str = typer.Argument(..., help="Artifact name.", metavar="ARTIFACT"),
     output_path: Optional[Path] = typer.Option(None, "-o", "--output", help="Copy the verified bytes to this path."),
-    artifact_version: Optional[int] = typer.Option(None, "--artifact-version", help="Artifact version (default: the highest)."),
+    artifact_version: Optional[int] = typer.Option(None, "--artifact-version",
+                                                   help="Artifact version (default: the highest)."),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help=OUTPUT_HELP),
     field: Optional[str] = FIELD,
 ) -> None:

@@ -36,8 +36,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-model_app = typer.Typer(rich_markup_mode=None, help="Register, list, describe, update and delete models.", no_args_is_help=True)
-version_app = typer.Typer(rich_markup_mode=None, help="List, inspect, promote and delete model versions.", no_args_is_help=True)
+model_app = typer.Typer(rich_markup_mode=None, help="Register, list, describe, update and delete models.",
+                        no_args_is_help=True)
+version_app = typer.Typer(rich_markup_mode=None, help="List, inspect, promote and delete model versions.",
+                          no_args_is_help=True)
 model_app.add_typer(version_app, name="version")
 
 OUT = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP)
@@ -146,7 +148,9 @@ _MODEL_KEYS = {"name": lambda s: s.name, "versions": lambda s: len(s.versions), 
 
 
 @model_app.command("list")
-def model_list(ctx: typer.Context, tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only models with this tag (repeatable)."),
+def model_list(ctx: typer.Context,
+               tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG",
+                                             help="Only models with this tag (repeatable)."),
                sort: Optional[ModelSort] = sort_by("name"), reverse: bool = REVERSE,
                limit: Optional[int] = LIMIT, output: OutputFormat = OUT) -> None:
     """List models with their latest version and the versions in staging and production."""
@@ -295,7 +299,9 @@ def version_list(
     stage: Optional[StageFilter] = typer.Option(None, "--stage", "-s", case_sensitive=False,
                                                 help="Only versions in this stage (or the latest version)."),
     tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only versions with this tag (repeatable)."),
-    metadata: list[str] = typer.Option([], "--metadata", metavar="KEY:OP:VALUE", help="Filter KEY:OP:VALUE, OP one of eq ne gt gte lt lte contains (repeatable)."),
+    metadata: list[str] = typer.Option([], "--metadata", metavar="KEY:OP:VALUE",
+                                       help="Filter KEY:OP:VALUE, OP one of eq ne gt gte lt lte contains"
+                                            " (repeatable)."),
     sort: Optional[VersionSort] = sort_by("number"),
     sort_metadata: Optional[str] = typer.Option(None, "--sort-metadata", metavar="KEY",
                                                 help="Sort by this metadata key (dotted for nested keys, e.g."
@@ -312,7 +318,8 @@ def version_list(
     for m in metadata:  # bound the JSON value before it is parsed
         check_json_text_depth(m.split(":", 2)[-1], f"metadata.{m.partition(':')[0]}")
     conditions = [parse_condition(m) for m in metadata]
-    versions = client(ctx).list_model_versions(name, stage=stage.value if stage else None, tags=tag or None, metadata=conditions)
+    versions = client(ctx).list_model_versions(name, stage=stage.value if stage else None, tags=tag or None,
+                                               metadata=conditions)
     keys = dict(_VERSION_KEYS)
     order_by: str | None = sort.value if sort is not None else None
     if sort_metadata is not None:
@@ -440,7 +447,8 @@ def version_update(
     name: str = MODEL,
     version: str = VERSION_REQ,
     stage: Optional[Stage] = typer.Option(None, "--stage", "-s", case_sensitive=False, help="New stage."),
-    force: bool = typer.Option(False, "--force", "-f", help="Take an exclusive stage from the version holding it (it is archived)."),
+    force: bool = typer.Option(False, "--force", "-f",
+                               help="Take an exclusive stage from the version holding it (it is archived)."),
     new_name: Optional[str] = typer.Option(None, "--name", help="New name of the version."),
     description: Optional[str] = typer.Option(None, "--description", help="New description."),
     tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag to add (repeatable)."),
@@ -510,14 +518,15 @@ def _who(e: Event) -> str:
 
 @version_app.command("history")
 def version_history(ctx: typer.Context, name: str = MODEL,
-                    version: Optional[str] = typer.Argument(None, help="Only this version (a number, a name or a stage).",
-                                                            metavar="[VERSION]"),
+                    version: Optional[str] = typer.Argument(
+                        None, help="Only this version (a number, a name or a stage).", metavar="[VERSION]"),
                     output: OutputFormat = OUT) -> None:
     """Every registration and stage change, oldest first: when, who, from -> to, why, commit and tag."""
     from .. import views
 
     events = client(ctx).version_history(name, version)
-    table = Table(["WHEN", "VERSION", "CHANGE", "BY", "REASON", "COMMIT", "TAG"], keep=("WHEN", "VERSION", "COMMIT", "TAG"))
+    table = Table(["WHEN", "VERSION", "CHANGE", "BY", "REASON", "COMMIT", "TAG"],
+                  keep=("WHEN", "VERSION", "COMMIT", "TAG"))
     for e in events:
         change = "registered" if e.kind == "registered" else f"{e.from_stage} -> {e.to_stage}"
         if e.demoted:

@@ -169,7 +169,8 @@ def kv(pairs: Iterable[tuple[str, Any]]) -> None:
         typer.echo(f"{key.ljust(width)}  {'' if value is None else value}")
 
 
-REASON = typer.Option("", "--reason", "-m", help="Why: recorded in the commit message (and in the tag, if one is made).")
+REASON = typer.Option("", "--reason", "-m",
+                      help="Why: recorded in the commit message (and in the tag, if one is made).")
 
 
 def note(text: str) -> None:

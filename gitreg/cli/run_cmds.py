@@ -12,7 +12,8 @@ from .context import client
 from .output import FIELD, show
 from .render import LIMIT, OUTPUT_HELP, REVERSE, Order, OutputFormat, Table, emit, kv, sort_by
 
-run_app = typer.Typer(rich_markup_mode=None, help="Recorded pipeline runs: list them, describe one.", no_args_is_help=True)
+run_app = typer.Typer(rich_markup_mode=None, help="Recorded pipeline runs: list them, describe one.",
+                      no_args_is_help=True)
 OUT = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP)
 
 

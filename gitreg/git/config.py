@@ -64,7 +64,8 @@ def plain_index(repo: GitRepo) -> bool:
     """Whether git's configuration leaves the index plain (version as it is, not split, not shared by a
     group, modes from the files): then gitreg may edit it in-process (remembered, see _remembered)."""
     def ask() -> bool:
-        pattern = r"^(core\.(filemode|splitindex|untrackedcache|fsmonitor|sharedrepository)|index\..*|feature\.manyfiles)$"
+        pattern = (r"^(core\.(filemode|splitindex|untrackedcache|fsmonitor|sharedrepository)|index\..*"
+                   r"|feature\.manyfiles)$")
         res = repo.run("config", "--get-regexp", pattern, check=False)
         lines = res.stdout.decode("utf-8", "replace").splitlines()
         return res.returncode in (0, 1) and all(

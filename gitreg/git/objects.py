@@ -90,7 +90,8 @@ def compress_loose(raw: bytes, otype: str = "blob") -> bytes:
 
 
 def clean_message(message: str) -> str:
-    """A message as ``git tag``/``git commit`` store it: trailing blanks stripped, blank runs folded, one final newline."""
+    """A message as ``git tag``/``git commit`` store it: trailing blanks stripped, blank runs folded, one final
+    newline."""
     lines = [line.rstrip() for line in message.splitlines()]
     out: list[str] = []
     for line in lines:

@@ -213,8 +213,8 @@ class GitRepo:
         """Commits in ``rev``'s history that added files under ``path``: (commit, ISO date, author, message,
         the added paths), newest first; one ``git log``."""
         fmt = "%x01%H%x00%aI%x00%an <%ae>%x00%B%x00"
-        out = self.run("log", f"--format={fmt}", "--diff-filter=A", "--no-renames", "--name-only", "-z", rev, "--", path,
-                       check=False).stdout.decode("utf-8", "replace")
+        out = self.run("log", f"--format={fmt}", "--diff-filter=A", "--no-renames", "--name-only", "-z", rev, "--",
+                       path, check=False).stdout.decode("utf-8", "replace")
         found = []
         for record in out.split("\x01")[1:]:
             commit, date, author, message, *names = record.split("\0")
@@ -337,7 +337,7 @@ class GitRepo:
             pass
         tmp = os.path.join(folder, f"tmp_obj_{os.getpid()}_{threading.get_ident()}")
         packed = compress_loose(raw, otype)
-        for attempt in range(3):
+        for _attempt in range(3):
             try:
                 with open(tmp, "wb") as fh:
                     fh.write(packed)

@@ -44,7 +44,8 @@ class WorkTree:
         self.repo = repo
         self.root = repo.root
         self.bare = repo.bare
-        self._note: tuple[tuple[int, ...], dict[str, Any]] | None = None  # the note as last read or written, with its stamp
+        # the note as last read or written, with its stamp
+        self._note: tuple[tuple[int, ...], dict[str, Any]] | None = None
         # path -> (ctime, stat record) of each file the last set_files wrote (or found in line), taken right then
         self._fresh: dict[str, tuple[int, Stamp]] = {}
         # path -> (blob, stat) of each file a dirty check found to be that blob as git's attributes check it out

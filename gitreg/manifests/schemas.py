@@ -137,7 +137,8 @@ def _field_of(error: Any) -> str:
 
 
 def _message_of(kind: str, error: Any) -> str:
-    if kind == "registry" and list(error.absolute_path) == ["tag_prefix"] and error.validator in ("pattern", "maxLength"):
+    if kind == "registry" and list(error.absolute_path) == ["tag_prefix"] \
+            and error.validator in ("pattern", "maxLength"):
         problem = tag_prefix_problem(error.instance)  # the schema's pattern, said in words
         if problem is not None:
             return f"{error.instance!r} {problem}: git could not create any tag with that prefix"

@@ -480,7 +480,7 @@ class Pipeline:
         output = None
         try:
             output = self.func(*bound.args, **bound.kwargs)
-        except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised
+        except BaseException as exc:  # recorded, then re-raised
             failure = exc
         finally:
             _RUN.reset(token)

@@ -123,7 +123,7 @@ class OutputSpec:
 def _annotation(func: Callable[..., Any], localns: dict[str, Any] | None) -> Any:
     try:
         hints = typing.get_type_hints(func, localns=localns, include_extras=True)
-    except Exception:  # noqa: BLE001 - unresolvable forward references: fall back to the raw annotation
+    except Exception:  # unresolvable forward references: fall back to the raw annotation
         hints = dict(getattr(func, "__annotations__", {}))
     return hints.get("return", inspect.Signature.empty)
 

@@ -90,7 +90,7 @@ class _Handler(SimpleHTTPRequestHandler):
     def __init__(self, request: socket.socket, client_address: tuple[str, int], server: _Server) -> None:
         super().__init__(request, client_address, server, directory=server.directory)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: object) -> None:  # the stdlib's name
         pass
 
     def end_headers(self) -> None:
@@ -209,7 +209,7 @@ class SiteServer:
         while not self._stop.wait(self.interval):
             try:
                 result = self.check()
-            except Exception as exc:  # noqa: BLE001 - a bad commit must not kill the server; it is reported
+            except Exception as exc:  # a bad commit must not kill the server; it is reported
                 self.on_error(exc)
                 continue
             if result is not None:

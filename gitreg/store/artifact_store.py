@@ -91,7 +91,7 @@ class ArtifactStore:
                 f"cannot open {uri}: {exc}; install the extra for this protocol"
                 " (e.g. pip install s3fs for s3://, gitreg's [s3] extra)"
             ) from None
-        except Exception as exc:  # noqa: BLE001 - third-party boundary: bad options, unreadable credentials
+        except Exception as exc:  # third-party boundary: bad options, unreadable credentials
             raise failures.classify(exc, f"cannot open {uri}", uri) from None
         if id(fs) not in self._reached:
             reach(fs, path, uri)
@@ -217,7 +217,7 @@ class ArtifactStore:
             tmp = self._local_scratch()
         try:
             with failures.boundary(f"cannot store a new object in {self.uri}", self.uri):
-                raw = open(tmp, "wb", buffering=0)
+                raw = open(tmp, "wb", buffering=0)  # noqa: SIM115 - closed by the with below, outside the boundary
             with raw:
                 sink = hashing.HashingWriter(raw)
                 # a write-only binary file: the part of BinaryIO that writers use (see HashingWriter)
@@ -352,7 +352,7 @@ class ArtifactStore:
         if not self._is_local_fs(fs):
             return None
         try:
-            fh = open(path, "rb", buffering=0)
+            fh = open(path, "rb", buffering=0)  # noqa: SIM115 - handed on to the read (or closed below)
         except OSError:
             return None
         try:

@@ -19,7 +19,7 @@ def boundary(what: str, uri: str | None = None) -> Iterator[None]:
         yield
     except GitregError:
         raise
-    except Exception as exc:  # noqa: BLE001 - third-party boundary (fsspec backends)
+    except Exception as exc:  # third-party boundary (fsspec backends)
         raise classify(exc, what, uri) from None
 
 

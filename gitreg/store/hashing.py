@@ -136,7 +136,7 @@ class InPlaceRead:
     def _hash(self) -> None:
         try:
             self._result = digest(file_chunks(self._fh, self._size + 1))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:  # re-raised in the caller's thread
             self._error = exc
 
     def _raise_if_wrong(self) -> None:
