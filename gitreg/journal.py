@@ -137,7 +137,7 @@ def recover(repo: GitRepo, write: PendingWrite, published: Callable[[str], bool]
             if repo.resolve(ref) is not None:
                 continue
             try:
-                if repo.update_refs([(ref, oid, None)], message="gitreg: finish an interrupted write").moved:
+                if repo.update_refs([(ref, oid, None)]).moved:  # finish an interrupted write
                     made.append(name)
             except GitError as exc:
                 blocked.append(f"{name} ({exc})")

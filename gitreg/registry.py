@@ -352,8 +352,7 @@ class Registry:
                         verified = (local, in_line, repo.worktree.index_stamp(), {**verified[3], **seen})
                     if not repo.bare and not repo.worktree.wait_for_index():
                         raise lock_held_error(repo.git_dir / "index.lock")
-                    subject = change.message.splitlines()[0]
-                    created = self._land(branch, local, base, commit, change, touched, subject)
+                    created = self._land(branch, local, base, commit, change, touched)
                     if created is not None:
                         break
                     synced.close()
@@ -407,7 +406,7 @@ class Registry:
         return random.uniform(0.0, unit * min(2 ** attempt, 16))
 
     def _land(self, branch: str, local: str | None, base: str | None, commit: str, change: Change,
-              touched: list[str], subject: str) -> tuple[str, ...] | None:
+              touched: list[str]) -> tuple[str, ...] | None:
         """Move the branch (pushing first when shared) and create the tags; None if another writer won.
 
         Unsigned tags are written as objects first and get their refs in the same ref
@@ -431,12 +430,12 @@ class Registry:
             if signed:
                 made = [name for name, message in change.tags if repo.create_tag(name, commit, message)]
             if self.remote is None:
-                created = self._move(branch, base, commit, objects, subject)
+                created = self._move(branch, base, commit, objects)
             else:
                 specs = [(oid, f"refs/tags/{name}") for name, oid in objects]
                 specs += [(f"refs/tags/{name}", f"refs/tags/{name}") for name in made]
                 pushed = self.remote.push_branch(commit, extra_refs=specs)
-                created = self._move(branch, local, commit, objects, subject, pushed=True) if pushed else None
+                created = self._move(branch, local, commit, objects, pushed=True) if pushed else None
         except BaseException:
             self._unmake(made)
             if repo.commit_of(branch) != commit:
@@ -455,7 +454,7 @@ class Registry:
             self.repo.delete_ref(ref, self.repo.resolve(ref))
 
     def _move(self, branch: str, expected: str | None, commit: str, objects: list[tuple[str, str]],
-              subject: str, pushed: bool = False) -> tuple[str, ...] | None:
+              pushed: bool = False) -> tuple[str, ...] | None:
         """One ref transaction: the branch from ``expected`` to ``commit`` and the new tags' refs.
 
         Returns the tags created, None if the branch was not at ``expected`` (the write is
@@ -476,7 +475,7 @@ class Registry:
                 [(f"refs/tags/{name}", oid, None) for name, oid in tags]
             if not updates:
                 return ()
-            if repo.update_refs(updates, message=subject).moved:
+            if repo.update_refs(updates).moved:
                 return tuple(name for name, _oid in tags)
             taken = [(name, oid) for name, oid in tags if repo.resolve(f"refs/tags/{name}") is not None]
             if not taken:

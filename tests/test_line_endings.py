@@ -121,10 +121,6 @@ def assert_exact(repo: Path, reference: Path, written: set[str] | None = None) -
             assert (repo / path).read_bytes() == run(repo, "cat-file", "blob", info.split()[2]).stdout, path
 
 
-def changed_by_last_commit(repo: Path) -> set[str]:
-    return set(git(repo, "diff-tree", "--no-commit-id", "--name-only", "-r", "HEAD").splitlines())
-
-
 def both(repo: Path, reference: Path, operation: Callable[[Client], object]) -> None:
     operation(Client(repo))
     operation(Client(reference))

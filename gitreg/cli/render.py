@@ -213,6 +213,3 @@ def artifact_row(link: ArtifactLink) -> dict[str, Any]:
 
     return link.to_dict() | {"executes_code": executes_code(link.format) or bool(link.executes_code)}
 
-
-def is_tty() -> bool:
-    return sys.stderr.isatty()

@@ -155,9 +155,9 @@ class GitRepo:
         """Move ``ref`` to ``new`` only if it still is ``old`` (None: must not exist; force: any)."""
         return _refs.update_ref(self, ref, new, old, message, force)
 
-    def update_refs(self, updates: Sequence[tuple[str, str, str | None]], message: str = "gitreg") -> RefUpdate:
+    def update_refs(self, updates: Sequence[tuple[str, str, str | None]]) -> RefUpdate:
         """Move every ``(ref, new, old)`` in one transaction: all or none (see :func:`.refs.update_refs`;
-        the reflog entries say ``gitreg``, so ``message`` does not reach the reflog)."""
+        the reflog entries say ``gitreg``)."""
         return _refs.update_refs(self.refs, updates)
 
     def delete_ref(self, ref: str, old: str | None = None) -> bool:

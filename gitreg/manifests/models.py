@@ -108,10 +108,6 @@ class StageHolders:
             return self.staging
         return self.aliases.get(stage)
 
-    def pointers(self) -> dict[str, int | None]:
-        """Every stage and alias with its holder."""
-        return {"production": self.production, "staging": self.staging, **self.aliases}
-
     def with_holder(self, stage: str, number: int | None) -> StageHolders:
         if stage == "production":
             return replace(self, production=number)
@@ -276,9 +272,6 @@ class VersionManifest:
         for link in self.artifacts:
             if (name is None or link.name == name) and (type is None or link.type == type):
                 yield link
-
-    def with_(self, **changes: Any) -> VersionManifest:
-        return replace(self, **changes)
 
     def _repr_html_(self) -> str:
         from ..site.render import version_html

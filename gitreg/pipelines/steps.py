@@ -128,7 +128,7 @@ def _annotation(func: Callable[..., Any], localns: dict[str, Any] | None) -> Any
     return hints.get("return", inspect.Signature.empty)
 
 
-def _one(hint: Any, default: str, step: str) -> OutputSpec:
+def _one(hint: Any, default: str) -> OutputSpec:
     if typing.get_origin(hint) is typing.Annotated:
         name: str | None = None
         config = ArtifactConfig()
@@ -165,12 +165,12 @@ def output_specs(func: Callable[..., Any], step: str,
     if typing.get_origin(base) is tuple and typing.get_origin(hint) is not typing.Annotated:
         args = typing.get_args(base)
         if args and args[-1] is not Ellipsis:
-            specs = [_one(a, f"{prefix}_output_{i}", step) for i, a in enumerate(args)]
+            specs = [_one(a, f"{prefix}_output_{i}") for i, a in enumerate(args)]
             names = [s.name for s in specs]
             if len(set(names)) != len(names):
                 raise PipelineError(f"step {step!r} declares the output name {names} more than once")
             return specs, True
-    return [_one(hint, f"{prefix}_output", step)], False
+    return [_one(hint, f"{prefix}_output")], False
 
 
 def split_outputs(value: Any, specs: list[OutputSpec], as_tuple: bool, step: str) -> list[tuple[OutputSpec, Any]]:

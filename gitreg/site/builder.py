@@ -480,11 +480,3 @@ def build_site(registry: Registry, out: str | os.PathLike[str], *, full: bool = 
     return BuildResult(out, snap.commit, len(keys), rendered, runs_rendered, builder.written,
                        time.perf_counter() - started)
 
-
-def read_built_commit(out: str | os.PathLike[str]) -> str | None:
-    """The registry commit the site in ``out`` was last built from (None: never built there)."""
-    try:
-        commit = json.loads((Path(out) / STATE_FILE).read_text()).get("commit")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return commit if isinstance(commit, str) else None
