@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_registry import build  # noqa: E402
+from bench_registry import build
 
 COLD_TARGET, WARM_TARGET, RSS_TARGET_MIB = 15.0, 2.0, 200
 

@@ -18,12 +18,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Tuple
+from typing import Annotated
 
 from gitreg import Client, Model, pipeline, step
 
 
-def load(seed: int) -> Tuple[list, list]:
+def load(seed: int) -> tuple[list, list]:
     return [[seed, seed + 1]] * 50, [seed % 3] * 50
 
 
@@ -36,7 +36,7 @@ def evaluate(model: dict) -> float:
 
 
 @step(name="load")
-def load_step(seed: int) -> Tuple[Annotated[list, "features"], Annotated[list, "labels"]]:
+def load_step(seed: int) -> tuple[Annotated[list, "features"], Annotated[list, "labels"]]:
     return load(seed)
 
 

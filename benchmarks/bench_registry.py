@@ -142,7 +142,8 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="gitreg-bench-"))
     root = scratch / "registry"
     root.mkdir()
-    env_note = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {subprocess.run(['git', '--version'], capture_output=True, text=True).stdout.strip()}"
+    git_version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+    env_note = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {git_version}"
     load_at_start = os.getloadavg()[0]  # a shared machine: the figures depend on what else runs
     try:
         start = time.perf_counter()
@@ -161,11 +162,12 @@ def main() -> None:
         for cmd in ([gitreg, "--help"], [gitreg, "model", "version", "list", mid]):
             timed(cmd, root, 1)  # untimed: writes the bytecode of the modules this command imports
         rows.append(("`gitreg --help`", timed([gitreg, "--help"], root, args.runs)[0], 0.15))
-        rows.append((f"`gitreg model version list {mid}`", timed([gitreg, "model", "version", "list", mid], root, args.runs)[0], 0.15))
+        rows.append((f"`gitreg model version list {mid}`",
+                     timed([gitreg, "model", "version", "list", mid], root, args.runs)[0], 0.15))
 
         client = Client(root)
         samples = max(args.runs * 12, 60)
-        for i in range(3):  # warm-up: first writes fill caches and start git helpers
+        for _ in range(3):  # warm-up: first writes fill caches and start git helpers
             client.create_model_version(mid)
         reg_times = []
         for i in range(samples):
@@ -191,7 +193,7 @@ def main() -> None:
         small.mkdir()
         build(small, 10, args.versions)
         small_client = Client(small)
-        for i in range(3):
+        for _ in range(3):
             small_client.create_model_version("m5")
         small_times = []
         for i in range(samples):
@@ -218,7 +220,8 @@ def main() -> None:
         shutil.rmtree(root / ".git" / "gitreg" / "cache", ignore_errors=True)
         check_s, _ = timed([gitreg, "check"], root, 1)
         rows.append((f"`gitreg check` ({args.models * args.versions} versions, all tags), cache cold", check_s, 10.0))
-        rows.append(("`gitreg check` again (validated trees cached)", timed([gitreg, "check"], root, args.runs)[0], None))
+        rows.append(("`gitreg check` again (validated trees cached)", timed([gitreg, "check"], root, args.runs)[0],
+                     None))
 
         tags = len(subprocess.run(["git", "tag", "-l"], cwd=root, capture_output=True, text=True).stdout.split())
         rows.append((f"`gitreg model version history {mid}` ({tags} tags in the repository)",
@@ -233,7 +236,8 @@ def main() -> None:
         os.environ["GITREG_CACHE_DIR"] = str(cache)
         listing = [gitreg, "--repo", url, "model", "version", "list", mid]
         rows.append(("by URL: first `model version list` (clones the registry)", timed(listing, scratch, 1)[0], None))
-        rows.append(("by URL: `model version list` within the freshness window", timed(listing, scratch, args.runs)[0], None))
+        rows.append(("by URL: `model version list` within the freshness window",
+                     timed(listing, scratch, args.runs)[0], None))
         os.environ["GITREG_FRESHNESS"] = "0"
         rows.append(("by URL: `model version list`, fetching first", timed(listing, scratch, args.runs)[0], None))
         remote_client = Client(url)

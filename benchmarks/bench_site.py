@@ -33,10 +33,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_registry import build  # noqa: E402
+from bench_registry import build
 
-from gitreg import Client  # noqa: E402
-from gitreg.site.builder import build_site  # noqa: E402
+from gitreg import Client
+from gitreg.site.builder import build_site
 
 IDENTITY = {"GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
             "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid"}

@@ -24,6 +24,7 @@ Timings are medians of --runs repetitions on whatever machine runs it; rerun to 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -178,10 +179,10 @@ def main() -> None:
         sh("git", "clone", "-q", "--no-tags", "--single-branch", url, str(plain))
         g_write, p_write = [], []
         for n in range(args.runs):
-            p_write.append(timed(lambda: plain_push(plain, n), 1))
+            p_write.append(timed(functools.partial(plain_push, plain, n), 1))
             client = Client(url)  # a new process would open it like this (within the freshness window)
             client.refresh()  # untimed: the plain push above moved the remote, as nobody else does between two timings
-            g_write.append(timed(lambda: client.create_model_version(model), 1))
+            g_write.append(timed(functools.partial(client.create_model_version, model), 1))
             sh("git", "fetch", "-q", "--no-tags", "origin", "HEAD", cwd=plain)
             sh("git", "reset", "-q", "--soft", "FETCH_HEAD", cwd=plain)
         rows.append(("write: register one version (push of commit + tag)", statistics.median(g_write),

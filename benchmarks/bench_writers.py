@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_registry import build  # noqa: E402
+from bench_registry import build
 
 WRITER = r"""
 import json, sys, time

@@ -52,7 +52,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 PRODUCTION = 15  # the version of every model that is in production (as in bench_registry)
-TOOLS = ("gitreg", "mlflow", "gto")
 LABELS = {"gitreg": "gitreg", "mlflow": "MLflow", "gto": "GTO"}
 
 # ----------------------------------------------------------------------------- drivers

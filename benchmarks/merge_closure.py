@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from merge_closure import make_base, op_catalogue, run_pair, same_model  # noqa: E402
+from merge_closure import make_base, op_catalogue, run_pair, same_model
 
 
 def main() -> int:

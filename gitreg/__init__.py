@@ -31,11 +31,19 @@ _EXPORTS = {
     "log_artifact_metadata": ("gitreg.artifact_api", "log_artifact_metadata"),
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [  # the names of _EXPORTS, spelled out for type checkers (tests/test_types.py keeps them equal)
+    "ArtifactConfig", "ArtifactType", "Client", "GitregError", "MetadataValue", "Model", "ModelStages",
+    "get_artifact_version", "get_pipeline_context", "get_step_context", "link_artifact_to_model", "load_artifact",
+    "log_artifact_metadata", "log_model_metadata", "pipeline", "save_artifact", "step",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .artifact_api import (
-        get_artifact_version, link_artifact_to_model, load_artifact, log_artifact_metadata, save_artifact,
+        get_artifact_version,
+        link_artifact_to_model,
+        load_artifact,
+        log_artifact_metadata,
+        save_artifact,
     )
     from .client import Client
     from .errors import GitregError
@@ -43,8 +51,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .model import Model, log_model_metadata
     from .pipelines.context import get_pipeline_context, get_step_context
     from .pipelines.decorators import pipeline, step
-    from .stages import ModelStages
     from .pipelines.steps import ArtifactConfig, ArtifactType
+    from .stages import ModelStages
 
 
 def __dir__() -> list[str]:

@@ -9,8 +9,9 @@ Without either they raise an :class:`~gitreg.errors.InvalidValueError` saying so
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from .errors import InvalidValueError
 from .names import validate_name
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 ModelLike = Union["Model", str, None]
 
 
-def _model(model: ModelLike, what: str) -> "Model":
+def _model(model: ModelLike, what: str) -> Model:
     from .model import Model
 
     if isinstance(model, Model):
@@ -58,7 +59,7 @@ def _type(artifact_type: Any, is_model_artifact: bool, is_deployment_artifact: b
 
 def save_artifact(data: Any, name: str, version: int | str | None = None, artifact_type: Any = None,
                   tags: Iterable[str] | None = None, *, is_model_artifact: bool = False,
-                  is_deployment_artifact: bool = False, model: ModelLike = None) -> "ArtifactLink":
+                  is_deployment_artifact: bool = False, model: ModelLike = None) -> ArtifactLink:
     """Store ``data`` (by its materializer) and link it as artifact ``name`` to the model version.
 
     ``version``: gitreg numbers artifact versions itself (per model and name), so giving one is an
@@ -87,15 +88,15 @@ def load_artifact(name_or_id: str, version: int | str | None = None, *, model: M
 
 
 def get_artifact_version(name_or_id: str, version: int | str | None = None, *,
-                         model: ModelLike = None) -> "ArtifactVersion":
+                         model: ModelLike = None) -> ArtifactVersion:
     """The artifact version (link, hash, size, format, ...) on the model version; see :func:`load_artifact`."""
     target = _model(model, "get_artifact_version")
     return target.client.get_artifact_version(name_or_id, version, model_name=target.name,
                                               model_version=target._committed("read its artifacts"))
 
 
-def link_artifact_to_model(artifact_version: "ArtifactVersion | ArtifactLink", model: ModelLike = None,
-                           is_model_artifact: bool = False, is_deployment_artifact: bool = False) -> "ArtifactLink":
+def link_artifact_to_model(artifact_version: ArtifactVersion | ArtifactLink, model: ModelLike = None,
+                           is_model_artifact: bool = False, is_deployment_artifact: bool = False) -> ArtifactLink:
     """Link an existing artifact version (what :func:`save_artifact`, :func:`get_artifact_version` or
     ``Model.get_artifact`` return) to another model version: the same bytes, no copy, under the same
     artifact name, with the next artifact version number there.  Inside a step, ``model`` defaults to the
@@ -117,7 +118,7 @@ def link_artifact_to_model(artifact_version: "ArtifactVersion | ArtifactLink", m
 
         try:
             step_name: str | None = get_step_context().step_name
-        except Exception:  # noqa: BLE001 - linked outside a step but during the run
+        except Exception:  # linked outside a step but during the run
             step_name = None
         slot.links.append(Output(new, slot, step_name))
         return new

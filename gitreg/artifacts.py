@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from . import materializers
 from .errors import ArtifactRefusedError, GitregError, InvalidValueError
@@ -36,7 +37,7 @@ def check_type(artifact_type: str) -> str:
     return artifact_type
 
 
-def save_object(registry: "Registry", obj: Any, name: str, artifact_type: str | None,
+def save_object(registry: Registry, obj: Any, name: str, artifact_type: str | None,
                 run: str | None = None, step: str | None = None) -> ArtifactLink:
     """Serialise ``obj`` with its materializer and store it; the link is not committed yet."""
     store = registry.store()
@@ -49,7 +50,7 @@ def save_object(registry: "Registry", obj: Any, name: str, artifact_type: str | 
     return _link(name, check_type(artifact_type), stored, saved.format, False, run, step, saved.trusted_types)
 
 
-def save_path(registry: "Registry", path: str | os.PathLike[str], name: str, artifact_type: str,
+def save_path(registry: Registry, path: str | os.PathLike[str], name: str, artifact_type: str,
               progress: Progress = _noop) -> ArtifactLink:
     """Store a local file or directory as is (format ``file`` / ``directory``)."""
     src = Path(path)
@@ -60,20 +61,20 @@ def save_path(registry: "Registry", path: str | os.PathLike[str], name: str, art
     return _link(name, check_type(artifact_type), stored, stored.kind, False)
 
 
-def describe_uri(registry: "Registry", uri: str, name: str, artifact_type: str) -> ArtifactLink:
+def describe_uri(registry: Registry, uri: str, name: str, artifact_type: str) -> ArtifactLink:
     """Link an existing URI in place: hashed now, verified on every load."""
     stored = registry.store().describe_external(uri)
     return _link(name, check_type(artifact_type), stored, stored.kind, True)
 
 
-def _link(name: str, artifact_type: str, stored: "StoredObject", fmt: str, external: bool,
+def _link(name: str, artifact_type: str, stored: StoredObject, fmt: str, external: bool,
           run: str | None = None, step: str | None = None, trusted_types: tuple[str, ...] = ()) -> ArtifactLink:
     return ArtifactLink(name=name, version=1, type=artifact_type, uri=stored.uri, sha256=stored.sha256,
                         size=stored.size, format=fmt, kind=stored.kind, external=external, run=run, step=step,
                         executes_code=materializers.executes_code(fmt), trusted_types=trusted_types)
 
 
-def check_source(store: "ArtifactStore", link: ArtifactLink) -> None:
+def check_source(store: ArtifactStore, link: ArtifactLink) -> None:
     """Refuse a link whose bytes must not be read: outside the store, or code from outside it.
 
     A link not marked ``external`` must name the content address of its hash in
@@ -94,7 +95,7 @@ def check_source(store: "ArtifactStore", link: ArtifactLink) -> None:
             f" {expected}, where the configured store keeps that sha256); never loaded - fix or remove the link")
 
 
-def download(registry: "Registry", link: ArtifactLink, dest: str | os.PathLike[str],
+def download(registry: Registry, link: ArtifactLink, dest: str | os.PathLike[str],
              progress: Progress = _noop) -> Path:
     """Copy the artifact's bytes to ``dest`` (a file, or a folder for directories), verified."""
     store = registry.store()
@@ -108,7 +109,7 @@ def download(registry: "Registry", link: ArtifactLink, dest: str | os.PathLike[s
     return store.fetch_file(link.uri, link.sha256, dest, progress, link.size)
 
 
-def load(registry: "Registry", link: ArtifactLink, trusted: materializers.Trusted | None = None) -> Any:
+def load(registry: Registry, link: ArtifactLink, trusted: materializers.Trusted | None = None) -> Any:
     """The artifact as a Python object (files and directories: a verified, read-only local path).
 
     The types the link records (``trusted_types``, reviewed with the link) are
@@ -145,7 +146,7 @@ def load(registry: "Registry", link: ArtifactLink, trusted: materializers.Truste
         return materializers.load(link.format, path, verified=True, trusted=trusted, what=what, recorded=recorded)
 
 
-def _cached_path(registry: "Registry", link: ArtifactLink) -> Path:
+def _cached_path(registry: Registry, link: ArtifactLink) -> Path:
     """A verified local copy under ``.git/gitreg/artifacts/<sha256>``, fetched once.
 
     Copies are read-only, and a stamp (size, mtime, ctime, inode of every file)
@@ -249,7 +250,7 @@ class ArtifactVersion:
     link: ArtifactLink
     model: str
     model_version: int
-    registry: "Registry"
+    registry: Registry
 
     def __getattr__(self, item: str) -> Any:  # name, version, type, uri, sha256, size, ...
         return getattr(self.link, item)

@@ -27,10 +27,10 @@ folder, erring on the side of "could" (``check --base``, and the write path's lo
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import cache
-from typing import Callable, Iterable
 
 #: The pinned attributes' file (``state.MCP`` + ``/.gitattributes``): every file under ``.mcp/``.
 ATTRIBUTES_PATH = ".mcp/.gitattributes"
@@ -290,7 +290,8 @@ def attributes_change(path: str, old: bytes | None, new: bytes | None, folders: 
         if new is None:
             now = "removed"
         elif new == pinned:
-            now = "added (exactly gitreg's own, as a migration adds them)" if old is None else "set back to gitreg's own"
+            now = ("added (exactly gitreg's own, as a migration adds them)" if old is None
+                   else "set back to gitreg's own")
         else:
             now = "changed: no longer gitreg's own" if old == pinned else "changed, and not gitreg's own"
         return (f"gitreg's pinned attributes {now}; they keep every file under .mcp/ stored, checked out,"

@@ -7,8 +7,10 @@ command line and Python always agree.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import operations as ops
 from .artifacts import ArtifactVersion, check_type, describe_uri, download, load, save_object, save_path
@@ -17,21 +19,21 @@ from .git import GitRepo
 from .manifests import ArtifactLink, ModelManifest, VersionList, VersionManifest
 from .names import refuse_near_model_name, validate_name
 from .progress import size_of
-from .registry import Proposal, Registry
+from .registry import Change, Proposal, Registry
 from .remote import is_url
 from .stages import parse_stage
-from .state import ModelState, parse_version_spec
+from .state import ModelState, Snapshot, parse_version_spec
 from .tagnames import validate_tag_prefix
 
 if TYPE_CHECKING:
-    from .errors import ManifestError
-    from .compare import Promotion
     from .check import CheckReport
-    from .compare import Comparison
-    from .pipelines.runs import RunManifest
+    from .compare import Comparison, Promotion
+    from .errors import ManifestError
+    from .gc import GcReport
     from .history import Event
-    from .tagsync import SyncReport
     from .migrate import Migration
+    from .pipelines.runs import RunManifest
+    from .tagsync import SyncReport
 
 Progress = Callable[[int], None]
 
@@ -50,8 +52,9 @@ def _progress(progress: Progress | bool | Any, total: Callable[[], int], label: 
         with transfer_bar(total(), label, force=True) as bar:
             yield bar
     elif hasattr(progress, "relative_update") and hasattr(progress, "set_size"):
-        progress.set_size(total())
-        yield progress.relative_update
+        callback: Any = progress  # an fsspec Callback (fsspec is not typed)
+        callback.set_size(total())
+        yield callback.relative_update
     else:
         yield progress or _noop
 
@@ -115,7 +118,7 @@ def _store_options(store: str | None, options: Mapping[str, Any] | None) -> dict
 def _artifact_version(version: object) -> int | None:
     """An artifact version as ZenML passes it (an int or digit string); gitreg's are numbers."""
     if version is None or (isinstance(version, int) and not isinstance(version, bool)):
-        return version  # type: ignore[return-value]
+        return version
     if isinstance(version, str) and version.strip().isdigit():
         return int(version.strip())
     raise InvalidValueError(f"artifact version {version!r}: gitreg numbers artifact versions 1, 2, 3, ...;"
@@ -148,7 +151,7 @@ class Client:
     @classmethod
     def init(cls, path: str | os.PathLike[str] | None = None, store: str | None = None,
              tag_prefix: str = "models", remote: str | None = None,
-             store_options: Mapping[str, Any] | None = None) -> "Client":
+             store_options: Mapping[str, Any] | None = None) -> Client:
         """Create a registry; ``remote`` names the git remote every write pushes to (e.g. "origin").
 
         ``path`` may be a git URL: the registry's first commit is then pushed to that repository (an
@@ -188,12 +191,13 @@ class Client:
         card = dict(license=license, description=description, audience=audience, use_cases=use_cases,
                     limitations=limitations, trade_offs=trade_offs, ethics=ethics)
 
-        def build(snap):
+        def build(snap: Snapshot) -> Change:
             if refuse_near_names:
                 refuse_near_model_name(name, snap.model_names())
             return ops.create_model(snap, name, card, tags, reason)
 
-        return self.registry.transact(build, scope=name).result
+        created: ModelManifest = self.registry.transact(build, scope=name).result
+        return created
 
     def get_model(self, name: str) -> ModelManifest:
         name = _model(name)
@@ -211,7 +215,7 @@ class Client:
     def list_model_states(self) -> list[ModelState]:
         return self.registry.snapshot().models()
 
-    def list_readable_model_states(self) -> tuple[list[ModelState], list["ManifestError"]]:
+    def list_readable_model_states(self) -> tuple[list[ModelState], list[ManifestError]]:
         """Every model that reads, and the error of each one that does not (a listing need not fail whole)."""
         return self.registry.snapshot().readable_models()
 
@@ -256,13 +260,14 @@ class Client:
         ``--new-model``; off by default, so code creates models implicitly as ZenML's does."""
         model_name = _model(model_name)
 
-        def build(snap):
+        def build(snap: Snapshot) -> Change:
             if refuse_near_names:
                 refuse_near_model_name(model_name, snap.model_names())
             return ops.register_version(snap, model_name, name=name, description=description, tags=tags,
                                         metadata=metadata, card=model_card, model_tags=model_tags, reason=reason)
 
-        return self.registry.transact(build, scope=model_name).result
+        registered: VersionManifest = self.registry.transact(build, scope=model_name).result
+        return registered
 
     def get_or_create_model_version(self, model_name: str, name: str,
                                     model_card: Mapping[str, Any] | None = None,
@@ -276,17 +281,18 @@ class Client:
         model_name = _model(model_name)
         validate_name("version", name)  # the rules for a new name apply when one is registered (below)
 
-        def build(snap):
+        def build(snap: Snapshot) -> Change:
             state = snap.model(model_name)
             existing = state.by_name(name) if state is not None else None
             if existing is not None:
-                return ops.Change(message="", result=existing)
+                return Change(message="", result=existing)
             if refuse_near_names and state is None:
                 refuse_near_model_name(model_name, snap.model_names())
             return ops.register_version(snap, model_name, name=name, description=description, tags=tags,
                                         card=model_card, model_tags=model_tags, reason=reason)
 
-        return self.registry.transact(build, scope=model_name).result
+        found: VersionManifest = self.registry.transact(build, scope=model_name).result
+        return found
 
     def get_model_version(self, model_name: str, version: object = None) -> VersionManifest:
         """A version by number, digit string, name, stage or ``latest`` (None: latest)."""
@@ -314,7 +320,7 @@ class Client:
             versions = [v for v in versions if matches_metadata(v.metadata, *condition)]
         return VersionList(versions)
 
-    def compare_model_versions(self, model_name: str, *versions: object) -> "Comparison":
+    def compare_model_versions(self, model_name: str, *versions: object) -> Comparison:
         """Two or more versions side by side (the first is the reference for deltas and bytes)."""
         from .compare import compare_versions
 
@@ -332,12 +338,11 @@ class Client:
         committed = self.registry.transact(lambda s: ops.update_version(
             s, model_name, version, stage=stage, force=force, name=name, description=description,
             add_tags=add_tags, remove_tags=remove_tags, reason=reason), scope=model_name)
-        if committed.result is not None:
-            return committed.result
-        return self.get_model_version(model_name, version)
+        updated: VersionManifest | None = committed.result
+        return updated if updated is not None else self.get_model_version(model_name, version)
 
     def propose_model_version_stage(self, model_name: str, version: object, stage: object, force: bool = False,
-                                    reason: str = "") -> "Proposal":
+                                    reason: str = "") -> Proposal:
         """Write the stage change as the one commit of a new branch ``gitreg/promote/<model>-v<N>-<stage>``
         (pushed when the registry has a remote), for review in a pull request; the registry branch and
         the work tree stay as they are.  Tags follow after the merge (`gitreg tags sync`)."""
@@ -351,7 +356,7 @@ class Client:
         model_name, version = _model(model_name), _version(version)
         self.registry.transact(lambda s: ops.delete_version(s, model_name, version, reason), scope=model_name)
 
-    def version_history(self, model_name: str, version: object = None) -> list["Event"]:
+    def version_history(self, model_name: str, version: object = None) -> list[Event]:
         """Every registration and stage change of a model (or one version), oldest first, from its tags."""
         model_name, version = _model(model_name), _version(version)
         from .history import model_history
@@ -368,7 +373,7 @@ class Client:
         return model_history(self.registry.repo, snap.config.tag_prefix, model_name, number,
                              registration_tags=snap.config.registration_tags, commit=snap.commit)
 
-    def promotions(self, base: str, rev: str = "HEAD") -> list["Promotion"]:
+    def promotions(self, base: str, rev: str = "HEAD") -> list[Promotion]:
         """Every stage change ``rev`` makes since ``base``, each compared with the version it replaces."""
         from .compare import promotion_summaries
 
@@ -379,7 +384,7 @@ class Client:
         return promotion_summaries(repo, base_commit, head)
 
     def check(self, rev: str = "HEAD", base: str | None = None, allow_delete: bool = False,
-              verify_signatures: bool = False, staged: bool = False, allow: Iterable[str] = ()) -> "CheckReport":
+              verify_signatures: bool = False, staged: bool = False, allow: Iterable[str] = ()) -> CheckReport:
         """Validate the registry at ``rev`` (manifests, stage invariants, tags), the index (``staged``),
         or what ``rev`` changes since ``base`` (for pull requests; see :mod:`gitreg.review`).
 
@@ -409,7 +414,7 @@ class Client:
 
     # ------------------------------------------------------------ pipeline runs
 
-    def get_run(self, run_id: str) -> "RunManifest":
+    def get_run(self, run_id: str) -> RunManifest:
         """A recorded pipeline run by id."""
         validate_name("run", run_id)
         from .errors import NotFoundError
@@ -422,7 +427,7 @@ class Client:
         return found
 
     def list_runs(self, model_name: str | None = None, version: object = None,
-                  pipeline: str | None = None) -> list["RunManifest"]:
+                  pipeline: str | None = None) -> list[RunManifest]:
         """Recorded runs, oldest first; of one model version (by its ``runs``) or pipeline if given."""
         if model_name is not None:
             model_name = _model(model_name)
@@ -447,16 +452,16 @@ class Client:
 
         self.registry.transact(lambda s: delete_run(s, name_id_or_prefix, reason))
 
-    def sync_tags(self, push: bool = False, dry_run: bool = False) -> "SyncReport":
+    def sync_tags(self, push: bool = False, dry_run: bool = False) -> SyncReport:
         """Create the registration and stage tags the branch's history lacks (after squash/rebase merges)."""
         from .tagsync import sync_tags
 
         return sync_tags(self.registry, push=push, dry_run=dry_run)
 
-    def migrate(self) -> "Migration | None":
+    def migrate(self) -> Migration | None:
         """Upgrade the registry to the format this gitreg writes, in one commit of its own (every write does
         it first when needed); None when it is current already."""
-        return self.registry.migrate()  # type: ignore[no-any-return]
+        return self.registry.migrate()
 
     # ------------------------------------------------------------ metadata
 
@@ -471,7 +476,9 @@ class Client:
 
     def _link(self, model_name: str, version: object, link: ArtifactLink, reason: str = "") -> ArtifactLink:
         model_name, version = _model(model_name), _version(version)
-        return self.registry.transact(lambda s: ops.link_artifact(s, model_name, version, link, reason), scope=model_name).result
+        linked: ArtifactLink = self.registry.transact(lambda s: ops.link_artifact(s, model_name, version, link, reason),
+                                                      scope=model_name).result
+        return linked
 
     def save_artifact(self, model_name: str, version: object, obj: Any, name: str,
                       type: str | None = None, reason: str = "") -> ArtifactLink:
@@ -517,7 +524,8 @@ class Client:
         links = [a for a in mv.links(name, type) if artifact_version is None or a.version == artifact_version]
         if not links:
             kinds = sorted({a.name for a in mv.links(type=type)})
-            hint = f"it has: {', '.join(kinds)}" if kinds else "it has no artifacts" + (f" of type {type}" if type else "")
+            hint = (f"it has: {', '.join(kinds)}" if kinds
+                    else "it has no artifacts" + (f" of type {type}" if type else ""))
             raise ArtifactNotFoundError(model_name, mv.number, name, hint)
         return ArtifactVersion(max(links, key=lambda a: a.version), model_name, mv.number, self.registry)
 
@@ -549,13 +557,13 @@ class Client:
         return load(self.registry, self.get_artifact(model_name, version, name, artifact_version).link)
 
     def download_artifact(self, model_name: str, version: object, name: str, dest: str | os.PathLike[str],
-                          artifact_version: int | None = None, progress: Progress | bool | Any = _noop):
+                          artifact_version: int | None = None, progress: Progress | bool | Any = _noop) -> Path:
         """Copy an artifact's verified bytes to ``dest``; ``progress`` as in :meth:`add_artifact`."""
         link = self.get_artifact(model_name, version, name, artifact_version).link
         with _progress(progress, lambda: link.size, f"fetching {name}") as report:
             return download(self.registry, link, dest, report)
 
-    def collect_garbage(self, dry_run: bool = True, grace_seconds: float = 3600.0):
+    def collect_garbage(self, dry_run: bool = True, grace_seconds: float = 3600.0) -> GcReport:
         """Remove store objects no manifest in the history links (dry run by default)."""
         from .gc import collect
 
@@ -578,7 +586,7 @@ class Client:
         if delete_from_artifact_store:
             _refuse_external([a for a in self.get_model_version(model_name, number).links(name)
                               if artifact_version is None or a.version == artifact_version])
-        removed = self.registry.transact(lambda s: ops.unlink_artifact(
+        removed: list[ArtifactLink] = self.registry.transact(lambda s: ops.unlink_artifact(
             s, model_name, number, name, artifact_version, reason), scope=model_name).result
         if delete_from_artifact_store:
             from .gc import remove_unshared

@@ -10,8 +10,9 @@ them for a pull request's step summary or comment.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .errors import GitregError
 from .manifests import VersionManifest
@@ -115,7 +116,7 @@ class Comparison:
     def runs_differ(self) -> bool:
         return len({c.runs for c in self.columns}) > 1
 
-    def differences(self) -> "Comparison":
+    def differences(self) -> Comparison:
         """Only the metadata keys and artifacts whose values differ between the versions."""
         return Comparison(self.model, self.columns, tuple(r for r in self.metadata if r.differs),
                           tuple(r for r in self.artifacts if r.differs), only_differences=True)
@@ -225,7 +226,7 @@ class Promotion:
     comparison: Comparison | None
 
 
-def promotion_summaries(repo: "GitRepo", base_commit: str, head_commit: str) -> list[Promotion]:
+def promotion_summaries(repo: GitRepo, base_commit: str, head_commit: str) -> list[Promotion]:
     """Every stage change ``head_commit`` makes relative to ``base_commit``, with its comparison.
 
     Models are compared by their tree ids first, so unchanged models cost nothing.
@@ -295,11 +296,11 @@ def comparison_markdown(comparison: Comparison, heading: str | None = None) -> s
         lines.append(f"| `{_md(row.key)}` | " + " | ".join(cells) + " |")
     for art in comparison.artifacts:
         cells = []
-        for cell, status in zip(art.cells, art.statuses):
-            if cell is None:
+        for found, status in zip(art.cells, art.statuses):
+            if found is None:
                 cells.append(status or "-")
             else:
-                cells.append(f"v{cell.version} `{cell.sha256[:12]}` {status}".rstrip())
+                cells.append(f"v{found.version} `{found.sha256[:12]}` {status}".rstrip())
         lines.append(f"| artifact `{_md(art.name)}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

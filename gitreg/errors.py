@@ -42,7 +42,7 @@ class NearModelNameError(InvalidNameError):
     """A model that does not exist would be created under a name one edit from existing ones
     (``suggestions``): a typo, most likely.  ``command``: the command line that creates it anyway."""
 
-    def __init__(self, model: str, suggestions: "list[str] | tuple[str, ...]", command: str | None = None) -> None:
+    def __init__(self, model: str, suggestions: list[str] | tuple[str, ...], command: str | None = None) -> None:
         guess = " or ".join(repr(s) for s in suggestions)
         head = f"model {model!r} does not exist; did you mean {guess}?"
         GitregError.__init__(
@@ -90,7 +90,7 @@ class NotFoundError(GitregError, KeyError):
 class ModelNotFoundError(NotFoundError):
     """``suggestions``: existing model names close to the one asked for (a typo, most likely)."""
 
-    def __init__(self, model: str, suggestions: "list[str] | tuple[str, ...]" = ()) -> None:
+    def __init__(self, model: str, suggestions: list[str] | tuple[str, ...] = ()) -> None:
         if suggestions:
             guess = " or ".join(repr(s) for s in suggestions)
             text = f"model {model!r} does not exist; did you mean {guess}? (see `gitreg model list`)"
@@ -306,12 +306,12 @@ class AmbiguousStageError(GitregError):
 
     exit_code = 6
 
-    def __init__(self, model: str, stage: str, claimants: "tuple[int, ...]", detail: str) -> None:
+    def __init__(self, model: str, stage: str, claimants: tuple[int, ...], detail: str) -> None:
         numbers = " and ".join(str(n) for n in claimants)
         repair = f"gitreg model version update {model} <{'|'.join(str(n) for n in claimants)}> --stage {stage} --force"
         api = f"Client().update_model_version({model!r}, <version>, stage={stage!r}, force=True)"
-        text = (f"model {model!r}: exclusive stage {stage!r} is claimed by versions {numbers} ({detail}); choose the one that"
-                " holds it and repair with {}, which archives the others in one commit")
+        text = (f"model {model!r}: exclusive stage {stage!r} is claimed by versions {numbers} ({detail}); choose the"
+                " one that holds it and repair with {}, which archives the others in one commit")
         super().__init__(text.format(api), cli_message=text.format(f"`{repair}`"))
         self.model = model
         self.stage = stage

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import operator
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .errors import InvalidValueError
 

@@ -18,15 +18,16 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import GitregError
-from .pipelines.liveness import STALE_SECONDS, RunVerdict, forget, survey
 from .manifests import parse_yaml
+from .pipelines.liveness import STALE_SECONDS, RunVerdict, forget, survey
 from .registry import Registry
 from .state import MCP, MODELS_PATH
 
 if TYPE_CHECKING:
+    from .manifests import ArtifactLink
     from .store import ArtifactStore
 
 _VERSION_PATH = re.compile(re.escape(MODELS_PATH) + r"/[^/]+/versions/[1-9][0-9]*\.yaml")
@@ -38,8 +39,8 @@ def _manifest_path(path: str) -> bool:
     return bool(_VERSION_PATH.fullmatch(path) or _RUN_PATH.fullmatch(path))
 
 
-def _run_artifacts(doc: dict) -> list[dict]:
-    out: list[dict] = []
+def _run_artifacts(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     for step in doc.get("steps") or ():
         if isinstance(step, dict):
             out += [o for o in step.get("outputs") or () if isinstance(o, dict)]
@@ -59,10 +60,11 @@ class GcReport:
     dead_runs: tuple[str, ...] = ()   # ids of the runs that died: their markers removed (or that would be)
 
 
-LinkId = tuple  # (model, model version number, artifact name, artifact version)
+# (model, model version number, artifact name, artifact version): as a manifest says them, whatever their types
+LinkId = tuple[object, object, object, object]
 
 
-def _link_id(doc: dict, link: dict) -> LinkId:
+def _link_id(doc: dict[str, Any], link: dict[str, Any]) -> LinkId:
     if "model_version" in link:  # a run's record of an output
         return (link.get("model"), link.get("model_version"), link.get("name"), link.get("version"))
     return (doc.get("model"), doc.get("number"), link.get("name"), link.get("version"))
@@ -114,7 +116,7 @@ MARKER_REFRESH_SECONDS = 5.0
 class _LiveRuns:
     """Every reading of the run markers during one collection, merged."""
 
-    def __init__(self, store: "ArtifactStore", stale_seconds: float) -> None:
+    def __init__(self, store: ArtifactStore, stale_seconds: float) -> None:
         self.store = store
         self.stale_seconds = stale_seconds
         self.objects: set[str] = set()
@@ -181,7 +183,7 @@ def collect(registry: Registry, dry_run: bool = True, grace_seconds: float = 360
                     tuple(runs.alive), tuple(v.run for v in dead))
 
 
-def remove_unshared(registry: Registry, model: str, number: int, links: list) -> tuple[str, ...]:
+def remove_unshared(registry: Registry, model: str, number: int, links: list[ArtifactLink]) -> tuple[str, ...]:
     """Remove from the store the objects of ``links`` (just unlinked from ``model`` v``number``) that no
     other link in any manifest of the history uses and no running pipeline stored; returns their hashes.
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .errors import GitError
 from .git import GitRepo
@@ -137,7 +137,7 @@ def recover(repo: GitRepo, write: PendingWrite, published: Callable[[str], bool]
             if repo.resolve(ref) is not None:
                 continue
             try:
-                if repo.update_refs([(ref, oid, None)], message="gitreg: finish an interrupted write").moved:
+                if repo.update_refs([(ref, oid, None)]).moved:  # finish an interrupted write
                     made.append(name)
             except GitError as exc:
                 blocked.append(f"{name} ({exc})")

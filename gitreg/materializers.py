@@ -23,10 +23,11 @@ import io
 import json
 import re
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, BinaryIO, Callable, Iterable, Union
+from typing import Any, BinaryIO
 
 from .errors import MaterializerError
 
@@ -39,7 +40,7 @@ PATH_FORMATS = ("file", "directory")
 #: The mark listings show next to a format that runs code when loaded.
 CODE_MARK = "runs code on load"
 
-Trusted = Iterable[Union[str, type]]
+Trusted = Iterable[str | type]
 
 
 def executes_code(fmt: str) -> bool:
@@ -159,7 +160,7 @@ def _load_pickle(path: Path, _trusted: tuple[str, ...]) -> Any:
     import pickle
 
     with open(path, "rb") as fh:
-        return pickle.load(fh)  # noqa: S301 - only verified bytes from the store, see load() and artifacts.load()
+        return pickle.load(fh)  # only verified bytes from the store, see load() and artifacts.load()
 
 
 # ------------------------------------------------------------------ NumPy
@@ -272,7 +273,7 @@ def _save_skops(obj: Any, path: Path) -> None:
         raise NoSafeFormat("skops is not installed (pip install skops, or gitreg's [sklearn] extra)") from None
     try:
         sio.dump(obj, path)
-    except (TypeError, ValueError, AttributeError, NotImplementedError) as exc:  # UnsupportedTypeException is a TypeError
+    except (TypeError, ValueError, AttributeError, NotImplementedError) as exc:  # skops' Unsupported...: a TypeError
         raise NoSafeFormat(f"skops cannot hold it: {exc}") from None
 
 
@@ -405,7 +406,7 @@ def _refused_target(name: str, import_module: bool) -> str | None:
 
         try:
             module = importlib.import_module(module_name)
-        except Exception:  # noqa: BLE001 - not importable here: skops reports it when it tries
+        except Exception:  # not importable here: skops reports it when it tries
             return None
     target = getattr(module, attr, None) if module is not None else None
     if target is None:
@@ -480,7 +481,7 @@ def save(obj: Any, path: Path) -> Saved:
                 f" to trust {_said(exc.refused)}, which gitreg never trusts; replace that part of the object"
                 " (e.g. a function given to FunctionTransformer) with one defined in a module of your own"
             ) from None
-        except Exception as exc:  # noqa: BLE001 - any library's failure to serialise is the user's to see
+        except Exception as exc:  # any library's failure to serialise is the user's to see
             raise MaterializerError(
                 f"cannot save {type(obj).__name__} as {materializer.format}: {_one_line(exc)}"
             ) from None
@@ -501,8 +502,9 @@ def save_stream(obj: Any, fh: BinaryIO) -> Saved:
         raise MaterializerError(f"{materializer.format} is not written in one pass; save it to a path")
     try:
         materializer.stream(obj, fh)
-    except Exception as exc:  # noqa: BLE001 - any library's failure to serialise is the user's to see
-        raise MaterializerError(f"cannot save {type(obj).__name__} as {materializer.format}: {_one_line(exc)}") from None
+    except Exception as exc:  # any library's failure to serialise is the user's to see
+        raise MaterializerError(f"cannot save {type(obj).__name__} as {materializer.format}:"
+                                f" {_one_line(exc)}") from None
     return Saved(materializer.format, materializer.model_kind)
 
 
@@ -561,7 +563,7 @@ def load(fmt: str, path: Path, *, verified: bool, trusted: Trusted | None = None
         ) from None
     except MemoryError:
         raise
-    except Exception as exc:  # noqa: BLE001 - bytes that are not what the link says they are
+    except Exception as exc:  # bytes that are not what the link says they are
         raise MaterializerError(
             f"cannot load {what}: its bytes are not a valid {fmt} artifact ({_one_line(exc)});"
             " the link's format does not match what was stored"

@@ -98,8 +98,8 @@ def migration_change(snap: Snapshot, complete: bool = False) -> Upgrade | None:
             skipped.append((name, f"{stage} is claimed by versions {', '.join(map(str, claimants))}; repair with"
                                   f" `{error.repair}`"))
             continue
-        holders = StageHolders(**{s: (held[0].number if (held := state.in_stage(s)) else None)
-                                  for s in EXCLUSIVE_STAGES})
+        holders = StageHolders.from_dict({s: (held[0].number if (held := state.in_stage(s)) else None)
+                                          for s in EXCLUSIVE_STAGES})
         files[stages_file(name)] = dump("stages", holders, stages_file(name))
         done.append(name)
     if not files:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .manifests import CARD_FIELDS, MetadataValue, VersionManifest
 from .names import validate_name
@@ -59,7 +60,7 @@ class Model:
 
     # ------------------------------------------------------------ inside a pipeline run
 
-    def _bind(self, run: "RunHandle", slot: "Slot") -> None:
+    def _bind(self, run: RunHandle, slot: Slot) -> None:
         self._run, self._slot, self._client = run, slot, run.client
         self._number = slot.number
 
@@ -81,7 +82,7 @@ class Model:
     # ------------------------------------------------------------ resolution
 
     @property
-    def client(self) -> "Client":
+    def client(self) -> Client:
         if self._client is None:
             from .client import Client
 
@@ -135,7 +136,7 @@ class Model:
     def version(self) -> str | None:
         """The version's name (its number as text unless it was named)."""
         if self._pending():
-            return self._slot.version_name  # type: ignore[union-attr]
+            return self._slot.version_name  # type: ignore[union-attr]  # _pending(): there is a slot
         return self._manifest().name
 
     @property
@@ -200,12 +201,12 @@ class Model:
         if self._slot is not None:  # recorded with the run
             from .pipelines.context import log_to_slot
 
-            log_to_slot(self, metadata)
+            log_to_slot(self._slot, metadata)
             return
         self.client.log_metadata(self.name, self.number, metadata)
 
     def save_artifact(self, data: Any, name: str, type: str | None = None, *,
-                      is_model_artifact: bool = False, is_deployment_artifact: bool = False) -> "ArtifactLink":
+                      is_model_artifact: bool = False, is_deployment_artifact: bool = False) -> ArtifactLink:
         if is_model_artifact:
             type = "model"
         elif is_deployment_artifact:
@@ -215,11 +216,11 @@ class Model:
             return self._run.save_output(data, name, type, self._slot, self._run.current_step).link
         return self.client.save_artifact(self.name, self.number, data, name, type)
 
-    def link_artifact(self, uri: str, name: str, type: str = "data", copy: bool = False) -> "ArtifactLink":
+    def link_artifact(self, uri: str, name: str, type: str = "data", copy: bool = False) -> ArtifactLink:
         return self.client.link_artifact(self.name, self._committed("link artifacts to it"), uri, name, type=type,
                                          copy=copy)
 
-    def get_artifact(self, name: str, version: int | None = None, type: str | None = None) -> "ArtifactVersion":
+    def get_artifact(self, name: str, version: int | None = None, type: str | None = None) -> ArtifactVersion:
         if self._slot is not None and version is None:  # saved earlier in this run (linked when it is recorded)?
             pending = [o.link for o in self._slot.links
                        if o.link.name == name and (type is None or o.link.type == type)]
@@ -231,13 +232,13 @@ class Model:
         return self.client.get_artifact(self.name, self._committed("read its artifacts from the registry"), name,
                                         version, type)
 
-    def get_model_artifact(self, name: str, version: int | None = None) -> "ArtifactVersion":
+    def get_model_artifact(self, name: str, version: int | None = None) -> ArtifactVersion:
         return self.get_artifact(name, version, "model")
 
-    def get_data_artifact(self, name: str, version: int | None = None) -> "ArtifactVersion":
+    def get_data_artifact(self, name: str, version: int | None = None) -> ArtifactVersion:
         return self.get_artifact(name, version, "data")
 
-    def get_deployment_artifact(self, name: str, version: int | None = None) -> "ArtifactVersion":
+    def get_deployment_artifact(self, name: str, version: int | None = None) -> ArtifactVersion:
         return self.get_artifact(name, version, "deployment")
 
     def load_artifact(self, name: str, version: int | None = None) -> Any:
@@ -302,7 +303,6 @@ def log_model_metadata(metadata: Mapping[str, Any], model_name: str | None = Non
     """Log metadata on a model version (version None: the latest)."""
     from .client import Client
     from .errors import InvalidValueError
-
     from .pipelines.context import active_slot_model
 
     if version is None:

@@ -6,24 +6,36 @@ turns the change into a commit (and re-runs the function if the branch moved).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .errors import AlreadyExistsError, ArtifactNotFoundError, InvalidNameError, InvalidValueError, StageConflictError
-from .manifests import (
-    CARD_FIELDS, ArtifactLink, ModelManifest, NameClaim, StageHolders, VersionManifest, check_json_value, dump,
-    merge_metadata, now,
-)
 from .layout import name_claim_file
+from .manifests import (
+    CARD_FIELDS,
+    ArtifactLink,
+    ModelManifest,
+    NameClaim,
+    StageHolders,
+    VersionManifest,
+    check_json_value,
+    dump,
+    merge_metadata,
+    now,
+)
 from .names import validate_name
 from .registry import Change
 from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, parse_stage, resembled_stage_word
 from .state import ModelState, Snapshot, model_file, model_path, stages_file, version_file
 from .tagnames import (
-    StageTagMessage, format_stage_message, format_stage_tag, format_version_message, format_version_tag,
+    StageTagMessage,
+    format_stage_message,
+    format_stage_tag,
+    format_version_message,
+    format_version_tag,
     numbers_in,
 )
-
 
 # ---------------------------------------------------------------- helpers
 
@@ -53,7 +65,7 @@ def stages_bytes(state: ModelState, moved: Mapping[int, str | None]) -> dict[str
             after.pop(number, None)
         else:
             after[number] = stage
-    holders = state.stages if state.stages is not None else StageHolders(**{
+    holders = state.stages if state.stages is not None else StageHolders.from_dict({
         s: held[0].number if len(held := state.in_stage(s)) == 1 else None for s in EXCLUSIVE_STAGES})
     for stage in sorted(touched):
         claim = [n for n, s in after.items() if s == stage]
@@ -224,9 +236,9 @@ def register_version(snap: Snapshot, model: str, name: str | None = None, descri
     files[version_file(model, number)] = version_bytes(version)
     prefix = snap.config.tag_prefix
     message = format_version_message(model, number, version.name, _by(snap), reason)
-    tags = [(format_version_tag(prefix, model, number), message)] if snap.config.registration_tags else []
+    git_tags = [(format_version_tag(prefix, model, number), message)] if snap.config.registration_tags else []
     paths = [model_path(model), *(p for p in files if not p.startswith(model_path(model) + "/"))]
-    return Change(message=message, files=files, paths=paths, tags=tags, result=version)
+    return Change(message=message, files=files, paths=paths, tags=git_tags, result=version)
 
 
 def update_version(snap: Snapshot, model: str, spec: object, stage: object = None, force: bool = False,

@@ -8,8 +8,9 @@ terminal's stderr and does nothing elsewhere (a pipe, a log file, CI), so output
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO, Callable, Iterator
+from typing import IO
 
 Progress = Callable[[int], None]
 
@@ -32,7 +33,14 @@ def transfer_bar(total: int, label: str, stream: IO[str] | None = None, force: b
         return
     from rich.console import Console
     from rich.progress import (
-        BarColumn, DownloadColumn, Progress as Bar, TextColumn, TimeRemainingColumn, TransferSpeedColumn,
+        BarColumn,
+        DownloadColumn,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+    from rich.progress import (
+        Progress as Bar,
     )
 
     console = Console(file=stream, force_terminal=force or None)

@@ -21,8 +21,9 @@ exchange, no process per commit) and, only for commits that carry a signature, g
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from .tagnames import parse_stage_message, parse_version_message
 

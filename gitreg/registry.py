@@ -14,17 +14,24 @@ import logging
 import os
 import random
 import time
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
+from . import journal
 from .attributes import ATTRIBUTES_PATH, pinned_attributes
 from .errors import (
-    AlreadyExistsError, ConcurrentWriteError, DirtyManifestsError, GitError, InvalidValueError, ManifestError,
-    NotARegistryError, RemoteError,
+    AlreadyExistsError,
+    ConcurrentWriteError,
+    DirtyManifestsError,
+    GitError,
+    InvalidValueError,
+    ManifestError,
+    NotARegistryError,
+    RemoteError,
 )
-from . import journal
 from .git import GitRepo, lock_held_error
 from .journal import PendingWrite, Recovery
 from .manifests import RegistryConfig, dump
@@ -32,6 +39,7 @@ from .remote import Remote, base_for_write, freshness_window, is_url, open_url, 
 from .state import MCP, REGISTRY_PATH, Snapshot
 
 if TYPE_CHECKING:
+    from .migrate import Migration
     from .store import ArtifactStore
 
 DEFAULT_STORE = ".gitreg/store"
@@ -87,7 +95,7 @@ class Registry:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, refresh: bool = False,
-             readable: bool = True) -> "Registry":
+             readable: bool = True) -> Registry:
         """The registry at ``path``: a URL (cached clone), or the repository at/above a folder.
 
         Default: $GITREG_REPO, else the current folder.  ``readable``: the checked-out registry.yaml must
@@ -130,7 +138,7 @@ class Registry:
     @classmethod
     def init(cls, path: str | os.PathLike[str] | None = None, store: str | None = None,
              tag_prefix: str = DEFAULT_TAG_PREFIX, remote: str | None = None,
-             store_options: dict[str, Any] | None = None) -> "Registry":
+             store_options: dict[str, Any] | None = None) -> Registry:
         """Create ``.mcp/registry.yaml`` and gitreg's pinned ``.mcp/.gitattributes`` (and the git repository if
         there is none); ``store_options`` become its ``options: storage_options:`` (checked by the caller, see
         Client.init)."""
@@ -163,7 +171,7 @@ class Registry:
         return registry
 
     @classmethod
-    def _init_by_url(cls, url: str, config: RegistryConfig) -> "Registry":
+    def _init_by_url(cls, url: str, config: RegistryConfig) -> Registry:
         """A registry created on the remote at ``url`` (an empty repository, or one without a registry):
         its first commit is pushed to the remote's default branch through a cached clone."""
         if config.remote:
@@ -237,7 +245,7 @@ class Registry:
     def config(self) -> RegistryConfig:
         return self.snapshot().config
 
-    def store(self, config: RegistryConfig | None = None) -> "ArtifactStore":
+    def store(self, config: RegistryConfig | None = None) -> ArtifactStore:
         from .store import ArtifactStore
 
         config = config or self.config
@@ -323,8 +331,8 @@ class Registry:
                     snap, parent, root_tree, upgraded = self._upgraded(Snapshot(repo, base), root_tree, migrate)
                     change = build(snap)
                     if change is None or not change.files:
-                        if base != local and self.remote is not None and self.remote.cached:
-                            repo.update_ref(branch, base, local)  # type: ignore[arg-type]
+                        if base is not None and base != local and self.remote is not None and self.remote.cached:
+                            repo.update_ref(branch, base, local)
                         return Committed(None, change.result if change is not None else None)
                     # Building on a fetched head (or a migration) moves all of .mcp/ forward, not just the change's.
                     touched = change.paths if base == local and not upgraded else [MCP]
@@ -344,8 +352,7 @@ class Registry:
                         verified = (local, in_line, repo.worktree.index_stamp(), {**verified[3], **seen})
                     if not repo.bare and not repo.worktree.wait_for_index():
                         raise lock_held_error(repo.git_dir / "index.lock")
-                    subject = change.message.splitlines()[0]
-                    created = self._land(branch, local, base, commit, change, touched, subject)
+                    created = self._land(branch, local, base, commit, change, touched)
                     if created is not None:
                         break
                     synced.close()
@@ -377,7 +384,7 @@ class Registry:
         commit = self.repo.commit_tree(new_tree, [snap.commit] if snap.commit else [], upgrade.message)
         return Snapshot(self.repo, commit), commit, new_tree, upgrade.files
 
-    def migrate(self) -> Any:
+    def migrate(self) -> Migration | None:
         """Upgrade the registry to the format this gitreg writes, in one commit, adding whatever a registry in
         that format lacks of its files: a :class:`gitreg.migrate.Migration`, or None when nothing was."""
         from .migrate import migration_change
@@ -388,7 +395,8 @@ class Registry:
                 return None
             return Change(upgrade.message, dict(upgrade.files), paths=[MCP], result=upgrade.result)
 
-        return self.transact(build, migrate=False).result
+        done: Migration | None = self.transact(build, migrate=False).result
+        return done
 
     def _backoff(self, attempt: int) -> float:
         """How long a write that lost a race waits before its next attempt: a random share ("full
@@ -398,7 +406,7 @@ class Registry:
         return random.uniform(0.0, unit * min(2 ** attempt, 16))
 
     def _land(self, branch: str, local: str | None, base: str | None, commit: str, change: Change,
-              touched: list[str], subject: str) -> tuple[str, ...] | None:
+              touched: list[str]) -> tuple[str, ...] | None:
         """Move the branch (pushing first when shared) and create the tags; None if another writer won.
 
         Unsigned tags are written as objects first and get their refs in the same ref
@@ -422,12 +430,12 @@ class Registry:
             if signed:
                 made = [name for name, message in change.tags if repo.create_tag(name, commit, message)]
             if self.remote is None:
-                created = self._move(branch, base, commit, objects, subject)
+                created = self._move(branch, base, commit, objects)
             else:
                 specs = [(oid, f"refs/tags/{name}") for name, oid in objects]
                 specs += [(f"refs/tags/{name}", f"refs/tags/{name}") for name in made]
                 pushed = self.remote.push_branch(commit, extra_refs=specs)
-                created = self._move(branch, local, commit, objects, subject, pushed=True) if pushed else None
+                created = self._move(branch, local, commit, objects, pushed=True) if pushed else None
         except BaseException:
             self._unmake(made)
             if repo.commit_of(branch) != commit:
@@ -446,7 +454,7 @@ class Registry:
             self.repo.delete_ref(ref, self.repo.resolve(ref))
 
     def _move(self, branch: str, expected: str | None, commit: str, objects: list[tuple[str, str]],
-              subject: str, pushed: bool = False) -> tuple[str, ...] | None:
+              pushed: bool = False) -> tuple[str, ...] | None:
         """One ref transaction: the branch from ``expected`` to ``commit`` and the new tags' refs.
 
         Returns the tags created, None if the branch was not at ``expected`` (the write is
@@ -467,7 +475,7 @@ class Registry:
                 [(f"refs/tags/{name}", oid, None) for name, oid in tags]
             if not updates:
                 return ()
-            if repo.update_refs(updates, message=subject).moved:
+            if repo.update_refs(updates).moved:
                 return tuple(name for name, _oid in tags)
             taken = [(name, oid) for name, oid in tags if repo.resolve(f"refs/tags/{name}") is not None]
             if not taken:
@@ -566,6 +574,7 @@ class Registry:
                 raise NotARegistryError(str(self.root), "nothing is committed yet; run `gitreg init`")
             snap, parent, root_tree, _upgraded = self._upgraded(Snapshot(repo, base),
                                                                  repo.resolve(f"{base}^{{tree}}"), True)
+            assert parent is not None  # base is a commit: so is the commit built on it
             change = build(snap)
             if change is None or not change.files:
                 raise InvalidValueError("nothing to propose: the registry already is that way")
@@ -574,7 +583,8 @@ class Registry:
             commit = repo.commit_tree(tree, [parent], change.message)
             ref = f"refs/heads/{branch_name}"
             if not repo.update_ref(ref, commit, None, message="gitreg: propose " + change.message.splitlines()[0]):
-                raise AlreadyExistsError("branch", branch_name + f" (delete it with `git branch -D {branch_name}` to propose anew)")
+                raise AlreadyExistsError("branch", branch_name + f" (delete it with `git branch -D {branch_name}`"
+                                                               " to propose anew)")
             if self.remote is not None and not self.remote.push_branch(commit, branch_name):
                 repo.delete_ref(ref, commit)
                 raise AlreadyExistsError(f"branch on {self.remote.name}", branch_name +

@@ -17,9 +17,9 @@ import re
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from .errors import DivergedError, NotARegistryError
 from .git import GitRepo, partial

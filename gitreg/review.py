@@ -33,8 +33,9 @@ promotion is tagged after its merge.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Iterable
+from typing import Any
 
 from .check import CheckReport, accept, allowed_codes, check, with_lines
 from .errors import ManifestError
@@ -430,8 +431,8 @@ def _store_files(repo: GitRepo, base: str, head: str) -> list[Problem]:
         _raw, doc = _registry(repo, commit)
         uri = doc.get("store") if doc is not None else None
         path = _store_in_repository(repo, uri) if isinstance(uri, str) else None
-        if path is not None:
-            stores.setdefault(path, uri)  # type: ignore[arg-type]
+        if path is not None and isinstance(uri, str):
+            stores.setdefault(path, uri)
     for path, uri in stores.items():
         # the store's own folders when it is the repository's root itself (store: .)
         roots = [path] if path else ["objects", "runs"]

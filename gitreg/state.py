@@ -8,28 +8,47 @@ keyed by the model's tree id: derived from immutable objects, safe to delete.
 from __future__ import annotations
 
 import dataclasses
-from collections import OrderedDict
 import json
 import os
 import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .errors import (
-    AmbiguousStageError, InvalidValueError, ManifestError, ModelNotFoundError, NotARegistryError,
+    AmbiguousStageError,
+    InvalidValueError,
+    ManifestError,
+    ModelNotFoundError,
+    NotARegistryError,
     VersionNotFoundError,
 )
 from .git import GitRepo
 from .layout import (
-    MCP, MODELS_PATH, REGISTRY_PATH, STAGES_FILE, model_file, model_path, stages_file, version_file,
-    version_file_number, version_number,
+    MCP,
+    MODELS_PATH,
+    REGISTRY_PATH,
+    STAGES_FILE,
+    model_file,
+    model_path,
+    stages_file,
+    version_file,
+    version_file_number,
+    version_number,
 )
-from .names import is_valid_name
 from .manifests import (
-    ModelManifest, RegistryConfig, StageHolders, VersionManifest, load_registry, parse_dumped, parse_yaml,
+    ModelManifest,
+    RegistryConfig,
+    StageHolders,
+    VersionManifest,
+    load_registry,
+    parse_dumped,
+    parse_yaml,
     schema_problems,
 )
+from .names import is_valid_name
 from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, ModelStages
 
 CACHE_FORMAT = "m5"  # m3: deltas on another entry; m4: stages.yaml and unreadable versions; m5: YAML-only values
@@ -147,7 +166,7 @@ class ModelState:
             next((v.number for v in self.versions if v.stage == stage), None)
         return (number,) if number is not None else ()
 
-    def whole(self) -> "ModelState":
+    def whole(self) -> ModelState:
         """This model, when every version manifest of it reads; else the first one's ManifestError (for views
         of the whole model: a listing of its versions, its card with latest)."""
         if self.unreadable:
@@ -187,7 +206,7 @@ class ModelState:
                 number = self.holder(value)
                 if number is None:
                     raise VersionNotFoundError(name, value, f"no version is in stage {value!r}")
-                return self.by_number(number)  # type: ignore[return-value]
+                return self.by_number(number)  # type: ignore[return-value]  # holder() names a version that reads
             holders = self.in_stage(value)
             if not holders:
                 raise VersionNotFoundError(name, value, f"no version is in stage {value!r}")
@@ -440,7 +459,7 @@ def _carry_artifact_versions(before: ModelState | None, after: ModelState, rewri
     known = before.__dict__.get("artifact_versions") if before is not None else None
     if known is None:
         return
-    old = {v.number: v for v in before.versions}  # type: ignore[union-attr]
+    old = {v.number: v for v in before.versions}  # type: ignore[union-attr]  # known came from before
     new = {v.number: v for v in after.versions if v.number in rewritten}
     out = dict(known)
     for number, doc in rewritten.items():
@@ -467,7 +486,7 @@ class _Loaded:
 # registry.yaml read by this process, by blob id (immutable, and RegistryConfig is frozen)
 _CONFIGS: dict[str, RegistryConfig] = {}
 
-_LOADED: "OrderedDict[str, _Loaded]" = OrderedDict()
+_LOADED: OrderedDict[str, _Loaded] = OrderedDict()
 _LOADED_MAX = 64
 _LATEST: dict[str, str] = {}  # model name -> the tree id of it this process read or wrote last
 
@@ -542,10 +561,11 @@ def _cached_successor(repo: GitRepo, name: str, tree: str) -> ModelState | None:
         if model_doc["name"] != name or any(d["model"] != name for d in docs["versions"]):
             return None
         reuse = known is not None and known.state.name == name
+        # the ignores: reuse implies known is not None, which mypy does not see through the bool
         old_docs = {d["number"]: d for d in known.docs["versions"]} if reuse else {}  # type: ignore[union-attr]
         kept = {v.number: v for v in known.state.versions} if reuse else {}  # type: ignore[union-attr]
-        model = known.state.model if reuse and model_doc == known.docs["model"] \
-            else ModelManifest.from_dict(model_doc)  # type: ignore[union-attr]
+        model = (known.state.model if reuse and model_doc == known.docs["model"]  # type: ignore[union-attr]
+                 else ModelManifest.from_dict(model_doc))
         built = []
         for doc in docs["versions"]:
             old = old_docs.get(doc["number"])
@@ -565,7 +585,7 @@ def _successor_of_known(repo: GitRepo, name: str, tree: str, entries: list[Any])
     known = _LOADED.get(previous) if previous is not None else None
     if known is None or known.state.name != name or known.state.unreadable:
         return None
-    old_tree = repo.read_tree(previous)  # type: ignore[arg-type]
+    old_tree = repo.read_tree(previous)  # type: ignore[arg-type]  # known came from previous
     if old_tree is None:
         return None
     old, new = _version_blobs(repo, old_tree[1]), _version_blobs(repo, entries)
@@ -637,7 +657,7 @@ def _store_model_docs(repo: GitRepo, tree: str, docs: dict[str, Any], base: str 
     """
     known = _LOADED.get(base) if base is not None else None
     if known is not None and known.depth < CHAIN_MAX and len(rewritten) < max(8, len(docs["versions"]) // 4) \
-            and os.path.exists(_cache_file(repo, base)):  # type: ignore[arg-type]
+            and os.path.exists(_cache_file(repo, base)):  # type: ignore[arg-type]  # known came from base
         cache_put(repo, tree, {"base": base, "depth": known.depth + 1, "model": model_doc,
                                "set": [d for d in rewritten.values() if d is not None],
                                "drop": [n for n, d in rewritten.items() if d is None],
@@ -673,7 +693,7 @@ def _apply_deltas(start: dict[str, Any], deltas: list[dict[str, Any]]) -> dict[s
     versions = {d["number"]: d for d in start["versions"]}
     for delta in reversed(deltas):
         model_doc = delta["model"] or model_doc
-        stages_doc = delta["stages"] if "stages" in delta else stages_doc
+        stages_doc = delta.get("stages", stages_doc)
         for number in delta["drop"]:
             versions.pop(number, None)
         for doc in delta["set"]:
@@ -800,7 +820,8 @@ def read_model_tree(repo: GitRepo, name: str, tree_oid: str, problems: list[Prob
         if why is None:
             children[entry.name] = entry
         else:
-            problems.append(Problem(where, "", f"unexpected file: {why}; gitreg never reads it", code="unexpected-file"))
+            problems.append(Problem(where, "", f"unexpected file: {why}; gitreg never reads it",
+                                    code="unexpected-file"))
     card = children.pop("model.yaml", None)
     if card is None:
         read.fatal.append(Problem(model_file(name), "", "missing: every model folder needs a model.yaml"))
@@ -822,11 +843,13 @@ def read_model_tree(repo: GitRepo, name: str, tree_oid: str, problems: list[Prob
         vpath = f"{path}/versions/{entry.name}"
         why = grammar_problem(vpath, entry.mode) if not entry.is_tree else "a folder; version manifests are files"
         if why is not None:
-            problems.append(Problem(vpath, "", f"unexpected file: {why}; gitreg never reads it", code="unexpected-file"))
+            problems.append(Problem(vpath, "", f"unexpected file: {why}; gitreg never reads it",
+                                    code="unexpected-file"))
             continue
+        # the ignore: a name the grammar allows in versions/ is a number
         entries.append((version_file_number(entry.name), entry))  # type: ignore[arg-type]
     read.count = len(entries)
-    for (number, entry), data in zip(entries, repo.read_blobs([e.oid for _n, e in entries])):
+    for (number, _entry), data in zip(entries, repo.read_blobs([e.oid for _n, e in entries])):
         vpath = version_file(name, number)
         found = []
         doc = load_checked(data, "version", vpath, found)

@@ -5,7 +5,8 @@ the backend's environment variables).  Pure: no fsspec here."""
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from .errors import InvalidValueError
 
@@ -43,9 +44,9 @@ def _secret_keys(options: Any, prefix: str = "") -> Iterator[str]:
     for key, value in options.items():
         name = f"{prefix}{key}"
         low = str(key).lower()
-        if any(word in low for word in SECRET_WORDS):
-            if not (low == "token" and isinstance(value, str) and value in GCS_TOKEN_SOURCES):
-                yield name
+        if any(word in low for word in SECRET_WORDS) \
+                and not (low == "token" and isinstance(value, str) and value in GCS_TOKEN_SOURCES):
+            yield name
         yield from _secret_keys(value, f"{name}.")
 
 

@@ -10,9 +10,9 @@ A stage tag's message starts with ``<model> v<N> -> <stage>``; its body holds
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable
 
 from .errors import InvalidNameError
 from .stages import STORED_STAGES
@@ -92,7 +92,7 @@ def validate_tag_prefix(prefix: object) -> str:
     problem = tag_prefix_problem(prefix)
     if problem is not None:
         raise InvalidNameError("tag prefix", prefix, problem)
-    return prefix  # type: ignore[return-value]
+    return prefix  # type: ignore[return-value]  # a str: tag_prefix_problem refuses anything else
 
 
 _VERSION_RE = re.compile(r"v([1-9][0-9]*)")

@@ -25,8 +25,16 @@ from .registry import Registry
 from .remote import Remote
 from .state import Problem
 from .tagnames import (
-    StageTag, StageTagMessage, VersionTag, format_stage_message, format_stage_tag, format_version_message,
-    format_version_tag, parse_stage_message, parse_tag, parse_version_message,
+    StageTag,
+    StageTagMessage,
+    VersionTag,
+    format_stage_message,
+    format_stage_tag,
+    format_version_message,
+    format_version_tag,
+    parse_stage_message,
+    parse_tag,
+    parse_version_message,
 )
 from .transitions import Transition, branch_changes, commit_change, details, message_block, transitions
 

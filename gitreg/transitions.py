@@ -15,9 +15,9 @@ from typing import Any
 
 from .errors import ManifestError
 from .git import ZERO_OID, GitRepo
+from .layout import classify
 from .manifests import parse_yaml
 from .stages import EXCLUSIVE_STAGES
-from .layout import classify
 from .state import MODELS_PATH
 
 
@@ -94,7 +94,7 @@ def stage_of(data: bytes | None, path: str) -> str | None:
     """The ``stage`` of a version manifest: the line gitreg writes, else a YAML parse."""
     if data is None:
         return None
-    found = _STAGE_LINE.findall(data)
+    found: list[bytes] = _STAGE_LINE.findall(data)
     if len(found) == 1:
         return found[0].decode()
     try:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 def is_number(value: Any) -> bool:
@@ -28,11 +29,7 @@ def value_text(value: Any) -> str:
 def delta_text(delta: float | int | None) -> str:
     if delta is None:
         return ""
-    if isinstance(delta, float):
-        text = f"{delta:+.6g}"
-    else:
-        text = f"{delta:+d}"
-    return text
+    return f"{delta:+.6g}" if isinstance(delta, float) else f"{delta:+d}"
 
 
 def flatten(metadata: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -22,8 +22,9 @@ output dict (``--field PATH``) and raises :class:`~gitreg.errors.FieldNotFoundEr
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .errors import FieldNotFoundError, InvalidValueError
 
@@ -71,7 +72,7 @@ def timestamp(value: str | None) -> str | None:
 
 # ---------------------------------------------------------------- models and versions
 
-def model(state: "ModelState") -> Json:
+def model(state: ModelState) -> Json:
     """A model: its card, the numbers of its versions, and which hold latest, staging and production."""
     card = state.model
     latest = state.latest()
@@ -98,7 +99,7 @@ def model(state: "ModelState") -> Json:
     }
 
 
-def version(v: "VersionManifest") -> Json:
+def version(v: VersionManifest) -> Json:
     """A model version with its metadata, every artifact link and the ids of its runs."""
     return {
         "model": v.model,
@@ -115,9 +116,9 @@ def version(v: "VersionManifest") -> Json:
     }
 
 
-def metadata(v: "VersionManifest") -> Json:
+def metadata(v: VersionManifest) -> Json:
     """A version's metadata (``metadata show``), keys sorted at every level, as in the manifest."""
-    return _sorted(dict(v.metadata))
+    return {key: _sorted(v.metadata[key]) for key in sorted(v.metadata)}
 
 
 def _sorted(value: Any) -> Any:
@@ -128,7 +129,7 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def artifact(link: "ArtifactLink", model_name: str, model_version: int) -> Json:
+def artifact(link: ArtifactLink, model_name: str, model_version: int) -> Json:
     """An artifact link of a model version; ``executes_code`` is true when loading it runs code (by its
     format, or as the link says)."""
     from .materializers import executes_code
@@ -154,7 +155,7 @@ def artifact(link: "ArtifactLink", model_name: str, model_version: int) -> Json:
 
 # ---------------------------------------------------------------- runs
 
-def run(r: "RunManifest") -> Json:
+def run(r: RunManifest) -> Json:
     """A recorded pipeline run with every step (the same in ``run list`` and ``run describe``)."""
     return {
         "id": r.id,
@@ -204,7 +205,7 @@ def artifact_ref(ref: Mapping[str, Any]) -> Json:
 
 # ---------------------------------------------------------------- history, check, comparison
 
-def event(e: "Event") -> Json:
+def event(e: Event) -> Json:
     """A registration or stage change, from its tag; who made it, from the commit the tag marks."""
     return {
         "when": timestamp(e.when),
@@ -224,7 +225,7 @@ def event(e: "Event") -> Json:
     }
 
 
-def check_report(report: "CheckReport", base: str | None) -> Json:
+def check_report(report: CheckReport, base: str | None) -> Json:
     """What ``gitreg check`` found; ``accepted`` counts the findings accepted with ``--allow``."""
     from .check import approval
 
@@ -242,7 +243,7 @@ def check_report(report: "CheckReport", base: str | None) -> Json:
     }
 
 
-def comparison(c: "Comparison", versions: Sequence["VersionManifest"]) -> Json:
+def comparison(c: Comparison, versions: Sequence[VersionManifest]) -> Json:
     """Versions side by side.  ``versions`` are the compared versions (whole, as :func:`version` shows
     them), in the comparison's order; every map in the rows is keyed by each compared version's number,
     so every row has every version: ``null`` (and ``present: false``) where a version lacks the key,

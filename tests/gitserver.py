@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
+    server: _Server
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: object) -> None:  # quiet
@@ -110,7 +110,7 @@ class GitHTTPServer:
     def url(self, name: str, auth: str = "") -> str:
         return f"http://{auth + '@' if auth else ''}127.0.0.1:{self.port}/{name}"
 
-    def __enter__(self) -> "GitHTTPServer":
+    def __enter__(self) -> GitHTTPServer:
         self.thread.start()
         return self
 

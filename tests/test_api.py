@@ -4,12 +4,16 @@ import subprocess
 
 import pytest
 
+from conftest import git
 from gitreg import Client, Model, ModelStages, log_model_metadata
 from gitreg.errors import (
-    AlreadyExistsError, InvalidNameError, InvalidValueError, NotARegistryError, StageConflictError,
+    AlreadyExistsError,
+    InvalidNameError,
+    InvalidValueError,
+    NotARegistryError,
+    StageConflictError,
     VersionNotFoundError,
 )
-from conftest import git
 
 
 def test_model_none_creates_one_version_per_object(repo):

@@ -8,10 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from gitreg import Model
-from gitreg.errors import ArtifactNotFoundError, ArtifactStoreError, IntegrityError, InvalidValueError, MaterializerError
-from gitreg import materializers
 from conftest import git
+from gitreg import Model, materializers
+from gitreg.errors import (
+    ArtifactNotFoundError,
+    ArtifactStoreError,
+    IntegrityError,
+    InvalidValueError,
+    MaterializerError,
+)
 
 
 def _store_files(root: Path):
@@ -78,7 +83,8 @@ def test_pickles_need_verified_bytes(tmp_path):
     with pytest.raises(MaterializerError, match="not verified"):
         materializers.load("pickle", path, verified=False)
     assert materializers.load("pickle", path, verified=True) == [1]
-    assert materializers.load("json", tmp_path.joinpath("j").write_text("[1]") and tmp_path / "j", verified=False) == [1]
+    tmp_path.joinpath("j").write_text("[1]")
+    assert materializers.load("json", tmp_path / "j", verified=False) == [1]
 
 
 def test_files_directories_and_typed_getters(repo, client, tmp_path):

@@ -1,8 +1,8 @@
 """gitreg check: schemas, stage invariants and tag/manifest agreement."""
 
+from conftest import git
 from gitreg.check import check
 from gitreg.cli.app import main
-from conftest import git
 
 
 def _problems(client):
@@ -188,7 +188,8 @@ def test_tag_verification_is_remembered_by_tag_object(repo, client):
     objects = {hashlib.sha1(f"refs/tags/{t} {git(repo, 'rev-parse', 'refs/tags/' + t)}".encode()).hexdigest()[:20]
                for t in ("models/m/v1", "models/m/staging/1")}
     assert set(remembered["pairs"]) == objects and remembered["all"] is not None
-    git(repo, "tag", "-f", "-a", "models/m/staging/1", "models/m/v1^{commit}", "-m", _tag_message(repo, "models/m/staging/1"))
+    git(repo, "tag", "-f", "-a", "models/m/staging/1", "models/m/v1^{commit}", "-m",
+        _tag_message(repo, "models/m/staging/1"))
     assert not _codes(client)[1].ok
     remembered = cache_get(client.registry.repo, verified_key("models"))
     assert len(remembered["pairs"]) == 1 and remembered["all"] is None  # the forged one is not remembered

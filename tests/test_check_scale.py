@@ -7,14 +7,13 @@ import shutil
 import pytest
 import yaml
 
-from gitreg.check import report_cache, run, tag_targets, tags, workers
-from gitreg.check import check
+from conftest import git
+from gitreg.check import check, report_cache, run, tag_targets, tags, workers
 from gitreg.cli.app import main
 from gitreg.errors import ManifestError
 from gitreg.manifests import parse_yaml, schema_problems
 from gitreg.manifests.schemas import _proven_valid, _validator
 from gitreg.tagnames import StageTag, VersionTag, parse_tag
-from conftest import git
 
 
 def _findings(report):

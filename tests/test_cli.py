@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitreg.cli.app import app, main
 from conftest import git
+from gitreg.cli.app import app, main
 
 
 def run(capsys, *args):
@@ -32,7 +32,9 @@ def test_quick_start_flow(repo, capsys, tmp_path):
     code, _, err = run(capsys, "model", "version", "update", "iris", "candidate", "-s", "production", "-m", "ship it")
     assert code == 0 and "iris v2: none -> production" in err
     code, out, _ = run(capsys, "model", "list")
-    assert code == 0 and out.splitlines()[0].split() == ["MODEL", "VERSIONS", "LATEST", "STAGING", "PRODUCTION", "TAGS", "DESCRIPTION"]
+    assert code == 0
+    header = ["MODEL", "VERSIONS", "LATEST", "STAGING", "PRODUCTION", "TAGS", "DESCRIPTION"]
+    assert out.splitlines()[0].split() == header
     assert out.splitlines()[1].split()[:5] == ["iris", "2", "2", "-", "2"]
     code, out, _ = run(capsys, "model", "version", "list", "iris", "-o", "json")
     rows = json.loads(out)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import git
 from gitreg import Client
 from gitreg.cli.app import main
 from gitreg.errors import AlreadyExistsError, InvalidValueError
-from conftest import git
 
 
 def tags(repo: Path, pattern: str = "models/*") -> list[str]:
@@ -436,7 +436,8 @@ def test_pre_commit_hook_definition_runs_gitreg_check_on_registry_files():
 def test_check_base_rejects_edited_run_records(pr, client):
     from typing import Annotated as A
 
-    from gitreg import Model as M, pipeline, step
+    from gitreg import Model as M
+    from gitreg import pipeline, step
 
     @step
     def s() -> A[int, "x"]:

@@ -112,7 +112,7 @@ def test_markdown_cells_cannot_break_the_table(client: Client) -> None:
     client.create_model_version("m", metadata={"a|b": "x|y\n<img src=x>"})
     client.create_model_version("m", metadata={"a|b": "z"})
     md = client.compare_model_versions("m", 1, 2).to_markdown()
-    line = next(l for l in md.splitlines() if "a\\|b" in l)
+    line = next(row for row in md.splitlines() if "a\\|b" in row)
     assert line.count(" | ") == 2 + 0 and "<img" not in md and "x\\|y &lt;img src=x&gt;" in line
 
 

@@ -17,7 +17,7 @@ import pytest
 from conftest import git
 from gitreg import Client
 from gitreg.cli.app import main
-from gitreg.errors import DirtyManifestsError, GitError
+from gitreg.errors import DirtyManifestsError, GitError, ManifestError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -146,7 +146,7 @@ def test_a_signed_tag_of_a_commit_that_never_landed_is_removed(repo, client, tmp
         import os, signal
         from gitreg.git import GitRepo
         from gitreg import Client
-        def die(self, updates, message="gitreg"):
+        def die(self, updates):
             os.kill(os.getpid(), signal.SIGKILL)
         GitRepo.update_refs = die
         Client(".").create_model_version("m")
@@ -215,7 +215,7 @@ def test_an_invalid_tag_prefix_fails_before_the_branch_moves(repo, client):
     config.write_text(config.read_text().replace("tag_prefix: models", "tag_prefix: a..b"))
     git(repo, "commit", "-qam", "hand edit")
     head = git(repo, "rev-parse", "HEAD")
-    with pytest.raises(Exception):
+    with pytest.raises(ManifestError, match="tag_prefix"):
         Client(repo).create_model_version("m")
     assert git(repo, "rev-parse", "HEAD") == head
     assert status(repo) == ""
@@ -294,8 +294,8 @@ def test_a_git_killed_inside_its_ref_transaction_leaves_no_tag_missing(repo, cli
         from gitreg.git import GitRepo
         from gitreg import Client
         real = GitRepo.update_refs
-        def branch_only(self, updates, message="gitreg"):
-            real(self, updates[:1], message)       # the branch moved, the tag's rename never happened
+        def branch_only(self, updates):
+            real(self, updates[:1])       # the branch moved, the tag's rename never happened
             os.kill(os.getpid(), signal.SIGKILL)
         GitRepo.update_refs = branch_only
         Client(".").create_model_version("m")
@@ -318,8 +318,8 @@ def test_a_tag_moved_by_a_killed_git_without_its_branch_is_removed(repo, client)
         from gitreg.git import GitRepo
         from gitreg import Client
         real = GitRepo.update_refs
-        def tag_only(self, updates, message="gitreg"):
-            real(self, updates[1:], message)
+        def tag_only(self, updates):
+            real(self, updates[1:])
             os.kill(os.getpid(), signal.SIGKILL)
         GitRepo.update_refs = tag_only
         Client(".").create_model_version("m")

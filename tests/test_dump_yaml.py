@@ -138,7 +138,7 @@ def test_real_manifests_are_dumped_as_written(repo, client):
     client.update_model_version("m", 1, stage="production")
     _good(rate=2.5)
     _good()
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="broken: on purpose"):
         _bad()
     files = sorted(Path(repo, ".mcp").rglob("*.yaml"))
     kinds = {path.parent.name for path in files}

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import git
 from gitreg import Client
 from gitreg.errors import AmbiguousStageError, FormatTooNewError
-
-from conftest import git
 
 
 def gitreg(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

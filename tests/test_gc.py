@@ -1,10 +1,9 @@
 """Garbage collection of the artifact store."""
 
-import pytest
 
+from conftest import git
 from gitreg import Model
 from gitreg.cli.app import main
-from conftest import git
 
 
 def _objects(repo):

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import git
 from gitreg import Client, Model
 from gitreg.cli.app import main
 from gitreg.gc import collect
 from gitreg.pipelines.liveness import STALE_SECONDS, RunLiveness, RunMarker, this_host
-from conftest import git
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 

@@ -12,15 +12,24 @@ from pathlib import Path
 
 import pytest
 
+from conftest import git
 from gitreg import Client
 from gitreg.errors import (
-    BareRepositoryError, InvalidNameError, InvalidValueError, ManifestError, NotARegistryError,
+    BareRepositoryError,
+    InvalidNameError,
+    InvalidValueError,
+    ManifestError,
+    NotARegistryError,
 )
 from gitreg.git.reader import ObjectReader
 from gitreg.manifests import (
-    MAX_MANIFEST_BYTES, MAX_METADATA_DEPTH, MAX_NESTING, RegistryConfig, dump_yaml, parse_yaml,
+    MAX_MANIFEST_BYTES,
+    MAX_METADATA_DEPTH,
+    MAX_NESTING,
+    RegistryConfig,
+    dump_yaml,
+    parse_yaml,
 )
-from conftest import git
 
 GUARD = 60  # seconds; each of these commands answers in about one
 
@@ -268,31 +277,37 @@ def test_invalid_names_never_reach_git(client, monkeypatch):
         return real(self, requests)
 
     monkeypatch.setattr(ObjectReader, "ask", spy)
+    model_calls = [
+        lambda bad: client.get_model(bad), lambda bad: client.get_model_state(bad),
+        lambda bad: client.get_model_version(bad), lambda bad: client.list_model_versions(bad),
+        lambda bad: client.version_history(bad), lambda bad: client.list_runs(bad),
+        lambda bad: client.list_artifacts(bad), lambda bad: client.log_metadata(bad, None, {"a": 1}),
+        lambda bad: client.update_model(bad, description="d"), lambda bad: client.delete_model(bad),
+        lambda bad: client.create_model(bad), lambda bad: client.create_model_version(bad),
+        lambda bad: client.update_model_version(bad, 1, stage="staging"),
+        lambda bad: client.delete_model_version(bad, 1), lambda bad: client.delete_artifact(bad, 1, "a"),
+    ]
     for bad in BAD_MODEL_NAMES:
-        calls = [
-            lambda: client.get_model(bad), lambda: client.get_model_state(bad),
-            lambda: client.get_model_version(bad), lambda: client.list_model_versions(bad),
-            lambda: client.version_history(bad), lambda: client.list_runs(bad),
-            lambda: client.list_artifacts(bad), lambda: client.log_metadata(bad, None, {"a": 1}),
-            lambda: client.update_model(bad, description="d"), lambda: client.delete_model(bad),
-            lambda: client.create_model(bad), lambda: client.create_model_version(bad),
-            lambda: client.update_model_version(bad, 1, stage="staging"),
-            lambda: client.delete_model_version(bad, 1), lambda: client.delete_artifact(bad, 1, "a"),
-        ]
-        for call in calls:
+        for call in model_calls:
             with pytest.raises(InvalidNameError) as info:
-                call()
+                call(bad)
             assert info.value.kind == "model"
+    version_calls = [
+        lambda bad: client.get_model_version("m", bad), lambda bad: client.update_model_version("m", bad),
+        lambda bad: client.log_metadata("m", bad, {"a": 1}), lambda bad: client.delete_model_version("m", bad),
+    ]
+    artifact_calls = [
+        lambda bad: client.get_artifact("m", 1, bad), lambda bad: client.load_artifact("m", 1, bad),
+        lambda bad: client.delete_artifact("m", 1, bad),
+    ]
     for bad in ("bad name", "a\nb", "x/y"):
-        for call in (lambda: client.get_model_version("m", bad), lambda: client.update_model_version("m", bad),
-                     lambda: client.log_metadata("m", bad, {"a": 1}), lambda: client.delete_model_version("m", bad)):
+        for call in version_calls:
             with pytest.raises(InvalidNameError) as info:
-                call()
+                call(bad)
             assert info.value.kind == "version"
-        for call in (lambda: client.get_artifact("m", 1, bad), lambda: client.load_artifact("m", 1, bad),
-                     lambda: client.delete_artifact("m", 1, bad)):
+        for call in artifact_calls:
             with pytest.raises(InvalidNameError) as info:
-                call()
+                call(bad)
             assert info.value.kind == "artifact"
         with pytest.raises(InvalidNameError):
             client.get_run(bad)

@@ -7,18 +7,18 @@ reach .mcp/ or the artifact store."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import git
 from gitreg import Client
 from gitreg.attributes import ATTRIBUTES_PATH, could_apply, covers, pinned_attributes
 from gitreg.cli.app import main
-from conftest import git
 
 ROT13 = "tr 'A-Za-z' 'N-ZA-Mn-za-m'"  # a filter that changes bytes, and undoes itself
 ROT13_DRIVER = {"filter.rot13.clean": ROT13, "filter.rot13.smudge": ROT13}
@@ -119,10 +119,6 @@ def assert_exact(repo: Path, reference: Path, written: set[str] | None = None) -
         info, path = line.split("\t")
         if written is None or path in written:
             assert (repo / path).read_bytes() == run(repo, "cat-file", "blob", info.split()[2]).stdout, path
-
-
-def changed_by_last_commit(repo: Path) -> set[str]:
-    return set(git(repo, "diff-tree", "--no-commit-id", "--name-only", "-r", "HEAD").splitlines())
 
 
 def both(repo: Path, reference: Path, operation: Callable[[Client], object]) -> None:

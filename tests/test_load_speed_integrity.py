@@ -15,9 +15,8 @@ import pytest
 
 from gitreg import Model
 from gitreg import store as store_module
-from gitreg.store import hashing
 from gitreg.errors import ArtifactRefusedError, IntegrityError
-
+from gitreg.store import hashing
 from test_artifacts import _use_store
 
 

@@ -2,8 +2,15 @@ import pytest
 
 from gitreg.errors import InvalidValueError, ManifestError
 from gitreg.manifests import (
-    ArtifactLink, ModelManifest, VersionManifest, check_json_value, dump, dump_yaml, load_version_doc,
-    merge_metadata, parse_yaml,
+    ArtifactLink,
+    ModelManifest,
+    VersionManifest,
+    check_json_value,
+    dump,
+    dump_yaml,
+    load_version_doc,
+    merge_metadata,
+    parse_yaml,
 )
 
 

@@ -6,8 +6,16 @@ from gitreg.errors import InvalidNameError
 from gitreg.manifests import schema_problems
 from gitreg.names import validate_name
 from gitreg.tagnames import (
-    StageTag, StageTagMessage, VersionTag, format_stage_message, format_stage_tag, format_version_tag,
-    parse_stage_message, parse_tag, tag_prefix_problem, validate_tag_prefix,
+    StageTag,
+    StageTagMessage,
+    VersionTag,
+    format_stage_message,
+    format_stage_tag,
+    format_version_tag,
+    parse_stage_message,
+    parse_tag,
+    tag_prefix_problem,
+    validate_tag_prefix,
 )
 
 

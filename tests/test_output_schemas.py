@@ -14,9 +14,9 @@ import pytest
 import typer
 import yaml
 
+from conftest import git
 from gitreg import Client, Model, pipeline, step
 from gitreg.cli.app import app, main
-from conftest import git
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "output"
 STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -144,7 +144,8 @@ def args_of(command: str, registry: dict[str, str]) -> list[str]:
 def test_every_json_command_is_known():
     found = json_commands()
     assert set(found) == set(COMMANDS), ("commands taking -o json without a schema here:",
-                                         sorted(set(found) - set(COMMANDS)), "gone:", sorted(set(COMMANDS) - set(found)))
+                                         sorted(set(found) - set(COMMANDS)),
+                                         "gone:", sorted(set(COMMANDS) - set(found)))
     for name, _, _ in COMMANDS.values():
         assert (SCHEMAS / f"{name}.schema.json").is_file(), name
 

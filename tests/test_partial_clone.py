@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import git
 from gitreg import Client, state
 from gitreg.cli.app import main
 from gitreg.errors import RemoteError
 from gitreg.remote import clone_path
-from conftest import git
 
 MODELS = ("alpha", "beta", "gamma")
 VERSIONS = 4

@@ -11,12 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import git
 from gitreg import Client
 from gitreg.errors import InvalidNameError
 from gitreg.layout import classify, grammar_problem, version_file_number
 from gitreg.names import is_valid_name
-
-from conftest import git
 
 V3 = ".mcp/models/m/versions/3.yaml"
 
@@ -128,7 +127,8 @@ def test_windows_device_names_are_refused_as_model_names(client: Client, repo: P
     ("aux", (".mcp/models/'aux'", "device names")),   # Git for Windows cannot check it out
     ("M", ("[case-clash]",)),                          # one folder with m on macOS and Windows
 ])
-def test_a_committed_model_folder_no_system_can_hold_is_reported(registry: Path, folder: str, said: tuple[str, ...]):
+def test_a_committed_model_folder_no_system_can_hold_is_reported(
+        registry: Path, folder: str, said: tuple[str, ...]) -> None:
     card = (registry / ".mcp/models/m/model.yaml").read_text().replace("name: m", f"name: {folder}")
     (registry / ".mcp/models" / folder).mkdir()
     (registry / ".mcp/models" / folder / "model.yaml").write_text(card)

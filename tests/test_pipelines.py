@@ -6,15 +6,21 @@ import multiprocessing
 import sys
 import textwrap
 from pathlib import Path
-from typing import Annotated, Tuple
+from typing import Annotated
 
 import pytest
 
+from conftest import git
 from gitreg import (
-    ArtifactConfig, Client, Model, get_pipeline_context, get_step_context, log_model_metadata, pipeline, step,
+    ArtifactConfig,
+    Model,
+    get_pipeline_context,
+    get_step_context,
+    log_model_metadata,
+    pipeline,
+    step,
 )
 from gitreg.errors import PipelineError, VersionNotFoundError
-from conftest import git
 
 
 def commits(repo: Path) -> int:
@@ -24,12 +30,12 @@ def commits(repo: Path) -> int:
 # ---------------------------------------------------------------- steps used below
 
 @step
-def load() -> Tuple[Annotated[list, "features"], Annotated[list, "labels"]]:
+def load() -> tuple[Annotated[list, "features"], Annotated[list, "labels"]]:
     return [[5.1, 3.5], [6.2, 2.9]], [0, 1]
 
 
 @step
-def unnamed_pair() -> Tuple[int, str]:
+def unnamed_pair() -> tuple[int, str]:
     return 7, "seven"
 
 
@@ -199,7 +205,7 @@ def test_output_names_and_kinds(repo, client):
 
 def test_a_step_returning_the_wrong_number_of_outputs_fails_the_run(repo, client):
     @step
-    def bad() -> Tuple[Annotated[int, "a"], Annotated[int, "b"]]:
+    def bad() -> tuple[Annotated[int, "a"], Annotated[int, "b"]]:
         return 1  # type: ignore[return-value]
 
     @pipeline(model=Model("m"))

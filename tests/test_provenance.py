@@ -21,13 +21,14 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from conftest import git
 from gitreg import Client
 from gitreg.check import check
 from gitreg.cli.app import main
 from gitreg.tagnames import StageTagMessage, format_stage_message, format_version_message
-from conftest import git
 
 SLOW = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -213,7 +214,7 @@ def test_a_symlink_put_where_the_store_folder_is_fails_review(repo, client):
 @pytest.mark.parametrize("store", ["s3://models/iris", "{outside}", "../{name}"])
 def test_a_store_outside_the_repository_has_no_files_in_a_change(tmp_path, monkeypatch, store):
     root, outside = tmp_path / "reg", tmp_path / "shared-store"
-    client = Client.init(root, store=store.format(outside=outside, name=outside.name))
+    Client.init(root, store=store.format(outside=outside, name=outside.name))
     monkeypatch.chdir(root)
     git(root, "checkout", "-q", "-b", "pr")
     _force_add(root, ".gitreg/store/objects/sha256/ab/cdef")  # where the default store would be: not this one
@@ -291,10 +292,7 @@ def test_a_tag_whose_words_disagree_with_its_commit_is_flagged_reported_and_not_
     else:
         branch = client.propose_model_version_stage("iris", 2, "production", force=True, reason="better recall").branch
     _merge(repo, branch, style)
-    if style == "merge":
-        target = git(repo, "rev-parse", "HEAD^2")
-    else:
-        target = git(repo, "rev-parse", "HEAD")
+    target = git(repo, "rev-parse", "HEAD^2" if style == "merge" else "HEAD")
     titled = style == "squash-titled"
     honest_reason = ("Promote it (#1)" if titled else "better recall") if kind == "stage" else \
         ("" if titled else "nightly")

@@ -18,9 +18,9 @@ How README.md's blocks are read (the rules are also the README source's conventi
 
 Outputs are compared after a few narrow normalisations, applied to both sides: the scratch
 folder's path reads ``/home/me/proj``; ISO timestamps, run-id stamps and hex ids (commits,
-hashes: 7 or more hex digits; a store object's ``<aa>/<rest>`` path) are placeholders; artifact sizes (``size: N``, ``21.9 KiB``) are
-placeholders, since they change with the versions of the libraries that write the files; the
-padding between table columns is one run of spaces.
+hashes: 7 or more hex digits; a store object's ``<aa>/<rest>`` path) are placeholders; artifact sizes
+(``size: N``, ``21.9 KiB``) are placeholders, since they change with the versions of the libraries that write
+the files; the padding between table columns is one run of spaces.
 """
 
 from __future__ import annotations

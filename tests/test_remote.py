@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import git
 from gitreg import Client
 from gitreg.errors import AuthenticationError, DivergedError, NotARegistryError, RemoteError
 from gitreg.remote import clone_path, redact
-from conftest import git
 from gitserver import GitHTTPServer
 
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import git
 from gitreg import Client
 from gitreg.check import DELETE_CODES, FINDINGS
 from gitreg.cli.app import main
 from gitreg.errors import InvalidValueError
 from gitreg.manifests import dump_yaml
-from conftest import git
 
 V1 = ".mcp/models/m/versions/1.yaml"
 
@@ -268,8 +268,8 @@ def test_client_check_accepts_findings_by_code(promoted, client):
 
 
 def test_allow_delete_is_the_deletion_codes():
-    assert DELETE_CODES == {"model-deleted", "version-deleted", "link-removed", "run-deleted"}
-    assert DELETE_CODES <= set(FINDINGS)
+    assert {"model-deleted", "version-deleted", "link-removed", "run-deleted"} == DELETE_CODES
+    assert set(FINDINGS) >= DELETE_CODES
 
 
 def test_the_readme_lists_every_finding_code():

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import git
 from gitreg import Client, Model
 from gitreg.cli.app import main
-from gitreg.errors import ArtifactRefusedError, IntegrityError, ManifestError, MaterializerError
-from conftest import git
+from gitreg.errors import ArtifactRefusedError, ManifestError, MaterializerError
 
 VERSION_FILE = ".mcp/models/{model}/versions/{number}.yaml"
 
@@ -114,7 +114,8 @@ def test_user_estimators_go_to_skops_and_their_class_is_recorded_for_review(repo
     pytest.importorskip("skops")
     from sklearn.base import BaseEstimator
 
-    cls = type("ScaledEstimator", (BaseEstimator,), {"__module__": __name__, "__init__": lambda self, k=2: setattr(self, "k", k)})
+    cls = type("ScaledEstimator", (BaseEstimator,),
+               {"__module__": __name__, "__init__": lambda self, k=2: setattr(self, "k", k)})
     globals()["ScaledEstimator"] = cls  # importable by skops at load, like any user class
     link = Model("iris").save_artifact(cls(k=3), "custom")
     assert (link.format, link.type, link.executes_code) == ("skops", "model", False)
@@ -241,7 +242,8 @@ def test_a_wrong_executes_code_marker_is_a_manifest_error(repo, client, capsys):
     edit_link(repo, "iris", 1, "cfg", executes_code=True)
     report = client.check()
     errors = [(p.field, p.message) for p in report.errors]
-    assert errors == [("artifacts.0.executes_code", "is true but format 'json' does not run code when loaded; remove it")]
+    assert errors == [("artifacts.0.executes_code",
+                       "is true but format 'json' does not run code when loaded; remove it")]
     with pytest.raises(ManifestError, match="artifacts.0.executes_code"):
         Model("iris", version=1).get_artifact("cfg")
     edit_link(repo, "iris", 1, "cfg", executes_code=None)

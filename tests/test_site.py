@@ -12,8 +12,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
-
 import gitreg
 from gitreg import Client
 from gitreg.cli.app import main

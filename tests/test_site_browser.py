@@ -177,7 +177,7 @@ def test_ui_server_in_the_browser_follows_writes(browser, site, tmp_path: Path) 
         import time
 
         deadline = time.monotonic() + 10
-        while server._state[0] == built and time.monotonic() < deadline:  # noqa: SLF001 - wait for the watcher
+        while server._state[0] == built and time.monotonic() < deadline:  # wait for the watcher
             time.sleep(0.05)
         time.sleep(0.3)
         open_page(browser, server.url)

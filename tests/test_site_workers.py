@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 
 import gitreg.state as state
+from conftest import git
 from gitreg import Client
 from gitreg.errors import ManifestError
 from gitreg.site import builder
 from gitreg.site.builder import build_site
-
-from conftest import git
 
 MODELS = ["alpha", "bravo", "charlie", "delta", "echo"]
 

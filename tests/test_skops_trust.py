@@ -18,16 +18,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 pytest.importorskip("skops")
-import numpy as np  # noqa: E402
-import skops.io as sio  # noqa: E402
+import numpy as np
+import skops.io as sio
 
-from gitreg import Model, load_artifact, save_artifact  # noqa: E402
-from gitreg.cli.app import main  # noqa: E402
-from gitreg.errors import MaterializerError  # noqa: E402
-from gitreg.manifests import ArtifactLink, dump_yaml, schema_problems  # noqa: E402
-from gitreg.manifests.schemas import _proven_valid  # noqa: E402
-from gitreg.materializers import BUILTIN_DATA_TYPES, CODE_MODULES, CODE_NAMES, known_formats, refused_type  # noqa: E402
-from conftest import git  # noqa: E402
+from conftest import git
+from gitreg import Model, load_artifact, save_artifact
+from gitreg.cli.app import main
+from gitreg.errors import MaterializerError
+from gitreg.manifests import ArtifactLink, dump_yaml, schema_problems
+from gitreg.manifests.schemas import _proven_valid
+from gitreg.materializers import BUILTIN_DATA_TYPES, CODE_MODULES, CODE_NAMES, known_formats, refused_type
 
 VERSION_FILE = ".mcp/models/{model}/versions/{number}.yaml"
 TREE = "sklearn.tree._tree.Tree"

@@ -22,7 +22,14 @@ from pathlib import Path
 import pytest
 
 from stores import (  # noqa: F401 - session fixtures
-    AZURITE_KEY, GCS_ENV, Backend, azure_server, azurite_connection_string, free_port, gcs_server, missing,
+    AZURITE_KEY,
+    GCS_ENV,
+    Backend,
+    azure_server,
+    azurite_connection_string,
+    free_port,
+    gcs_server,
+    missing,
 )
 
 MiB = 1024 * 1024
@@ -389,7 +396,7 @@ def token_server():
     import json
 
     class Refuse(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:  # http.server's name
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             body = json.dumps({"error": "invalid_grant", "error_description": "Invalid JWT Signature."}).encode()
             self.send_response(400)

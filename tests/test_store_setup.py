@@ -108,8 +108,8 @@ def test_library_logs_are_silent_by_default_and_shown_with_verbosity(capsys):
 
 @pytest.mark.parametrize("verbosity, shown", [(0, False), (1, True)])
 def test_library_warnings_follow_the_verbosity(verbosity, shown):
-    code = ("import warnings; from gitreg.cli.logs import configure; configure(%d);"
-            " warnings.warn('socket_timeout is deprecated', FutureWarning)" % verbosity)
+    code = (f"import warnings; from gitreg.cli.logs import configure; configure({verbosity});"
+            " warnings.warn('socket_timeout is deprecated', FutureWarning)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert ("FutureWarning: socket_timeout is deprecated" in result.stderr) is shown, result.stderr
 

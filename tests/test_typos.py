@@ -11,7 +11,7 @@ import json
 import shlex
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from gitreg import Client, Model

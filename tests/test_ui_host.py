@@ -10,8 +10,8 @@ import http.client
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -155,7 +155,7 @@ EXAMPLES = [
 def test_host_header_examples(server: SiteServer) -> None:
     port, other = server.port, server.port + 1 if server.port < 65535 else server.port - 1
     got = {}
-    for host, expected in EXAMPLES:
+    for host, _expected in EXAMPLES:
         status, body, _ = request(port, [host.format(port=port, other=other)])
         got[host] = status
         assert ("churn" in body) == (status == 200), host
@@ -203,7 +203,7 @@ def test_a_server_listening_on_another_address_also_answers_to_it(client: Client
     client.create_model_version("churn")
     try:
         site = SiteServer(client.registry, tmp_path / "site", port=0, interval=60, host="127.0.0.2")
-    except Exception as exc:  # noqa: BLE001 - not every system routes all of 127/8 to loopback
+    except Exception as exc:  # not every system routes all of 127/8 to loopback
         pytest.skip(f"cannot listen on 127.0.0.2: {exc}")
     site.start()
     try:
@@ -232,7 +232,7 @@ def test_ipv6_loopback(client: Client, tmp_path: Path) -> None:
     client.create_model_version("churn")
     try:
         site = SiteServer(client.registry, tmp_path / "site", port=0, interval=60, host="::1")
-    except Exception as exc:  # noqa: BLE001 - a container without an IPv6 loopback
+    except Exception as exc:  # a container without an IPv6 loopback
         pytest.skip(f"cannot listen on ::1: {exc}")
     site.start()
     try:

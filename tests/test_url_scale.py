@@ -3,18 +3,19 @@ numbers never reused without every tag at hand, and registries that tag stage ch
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
+import test_remote
 from conftest import git
 from gitreg import Client, state
 from gitreg.errors import ManifestError
 from gitreg.git import GitRepo
 from gitreg.remote import clone_path
+from test_remote import file_url, remote_tags
 
-from test_remote import file_url, remote_repo, remote_tags  # noqa: F401  (fixture)
+remote_repo = test_remote.remote_repo  # the fixture, shared (a name the tests below take as a parameter)
 
 
 @pytest.fixture

@@ -1,14 +1,14 @@
 """Writes are commits: one per operation, only .mcp/, the user's work untouched, no lost races."""
 
 import multiprocessing
-import subprocess
 import os
+import subprocess
 
 import pytest
 
+from conftest import git
 from gitreg import Client, Model
 from gitreg.errors import DirtyManifestsError, GitError
-from conftest import git
 
 
 def _changed_paths(repo, rev):

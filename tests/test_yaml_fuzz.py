@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import copy
 import math
-from functools import lru_cache
+from functools import cache
 
 import jsonschema
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from gitreg.errors import ManifestError
 from gitreg.manifests import dump_yaml, load_schema, parse_yaml
@@ -263,7 +264,7 @@ def _mutated(doc, data):
     return doc
 
 
-@lru_cache(maxsize=None)
+@cache
 def _plain_validator(kind: str):
     """jsonschema's own validator of the ``kind`` schema."""
     schema = load_schema(kind)

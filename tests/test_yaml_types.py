@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import git
 from gitreg.check import FINDINGS
 from gitreg.errors import InvalidValueError, ManifestError
 from gitreg.manifests import MAX_MANIFEST_BYTES, MAX_NESTING, dump_yaml, parse_yaml, schema_problems
 from gitreg.manifests.yaml_io import MAX_MANIFEST_NODES, count_nodes
-from conftest import git
 
 GUARD = 60  # seconds; each command here answers in a few
 VERSION = ".mcp/models/m/versions/1.yaml"

@@ -4,9 +4,9 @@ import hashlib
 
 import pytest
 
-from gitreg import Client, Model
-from gitreg.errors import ArtifactNotFoundError, InvalidValueError, ModelNotFoundError
 from conftest import git
+from gitreg import Model
+from gitreg.errors import ArtifactNotFoundError, InvalidValueError, ModelNotFoundError
 
 
 def _stored(repo, data: bytes) -> bool:
@@ -217,7 +217,15 @@ def test_top_level_artifact_functions_outside_a_step_need_a_model(repo, client):
 
 
 def test_top_level_artifact_functions_inside_a_step_use_its_model(repo, client):
-    from gitreg import get_step_context, link_artifact_to_model, load_artifact, log_artifact_metadata, pipeline, save_artifact, step
+    from gitreg import (
+        get_step_context,
+        link_artifact_to_model,
+        load_artifact,
+        log_artifact_metadata,
+        pipeline,
+        save_artifact,
+        step,
+    )
 
     Model("shared").save_artifact(b"vocabulary", "vocab")
     vocab = Model("shared", version=1).get_artifact("vocab")

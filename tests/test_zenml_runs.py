@@ -4,16 +4,23 @@ placeholders, Step.with_options and id=, private (underscore) names, ArtifactCon
 from __future__ import annotations
 
 import re
-from typing import Annotated, Tuple
+from typing import Annotated
 
 import pytest
 
+from conftest import git
 from gitreg import (
-    ArtifactConfig, ArtifactType, Client, Model, get_pipeline_context, get_step_context, pipeline, step,
+    ArtifactConfig,
+    ArtifactType,
+    Client,
+    Model,
+    get_pipeline_context,
+    get_step_context,
+    pipeline,
+    step,
 )
 from gitreg.cli.app import main
 from gitreg.errors import InvalidNameError, InvalidValueError, PipelineError
-from conftest import git
 
 
 @step
@@ -244,7 +251,7 @@ def test_artifact_config_types_versions_tags_and_other_model_versions(repo, clie
     client.create_model_version("registry_model")  # v1: an existing version to link to
 
     @step
-    def outputs() -> Tuple[
+    def outputs() -> tuple[
         Annotated[bytes, ArtifactConfig(name="endpoint", artifact_type="service")],
         Annotated[bytes, ArtifactConfig(name="server", artifact_type=ArtifactType.SERVICE)],
         Annotated[str, ArtifactConfig(name="weights", artifact_type=ArtifactType.MODEL, version=7, tags=["best"])],

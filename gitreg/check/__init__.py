@@ -24,8 +24,7 @@ The package:
 
 from __future__ import annotations
 
-from .findings import (DELETE_CODES, FINDINGS, CheckReport, Finding, accept, allowed_codes, approval, locate,
-                       with_lines)
+from .findings import DELETE_CODES, FINDINGS, CheckReport, Finding, accept, allowed_codes, approval, locate, with_lines
 from .run import check
 
 __all__ = ["DELETE_CODES", "FINDINGS", "CheckReport", "Finding", "accept", "allowed_codes", "approval", "check",

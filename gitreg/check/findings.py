@@ -3,8 +3,9 @@ whether a maintainer may accept it, the report they make up, and the line of eac
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from ..errors import InvalidValueError
 

@@ -3,7 +3,8 @@ remembered report while its inputs stay the same."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..names import is_valid_name
 from ..state import MODELS_PATH, REGISTRY_PATH, Problem, load_checked, stages_file
@@ -115,8 +116,8 @@ def _check_at(repo: GitRepo, commit: str, is_commit: bool, rev: str, tags: bool,
 
 def _registry_doc(data: bytes, problems: list[Problem]) -> dict[str, Any] | None:
     """registry.yaml checked against its schema; a format newer than this gitreg reads is said in those words."""
-    from ..manifests import REGISTRY_FORMAT, newer_format, parse_yaml
     from ..errors import ManifestError
+    from ..manifests import REGISTRY_FORMAT, newer_format, parse_yaml
 
     try:
         newer = newer_format(parse_yaml(data, REGISTRY_PATH))
@@ -132,8 +133,8 @@ def _registry_doc(data: bytes, problems: list[Problem]) -> dict[str, Any] | None
 def _check_layout(repo: GitRepo, commit: str, problems: list[Problem]) -> None:
     """Every entry of .mcp/ and .mcp/runs/ where the grammar (gitreg.layout) has a place for it; model folders
     are checked as they are read."""
-    from ..attributes import pinned_attributes
-    from ..layout import ATTRIBUTES_PATH, MCP, NAMES_PATH, RUNS_PATH, grammar_problem
+    from ..attributes import ATTRIBUTES_PATH, pinned_attributes
+    from ..layout import MCP, NAMES_PATH, RUNS_PATH, grammar_problem
 
     top = repo.read_tree(f"{commit}:{MCP}")
     for entry in top[1] if top else []:
@@ -182,7 +183,8 @@ def _check_claims(repo: GitRepo, commit: str, models: list[str], problems: list[
                                     f" `model: {name}`)", code="name-claim"))
     folded = {m.lower() for m in models}
     for path in data:
-        claimed = classify(path).model  # type: ignore[union-attr]
+        found = classify(path)  # (a claim: see claims above)
+        claimed = found.model if found is not None else None
         if claimed not in folded:
             problems.append(Problem(path, "", f"claims a name no model has ({claimed!r}); remove it",
                                     code="name-claim"))

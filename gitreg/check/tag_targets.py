@@ -4,7 +4,7 @@ changed, read in chunks with one ``git log`` each, and the tags proven remembere
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..git import ZERO_OID
 from ..state import MODELS_PATH, Problem, cache_get, cache_put, model_path, version_file
@@ -40,9 +40,22 @@ def remember_proven(repo: GitRepo, prefix: str, keys: list[str]) -> None:
     """Add ``keys`` (tags proven by a caller that checked some of them, e.g. ``tags sync``) to what is proven."""
     cached = cache_get(repo, verified_key(prefix))
     cached = cached if isinstance(cached, dict) else {}
-    pairs = cached.get("pairs") if isinstance(cached.get("pairs"), list) else []
+    listed = cached.get("pairs")
+    pairs: list[Any] = listed if isinstance(listed, list) else []
     if set(keys) - set(pairs):
         cache_put(repo, verified_key(prefix), {"all": cached.get("all"), "pairs": sorted(set(pairs) | set(keys))})
+
+
+class _Pending(NamedTuple):
+    """A tag waiting to be verified (see :meth:`TargetVerifier.add`)."""
+
+    key: str  # its pair_key
+    ref: str
+    target: str  # the commit it points at
+    model: str
+    stage: str | None  # None: a registration tag
+    number: int
+    oid: str  # the tag object
 
 
 class TargetVerifier:
@@ -71,7 +84,7 @@ class TargetVerifier:
         self.whole = hashlib.sha1()
         self.count = 0
         self.done: list[str] = []     # pair keys of the tags added that are proven
-        self.pending: list[tuple[str, str, str, str, str | None, int, str]] = []
+        self.pending: list[_Pending] = []
         self.verified = False         # whether any tag was read from git this time
         self.problems: list[Problem] = []
         self.wide: set[str] = set()   # commits that changed many manifests: read for given model folders only
@@ -85,7 +98,7 @@ class TargetVerifier:
         if key in self.known:
             self.done.append(key)
             return
-        self.pending.append((key, ref, target, model, stage, number, oid))
+        self.pending.append(_Pending(key, ref, target, model, stage, number, oid))
         if len(self.pending) >= _TAG_CHUNK:
             self._verify()
 
@@ -93,28 +106,28 @@ class TargetVerifier:
         todo, self.pending = self.pending, []
         self.verified = True
         models: dict[str, set[str]] = {}  # target commit -> the model folders its tags here are about
-        for _k, _r, target, model, _s, _n, _o in todo:
-            models.setdefault(target, set()).add(model_path(model))
+        for pending in todo:
+            models.setdefault(pending.target, set()).add(model_path(pending.model))
         # A commit most tags of this chunk point at (an import of every model) is read for these tags' model
         # folders only, not whole each time. Any other commit is read without a folder list: git then walks
         # only the subtrees it changed, where matching each of its entries against thousands of folders
         # would cost more with every commit of the history (70 ms per commit at 10,000 models).
         wide = sorted(c for c, folders in models.items() if len(folders) > _FEW_MODELS or c in self.wide)
         narrow = sorted(c for c in models if c not in wide)
-        wanted = {version_file(model, number) for _k, _r, _t, model, _s, number, _o in todo}
+        wanted = {version_file(pending.model, pending.number) for pending in todo}
         changes = _first_parent_changes(self.repo, wide, sorted(set().union(*(models[c] for c in wide))))
         if narrow:
             listed: dict[str, int] = {}
             changes.update(_first_parent_changes(self.repo, narrow, keep=wanted, listed=listed))
             # a big change (an import): from now on read for the model folders asked about only
             self.wide.update(c for c, count in listed.items() if count > _FEW_MODELS * 64)
-        wanted = []
-        for _key, _ref, target, model, stage, number, _oid in todo:
-            if stage is not None:
-                wanted += [oid for oid in changes.get(target, {}).get(version_file(model, number), ())
-                           if oid != ZERO_OID]
-        blobs = dict(zip(wanted, self.repo.read_blobs(wanted))) if wanted else {}
-        words = TagWords(self.repo, [(oid, target) for _k, _r, target, _m, _s, _n, oid in todo])
+        manifests: list[str] = []  # the blobs the stage tags' versions had before their commits
+        for pending in todo:
+            if pending.stage is not None:
+                before_after = changes.get(pending.target, {}).get(version_file(pending.model, pending.number), ())
+                manifests += [oid for oid in before_after if oid != ZERO_OID]
+        blobs = dict(zip(manifests, self.repo.read_blobs(manifests))) if manifests else {}
+        words = TagWords(self.repo, [(pending.oid, pending.target) for pending in todo])
         for key, ref, target, model, stage, number, oid in todo:
             path = version_file(model, number)
             change = changes.get(target, {}).get(path)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from ..stages import STORED_STAGES
 from ..state import Problem, cache_get, cache_put, version_file
@@ -51,7 +52,7 @@ def tags_under(listing: str, base: str) -> Iterator[tuple[str, str, str | None]]
             yield ref, oid, target
 
 
-_TAG_LINES: dict[str, "re.Pattern[str]"] = {}
+_TAG_LINES: dict[str, re.Pattern[str]] = {}
 
 
 def _is_count(text: str) -> bool:
@@ -189,9 +190,9 @@ def _unreachable_tags(repo: GitRepo, commit: str, prefix: str, listing: str, bas
     key = hashlib.sha1(f"{_REACHABLE_FORMAT}\0{prefix}".encode()).hexdigest()
     cached = cache_get(repo, key)
     known: set[str] = set()
-    if isinstance(cached, dict) and isinstance(cached.get("commit"), str):
-        if cached["commit"] == commit or repo.is_ancestor(cached["commit"], commit):
-            known = set(cached.get("targets") or ())
+    if isinstance(cached, dict) and isinstance(cached.get("commit"), str) \
+            and (cached["commit"] == commit or repo.is_ancestor(cached["commit"], commit)):
+        known = set(cached.get("targets") or ())
     unknown: list[tuple[str, str]] = []  # the first 201 (ref, target) whose target is not known to be reachable
     n_unknown = 0
     for ref, oid, target in tags_under(listing, base):

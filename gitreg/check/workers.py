@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..state import (
-    Problem, cache_get, cache_put, prefetch_model_trees, read_model_tree, stage_problems, version_file,
+    Problem,
+    cache_get,
+    cache_put,
+    prefetch_model_trees,
+    read_model_tree,
+    stage_problems,
+    version_file,
 )
 from .links import link_findings
 
@@ -113,7 +120,7 @@ def _summarize(repo: GitRepo, batch: list[tuple[str, str]]) -> list[dict[str, An
             found += link_findings(doc, version_file(name, doc["number"]))
         out.append({
             "problems": [dataclasses.asdict(p) for p in found],
-            "counter": read.model["counters"]["versions"] if read.readable else None,  # type: ignore[index]
+            "counter": read.model["counters"]["versions"] if read.readable and read.model is not None else None,
             "numbers": [d["number"] for d in read.versions],
             "stages": {str(d["number"]): d["stage"] for d in read.versions if d["stage"] in EXCLUSIVE_STAGES},
             "has_stages_file": read.stages is not None,

@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from ..units import human_size
 from .context import MODEL, VERSION_OPT, VERSION_REQ, client
 from .output import FIELD, show
 from .render import (
-    LIMIT, OUTPUT_HELP, REASON, REVERSE, ArtifactType, Order, OutputFormat, artifact_row, artifact_table, choices,
-    emit, format_label, human_size, kv, note, sort_by,
+    LIMIT,
+    OUTPUT_HELP,
+    REASON,
+    REVERSE,
+    ArtifactType,
+    Order,
+    OutputFormat,
+    artifact_row,
+    artifact_table,
+    emit,
+    format_label,
+    kv,
+    note,
+    sort_by,
 )
 
-artifact_app = typer.Typer(rich_markup_mode=None, help="Store, link and fetch the artifacts of model versions.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from ..progress import Progress
+
+artifact_app = typer.Typer(rich_markup_mode=None, help="Store, link and fetch the artifacts of model versions.",
+                           no_args_is_help=True)
 PROGRESS_THRESHOLD = 32 * 1024 * 1024
 
 
-def _bar(total: int, label: str):
+def _bar(total: int, label: str) -> AbstractContextManager[Progress]:
     """A progress bar on a terminal's stderr for transfers above the threshold; none with -q or off a terminal."""
     from ..progress import transfer_bar
     from .logs import verbosity
@@ -34,7 +53,8 @@ def artifact_add(
     source: str = typer.Argument(..., help="Local file or folder to store, or a URI to link with --link.",
                                  metavar="PATH_OR_URI"),
     type: ArtifactType = typer.Option("data", "--type", case_sensitive=False, help="Artifact type."),
-    artifact_name: Optional[str] = typer.Option(None, "--name", "-n", help="Artifact name (default: the file name without extension)."),
+    artifact_name: Optional[str] = typer.Option(None, "--name", "-n",
+                                                help="Artifact name (default: the file name without extension)."),
     link: bool = typer.Option(False, "--link", help="Link the URI in place (hashed, not copied into the store)."),
     reason: str = REASON,
 ) -> None:
@@ -51,7 +71,14 @@ def artifact_add(
          f" on {name} {version}")
 
 
-ArtifactSort = choices("ArtifactSort", ("name", "version", "type", "size", "created"))
+class ArtifactSort(str, Enum):
+    name = "name"
+    version = "version"
+    type = "type"
+    size = "size"
+    created = "created"
+
+
 _ARTIFACT_KEYS = {"name": lambda a: a.name, "version": lambda a: a.version, "type": lambda a: a.type,
                   "size": lambda a: a.size, "created": lambda a: a.created}
 
@@ -61,7 +88,8 @@ def artifact_list(
     ctx: typer.Context,
     name: str = MODEL,
     version: Optional[str] = VERSION_OPT,
-    type: Optional[ArtifactType] = typer.Option(None, "--type", case_sensitive=False, help="Only artifacts of this type."),
+    type: Optional[ArtifactType] = typer.Option(None, "--type", case_sensitive=False,
+                                                help="Only artifacts of this type."),
     sort: Optional[ArtifactSort] = sort_by("as linked"),
     reverse: bool = REVERSE,
     limit: Optional[int] = LIMIT,
@@ -84,7 +112,8 @@ def artifact_get(
     version: str = VERSION_REQ,
     artifact: str = typer.Argument(..., help="Artifact name.", metavar="ARTIFACT"),
     output_path: Optional[Path] = typer.Option(None, "-o", "--output", help="Copy the verified bytes to this path."),
-    artifact_version: Optional[int] = typer.Option(None, "--artifact-version", help="Artifact version (default: the highest)."),
+    artifact_version: Optional[int] = typer.Option(None, "--artifact-version",
+                                                   help="Artifact version (default: the highest)."),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help=OUTPUT_HELP),
     field: Optional[str] = FIELD,
 ) -> None:

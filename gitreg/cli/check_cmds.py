@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from enum import Enum
-from typing import List, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from .context import client
 from .render import OUTPUT_HELP, OutputFormat, emit, note
+
+if TYPE_CHECKING:
+    from ..check import CheckReport
+    from ..compare import Promotion
 
 
 class CheckFormat(str, Enum):
@@ -32,7 +36,7 @@ def check_cmd(
              " registered versions (added, changed, removed, format flips, code-executing formats, URIs outside the"
              " store), deletions, reused numbers, legal stage moves, no rewritten history. Tags are not required"
              " (they follow the merge)."),
-    allow: List[str] = typer.Option(
+    allow: list[str] = typer.Option(
         [], "--allow", metavar="CODE",
         help="Accept findings with this code deliberately (repeatable, e.g. --allow link-added): they are still"
              " listed, as accepted, but do not fail the check. The codes are in the README."),
@@ -51,9 +55,7 @@ def check_cmd(
 ) -> None:
     """Validate every manifest, the stage invariants and that tags tell the truth (or a change, with --base)."""
     from ..check import approval
-    from ..errors import CheckFailedError
-
-    from ..errors import GitregError
+    from ..errors import CheckFailedError, GitregError
 
     c = client(ctx, readable=False)  # a registry that does not read is what the report is about
     report = c.check(rev, base, allow_delete, verify_signatures, staged, allow=allow)
@@ -92,11 +94,12 @@ def check_cmd(
         if promotions:
             from .compare_cmds import CompareFormat, show_comparison
 
-            for p in promotions:
-                replaced = f" (replaces v{p.replaced})" if p.replaced is not None else ""
-                typer.echo(f"\n{p.model} v{p.version}: {p.from_stage or 'new'} -> {p.to_stage}{replaced}")
-                if p.comparison is not None:
-                    show_comparison(p.comparison, CompareFormat.table)
+            for promotion in promotions:
+                replaced = f" (replaces v{promotion.replaced})" if promotion.replaced is not None else ""
+                typer.echo(f"\n{promotion.model} v{promotion.version}: {promotion.from_stage or 'new'} ->"
+                           f" {promotion.to_stage}{replaced}")
+                if promotion.comparison is not None:
+                    show_comparison(promotion.comparison, CompareFormat.table)
     scope = f" changed since {base}" if base is not None else ""
     accepted = f", {len(report.accepted)} accepted" if report.accepted else ""
     summary = (f"checked {report.models} model(s), {report.versions} version(s), {report.tags} tag(s){scope}:"
@@ -109,7 +112,7 @@ def check_cmd(
     note(summary)
 
 
-def _check_markdown(report, promotions) -> str:
+def _check_markdown(report: CheckReport, promotions: list[Promotion]) -> str:
     """Findings and stage changes as markdown, for a pull request's step summary or comment."""
     from ..check import approval
     from ..compare import promotions_markdown

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
-from typing import List
+from typing import TYPE_CHECKING
 
 import typer
 
 from .context import MODEL, client
-from .render import Table, emit, OutputFormat
+from .render import OutputFormat, Table, emit
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from ..compare import Comparison
+    from ..manifests import VersionManifest
 
 
 class CompareFormat(str, Enum):
@@ -22,7 +28,7 @@ OUT = typer.Option(CompareFormat.table, "-o", "--output",
                    help="Output format: a table for people, json/yaml for scripts, markdown for pull requests.")
 
 
-def show_comparison(comparison, output: CompareFormat, versions=()) -> None:
+def show_comparison(comparison: Comparison, output: CompareFormat, versions: Sequence[VersionManifest] = ()) -> None:
     """``versions``: the compared versions, whole (for json and yaml, which show each as `version describe` does)."""
     from ..values import delta_text
 
@@ -54,7 +60,7 @@ def show_comparison(comparison, output: CompareFormat, versions=()) -> None:
 
 
 def compare(ctx: typer.Context, name: str = MODEL,
-            versions: List[str] = typer.Argument(..., help="Two or more versions (number, name, 'latest' or"
+            versions: list[str] = typer.Argument(..., help="Two or more versions (number, name, 'latest' or"
                                                  " stage); deltas are against the first.", metavar="V1 V2 [V...]"),
             output: CompareFormat = OUT) -> None:
     """Compare versions: metadata keys as rows (nested keys dotted), numeric deltas, artifacts by sha256."""
@@ -71,8 +77,8 @@ def diff(ctx: typer.Context, name: str = MODEL,
     _show(c, name, c.compare_model_versions(name, v1, v2).differences(), output)
 
 
-def _show(c, name: str, comparison, output: CompareFormat) -> None:
-    versions = []
+def _show(c: Client, name: str, comparison: Comparison, output: CompareFormat) -> None:
+    versions: list[VersionManifest] = []
     if output in (CompareFormat.json, CompareFormat.yaml):
         versions = [c.get_model_version(name, col.number) for col in comparison.columns]
     show_comparison(comparison, output, versions)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from ..client import Client
 
 
 class Settings:
@@ -17,7 +20,7 @@ class Settings:
         self.verbosity = verbosity
 
 
-def client(ctx: typer.Context, readable: bool = True):
+def client(ctx: typer.Context, readable: bool = True) -> Client:
     """The Client for this invocation (imported lazily to keep --help fast); ``readable=False``: also for a
     repository whose checked-out registry does not read (``gitreg check``)."""
     from ..client import Client

@@ -21,6 +21,10 @@ The logging module is set up when a command first reaches the core (:func:`insta
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import logging
 
 _verbosity = 0
 
@@ -51,14 +55,14 @@ def install() -> None:
     own = logging.getLogger("gitreg")
     for handler in [h for h in own.handlers if getattr(h, "gitreg_cli", False)]:
         own.removeHandler(handler)
-    own.addHandler(_handler(logging, own_records=True))
+    own.addHandler(_handler(own_records=True))
     own.propagate = False
     own.setLevel({-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}[_verbosity])
 
     root = logging.getLogger()
     for handler in [h for h in root.handlers if getattr(h, "gitreg_cli", False)]:
         root.removeHandler(handler)
-    libraries = _handler(logging, own_records=False)
+    libraries = _handler(own_records=False)
     libraries.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
     level = silent if _verbosity <= 0 else logging.INFO if _verbosity == 1 else logging.DEBUG
     libraries.setLevel(level)  # a handler on the root also keeps logging's last-resort printer quiet
@@ -67,7 +71,9 @@ def install() -> None:
     logging.captureWarnings(True)  # library warnings go through "py.warnings", so through the levels above
 
 
-def _handler(logging, own_records: bool):  # noqa: ANN001, ANN202 - the module, imported late
+def _handler(own_records: bool) -> logging.Handler:
+    import logging
+
     class StderrHandler(logging.Handler):
         """Writes to whatever ``sys.stderr`` is when a record comes (not the stream of the first call)."""
 

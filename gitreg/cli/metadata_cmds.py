@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
@@ -16,7 +16,7 @@ metadata_app = typer.Typer(rich_markup_mode=None, help="Log and show metadata of
 def metadata_log(
     ctx: typer.Context,
     name: str = MODEL,
-    items: List[str] = typer.Argument(..., help="[VERSION] then KEY=VALUE pairs; values are JSON when they parse"
+    items: list[str] = typer.Argument(..., help="[VERSION] then KEY=VALUE pairs; values are JSON when they parse"
                                                 " (0.97, true, [1,2], {\"a\":1}), text otherwise.",
                                       metavar="[VERSION] KEY=VALUE..."),
     reason: str = REASON,

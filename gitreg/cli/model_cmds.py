@@ -3,22 +3,43 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, List, Optional
+from collections.abc import Callable
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import typer
 
 from .context import MODEL, VERSION_OPT, VERSION_REQ, client
 from .output import FIELD, show
 from .render import (
-    LIMIT, OUTPUT_HELP, REASON, REVERSE, Order, OutputFormat, Stage, StageFilter, Table, artifact_table,
-    choices, emit, kv, note, short_metadata, sort_by,
+    LIMIT,
+    OUTPUT_HELP,
+    REASON,
+    REVERSE,
+    Order,
+    OutputFormat,
+    Stage,
+    StageFilter,
+    Table,
+    artifact_table,
+    emit,
+    kv,
+    note,
+    short_metadata,
+    sort_by,
 )
 
 if TYPE_CHECKING:
+    from ..history import Event
+    from ..registry import Proposal
     from ..state import ModelState
 
-model_app = typer.Typer(rich_markup_mode=None, help="Register, list, describe, update and delete models.", no_args_is_help=True)
-version_app = typer.Typer(rich_markup_mode=None, help="List, inspect, promote and delete model versions.", no_args_is_help=True)
+T = TypeVar("T")
+
+model_app = typer.Typer(rich_markup_mode=None, help="Register, list, describe, update and delete models.",
+                        no_args_is_help=True)
+version_app = typer.Typer(rich_markup_mode=None, help="List, inspect, promote and delete model versions.",
+                          no_args_is_help=True)
 model_app.add_typer(version_app, name="version")
 
 OUT = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP)
@@ -32,11 +53,6 @@ USE_CASES = typer.Option(None, "--use-cases", "-u", help="What it may be used fo
 LIMITATIONS = typer.Option(None, "--limitations", help="Known limitations.")
 TRADE_OFFS = typer.Option(None, "--trade-offs", "--tradeoffs", help="Trade-offs made.")
 ETHICS = typer.Option(None, "--ethics", "--ethical", "-e", help="Ethical considerations.")
-
-
-def _card_options(license, description, audience, use_cases, limitations, trade_offs, ethics):
-    return dict(license=license, description=description, audience=audience, use_cases=use_cases,
-                limitations=limitations, trade_offs=trade_offs, ethics=ethics)
 
 
 def _one_name(positional: Optional[str], option: Optional[str]) -> str:
@@ -89,7 +105,7 @@ def _command_line(ctx: typer.Context, *extra: str) -> str:
     return shlex.join(words + list(extra))
 
 
-def _guarded(ctx: typer.Context, create):
+def _guarded(ctx: typer.Context, create: Callable[..., T]) -> T:
     """Run ``create(refuse_near_names=...)``: refused, unless --new-model was given, when it would create a model
     one edit from an existing one's name; the error then names the exact command that creates it anyway."""
     from ..errors import NearModelNameError
@@ -120,13 +136,21 @@ def _clip(text: str, width: int) -> str:
 
 # ---------------------------------------------------------------- models
 
-ModelSort = choices("ModelSort", ("name", "versions", "latest", "created"))
+class ModelSort(str, Enum):
+    name = "name"
+    versions = "versions"
+    latest = "latest"
+    created = "created"
+
+
 _MODEL_KEYS = {"name": lambda s: s.name, "versions": lambda s: len(s.versions), "created": lambda s: s.model.created,
                "latest": lambda s: s.latest().number if s.latest() else None}
 
 
 @model_app.command("list")
-def model_list(ctx: typer.Context, tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only models with this tag (repeatable)."),
+def model_list(ctx: typer.Context,
+               tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG",
+                                             help="Only models with this tag (repeatable)."),
                sort: Optional[ModelSort] = sort_by("name"), reverse: bool = REVERSE,
                limit: Optional[int] = LIMIT, output: OutputFormat = OUT) -> None:
     """List models with their latest version and the versions in staging and production."""
@@ -166,7 +190,7 @@ def model_register(
     limitations: Optional[str] = LIMITATIONS,
     trade_offs: Optional[str] = TRADE_OFFS,
     ethics: Optional[str] = ETHICS,
-    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag for the model (repeatable)."),
+    tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag for the model (repeatable)."),
     reason: str = REASON,
     new_model: bool = NEW_MODEL,
 ) -> None:
@@ -175,8 +199,9 @@ def model_register(
     A name one edit from an existing model's (`chrun` beside `churn`) is refused as a likely typo unless
     --new-model is given."""
     name = _one_name(name, name_option)
-    card = _card_options(license, description, audience, use_cases, limitations, trade_offs, ethics)
-    model = _guarded(ctx, lambda **guard: client(ctx).create_model(name, tags=tag, reason=reason, **guard, **card))
+    model = _guarded(ctx, lambda **guard: client(ctx).create_model(
+        name, license=license, description=description, audience=audience, use_cases=use_cases,
+        limitations=limitations, trade_offs=trade_offs, ethics=ethics, tags=tag, reason=reason, **guard))
     note(f"Registered model {model.name}")
 
 
@@ -191,17 +216,18 @@ def model_describe(ctx: typer.Context, name: str = MODEL, output: OutputFormat =
         show(views.model(state), output, field, f"model {name}")
         return
     card = state.model
+    latest = state.latest()
     kv([("name", card.name), ("license", card.license), ("description", card.description),
         ("audience", card.audience), ("use cases", card.use_cases), ("limitations", card.limitations),
         ("trade-offs", card.trade_offs), ("ethics", card.ethics), ("tags", ", ".join(card.tags)),
         ("created", card.created), ("versions", len(state.versions)),
-        ("latest", state.latest().number if state.latest() else "-"),
+        ("latest", latest.number if latest else "-"),
         ("staging", _held(state, "staging")), ("production", _held(state, "production"))])
     for conflict in state.stage_conflicts():
         note(f"warning: {_conflict_text(state, conflict)}")
 
 
-def _held(state: "ModelState", stage: str) -> str:
+def _held(state: ModelState, stage: str) -> str:
     """Who holds ``stage``, for a table: a number, "-", or the claimants of a conflict."""
     held = state.held(stage)
     if len(held) > 1 or stage in state.stage_conflicts():
@@ -209,7 +235,7 @@ def _held(state: "ModelState", stage: str) -> str:
     return str(held[0]) if held else "-"
 
 
-def _conflict_text(state: "ModelState", stage: str) -> str:
+def _conflict_text(state: ModelState, stage: str) -> str:
     from ..errors import AmbiguousStageError
 
     error = AmbiguousStageError(state.name, stage, *state.stage_conflicts()[stage])
@@ -227,16 +253,16 @@ def model_update(
     limitations: Optional[str] = LIMITATIONS,
     trade_offs: Optional[str] = TRADE_OFFS,
     ethics: Optional[str] = ETHICS,
-    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag to add (repeatable)."),
-    remove_tag: List[str] = typer.Option([], "--remove-tag", "-r", metavar="TAG", help="Tag to remove (repeatable)."),
+    tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag to add (repeatable)."),
+    remove_tag: list[str] = typer.Option([], "--remove-tag", "-r", metavar="TAG", help="Tag to remove (repeatable)."),
     new_name: Optional[str] = typer.Option(None, "--name", "-n", help="New name: refused, gitreg does not rename"
                                            " models (their tags are immutable); see the README."),
     reason: str = REASON,
 ) -> None:
     """Change a model's card or tags (one commit; nothing if nothing changes)."""
-    client(ctx).update_model(name, name=new_name, add_tags=tag, remove_tags=remove_tag, reason=reason,
-                             **_card_options(license, description, audience, use_cases, limitations, trade_offs,
-                                             ethics))
+    client(ctx).update_model(name, name=new_name, license=license, description=description, audience=audience,
+                             use_cases=use_cases, limitations=limitations, trade_offs=trade_offs, ethics=ethics,
+                             add_tags=tag, remove_tags=remove_tag, reason=reason)
     note(f"Updated model {name}")
 
 
@@ -254,7 +280,14 @@ def model_delete(ctx: typer.Context, name: str = MODEL,
 
 # ---------------------------------------------------------------- versions
 
-VersionSort = choices("VersionSort", ("number", "name", "stage", "created", "artifacts"))
+class VersionSort(str, Enum):
+    number = "number"
+    name = "name"
+    stage = "stage"
+    created = "created"
+    artifacts = "artifacts"
+
+
 _VERSION_KEYS = {"number": lambda v: v.number, "name": lambda v: v.name, "stage": lambda v: v.stage,
                  "created": lambda v: v.created, "artifacts": lambda v: len(v.artifacts)}
 
@@ -265,8 +298,10 @@ def version_list(
     name: str = MODEL,
     stage: Optional[StageFilter] = typer.Option(None, "--stage", "-s", case_sensitive=False,
                                                 help="Only versions in this stage (or the latest version)."),
-    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only versions with this tag (repeatable)."),
-    metadata: List[str] = typer.Option([], "--metadata", metavar="KEY:OP:VALUE", help="Filter KEY:OP:VALUE, OP one of eq ne gt gte lt lte contains (repeatable)."),
+    tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only versions with this tag (repeatable)."),
+    metadata: list[str] = typer.Option([], "--metadata", metavar="KEY:OP:VALUE",
+                                       help="Filter KEY:OP:VALUE, OP one of eq ne gt gte lt lte contains"
+                                            " (repeatable)."),
     sort: Optional[VersionSort] = sort_by("number"),
     sort_metadata: Optional[str] = typer.Option(None, "--sort-metadata", metavar="KEY",
                                                 help="Sort by this metadata key (dotted for nested keys, e.g."
@@ -283,16 +318,18 @@ def version_list(
     for m in metadata:  # bound the JSON value before it is parsed
         check_json_text_depth(m.split(":", 2)[-1], f"metadata.{m.partition(':')[0]}")
     conditions = [parse_condition(m) for m in metadata]
-    versions = client(ctx).list_model_versions(name, stage=stage.value if stage else None, tags=tag or None, metadata=conditions)
+    versions = client(ctx).list_model_versions(name, stage=stage.value if stage else None, tags=tag or None,
+                                               metadata=conditions)
     keys = dict(_VERSION_KEYS)
+    order_by: str | None = sort.value if sort is not None else None
     if sort_metadata is not None:
         from ..errors import InvalidValueError
 
         if sort is not None:
             raise InvalidValueError("give --sort or --sort-metadata, not both")
         keys["metadata"] = lambda v: _metadata_value(v.metadata, sort_metadata)
-        sort = "metadata"
-    versions = Order(keys, sort, reverse, limit).apply(versions)
+        order_by = "metadata"
+    versions = Order(keys, order_by, reverse, limit).apply(versions)
     table = Table(["VERSION", "NAME", "STAGE", "CREATED", "RUN", "TAGS", "ARTIFACTS", "METADATA"],
                   keep=("VERSION", "NAME", "STAGE", "CREATED", "RUN", "ARTIFACTS"))
     for v in versions:  # RUN: how the pipeline run that created the version went (running, completed, failed)
@@ -318,7 +355,7 @@ def version_create(
     name: str = MODEL,
     version_name: Optional[str] = typer.Option(None, "--name", help="Name of the version (default: its number)."),
     description: Optional[str] = typer.Option(None, "--description", help="Description of the version."),
-    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag for the version (repeatable)."),
+    tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag for the version (repeatable)."),
     reason: str = REASON,
     new_model: bool = NEW_MODEL,
 ) -> None:
@@ -378,7 +415,7 @@ MODEL_VERSION_OPT = typer.Option(None, "--model-version", "--model_version", "-v
                                  help="Version: a number, a name, 'latest' or a stage (default: latest).")
 
 
-def _artifact_listing(kind: str, version_option: Any, doc: str):
+def _artifact_listing(kind: str, version_option: Any, doc: str) -> Callable[..., None]:
     """A `<kind>_artifacts NAME` command; the version is ``version_option`` (positional, or ZenML's -v)."""
     def command(ctx: typer.Context, name: str = MODEL, version: Optional[str] = version_option,
                 output: OutputFormat = OUT) -> None:
@@ -410,11 +447,12 @@ def version_update(
     name: str = MODEL,
     version: str = VERSION_REQ,
     stage: Optional[Stage] = typer.Option(None, "--stage", "-s", case_sensitive=False, help="New stage."),
-    force: bool = typer.Option(False, "--force", "-f", help="Take an exclusive stage from the version holding it (it is archived)."),
+    force: bool = typer.Option(False, "--force", "-f",
+                               help="Take an exclusive stage from the version holding it (it is archived)."),
     new_name: Optional[str] = typer.Option(None, "--name", help="New name of the version."),
     description: Optional[str] = typer.Option(None, "--description", help="New description."),
-    tag: List[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag to add (repeatable)."),
-    remove_tag: List[str] = typer.Option([], "--remove-tag", metavar="TAG", help="Tag to remove (repeatable)."),
+    tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag to add (repeatable)."),
+    remove_tag: list[str] = typer.Option([], "--remove-tag", metavar="TAG", help="Tag to remove (repeatable)."),
     reason: str = REASON,
     propose: bool = typer.Option(False, "--propose", help="Do not change the registry branch: put the stage change"
                                  " on a new branch gitreg/promote/<model>-v<N>-<stage> (pushed if there is a"
@@ -422,26 +460,26 @@ def version_update(
 ) -> None:
     """Promote a version to a stage, rename it, describe or tag it (one commit)."""
     c = client(ctx)
-    stage = stage.value if stage is not None else None
+    new_stage = stage.value if stage is not None else None
     if propose:
         from ..errors import InvalidValueError
 
-        if stage is None or new_name is not None or description is not None or tag or remove_tag:
+        if new_stage is None or new_name is not None or description is not None or tag or remove_tag:
             raise InvalidValueError("--propose proposes a stage change: give --stage (and only --force/--reason)")
-        _render_proposal(c.propose_model_version_stage(name, version, stage, force=force, reason=reason))
+        _render_proposal(c.propose_model_version_stage(name, version, new_stage, force=force, reason=reason))
         return
     before = c.get_model_version(name, version)
-    after = c.update_model_version(name, before.number, stage=stage, force=force, name=new_name,
+    after = c.update_model_version(name, before.number, stage=new_stage, force=force, name=new_name,
                                    description=description, add_tags=tag, remove_tags=remove_tag, reason=reason)
-    if stage is not None and before.stage == after.stage:
+    if new_stage is not None and before.stage == after.stage:
         note(f"{name} v{after.number} is already {after.stage}: nothing to do")
-    elif stage is not None:
+    elif new_stage is not None:
         note(f"{name} v{after.number}: {before.stage} -> {after.stage}")
     else:
         note(f"Updated {name} v{after.number}")
 
 
-def _render_proposal(p) -> None:
+def _render_proposal(p: Proposal) -> None:
     subject = p.message.splitlines()[0]
     typer.echo(p.branch)
     note(f"Proposed {subject} on branch {p.branch} (commit {p.commit[:12]}, based on {p.target} at {p.base[:12]}).")
@@ -466,7 +504,7 @@ def version_delete(ctx: typer.Context, name: str = MODEL, version: str = VERSION
     note(f"Deleted {name} v{v.number}")
 
 
-def _who(e) -> str:
+def _who(e: Event) -> str:
     """Who made a change (its commit's author), marked with its signature and where the tag says otherwise."""
     who = e.by
     if e.committer:
@@ -480,14 +518,15 @@ def _who(e) -> str:
 
 @version_app.command("history")
 def version_history(ctx: typer.Context, name: str = MODEL,
-                    version: Optional[str] = typer.Argument(None, help="Only this version (a number, a name or a stage).",
-                                                            metavar="[VERSION]"),
+                    version: Optional[str] = typer.Argument(
+                        None, help="Only this version (a number, a name or a stage).", metavar="[VERSION]"),
                     output: OutputFormat = OUT) -> None:
     """Every registration and stage change, oldest first: when, who, from -> to, why, commit and tag."""
     from .. import views
 
     events = client(ctx).version_history(name, version)
-    table = Table(["WHEN", "VERSION", "CHANGE", "BY", "REASON", "COMMIT", "TAG"], keep=("WHEN", "VERSION", "COMMIT", "TAG"))
+    table = Table(["WHEN", "VERSION", "CHANGE", "BY", "REASON", "COMMIT", "TAG"],
+                  keep=("WHEN", "VERSION", "COMMIT", "TAG"))
     for e in events:
         change = "registered" if e.kind == "registered" else f"{e.from_stage} -> {e.to_stage}"
         if e.demoted:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ..units import human_size
+
+if TYPE_CHECKING:
+    from ..manifests import ArtifactLink
 
 
 class OutputFormat(str, Enum):
@@ -21,21 +25,38 @@ class OutputFormat(str, Enum):
 OUTPUT_HELP = "Output format: a table for people, or json/yaml for scripts."
 
 
-def choices(name: str, values: Sequence[str]) -> type[Enum]:
-    return Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
-
-
 # What help shows as choices ([none|staging|production|archived]); the core checks them again. Spelled
 # here, not imported from gitreg.stages / gitreg.manifests, to keep those off --help's imports
 # (tests/test_cli_conventions.py keeps them equal).
-STAGES = ("none", "staging", "production", "archived")
-ARTIFACT_TYPES = ("data", "model", "deployment", "service")
-Stage = choices("Stage", STAGES)
-StageFilter = choices("StageFilter", (*STAGES, "latest"))
-ArtifactType = choices("ArtifactType", ARTIFACT_TYPES)
+class Stage(str, Enum):
+    none = "none"
+    staging = "staging"
+    production = "production"
+    archived = "archived"
 
 
-def emit(data: Any, fmt: OutputFormat, table: "Table | None" = None) -> None:
+class StageFilter(str, Enum):
+    """A stage, or ``latest``."""
+
+    none = "none"
+    staging = "staging"
+    production = "production"
+    archived = "archived"
+    latest = "latest"
+
+
+class ArtifactType(str, Enum):
+    data = "data"
+    model = "model"
+    deployment = "deployment"
+    service = "service"
+
+
+STAGES = tuple(stage.value for stage in Stage)
+ARTIFACT_TYPES = tuple(kind.value for kind in ArtifactType)
+
+
+def emit(data: Any, fmt: OutputFormat, table: Table | None = None) -> None:
     if fmt in (OutputFormat.json, OutputFormat.yaml):
         from .output import structured
 
@@ -65,7 +86,9 @@ class Table:
         widths = [len(c) for c in self.columns]
         for row in self.rows:
             widths = [max(w, len(v)) for w, v in zip(widths, row)]
-        fmt = lambda row: "  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip()  # noqa: E731
+        def fmt(row: list[str]) -> str:
+            return "  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip()
+
         return [fmt(self.columns)] + [fmt(r) for r in self.rows]
 
     def print(self) -> None:
@@ -146,7 +169,8 @@ def kv(pairs: Iterable[tuple[str, Any]]) -> None:
         typer.echo(f"{key.ljust(width)}  {'' if value is None else value}")
 
 
-REASON = typer.Option("", "--reason", "-m", help="Why: recorded in the commit message (and in the tag, if one is made).")
+REASON = typer.Option("", "--reason", "-m",
+                      help="Why: recorded in the commit message (and in the tag, if one is made).")
 
 
 def note(text: str) -> None:
@@ -183,12 +207,9 @@ def artifact_table(links: Iterable[Any]) -> Table:
     return table
 
 
-def artifact_row(link: Any) -> dict[str, Any]:
+def artifact_row(link: ArtifactLink) -> dict[str, Any]:
     """An artifact link for scripts: ``executes_code`` always present, decided by the format."""
     from ..materializers import executes_code
 
     return link.to_dict() | {"executes_code": executes_code(link.format) or bool(link.executes_code)}
 
-
-def is_tty() -> bool:
-    return sys.stderr.isatty()

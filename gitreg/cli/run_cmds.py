@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from typing import Any, Optional
 
 import typer
 
 from .context import client
 from .output import FIELD, show
-from .render import LIMIT, OUTPUT_HELP, REVERSE, Order, OutputFormat, Table, choices, emit, kv, sort_by
+from .render import LIMIT, OUTPUT_HELP, REVERSE, Order, OutputFormat, Table, emit, kv, sort_by
 
-run_app = typer.Typer(rich_markup_mode=None, help="Recorded pipeline runs: list them, describe one.", no_args_is_help=True)
+run_app = typer.Typer(rich_markup_mode=None, help="Recorded pipeline runs: list them, describe one.",
+                      no_args_is_help=True)
 OUT = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP)
 
 
@@ -28,7 +30,14 @@ def run_rows(runs: list[Any]) -> tuple[list[dict[str, Any]], Table]:
     return rows, table
 
 
-RunSort = choices("RunSort", ("started", "ended", "pipeline", "status", "id"))
+class RunSort(str, Enum):
+    started = "started"
+    ended = "ended"
+    pipeline = "pipeline"
+    status = "status"
+    id = "id"
+
+
 _RUN_KEYS = {"started": lambda r: r.started, "ended": lambda r: r.ended, "pipeline": lambda r: r.pipeline,
              "status": lambda r: r.status, "id": lambda r: r.id}
 

@@ -9,7 +9,8 @@ import typer
 from .context import client
 from .render import note
 
-site_app = typer.Typer(rich_markup_mode=None, help="Build the registry's static site (plain HTML, CSS and JS; no network needed).",
+site_app = typer.Typer(rich_markup_mode=None,
+                       help="Build the registry's static site (plain HTML, CSS and JS; no network needed).",
                        no_args_is_help=True)
 
 

@@ -7,7 +7,8 @@ import typer
 from .context import client
 from .render import note
 
-tags_app = typer.Typer(rich_markup_mode=None, help="Registration and stage tags: the registry's audit trail in git.", no_args_is_help=True)
+tags_app = typer.Typer(rich_markup_mode=None, help="Registration and stage tags: the registry's audit trail in git.",
+                       no_args_is_help=True)
 
 
 @tags_app.command("sync")

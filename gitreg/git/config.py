@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from ..errors import GitError
 
@@ -20,16 +21,17 @@ _CONFIG_ENV = ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM", 
                "GIT_CONFIG_PARAMETERS", "HOME", "XDG_CONFIG_HOME", "GIT_DIR")
 # Answers of `git config` and `git var`, for every GitRepo of this process, keyed by _config_stamp().
 _SHARED: dict[tuple[object, ...], object] = {}
+T = TypeVar("T")
 _CONFIG_FILES: dict[tuple[object, ...], tuple[str, ...]] = {}  # (common dir, environment) -> git's config files
 
 
-def _remembered(repo: GitRepo, name: tuple[object, ...], ask: Callable[[], object]) -> object:
+def _remembered(repo: GitRepo, name: tuple[object, ...], ask: Callable[[], T]) -> T:
     """``ask()``'s answer about git's configuration, remembered (for every GitRepo of this process) while
     the config files and the environment variables that decide it stay the same."""
     key = (*name, *_config_stamp(repo.common_dir))
     if key not in _SHARED:
         _SHARED[key] = ask()
-    return _SHARED[key]
+    return cast(T, _SHARED[key])  # what an ask() of this name returned: each name has one ask
 
 
 def config_bool(repo: GitRepo, key: str) -> bool:
@@ -38,7 +40,7 @@ def config_bool(repo: GitRepo, key: str) -> bool:
         res = repo.run("config", "--type=bool", "--get", key, check=False)
         return res.returncode == 0 and res.stdout.decode().strip() == "true"
 
-    return bool(_remembered(repo, ("bool", key), ask))
+    return _remembered(repo, ("bool", key), ask)
 
 
 def gc_threshold(repo: GitRepo) -> int:
@@ -49,7 +51,7 @@ def gc_threshold(repo: GitRepo) -> int:
         value = int(text) if text.lstrip("-").isdigit() else GC_LOOSE_OBJECTS
         return value if value > 0 else 1 << 62
 
-    return int(_remembered(repo, ("gc.auto",), ask))  # type: ignore[call-overload]
+    return _remembered(repo, ("gc.auto",), ask)
 
 
 # Settings that change how git writes its index, and the values that leave it plain (anything else,
@@ -62,14 +64,15 @@ def plain_index(repo: GitRepo) -> bool:
     """Whether git's configuration leaves the index plain (version as it is, not split, not shared by a
     group, modes from the files): then gitreg may edit it in-process (remembered, see _remembered)."""
     def ask() -> bool:
-        pattern = r"^(core\.(filemode|splitindex|untrackedcache|fsmonitor|sharedrepository)|index\..*|feature\.manyfiles)$"
+        pattern = (r"^(core\.(filemode|splitindex|untrackedcache|fsmonitor|sharedrepository)|index\..*"
+                   r"|feature\.manyfiles)$")
         res = repo.run("config", "--get-regexp", pattern, check=False)
         lines = res.stdout.decode("utf-8", "replace").splitlines()
         return res.returncode in (0, 1) and all(
             setting.strip().lower() in _PLAIN_INDEX.get(name, set())
             for name, _sp, setting in (line.partition(" ") for line in lines))
 
-    return bool(_remembered(repo, ("plain index",), ask))
+    return _remembered(repo, ("plain index",), ask)
 
 
 def filter_drivers(repo: GitRepo) -> frozenset[str]:
@@ -87,7 +90,7 @@ def filter_drivers(repo: GitRepo) -> frozenset[str]:
                 names.add(name)
         return frozenset(names)
 
-    return _remembered(repo, ("filter drivers",), ask)  # type: ignore[return-value]
+    return _remembered(repo, ("filter drivers",), ask)
 
 
 def ident(repo: GitRepo, role: str) -> str:

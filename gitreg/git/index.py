@@ -25,8 +25,8 @@ import hashlib
 import os
 import stat as stat_module
 import struct
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 # Beyond this, walking the entries in Python costs more than git's process: measured on a 2-core machine,
 # 0.6 against 1.6 ms at 600 entries, 1.2 against 1.8 ms at 1,500, 2.3 against 1.8 ms at 3,000.

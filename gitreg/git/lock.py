@@ -5,9 +5,9 @@ other way round."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Iterator
 
 WRITE_LOCK_POLL = 0.002  # seconds between tries for a held lock (platforms without flock)
 WRITE, SYNC = "write.lock", "sync.lock"

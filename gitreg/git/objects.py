@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 ZERO_OID = "0" * 40
 TREE_MODE = "40000"
@@ -26,7 +26,7 @@ class TreeEntry:
         return self.mode == TREE_MODE
 
     @classmethod
-    def made(cls, mode: str, name: str, oid: str) -> "TreeEntry":
+    def made(cls, mode: str, name: str, oid: str) -> TreeEntry:
         """A new entry with its bytes: a tree kept in memory and rewritten by later writes copies them."""
         return cls(mode, name, oid, _entry_bytes(mode, name, oid))
 
@@ -90,7 +90,8 @@ def compress_loose(raw: bytes, otype: str = "blob") -> bytes:
 
 
 def clean_message(message: str) -> str:
-    """A message as ``git tag``/``git commit`` store it: trailing blanks stripped, blank runs folded, one final newline."""
+    """A message as ``git tag``/``git commit`` store it: trailing blanks stripped, blank runs folded, one final
+    newline."""
     lines = [line.rstrip() for line in message.splitlines()]
     out: list[str] = []
     for line in lines:

@@ -15,8 +15,9 @@ a user's partial clone of a code repository, one file at a time).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from .network import classify
 
@@ -49,7 +50,7 @@ def unmark(common_dir: Path) -> None:
         pass
 
 
-def missing(repo: "GitRepo", tips: Sequence[str] | None) -> list[str]:
+def missing(repo: GitRepo, tips: Sequence[str] | None) -> list[str]:
     """Ids of the objects reachable from ``tips`` (trees or commits; None: every ref) that are not
     in the repository (git lists them without fetching them)."""
     if tips is None:
@@ -64,7 +65,7 @@ def missing(repo: "GitRepo", tips: Sequence[str] | None) -> list[str]:
     return [line[1:].strip() for line in res.stdout.decode("ascii", "replace").splitlines() if line.startswith("?")]
 
 
-def fetch(repo: "GitRepo", remote: str, oids: Sequence[str]) -> None:
+def fetch(repo: GitRepo, remote: str, oids: Sequence[str]) -> None:
     """Fetch the objects ``oids`` from ``remote`` in one request (as git's own lazy fetch does, batched)."""
     if not oids:
         return

@@ -12,8 +12,8 @@ import os
 import re
 import subprocess
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..errors import GitError
 from .objects import TreeEntry, parse_tree
@@ -134,7 +134,8 @@ class ObjectReader:
             return
         if proc.poll() is None:
             try:
-                proc.stdin.close()  # type: ignore[union-attr]
+                if proc.stdin is not None:
+                    proc.stdin.close()
                 proc.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired):
                 proc.kill()

@@ -11,15 +11,16 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import GitError
 from ..stamps import stat_stamp
 from .objects import ZERO_OID
-from .walk import files_under
 from .process import CAS_MARKERS, LOCK_HELD, git_env, lock_held_error
+from .walk import files_under
 
 if TYPE_CHECKING:
     from .repo import GitRepo
@@ -256,6 +257,7 @@ def update_refs(transactions: RefTransactions, updates: Sequence[tuple[str, str,
             break
         time.sleep(0.02 + attempt * 0.002)
     else:
+        assert held is not None  # the loop ends without a break only while the lock is held
         raise lock_held_error(held.group(1))
     lost = [ref for ref, _new, _old in updates if ref in err]
     if any(marker in err for marker in CAS_MARKERS):
@@ -327,10 +329,11 @@ class RefTransactions:
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
-    def _finish(proc: "subprocess.Popen[bytes]") -> str:
+    def _finish(proc: subprocess.Popen[bytes]) -> str:
         """Stop a process that refused (it exits by itself after saying why): its words."""
         try:
-            proc.stdin.close()  # type: ignore[union-attr]
+            if proc.stdin is not None:
+                proc.stdin.close()
         except OSError:
             pass
         try:
@@ -338,7 +341,7 @@ class RefTransactions:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        err = proc.stderr.read() if proc.stderr is not None else b""  # type: ignore[union-attr]
+        err = proc.stderr.read() if proc.stderr is not None else b""
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()

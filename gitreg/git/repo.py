@@ -14,13 +14,17 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
 
 from ..errors import BareRepositoryError, GitError, NotARegistryError
+from . import config as _config
+from . import lock as _lock
+from . import partial
+from . import refs as _refs
+from . import trees as _trees
 from .objects import TreeEntry, blob_id, clean_message, compress_loose, encode_object, format_tree, tree_order
-from . import config as _config, lock as _lock, partial, refs as _refs, trees as _trees
 from .process import run_git, start_git
 from .reader import ObjectReader
 from .refs import PackedRefs, RefInfo, RefTransactions, RefUpdate
@@ -55,7 +59,7 @@ class GitRepo:
     # ------------------------------------------------------------ discovery
 
     @classmethod
-    def discover(cls, start: str | os.PathLike[str]) -> "GitRepo":
+    def discover(cls, start: str | os.PathLike[str]) -> GitRepo:
         """Find the repository containing ``start`` (walking upwards); a bare one is refused, saying what to do."""
         path = Path(start).resolve()
         if not path.exists():
@@ -85,7 +89,7 @@ class GitRepo:
         )
 
     @classmethod
-    def init(cls, path: str | os.PathLike[str]) -> "GitRepo":
+    def init(cls, path: str | os.PathLike[str]) -> GitRepo:
         folder = Path(path).resolve()
         folder.mkdir(parents=True, exist_ok=True)
         run_git(["git", "init", "-q", str(folder)], cwd=folder)
@@ -151,9 +155,9 @@ class GitRepo:
         """Move ``ref`` to ``new`` only if it still is ``old`` (None: must not exist; force: any)."""
         return _refs.update_ref(self, ref, new, old, message, force)
 
-    def update_refs(self, updates: Sequence[tuple[str, str, str | None]], message: str = "gitreg") -> RefUpdate:
+    def update_refs(self, updates: Sequence[tuple[str, str, str | None]]) -> RefUpdate:
         """Move every ``(ref, new, old)`` in one transaction: all or none (see :func:`.refs.update_refs`;
-        the reflog entries say ``gitreg``, so ``message`` does not reach the reflog)."""
+        the reflog entries say ``gitreg``)."""
         return _refs.update_refs(self.refs, updates)
 
     def delete_ref(self, ref: str, old: str | None = None) -> bool:
@@ -209,8 +213,8 @@ class GitRepo:
         """Commits in ``rev``'s history that added files under ``path``: (commit, ISO date, author, message,
         the added paths), newest first; one ``git log``."""
         fmt = "%x01%H%x00%aI%x00%an <%ae>%x00%B%x00"
-        out = self.run("log", f"--format={fmt}", "--diff-filter=A", "--no-renames", "--name-only", "-z", rev, "--", path,
-                       check=False).stdout.decode("utf-8", "replace")
+        out = self.run("log", f"--format={fmt}", "--diff-filter=A", "--no-renames", "--name-only", "-z", rev, "--",
+                       path, check=False).stdout.decode("utf-8", "replace")
         found = []
         for record in out.split("\x01")[1:]:
             commit, date, author, message, *names = record.split("\0")
@@ -254,7 +258,7 @@ class GitRepo:
     def write_tag_object(self, name: str, target: str, message: str, ident: str) -> str:
         """Write an annotated tag object for ``target`` without creating its ref; its object id."""
         text = clean_message(message)
-        data = (f"object {target}\ntype commit\ntag {name}\ntagger {ident}\n\n{text}").encode("utf-8")
+        data = (f"object {target}\ntype commit\ntag {name}\ntagger {ident}\n\n{text}").encode()
         return self.write_object("tag", data)
 
     # ------------------------------------------------------------ blob-less clones
@@ -333,7 +337,7 @@ class GitRepo:
             pass
         tmp = os.path.join(folder, f"tmp_obj_{os.getpid()}_{threading.get_ident()}")
         packed = compress_loose(raw, otype)
-        for attempt in range(3):
+        for _attempt in range(3):
             try:
                 with open(tmp, "wb") as fh:
                     fh.write(packed)
@@ -401,9 +405,12 @@ class GitRepo:
     def blob_ids(self, files: Mapping[str, bytes | None]) -> dict[str, str | None] | None:
         """The blob id of each file of ``files`` (as written by :meth:`update_paths`); None when one is a
         removal (a removed path may be a folder, whose files only the trees know)."""
-        if any(data is None for data in files.values()):
-            return None
-        return {path: blob_id(data) for path, data in files.items()}  # type: ignore[arg-type]
+        ids: dict[str, str | None] = {}
+        for path, data in files.items():
+            if data is None:
+                return None
+            ids[path] = blob_id(data)
+        return ids
 
     def blobs_under_path(self, commit: str, path: str) -> Iterator[tuple[str, str]]:
         return _trees.blobs_under_path(self, commit, path)

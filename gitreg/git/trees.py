@@ -4,7 +4,8 @@ some paths, the files two commits differ in (walking only the subtrees whose ids
 from __future__ import annotations
 
 import bisect
-from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from .objects import BLOB_MODE, TREE_MODE, TreeEntry, tree_order
 
@@ -85,8 +86,10 @@ def blobs_under_path(repo: GitRepo, commit: str, path: str) -> Iterator[tuple[st
 def blobs_under(repo: GitRepo, commit: str | None, paths: Sequence[str]) -> dict[str, str]:
     """Path -> blob id of every file under ``paths`` at ``commit``."""
     out: dict[str, str] = {}
-    for path in paths if commit else ():
-        out.update(blobs_under_path(repo, commit, path))  # type: ignore[arg-type]
+    if not commit:
+        return out
+    for path in paths:
+        out.update(blobs_under_path(repo, commit, path))
     return out
 
 

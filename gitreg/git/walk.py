@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 
 def files_under(folder: str, rel: str) -> Iterator[tuple[str, str]]:

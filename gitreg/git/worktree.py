@@ -18,8 +18,9 @@ from __future__ import annotations
 import os
 import stat as stat_module
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..errors import GitError
 from ..stamps import read_record, stat_stamp, write_record
@@ -39,11 +40,12 @@ Record = tuple[int, int, int, int, int, str]  # a file's stamp and the blob it h
 
 
 class WorkTree:
-    def __init__(self, repo: "GitRepo") -> None:
+    def __init__(self, repo: GitRepo) -> None:
         self.repo = repo
         self.root = repo.root
         self.bare = repo.bare
-        self._note: tuple[tuple[int, ...], dict] | None = None  # the note as last read or written, with its stamp
+        # the note as last read or written, with its stamp
+        self._note: tuple[tuple[int, ...], dict[str, Any]] | None = None
         # path -> (ctime, stat record) of each file the last set_files wrote (or found in line), taken right then
         self._fresh: dict[str, tuple[int, Stamp]] = {}
         # path -> (blob, stat) of each file a dirty check found to be that blob as git's attributes check it out
@@ -261,7 +263,7 @@ class WorkTree:
         except OSError:
             return None
 
-    def _read_note(self) -> dict | None:
+    def _read_note(self) -> dict[str, Any] | None:
         """The note (read again only when its file changed: any writer replaces it whole)."""
         path = self.repo.git_dir / NOTE
         try:
@@ -278,7 +280,7 @@ class WorkTree:
         self._note = (stamp, note)
         return note
 
-    def index_note(self, commit: str | None) -> dict | None:
+    def index_note(self, commit: str | None) -> dict[str, Any] | None:
         """The note of :meth:`note_index_synced` if it holds for ``commit`` and the index as it is now."""
         if commit is None:
             return None

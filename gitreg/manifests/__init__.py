@@ -14,9 +14,27 @@ from __future__ import annotations
 
 from .metadata import MetadataValue, check_json_text_depth, check_json_value, merge_metadata
 from .models import (
-    ARTIFACT_TYPES, CARD_FIELDS, FORMAT_VERSION, REGISTRY_FORMAT, SCHEMA_KINDS, ArtifactLink, Counters,
-    ModelManifest, NameClaim, RegistryConfig, StageHolders, VersionList, VersionManifest, dump, load_model_doc, load_registry,
-    load_version_doc, newer_format, now, now_precise, parse_dumped,
+    ARTIFACT_TYPES,
+    CARD_FIELDS,
+    FORMAT_VERSION,
+    REGISTRY_FORMAT,
+    SCHEMA_KINDS,
+    ArtifactLink,
+    Counters,
+    ModelManifest,
+    NameClaim,
+    RegistryConfig,
+    StageHolders,
+    VersionList,
+    VersionManifest,
+    dump,
+    load_model_doc,
+    load_registry,
+    load_version_doc,
+    newer_format,
+    now,
+    now_precise,
+    parse_dumped,
 )
 from .schemas import load_schema, prepare, schema_dir, schema_problems, validate
 from .yaml_io import MAX_MANIFEST_BYTES, MAX_METADATA_DEPTH, MAX_NESTING, dump_yaml, parse_yaml, within_limit

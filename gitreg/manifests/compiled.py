@@ -55,7 +55,8 @@ def _compile(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
             if not isinstance(values, list) or not all(type(v) in (str, int, bool, type(None)) for v in values):
                 return None
             allowed = frozenset((type(v), v) for v in values)
-            checks.append(lambda v, allowed=allowed: type(v) in (str, int, bool, type(None)) and (type(v), v) in allowed)
+            checks.append(lambda v, allowed=allowed: type(v) in (str, int, bool, type(None))
+                          and (type(v), v) in allowed)
         elif key == "pattern":
             pattern = re.compile(arg)
             checks.append(lambda v, p=pattern: type(v) is not str or p.search(v) is not None)

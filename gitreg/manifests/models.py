@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from ..tagnames import validate_tag_prefix
 from .metadata import MetadataValue, _copy_json, _sorted_deep
@@ -46,7 +47,7 @@ class RegistryConfig:
         validate_tag_prefix(self.tag_prefix)  # else every tag, so every write, would fail
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> "RegistryConfig":
+    def from_dict(cls, doc: Mapping[str, Any]) -> RegistryConfig:
         return cls(store=doc["store"], tag_prefix=doc["tag_prefix"],
                    options=MappingProxyType(dict(doc.get("options") or {})), format=doc["format"],
                    remote=doc.get("remote"), registration_tags=doc.get("registration_tags", True))
@@ -101,24 +102,24 @@ class StageHolders:
 
     def holder(self, stage: str) -> int | None:
         """Who holds the exclusive stage or alias ``stage``."""
-        if stage in ("production", "staging"):
-            return getattr(self, stage)  # type: ignore[no-any-return]
+        if stage == "production":
+            return self.production
+        if stage == "staging":
+            return self.staging
         return self.aliases.get(stage)
 
-    def pointers(self) -> dict[str, int | None]:
-        """Every stage and alias with its holder."""
-        return {"production": self.production, "staging": self.staging, **self.aliases}
-
-    def with_holder(self, stage: str, number: int | None) -> "StageHolders":
-        if stage in ("production", "staging"):
-            return replace(self, **{stage: number})
+    def with_holder(self, stage: str, number: int | None) -> StageHolders:
+        if stage == "production":
+            return replace(self, production=number)
+        if stage == "staging":
+            return replace(self, staging=number)
         aliases = {k: v for k, v in self.aliases.items() if k != stage}
         if number is not None:
             aliases[stage] = number
         return replace(self, aliases=MappingProxyType(dict(sorted(aliases.items()))))
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> "StageHolders":
+    def from_dict(cls, doc: Mapping[str, Any]) -> StageHolders:
         return cls(production=doc.get("production"), staging=doc.get("staging"),
                    aliases=MappingProxyType(dict(sorted((doc.get("aliases") or {}).items()))))
 
@@ -145,7 +146,7 @@ class ModelManifest:
     format: int = FORMAT_VERSION
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> "ModelManifest":
+    def from_dict(cls, doc: Mapping[str, Any]) -> ModelManifest:
         return cls(
             name=doc["name"], created=doc["created"],
             **{k: doc.get(k) for k in CARD_FIELDS},
@@ -194,7 +195,7 @@ class ArtifactLink:
                 object.__setattr__(self, "trusted_types", normal)
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> "ArtifactLink":
+    def from_dict(cls, doc: Mapping[str, Any]) -> ArtifactLink:
         return cls(name=doc["name"], version=doc["version"], type=doc["type"], uri=doc["uri"],
                    sha256=doc["sha256"], size=doc["size"], format=doc["format"], kind=doc["kind"],
                    external=doc["external"], run=doc.get("run"), step=doc.get("step"),
@@ -237,7 +238,7 @@ class VersionManifest:
     run_status: str | None = None      # that run's status: running, completed or failed
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> "VersionManifest":
+    def from_dict(cls, doc: Mapping[str, Any]) -> VersionManifest:
         return cls(
             model=doc["model"], number=doc["number"], name=doc["name"], created=doc["created"],
             stage=doc["stage"], description=doc.get("description"),
@@ -272,16 +273,13 @@ class VersionManifest:
             if (name is None or link.name == name) and (type is None or link.type == type):
                 yield link
 
-    def with_(self, **changes: Any) -> "VersionManifest":
-        return replace(self, **changes)
-
     def _repr_html_(self) -> str:
         from ..site.render import version_html
 
         return version_html(self)
 
 
-class VersionList(list):  # type: ignore[type-arg]
+class VersionList(list[VersionManifest]):
     """A list of versions that displays as one table in Jupyter."""
 
     def _repr_html_(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,12 @@ def schema_dir() -> Path:
     return shipped if shipped.is_dir() else here.parent / "schemas"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(kind: str) -> dict[str, Any]:
     path = schema_dir() / f"{kind}.schema.json"
     with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+        schema: dict[str, Any] = json.load(fh)
+        return schema
 
 
 #: Problems listed per manifest: a file with more says so in one more line (fix these first, then check again).
@@ -32,8 +33,8 @@ MAX_SCHEMA_PROBLEMS = 100
 _MAX_MESSAGE = 300  # characters of one problem (jsonschema's messages quote the value, however large)
 
 
-@lru_cache(maxsize=None)
-def _validator(kind: str):
+@cache
+def _validator(kind: str) -> Any:
     """jsonschema's validator of the ``kind`` schema, in linear time: ``uniqueItems`` compares items by a hash
     of their JSON value (jsonschema's own compares every pair when the items do not sort), and ``items``,
     ``properties`` and ``additionalProperties`` leave out the values the compiled checks prove valid."""
@@ -136,14 +137,16 @@ def _field_of(error: Any) -> str:
 
 
 def _message_of(kind: str, error: Any) -> str:
-    if kind == "registry" and list(error.absolute_path) == ["tag_prefix"] and error.validator in ("pattern", "maxLength"):
+    if kind == "registry" and list(error.absolute_path) == ["tag_prefix"] \
+            and error.validator in ("pattern", "maxLength"):
         problem = tag_prefix_problem(error.instance)  # the schema's pattern, said in words
         if problem is not None:
             return f"{error.instance!r} {problem}: git could not create any tag with that prefix"
-    return error.message
+    message: str = error.message
+    return message
 
 
-@lru_cache(maxsize=None)
+@cache
 def _proven_valid(kind: str) -> Any:
     """The compiled proof of validity for the ``kind`` schema, or None (then jsonschema judges every document)."""
     schema = load_schema(kind)

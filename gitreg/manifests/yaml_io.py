@@ -6,8 +6,9 @@ import gc
 import io
 import math
 import re
-from functools import lru_cache
-from typing import Any, Mapping
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
 
 from ..errors import InvalidValueError, ManifestError
 
@@ -24,7 +25,8 @@ MAX_NESTING = MAX_METADATA_DEPTH + 4  # a whole manifest: room for the metadata 
 MAX_MANIFEST_NODES = 500_000
 
 
-def _yaml():
+def _yaml() -> tuple[Any, Any, Any]:
+    """The yaml module (imported on first use: start-up time), its fastest safe loader and our dumper."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -32,13 +34,13 @@ def _yaml():
     return yaml, loader, dumper
 
 
-@lru_cache(maxsize=None)
+@cache
 def _dumper(base: type) -> type:
     from yaml import ScalarNode
 
     known: dict[tuple[str, bool], str] = {}
 
-    class Dumper(base):  # type: ignore[misc, valid-type]
+    class Dumper(base):  # type: ignore[misc]  # the base is a parameter: the C dumper where there is one
         """Never writes anchors and aliases: a value that occurs twice is written twice (reads refuse them)."""
 
         def ignore_aliases(self, data: Any) -> bool:
@@ -259,7 +261,7 @@ def _plain_tags(reader: Any, node: type) -> Any:
             first for first, resolvers in table.items() if first and {tag for tag, _ in resolvers} <= numbers))
     standard = known[2] and not every
     numeric = known[3]  # first characters of numbers and dates only
-    resolve = reader.resolve
+    resolve: Callable[[Any, str, tuple[bool, bool]], str] = reader.resolve
     shapes: dict[str, str] = {}
 
     def tag_of(text: str) -> str:

@@ -16,7 +16,10 @@ _EXPORTS = {
     "StepContext": "context", "PipelineContext": "context", "ArtifactConfig": "steps", "ArtifactType": "steps",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [  # the names of _EXPORTS, spelled out for type checkers (tests/test_types.py keeps them equal)
+    "ArtifactConfig", "ArtifactType", "Pipeline", "PipelineContext", "RunResult", "Step", "StepContext",
+    "get_pipeline_context", "get_step_context", "pipeline", "step",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .context import PipelineContext, StepContext, get_pipeline_context, get_step_context

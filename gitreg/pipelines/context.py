@@ -8,14 +8,16 @@ machinery (:mod:`gitreg.pipelines.decorators`), which itself builds on ``Model``
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import PipelineError
 from ..manifests import check_json_value, merge_metadata
 
 if TYPE_CHECKING:
     from ..model import Model
+    from .decorators import Step
     from .runs import Output, PendingStep, Slot
 
 
@@ -23,16 +25,19 @@ class RunHandle(Protocol):
     """What a model version bound to a running pipeline needs of the run."""
 
     client: Any
-    current_step: "PendingStep | None"
-    bound: "dict[tuple[str, str], Model]"
-    context: "PipelineContext"
+    current_step: PendingStep | None
+    bound: dict[tuple[str, str], Model]
+    context: PipelineContext
 
-    def save_output(self, value: Any, name: str, artifact_type: str | None, slot: "Slot | None",
-                    step: "PendingStep | None") -> "Output": ...
+    def save_output(self, value: Any, name: str, artifact_type: str | None, slot: Slot | None,
+                    step: PendingStep | None) -> Output: ...
+
+    def run_step(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 requested_id: str | None = None) -> Any: ...
 
 
-_RUN: contextvars.ContextVar["RunHandle | None"] = contextvars.ContextVar("gitreg_run", default=None)
-_STEP: contextvars.ContextVar["StepContext | None"] = contextvars.ContextVar("gitreg_step", default=None)
+_RUN: contextvars.ContextVar[RunHandle | None] = contextvars.ContextVar("gitreg_run", default=None)
+_STEP: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("gitreg_step", default=None)
 
 
 
@@ -96,7 +101,7 @@ def active_slot_model(model_name: str | None) -> Model | None:
     return None
 
 
-def log_to_slot(model: Model, metadata: Mapping[str, Any]) -> None:
-    """Merge metadata into the pending version of a run-bound model."""
+def log_to_slot(slot: Slot, metadata: Mapping[str, Any]) -> None:
+    """Merge metadata into the version of a run-bound model (``slot``), recorded with the run."""
     clean = check_json_value(dict(metadata), "metadata")
-    model._slot.metadata = merge_metadata(model._slot.metadata, clean)  # type: ignore[union-attr]
+    slot.metadata = merge_metadata(slot.metadata, clean)

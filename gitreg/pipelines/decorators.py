@@ -37,21 +37,24 @@ import functools
 import inspect
 import os
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidValueError, PipelineError
-from ..manifests import CARD_FIELDS, check_json_value, now_precise as now
+from ..manifests import CARD_FIELDS, check_json_value
+from ..manifests import now_precise as now
 from ..model import Model
-from .context import _RUN, _STEP, PipelineContext, StepContext
 from ..names import validate_name
-from .runs import Output, PendingRun, PendingStep, Slot, record_run, register_versions
 from ..state import parse_version_spec
+from .context import _RUN, _STEP, PipelineContext, StepContext
+from .runs import Output, PendingRun, PendingStep, Slot, record_run, register_versions
 from .steps import OutputSpec, fill_placeholders, is_template, output_specs, split_outputs
 
 if TYPE_CHECKING:
+    from ..client import Client
     from .liveness import RunLiveness
 
 MODEL_FIELDS = ("name", "version", *CARD_FIELDS, "tags")
@@ -158,7 +161,7 @@ class Step:
             _check_parameters(f"step {self.name!r}", func, self.parameters)
 
     def with_options(self, model: Model | None = _UNSET, parameters: Mapping[str, Any] | None = None,
-                     substitutions: Mapping[str, Any] | None = None, name: str | None = None) -> "Step":
+                     substitutions: Mapping[str, Any] | None = None, name: str | None = None) -> Step:
         """A configured copy (ZenML's ``Step.with_options``): its model, parameters (merged over this
         step's), substitutions for version name placeholders (merged too), and name."""
         return Step(self.func, name if name is not None else self.name, self.model if model is _UNSET else model,
@@ -189,7 +192,8 @@ def _check_parameters(where: str, func: Callable[..., Any], parameters: Mapping[
 def step(func: Callable[..., Any] | None = None, *, name: str | None = None, model: Model | None = None,
          substitutions: Mapping[str, Any] | None = None) -> Any:
     """``@step`` or ``@step(name=..., model=Model(...), substitutions={...})``."""
-    caller = inspect.currentframe().f_back  # type: ignore[union-attr]
+    frame = inspect.currentframe()
+    caller = frame.f_back if frame is not None else None
     localns = dict(caller.f_locals) if caller is not None else None  # names of the defining scope
     if func is not None:
         return Step(func, name, model, localns, substitutions=substitutions)
@@ -210,7 +214,7 @@ class RunResult:
 
 
 class ActiveRun:
-    def __init__(self, pipeline: "Pipeline", client: Any, pending: PendingRun, config: dict[str, Any],
+    def __init__(self, pipeline: Pipeline, client: Any, pending: PendingRun, config: dict[str, Any],
                  model: Model | None) -> None:
         self.pipeline = pipeline
         self.client = client
@@ -223,7 +227,7 @@ class ActiveRun:
         self.produced: dict[int, tuple[Any, Output]] = {}  # id(value) -> (value kept alive, its output)
         self.current_step: PendingStep | None = None
         self.invocations: set[str] = set()
-        self._liveness: "RunLiveness | None" = None  # from the first stored output on
+        self._liveness: RunLiveness | None = None  # from the first stored output on
         self._template = model
         self.context = PipelineContext(pipeline.name, pending.id, pending.parameters, None)
 
@@ -303,7 +307,7 @@ class ActiveRun:
             return self.bind(self._template, step.substitutions)  # the pipeline's model, with this step's values
         return self.context._model
 
-    def alive(self) -> "RunLiveness":
+    def alive(self) -> RunLiveness:
         """The run's marker in the store and its lock (see gitreg.pipelines.liveness), started on first use."""
         if self._liveness is None:
             from .liveness import RunLiveness
@@ -434,12 +438,12 @@ class Pipeline:
     def __post_init__(self) -> None:
         validate_code_name("pipeline", self.name)
         self.substitutions = {str(k): str(v) for k, v in self.substitutions.items()}
-        functools.update_wrapper(self, self.func)  # type: ignore[arg-type]
+        functools.update_wrapper(self, self.func)
 
     def with_options(self, config_path: str | os.PathLike[str] | None = None, model: Model | None = None,
                      parameters: Mapping[str, Any] | None = None,
                      repo: str | os.PathLike[str] | None = None,
-                     substitutions: Mapping[str, Any] | None = None) -> "Pipeline":
+                     substitutions: Mapping[str, Any] | None = None) -> Pipeline:
         """A configured copy: a YAML run config, a model, parameters, substitutions for the placeholders
         of version names (each overriding this one's)."""
         return Pipeline(self.func, self.name, model if model is not None else self.model,
@@ -476,7 +480,7 @@ class Pipeline:
         output = None
         try:
             output = self.func(*bound.args, **bound.kwargs)
-        except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised
+        except BaseException as exc:  # recorded, then re-raised
             failure = exc
         finally:
             _RUN.reset(token)
@@ -491,7 +495,7 @@ class Pipeline:
         versions: dict[str, list[int]] = {}
         for slot in pending.slots:
             versions.setdefault(slot.model, [])
-            if slot.number not in versions[slot.model]:
+            if slot.number is not None and slot.number not in versions[slot.model]:
                 versions[slot.model].append(slot.number)
         for bound_model in run.bound.values():
             bound_model._settle()
@@ -502,10 +506,10 @@ class Pipeline:
 
 # Registries opened by pipeline runs of this process: (where, working folder, $GITREG_REPO) -> (the git dir's
 # identity then, the client).  Reused by the next run, so that its reads start from what the last run knew.
-_CLIENTS: dict[tuple[Any, ...], tuple[tuple[int, int], Any]] = {}
+_CLIENTS: dict[tuple[Any, ...], tuple[tuple[int, int], Client]] = {}
 
 
-def _client_for(where: str | os.PathLike[str] | None) -> Any:
+def _client_for(where: str | os.PathLike[str] | None) -> Client:
     """The client of the registry at ``where`` (see Client), the one the last run here used if it still fits."""
     from ..client import Client
 
@@ -532,7 +536,7 @@ def _client_for(where: str | os.PathLike[str] | None) -> Any:
     return client
 
 
-def _still_fits(client: Any, identity: tuple[int, int]) -> bool:
+def _still_fits(client: Client, identity: tuple[int, int]) -> bool:
     """Whether a client opened earlier still stands for the registry there: the same git dir, and (unless
     opened by URL) the same remote that registry.yaml names for writes."""
     registry = client.registry

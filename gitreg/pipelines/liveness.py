@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING
 from ..errors import GitregError
 
 if TYPE_CHECKING:
+    from filelock import BaseFileLock
+
     from ..store import ArtifactStore, MarkerFile
 
 HEARTBEAT_SECONDS = 60.0
@@ -66,7 +68,7 @@ class RunMarker:
         return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()  # compact: json's C encoder
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "RunMarker | None":
+    def from_bytes(cls, data: bytes) -> RunMarker | None:
         """The marker, or None if ``data`` is not one (a stranger's file, a newer format)."""
         try:
             doc = json.loads(data)
@@ -94,7 +96,7 @@ class RunLiveness:
     never touches the store); :meth:`close` ends everything and is safe to call twice.
     """
 
-    def __init__(self, store: "ArtifactStore", run_id: str, pipeline: str, lock_dir: Path,
+    def __init__(self, store: ArtifactStore, run_id: str, pipeline: str, lock_dir: Path,
                  interval: float = HEARTBEAT_SECONDS) -> None:
         self.store = store
         self.run_id = run_id
@@ -105,7 +107,7 @@ class RunLiveness:
         self._objects: dict[str, None] = {}  # ordered set
         self._mutex = threading.Lock()
         self._stop = threading.Event()
-        self._lock = None
+        self._lock: BaseFileLock | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
 
@@ -214,7 +216,7 @@ def lock_held(marker: RunMarker) -> bool | None:
     return False
 
 
-def judge(entry: "MarkerFile", now: float, stale_seconds: float = STALE_SECONDS) -> RunVerdict:
+def judge(entry: MarkerFile, now: float, stale_seconds: float = STALE_SECONDS) -> RunVerdict:
     """Alive or dead: by the lock on the run's own machine, else by the age of its last sign."""
     marker = RunMarker.from_bytes(entry.data)
     if marker is not None and marker.run != entry.run_id:
@@ -234,13 +236,13 @@ def judge(entry: "MarkerFile", now: float, stale_seconds: float = STALE_SECONDS)
     return RunVerdict(entry.run_id, False, f"silent{where} for {silent / 60:.0f} min", objects, None)
 
 
-def survey(store: "ArtifactStore", stale_seconds: float = STALE_SECONDS) -> list[RunVerdict]:
+def survey(store: ArtifactStore, stale_seconds: float = STALE_SECONDS) -> list[RunVerdict]:
     """A verdict for every run marker in ``store``, as of now."""
     now = time.time()
     return [judge(entry, now, stale_seconds) for entry in store.run_markers()]
 
 
-def forget(store: "ArtifactStore", verdict: RunVerdict) -> None:
+def forget(store: ArtifactStore, verdict: RunVerdict) -> None:
     """Remove a dead run's marker (and its lock file, when on this machine)."""
     store.remove_run_marker(verdict.run)
     if verdict.lock is not None:

@@ -16,13 +16,27 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import NotFoundError, PipelineError, VersionNotFoundError
+from ..layout import NAMES_PATH
 from ..manifests import (
-    ArtifactLink, ModelManifest, VersionManifest, dump_yaml, merge_metadata, now, now_precise, validate,
+    ArtifactLink,
+    ModelManifest,
+    VersionManifest,
+    dump_yaml,
+    merge_metadata,
+    now,
+    now_precise,
+    validate,
     within_limit,
 )
-from ..layout import NAMES_PATH
 from ..operations import (
-    check_case_clash, claim_bytes, model_bytes, new_model, next_number, reason_line, registered_numbers, validate_version_name,
+    check_case_clash,
+    claim_bytes,
+    model_bytes,
+    new_model,
+    next_number,
+    reason_line,
+    registered_numbers,
+    validate_version_name,
     version_bytes,
 )
 from ..registry import Change
@@ -51,7 +65,7 @@ class Slot:
     card: dict[str, Any] = field(default_factory=dict)
     model_tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
-    links: list["Output"] = field(default_factory=list)
+    links: list[Output] = field(default_factory=list)
 
 
 @dataclass
@@ -113,7 +127,7 @@ class RunManifest:
     doc: Any = None                             # the whole validated document
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> "RunManifest":
+    def from_dict(cls, doc: dict[str, Any]) -> RunManifest:
         return cls(doc["id"], doc["pipeline"], doc["status"], doc["started"], doc["ended"], doc["parameters"],
                    doc["code"]["commit"], doc["code"]["dirty"], doc.get("error"),
                    tuple((m["name"], m["version"], m["created"]) for m in doc["models"]),
@@ -197,9 +211,11 @@ def record_run(snap: Any, run: PendingRun) -> Change:
     versions: dict[tuple[str, int], VersionManifest] = {}
     used_art: dict[tuple[str, str], int] = {}
     counted: set[str] = set()
+    numbers: dict[int, int] = {}  # id(slot) -> version number
     for slot in run.slots:
         if slot.number is None:
             raise PipelineError(f"{slot.model}: the version of run {run.id} was never registered")
+        numbers[id(slot)] = slot.number
         state = snap.model(slot.model)
         if slot.model not in counted:
             _art_counters(state, slot.model, used_art)
@@ -225,9 +241,8 @@ def record_run(snap: Any, run: PendingRun) -> Change:
                                 artifacts=tuple(links), runs=runs, run_status=status)
     for (name, number), version in versions.items():
         files[version_file(name, number)] = version_bytes(version)
-    numbers = {id(s): s.number for s in run.slots}
     created = {id(s) for s in run.slots if s.created}
-    manifest = run_document(run, numbers, art_versions, created)  # type: ignore[arg-type]
+    manifest = run_document(run, numbers, art_versions, created)
     validate("run", manifest, run_file(run.id))
     files[run_file(run.id)] = within_limit(dump_yaml(manifest), run_file(run.id))
     produced = sum(len(s.links) for s in run.slots)
@@ -237,7 +252,7 @@ def record_run(snap: Any, run: PendingRun) -> Change:
                f"ended: {run.ended}\ncode: {run.code_commit or 'unknown'}{' (dirty)' if run.code_dirty else ''}\n"
                + (f"error: {run.error.splitlines()[0][:200]}\n" if run.error else ""))
     paths = sorted({model_path(s.model) for s in run.slots} | {run_file(run.id)})
-    return Change(message=message, files=files, paths=paths, result=Recorded(numbers))  # type: ignore[arg-type]
+    return Change(message=message, files=files, paths=paths, result=Recorded(numbers))
 
 
 def run_document(run: PendingRun, numbers: dict[int, int], art_versions: dict[int, int],
@@ -245,7 +260,7 @@ def run_document(run: PendingRun, numbers: dict[int, int], art_versions: dict[in
     def ref(output: Output) -> dict[str, Any]:
         link = output.link
         slot = output.slot
-        doc = {"name": link.name, "version": art_versions.get(id(output)), "type": link.type,
+        doc: dict[str, Any] = {"name": link.name, "version": art_versions.get(id(output)), "type": link.type,
                "model": slot.model if slot else None, "model_version": numbers.get(id(slot)) if slot else None,
                "uri": link.uri, "sha256": link.sha256, "step": output.step, "run": link.run}
         if output.tags:

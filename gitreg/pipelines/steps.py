@@ -14,10 +14,11 @@ from __future__ import annotations
 import inspect
 import string
 import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..errors import InvalidValueError, PipelineError
 from ..manifests import ARTIFACT_TYPES
@@ -46,7 +47,7 @@ _KIND_OF = {ArtifactType.DATA.value: "data", ArtifactType.MODEL.value: "model",
             ArtifactType.BASE.value: "data", "service": "deployment"}
 
 
-def artifact_kind(artifact_type: "str | ArtifactType") -> str:
+def artifact_kind(artifact_type: str | ArtifactType) -> str:
     """gitreg's kind for a ZenML artifact type or a gitreg kind (``service`` is a deployment artifact)."""
     value = artifact_type.value if isinstance(artifact_type, ArtifactType) else artifact_type
     if isinstance(value, str):
@@ -72,7 +73,7 @@ class ArtifactConfig:
     name: str | None = None
     version: int | str | None = None
     tags: tuple[str, ...] | list[str] | None = None
-    artifact_type: "str | ArtifactType | None" = None
+    artifact_type: str | ArtifactType | None = None
     is_model_artifact: bool = False
     is_deployment_artifact: bool = False
     model_name: str | None = None
@@ -122,12 +123,12 @@ class OutputSpec:
 def _annotation(func: Callable[..., Any], localns: dict[str, Any] | None) -> Any:
     try:
         hints = typing.get_type_hints(func, localns=localns, include_extras=True)
-    except Exception:  # noqa: BLE001 - unresolvable forward references: fall back to the raw annotation
+    except Exception:  # unresolvable forward references: fall back to the raw annotation
         hints = dict(getattr(func, "__annotations__", {}))
     return hints.get("return", inspect.Signature.empty)
 
 
-def _one(hint: Any, default: str, step: str) -> OutputSpec:
+def _one(hint: Any, default: str) -> OutputSpec:
     if typing.get_origin(hint) is typing.Annotated:
         name: str | None = None
         config = ArtifactConfig()
@@ -164,12 +165,12 @@ def output_specs(func: Callable[..., Any], step: str,
     if typing.get_origin(base) is tuple and typing.get_origin(hint) is not typing.Annotated:
         args = typing.get_args(base)
         if args and args[-1] is not Ellipsis:
-            specs = [_one(a, f"{prefix}_output_{i}", step) for i, a in enumerate(args)]
+            specs = [_one(a, f"{prefix}_output_{i}") for i, a in enumerate(args)]
             names = [s.name for s in specs]
             if len(set(names)) != len(names):
                 raise PipelineError(f"step {step!r} declares the output name {names} more than once")
             return specs, True
-    return [_one(hint, f"{prefix}_output", step)], False
+    return [_one(hint, f"{prefix}_output")], False
 
 
 def split_outputs(value: Any, specs: list[OutputSpec], as_tuple: bool, step: str) -> list[tuple[OutputSpec, Any]]:

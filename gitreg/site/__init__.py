@@ -7,10 +7,12 @@ never markup.  Plots are inline SVG; the pages need no network and no build step
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["build_site", "BuildResult"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in __all__:
         from . import builder
 

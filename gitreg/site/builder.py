@@ -21,15 +21,16 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .render import ASSETS, TEMPLATES, compiled, render
 
 if TYPE_CHECKING:
     from ..git import GitRepo, RefInfo
-    from ..manifests import VersionManifest
+    from ..manifests import ArtifactLink, VersionManifest
     from ..registry import Registry
     from ..state import ModelState
 
@@ -75,7 +76,7 @@ class Plot:
     height: int = PLOT_H
 
 
-def make_plot(key: str, versions: Sequence["VersionManifest"], flat: Sequence[dict[str, Any]]) -> Plot:
+def make_plot(key: str, versions: Sequence[VersionManifest], flat: Sequence[dict[str, Any]]) -> Plot:
     from ..values import is_number, value_text
 
     data = [(v.number, f[key]) for v, f in zip(versions, flat) if key in f and is_number(f[key])]
@@ -99,12 +100,12 @@ class _ModelRefs:
     """What :func:`gitreg.history.model_history` needs of a repository, from one listing of all tags
     (and, for a registry without registration tags, one log of the commits that added manifests)."""
 
-    def __init__(self, repo: "GitRepo", refs: list["RefInfo"], added: list[Added] = ()) -> None:  # type: ignore[assignment]
+    def __init__(self, repo: GitRepo, refs: list[RefInfo], added: Sequence[Added] = ()) -> None:
         self._repo = repo
         self._refs = refs
         self._added = added
 
-    def list_refs(self, pattern: str) -> list["RefInfo"]:
+    def list_refs(self, pattern: str) -> list[RefInfo]:
         return [r for r in self._refs if r.name.startswith(pattern)]
 
     def added_by(self, _rev: str, path: str) -> list[Added]:
@@ -123,7 +124,7 @@ class _ModelRefs:
         return self._repo.run(*args, **kwargs)
 
 
-def _tags_by_model(repo: "GitRepo", prefix: str) -> dict[str, list["RefInfo"]]:
+def _tags_by_model(repo: GitRepo, prefix: str) -> dict[str, list[RefInfo]]:
     base = f"refs/tags/{prefix}/"
     out: dict[str, list[RefInfo]] = {}
     for ref in repo.list_refs(base):
@@ -131,7 +132,7 @@ def _tags_by_model(repo: "GitRepo", prefix: str) -> dict[str, list["RefInfo"]]:
     return out
 
 
-def _remember_path(repo: "GitRepo", commit: str, path: str) -> None:
+def _remember_path(repo: GitRepo, commit: str, path: str) -> None:
     """Have the object reader hold ``commit`` and the trees down to ``path``, each by its id.
 
     Then ``<commit>:<path>/<name>`` (how a model's folder is looked up) is answered from memory
@@ -195,7 +196,7 @@ def _listing(folder: Path) -> dict[str, int]:
 
 
 class _Builder:
-    def __init__(self, registry: "Registry", out: Path, store_url: str | None) -> None:
+    def __init__(self, registry: Registry, out: Path, store_url: str | None) -> None:
         self.registry = registry
         self.repo = registry.repo
         self.out = out
@@ -219,7 +220,7 @@ class _Builder:
 
     # ------------------------------------------------------------ links
 
-    def download(self, link: Any) -> str | None:
+    def download(self, link: ArtifactLink) -> str | None:
         """Where the page can fetch an artifact's bytes, or None when the store is not reachable from it."""
         if link.kind != "file" or link.external and not link.uri.startswith(("http://", "https://")):
             return None
@@ -248,7 +249,7 @@ class _Builder:
             listing[name] = len(html)
             self.written += 1
 
-    def prune(self, state: "ModelState") -> None:
+    def prune(self, state: ModelState) -> None:
         """Remove the pages of versions ``state`` no longer has (deleted versions)."""
         folder = self.out / "models" / state.name
         listing = self.folders.get(f"models/{state.name}")
@@ -259,13 +260,14 @@ class _Builder:
             (folder / page).unlink()
             del listing[page]
 
-    def model_pages(self, state: "ModelState", refs: list["RefInfo"], run_ids: set[str]) -> str:
+    def model_pages(self, state: ModelState, refs: list[RefInfo], run_ids: set[str]) -> str:
         """Write the pages of one model; returns its row of the index page."""
         from ..compare import compare_versions
-        from ..values import flatten, is_number
         from ..history import model_history
+        from ..values import flatten, is_number
 
         name = state.name
+        # the ignore: _ModelRefs stands in for the GitRepo, with the few methods the history reads use
         events = model_history(_ModelRefs(self.repo, refs, self.added.get(name, [])),  # type: ignore[arg-type]
                                self.config.tag_prefix, name, registration_tags=self.config.registration_tags,
                                commit=self.snap.commit)
@@ -293,7 +295,8 @@ class _Builder:
         comparison = compare_versions(versions) if len(versions) > 1 else None
         self.page(f"{folder}/compare.html", "compare.html", state=state, comparison=comparison,
                   title=f"{name}: compare")
-        return str(compiled("macros.html").module.model_row(state))
+        macros: Any = compiled("macros.html").module  # the template's macros, as attributes jinja2 makes
+        return str(macros.model_row(state))
 
     def run_page(self, run: Any, models: set[str]) -> None:
         self.page(f"runs/{run.id}.html", "run.html", run=run, models=models, title=f"run {run.id}")
@@ -313,7 +316,7 @@ class _Rendered:
     rows: dict[str, str] = field(default_factory=dict)       # index rows by model
     errors: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # model -> (path, field, problem)
 
-    def add(self, other: "_Rendered") -> None:
+    def add(self, other: _Rendered) -> None:
         self.written += other.written
         self.rows.update(other.rows)
         self.errors.update(other.errors)
@@ -381,7 +384,7 @@ def _forked_chunk(index: int) -> _Rendered:
     return _render_chunk(builder, chunks[index], run_ids)
 
 
-def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool = False,
+def build_site(registry: Registry, out: str | os.PathLike[str], *, full: bool = False,
                store_url: str | None = None) -> BuildResult:
     """Render the registry at its branch head into ``out`` (only what changed since the last build there).
 
@@ -391,7 +394,7 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
     from markupsafe import Markup
 
     from ..errors import ManifestError
-    from ..pipelines.runs import read_run, RUNS_PATH
+    from ..pipelines.runs import RUNS_PATH, read_run
     from ..state import MODELS_PATH
 
     started = time.perf_counter()
@@ -440,7 +443,7 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
             rows[name] = old_rows[name]
             continue  # unchanged: its manifests are not even read
         todo.append((name, trees[name], refs))  # read, validated and rendered where its pages are written
-    if todo:
+    if todo and snap.commit:  # (there are models to read only in a commit)
         _remember_path(repo, snap.commit, MODELS_PATH)
     done = _render_models(builder, todo, run_ids)
     broken = [name for name in names if name in done.errors]
@@ -477,10 +480,3 @@ def build_site(registry: "Registry", out: str | os.PathLike[str], *, full: bool 
     return BuildResult(out, snap.commit, len(keys), rendered, runs_rendered, builder.written,
                        time.perf_counter() - started)
 
-
-def read_built_commit(out: str | os.PathLike[str]) -> str | None:
-    """The registry commit the site in ``out`` was last built from (None: never built there)."""
-    try:
-        return json.loads((Path(out) / STATE_FILE).read_text()).get("commit")
-    except (OSError, ValueError, AttributeError):
-        return None

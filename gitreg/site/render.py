@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Iterable, Sequence
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..units import human_size
 
 if TYPE_CHECKING:
+    import jinja2
+
     from ..compare import Comparison
     from ..manifests import VersionManifest
     from ..state import ModelState
@@ -17,12 +20,12 @@ TEMPLATES = Path(__file__).parent / "templates"
 ASSETS = Path(__file__).parent / "assets"
 
 
-@lru_cache(maxsize=None)
-def environment():
+@cache
+def environment() -> jinja2.Environment:
     import jinja2
 
-    from ..values import delta_text, flatten, is_number, value_text
     from ..materializers import CODE_MARK, executes_code
+    from ..values import delta_text, flatten, is_number, value_text
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
@@ -38,8 +41,8 @@ def environment():
     return env
 
 
-@lru_cache(maxsize=None)
-def compiled(name: str) -> Any:
+@cache
+def compiled(name: str) -> jinja2.Template:
     """The template ``name``, compiled once per process."""
     return environment().get_template(name)
 
@@ -56,24 +59,24 @@ def _fragment(macro: str, *args: Any) -> str:
     return f'<div class="gitreg"><style>{style}</style>{getattr(module, macro)(*args)}</div>'
 
 
-def comparison_html(comparison: "Comparison") -> str:
+def comparison_html(comparison: Comparison) -> str:
     return _fragment("compare_table", comparison)
 
 
-def versions_html(versions: Sequence["VersionManifest"]) -> str:
+def versions_html(versions: Sequence[VersionManifest]) -> str:
     keys = metadata_keys(versions)
     return _fragment("versions_table", list(versions), keys, keys, None)
 
 
-def version_html(version: "VersionManifest") -> str:
+def version_html(version: VersionManifest) -> str:
     return _fragment("version_detail", version, [(a, None) for a in version.artifacts])
 
 
-def model_html(state: "ModelState") -> str:
+def model_html(state: ModelState) -> str:
     return _fragment("model_summary", state, metadata_keys(state.versions))
 
 
-def metadata_keys(versions: Iterable["VersionManifest"]) -> list[str]:
+def metadata_keys(versions: Iterable[VersionManifest]) -> list[str]:
     from ..values import flatten
 
     keys: set[str] = set()

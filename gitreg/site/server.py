@@ -8,14 +8,16 @@ visitor's browser. A ``Host`` without a port means port 80, as in HTTP. It never
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import os
 import socket
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import InvalidValueError
 from .builder import BuildResult, build_site
@@ -70,8 +72,8 @@ def answers_to(value: str, names: frozenset[str], port: int) -> bool:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple, family: socket.AddressFamily,  # type: ignore[type-arg]
-                 handler: type["_Handler"], directory: str, names: frozenset[str]) -> None:
+    def __init__(self, address: tuple[Any, ...], family: socket.AddressFamily,
+                 handler: type[_Handler], directory: str, names: frozenset[str]) -> None:
         self.address_family = family
         self.directory = directory
         self.names = names
@@ -88,7 +90,7 @@ class _Handler(SimpleHTTPRequestHandler):
     def __init__(self, request: socket.socket, client_address: tuple[str, int], server: _Server) -> None:
         super().__init__(request, client_address, server, directory=server.directory)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: object) -> None:  # the stdlib's name
         pass
 
     def end_headers(self) -> None:
@@ -121,14 +123,14 @@ class _Handler(SimpleHTTPRequestHandler):
             self.wfile.write(body)
         return False
 
-    def send_head(self):  # type: ignore[no-untyped-def]
+    def send_head(self) -> io.BytesIO | BinaryIO | None:
         path = self.translate_path(self.path)
         if os.path.isdir(path) and not any(os.path.isfile(os.path.join(path, i)) for i in ("index.html", "index.htm")):
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")  # a folder is never listed
             return None
         return super().send_head()
 
-    def list_directory(self, path: str | os.PathLike[str]):  # type: ignore[no-untyped-def]
+    def list_directory(self, path: str | os.PathLike[str]) -> io.BytesIO | None:
         self.send_error(HTTPStatus.NOT_FOUND, "File not found")  # never reached (send_head); never a listing
         return None
 
@@ -162,7 +164,7 @@ class SiteServer:
     every rebuild (the CLI prints them; the core prints nothing).
     """
 
-    def __init__(self, registry: "Registry", out: str | Path, port: int = 0, interval: float = 1.0,
+    def __init__(self, registry: Registry, out: str | Path, port: int = 0, interval: float = 1.0,
                  on_build: Callable[[BuildResult], None] | None = None,
                  on_error: Callable[[Exception], None] | None = None, host: str = "127.0.0.1") -> None:
         self.registry = registry
@@ -207,7 +209,7 @@ class SiteServer:
         while not self._stop.wait(self.interval):
             try:
                 result = self.check()
-            except Exception as exc:  # noqa: BLE001 - a bad commit must not kill the server; it is reported
+            except Exception as exc:  # a bad commit must not kill the server; it is reported
                 self.on_error(exc)
                 continue
             if result is not None:

@@ -9,9 +9,10 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, TypeVar
+from typing import Any, BinaryIO, TypeVar, cast
 
 from ..errors import ArtifactRefusedError, ArtifactStoreError, IntegrityError
 from ..stamps import read_record, stat_stamp
@@ -77,7 +78,7 @@ class ArtifactStore:
             return uri[len("file://"):]
         return uri
 
-    def _fs_for(self, uri: str):
+    def _fs_for(self, uri: str) -> tuple[Any, str]:
         """(filesystem, path) of ``uri``; a remote filesystem is reached once first (see :func:`reach`)."""
         resolved = self.resolve(uri)
         try:
@@ -90,7 +91,7 @@ class ArtifactStore:
                 f"cannot open {uri}: {exc}; install the extra for this protocol"
                 " (e.g. pip install s3fs for s3://, gitreg's [s3] extra)"
             ) from None
-        except Exception as exc:  # noqa: BLE001 - third-party boundary: bad options, unreadable credentials
+        except Exception as exc:  # third-party boundary: bad options, unreadable credentials
             raise failures.classify(exc, f"cannot open {uri}", uri) from None
         if id(fs) not in self._reached:
             reach(fs, path, uri)
@@ -98,7 +99,7 @@ class ArtifactStore:
         return fs, path
 
     @property
-    def fs(self):
+    def fs(self) -> Any:
         if self._fs is None:
             self._fs, self._base = self._fs_for(self.uri)
         return self._fs
@@ -216,10 +217,11 @@ class ArtifactStore:
             tmp = self._local_scratch()
         try:
             with failures.boundary(f"cannot store a new object in {self.uri}", self.uri):
-                raw = open(tmp, "wb", buffering=0)
+                raw = open(tmp, "wb", buffering=0)  # noqa: SIM115 - closed by the with below, outside the boundary
             with raw:
                 sink = hashing.HashingWriter(raw)
-                result = write(sink)
+                # a write-only binary file: the part of BinaryIO that writers use (see HashingWriter)
+                result = write(cast(BinaryIO, sink))
             with failures.boundary(f"cannot store a new object in {self.uri}", self.uri):
                 self._settle(tmp, sink.sha256())
         finally:
@@ -332,7 +334,7 @@ class ArtifactStore:
                 tmp.unlink()
         return dest
 
-    def read_in_place(self, uri: str, sha: str, size: int, stamps: Path) -> "InPlaceRead | None":
+    def read_in_place(self, uri: str, sha: str, size: int, stamps: Path) -> InPlaceRead | None:
         """Read the object ``uri`` where it is, when the store is a local folder (else None).
 
         ``stamps`` is a folder of verified stamps keyed by sha256.  The size is
@@ -350,7 +352,7 @@ class ArtifactStore:
         if not self._is_local_fs(fs):
             return None
         try:
-            fh = open(path, "rb", buffering=0)
+            fh = open(path, "rb", buffering=0)  # noqa: SIM115 - handed on to the read (or closed below)
         except OSError:
             return None
         try:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import ArtifactStoreError, InvalidValueError
 from ..store_options import PROTOCOL_FAMILY, store_family
@@ -67,7 +68,7 @@ def abandon(fh: Any) -> None:
     """Drop a file being written without committing it (fsspec's files commit on close, even on error)."""
     try:
         fh.discard()  # s3fs aborts the multipart upload, gcsfs the resumable one
-    except Exception:  # noqa: BLE001 - best effort: an unfinished upload is never visible anyway
+    except Exception:  # best effort: an unfinished upload is never visible anyway
         pass
     try:
         fh.closed = True  # nor by the finaliser; adlfs's staged blocks expire uncommitted
@@ -93,7 +94,7 @@ def _endpoint(fs: Any) -> str | None:
         if family == "az":
             client = getattr(fs, "service_client", None)
             return str(getattr(client, "url", None) or getattr(fs, "account_url", None) or "") or None
-    except Exception:  # noqa: BLE001 - only for a message
+    except Exception:  # only for a message
         return None
     return None
 
@@ -119,7 +120,7 @@ def _tcp_problem(endpoint: str, timeout: float) -> tuple[str, str | None]:
         return target, f"cannot resolve {host} ({exc.strerror})"
     except ConnectionRefusedError:
         return target, "connection refused (nothing listens there)"
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         return target, f"no TCP connection within {timeout:g} s"
     except OSError as exc:
         return target, f"no TCP connection ({exc.strerror or exc})"
@@ -206,7 +207,7 @@ async def _in_daemon_thread(func: Callable[[], Any]) -> Any:
     def run() -> None:
         try:
             result = func()
-        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+        except BaseException as exc:  # handed to the awaiting coroutine
             loop.call_soon_threadsafe(settle, None, exc)
         else:
             loop.call_soon_threadsafe(settle, result, None)

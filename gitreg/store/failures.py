@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from ..errors import ArtifactStoreError, GitregError, StoreAuthenticationError
 from ..store_options import credentials_hint
+
+
 @contextmanager
 def boundary(what: str, uri: str | None = None) -> Iterator[None]:
     """Turn any backend failure (OSError, botocore, aiohttp, azure, google-auth, ...) into one gitreg error."""
@@ -17,7 +19,7 @@ def boundary(what: str, uri: str | None = None) -> Iterator[None]:
         yield
     except GitregError:
         raise
-    except Exception as exc:  # noqa: BLE001 - third-party boundary (fsspec backends)
+    except Exception as exc:  # third-party boundary (fsspec backends)
         raise classify(exc, what, uri) from None
 
 

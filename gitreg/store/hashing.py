@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from ..errors import ArtifactRefusedError, IntegrityError
 from ..stamps import stat_stamp, write_record
@@ -135,7 +136,7 @@ class InPlaceRead:
     def _hash(self) -> None:
         try:
             self._result = digest(file_chunks(self._fh, self._size + 1))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:  # re-raised in the caller's thread
             self._error = exc
 
     def _raise_if_wrong(self) -> None:
@@ -173,7 +174,7 @@ class InPlaceRead:
         if self._fh is not None:
             self._fh.close()
 
-    def __enter__(self) -> "InPlaceRead":
+    def __enter__(self) -> InPlaceRead:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -3,7 +3,7 @@ does with the merge, what `gitreg check` then says on main, and what a deploy fr
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 

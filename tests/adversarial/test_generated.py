@@ -6,7 +6,7 @@ merged branch loads the reviewed manifest's bytes; the pickle never runs."""
 from __future__ import annotations
 
 import unicodedata
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
