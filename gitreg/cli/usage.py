@@ -8,6 +8,7 @@ Help shows what a value may be, not its Python type: ``--stage [none|staging|pro
 from __future__ import annotations
 
 import difflib
+import math
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -223,7 +224,9 @@ def _convert(leaf: Any, info: Any, value: Any, param: Any, ctx: Any) -> Any:
         kind = "integer" if leaf is int else "number"
         raise BadParameter(f"{value!r} is not a valid {kind}.", ctx=ctx, param=param) from None
     low, high = getattr(info, "min", None), getattr(info, "max", None)
-    if (low is not None and number < low) or (high is not None and number > high):
+    outside = math.isnan(number)  # NaN: no comparison with a bound holds, so it is in no range
+    if (low is not None or high is not None) and (outside or (low is not None and number < low)
+                                                  or (high is not None and number > high)):
         limits = " and ".join(x for x in (f"x>={low}" if low is not None else "",
                                             f"x<={high}" if high is not None else "") if x)
         raise BadParameter(f"{number} is not in the range {limits}.", ctx=ctx, param=param)
