@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import List, Optional
+from typing import Any
 
 import typer
 
 from .context import Settings
 from .render import note
+from .usage import Command, Group, conventional
 
 app = typer.Typer(
+    cls=Group,  # help, usage lines and value conversion in gitreg's conventions (see .usage)
     rich_markup_mode=None,  # plain help and one-line usage errors; and rich is not imported on start-up
     name="gitreg",
     help="A model registry whose database is a git repository: models, numbered versions, "
@@ -34,7 +36,7 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    repo: Optional[str] = typer.Option(
+    repo: str | None = typer.Option(
         None, "--repo", "-C", envvar="GITREG_REPO", metavar="PATH",
         help="Registry to use: a folder in a git repository, or a git URL (https://..., file://..., git@host:...)"
              " worked on through a cached clone (default: the git repository around the current folder).",
@@ -55,20 +57,20 @@ def main_options(
     ctx.obj = settings
 
 
-@app.command("init")
+@app.command("init", cls=Command)
 def init_cmd(
     ctx: typer.Context,
     path: str = typer.Argument(".", help="Folder of the repository (created and git-initialised if needed;"
                                " inside -C's folder when given), or a git URL of an empty repository to create"
                                " the registry on (its first commit is pushed there)."),
-    store: Optional[str] = typer.Option(
+    store: str | None = typer.Option(
         None, "--store", metavar="URI",
         help="fsspec URI of the artifact store, e.g. s3://bucket/prefix (default: .gitreg/store, ignored by git).",
     ),
     tag_prefix: str = typer.Option("models", "--tag-prefix", help="First component of every tag gitreg creates."),
-    remote: Optional[str] = typer.Option(None, "--remote", metavar="NAME",
-                                         help="Git remote (e.g. origin) that every write pushes to."),
-    store_option: List[str] = typer.Option(
+    remote: str | None = typer.Option(None, "--remote", metavar="NAME",
+                                      help="Git remote (e.g. origin) that every write pushes to."),
+    store_option: list[str] = typer.Option(  # noqa: B008 - typer reads a parameter from its default
         [], "--store-option", metavar="KEY=VALUE",
         help="Option of the store's backend (repeatable; a.b=v nests, true/3/null are JSON), e.g."
              " endpoint_url=http://127.0.0.1:4443 or token=anon. Written to registry.yaml, so never a secret:"
@@ -98,7 +100,14 @@ def init_cmd(
 
 def _register_groups() -> None:
     from . import (
-        artifact_cmds, check_cmds, compare_cmds, metadata_cmds, migrate_cmds, model_cmds, run_cmds, site_cmds,
+        artifact_cmds,
+        check_cmds,
+        compare_cmds,
+        metadata_cmds,
+        migrate_cmds,
+        model_cmds,
+        run_cmds,
+        site_cmds,
         tags_cmds,
     )
 
@@ -113,12 +122,13 @@ def _register_groups() -> None:
     app.add_typer(site_cmds.site_app, name="site")
     app.command("ui")(site_cmds.ui)
     app.command("migrate")(migrate_cmds.migrate_cmd)
+    conventional(app)  # every command and group above: gitreg's Command and Group
 
 
 _register_groups()
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Console entry point: run the app, map errors to one line and an exit code.
 
     gitreg's own errors and click's usage errors (a bad value, a missing argument, an unknown
@@ -127,12 +137,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     """
     from ..errors import GitregError
     from .logs import configure
-    from .usage import apply, is_usage_error, usage_message
+    from .usage import is_usage_error, usage_message
 
     args = list(sys.argv[1:] if argv is None else argv)
     show_tb = "--traceback" in args
     configure(0)  # the core's warnings shown, libraries quiet; -v/-q change it
-    command = apply(typer.main.get_command(app))
+    command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="gitreg", standalone_mode=False)
     except GitregError as exc:
@@ -140,11 +150,20 @@ def main(argv: Optional[list[str]] = None) -> int:
             raise
         _error(exc.cli_message or str(exc))
         return exc.exit_code
-    except typer.Exit as exc:  # typer versions that let it through in this mode
+    except typer.Exit as exc:  # typer returns it as the result in this mode; should it let one through
         return exc.exit_code
     except typer.Abort:
         _error_line("Aborted.")
         return 1
+    except typer.TyperException as exc:  # the click errors typer raises are TyperExceptions
+        if is_usage_error(exc):
+            _error(usage_message(exc))
+            ctx = getattr(exc, "ctx", None)
+            path = ctx.command_path if ctx is not None and ctx.command_path else _command_path(command, args)
+            _error_line(f"Try '{path} --help' for help.")
+            return 2
+        _error(exc.format_message())
+        return exc.exit_code
     except SystemExit as exc:
         if exc.code is None:
             return 0
@@ -155,28 +174,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except Exception as exc:  # click's own exceptions (its module differs between typer versions)
-        names = {c.__name__ for c in type(exc).__mro__}
-        ctx = getattr(exc, "ctx", None)
-        if "NoArgsIsHelpError" in names:  # `gitreg model`: the group's help, as --help would show it
-            typer.echo(ctx.get_help() if ctx is not None else exc.format_message())
-            return 0
-        if is_usage_error(exc):
-            _error(usage_message(exc))
-            path = ctx.command_path if ctx is not None and ctx.command_path else _command_path(command, args)
-            _error_line(f"Try '{path} --help' for help.")
-            return 2
-        if "Abort" in names:
-            _error_line("Aborted.")
-            return 1
-        if "ClickException" in names:
-            _error(exc.format_message())
-            return int(getattr(exc, "exit_code", 1))
-        raise
     return result if isinstance(result, int) else 0
 
 
-def _command_path(command, args: list[str]) -> str:
+def _command_path(command: Any, args: list[str]) -> str:
     """``gitreg model version list`` for the words of ``args`` that name commands (when click does not say)."""
     words = ["gitreg"]
     for arg in args:
