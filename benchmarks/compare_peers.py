@@ -619,7 +619,7 @@ def print_table(tools: list[Tool], cells: dict, args: argparse.Namespace, read_m
                              capture_output=True, text=True).stdout.strip()
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"\ngitreg against its peers, {now}: {args.models} models x {args.versions} versions, 2 metadata keys"
           f" each, v{PRODUCTION} in production; reads on {read_model}; {args.repeats} paired rounds.")
     print(f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, {gitver};"

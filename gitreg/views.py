@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .errors import FieldNotFoundError, InvalidValueError
@@ -61,7 +61,7 @@ def timestamp(value: str | None) -> str | None:
     try:
         when = datetime(int(year), int(month), int(day), int(hour), int(minute),
                         min(int(second), 59),  # a leap second (:60) shows as :59
-                        int((fraction or "0")[:6].ljust(6, "0")), tzinfo=timezone.utc)
+                        int((fraction or "0")[:6].ljust(6, "0")), tzinfo=UTC)
         if sign is not None:
             offset = timedelta(hours=int(off_h), minutes=int(off_m))
             when = when - offset if sign == "+" else when + offset

@@ -122,7 +122,8 @@ def test_the_scan_finds_what_the_cli_used_to_do(snippet: str) -> None:
 
 def test_the_scan_leaves_public_use_alone() -> None:
     source = ("import typer\nfrom typer.core import TyperCommand\n"
-              "class C(TyperCommand):\n    def parse_args(self, ctx, args):\n        return super().parse_args(ctx, args)\n"
+              "class C(TyperCommand):\n    def parse_args(self, ctx, args):\n"
+              "        return super().parse_args(ctx, args)\n"
               "class Mine:\n    def f(self):\n        return self._cache\n"
               "def g(exc, param):\n    getattr(param, '__args__', None)\n"
               "    return isinstance(exc, typer.TyperException) and exc.exit_code == 2\n")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import typing
+from datetime import UTC
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -229,9 +230,9 @@ def test_a_hand_edited_time_with_an_offset_shows_in_utc_and_the_manifest_keeps_i
     assert "created: '2026-11-30T01:20:48.5+02:30'" in path.read_text()
     history = output(capsys, "model", "version", "history", "iris", "-o", "json")
     tag_date = git(repo, "tag", "-l", "--format=%(taggerdate:unix)", "models/iris/v1")
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    assert history[0]["when"] == datetime.fromtimestamp(int(tag_date), timezone.utc).strftime(
+    assert history[0]["when"] == datetime.fromtimestamp(int(tag_date), UTC).strftime(
         "%Y-%m-%dT%H:%M:%S.000Z")
 
 

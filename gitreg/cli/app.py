@@ -46,7 +46,8 @@ def main_options(
     traceback: bool = typer.Option(False, "--traceback", help="Show a Python traceback on errors (for bug reports)."),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, show_default=False,
                                 help="Say more on stderr: -v what gitreg is doing, -vv debugging detail."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Errors only on stderr: no notes, warnings or progress bars."),
+    quiet: bool = typer.Option(False, "--quiet", "-q",
+                               help="Errors only on stderr: no notes, warnings or progress bars."),
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                  help="Show gitreg's version and exit."),
 ) -> None:
@@ -70,7 +71,7 @@ def init_cmd(
     tag_prefix: str = typer.Option("models", "--tag-prefix", help="First component of every tag gitreg creates."),
     remote: str | None = typer.Option(None, "--remote", metavar="NAME",
                                       help="Git remote (e.g. origin) that every write pushes to."),
-    store_option: list[str] = typer.Option(  # noqa: B008 - typer reads a parameter from its default
+    store_option: list[str] = typer.Option(
         [], "--store-option", metavar="KEY=VALUE",
         help="Option of the store's backend (repeatable; a.b=v nests, true/3/null are JSON), e.g."
              " endpoint_url=http://127.0.0.1:4443 or token=anon. Written to registry.yaml, so never a secret:"
@@ -95,7 +96,8 @@ def init_cmd(
                                  " it holds); nothing to initialise") from None
     config = c.registry.config
     shared = f", pushed to {config.remote}" if config.remote else ""
-    note(f"Initialised a gitreg registry in {c.registry.location} (store: {config.store}, tags: {config.tag_prefix}/...{shared})")
+    note(f"Initialised a gitreg registry in {c.registry.location} (store: {config.store},"
+         f" tags: {config.tag_prefix}/...{shared})")
 
 
 def _register_groups() -> None:

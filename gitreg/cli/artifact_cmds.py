@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -53,7 +53,7 @@ def artifact_add(
     source: str = typer.Argument(..., help="Local file or folder to store, or a URI to link with --link.",
                                  metavar="PATH_OR_URI"),
     type: ArtifactType = typer.Option("data", "--type", case_sensitive=False, help="Artifact type."),
-    artifact_name: Optional[str] = typer.Option(None, "--name", "-n",
+    artifact_name: str | None = typer.Option(None, "--name", "-n",
                                                 help="Artifact name (default: the file name without extension)."),
     link: bool = typer.Option(False, "--link", help="Link the URI in place (hashed, not copied into the store)."),
     reason: str = REASON,
@@ -87,12 +87,12 @@ _ARTIFACT_KEYS = {"name": lambda a: a.name, "version": lambda a: a.version, "typ
 def artifact_list(
     ctx: typer.Context,
     name: str = MODEL,
-    version: Optional[str] = VERSION_OPT,
-    type: Optional[ArtifactType] = typer.Option(None, "--type", case_sensitive=False,
+    version: str | None = VERSION_OPT,
+    type: ArtifactType | None = typer.Option(None, "--type", case_sensitive=False,
                                                 help="Only artifacts of this type."),
-    sort: Optional[ArtifactSort] = sort_by("as linked"),
+    sort: ArtifactSort | None = sort_by("as linked"),
     reverse: bool = REVERSE,
-    limit: Optional[int] = LIMIT,
+    limit: int | None = LIMIT,
     output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o", help=OUTPUT_HELP),
 ) -> None:
     """List the artifacts linked to a version; formats that run code when loaded are marked."""
@@ -111,11 +111,11 @@ def artifact_get(
     name: str = MODEL,
     version: str = VERSION_REQ,
     artifact: str = typer.Argument(..., help="Artifact name.", metavar="ARTIFACT"),
-    output_path: Optional[Path] = typer.Option(None, "-o", "--output", help="Copy the verified bytes to this path."),
-    artifact_version: Optional[int] = typer.Option(None, "--artifact-version",
+    output_path: Path | None = typer.Option(None, "-o", "--output", help="Copy the verified bytes to this path."),
+    artifact_version: int | None = typer.Option(None, "--artifact-version",
                                                    help="Artifact version (default: the highest)."),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help=OUTPUT_HELP),
-    field: Optional[str] = FIELD,
+    field: str | None = FIELD,
 ) -> None:
     """Show an artifact's link, or download it (hash verified) with -o PATH."""
     from .. import views
@@ -146,7 +146,7 @@ def artifact_remove(
     name: str = MODEL,
     version: str = VERSION_REQ,
     artifact: str = typer.Argument(..., help="Artifact name.", metavar="ARTIFACT"),
-    artifact_version: Optional[int] = typer.Option(None, "--artifact-version", help="Only this artifact version."),
+    artifact_version: int | None = typer.Option(None, "--artifact-version", help="Only this artifact version."),
     reason: str = REASON,
 ) -> None:
     """Unlink an artifact from a version (the stored bytes stay until `gitreg artifact gc`)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from enum import Enum
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -30,7 +30,7 @@ def _annotation(value: str, property: bool = False) -> str:
 def check_cmd(
     ctx: typer.Context,
     rev: str = typer.Option("HEAD", "--rev", help="Commit to check (default: HEAD)."),
-    base: Optional[str] = typer.Option(
+    base: str | None = typer.Option(
         None, "--base", metavar="REF",
         help="Check what REV changes relative to REF (pull-request CI): registry.yaml, artifact links of"
              " registered versions (added, changed, removed, format flips, code-executing formats, URIs outside the"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 class Settings:
     """``verbosity``: -1 with -q (errors only), 0 by default, 1 with -v, 2 with -vv."""
 
-    def __init__(self, repo: Optional[str], traceback: bool, refresh: bool = False, verbosity: int = 0) -> None:
+    def __init__(self, repo: str | None, traceback: bool, refresh: bool = False, verbosity: int = 0) -> None:
         self.repo = repo
         self.traceback = traceback
         self.refresh = refresh

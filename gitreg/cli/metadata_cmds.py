@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from .context import MODEL, VERSION_OPT, client
@@ -26,7 +24,7 @@ def metadata_log(
     from ..filters import parse_value
     from ..manifests import check_json_text_depth
 
-    version: Optional[str] = None
+    version: str | None = None
     if items and "=" not in items[0]:
         version, items = items[0], items[1:]
     if not items:
@@ -45,7 +43,7 @@ def metadata_log(
 def metadata_show(
     ctx: typer.Context,
     name: str = MODEL,
-    version: Optional[str] = VERSION_OPT,
+    version: str | None = VERSION_OPT,
     output: OutputFormat = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP),
 ) -> None:
     """Show the metadata of a version."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -55,7 +55,7 @@ TRADE_OFFS = typer.Option(None, "--trade-offs", "--tradeoffs", help="Trade-offs 
 ETHICS = typer.Option(None, "--ethics", "--ethical", "-e", help="Ethical considerations.")
 
 
-def _one_name(positional: Optional[str], option: Optional[str]) -> str:
+def _one_name(positional: str | None, option: str | None) -> str:
     from ..errors import InvalidValueError
 
     if positional is not None and option is not None and positional != option:
@@ -151,8 +151,8 @@ _MODEL_KEYS = {"name": lambda s: s.name, "versions": lambda s: len(s.versions), 
 def model_list(ctx: typer.Context,
                tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG",
                                              help="Only models with this tag (repeatable)."),
-               sort: Optional[ModelSort] = sort_by("name"), reverse: bool = REVERSE,
-               limit: Optional[int] = LIMIT, output: OutputFormat = OUT) -> None:
+               sort: ModelSort | None = sort_by("name"), reverse: bool = REVERSE,
+               limit: int | None = LIMIT, output: OutputFormat = OUT) -> None:
     """List models with their latest version and the versions in staging and production."""
     from .. import views
 
@@ -181,15 +181,15 @@ def model_list(ctx: typer.Context,
 @model_app.command("register")
 def model_register(
     ctx: typer.Context,
-    name: Optional[str] = typer.Argument(None, help="Model name (or -n/--name).", metavar="NAME"),
-    name_option: Optional[str] = typer.Option(None, "--name", "-n", help="Model name, ZenML's spelling."),
-    license: Optional[str] = LICENSE,
-    description: Optional[str] = DESCRIPTION,
-    audience: Optional[str] = AUDIENCE,
-    use_cases: Optional[str] = USE_CASES,
-    limitations: Optional[str] = LIMITATIONS,
-    trade_offs: Optional[str] = TRADE_OFFS,
-    ethics: Optional[str] = ETHICS,
+    name: str | None = typer.Argument(None, help="Model name (or -n/--name).", metavar="NAME"),
+    name_option: str | None = typer.Option(None, "--name", "-n", help="Model name, ZenML's spelling."),
+    license: str | None = LICENSE,
+    description: str | None = DESCRIPTION,
+    audience: str | None = AUDIENCE,
+    use_cases: str | None = USE_CASES,
+    limitations: str | None = LIMITATIONS,
+    trade_offs: str | None = TRADE_OFFS,
+    ethics: str | None = ETHICS,
     tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag for the model (repeatable)."),
     reason: str = REASON,
     new_model: bool = NEW_MODEL,
@@ -207,7 +207,7 @@ def model_register(
 
 @model_app.command("describe")
 def model_describe(ctx: typer.Context, name: str = MODEL, output: OutputFormat = OUT,
-                   field: Optional[str] = FIELD) -> None:
+                   field: str | None = FIELD) -> None:
     """Show a model's card and a summary of its versions."""
     state = client(ctx).get_model_state(name)
     if output != OutputFormat.table or field is not None:
@@ -246,16 +246,16 @@ def _conflict_text(state: ModelState, stage: str) -> str:
 def model_update(
     ctx: typer.Context,
     name: str = MODEL,
-    license: Optional[str] = LICENSE,
-    description: Optional[str] = DESCRIPTION,
-    audience: Optional[str] = AUDIENCE,
-    use_cases: Optional[str] = USE_CASES,
-    limitations: Optional[str] = LIMITATIONS,
-    trade_offs: Optional[str] = TRADE_OFFS,
-    ethics: Optional[str] = ETHICS,
+    license: str | None = LICENSE,
+    description: str | None = DESCRIPTION,
+    audience: str | None = AUDIENCE,
+    use_cases: str | None = USE_CASES,
+    limitations: str | None = LIMITATIONS,
+    trade_offs: str | None = TRADE_OFFS,
+    ethics: str | None = ETHICS,
     tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag to add (repeatable)."),
     remove_tag: list[str] = typer.Option([], "--remove-tag", "-r", metavar="TAG", help="Tag to remove (repeatable)."),
-    new_name: Optional[str] = typer.Option(None, "--name", "-n", help="New name: refused, gitreg does not rename"
+    new_name: str | None = typer.Option(None, "--name", "-n", help="New name: refused, gitreg does not rename"
                                            " models (their tags are immutable); see the README."),
     reason: str = REASON,
 ) -> None:
@@ -296,18 +296,18 @@ _VERSION_KEYS = {"number": lambda v: v.number, "name": lambda v: v.name, "stage"
 def version_list(
     ctx: typer.Context,
     name: str = MODEL,
-    stage: Optional[StageFilter] = typer.Option(None, "--stage", "-s", case_sensitive=False,
+    stage: StageFilter | None = typer.Option(None, "--stage", "-s", case_sensitive=False,
                                                 help="Only versions in this stage (or the latest version)."),
     tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only versions with this tag (repeatable)."),
     metadata: list[str] = typer.Option([], "--metadata", metavar="KEY:OP:VALUE",
                                        help="Filter KEY:OP:VALUE, OP one of eq ne gt gte lt lte contains"
                                             " (repeatable)."),
-    sort: Optional[VersionSort] = sort_by("number"),
-    sort_metadata: Optional[str] = typer.Option(None, "--sort-metadata", metavar="KEY",
+    sort: VersionSort | None = sort_by("number"),
+    sort_metadata: str | None = typer.Option(None, "--sort-metadata", metavar="KEY",
                                                 help="Sort by this metadata key (dotted for nested keys, e.g."
                                                      " metrics.accuracy); versions without it come last."),
     reverse: bool = REVERSE,
-    limit: Optional[int] = LIMIT,
+    limit: int | None = LIMIT,
     output: OutputFormat = OUT,
 ) -> None:
     """List a model's versions, oldest first."""
@@ -353,8 +353,8 @@ def _metadata_value(metadata: Any, key: str) -> Any:
 def version_create(
     ctx: typer.Context,
     name: str = MODEL,
-    version_name: Optional[str] = typer.Option(None, "--name", help="Name of the version (default: its number)."),
-    description: Optional[str] = typer.Option(None, "--description", help="Description of the version."),
+    version_name: str | None = typer.Option(None, "--name", help="Name of the version (default: its number)."),
+    description: str | None = typer.Option(None, "--description", help="Description of the version."),
     tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag for the version (repeatable)."),
     reason: str = REASON,
     new_model: bool = NEW_MODEL,
@@ -370,8 +370,8 @@ def version_create(
 
 
 @version_app.command("describe")
-def version_describe(ctx: typer.Context, name: str = MODEL, version: Optional[str] = VERSION_OPT,
-                     output: OutputFormat = OUT, field: Optional[str] = FIELD) -> None:
+def version_describe(ctx: typer.Context, name: str = MODEL, version: str | None = VERSION_OPT,
+                     output: OutputFormat = OUT, field: str | None = FIELD) -> None:
     """Show one version: stage, metadata, artifacts and runs."""
     v = client(ctx).get_model_version(name, version)
     if output != OutputFormat.table or field is not None:
@@ -392,7 +392,7 @@ def version_describe(ctx: typer.Context, name: str = MODEL, version: Optional[st
         artifact_table(v.artifacts).print()
 
 
-def _artifacts_of(ctx: typer.Context, name: str, version: Optional[str], type: str, output: OutputFormat) -> None:
+def _artifacts_of(ctx: typer.Context, name: str, version: str | None, type: str, output: OutputFormat) -> None:
     from .. import views
 
     v = client(ctx).get_model_version(name, version)
@@ -401,7 +401,7 @@ def _artifacts_of(ctx: typer.Context, name: str, version: Optional[str], type: s
 
 
 @version_app.command("runs")
-def version_runs(ctx: typer.Context, name: str = MODEL, version: Optional[str] = VERSION_OPT,
+def version_runs(ctx: typer.Context, name: str = MODEL, version: str | None = VERSION_OPT,
                  output: OutputFormat = OUT) -> None:
     """List the pipeline runs that used or produced a version."""
     from .run_cmds import run_rows
@@ -417,7 +417,7 @@ MODEL_VERSION_OPT = typer.Option(None, "--model-version", "--model_version", "-v
 
 def _artifact_listing(kind: str, version_option: Any, doc: str) -> Callable[..., None]:
     """A `<kind>_artifacts NAME` command; the version is ``version_option`` (positional, or ZenML's -v)."""
-    def command(ctx: typer.Context, name: str = MODEL, version: Optional[str] = version_option,
+    def command(ctx: typer.Context, name: str = MODEL, version: str | None = version_option,
                 output: OutputFormat = OUT) -> None:
         _artifacts_of(ctx, name, version, kind, output)
 
@@ -435,7 +435,7 @@ for _kind in ("data", "model", "deployment"):
 
 
 @model_app.command("runs")
-def model_runs(ctx: typer.Context, name: str = MODEL, version: Optional[str] = MODEL_VERSION_OPT,
+def model_runs(ctx: typer.Context, name: str = MODEL, version: str | None = MODEL_VERSION_OPT,
                output: OutputFormat = OUT) -> None:
     """List the pipeline runs of a model version (ZenML's `model runs NAME -v V`)."""
     version_runs(ctx, name, version, output)
@@ -446,11 +446,11 @@ def version_update(
     ctx: typer.Context,
     name: str = MODEL,
     version: str = VERSION_REQ,
-    stage: Optional[Stage] = typer.Option(None, "--stage", "-s", case_sensitive=False, help="New stage."),
+    stage: Stage | None = typer.Option(None, "--stage", "-s", case_sensitive=False, help="New stage."),
     force: bool = typer.Option(False, "--force", "-f",
                                help="Take an exclusive stage from the version holding it (it is archived)."),
-    new_name: Optional[str] = typer.Option(None, "--name", help="New name of the version."),
-    description: Optional[str] = typer.Option(None, "--description", help="New description."),
+    new_name: str | None = typer.Option(None, "--name", help="New name of the version."),
+    description: str | None = typer.Option(None, "--description", help="New description."),
     tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag to add (repeatable)."),
     remove_tag: list[str] = typer.Option([], "--remove-tag", metavar="TAG", help="Tag to remove (repeatable)."),
     reason: str = REASON,
@@ -518,7 +518,7 @@ def _who(e: Event) -> str:
 
 @version_app.command("history")
 def version_history(ctx: typer.Context, name: str = MODEL,
-                    version: Optional[str] = typer.Argument(
+                    version: str | None = typer.Argument(
                         None, help="Only this version (a number, a name or a stage).", metavar="[VERSION]"),
                     output: OutputFormat = OUT) -> None:
     """Every registration and stage change, oldest first: when, who, from -> to, why, commit and tag."""

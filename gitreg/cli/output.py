@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -28,7 +28,7 @@ def value_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, indent=2)
 
 
-def show(data: Any, fmt: str, field: Optional[str], what: str) -> None:
+def show(data: Any, fmt: str, field: str | None, what: str) -> None:
     """A describe command's json/yaml output, or only the value at ``field``."""
     fmt = getattr(fmt, "value", fmt)
     if field is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -44,9 +44,9 @@ _RUN_KEYS = {"started": lambda r: r.started, "ended": lambda r: r.ended, "pipeli
 
 @run_app.command("list")
 def run_list(ctx: typer.Context,
-             pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help="Only runs of this pipeline."),
-             sort: Optional[RunSort] = sort_by("started"), reverse: bool = REVERSE,
-             limit: Optional[int] = LIMIT, output: OutputFormat = OUT) -> None:
+             pipeline: str | None = typer.Option(None, "--pipeline", "-p", help="Only runs of this pipeline."),
+             sort: RunSort | None = sort_by("started"), reverse: bool = REVERSE,
+             limit: int | None = LIMIT, output: OutputFormat = OUT) -> None:
     """List recorded pipeline runs, oldest first."""
     runs = Order(_RUN_KEYS, sort, reverse, limit).apply(client(ctx).list_runs(pipeline=pipeline))
     rows, table = run_rows(runs)
@@ -62,7 +62,7 @@ def _ref(ref: dict[str, Any]) -> str:
 
 @run_app.command("describe")
 def run_describe(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="ID", help="Run id."),
-                 output: OutputFormat = OUT, field: Optional[str] = FIELD) -> None:
+                 output: OutputFormat = OUT, field: str | None = FIELD) -> None:
     """Show one run: status, parameters, code commit, models, and each step's inputs and outputs."""
     run = client(ctx).get_run(run_id)
     if output != OutputFormat.table or field is not None:

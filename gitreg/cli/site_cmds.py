@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from .context import client
@@ -18,7 +16,7 @@ site_app = typer.Typer(rich_markup_mode=None,
 def build(ctx: typer.Context,
           out: str = typer.Option("site", "-o", "--output", metavar="DIR", help="Folder to write the site into."),
           full: bool = typer.Option(False, "--full", help="Render every page again, not only what changed."),
-          store_url: Optional[str] = typer.Option(
+          store_url: str | None = typer.Option(
               None, "--store-url", metavar="URL",
               help="Where readers of the site reach the artifact store (for download links), e.g."
                    " https://host/store; default: a local store's files (file://), or http(s) URIs as they are.")
@@ -41,7 +39,7 @@ def ui(ctx: typer.Context,
                                      " 80); anything else gets 421, so a web page cannot reach it by DNS"
                                      " rebinding. No access control beyond that: another address shows the"
                                      " registry to everyone who can reach it."),
-       out: Optional[str] = typer.Option(None, "-o", "--output", metavar="DIR",
+       out: str | None = typer.Option(None, "-o", "--output", metavar="DIR",
                                          help="Folder for the built site (default: a temporary folder)."),
        interval: float = typer.Option(1.0, "--interval", help="Seconds between checks for registry changes.")
        ) -> None:

@@ -39,7 +39,7 @@ import os
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -220,7 +220,7 @@ class ActiveRun:
         self.client = client
         self.pending = pending
         self.config = config
-        self.when = datetime.now(timezone.utc)  # what {date} and {time} in version names mean in this run
+        self.when = datetime.now(UTC)  # what {date} and {time} in version names mean in this run
         self.substitutions = {**{str(k): str(v) for k, v in (config.get("substitutions") or {}).items()},
                               **pipeline.substitutions}
         self.bound: dict[tuple[str, str], Model] = {}
@@ -421,7 +421,7 @@ def _referenced_steps(func: Callable[..., Any]) -> list[Step]:
 def _run_id(pipeline: str) -> str:
     """``<pipeline>-<UTC time>-<random>``; a leading ``_`` of the pipeline's name is left out (a run id
     is a name: it starts with a letter or a digit)."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return f"{(pipeline.lstrip('_') or 'run')[:60]}-{stamp}-{uuid.uuid4().hex[:8]}"
 
 

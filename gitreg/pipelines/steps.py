@@ -16,7 +16,7 @@ import string
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -199,7 +199,7 @@ def fill_placeholders(template: str, substitutions: Mapping[str, Any] | None = N
     only plain ``{key}`` fields are allowed."""
     if not is_template(template):
         return template
-    moment = when or datetime.now(timezone.utc)
+    moment = when or datetime.now(UTC)
     values = {"date": moment.strftime("%Y_%m_%d"), "time": moment.strftime("%H_%M_%S_%f")}
     values.update({str(k): str(v) for k, v in (substitutions or {}).items()})
     try:
