@@ -24,8 +24,9 @@ import time
 from pathlib import Path
 
 from gitreg import Client
-from gitreg.manifests import Counters, ModelManifest, VersionManifest, dump_yaml
-from gitreg.state import model_file, version_file
+from gitreg.layout import name_claim_file
+from gitreg.manifests import Counters, ModelManifest, StageHolders, VersionManifest, dump_yaml
+from gitreg.state import model_file, stages_file, version_file
 from gitreg.tagnames import StageTagMessage, format_stage_message, format_version_message
 
 PRODUCTION = 15  # the version of every model that is in production
@@ -70,6 +71,10 @@ def build(root: Path, models: int, versions: int) -> None:
         card = ModelManifest(name=name, created=stamp, description=f"benchmark model {m}",
                              counters=Counters(versions=versions, production=1))
         out += f"M 100644 inline {model_file(name)}\n".encode() + _data(dump_yaml(card.to_dict()))
+        # registry format 2: the model's name claim, and its production holder in stages.yaml
+        out += f"M 100644 inline {name_claim_file(name)}\n".encode() + _data(dump_yaml({"model": name}))
+        holders = StageHolders(production=PRODUCTION if versions >= PRODUCTION else None)
+        out += f"M 100644 inline {stages_file(name)}\n".encode() + _data(dump_yaml(holders.to_dict()))
         for n in range(1, versions + 1):
             v = VersionManifest(model=name, number=n, name=str(n), created=stamp,
                                 stage="production" if n == PRODUCTION else "none",
