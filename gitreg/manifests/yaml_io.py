@@ -1,4 +1,10 @@
-"""Manifest YAML: parsed in bounded time and memory, dumped deterministically."""
+"""Manifest YAML: parsed in bounded time and memory, dumped deterministically.
+
+Two fast paths (see :mod:`gitreg.fastpaths`), each with its reference beside it: ``yaml-reader`` builds values
+straight from the parser's events (:func:`_read`; the reference, :func:`_read_reference`, lets PyYAML's composer
+and safe constructor do it), and ``yaml-emitter`` hands the emitter its events directly (:func:`dump_yaml`; the
+reference is ``yaml.dump`` with the safe dumper).  Both ways refuse the same nodes with the same errors and
+write the same bytes; the bounds (size, nodes, nesting, long base-60 scalars) hold both ways."""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from ..errors import InvalidValueError, ManifestError
+from ..fastpaths import fast
 
 # Bounds on what a manifest may be, so that a hostile file committed to the
 # registry (or proposed in a pull request) is refused in bounded time and
@@ -60,6 +67,17 @@ def _dumper(base: type) -> type:
                         known[key] = tag
                 return tag
             return super().resolve(kind, value, implicit)
+
+    return Dumper
+
+
+@lru_cache(maxsize=None)
+def _reference_dumper(base: type) -> type:
+    """The reference of the ``yaml-emitter`` fast path: ``base`` (the safe dumper) writing no anchors and aliases."""
+
+    class Dumper(base):  # type: ignore[misc, valid-type]
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
 
     return Dumper
 
@@ -310,6 +328,8 @@ def _read(yaml: Any, loader: type, data: bytes | str, path: str) -> Any:
     .nan and .inf).  Scalars are resolved by the loader's own resolver and built as the safe
     constructor builds them, so what is read is what ``yaml.safe_load`` reads, where that is JSON.
     """
+    if not fast("yaml-reader"):
+        return _read_reference(loader, data, path)
     reader = loader(data)
     # The values built are trees (no cycles) and the parser's events die young, but the cyclic garbage
     # collector would go over every list and mapping built so far, again and again: half the time of a large
@@ -327,6 +347,7 @@ def _read(yaml: Any, loader: type, data: bytes | str, path: str) -> Any:
 
 _UNSET = object()
 _GC_PAUSE_FROM = 256 * 1024  # bytes of a manifest
+_SECOND_DOCUMENT = "a second document (---); a manifest is one document"
 
 
 def _walk(yaml: Any, reader: Any, path: str) -> Any:
@@ -411,10 +432,7 @@ def _walk(yaml: Any, reader: Any, path: str) -> Any:
                 if not (tag is None or tag == "!" or tag == (_YAML_MAP if mapping else _YAML_SEQ)):
                     raise _tag_refused(tag, "a mapping" if mapping else "a list")
                 if len(outer) >= MAX_NESTING - 1 and container is not None:
-                    at = _where([*outer, (container, key)], True)
-                    at = at if len(at) <= 60 else at[:60] + "..."
-                    raise ManifestError(path, "", f"lists and mappings nested more than {MAX_NESTING} levels deep"
-                                                  f" (at {at})")
+                    raise _too_deep(path, _where([*outer, (container, key)], True))
                 value = {} if mapping else []
                 if key is None:
                     if container is None:
@@ -441,22 +459,141 @@ def _walk(yaml: Any, reader: Any, path: str) -> Any:
             else:  # the document's end: one document only
                 event = get()
                 if type(event) is not yaml.StreamEndEvent:
-                    raise yaml.composer.ComposerError(None, None, "a second document (---); a manifest is one"
-                                                      " document", event.start_mark)
+                    raise yaml.composer.ComposerError(None, None, _SECOND_DOCUMENT, event.start_mark)
                 return root
     except _Refused as refused:
         frames = [*outer, (container, key)] if container is not None else []
-        at = _printable(_where(frames, not refused.at_parent))
-        line = event.start_mark.line + 1
-        at = at if len(at) <= 200 else at[:200] + "..."
-        what = refused.what[:-1] + f", line {line})" if refused.what.endswith(")") else f"{refused.what} (line {line})"
-        raise ManifestError(path, at, f"{what}; {refused.instead}", code=refused.code) from None
-    line = event.start_mark.line + 1
-    if nodes > MAX_MANIFEST_NODES:
-        raise ManifestError(path, "", f"more than {MAX_MANIFEST_NODES:,} values (every key, value, list and mapping"
-                                      f" counts; line {line}); keep large values in artifacts")
-    raise ManifestError(path, "", f"YAML anchors and aliases (&name, *name; line {line}) are not allowed in"
-                                  " a manifest; write each value out in full")
+        raise _refusal(path, _where(frames, not refused.at_parent), refused, event.start_mark.line + 1) from None
+    raise _stopped(path, nodes > MAX_MANIFEST_NODES, event.start_mark.line + 1)
+
+
+def _refusal(path: str, at: str, refused: _Refused, line: int) -> ManifestError:
+    """The ManifestError of a node refused at the field ``at``, on ``line``."""
+    at = _printable(at)
+    at = at if len(at) <= 200 else at[:200] + "..."
+    what = refused.what[:-1] + f", line {line})" if refused.what.endswith(")") else f"{refused.what} (line {line})"
+    return ManifestError(path, at, f"{what}; {refused.instead}", code=refused.code)
+
+
+def _stopped(path: str, too_many: bool, line: int) -> ManifestError:
+    """The ManifestError of a read stopped on ``line`` by more than MAX_MANIFEST_NODES nodes (``too_many``), else
+    by an anchor or alias."""
+    if too_many:
+        return ManifestError(path, "", f"more than {MAX_MANIFEST_NODES:,} values (every key, value, list and mapping"
+                                       f" counts; line {line}); keep large values in artifacts")
+    return ManifestError(path, "", f"YAML anchors and aliases (&name, *name; line {line}) are not allowed in"
+                                   " a manifest; write each value out in full")
+
+
+def _too_deep(path: str, at: str) -> ManifestError:
+    at = at if len(at) <= 60 else at[:60] + "..."
+    return ManifestError(path, "", f"lists and mappings nested more than {MAX_NESTING} levels deep (at {at})")
+
+
+def _read_reference(loader: type, data: bytes | str, path: str) -> Any:
+    """The reference of the ``yaml-reader`` fast path (:func:`_read`): PyYAML's composer builds the document's
+    nodes from the events of the same parser, refusing node by node, in the order they come, what a manifest may
+    not hold (with the errors :func:`_walk` raises), its resolver gives each plain scalar its tag, and its safe
+    constructor makes the values."""
+    reader = _reference_loader(loader)(data, path)
+    try:
+        node = reader.get_single_node()
+        return None if node is None else reader.construct_document(node)
+    finally:
+        reader.dispose()
+
+
+@lru_cache(maxsize=None)
+def _reference_loader(base: type) -> type:
+    """``base`` (a safe loader: CSafeLoader or SafeLoader) with PyYAML's composer refusing what manifests may not
+    hold as it composes (see :func:`_read_reference`)."""
+    from yaml import AliasEvent, MappingNode, MappingStartEvent, ScalarEvent, ScalarNode, SequenceNode, StreamEndEvent
+    from yaml.composer import Composer, ComposerError
+
+    class Reference(base):  # type: ignore[misc, valid-type]
+        # PyYAML's composer, over the events of ``base``'s parser (libyaml's has a composer of its own, in C)
+        compose_document = Composer.compose_document
+        compose_scalar_node = Composer.compose_scalar_node
+        compose_sequence_node = Composer.compose_sequence_node
+        compose_mapping_node = Composer.compose_mapping_node
+
+        def __init__(self, stream: bytes | str, path: str) -> None:
+            base.__init__(self, stream)
+            Composer.__init__(self)
+            self.path = path
+            self.nodes = 0
+            self.fields: list[str] = []  # the field of each list and mapping being composed (the root's aside)
+            self.keys: list[set[str]] = []  # the keys of each mapping being composed so far, innermost last
+            self.open = 0  # lists and mappings being composed
+
+        def get_single_node(self) -> Any:
+            self.get_event()  # the stream's start
+            node = None
+            if not self.check_event(StreamEndEvent):
+                node = self.compose_document()
+                if not self.check_event(StreamEndEvent):
+                    raise ComposerError(None, None, _SECOND_DOCUMENT, self.get_event().start_mark)
+            self.get_event()
+            return node
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            if kind is ScalarNode and implicit[0] and value.count(":") > _MANY_PARTS:
+                tag = _many_parts_tag(value)  # the bound every read keeps (see _MANY_PARTS)
+                if tag is not None:
+                    return tag
+            return super().resolve(kind, value, implicit)
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.peek_event()
+            line = event.start_mark.line + 1
+            if type(event) is AliasEvent:
+                raise _stopped(self.path, False, line)
+            self.nodes += 1
+            if self.nodes > MAX_MANIFEST_NODES or event.anchor is not None:
+                raise _stopped(self.path, self.nodes > MAX_MANIFEST_NODES, line)
+            is_key = type(parent) is MappingNode and index is None
+            # the node's own field under its parent: an item's index, a value's key (a key has none of its own)
+            field = None if parent is None or is_key else str(index) if type(parent) is SequenceNode \
+                else index.value
+            at = [*self.fields, field] if field is not None else self.fields
+            try:
+                if type(event) is ScalarEvent:
+                    node = self.compose_scalar_node(None)
+                    if is_key:
+                        if node.tag != _YAML_STR:
+                            raise _key_refused(node.tag, node.value)
+                        if node.value in self.keys[-1]:
+                            raise _duplicate_key(node.value)
+                        self.keys[-1].add(node.value)
+                    elif node.tag != _YAML_STR:
+                        _value(self, ScalarNode, node.tag, node.value, event.tag not in (None, "!"))
+                    return node
+                mapping = type(event) is MappingStartEvent
+                if event.tag not in (None, "!", _YAML_MAP if mapping else _YAML_SEQ):
+                    raise _tag_refused(event.tag, "a mapping" if mapping else "a list")
+                if self.open >= MAX_NESTING:
+                    raise _too_deep(self.path, ".".join(at))
+                if is_key:
+                    raise _Refused(f"a {'mapping' if mapping else 'list'} used as a key", "keys are strings",
+                                   at_parent=True)
+            except _Refused as refused:
+                raise _refusal(self.path, ".".join(self.fields if refused.at_parent else at), refused, line) \
+                    from None
+            if field is not None:
+                self.fields.append(field)
+            self.open += 1
+            if mapping:
+                self.keys.append(set())
+                node = self.compose_mapping_node(None)
+                self.keys.pop()
+            else:
+                node = self.compose_sequence_node(None)
+            self.open -= 1
+            if field is not None:
+                self.fields.pop()
+            return node
+
+    return Reference
 
 
 def parse_yaml(data: bytes | str, path: str) -> dict[str, Any]:
@@ -519,6 +656,8 @@ def dump_yaml(doc: Mapping[str, Any] | list[Any]) -> bytes:
     and serializer would make them; a document with any other type goes through ``yaml.dump`` itself.
     """
     yaml, _, dumper = _yaml()
+    if not fast("yaml-emitter"):
+        return yaml.dump(doc, Dumper=_reference_dumper(dumper.__base__), **_DUMP_OPTIONS).encode("utf-8")
     stream = io.StringIO()
     writer = dumper(stream, **_DUMP_OPTIONS)
     try:
