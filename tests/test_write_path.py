@@ -221,6 +221,7 @@ def test_a_broken_manifest_from_another_process_is_still_reported(client, repo):
 
 # ---------------------------------------------------------------- the index note
 
+@pytest.mark.fastpath_only("index-note")
 def test_a_write_reads_the_index_note_from_disk_only_when_it_changed(client, repo, monkeypatch):
     from gitreg.git import worktree
 
@@ -258,6 +259,7 @@ def _counted_reads(monkeypatch) -> list[str]:
     return reads
 
 
+@pytest.mark.fastpath_only("index-note")
 def test_a_manifest_read_once_and_found_in_line_is_known_by_its_stat_from_then_on(client, repo, tmp_path,
                                                                                   monkeypatch):
     copy = _checked_out_copy(client, repo, tmp_path)
@@ -349,6 +351,7 @@ def update_ref_processes(monkeypatch) -> list[list[str]]:
     return started
 
 
+@pytest.mark.fastpath_only("ref-updates")
 def test_many_writes_go_through_one_update_ref_process(client, repo, monkeypatch):
     client.create_model_version("m")
     started = update_ref_processes(monkeypatch)
@@ -378,6 +381,7 @@ def test_a_refused_transaction_says_so_and_the_next_one_goes_through(client, rep
     assert repo_.update_refs([(branch, head, parent)]).moved
 
 
+@pytest.mark.fastpath_only("ref-updates")
 def test_an_update_ref_process_that_died_is_started_again(client, repo):
     client.create_model_version("m")
     proc = client.registry.repo.refs._proc
@@ -402,6 +406,7 @@ def test_a_held_ref_lock_is_reported_with_what_to_do(client, repo, monkeypatch):
     assert client.create_model_version("m").number == 2
 
 
+@pytest.mark.fastpath_only("ref-updates")
 def test_a_killed_writer_leaves_no_ref_lock_behind(client, repo):
     """SIGKILL while the update-ref process is mid-transaction: git aborts what it has not read whole."""
     client.create_model_version("m")
