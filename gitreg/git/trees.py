@@ -1,11 +1,16 @@
 """Trees edited and compared in-process: a new root tree with some paths changed, the files under
-some paths, the files two commits differ in (walking only the subtrees whose ids differ)."""
+some paths, the files two commits differ in (walking only the subtrees whose ids differ).
+
+The ``trees`` fast path (see :mod:`gitreg.fastpaths`): its reference writes each changed tree's entries
+for git to put in order, and lists files with ``git ls-tree -r`` and ``git diff-tree -r``."""
 
 from __future__ import annotations
 
 import bisect
 from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
+from ..errors import GitError
+from ..fastpaths import fast
 from .objects import BLOB_MODE, TREE_MODE, TreeEntry, tree_order
 
 if TYPE_CHECKING:
@@ -51,7 +56,7 @@ def _apply(repo: GitRepo, tree: str | None, changes: dict[tuple[str, ...], bytes
             put(TreeEntry.made(TREE_MODE, name, new))
     if not entries:
         return None
-    if flipped:
+    if flipped or not fast("trees"):
         return repo.write_tree(list(entries.values()))
     if not added:
         return repo.write_tree(list(entries.values()), ordered=True)
@@ -65,6 +70,11 @@ def _apply(repo: GitRepo, tree: str | None, changes: dict[tuple[str, ...], bytes
 
 def blobs_under_path(repo: GitRepo, commit: str, path: str) -> Iterator[tuple[str, str]]:
     """(path, blob id) of every file at or under ``path`` at ``commit``."""
+    if not fast("trees"):
+        for line in _git_lines(repo, "ls-tree", "-r", "-z", commit, "--", path):
+            meta, _tab, name = line.partition("\t")
+            yield name, meta.split(" ")[2]
+        return
     obj = repo.read_object(f"{commit}:{path}")
     if obj is None:
         return
@@ -96,6 +106,13 @@ def changed_files(repo: GitRepo, old: str | None, new: str, paths: Sequence[str]
     Walks only the subtrees whose ids differ, so a write's cost stays with what it changed.
     """
     out: dict[str, str | None] = {}
+    if not fast("trees"):
+        listing = _git_lines(repo, "diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", old or _EMPTY_TREE, new,
+                             "--", *paths)
+        for meta, path in zip(listing[::2], listing[1::2]):
+            _modes, _modes2, _old, oid, status = meta.split(" ")
+            out[path] = None if status == "D" else oid
+        return out
     for path in paths:
         a = repo.read_object(f"{old}:{path}") if old else None
         b = repo.read_object(f"{new}:{path}")
@@ -119,3 +136,14 @@ def _diff(repo: GitRepo, path: str, a: tuple[str, str, bytes] | None, b: tuple[s
             continue
         _diff(repo, f"{path}/{name}", repo.read_object(ea.oid) if ea else None,
               repo.read_object(eb.oid) if eb else None, out)
+
+
+_EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git knows it without its object
+
+
+def _git_lines(repo: GitRepo, *args: str) -> list[str]:
+    """The NUL-separated records git's ``args`` print, paths taken literally (the ``trees`` reference)."""
+    res = repo.run("--literal-pathspecs", *args, check=False)
+    if res.returncode != 0:
+        raise GitError(f"git {args[0]} failed: {res.stderr.decode('utf-8', 'replace').strip()}; run `git fsck`")
+    return [r for r in res.stdout.decode("utf-8", "surrogateescape").split("\0") if r]
