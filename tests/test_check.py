@@ -1,5 +1,7 @@
 """gitreg check: schemas, stage invariants and tag/manifest agreement."""
 
+import pytest
+
 from gitreg.check import check
 from gitreg.cli.app import main
 from conftest import git
@@ -175,6 +177,7 @@ def test_a_tag_on_a_commit_outside_the_checked_history_fails_check(repo, client)
     assert _codes(client)[1].ok
 
 
+@pytest.mark.fastpath_only("tag-proofs", "check-cache")
 def test_tag_verification_is_remembered_by_tag_object(repo, client):
     from gitreg.check.tag_targets import verified_key
     from gitreg.state import cache_get
