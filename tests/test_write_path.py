@@ -34,7 +34,7 @@ def cache_entry(client: Client, model: str) -> dict:
 
     repo = client.registry.repo
     tree = repo.resolve(f"HEAD:{model_path(model)}")
-    entry = cache_get(repo, tree)
+    entry = cache_get(repo, tree, "model-cache")
     assert isinstance(entry, dict)
     return entry
 
@@ -59,6 +59,7 @@ def forget_memory():
 
 # ---------------------------------------------------------------- the model cache a write leaves behind
 
+@pytest.mark.fastpath_only("model-cache")
 def test_a_write_caches_only_what_it_changed_and_a_fresh_process_reads_the_whole_model(client, repo):
     for i in range(12):
         client.create_model_version("m", metadata={"i": i})
@@ -72,6 +73,7 @@ def test_a_write_caches_only_what_it_changed_and_a_fresh_process_reads_the_whole
     assert [[v.number, v.name, dict(v.metadata)] for v in client.list_model_versions("m")] == expected
 
 
+@pytest.mark.fastpath_only("model-cache")
 def test_a_delete_is_a_delta_too_and_reads_back(client, repo):
     for _ in range(4):
         client.create_model_version("m")
@@ -81,6 +83,7 @@ def test_a_delete_is_a_delta_too_and_reads_back(client, repo):
     assert [row[0] for row in listed_in_fresh_process(repo, "m")] == [1, 3, 4]
 
 
+@pytest.mark.fastpath_only("model-cache")
 def test_deltas_stand_on_a_whole_entry_at_most_chain_max_deep(client, repo):
     from gitreg.state import CHAIN_MAX
 
@@ -93,6 +96,7 @@ def test_deltas_stand_on_a_whole_entry_at_most_chain_max_deep(client, repo):
     assert len(listed_in_fresh_process(repo, "m")) == CHAIN_MAX + 3
 
 
+@pytest.mark.fastpath_only("model-cache")
 def test_a_cache_with_a_missing_link_is_read_from_git_instead(client, repo):
     import shutil
 
@@ -117,6 +121,7 @@ WRITE_TWO = """
 """
 
 
+@pytest.mark.fastpath_only("state-memo")
 def test_a_model_another_process_changed_is_rebuilt_from_what_this_process_knew(client, repo):
     for _ in range(6):
         client.create_model_version("m")
@@ -131,6 +136,7 @@ def test_a_model_another_process_changed_is_rebuilt_from_what_this_process_knew(
     assert after.versions[0] is not before.versions[0]
 
 
+@pytest.mark.fastpath_only("state-memo")
 def test_without_the_other_writers_cache_only_the_changed_manifests_are_parsed(client, repo, monkeypatch):
     import shutil
 
@@ -150,6 +156,7 @@ def test_without_the_other_writers_cache_only_the_changed_manifests_are_parsed(c
     assert dict(after.versions[0].metadata) == {"touched": "by other"} and len(after.versions) == 7
 
 
+@pytest.mark.fastpath_only("state-memo", "model-cache")
 def test_a_write_caches_the_documents_it_dumped_as_its_bytes_parse(client, repo, monkeypatch):
     """What a write caches for the model it changed is the document dump() validated, not its bytes parsed
     again: for every kind of value, that is what parsing the committed bytes gives."""
@@ -442,6 +449,7 @@ def produce() -> Annotated[int, "answer"]:
     return 42
 
 
+@pytest.mark.fastpath_only("pipeline-clients")
 def test_pipeline_runs_of_one_process_share_their_client(repo, monkeypatch):
     from gitreg.registry import Registry
 
@@ -496,6 +504,7 @@ def test_registry_files_do_not_make_the_code_dirty(repo):
     assert code.code_state(repo / "train.py")[1] is True
 
 
+@pytest.mark.fastpath_only("model-cache")
 def test_the_same_model_written_in_two_registries_is_cached_in_each(tmp_path, monkeypatch):
     """A tree this process knows from one repository still gets its cache entry in another one."""
     from gitreg import operations
@@ -509,7 +518,7 @@ def test_the_same_model_written_in_two_registries_is_cached_in_each(tmp_path, mo
             client.create_model_version("m")
         repo = client.registry.repo
         trees.append(repo.resolve(f"HEAD:{model_path('m')}"))
-        assert cache_get(repo, trees[-1]) is not None, name
+        assert cache_get(repo, trees[-1], "model-cache") is not None, name
     assert trees[0] == trees[1]
 
 
