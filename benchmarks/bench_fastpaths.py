@@ -17,8 +17,8 @@ times, the lowest median of each kept: the least disturbed by whatever else the 
 - read production, again: the same read once more in the same process;
 - pipeline run: a two-step pipeline run recorded against a model of the registry;
 - check warm: ``gitreg check`` run again with nothing changed since the last one (a new process);
-- check, nothing remembered (with --cold-check): ``gitreg check`` with the cache under the git dir
-  removed first.
+- check, nothing remembered: ``gitreg check`` with the cache under the git dir removed first (not with
+  --no-cold-check).
 
 Prints a table: fast path, operation, fast ms, reference ms, and what the fast path buys (the share of the
 reference's time it saves; negative: the fast path is slower there).
@@ -137,7 +137,7 @@ def run_worker(root: Path, args: argparse.Namespace, reference: str, slot: int) 
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     env[ENV] = reference
     cmd = [sys.executable, __file__, "--worker", str(root), "--models", str(args.models), "--runs", str(args.runs),
-           "--slot", str(slot)] + (["--cold-check"] if args.cold_check else [])
+           "--slot", str(slot)] + ([] if args.cold_check else ["--no-cold-check"])
     res = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if res.returncode != 0:
         raise SystemExit(f"worker ({ENV}={reference!r}) failed:\n{res.stderr}")
@@ -161,7 +161,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="repetitions per timing (median reported)")
     parser.add_argument("--rounds", type=int, default=2, help="pairs of processes per fast path (lowest median kept)")
     parser.add_argument("--only", default="", help="a comma list of fast paths to measure (default: all)")
-    parser.add_argument("--cold-check", action="store_true", help="also time a check with nothing remembered")
+    parser.add_argument("--no-cold-check", dest="cold_check", action="store_false",
+                        help="leave out the check with nothing remembered")
     parser.add_argument("--keep", action="store_true", help="keep the scratch registry")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--slot", type=int, default=0, help=argparse.SUPPRESS)
