@@ -897,6 +897,8 @@ def prefetch_model_trees(repo: GitRepo, tree_oids: list[str]) -> None:
     first (this reads the registry as a whole).
     """
     repo.complete_clone()
+    if not fast("reader"):
+        return  # the reader's reference remembers nothing: the answers would be thrown away
     trees = [t for t in repo.reader.ask(tree_oids) if t is not None and t[1] == "tree"]
     blobs: list[str] = []
     folders: list[str] = []
