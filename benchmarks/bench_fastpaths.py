@@ -5,23 +5,25 @@
     python benchmarks/bench_fastpaths.py --models 100 --runs 3 --only index,refs
 
 Builds a scratch registry with benchmarks/bench_registry.py's builder (fast-import), warms its caches
-(a read of every model, a `gitreg check`), then, for every fast path of gitreg.fastpaths, runs a fresh
-process with every fast path on and one with GITREG_REFERENCE set to that one path, back to back (--rounds
-times, the lowest median of each kept: the least disturbed by whatever else the machine runs), each timing
-(medians of --runs):
+(a read of every model, a `gitreg check`), then, for every fast path of gitreg.fastpaths, times these
+operations in one process, each repetition once with every fast path on and once with GITREG_REFERENCE
+naming that one path (gitreg reads the variable again whenever it changes), taking turns, so that both
+sides see the same machine (medians of --runs each):
 
-- register: ``create_model_version`` of a model (in-process, after the client's first write);
-- set stage: ``update_model_version(..., stage="staging")``;
-- read production, first: ``get_model_version(model, "production")`` of a model this process has not
-  read (what a command line read costs, caches on disk warm);
-- read production, again: the same read once more in the same process;
+- register: ``create_model_version`` (each side writes models of its own, after one untimed write);
+- set stage: ``update_model_version(..., stage="staging")`` of the version just registered;
+- read production, first: ``Client(...).get_model_version(model, "production")`` of a model this process
+  has not read (what a command line read costs, with the cache on disk warm);
+- read production, again: the same read once more;
 - pipeline run: a two-step pipeline run recorded against a model of the registry;
 - check warm: ``gitreg check`` run again with nothing changed since the last one (a new process);
 - check, nothing remembered: ``gitreg check`` with the cache under the git dir removed first (not with
   --no-cold-check).
 
 Prints a table: fast path, operation, fast ms, reference ms, and what the fast path buys (the share of the
-reference's time it saves; negative: the fast path is slower there).
+reference's time it saves, and the ratio; negative: the fast path is slower there).  The machine's load
+moves medians of a few milliseconds by 10-30% between runs: read a row as a gain only when it is larger
+than that.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Callable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -61,86 +63,94 @@ def fit(rows: list) -> Annotated[dict, "weights"]:
     return {"w": sum(rows)}
 
 
-def _median_ms(times: list[float]) -> float:
-    return statistics.median(times) * 1000
-
-
-def _check(root: Path, env: dict[str, str]) -> float:
+def _check(root: Path) -> float:
     t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "gitreg", "check"], cwd=root, env=env, capture_output=True)
+    res = subprocess.run([sys.executable, "-m", "gitreg", "check"], cwd=root, env=dict(os.environ),
+                         capture_output=True)
     elapsed = time.perf_counter() - t0
     if res.returncode not in (0, 14):  # 14: findings (a benchmark registry has none, but a finding is no crash)
         raise SystemExit(f"gitreg check failed: {res.stderr.decode(errors='replace')}")
     return elapsed
 
 
-def worker(root: Path, models: int, runs: int, slot: int, cold_check: bool) -> dict[str, float]:
-    """Time the operations in this process (GITREG_REFERENCE as the parent set it); ``slot``: which models
-    to write to, so that no two workers write the same ones."""
+class Pairs:
+    """Times of one operation, each repetition once per side (0: fast, 1: reference), taking turns."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.times: dict[str, tuple[list[float], list[float]]] = {}
+
+    def run(self, op: str, runs: int, action: Callable[[int, int], object]) -> None:
+        """``action(side, k)`` for k in range(runs), on both sides, each k's two sides back to back."""
+        times = self.times.setdefault(op, ([], []))
+        for k in range(runs):
+            for side in ((0, 1) if k % 2 == 0 else (1, 0)):  # who goes first alternates
+                os.environ[ENV] = self.name if side else ""
+                t0 = time.perf_counter()
+                action(side, k)
+                times[side].append(time.perf_counter() - t0)
+        os.environ[ENV] = ""
+
+    def medians(self) -> dict[str, tuple[float, float]]:
+        return {op: (statistics.median(f) * 1000, statistics.median(r) * 1000) for op, (f, r) in self.times.items()}
+
+
+def worker(root: Path, name: str, models: int, runs: int, slot: int, cold_check: bool) -> dict[str, tuple]:
+    """Time the operations with ``name`` fast and switched to its reference, in turns; ``slot``: which models
+    to write to, so that no two workers (nor the two sides) write the same ones."""
     from gitreg import Client, Model, pipeline
 
-    client = Client(root)
-    out: dict[str, float] = {}
-    readers = [f"m{1 + (k * 7) % models}" for k in range(3 * runs)]  # the same models in every worker
-    writers = [f"m{1 + (slot * runs + k) % models}" for k in range(runs + 1)]
-    client.create_model_version(writers[-1])  # the client's first write (its locks, config, note) not timed
-    times = []
-    numbers = []
-    for name in writers[:-1]:
-        t0 = time.perf_counter()
-        numbers.append(client.create_model_version(name).number)
-        times.append(time.perf_counter() - t0)
-    out["register"] = _median_ms(times)
-    times = []
-    for name, number in zip(writers, numbers):
-        t0 = time.perf_counter()
-        client.update_model_version(name, number, stage="staging")
-        times.append(time.perf_counter() - t0)
-    out["set stage"] = _median_ms(times)
-    first, again = [], []
-    for name in readers:
-        t0 = time.perf_counter()
-        found = Client(root).get_model_version(name, "production")
-        first.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        Client(root).get_model_version(name, "production")
-        again.append(time.perf_counter() - t0)
-        assert found.number == PRODUCTION
-    out["read production, first"] = _median_ms(first)
-    out["read production, again"] = _median_ms(again)
-
-    @pipeline(model=Model(writers[0]))
-    def train(seed: int = 0) -> None:
-        fit(load(seed))
-
     os.chdir(root)
-    train(seed=-1)  # the first run (the client opened for runs) not timed
-    times = []
-    for seed in range(runs):
-        t0 = time.perf_counter()
-        train(seed=seed)
-        times.append(time.perf_counter() - t0)
-    out["pipeline run"] = _median_ms(times)
-    env = dict(os.environ)
-    _check(root, env)  # what is remembered now is this commit's report
-    out["check warm"] = _median_ms([_check(root, env) for _ in range(runs)])
+    pairs = Pairs(name)
+    client = Client(root)
+    writers = [[f"m{1 + ((2 * slot + side) * (runs + 1) + k) % models}" for k in range(runs + 1)] for side in (0, 1)]
+    # models no worker writes (the writers take the first ones): each side reads a quarter of its own
+    readers = [[f"m{1 + ((2 + side) * models // 4 + k * 7 % (models // 4)) % models}" for k in range(3 * runs)]
+               for side in (0, 1)]
+    for side in (0, 1):  # the client's first write on each side (its locks, config, note) is not timed
+        os.environ[ENV] = name if side else ""
+        client.create_model_version(writers[side][-1])
+    numbers: tuple[list[int], list[int]] = ([], [])
+    pairs.run("register", runs, lambda side, k: numbers[side].append(
+        client.create_model_version(writers[side][k]).number))
+    pairs.run("set stage", runs, lambda side, k: client.update_model_version(
+        writers[side][k], numbers[side][k], stage="staging"))
+
+    def read(side: int, k: int) -> None:
+        assert Client(root).get_model_version(readers[side][k], "production").number == PRODUCTION
+
+    pairs.run("read production, first", 3 * runs, read)
+    pairs.run("read production, again", 3 * runs, read)
+    trains = []
+    for side in (0, 1):
+        @pipeline(model=Model(writers[side][0]))
+        def train(seed: int = 0) -> None:
+            fit(load(seed))
+
+        os.environ[ENV] = name if side else ""
+        train(seed=-1)  # the first run (the client opened for runs) not timed
+        trains.append(train)
+    pairs.run("pipeline run", runs, lambda side, k: trains[side](seed=k))
+    for side in (0, 1):
+        os.environ[ENV] = name if side else ""
+        _check(root)  # what is remembered now is this commit's report
+    pairs.run("check warm", runs, lambda side, k: _check(root))
     if cold_check:
-        times = []
-        for _ in range(max(1, runs // 2)):
-            shutil.rmtree(Path(root) / ".git" / "gitreg" / "cache", ignore_errors=True)
-            times.append(_check(root, env))
-        out["check, nothing remembered"] = _median_ms(times)
-    return out
+        cache = Path(root) / ".git" / "gitreg" / "cache"
+        pairs.run("check, nothing remembered", max(2, runs // 2),
+                  lambda side, k: shutil.rmtree(cache, ignore_errors=True) or _check(root))
+        _check(root)  # the cache warm again for the next worker
+    return pairs.medians()
 
 
-def run_worker(root: Path, args: argparse.Namespace, reference: str, slot: int) -> dict[str, float]:
+def run_worker(root: Path, args: argparse.Namespace, name: str, slot: int) -> dict[str, list[float]]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    env[ENV] = reference
-    cmd = [sys.executable, __file__, "--worker", str(root), "--models", str(args.models), "--runs", str(args.runs),
-           "--slot", str(slot)] + ([] if args.cold_check else ["--no-cold-check"])
+    env.pop(ENV, None)
+    cmd = [sys.executable, __file__, "--worker", str(root), "--name", name, "--models", str(args.models),
+           "--runs", str(args.runs), "--slot", str(slot)] + ([] if args.cold_check else ["--no-cold-check"])
     res = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if res.returncode != 0:
-        raise SystemExit(f"worker ({ENV}={reference!r}) failed:\n{res.stderr}")
+        raise SystemExit(f"worker for {name} failed:\n{res.stderr}")
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -151,25 +161,27 @@ def warm(root: Path, models: int) -> None:
     code = ("from gitreg import Client\nc = Client('.')\n"
             f"for m in range(1, {models} + 1): c.get_model_version(f'm{{m}}', 'production')\n")
     subprocess.run([sys.executable, "-c", code], cwd=root, env=env, check=True)
-    _check(root, env)
+    subprocess.run([sys.executable, "-m", "gitreg", "check"], cwd=root, env=env, capture_output=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--versions", type=int, default=20)
-    parser.add_argument("--runs", type=int, default=5, help="repetitions per timing (median reported)")
-    parser.add_argument("--rounds", type=int, default=2, help="pairs of processes per fast path (lowest median kept)")
+    parser.add_argument("--runs", type=int, default=7, help="repetitions per timing and side (median reported)")
     parser.add_argument("--only", default="", help="a comma list of fast paths to measure (default: all)")
     parser.add_argument("--no-cold-check", dest="cold_check", action="store_false",
                         help="leave out the check with nothing remembered")
     parser.add_argument("--keep", action="store_true", help="keep the scratch registry")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--name", help=argparse.SUPPRESS)
     parser.add_argument("--slot", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker is not None:
-        print(json.dumps(worker(args.worker, args.models, args.runs, args.slot, args.cold_check)))
+        print(json.dumps(worker(args.worker, args.name, args.models, args.runs, args.slot, args.cold_check)))
         return
+    if PRODUCTION > args.versions:
+        raise SystemExit(f"--versions must be {PRODUCTION} or more: version {PRODUCTION} is the one in production")
     names = [n for n in args.only.split(",") if n] or list(FAST_PATHS)
     unknown = [n for n in names if n not in FAST_PATHS]
     if unknown:
@@ -181,22 +193,15 @@ def main() -> None:
         build(root, args.models, args.versions)
         warm(root, args.models)
         print(f"registry of {args.models:,} models x {args.versions} versions built and warmed in"
-              f" {time.perf_counter() - t0:.0f} s; {ENV} one fast path at a time, medians of {args.runs}",
-              flush=True)
+              f" {time.perf_counter() - t0:.0f} s; each fast path against its reference in turns, medians of"
+              f" {args.runs} (reads: {3 * args.runs})", flush=True)
         rows: list[tuple[str, str, float, float]] = []
-        slot = 0
-        for name in names:
-            timings: list[dict[str, Any]] = [{}, {}]
-            for _round in range(args.rounds):
-                for side, reference in enumerate(("", name)):
-                    slot += 1
-                    for op, ms in run_worker(root, args, reference, slot).items():
-                        timings[side][op] = min(ms, timings[side].get(op, ms))
+        for slot, name in enumerate(names):
+            medians = run_worker(root, args, name, slot)
             for op in OPERATIONS:
-                if op in timings[0]:
-                    rows.append((name, op, timings[0][op], timings[1][op]))
-            for row in rows[-len(timings[0]):]:
-                print(_line(*row), flush=True)
+                if op in medians:
+                    rows.append((name, op, *medians[op]))
+                    print(_line(*rows[-1]), flush=True)
         print()
         print(_table(rows))
     finally:
@@ -207,8 +212,9 @@ def main() -> None:
 
 
 def _buys(fast_ms: float, reference_ms: float) -> str:
-    saved = (reference_ms - fast_ms) / reference_ms if reference_ms > 0 else 0.0
-    return f"{saved * 100:+.0f}% ({reference_ms / fast_ms:.1f}x)" if fast_ms > 0 else "-"
+    if fast_ms <= 0 or reference_ms <= 0:
+        return "-"
+    return f"{(reference_ms - fast_ms) / reference_ms * 100:+.0f}% ({reference_ms / fast_ms:.1f}x)"
 
 
 def _line(name: str, op: str, fast_ms: float, reference_ms: float) -> str:
@@ -217,7 +223,7 @@ def _line(name: str, op: str, fast_ms: float, reference_ms: float) -> str:
 
 def _table(rows: list[tuple[str, str, float, float]]) -> str:
     head = f"| {'fast path':<16} | {'operation':<26} | {'fast ms':>9} | {'ref. ms':>9} | {'buys':>14} |"
-    rule = "|" + "|".join("-" * (len(cell) + 0) for cell in head.split("|")[1:-1]) + "|"
+    rule = "|" + "|".join("-" * len(cell) for cell in head.split("|")[1:-1]) + "|"
     return "\n".join([head, rule, *(_line(*row) for row in rows)])
 
 
