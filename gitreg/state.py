@@ -350,7 +350,9 @@ class Snapshot:
             self._docs[name] = hit.docs
             _LATEST[name] = tree[0]
             return hit.state
-        state = _cached_successor(self.repo, name, tree[0]) or _successor_of_known(self.repo, name, tree[0], tree[1])
+        # from what this process knows (the state-memo fast path), with what other writers cached since
+        state = _cached_successor(self.repo, name, tree[0]) or _successor_of_known(self.repo, name, tree[0], tree[1]) \
+            if fast("state-memo") else None
         if state is not None:
             self._docs[name] = _LOADED[tree[0]].docs
             return state

@@ -14,12 +14,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from typing import Annotated
+
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import git
-from gitreg import Client
+from gitreg import Client, Model, pipeline, step
 from gitreg.errors import InvalidValueError, ManifestError
 from gitreg.fastpaths import ENV, FAST_PATHS, fast, reference_selected
 from gitreg.git import GitRepo
@@ -221,6 +223,9 @@ def test_refs_read_from_files_and_from_git_agree(repo, client, monkeypatch):
 
 
 def test_the_index_git_writes_and_the_one_edited_in_process_hold_the_same_entries(tmp_path, monkeypatch):
+    from gitreg import operations
+
+    monkeypatch.setattr(operations, "now", lambda: "2026-01-01T00:00:00Z")  # the same manifests both ways
     listings = []
     for reference in ("", "index,index-note"):
         monkeypatch.setenv(ENV, reference)
@@ -238,17 +243,50 @@ def test_the_index_git_writes_and_the_one_edited_in_process_hold_the_same_entrie
 
 # ---------------------------------------------------------------- state and caches
 
-def _story(client: Client) -> None:
+@step
+def doubled(x: int) -> Annotated[int, "twice"]:
+    return 2 * x
+
+
+@pipeline(model=Model("p"))
+def twice() -> None:
+    doubled(21)
+
+
+def _story(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     client.create_model_version("m", metadata={"a": 1})
     client.create_model_version("m", metadata={"a": 2})
     client.update_model_version("m", 1, stage="production")
     client.create_model_version("n")
     client.log_metadata("m", 2, {"b": [1, 2.5, None]})
+    client.get_model_version("m", 2)
+    Client(client.registry.repo.root).log_metadata("m", 1, {"c": "by another client"})
+    client.update_model_version("m", 2, stage="production", force=True)
+    client.delete_model_version("n", 1)
+    monkeypatch.chdir(client.registry.repo.root)
+    assert [twice().versions for _ in range(2)] == [{"p": [1]}, {"p": [2]}]  # the second: the first's client
 
 
 def _seen(client: Client) -> list:
-    return [(v.model, v.number, v.stage, dict(v.metadata)) for name in ("m", "n")
+    return [(v.model, v.number, v.stage, dict(v.metadata)) for name in ("m", "n", "p")
             for v in client.list_model_versions(name)] + [client.get_model_version("m", "production").number]
+
+
+@pytest.mark.parametrize("name", list(FAST_PATHS))
+def test_each_fast_path_switched_alone_gives_what_every_fast_path_gives(tmp_path, monkeypatch, name):
+    from gitreg.check import check
+
+    seen = []
+    for selected in ("", name):
+        monkeypatch.setenv(ENV, selected)
+        folder = tmp_path / (selected or "fast")
+        client = Client.init(folder)
+        _story(client, monkeypatch)
+        report = check(client.registry.repo)
+        seen.append((_seen(client), _seen(Client(folder)), report.models, report.versions, report.tags,
+                     report.problems, git(folder, "status", "--porcelain")))
+    assert seen[0] == seen[1]
+    assert seen[0][-1] == "" and seen[0][5] == ()
 
 
 @pytest.mark.parametrize("written, read", [("", "all"), ("all", ""), ("all", "all"),
@@ -256,7 +294,7 @@ def _seen(client: Client) -> list:
 def test_a_registry_written_one_way_reads_the_same_the_other_way(tmp_path, monkeypatch, written, read):
     monkeypatch.setenv(ENV, written)
     client = Client.init(tmp_path / "r")
-    _story(client)
+    _story(client, monkeypatch)
     before = _seen(client)
     monkeypatch.setenv(ENV, read)
     assert _seen(Client(tmp_path / "r")) == before
@@ -269,7 +307,7 @@ def test_a_registry_written_one_way_reads_the_same_the_other_way(tmp_path, monke
     for _ in range(2):  # the second time, what the first remembered
         fast_report, reference_report = both(monkeypatch, "report-cache,tag-proofs,check-cache,model-cache",
                                              checked)
-        assert fast_report == reference_report == ("value", (2, 3, 4, ()))
+        assert fast_report == reference_report == ("value", (3, 4, 7, ()))
 
 
 def test_with_the_caches_off_nothing_is_cached_and_every_read_parses(repo, monkeypatch):
@@ -285,7 +323,7 @@ def test_with_the_caches_off_nothing_is_cached_and_every_read_parses(repo, monke
 
         shutil.rmtree(cache)  # what `gitreg init` left
     client = Client(repo)
-    _story(client)
+    _story(client, monkeypatch)
     from gitreg.check import check
 
     assert check(client.registry.repo).ok
