@@ -8,15 +8,20 @@ Builds a scratch registry with benchmarks/bench_registry.py's builder (fast-impo
 (a read of every model, a `gitreg check`), then, for every fast path of gitreg.fastpaths, times these
 operations in one process, each repetition once with every fast path on and once with GITREG_REFERENCE
 naming that one path (gitreg reads the variable again whenever it changes), taking turns, so that both
-sides see the same machine (medians of --runs each):
+sides see the same machine (medians of --runs each; writes and reads in-process, three times as many):
 
-- register: ``create_model_version`` (each side writes models of its own, after one untimed write);
+- register: ``create_model_version`` with metadata (a few parameters and a training curve of 50 values;
+  each side writes models of its own, after one untimed write);
 - set stage: ``update_model_version(..., stage="staging")`` of the version just registered;
 - read production, first: ``Client(...).get_model_version(model, "production")`` of a model this process
-  has not read (what a command line read costs, with the cache on disk warm);
+  has not read (the cache on disk warm);
 - read production, again: the same read once more;
+- read production, new process: the same read in a process of its own (``python -c``), as a script or the
+  command line reads;
 - pipeline run: a two-step pipeline run recorded against a model of the registry;
 - check warm: ``gitreg check`` run again with nothing changed since the last one (a new process);
+- check after a write: ``gitreg check`` after one more version was registered (what the check of every
+  pull request does: most of what it proves is unchanged since the last check);
 - check, nothing remembered: ``gitreg check`` with the cache under the git dir removed first (not with
   --no-cold-check).
 
@@ -49,8 +54,10 @@ from bench_registry import PRODUCTION, build  # noqa: E402
 from gitreg import step  # noqa: E402
 from gitreg.fastpaths import ENV, FAST_PATHS  # noqa: E402
 
-OPERATIONS = ["register", "set stage", "read production, first", "read production, again", "pipeline run",
-              "check warm", "check, nothing remembered"]
+OPERATIONS = ["register", "set stage", "read production, first", "read production, again",
+              "read production, new process", "pipeline run", "check warm", "check after a write",
+              "check, nothing remembered"]
+READ = "from gitreg import Client; import sys; assert Client('.').get_model_version(sys.argv[1], 'production')"
 
 
 @step(name="load")
@@ -63,14 +70,11 @@ def fit(rows: list) -> Annotated[dict, "weights"]:
     return {"w": sum(rows)}
 
 
-def _check(root: Path) -> float:
-    t0 = time.perf_counter()
+def _check(root: Path) -> None:
     res = subprocess.run([sys.executable, "-m", "gitreg", "check"], cwd=root, env=dict(os.environ),
                          capture_output=True)
-    elapsed = time.perf_counter() - t0
     if res.returncode not in (0, 14):  # 14: findings (a benchmark registry has none, but a finding is no crash)
         raise SystemExit(f"gitreg check failed: {res.stderr.decode(errors='replace')}")
-    return elapsed
 
 
 class Pairs:
@@ -80,12 +84,16 @@ class Pairs:
         self.name = name
         self.times: dict[str, tuple[list[float], list[float]]] = {}
 
-    def run(self, op: str, runs: int, action: Callable[[int, int], object]) -> None:
-        """``action(side, k)`` for k in range(runs), on both sides, each k's two sides back to back."""
+    def run(self, op: str, runs: int, action: Callable[[int, int], object],
+            before: Callable[[int, int], object] | None = None) -> None:
+        """``action(side, k)`` for k in range(runs), on both sides, each k's two sides back to back (``before``,
+        untimed, just before each)."""
         times = self.times.setdefault(op, ([], []))
         for k in range(runs):
             for side in ((0, 1) if k % 2 == 0 else (1, 0)):  # who goes first alternates
                 os.environ[ENV] = self.name if side else ""
+                if before is not None:
+                    before(side, k)
                 t0 = time.perf_counter()
                 action(side, k)
                 times[side].append(time.perf_counter() - t0)
@@ -103,24 +111,29 @@ def worker(root: Path, name: str, models: int, runs: int, slot: int, cold_check:
     os.chdir(root)
     pairs = Pairs(name)
     client = Client(root)
-    writers = [[f"m{1 + ((2 * slot + side) * (runs + 1) + k) % models}" for k in range(runs + 1)] for side in (0, 1)]
+    many = 3 * runs  # repetitions of the quick operations
+    writers = [[f"m{1 + ((2 * slot + side) * (many + 1) + k) % models}" for k in range(many + 1)] for side in (0, 1)]
     # models no worker writes (the writers take the first ones): each side reads a quarter of its own
-    readers = [[f"m{1 + ((2 + side) * models // 4 + k * 7 % (models // 4)) % models}" for k in range(3 * runs)]
+    readers = [[f"m{1 + ((2 + side) * models // 4 + k * 7 % (models // 4)) % models}" for k in range(many)]
                for side in (0, 1)]
+    metadata = {"accuracy": 0.93, "params": {"gamma": 0.01, "C": 1.0, "kernel": "rbf", "seed": 7},
+                "loss": [round(1 / (1 + n), 6) for n in range(50)]}
     for side in (0, 1):  # the client's first write on each side (its locks, config, note) is not timed
         os.environ[ENV] = name if side else ""
         client.create_model_version(writers[side][-1])
     numbers: tuple[list[int], list[int]] = ([], [])
-    pairs.run("register", runs, lambda side, k: numbers[side].append(
-        client.create_model_version(writers[side][k]).number))
-    pairs.run("set stage", runs, lambda side, k: client.update_model_version(
+    pairs.run("register", many, lambda side, k: numbers[side].append(
+        client.create_model_version(writers[side][k], metadata=metadata).number))
+    pairs.run("set stage", many, lambda side, k: client.update_model_version(
         writers[side][k], numbers[side][k], stage="staging"))
 
     def read(side: int, k: int) -> None:
         assert Client(root).get_model_version(readers[side][k], "production").number == PRODUCTION
 
-    pairs.run("read production, first", 3 * runs, read)
-    pairs.run("read production, again", 3 * runs, read)
+    pairs.run("read production, first", many, read)
+    pairs.run("read production, again", many, read)
+    pairs.run("read production, new process", runs, lambda side, k: subprocess.run(
+        [sys.executable, "-c", READ, readers[side][-1 - k]], cwd=root, env=dict(os.environ), check=True))
     trains = []
     for side in (0, 1):
         @pipeline(model=Model(writers[side][0]))
@@ -130,15 +143,17 @@ def worker(root: Path, name: str, models: int, runs: int, slot: int, cold_check:
         os.environ[ENV] = name if side else ""
         train(seed=-1)  # the first run (the client opened for runs) not timed
         trains.append(train)
-    pairs.run("pipeline run", runs, lambda side, k: trains[side](seed=k))
+    pairs.run("pipeline run", many, lambda side, k: trains[side](seed=k))
     for side in (0, 1):
         os.environ[ENV] = name if side else ""
         _check(root)  # what is remembered now is this commit's report
     pairs.run("check warm", runs, lambda side, k: _check(root))
+    pairs.run("check after a write", runs, lambda side, k: _check(root),
+              before=lambda side, k: client.create_model_version(writers[side][k]))
     if cold_check:
         cache = Path(root) / ".git" / "gitreg" / "cache"
-        pairs.run("check, nothing remembered", max(2, runs // 2),
-                  lambda side, k: shutil.rmtree(cache, ignore_errors=True) or _check(root))
+        pairs.run("check, nothing remembered", max(2, runs // 2), lambda side, k: _check(root),
+                  before=lambda side, k: shutil.rmtree(cache, ignore_errors=True))
         _check(root)  # the cache warm again for the next worker
     return pairs.medians()
 
@@ -168,7 +183,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--versions", type=int, default=20)
-    parser.add_argument("--runs", type=int, default=7, help="repetitions per timing and side (median reported)")
+    parser.add_argument("--runs", type=int, default=7,
+                        help="repetitions per timing and side (median reported; three times as many in-process)")
     parser.add_argument("--only", default="", help="a comma list of fast paths to measure (default: all)")
     parser.add_argument("--no-cold-check", dest="cold_check", action="store_false",
                         help="leave out the check with nothing remembered")
@@ -194,7 +210,7 @@ def main() -> None:
         warm(root, args.models)
         print(f"registry of {args.models:,} models x {args.versions} versions built and warmed in"
               f" {time.perf_counter() - t0:.0f} s; each fast path against its reference in turns, medians of"
-              f" {args.runs} (reads: {3 * args.runs})", flush=True)
+              f" {args.runs} ({3 * args.runs} in-process)", flush=True)
         rows: list[tuple[str, str, float, float]] = []
         for slot, name in enumerate(names):
             medians = run_worker(root, args, name, slot)
@@ -218,11 +234,11 @@ def _buys(fast_ms: float, reference_ms: float) -> str:
 
 
 def _line(name: str, op: str, fast_ms: float, reference_ms: float) -> str:
-    return f"| {name:<16} | {op:<26} | {fast_ms:>9.1f} | {reference_ms:>9.1f} | {_buys(fast_ms, reference_ms):>14} |"
+    return f"| {name:<16} | {op:<28} | {fast_ms:>9.1f} | {reference_ms:>9.1f} | {_buys(fast_ms, reference_ms):>14} |"
 
 
 def _table(rows: list[tuple[str, str, float, float]]) -> str:
-    head = f"| {'fast path':<16} | {'operation':<26} | {'fast ms':>9} | {'ref. ms':>9} | {'buys':>14} |"
+    head = f"| {'fast path':<16} | {'operation':<28} | {'fast ms':>9} | {'ref. ms':>9} | {'buys':>14} |"
     rule = "|" + "|".join("-" * len(cell) for cell in head.split("|")[1:-1]) + "|"
     return "\n".join([head, rule, *(_line(*row) for row in rows)])
 
