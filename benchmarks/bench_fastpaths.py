@@ -12,7 +12,7 @@ sides see the same machine (medians of --runs each; writes and reads in-process,
 
 - register: ``create_model_version`` with metadata (a few parameters and a training curve of 50 values;
   each side writes models of its own, after one untimed write);
-- set stage: ``update_model_version(..., stage="staging")`` of the version just registered;
+- set stage: ``update_model_version(..., stage="staging", force=True)`` of the version just registered;
 - read production, first: ``Client(...).get_model_version(model, "production")`` of a model this process
   has not read (the cache on disk warm);
 - read production, again: the same read once more;
@@ -125,7 +125,7 @@ def worker(root: Path, name: str, models: int, runs: int, slot: int, cold_check:
     pairs.run("register", many, lambda side, k: numbers[side].append(
         client.create_model_version(writers[side][k], metadata=metadata).number))
     pairs.run("set stage", many, lambda side, k: client.update_model_version(
-        writers[side][k], numbers[side][k], stage="staging"))
+        writers[side][k], numbers[side][k], stage="staging", force=True))
 
     def read(side: int, k: int) -> None:
         assert Client(root).get_model_version(readers[side][k], "production").number == PRODUCTION
