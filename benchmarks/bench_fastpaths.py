@@ -112,10 +112,11 @@ def worker(root: Path, name: str, models: int, runs: int, slot: int, cold_check:
     pairs = Pairs(name)
     client = Client(root)
     many = 3 * runs  # repetitions of the quick operations
-    writers = [[f"m{1 + ((2 * slot + side) * (many + 1) + k) % models}" for k in range(many + 1)] for side in (0, 1)]
-    # models no worker writes (the writers take the first ones): each side reads a quarter of its own
-    readers = [[f"m{1 + ((2 + side) * models // 4 + k * 7 % (models // 4)) % models}" for k in range(many)]
-               for side in (0, 1)]
+    # each side writes models of its own quarter (cycled: in a small registry a model's cache entry is rewritten
+    # whole every so many writes, and that cost must fall on both sides alike), reads from the upper half
+    pool = max(1, models // 4)
+    writers = [[f"m{1 + side * pool + (slot * (many + 1) + k) % pool}" for k in range(many + 1)] for side in (0, 1)]
+    readers = [[f"m{1 + ((2 + side) * pool + k * 7 % pool) % models}" for k in range(many)] for side in (0, 1)]
     metadata = {"accuracy": 0.93, "params": {"gamma": 0.01, "C": 1.0, "kernel": "rbf", "seed": 7},
                 "loss": [round(1 / (1 + n), 6) for n in range(50)]}
     for side in (0, 1):  # the client's first write on each side (its locks, config, note) is not timed
