@@ -1,15 +1,13 @@
 """Manifest YAML: parsed in bounded time and memory, dumped deterministically.
 
-Two fast paths (see :mod:`gitreg.fastpaths`), each with its reference beside it: ``yaml-reader`` builds values
-straight from the parser's events (:func:`_read`; the reference, :func:`_read_reference`, lets PyYAML's composer
-and safe constructor do it), and ``yaml-emitter`` hands the emitter its events directly (:func:`dump_yaml`; the
-reference is ``yaml.dump`` with the safe dumper).  Both ways refuse the same nodes with the same errors and
-write the same bytes; the bounds (size, nodes, nesting, long base-60 scalars) hold both ways."""
+The ``yaml-reader`` fast path (see :mod:`gitreg.fastpaths`) builds values straight from the parser's events
+(:func:`_read`); its reference, :func:`_read_reference`, lets PyYAML's composer and safe constructor do it.
+Both ways refuse the same nodes with the same errors, and the bounds (size, nodes, nesting, long base-60
+scalars) hold both ways.  Manifests are written by ``yaml.dump`` with the safe dumper."""
 
 from __future__ import annotations
 
 import gc
-import io
 import math
 import re
 from functools import lru_cache
@@ -41,39 +39,8 @@ def _yaml():
 
 @lru_cache(maxsize=None)
 def _dumper(base: type) -> type:
-    from yaml import ScalarNode
-
-    known: dict[tuple[str, bool], str] = {}
-
-    class Dumper(base):  # type: ignore[misc, valid-type]
-        """Never writes anchors and aliases: a value that occurs twice is written twice (reads refuse them)."""
-
-        def ignore_aliases(self, data: Any) -> bool:
-            return True
-
-        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-            # The tag a scalar would be read as: asked for every scalar dumped, each time trying regular
-            # expressions.  With no path resolvers (and this class's implicit resolvers, which nothing
-            # changes) the answer depends on the value and implicit[0] alone: remembered for short scalars
-            # (keys, names, numbers), which repeat from manifest to manifest.
-            if kind is ScalarNode and not self.yaml_path_resolvers:
-                key = (value, implicit[0])
-                tag = known.get(key)
-                if tag is None:
-                    tag = super().resolve(kind, value, implicit)
-                    if len(value) <= 100:  # names, keys, numbers: not long texts
-                        if len(known) >= 4096:
-                            known.clear()
-                        known[key] = tag
-                return tag
-            return super().resolve(kind, value, implicit)
-
-    return Dumper
-
-
-@lru_cache(maxsize=None)
-def _reference_dumper(base: type) -> type:
-    """The reference of the ``yaml-emitter`` fast path: ``base`` (the safe dumper) writing no anchors and aliases."""
+    """``base`` (the safe dumper) never writing anchors and aliases: a value that occurs twice is written twice
+    (reads refuse them)."""
 
     class Dumper(base):  # type: ignore[misc, valid-type]
         def ignore_aliases(self, data: Any) -> bool:
@@ -649,88 +616,14 @@ def count_nodes(data: bytes | str) -> int:
 
 
 def dump_yaml(doc: Mapping[str, Any] | list[Any]) -> bytes:
-    """``doc`` as deterministic YAML: keys in the order given, block style, no aliases.
-
-    Written as ``yaml.dump`` with the safe dumper writes it, byte for byte.  Plain values (str, int, float,
-    bool, None, dict, list: exact types) are handed to the emitter as events directly, as the representer
-    and serializer would make them; a document with any other type goes through ``yaml.dump`` itself.
-    """
+    """``doc`` as deterministic YAML: keys in the order given, block style, no aliases (``yaml.dump`` with the
+    safe dumper)."""
     yaml, _, dumper = _yaml()
-    if not fast("yaml-emitter"):
-        return yaml.dump(doc, Dumper=_reference_dumper(dumper.__base__), **_DUMP_OPTIONS).encode("utf-8")
-    stream = io.StringIO()
-    writer = dumper(stream, **_DUMP_OPTIONS)
-    try:
-        writer.open()
-        writer.emit(yaml.DocumentStartEvent(explicit=False))
-        _emit_value(yaml, writer, doc)
-        writer.emit(yaml.DocumentEndEvent(explicit=False))
-        writer.close()
-        text = stream.getvalue()
-    except _NotPlain:  # a type the representer knows better (dates, bytes, ...), or one it refuses
-        text = None
-    finally:
-        writer.dispose()
-    if text is None:
-        text = yaml.dump(doc, Dumper=dumper, **_DUMP_OPTIONS)
-    return text.encode("utf-8")
+    return yaml.dump(doc, Dumper=dumper, **_DUMP_OPTIONS).encode("utf-8")
 
 
 _DUMP_OPTIONS: dict[str, Any] = dict(default_flow_style=False, allow_unicode=True, width=1000, indent=2,
                                      sort_keys=False)
-_AS_PLAIN = (True, False)  # asking what a scalar written without quotes would be read as
-
-
-class _NotPlain(Exception):
-    """A value of another type than str, int, float, bool, None, dict and list."""
-
-
-def _emit_value(yaml: Any, writer: Any, value: Any) -> None:
-    """The events the safe representer and serializer make of ``value`` (block style, no aliases), emitted.
-
-    A scalar's event says whether it may be written plain (it reads back with its own tag) and whether it
-    may be quoted without a tag (only strings), as the serializer says it; the emitter picks the style."""
-    kind = type(value)
-    if kind is str:
-        plain = writer.resolve(yaml.ScalarNode, value, _AS_PLAIN) == _YAML_STR
-        writer.emit(yaml.ScalarEvent(None, _YAML_STR, (plain, True), value))
-    elif kind is dict:
-        writer.emit(yaml.MappingStartEvent(None, _YAML_MAP, True, flow_style=False))
-        for key, item in value.items():
-            _emit_value(yaml, writer, key)
-            _emit_value(yaml, writer, item)
-        writer.emit(yaml.MappingEndEvent())
-    elif kind is list:
-        writer.emit(yaml.SequenceStartEvent(None, _YAML_SEQ, True, flow_style=False))
-        for item in value:
-            _emit_value(yaml, writer, item)
-        writer.emit(yaml.SequenceEndEvent())
-    else:
-        if kind is int:
-            tag, text = _YAML_INT, str(value)
-        elif kind is bool:
-            tag, text = _YAML_BOOL, "true" if value else "false"
-        elif value is None:
-            tag, text = _YAML_NULL, "null"
-        elif kind is float:
-            tag, text = _YAML_FLOAT, _float_text(value)
-        else:
-            raise _NotPlain
-        plain = writer.resolve(yaml.ScalarNode, text, _AS_PLAIN) == tag
-        writer.emit(yaml.ScalarEvent(None, tag, (plain, False), text))
-
-
-def _float_text(value: float) -> str:
-    """A float as the safe representer writes it: .nan, .inf, -.inf, or its repr with an exponent's mantissa
-    given a decimal point (1e+20 -> 1.0e+20, which YAML 1.1 reads as a float)."""
-    if math.isnan(value):
-        return ".nan"
-    if math.isinf(value):
-        return ".inf" if value > 0 else "-.inf"
-    text = repr(value).lower()
-    if "e" in text and "." not in text:
-        text = text.replace("e", ".0e", 1)
-    return text
 
 
 def within_limit(data: bytes, path: str) -> bytes:
