@@ -32,7 +32,7 @@ from .layout import (
 )
 from .names import is_valid_name
 from .manifests import (
-    ModelManifest, RegistryConfig, StageHolders, VersionManifest, load_registry, parse_dumped, parse_yaml,
+    ModelManifest, RegistryConfig, StageHolders, VersionManifest, load_registry, parse_yaml,
     schema_problems,
 )
 from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, ModelStages
@@ -397,10 +397,10 @@ class Snapshot:
             unreadable = dict(old.get("unreadable") or {}) if old else {}
             for path, data in model_files.items():
                 if path == model_file(name):
-                    model_doc = parse_dumped(data, path) if data is not None else None
+                    model_doc = parse_yaml(data, path) if data is not None else None
                     continue
                 if path == stages_file(name):
-                    stages_doc = parse_dumped(data, path) if data is not None else None
+                    stages_doc = parse_yaml(data, path) if data is not None else None
                     continue
                 number = version_number(path)
                 if number is None:
@@ -410,7 +410,7 @@ class Snapshot:
                     versions.pop(number, None)
                     rewritten[number] = None
                 else:
-                    versions[number] = rewritten[number] = parse_dumped(data, path)
+                    versions[number] = rewritten[number] = parse_yaml(data, path)
                     found: list[Problem] = []
                     check_version_doc(versions[number], name, number, path, found)
                     warnings += [dataclasses.asdict(w) for w in found]

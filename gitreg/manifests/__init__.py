@@ -16,7 +16,7 @@ from .metadata import MetadataValue, check_json_text_depth, check_json_value, me
 from .models import (
     ARTIFACT_TYPES, CARD_FIELDS, FORMAT_VERSION, REGISTRY_FORMAT, SCHEMA_KINDS, ArtifactLink, Counters,
     ModelManifest, NameClaim, RegistryConfig, StageHolders, VersionList, VersionManifest, dump, load_model_doc, load_registry,
-    load_version_doc, newer_format, now, now_precise, parse_dumped,
+    load_version_doc, newer_format, now, now_precise,
 )
 from .schemas import load_schema, prepare, schema_dir, schema_problems, validate
 from .yaml_io import MAX_MANIFEST_BYTES, MAX_METADATA_DEPTH, MAX_NESTING, dump_yaml, parse_yaml, within_limit
@@ -26,6 +26,6 @@ __all__ = [
     "REGISTRY_FORMAT", "SCHEMA_KINDS", "ArtifactLink", "Counters", "MetadataValue", "ModelManifest", "RegistryConfig",
     "NameClaim", "StageHolders", "VersionList", "newer_format",
     "VersionManifest", "check_json_text_depth", "check_json_value", "dump", "dump_yaml", "load_model_doc",
-    "load_registry", "load_schema", "load_version_doc", "merge_metadata", "now", "now_precise", "parse_dumped",
+    "load_registry", "load_schema", "load_version_doc", "merge_metadata", "now", "now_precise",
     "parse_yaml", "prepare", "schema_dir", "schema_problems", "validate", "within_limit",
 ]
