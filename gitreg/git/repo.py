@@ -372,14 +372,14 @@ class GitRepo:
     def write_blob(self, data: bytes) -> str:
         return self.write_object("blob", data)
 
-    def write_tree(self, entries: Sequence[TreeEntry], ordered: bool = False) -> str:
-        """Write a tree of ``entries`` (``ordered``: in git's order already, as a parsed tree's are)."""
+    def write_tree(self, entries: Sequence[TreeEntry]) -> str:
+        """Write a tree of ``entries`` (in any order: a tree's entries are put in git's)."""
         if not fast("objects"):  # git mktree puts the entries in git's order; --missing: a blob-less clone's too
             listing = b"".join(e.mode.encode() + (b" tree " if e.is_tree else b" commit " if e.mode == "160000"
                                                   else b" blob ") + e.oid.encode() + b"\t"
                                + e.name.encode("utf-8", "surrogateescape") + b"\0" for e in entries)
             return self._git_writes(["mktree", "-z", "--missing"], listing)
-        in_order = list(entries) if ordered else sorted(entries, key=tree_order)
+        in_order = sorted(entries, key=tree_order)
         oid = self.write_object("tree", format_tree(in_order, ordered=True))
         self.reader.remember_tree(oid, in_order)  # what parsing it would give: git's order
         return oid
