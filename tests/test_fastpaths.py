@@ -25,6 +25,7 @@ from gitreg import Client, Model, pipeline, step
 from gitreg.errors import InvalidValueError, ManifestError
 from gitreg.fastpaths import ENV, FAST_PATHS, fast, reference_selected
 from gitreg.git import GitRepo
+from gitreg.git.objects import blob_id
 from gitreg.manifests import dump_yaml, parse_yaml
 from gitreg.manifests.schemas import schema_problems
 from test_yaml_fuzz import MARK, VALID, YAMLISH, _marked, _mutated, documents, typed
@@ -105,25 +106,6 @@ def test_every_fast_path_is_asked_for_and_every_name_asked_for_is_a_fast_path():
 # ---------------------------------------------------------------- manifests
 
 @FUZZ
-@given(documents)
-def test_the_emitter_and_yaml_dump_write_the_same_bytes(monkeypatch, doc):
-    fast_bytes, reference_bytes = both(monkeypatch, "yaml-emitter", lambda: dump_yaml(doc))
-    assert fast_bytes == reference_bytes
-
-
-@FUZZ
-@given(st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8),
-                              st.lists(st.sampled_from(["ab", " ", "  ", "\n", "\t", "'", '"', ": ", "#", "-", "\u00e9"]),
-                                       min_size=20, max_size=120).map("".join)),  # long texts: lines, folding
-                    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner,
-                                                                                         max_size=3)),
-                    max_leaves=12))
-def test_the_emitter_and_yaml_dump_agree_on_any_value_nan_and_infinity_too(monkeypatch, value):
-    fast_bytes, reference_bytes = both(monkeypatch, "yaml-emitter", lambda: dump_yaml([value]))
-    assert fast_bytes == reference_bytes
-
-
-@FUZZ
 @given(documents, st.data())
 def test_the_event_reader_and_pyyaml_read_the_same_values_or_refuse_with_the_same_error(monkeypatch, doc, data):
     snippets: list[str] = []
@@ -167,26 +149,29 @@ def test_the_compiled_proof_and_jsonschema_find_the_same_problems(monkeypatch, k
 # ---------------------------------------------------------------- git
 
 @FUZZ
-@given(st.dictionaries(st.sampled_from(["a", "b", "a/x", "a/y", "b/c/d", "b.c", "b-c", "b0", ".mcp/m", "z"]),
-                       st.one_of(st.none(), st.binary(max_size=8)), max_size=6), st.data())
-def test_trees_written_in_process_and_by_git_are_the_same(monkeypatch, tmp_path_factory, changes, data):
+@given(st.dictionaries(st.sampled_from(["a", "b", "a/x", "a/y", "b/c/d", "b/c/e/f", "b.c", "b-c", "b0", ".mcp/m", "z"]),
+                       st.one_of(st.none(), st.binary(max_size=8)), max_size=6))
+def test_trees_written_in_process_and_by_git_are_the_same_and_hold_what_the_changes_say(monkeypatch,
+                                                                                       tmp_path_factory, changes):
     folder = tmp_path_factory.mktemp("trees")
     git(folder, "init", "-q")
     repo = GitRepo.discover(folder)
-    start = repo.update_paths(None, {"a/x": b"1", "b/c/e": b"2", "b.c": b"3", "m": b"4"})
+    files = {"a/x": b"1", "b/c/e": b"2", "b.c": b"3", "m": b"4"}
+    start = repo.update_paths(None, files)
     trees = {}
-    for reference in ("", "objects,trees", "objects", "trees"):
+    for reference in ("", "objects", "objects,reader"):
         monkeypatch.setenv(ENV, reference)
         trees[reference] = repo.update_paths(start, changes)
     monkeypatch.delenv(ENV)
     assert len(set(trees.values())) == 1, trees
-    mode = data.draw(st.sampled_from(["", "trees,reader"]))
-    monkeypatch.setenv(ENV, "")
-    fast_lists = (repo.changed_files(None, trees[""], ["a", "b"]), dict(repo.blobs_under_path(trees[""], "b")))
-    monkeypatch.setenv(ENV, mode or "trees")
-    reference_lists = (repo.changed_files(None, trees[""], ["a", "b"]), dict(repo.blobs_under_path(trees[""], "b")))
-    monkeypatch.delenv(ENV)
-    assert fast_lists == reference_lists
+    if any(other.startswith(path + "/") for path in changes for other in changes):
+        return  # a path and one under it changed at once: what wins is update_paths' own rule
+    for path, data in changes.items():  # what the tree must hold: files replaced, folders and files removed
+        files = {f: d for f, d in files.items() if f != path and not f.startswith(path + "/")
+                 and not path.startswith(f + "/")}
+        if data is not None:
+            files[path] = data
+    assert repo.changed_files(None, trees[""], []) == {path: blob_id(data) for path, data in files.items()}
 
 
 def test_objects_written_by_git_and_in_process_have_the_same_ids(repo, monkeypatch):
@@ -290,7 +275,7 @@ def test_each_fast_path_switched_alone_gives_what_every_fast_path_gives(tmp_path
 
 
 @pytest.mark.parametrize("written, read", [("", "all"), ("all", ""), ("all", "all"),
-                                           ("model-cache,state-memo", "dumped-docs")])
+                                           ("model-cache,state-memo", "reader")])
 def test_a_registry_written_one_way_reads_the_same_the_other_way(tmp_path, monkeypatch, written, read):
     monkeypatch.setenv(ENV, written)
     client = Client.init(tmp_path / "r")
@@ -314,7 +299,7 @@ def test_with_the_caches_off_nothing_is_cached_and_every_read_parses(repo, monke
     import gitreg.manifests as manifests
     import gitreg.state as state
 
-    monkeypatch.setenv(ENV, "model-cache,state-memo,dumped-docs,report-cache,tag-proofs,check-cache")
+    monkeypatch.setenv(ENV, "model-cache,state-memo,report-cache,tag-proofs,check-cache")
     for memo in (state._LOADED, state._LATEST, state._CONFIGS):
         memo.clear()  # what earlier tests of this process left
     cache = repo / ".git" / "gitreg" / "cache"
