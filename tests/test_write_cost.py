@@ -43,7 +43,7 @@ def commands(monkeypatch):
     return seen
 
 
-@pytest.mark.fastpath_only("index", "index-note", "objects", "trees", "refs", "ref-updates", "git-config")
+@pytest.mark.fastpath_only("index", "index-note", "objects", "refs", "ref-updates", "git-config")
 def test_writes_to_other_models_do_not_read_the_index_again(client, commands):
     for name in ("a", "b", "c"):
         client.create_model_version(name)
