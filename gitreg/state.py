@@ -3,6 +3,10 @@
 Reading a model costs one tree lookup plus, on a cache miss, its manifests.
 The parsed and validated manifests of a model are cached under the git dir,
 keyed by the model's tree id: derived from immutable objects, safe to delete.
+
+Two fast paths (see :mod:`gitreg.fastpaths`): ``model-cache`` (that cache on disk, and registry.yaml's)
+and ``state-memo`` (what this process read or wrote, remembered by tree and blob id); with their
+references selected, every read parses and validates the manifests.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from .errors import (
     NotARegistryError,
     VersionNotFoundError,
 )
+from .fastpaths import fast
 from .git import GitRepo
 from .layout import (
     MCP,
@@ -44,7 +49,6 @@ from .manifests import (
     StageHolders,
     VersionManifest,
     load_registry,
-    parse_dumped,
     parse_yaml,
     schema_problems,
 )
@@ -281,19 +285,20 @@ class Snapshot:
                     str(self.repo.root),
                     "no gitreg registry here (.mcp/registry.yaml is not committed); run `gitreg init`",
                 )
-            known = _CONFIGS.get(blob[0])
+            known = _CONFIGS.get(blob[0]) if fast("state-memo") else None
             if known is not None:
                 self._config = known
                 return known
-            cached = cache_get(self.repo, blob[0])
+            cached = cache_get(self.repo, blob[0], "model-cache")
             if cached is not None:
                 self._config = RegistryConfig.from_dict(cached)
             else:
                 self._config = load_registry(blob[1], REGISTRY_PATH)
-                cache_put(self.repo, blob[0], self._config.to_dict())
-            if len(_CONFIGS) >= 16:
-                _CONFIGS.clear()
-            _CONFIGS[blob[0]] = self._config
+                cache_put(self.repo, blob[0], self._config.to_dict(), "model-cache")
+            if fast("state-memo"):
+                if len(_CONFIGS) >= 16:
+                    _CONFIGS.clear()
+                _CONFIGS[blob[0]] = self._config
         return self._config
 
     def model_names(self) -> list[str]:
@@ -355,12 +360,14 @@ class Snapshot:
         if tree is None:
             return None
         self._trees[name] = tree[0]
-        hit = _LOADED.get(tree[0])
+        hit = _LOADED.get(tree[0]) if fast("state-memo") else None
         if hit is not None and hit.state.name == name:  # the same tree read (or written) before in this process
             self._docs[name] = hit.docs
             _LATEST[name] = tree[0]
             return hit.state
-        state = _cached_successor(self.repo, name, tree[0]) or _successor_of_known(self.repo, name, tree[0], tree[1])
+        # from what this process knows (the state-memo fast path), with what other writers cached since
+        state = _cached_successor(self.repo, name, tree[0]) or _successor_of_known(self.repo, name, tree[0], tree[1]) \
+            if fast("state-memo") else None
         if state is not None:
             self._docs[name] = _LOADED[tree[0]].docs
             return state
@@ -381,7 +388,10 @@ class Snapshot:
         of these models (in any process) needs no parsing of unchanged manifests.
         The cache entry for another process is a delta on this snapshot's entry (only the
         rewritten manifests), so what a write stores does not grow with the model's versions.
+        Nothing to do with the ``state-memo`` and ``model-cache`` fast paths both off.
         """
+        if not fast("state-memo") and not fast("model-cache"):
+            return
         changed: dict[str, dict[str, bytes | None]] = {}
         prefix = MODELS_PATH + "/"
         for path, data in files.items():
@@ -402,10 +412,10 @@ class Snapshot:
             unreadable = dict(old.get("unreadable") or {}) if old else {}
             for path, data in model_files.items():
                 if path == model_file(name):
-                    model_doc = parse_dumped(data, path) if data is not None else None
+                    model_doc = parse_yaml(data, path) if data is not None else None
                     continue
                 if path == stages_file(name):
-                    stages_doc = parse_dumped(data, path) if data is not None else None
+                    stages_doc = parse_yaml(data, path) if data is not None else None
                     continue
                 number = version_number(path)
                 if number is None:
@@ -415,7 +425,7 @@ class Snapshot:
                     versions.pop(number, None)
                     rewritten[number] = None
                 else:
-                    versions[number] = rewritten[number] = parse_dumped(data, path)
+                    versions[number] = rewritten[number] = parse_yaml(data, path)
                     found: list[Problem] = []
                     check_version_doc(versions[number], name, number, path, found)
                     warnings += [dataclasses.asdict(w) for w in found]
@@ -492,6 +502,8 @@ _LATEST: dict[str, str] = {}  # model name -> the tree id of it this process rea
 
 
 def _remember(tree: str, docs: dict[str, Any], state: ModelState, depth: int = 0) -> ModelState:
+    if not fast("state-memo"):
+        return state
     _LOADED[tree] = _Loaded(docs, state, depth)
     _LOADED.move_to_end(tree)
     _LATEST[state.name] = tree
@@ -537,7 +549,7 @@ def _cached_successor(repo: GitRepo, name: str, tree: str) -> ModelState | None:
     key = tree
     known = None
     while True:
-        entry = cache_get(repo, key) if len(chain) <= CHAIN_MAX else None
+        entry = cache_get(repo, key, "model-cache") if len(chain) <= CHAIN_MAX else None
         if not isinstance(entry, dict):
             return None
         chain.append(entry)
@@ -581,6 +593,8 @@ def _successor_of_known(repo: GitRepo, name: str, tree: str, entries: list[Any])
     """The model at folder ``tree``, built from the last state of it this process knows (another writer's
     change since): only the manifests whose blob ids differ are parsed and validated, the rest reused.
     None when there is no such state, or anything about the change needs the full read to report it."""
+    if not fast("state-memo"):
+        return None
     previous = _LATEST.get(name)
     known = _LOADED.get(previous) if previous is not None else None
     if known is None or known.state.name != name or known.state.unreadable:
@@ -655,6 +669,8 @@ def _store_model_docs(repo: GitRepo, tree: str, docs: dict[str, Any], base: str 
     ``rewritten`` (None: removed) replaced, only that difference is stored, pointing at ``base``;
     else the whole documents.
     """
+    if not fast("model-cache"):
+        return 0
     known = _LOADED.get(base) if base is not None else None
     if known is not None and known.depth < CHAIN_MAX and len(rewritten) < max(8, len(docs["versions"]) // 4) \
             and os.path.exists(_cache_file(repo, base)):  # type: ignore[arg-type]  # known came from base
@@ -662,9 +678,9 @@ def _store_model_docs(repo: GitRepo, tree: str, docs: dict[str, Any], base: str 
                                "set": [d for d in rewritten.values() if d is not None],
                                "drop": [n for n, d in rewritten.items() if d is None],
                                "warnings": docs["warnings"], "unreadable": docs["unreadable"],
-                               **({"stages": docs["stages"]} if stages_changed else {})})
+                               **({"stages": docs["stages"]} if stages_changed else {})}, "model-cache")
         return known.depth + 1
-    cache_put(repo, tree, docs)
+    cache_put(repo, tree, docs, "model-cache")
     return 0
 
 
@@ -673,7 +689,7 @@ def model_cache_get(repo: GitRepo, tree: str) -> dict[str, Any] | None:
     chain: list[dict[str, Any]] = []
     key: str | None = tree
     while key is not None:
-        entry = cache_get(repo, key) if len(chain) <= CHAIN_MAX else None
+        entry = cache_get(repo, key, "model-cache") if len(chain) <= CHAIN_MAX else None
         if not isinstance(entry, dict):
             return None
         chain.append(entry)
@@ -709,8 +725,11 @@ def _cache_file(repo: GitRepo, oid: str) -> str:
     return os.path.join(repo.cache_dir, f"{CACHE_FORMAT}-{__version__}", oid[:2], oid[2:] + ".json")
 
 
-def cache_get(repo: GitRepo, oid: str) -> Any:
-    """Validated documents stored for the git object ``oid``, or None."""
+def cache_get(repo: GitRepo, oid: str, fast_path: str = "check-cache") -> Any:
+    """Validated documents stored for the git object ``oid``, or None: always None when ``fast_path``, the fast
+    path that keeps the entry (see :mod:`gitreg.fastpaths`), is off."""
+    if not fast(fast_path):
+        return None
     try:
         with open(_cache_file(repo, oid), "rb") as fh:
             return json.loads(fh.read())
@@ -718,8 +737,11 @@ def cache_get(repo: GitRepo, oid: str) -> Any:
         return None
 
 
-def cache_put(repo: GitRepo, oid: str, value: Any) -> None:
-    """Remember validated documents for ``oid`` (immutable, so never stale)."""
+def cache_put(repo: GitRepo, oid: str, value: Any, fast_path: str = "check-cache") -> None:
+    """Remember validated documents for ``oid`` (immutable, so never stale); nothing when ``fast_path``, the fast
+    path that keeps the entry, is off."""
+    if not fast(fast_path):
+        return
     path = _cache_file(repo, oid)
     tmp = f"{path}.{uuid.uuid4().hex}.tmp"
     try:
@@ -896,6 +918,8 @@ def prefetch_model_trees(repo: GitRepo, tree_oids: list[str]) -> None:
     first (this reads the registry as a whole).
     """
     repo.complete_clone()
+    if not fast("reader"):
+        return  # the reader's reference remembers nothing: the answers would be thrown away
     trees = [t for t in repo.reader.ask(tree_oids) if t is not None and t[1] == "tree"]
     blobs: list[str] = []
     folders: list[str] = []
@@ -930,7 +954,7 @@ def validated_model(repo: GitRepo, name: str, tree_oid: str, problems: list[Prob
     if not read.readable:
         return None, read.versions, read.fatal
     cached = read.docs(found)
-    cache_put(repo, tree_oid, cached)
+    cache_put(repo, tree_oid, cached, "model-cache")
     return cached, read.versions, []
 
 

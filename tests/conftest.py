@@ -10,6 +10,28 @@ from pathlib import Path
 import pytest
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "fastpath_only(*names): the test pins a detail of these fast paths themselves (see"
+                   " gitreg.fastpaths: that no git process ran, what a cache holds); skipped when GITREG_REFERENCE"
+                   " selects the reference of any of them (of any fast path, when no name is given)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a ``fastpath_only`` test when the reference of a fast path it pins is selected."""
+    marker = item.get_closest_marker("fastpath_only")
+    if marker is None:
+        return
+    from gitreg.fastpaths import FAST_PATHS, reference_selected
+
+    unknown = [name for name in marker.args if name not in FAST_PATHS]
+    if unknown:
+        raise pytest.UsageError(f"{item.nodeid}: fastpath_only names no fast path {unknown}")
+    switched = reference_selected() & set(marker.args or FAST_PATHS)
+    if switched:
+        pytest.skip(f"pins the fast path(s) {', '.join(sorted(switched))}, whose reference GITREG_REFERENCE selects")
+
+
 @pytest.fixture(autouse=True)
 def hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"

@@ -1,5 +1,7 @@
 """gitreg check: schemas, stage invariants and tag/manifest agreement."""
 
+import pytest
+
 from conftest import git
 from gitreg.check import check
 from gitreg.cli.app import main
@@ -175,6 +177,7 @@ def test_a_tag_on_a_commit_outside_the_checked_history_fails_check(repo, client)
     assert _codes(client)[1].ok
 
 
+@pytest.mark.fastpath_only("tag-proofs")
 def test_tag_verification_is_remembered_by_tag_object(repo, client):
     from gitreg.check.tag_targets import verified_key
     from gitreg.state import cache_get
@@ -184,14 +187,14 @@ def test_tag_verification_is_remembered_by_tag_object(repo, client):
     assert _codes(client)[1].ok
     import hashlib
 
-    remembered = cache_get(client.registry.repo, verified_key("models"))
+    remembered = cache_get(client.registry.repo, verified_key("models"), "tag-proofs")
     objects = {hashlib.sha1(f"refs/tags/{t} {git(repo, 'rev-parse', 'refs/tags/' + t)}".encode()).hexdigest()[:20]
                for t in ("models/m/v1", "models/m/staging/1")}
     assert set(remembered["pairs"]) == objects and remembered["all"] is not None
     git(repo, "tag", "-f", "-a", "models/m/staging/1", "models/m/v1^{commit}", "-m",
         _tag_message(repo, "models/m/staging/1"))
     assert not _codes(client)[1].ok
-    remembered = cache_get(client.registry.repo, verified_key("models"))
+    remembered = cache_get(client.registry.repo, verified_key("models"), "tag-proofs")
     assert len(remembered["pairs"]) == 1 and remembered["all"] is None  # the forged one is not remembered
     assert not _codes(client)[1].ok  # and is found again
 

@@ -42,6 +42,7 @@ def _clear_cache(client):
     shutil.rmtree(client.registry.repo.cache_dir, ignore_errors=True)
 
 
+@pytest.mark.fastpath_only("report-cache")
 def test_an_unchanged_registry_is_answered_from_the_remembered_report(repo, client, monkeypatch):
     _broken_registry(repo, client)
     first = check(client.registry.repo)
@@ -87,6 +88,7 @@ def test_the_remembered_report_is_not_used_when_an_input_changed(repo, client, c
     assert [f for f in found if f[0] != "tag-stale"] == expected
 
 
+@pytest.mark.fastpath_only("report-cache")
 def test_a_remembered_report_for_other_inputs_is_not_trusted(repo, client):
     """An entry copied from another state (another clone's cache, an old run) claims other inputs: unused."""
     client.create_model_version("m")
@@ -95,14 +97,14 @@ def test_a_remembered_report_for_other_inputs_is_not_trusted(repo, client):
                                       tags.show_ref(client.registry.repo))
     from gitreg.state import cache_get, cache_put
 
-    passing = cache_get(client.registry.repo, slot)
+    passing = cache_get(client.registry.repo, slot, "report-cache")
     assert passing["report"][3] == []
     git(repo, "tag", "-d", "models/m/v1")
-    cache_put(client.registry.repo, slot, passing)  # the passing verdict, claiming the old tags
+    cache_put(client.registry.repo, slot, passing, "report-cache")  # the passing verdict, claiming the old tags
     report = check(client.registry.repo)
     assert [p.code for p in report.errors] == ["tag-missing"]
     damaged = dict(passing, report="garbage")
-    cache_put(client.registry.repo, slot, damaged)
+    cache_put(client.registry.repo, slot, damaged, "report-cache")
     assert [p.code for p in check(client.registry.repo).errors] == ["tag-missing"]
     assert main(["check"]) == 14
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from conftest import git
 from gitreg.git import BLOB_MODE, GitRepo, TreeEntry
 
@@ -134,6 +136,7 @@ def test_names_added_among_many_are_placed_where_git_puts_them(tmp_path):
     assert git(repo_dir, "fsck", "--strict", "--no-dangling", "--no-progress") == ""
 
 
+@pytest.mark.fastpath_only("objects")
 def test_a_tree_of_a_few_hundred_entries_is_written_stored(tmp_path):
     """A folder of some hundred manifests (a model's versions, the run records) is rewritten by every write:
     its tree goes uncompressed ("stored"), and git reads it as any other."""
@@ -154,6 +157,7 @@ def test_a_tree_of_a_few_hundred_entries_is_written_stored(tmp_path):
     assert git(repo_dir, "fsck", "--strict", "--no-dangling", "--no-progress") == ""
 
 
+@pytest.mark.fastpath_only("objects")
 def test_a_large_tree_read_from_git_and_rewritten_is_the_tree_git_writes(tmp_path):
     """Entries read from git are copied as they are (their bytes), changed ones encoded anew; a large
     tree is written uncompressed ("stored"), which git reads as any other loose object."""

@@ -146,6 +146,7 @@ def test_a_locked_index_is_left_alone(hermetic):
     assert index.read_bytes() == before and lock.read_bytes() == b""
 
 
+@pytest.mark.fastpath_only("index")
 def test_registry_writes_edit_the_index_in_process_and_git_agrees(repo, client, monkeypatch):
     """No git process for the index of a plain repository; git status and the user's staged work as
     git update-index would have left them."""

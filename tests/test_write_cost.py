@@ -43,6 +43,7 @@ def commands(monkeypatch):
     return seen
 
 
+@pytest.mark.fastpath_only("index", "index-note", "objects", "refs", "ref-updates", "git-config")
 def test_writes_to_other_models_do_not_read_the_index_again(client, commands):
     for name in ("a", "b", "c"):
         client.create_model_version(name)
@@ -90,6 +91,7 @@ def test_a_second_client_process_trusts_the_note_too(repo):
     assert git(repo, "status", "--porcelain", "--", ".mcp") == ""
 
 
+@pytest.mark.fastpath_only("state-memo")
 def test_a_model_written_in_this_process_reads_back_without_parsing_and_exactly(client, repo, monkeypatch):
     import gitreg.manifests as manifests
 

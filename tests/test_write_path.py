@@ -34,7 +34,7 @@ def cache_entry(client: Client, model: str) -> dict:
 
     repo = client.registry.repo
     tree = repo.resolve(f"HEAD:{model_path(model)}")
-    entry = cache_get(repo, tree)
+    entry = cache_get(repo, tree, "model-cache")
     assert isinstance(entry, dict)
     return entry
 
@@ -59,6 +59,7 @@ def forget_memory():
 
 # ---------------------------------------------------------------- the model cache a write leaves behind
 
+@pytest.mark.fastpath_only("model-cache")
 def test_a_write_caches_only_what_it_changed_and_a_fresh_process_reads_the_whole_model(client, repo):
     for i in range(12):
         client.create_model_version("m", metadata={"i": i})
@@ -72,6 +73,7 @@ def test_a_write_caches_only_what_it_changed_and_a_fresh_process_reads_the_whole
     assert [[v.number, v.name, dict(v.metadata)] for v in client.list_model_versions("m")] == expected
 
 
+@pytest.mark.fastpath_only("model-cache")
 def test_a_delete_is_a_delta_too_and_reads_back(client, repo):
     for _ in range(4):
         client.create_model_version("m")
@@ -81,6 +83,7 @@ def test_a_delete_is_a_delta_too_and_reads_back(client, repo):
     assert [row[0] for row in listed_in_fresh_process(repo, "m")] == [1, 3, 4]
 
 
+@pytest.mark.fastpath_only("model-cache")
 def test_deltas_stand_on_a_whole_entry_at_most_chain_max_deep(client, repo):
     from gitreg.state import CHAIN_MAX
 
@@ -93,6 +96,7 @@ def test_deltas_stand_on_a_whole_entry_at_most_chain_max_deep(client, repo):
     assert len(listed_in_fresh_process(repo, "m")) == CHAIN_MAX + 3
 
 
+@pytest.mark.fastpath_only("model-cache")
 def test_a_cache_with_a_missing_link_is_read_from_git_instead(client, repo):
     import shutil
 
@@ -117,6 +121,7 @@ WRITE_TWO = """
 """
 
 
+@pytest.mark.fastpath_only("state-memo")
 def test_a_model_another_process_changed_is_rebuilt_from_what_this_process_knew(client, repo):
     for _ in range(6):
         client.create_model_version("m")
@@ -131,6 +136,7 @@ def test_a_model_another_process_changed_is_rebuilt_from_what_this_process_knew(
     assert after.versions[0] is not before.versions[0]
 
 
+@pytest.mark.fastpath_only("state-memo")
 def test_without_the_other_writers_cache_only_the_changed_manifests_are_parsed(client, repo, monkeypatch):
     import shutil
 
@@ -150,28 +156,18 @@ def test_without_the_other_writers_cache_only_the_changed_manifests_are_parsed(c
     assert dict(after.versions[0].metadata) == {"touched": "by other"} and len(after.versions) == 7
 
 
-def test_a_write_caches_the_documents_it_dumped_as_its_bytes_parse(client, repo, monkeypatch):
-    """What a write caches for the model it changed is the document dump() validated, not its bytes parsed
-    again: for every kind of value, that is what parsing the committed bytes gives."""
-    from gitreg import manifests, state
-
-    compared: list[str] = []
-    real = state.parse_dumped
-
-    def checked(data: bytes, path: str) -> dict:
-        doc = real(data, path)
-        assert doc == manifests.parse_yaml(data, path), path
-        compared.append(path)
-        return doc
-
-    monkeypatch.setattr(state, "parse_dumped", checked)
+def test_a_write_caches_what_its_committed_bytes_read_as(client, repo):
+    """What a write caches for the model it changed (and this process keeps) is what its committed bytes read as,
+    for every kind of value: a fresh process reading them gives the same."""
     values = {"f": 1.5, "tiny": 1e-300, "neg": -0.0, "int": 12345678901234567890, "t": True, "none": None,
               "s": "yes", "date": "2026-01-01", "num_text": "0x1F", "multi": "a\nb: c\n", "uni": "é 漢 \u2028",
               "nested": {"list": [1, "x", None, [], {}], "deep": {"a": {"b": "null"}}}, "empty": ""}
     client.create_model("m", description="line one\nline: two", tags=["a", "b-c"])
     version = client.create_model_version("m", description="#not a comment", tags=["x"], metadata=values)
     client.log_metadata("m", version.number, {"more": [1.25, "~"]})
-    assert ".mcp/models/m/model.yaml" in compared and compared.count(".mcp/models/m/versions/1.yaml") >= 2
+    here = [[v.number, v.name, dict(v.metadata)] for v in client.list_model_versions("m")]
+    assert here == listed_in_fresh_process(repo, "m") == [[1, "1", {**values, "more": [1.25, "~"]}]]
+    assert str(here[0][2]["neg"]) == "-0.0" and type(here[0][2]["int"]) is int
 
 
 def test_artifact_versions_carried_from_write_to_write_are_what_the_versions_give(client, repo):
@@ -221,6 +217,7 @@ def test_a_broken_manifest_from_another_process_is_still_reported(client, repo):
 
 # ---------------------------------------------------------------- the index note
 
+@pytest.mark.fastpath_only("index-note")
 def test_a_write_reads_the_index_note_from_disk_only_when_it_changed(client, repo, monkeypatch):
     from gitreg.git import worktree
 
@@ -258,6 +255,7 @@ def _counted_reads(monkeypatch) -> list[str]:
     return reads
 
 
+@pytest.mark.fastpath_only("index-note")
 def test_a_manifest_read_once_and_found_in_line_is_known_by_its_stat_from_then_on(client, repo, tmp_path,
                                                                                   monkeypatch):
     copy = _checked_out_copy(client, repo, tmp_path)
@@ -349,6 +347,7 @@ def update_ref_processes(monkeypatch) -> list[list[str]]:
     return started
 
 
+@pytest.mark.fastpath_only("ref-updates")
 def test_many_writes_go_through_one_update_ref_process(client, repo, monkeypatch):
     client.create_model_version("m")
     started = update_ref_processes(monkeypatch)
@@ -378,6 +377,7 @@ def test_a_refused_transaction_says_so_and_the_next_one_goes_through(client, rep
     assert repo_.update_refs([(branch, head, parent)]).moved
 
 
+@pytest.mark.fastpath_only("ref-updates")
 def test_an_update_ref_process_that_died_is_started_again(client, repo):
     client.create_model_version("m")
     proc = client.registry.repo.refs._proc
@@ -402,6 +402,7 @@ def test_a_held_ref_lock_is_reported_with_what_to_do(client, repo, monkeypatch):
     assert client.create_model_version("m").number == 2
 
 
+@pytest.mark.fastpath_only("ref-updates")
 def test_a_killed_writer_leaves_no_ref_lock_behind(client, repo):
     """SIGKILL while the update-ref process is mid-transaction: git aborts what it has not read whole."""
     client.create_model_version("m")
@@ -437,6 +438,7 @@ def produce() -> Annotated[int, "answer"]:
     return 42
 
 
+@pytest.mark.fastpath_only("pipeline-clients")
 def test_pipeline_runs_of_one_process_share_their_client(repo, monkeypatch):
     from gitreg.registry import Registry
 
@@ -491,6 +493,7 @@ def test_registry_files_do_not_make_the_code_dirty(repo):
     assert code.code_state(repo / "train.py")[1] is True
 
 
+@pytest.mark.fastpath_only("model-cache")
 def test_the_same_model_written_in_two_registries_is_cached_in_each(tmp_path, monkeypatch):
     """A tree this process knows from one repository still gets its cache entry in another one."""
     from gitreg import operations
@@ -504,7 +507,7 @@ def test_the_same_model_written_in_two_registries_is_cached_in_each(tmp_path, mo
             client.create_model_version("m")
         repo = client.registry.repo
         trees.append(repo.resolve(f"HEAD:{model_path('m')}"))
-        assert cache_get(repo, trees[-1]) is not None, name
+        assert cache_get(repo, trees[-1], "model-cache") is not None, name
     assert trees[0] == trees[1]
 
 

@@ -1,5 +1,8 @@
 """The remembered report: a check's findings kept in the cache under the digest of everything they
-depend on, and answered again, unchecked, while none of that changed."""
+depend on, and answered again, unchecked, while none of that changed.
+
+The ``report-cache`` fast path (see :mod:`gitreg.fastpaths`): with its reference selected, nothing is
+remembered and every check checks."""
 
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ def report_key(repo: GitRepo, commit: str, is_commit: bool, rev: str, tags: bool
 
 def remembered_report(repo: GitRepo, slot: str, inputs: str) -> tuple[str, CheckReport] | None:
     """The (tag prefix, report) remembered for exactly ``inputs``, or None."""
-    cached = cache_get(repo, slot)
+    cached = cache_get(repo, slot, "report-cache")
     if not isinstance(cached, dict) or cached.get("inputs") != inputs:
         return None
     try:
@@ -58,4 +61,4 @@ def remembered_report(repo: GitRepo, slot: str, inputs: str) -> tuple[str, Check
 def remember_report(repo: GitRepo, slot: str, inputs: str, prefix: str, report: CheckReport) -> None:
     """Keep ``report`` (of the registry whose tag prefix is ``prefix``) for a later check with exactly ``inputs``."""
     cache_put(repo, slot, {"inputs": inputs, "prefix": prefix, "report": [
-        report.models, report.versions, report.tags, [dataclasses.asdict(p) for p in report.problems]]})
+        report.models, report.versions, report.tags, [dataclasses.asdict(p) for p in report.problems]]}, "report-cache")

@@ -1,5 +1,8 @@
 """Each tag must point at the commit that made the change its name records: what the target commits
-changed, read in chunks with one ``git log`` each, and the tags proven remembered by tag object."""
+changed, read in chunks with one ``git log`` each, and the tags proven remembered by tag object.
+
+Remembering them is the ``tag-proofs`` fast path (see :mod:`gitreg.fastpaths`): with its reference
+selected, every check proves every tag."""
 
 from __future__ import annotations
 
@@ -31,19 +34,20 @@ def pair_key(ref: str, oid: str) -> str:
 
 def proven_pairs(repo: GitRepo, prefix: str) -> set[str]:
     """The pair keys (:func:`pair_key`) of the tags proven already."""
-    cached = cache_get(repo, verified_key(prefix))
+    cached = cache_get(repo, verified_key(prefix), "tag-proofs")
     pairs = cached.get("pairs") if isinstance(cached, dict) else None
     return set(pairs) if isinstance(pairs, list) else set()
 
 
 def remember_proven(repo: GitRepo, prefix: str, keys: list[str]) -> None:
     """Add ``keys`` (tags proven by a caller that checked some of them, e.g. ``tags sync``) to what is proven."""
-    cached = cache_get(repo, verified_key(prefix))
+    cached = cache_get(repo, verified_key(prefix), "tag-proofs")
     cached = cached if isinstance(cached, dict) else {}
     listed = cached.get("pairs")
     pairs: list[Any] = listed if isinstance(listed, list) else []
     if set(keys) - set(pairs):
-        cache_put(repo, verified_key(prefix), {"all": cached.get("all"), "pairs": sorted(set(pairs) | set(keys))})
+        cache_put(repo, verified_key(prefix), {"all": cached.get("all"), "pairs": sorted(set(pairs) | set(keys))},
+                  "tag-proofs")
 
 
 class _Pending(NamedTuple):
@@ -76,7 +80,7 @@ class TargetVerifier:
         self.partial = partial        # some of the tags only (tags sync): what is proven is added to the cache
         self.prefix = prefix
         self.key = verified_key(prefix)
-        cached = cache_get(repo, self.key)
+        cached = cache_get(repo, self.key, "tag-proofs")
         cached = cached if isinstance(cached, dict) else {}
         self.cached_whole = cached.get("all")
         pairs = cached.get("pairs")
@@ -161,7 +165,8 @@ class TargetVerifier:
         whole = self.whole.hexdigest()
         complete = len(self.done) == self.count
         if self.verified or len(self.done) != len(self.known) or (self.cached_whole == whole) != complete:
-            cache_put(self.repo, self.key, {"all": whole if complete else None, "pairs": sorted(self.done)})
+            cache_put(self.repo, self.key, {"all": whole if complete else None, "pairs": sorted(self.done)},
+                      "tag-proofs")
         return self.problems
 
 

@@ -1,6 +1,9 @@
 """git's configuration and identity as git's own commands would see them, remembered for every
 :class:`~.repo.GitRepo` of this process while the config files and the environment variables that
-decide them stay the same (asking git costs a process; looking at a few file times does not)."""
+decide them stay the same (asking git costs a process; looking at a few file times does not).
+
+Remembering is the ``git-config`` fast path (see :mod:`gitreg.fastpaths`): with its reference selected,
+git is asked every time."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from ..errors import GitError
+from ..fastpaths import fast
 
 if TYPE_CHECKING:
     from .repo import GitRepo
@@ -28,6 +32,8 @@ _CONFIG_FILES: dict[tuple[object, ...], tuple[str, ...]] = {}  # (common dir, en
 def _remembered(repo: GitRepo, name: tuple[object, ...], ask: Callable[[], T]) -> T:
     """``ask()``'s answer about git's configuration, remembered (for every GitRepo of this process) while
     the config files and the environment variables that decide it stay the same."""
+    if not fast("git-config"):
+        return ask()
     key = (*name, *_config_stamp(repo.common_dir))
     if key not in _SHARED:
         _SHARED[key] = ask()
@@ -96,7 +102,7 @@ def filter_drivers(repo: GitRepo) -> frozenset[str]:
 def ident(repo: GitRepo, role: str) -> str:
     """git's ``GIT_<role>_IDENT``: who, from ``git var`` (remembered while the environment variables and
     config files that decide it stay the same), and when, now (or ``GIT_<role>_DATE`` through git)."""
-    if os.environ.get(f"GIT_{role}_DATE"):
+    if os.environ.get(f"GIT_{role}_DATE") or not fast("git-config"):
         return _git_var(repo, role)
     name = ("ident", role, *(os.environ.get(v) for v in (f"GIT_{role}_NAME", f"GIT_{role}_EMAIL", "EMAIL")))
     who = _remembered(repo, name, lambda: _git_var(repo, role).rsplit(" ", 2)[0])

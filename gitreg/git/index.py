@@ -2,6 +2,10 @@
 --remove`` would do to them, without starting a process (which costs more than the whole edit of an
 index of up to some thousand entries: a registry's first hundreds of versions and runs).
 
+The ``index`` fast path (see :mod:`gitreg.fastpaths`): with its reference selected, or for any index this
+module does not edit, the caller runs ``git update-index --index-info``
+(:meth:`gitreg.git.worktree.WorkTree.set_files`).
+
 Only the plainest indexes are edited here, and everything else is left to git itself (the caller runs
 ``git update-index``): an index of version 2 or 3 with a valid checksum, no split or sparse index, no
 extension that git requires readers to understand, at most :data:`MAX_ENTRIES` entries (beyond, git's

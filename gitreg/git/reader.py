@@ -4,18 +4,24 @@ Answers to requests that name an object id (``<oid>``, ``<oid>:<path>``, ``<oid>
 change, so they are remembered (bounded), and trees are parsed once.  A request naming a ref
 (``HEAD:...``) is always asked anew; "missing" is never remembered (the object may come with the
 next fetch).
+
+The ``reader`` fast path (see :mod:`gitreg.fastpaths`): its reference runs one ``git cat-file --batch``
+per request and remembers nothing.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 from ..errors import GitError
+from ..fastpaths import fast
 from .objects import TreeEntry, parse_tree
 from .process import git_env
 
@@ -41,6 +47,8 @@ class ObjectReader:
         for request in requests:
             if "\n" in request:
                 raise GitError(f"invalid object name {request!r}")
+        if not fast("reader"):
+            return self._ask_once(requests)
         cache = self._seen
         absent: set[str] = set()  # paths that remembered trees show are not there
         missing = [r for r in dict.fromkeys(requests) if r not in cache and not self._walk(r, absent)]
@@ -89,19 +97,38 @@ class ObjectReader:
         self._seen[request] = answer
         return True
 
+    def _ask_once(self, requests: Sequence[str]) -> list[Answer | None]:
+        """The reference: one ``git cat-file --batch`` for ``requests``, nothing remembered."""
+        if not requests:
+            return []
+        res = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, input="".join(r + "\n" for r in requests)
+                             .encode("utf-8"), capture_output=True, env=git_env())
+        out: list[Answer | None] = []
+        try:
+            _read_answers(io.BytesIO(res.stdout), len(requests), out)
+        except ValueError as exc:
+            raise GitError(f"git cat-file answered what it should not ({exc}); is the repository intact?") from None
+        if res.returncode != 0 or len(out) != len(requests):
+            raise GitError(f"git cat-file failed: {res.stderr.decode('utf-8', 'replace').strip()}; is the repository"
+                           " intact?")
+        return out
+
     def one(self, request: str) -> Answer | None:
         return self.ask([request])[0]
 
     def remember(self, oid: str, otype: str, data: bytes) -> None:
         """An object just written is known: reads of it (and of paths through it) need no round trip."""
-        if len(data) <= OBJECT_CACHE_MAX_BYTES:
+        if len(data) <= OBJECT_CACHE_MAX_BYTES and fast("reader"):
             self._seen[oid] = (oid, otype, data)
 
     def remember_tree(self, oid: str, entries: list[TreeEntry]) -> None:
-        self._trees.setdefault(oid, entries)
+        if fast("reader"):
+            self._trees.setdefault(oid, entries)
 
     def parsed(self, oid: str, body: bytes) -> list[TreeEntry]:
         """The entries of tree ``oid`` (parsed once: a tree never changes)."""
+        if not fast("reader"):
+            return parse_tree(body)
         entries = self._trees.get(oid)
         if entries is None:
             if len(self._trees) > OBJECT_CACHE_ENTRIES:
@@ -149,12 +176,17 @@ def _exchange(proc: subprocess.Popen[bytes], requests: Sequence[str], out: list[
         chunk = requests[first:first + 256]
         proc.stdin.write("".join(r + "\n" for r in chunk).encode("utf-8"))
         proc.stdin.flush()
-        for _ in chunk:
-            header = proc.stdout.readline().decode("utf-8", "replace").rstrip("\n")
-            parts = header.split(" ")
-            if len(parts) != 3:
-                out.append(None)  # "<request> missing" / "ambiguous"
-                continue
-            body = proc.stdout.read(int(parts[2]))
-            proc.stdout.read(1)  # trailing newline
-            out.append((parts[0], parts[1], body))
+        _read_answers(proc.stdout, len(chunk), out)
+
+
+def _read_answers(stream: IO[bytes], count: int, out: list[Answer | None]) -> None:
+    """Read ``count`` answers of ``git cat-file --batch`` from ``stream`` into ``out``."""
+    for _ in range(count):
+        header = stream.readline().decode("utf-8", "replace").rstrip("\n")
+        parts = header.split(" ")
+        if len(parts) != 3:
+            out.append(None)  # "<request> missing" / "ambiguous"
+            continue
+        body = stream.read(int(parts[2]))
+        stream.read(1)  # trailing newline
+        out.append((parts[0], parts[1], body))

@@ -3,6 +3,10 @@
 Branch refs and folders of tags are read as git stores them (a loose file, else packed-refs), with
 no process.  Moves go to one long-lived ``git update-ref --stdin`` per repository
 (:class:`RefTransactions`): the branch and an operation's tags move together, all or none.
+
+Two fast paths (see :mod:`gitreg.fastpaths`): ``refs`` (reading the files; its reference asks
+``git symbolic-ref``, ``git show-ref``, ``git rev-parse`` and ``git for-each-ref``) and ``ref-updates``
+(the long-lived process; its reference runs one ``git update-ref --stdin`` per transaction).
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import GitError
+from ..fastpaths import fast
 from ..stamps import stat_stamp
 from .objects import ZERO_OID
-from .process import CAS_MARKERS, LOCK_HELD, git_env, lock_held_error
+from .process import CAS_MARKERS, LOCK_HELD, git_env, lock_held_error, run_git
 from .walk import files_under
 
 if TYPE_CHECKING:
@@ -128,6 +133,11 @@ def _first_at_or_after(data: bytes, key: bytes) -> int:
 
 def head_ref(git_dir: Path) -> str | None:
     """The ref HEAD points to (``refs/heads/<branch>``), or None when detached."""
+    if not fast("refs"):
+        res = run_git(["git", "--git-dir", str(git_dir), "symbolic-ref", "-q", "HEAD"], cwd=git_dir, check=False)
+        if res.returncode not in (0, 1):
+            raise GitError(f"cannot read {git_dir / 'HEAD'}: {res.stderr.decode('utf-8', 'replace').strip()}")
+        return res.stdout.decode("utf-8", "surrogateescape").strip() or None
     head = git_dir / "HEAD"
     try:
         text = head.read_text(encoding="utf-8").strip()
@@ -140,6 +150,8 @@ def head_ref(git_dir: Path) -> str | None:
 
 def commit_of(repo: GitRepo, ref: str) -> str | None:
     """The commit ``ref`` points to (None: no such ref).  Branch refs are read from the ref files."""
+    if not fast("refs"):
+        return _rev_parse_commit(repo, ref)
     if ref.startswith("refs/heads/") or ref.startswith("refs/remotes/"):
         return read_ref(repo, ref)
     if ref == "HEAD":
@@ -157,6 +169,10 @@ def commit_of(repo: GitRepo, ref: str) -> str | None:
 
 def read_ref(repo: GitRepo, ref: str) -> str | None:
     """The object id a (non-symbolic) ref holds, read as git stores it: a loose file, else packed-refs."""
+    if not fast("refs"):
+        res = repo.run("show-ref", "--verify", "--hash", ref, check=False)
+        oid = res.stdout.decode("ascii", "replace").strip()
+        return oid if res.returncode == 0 and oid else None
     git_dir, common_dir = repo.git_dir, repo.common_dir
     for folder in (git_dir, common_dir) if git_dir != common_dir else (common_dir,):
         try:
@@ -168,9 +184,9 @@ def read_ref(repo: GitRepo, ref: str) -> str | None:
         if text.startswith("ref: "):  # symbolic: let git follow it
             return _rev_parse_commit(repo, ref)
     key = ref.encode("utf-8", "surrogateescape")
-    for name, oid in repo.packed_refs.refs_under(ref):
-        if name == key and len(oid) == 40:
-            return oid.decode("ascii", "replace")
+    for name, packed in repo.packed_refs.refs_under(ref):
+        if name == key and len(packed) == 40:
+            return packed.decode("ascii", "replace")
     return None
 
 
@@ -206,7 +222,8 @@ def ref_names(repo: GitRepo, pattern: str, merged: str | None = None) -> list[st
     A folder pattern (``refs/tags/models/iris/``) without ``merged`` is read from the ref
     files as git keeps them (loose files, then packed-refs), with no process.
     """
-    if merged is None and pattern.endswith("/") and pattern.startswith("refs/") and "*" not in pattern:
+    if merged is None and pattern.endswith("/") and pattern.startswith("refs/") and "*" not in pattern \
+            and fast("refs"):
         return _ref_files(repo.common_dir, repo.packed_refs, pattern)
     only = [f"--merged={merged}"] if merged else []
     out = repo.run("for-each-ref", "--format=%(refname)", *only, pattern).stdout.decode("utf-8", "replace")
@@ -291,6 +308,12 @@ class RefTransactions:
 
     def commit(self, lines: str) -> tuple[bool, str]:
         """Run one transaction of ``update`` lines: (moved, git's words when it refused)."""
+        if not fast("ref-updates"):  # the reference: a process of its own
+            res = subprocess.run(["git", "update-ref", "-m", self.REFLOG_MESSAGE, "--stdin"], cwd=self.root,
+                                 input=("start\n" + lines + "prepare\ncommit\n").encode("utf-8", "surrogateescape"),
+                                 capture_output=True, env=git_env())
+            err = res.stderr.decode("utf-8", "replace").strip()
+            return (True, "") if res.returncode == 0 else (False, err or "git update-ref stopped answering")
         with self._lock:
             for fresh in (False, True):
                 proc = self._proc

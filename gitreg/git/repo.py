@@ -2,7 +2,9 @@
 
 Reads go through :class:`~.reader.ObjectReader` (one long-lived ``git cat-file --batch``);
 objects and commits are written in-process as loose objects (ids identical to git's), except
-signed ones, which go through ``git commit-tree -S`` / ``git tag``.  :class:`GitRepo` is the one
+signed ones, which go through ``git commit-tree -S`` / ``git tag``: the ``objects`` fast path
+(see :mod:`gitreg.fastpaths`), whose reference writes every object with ``git hash-object -w``,
+``git mktree`` and ``git commit-tree``.  :class:`GitRepo` is the one
 handle callers hold; the concerns that fill a module of their own live beside it and it delegates
 to them: refs and their transactions (:mod:`.refs`), the write lock (:mod:`.lock`), configuration
 and identity (:mod:`.config`), tree edits and diffs (:mod:`.trees`), blob-less clones
@@ -19,6 +21,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from ..errors import BareRepositoryError, GitError, NotARegistryError
+from ..fastpaths import fast
 from . import config as _config
 from . import lock as _lock
 from . import partial
@@ -325,6 +328,11 @@ class GitRepo:
 
     def write_object(self, otype: str, data: bytes) -> str:
         """Write a loose object (as git does: zlib, then a read-only file named by its id); its id."""
+        if not fast("objects"):
+            oid = self._git_writes(["hash-object", "-w", "--no-filters", "-t", otype, "--stdin"], data)
+            if otype != "blob" or len(data) <= REMEMBERED_BLOB_BYTES:
+                self.reader.remember(oid, otype, data)
+            return oid
         oid, raw = encode_object(otype, data)
         if otype != "blob" or len(data) <= REMEMBERED_BLOB_BYTES:  # a write reads back what it just wrote
             self.reader.remember(oid, otype, data)
@@ -357,19 +365,33 @@ class GitRepo:
         raise GitError(f"cannot write to {folder}: it keeps disappearing (is a `git gc` or prune running?);"
                        " retry")
 
+    def _git_writes(self, args: list[str], data: bytes) -> str:
+        """The id of the object the git command ``args`` writes from ``data`` (the ``objects`` reference)."""
+        res = self.run(*args, input=data, check=False)
+        if res.returncode != 0:
+            raise GitError(f"cannot write to {self._objects_dir}: git {args[0]} failed:"
+                           f" {res.stderr.decode('utf-8', 'replace').strip()}; check permissions and free disk space")
+        return res.stdout.decode("ascii").strip()
+
     def write_blob(self, data: bytes) -> str:
         return self.write_object("blob", data)
 
-    def write_tree(self, entries: Sequence[TreeEntry], ordered: bool = False) -> str:
-        """Write a tree of ``entries`` (``ordered``: in git's order already, as a parsed tree's are)."""
-        in_order = list(entries) if ordered else sorted(entries, key=tree_order)
+    def write_tree(self, entries: Sequence[TreeEntry]) -> str:
+        """Write a tree of ``entries`` (in any order: a tree's entries are put in git's)."""
+        if not fast("objects"):  # git mktree puts the entries in git's order; --missing: a blob-less clone's too
+            listing = b"".join(e.mode.encode() + (b" tree " if e.is_tree else b" commit " if e.mode == "160000"
+                                                  else b" blob ") + e.oid.encode() + b"\t"
+                               + e.name.encode("utf-8", "surrogateescape") + b"\0" for e in entries)
+            return self._git_writes(["mktree", "-z", "--missing"], listing)
+        in_order = sorted(entries, key=tree_order)
         oid = self.write_object("tree", format_tree(in_order, ordered=True))
         self.reader.remember_tree(oid, in_order)  # what parsing it would give: git's order
         return oid
 
     def commit_tree(self, tree: str, parents: Sequence[str], message: str) -> str:
-        """A commit of ``tree`` (written in-process, or by ``git commit-tree`` when commits are signed)."""
-        if not self.signs_commits():
+        """A commit of ``tree`` (written in-process, or by ``git commit-tree`` when commits are signed or the
+        ``objects`` fast path is off)."""
+        if fast("objects") and not self.signs_commits():
             lines = [f"tree {tree}", *(f"parent {p}" for p in parents),
                      f"author {_config.ident(self, 'AUTHOR')}", f"committer {_config.ident(self, 'COMMITTER')}"]
             return self.write_object("commit", ("\n".join(lines) + "\n\n" + message).encode("utf-8"))

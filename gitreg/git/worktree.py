@@ -3,7 +3,8 @@
 Only the paths a write touched are ever read or written, so the cost stays with the write.
 A note in the git dir remembers what gitreg itself last brought in line with the index,
 so the next write's dirty check need not read the index again (any rewrite of the index by
-anyone makes the note stale).
+anyone makes the note stale): the ``index-note`` fast path (see :mod:`gitreg.fastpaths`), whose
+reference lists the index and reads every file each time.
 
 Bytes are gitreg's: files are written as their blobs' bytes and index entries set to those blobs,
 never passed through git's attributes (filters, line endings, encodings; gitreg pins them for
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GitError
+from ..fastpaths import fast
 from ..stamps import read_record, stat_stamp, write_record
 from . import config as _config
 from .objects import BLOB_MODE, TREE_MODE, ZERO_OID, blob_id
@@ -264,7 +266,10 @@ class WorkTree:
             return None
 
     def _read_note(self) -> dict[str, Any] | None:
-        """The note (read again only when its file changed: any writer replaces it whole)."""
+        """The note (read again only when its file changed: any writer replaces it whole); None when the
+        ``index-note`` fast path is off (its reference: every dirty check lists the index and reads every file)."""
+        if not fast("index-note"):
+            return None
         path = self.repo.git_dir / NOTE
         try:
             stamp = stat_stamp(os.stat(path))
@@ -303,8 +308,9 @@ class WorkTree:
         """
         stamp = self.index_stamp()
         path = self.repo.git_dir / NOTE
-        if stamp is None:
-            path.unlink(missing_ok=True)
+        if stamp is None or not fast("index-note"):
+            path.unlink(missing_ok=True)  # (with the fast path off: no note a later process could take as current)
+            self._fresh = {}
             return
         old = self._read_note() or {}
         files: dict[str, Record] = dict(old.get("files") or {})
@@ -498,11 +504,12 @@ class WorkTree:
     def _update_index(self, files: Mapping[str, str | None],
                       entries: Mapping[str, tuple[str, os.stat_result] | None]) -> bool:
         """Set the index entries of ``files`` to exactly their blob ids: in-process when the index is plain (see
-        :mod:`.index`), with the stats taken as the files were written, else by ``git update-index
-        --index-info`` (without stats: git compares those files' content the next time it looks).  False: the
-        index is locked."""
+        :mod:`.index`; the ``index`` fast path), with the stats taken as the files were written, else by
+        ``git update-index --index-info`` (without stats: git compares those files' content the next time it
+        looks).  False: the index is locked."""
         from . import index as _index
-        if len(entries) == len(files) and "GIT_INDEX_FILE" not in os.environ and _config.plain_index(self.repo) \
+        if fast("index") and len(entries) == len(files) and "GIT_INDEX_FILE" not in os.environ \
+                and _config.plain_index(self.repo) \
                 and not any(value is None and os.path.lexists(self.root / rel) for rel, value in entries.items()):
             outcome = _index.update_entries(self.repo.git_dir / "index", entries)
             if outcome == _index.LOCKED:

@@ -34,7 +34,6 @@ from .models import (
     newer_format,
     now,
     now_precise,
-    parse_dumped,
 )
 from .schemas import load_schema, prepare, schema_dir, schema_problems, validate
 from .yaml_io import MAX_MANIFEST_BYTES, MAX_METADATA_DEPTH, MAX_NESTING, dump_yaml, parse_yaml, within_limit
@@ -44,6 +43,6 @@ __all__ = [
     "REGISTRY_FORMAT", "SCHEMA_KINDS", "ArtifactLink", "Counters", "MetadataValue", "ModelManifest", "RegistryConfig",
     "NameClaim", "StageHolders", "VersionList", "newer_format",
     "VersionManifest", "check_json_text_depth", "check_json_value", "dump", "dump_yaml", "load_model_doc",
-    "load_registry", "load_schema", "load_version_doc", "merge_metadata", "now", "now_precise", "parse_dumped",
+    "load_registry", "load_schema", "load_version_doc", "merge_metadata", "now", "now_precise",
     "parse_yaml", "prepare", "schema_dir", "schema_problems", "validate", "within_limit",
 ]

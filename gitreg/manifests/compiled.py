@@ -1,4 +1,7 @@
-"""Compiled schema checks: plain predicates that prove a document valid without jsonschema's cost."""
+"""Compiled schema checks: plain predicates that prove a document valid without jsonschema's cost.
+
+The ``schema-proof`` fast path (see :mod:`gitreg.fastpaths`): with its reference selected, jsonschema judges
+every document (:func:`gitreg.manifests.schemas.schema_problems`)."""
 
 from __future__ import annotations
 

@@ -325,21 +325,4 @@ def dump(kind: str, manifest: RegistryConfig | ModelManifest | NameClaim | Stage
     doc = manifest.to_dict()
     plain = json.loads(json.dumps(doc))
     validate(kind, plain, path)
-    data = within_limit(dump_yaml(doc), path)
-    if len(_DUMPED) >= _DUMPED_MAX:
-        _DUMPED.pop(next(iter(_DUMPED)))
-    _DUMPED[data] = plain
-    return data
-
-
-# What dump() wrote last, by its bytes: the document parsing those bytes gives (the YAML is written to read back
-# as exactly the JSON values validated), for a write that caches what it committed without parsing it again.
-_DUMPED: dict[bytes, dict[str, Any]] = {}
-_DUMPED_MAX = 32
-
-
-def parse_dumped(data: bytes, path: str) -> dict[str, Any]:
-    """``parse_yaml(data, path)``, taken from what :func:`dump` remembered when it made ``data`` (once: the
-    document is the caller's from then on)."""
-    doc = _DUMPED.pop(data, None)
-    return doc if doc is not None else parse_yaml(data, path)
+    return within_limit(dump_yaml(doc), path)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ManifestError
+from ..fastpaths import fast
 from ..tagnames import tag_prefix_problem
 from .compiled import _compile
 from .yaml_io import _yaml
@@ -43,6 +44,20 @@ def _validator(kind: str) -> Any:
     schema = load_schema(kind)
     cls = jsonschema.validators.validator_for(schema)
     cls = jsonschema.validators.extend(cls, _linear_keywords(schema, cls.VALIDATORS))
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+@cache
+def _reference_validator(kind: str) -> Any:
+    """The reference of the ``schema-proof`` fast path: jsonschema's validator of the ``kind`` schema as it is, but
+    for ``uniqueItems`` in linear time (a bound on hostile documents, kept both ways: jsonschema's own compares
+    every pair of items that do not sort)."""
+    import jsonschema
+
+    schema = load_schema(kind)
+    cls = jsonschema.validators.validator_for(schema)
+    linear = _linear_keywords(schema, cls.VALIDATORS)
+    cls = jsonschema.validators.extend(cls, {"uniqueItems": linear["uniqueItems"]})
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
@@ -127,7 +142,9 @@ def prepare() -> None:
     can be done while something else waits (a clone), not on the first read."""
     _yaml()
     for kind in ("registry", "model", "version"):
-        if _proven_valid(kind) is None:
+        if not fast("schema-proof"):
+            _reference_validator(kind)
+        elif _proven_valid(kind) is None:
             _validator(kind)
 
 
@@ -155,10 +172,14 @@ def _proven_valid(kind: str) -> Any:
 
 def schema_problems(kind: str, doc: Any) -> list[tuple[str, str]]:
     """All (field, problem) pairs of ``doc`` against the ``kind`` schema."""
-    proven = _proven_valid(kind)
-    if proven is not None and proven(doc):
-        return []  # the common case, without jsonschema's cost; anything else is judged (and worded) by jsonschema
-    found = list(islice(_validator(kind).iter_errors(doc), MAX_SCHEMA_PROBLEMS + 1))
+    if fast("schema-proof"):
+        proven = _proven_valid(kind)
+        if proven is not None and proven(doc):
+            return []  # the common case, without jsonschema's cost; anything else is judged (and worded) by jsonschema
+        validator = _validator(kind)
+    else:
+        validator = _reference_validator(kind)
+    found = list(islice(validator.iter_errors(doc), MAX_SCHEMA_PROBLEMS + 1))
     errors = sorted(found[:MAX_SCHEMA_PROBLEMS], key=lambda e: list(map(str, e.absolute_path)))
     problems = [(_field_of(e), _shortened(_message_of(kind, e))) for e in errors]
     if len(found) > MAX_SCHEMA_PROBLEMS:

@@ -1,9 +1,13 @@
-"""Manifest YAML: parsed in bounded time and memory, dumped deterministically."""
+"""Manifest YAML: parsed in bounded time and memory, dumped deterministically.
+
+The ``yaml-reader`` fast path (see :mod:`gitreg.fastpaths`) builds values straight from the parser's events
+(:func:`_read`); its reference, :func:`_read_reference`, lets PyYAML's composer and safe constructor do it.
+Both ways refuse the same nodes with the same errors, and the bounds (size, nodes, nesting, long base-60
+scalars) hold both ways.  Manifests are written by ``yaml.dump`` with the safe dumper."""
 
 from __future__ import annotations
 
 import gc
-import io
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -11,6 +15,7 @@ from functools import cache
 from typing import Any
 
 from ..errors import InvalidValueError, ManifestError
+from ..fastpaths import fast
 
 # Bounds on what a manifest may be, so that a hostile file committed to the
 # registry (or proposed in a pull request) is refused in bounded time and
@@ -36,32 +41,14 @@ def _yaml() -> tuple[Any, Any, Any]:
 
 @cache
 def _dumper(base: type) -> type:
-    from yaml import ScalarNode
-
-    known: dict[tuple[str, bool], str] = {}
+    """``base`` (the safe dumper) never writing anchors and aliases: a value that occurs twice is written twice
+    (reads refuse them)."""
 
     class Dumper(base):  # type: ignore[misc]  # the base is a parameter: the C dumper where there is one
         """Never writes anchors and aliases: a value that occurs twice is written twice (reads refuse them)."""
 
         def ignore_aliases(self, data: Any) -> bool:
             return True
-
-        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-            # The tag a scalar would be read as: asked for every scalar dumped, each time trying regular
-            # expressions.  With no path resolvers (and this class's implicit resolvers, which nothing
-            # changes) the answer depends on the value and implicit[0] alone: remembered for short scalars
-            # (keys, names, numbers), which repeat from manifest to manifest.
-            if kind is ScalarNode and not self.yaml_path_resolvers:
-                key = (value, implicit[0])
-                tag = known.get(key)
-                if tag is None:
-                    tag = super().resolve(kind, value, implicit)
-                    if len(value) <= 100:  # names, keys, numbers: not long texts
-                        if len(known) >= 4096:
-                            known.clear()
-                        known[key] = tag
-                return tag
-            return super().resolve(kind, value, implicit)
 
     return Dumper
 
@@ -312,6 +299,8 @@ def _read(yaml: Any, loader: type, data: bytes | str, path: str) -> Any:
     .nan and .inf).  Scalars are resolved by the loader's own resolver and built as the safe
     constructor builds them, so what is read is what ``yaml.safe_load`` reads, where that is JSON.
     """
+    if not fast("yaml-reader"):
+        return _read_reference(loader, data, path)
     reader = loader(data)
     # The values built are trees (no cycles) and the parser's events die young, but the cyclic garbage
     # collector would go over every list and mapping built so far, again and again: half the time of a large
@@ -329,6 +318,7 @@ def _read(yaml: Any, loader: type, data: bytes | str, path: str) -> Any:
 
 _UNSET = object()
 _GC_PAUSE_FROM = 256 * 1024  # bytes of a manifest
+_SECOND_DOCUMENT = "a second document (---); a manifest is one document"
 
 
 def _walk(yaml: Any, reader: Any, path: str) -> Any:
@@ -413,10 +403,7 @@ def _walk(yaml: Any, reader: Any, path: str) -> Any:
                 if not (tag is None or tag == "!" or tag == (_YAML_MAP if mapping else _YAML_SEQ)):
                     raise _tag_refused(tag, "a mapping" if mapping else "a list")
                 if len(outer) >= MAX_NESTING - 1 and container is not None:
-                    at = _where([*outer, (container, key)], True)
-                    at = at if len(at) <= 60 else at[:60] + "..."
-                    raise ManifestError(path, "", f"lists and mappings nested more than {MAX_NESTING} levels deep"
-                                                  f" (at {at})")
+                    raise _too_deep(path, _where([*outer, (container, key)], True))
                 value = {} if mapping else []
                 if key is None:
                     if container is None:
@@ -443,22 +430,143 @@ def _walk(yaml: Any, reader: Any, path: str) -> Any:
             else:  # the document's end: one document only
                 event = get()
                 if type(event) is not yaml.StreamEndEvent:
-                    raise yaml.composer.ComposerError(None, None, "a second document (---); a manifest is one"
-                                                      " document", event.start_mark)
+                    raise yaml.composer.ComposerError(None, None, _SECOND_DOCUMENT, event.start_mark)
                 return root
     except _Refused as refused:
         frames = [*outer, (container, key)] if container is not None else []
-        at = _printable(_where(frames, not refused.at_parent))
-        line = event.start_mark.line + 1
-        at = at if len(at) <= 200 else at[:200] + "..."
-        what = refused.what[:-1] + f", line {line})" if refused.what.endswith(")") else f"{refused.what} (line {line})"
-        raise ManifestError(path, at, f"{what}; {refused.instead}", code=refused.code) from None
-    line = event.start_mark.line + 1
-    if nodes > MAX_MANIFEST_NODES:
-        raise ManifestError(path, "", f"more than {MAX_MANIFEST_NODES:,} values (every key, value, list and mapping"
-                                      f" counts; line {line}); keep large values in artifacts")
-    raise ManifestError(path, "", f"YAML anchors and aliases (&name, *name; line {line}) are not allowed in"
-                                  " a manifest; write each value out in full")
+        raise _refusal(path, _where(frames, not refused.at_parent), refused, event.start_mark.line + 1) from None
+    raise _stopped(path, nodes > MAX_MANIFEST_NODES, event.start_mark.line + 1)
+
+
+def _refusal(path: str, at: str, refused: _Refused, line: int) -> ManifestError:
+    """The ManifestError of a node refused at the field ``at``, on ``line``."""
+    at = _printable(at)
+    at = at if len(at) <= 200 else at[:200] + "..."
+    what = refused.what[:-1] + f", line {line})" if refused.what.endswith(")") else f"{refused.what} (line {line})"
+    return ManifestError(path, at, f"{what}; {refused.instead}", code=refused.code)
+
+
+def _stopped(path: str, too_many: bool, line: int) -> ManifestError:
+    """The ManifestError of a read stopped on ``line`` by more than MAX_MANIFEST_NODES nodes (``too_many``), else
+    by an anchor or alias."""
+    if too_many:
+        return ManifestError(path, "", f"more than {MAX_MANIFEST_NODES:,} values (every key, value, list and mapping"
+                                       f" counts; line {line}); keep large values in artifacts")
+    return ManifestError(path, "", f"YAML anchors and aliases (&name, *name; line {line}) are not allowed in"
+                                   " a manifest; write each value out in full")
+
+
+def _too_deep(path: str, at: str) -> ManifestError:
+    at = at if len(at) <= 60 else at[:60] + "..."
+    return ManifestError(path, "", f"lists and mappings nested more than {MAX_NESTING} levels deep (at {at})")
+
+
+def _read_reference(loader: type, data: bytes | str, path: str) -> Any:
+    """The reference of the ``yaml-reader`` fast path (:func:`_read`): PyYAML's composer builds the document's
+    nodes from the events of the same parser, refusing node by node, in the order they come, what a manifest may
+    not hold (with the errors :func:`_walk` raises), its resolver gives each plain scalar its tag, and its safe
+    constructor makes the values."""
+    reader = _reference_loader(loader)(data, path)
+    try:
+        node = reader.get_single_node()
+        return None if node is None else reader.construct_document(node)
+    finally:
+        reader.dispose()
+
+
+@cache
+def _reference_loader(base: Any) -> type:
+    """``base`` (a safe loader: CSafeLoader or SafeLoader) with PyYAML's composer refusing what manifests may not
+    hold as it composes (see :func:`_read_reference`)."""
+    from yaml import AliasEvent, MappingNode, MappingStartEvent, ScalarEvent, ScalarNode, SequenceNode, StreamEndEvent
+    from yaml.composer import Composer, ComposerError
+
+    class Reference(base):  # type: ignore[misc]  # the base is a parameter: the C loader where there is one
+        # PyYAML's composer, over the events of ``base``'s parser (libyaml's has a composer of its own, in C)
+        compose_document = Composer.compose_document
+        compose_scalar_node = Composer.compose_scalar_node
+        compose_sequence_node = Composer.compose_sequence_node
+        compose_mapping_node = Composer.compose_mapping_node
+
+        def __init__(self, stream: bytes | str, path: str) -> None:
+            base.__init__(self, stream)
+            Composer.__init__(self)
+            self.path = path
+            self.nodes = 0
+            self.fields: list[str] = []  # the field of each list and mapping being composed (the root's aside)
+            self.keys: list[set[str]] = []  # the keys of each mapping being composed so far, innermost last
+            self.open = 0  # lists and mappings being composed
+
+        def get_single_node(self) -> Any:
+            self.get_event()  # the stream's start
+            node = None
+            if not self.check_event(StreamEndEvent):
+                node = self.compose_document()
+                if not self.check_event(StreamEndEvent):
+                    raise ComposerError(None, None, _SECOND_DOCUMENT, self.get_event().start_mark)
+            self.get_event()
+            return node
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            if kind is ScalarNode and implicit[0] and value.count(":") > _MANY_PARTS:
+                tag = _many_parts_tag(value)  # the bound every read keeps (see _MANY_PARTS)
+                if tag is not None:
+                    return tag
+            return super().resolve(kind, value, implicit)
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.peek_event()
+            line = event.start_mark.line + 1
+            if type(event) is AliasEvent:
+                raise _stopped(self.path, False, line)
+            self.nodes += 1
+            if self.nodes > MAX_MANIFEST_NODES or event.anchor is not None:
+                raise _stopped(self.path, self.nodes > MAX_MANIFEST_NODES, line)
+            is_key = type(parent) is MappingNode and index is None
+            # the node's own field under its parent: an item's index, a value's key (a key has none of its own)
+            field = None if parent is None or is_key else str(index) if type(parent) is SequenceNode \
+                else index.value
+            at = [*self.fields, field] if field is not None else self.fields
+            try:
+                node: Any
+                if type(event) is ScalarEvent:
+                    # no anchor (refused above); PyYAML's stubs type the anchor as a dict
+                    node = self.compose_scalar_node(None)  # type: ignore[arg-type]
+                    if is_key:
+                        if node.tag != _YAML_STR:
+                            raise _key_refused(node.tag, node.value)
+                        if node.value in self.keys[-1]:
+                            raise _duplicate_key(node.value)
+                        self.keys[-1].add(node.value)
+                    elif node.tag != _YAML_STR:
+                        _value(self, ScalarNode, node.tag, node.value, event.tag not in (None, "!"))
+                    return node
+                mapping = type(event) is MappingStartEvent
+                if event.tag not in (None, "!", _YAML_MAP if mapping else _YAML_SEQ):
+                    raise _tag_refused(event.tag, "a mapping" if mapping else "a list")
+                if self.open >= MAX_NESTING:
+                    raise _too_deep(self.path, ".".join(at))
+                if is_key:
+                    raise _Refused(f"a {'mapping' if mapping else 'list'} used as a key", "keys are strings",
+                                   at_parent=True)
+            except _Refused as refused:
+                raise _refusal(self.path, ".".join(self.fields if refused.at_parent else at), refused, line) \
+                    from None
+            if field is not None:
+                self.fields.append(field)
+            self.open += 1
+            if mapping:
+                self.keys.append(set())
+                node = self.compose_mapping_node(None)  # type: ignore[arg-type]
+                self.keys.pop()
+            else:
+                node = self.compose_sequence_node(None)  # type: ignore[arg-type]
+            self.open -= 1
+            if field is not None:
+                self.fields.pop()
+            return node
+
+    return Reference
 
 
 def parse_yaml(data: bytes | str, path: str) -> dict[str, Any]:
@@ -514,86 +622,15 @@ def count_nodes(data: bytes | str) -> int:
 
 
 def dump_yaml(doc: Mapping[str, Any] | list[Any]) -> bytes:
-    """``doc`` as deterministic YAML: keys in the order given, block style, no aliases.
-
-    Written as ``yaml.dump`` with the safe dumper writes it, byte for byte.  Plain values (str, int, float,
-    bool, None, dict, list: exact types) are handed to the emitter as events directly, as the representer
-    and serializer would make them; a document with any other type goes through ``yaml.dump`` itself.
-    """
+    """``doc`` as deterministic YAML: keys in the order given, block style, no aliases (``yaml.dump`` with the
+    safe dumper)."""
     yaml, _, dumper = _yaml()
-    stream = io.StringIO()
-    writer = dumper(stream, **_DUMP_OPTIONS)
-    try:
-        writer.open()
-        writer.emit(yaml.DocumentStartEvent(explicit=False))
-        _emit_value(yaml, writer, doc)
-        writer.emit(yaml.DocumentEndEvent(explicit=False))
-        writer.close()
-        text = stream.getvalue()
-    except _NotPlain:  # a type the representer knows better (dates, bytes, ...), or one it refuses
-        text = None
-    finally:
-        writer.dispose()
-    if text is None:
-        text = yaml.dump(doc, Dumper=dumper, **_DUMP_OPTIONS)
+    text: str = yaml.dump(doc, Dumper=dumper, **_DUMP_OPTIONS)
     return text.encode("utf-8")
 
 
 _DUMP_OPTIONS: dict[str, Any] = dict(default_flow_style=False, allow_unicode=True, width=1000, indent=2,
                                      sort_keys=False)
-_AS_PLAIN = (True, False)  # asking what a scalar written without quotes would be read as
-
-
-class _NotPlain(Exception):
-    """A value of another type than str, int, float, bool, None, dict and list."""
-
-
-def _emit_value(yaml: Any, writer: Any, value: Any) -> None:
-    """The events the safe representer and serializer make of ``value`` (block style, no aliases), emitted.
-
-    A scalar's event says whether it may be written plain (it reads back with its own tag) and whether it
-    may be quoted without a tag (only strings), as the serializer says it; the emitter picks the style."""
-    kind = type(value)
-    if kind is str:
-        plain = writer.resolve(yaml.ScalarNode, value, _AS_PLAIN) == _YAML_STR
-        writer.emit(yaml.ScalarEvent(None, _YAML_STR, (plain, True), value))
-    elif kind is dict:
-        writer.emit(yaml.MappingStartEvent(None, _YAML_MAP, True, flow_style=False))
-        for key, item in value.items():
-            _emit_value(yaml, writer, key)
-            _emit_value(yaml, writer, item)
-        writer.emit(yaml.MappingEndEvent())
-    elif kind is list:
-        writer.emit(yaml.SequenceStartEvent(None, _YAML_SEQ, True, flow_style=False))
-        for item in value:
-            _emit_value(yaml, writer, item)
-        writer.emit(yaml.SequenceEndEvent())
-    else:
-        if kind is int:
-            tag, text = _YAML_INT, str(value)
-        elif kind is bool:
-            tag, text = _YAML_BOOL, "true" if value else "false"
-        elif value is None:
-            tag, text = _YAML_NULL, "null"
-        elif kind is float:
-            tag, text = _YAML_FLOAT, _float_text(value)
-        else:
-            raise _NotPlain
-        plain = writer.resolve(yaml.ScalarNode, text, _AS_PLAIN) == tag
-        writer.emit(yaml.ScalarEvent(None, tag, (plain, False), text))
-
-
-def _float_text(value: float) -> str:
-    """A float as the safe representer writes it: .nan, .inf, -.inf, or its repr with an exponent's mantissa
-    given a decimal point (1e+20 -> 1.0e+20, which YAML 1.1 reads as a float)."""
-    if math.isnan(value):
-        return ".nan"
-    if math.isinf(value):
-        return ".inf" if value > 0 else "-.inf"
-    text = repr(value).lower()
-    if "e" in text and "." not in text:
-        text = text.replace("e", ".0e", 1)
-    return text
 
 
 def within_limit(data: bytes, path: str) -> bytes:

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidValueError, PipelineError
+from ..fastpaths import fast
 from ..manifests import CARD_FIELDS, check_json_value
 from ..manifests import now_precise as now
 from ..model import Model
@@ -505,7 +506,8 @@ class Pipeline:
 
 
 # Registries opened by pipeline runs of this process: (where, working folder, $GITREG_REPO) -> (the git dir's
-# identity then, the client).  Reused by the next run, so that its reads start from what the last run knew.
+# identity then, the client).  Reused by the next run, so that its reads start from what the last run knew (the
+# ``pipeline-clients`` fast path: with its reference selected, each run opens a client of its own).
 _CLIENTS: dict[tuple[Any, ...], tuple[tuple[int, int], Client]] = {}
 
 
@@ -518,6 +520,8 @@ def _client_for(where: str | os.PathLike[str] | None) -> Client:
     except OSError:
         here = None
     key = (os.fspath(where) if where is not None else None, here, os.environ.get("GITREG_REPO"), os.getpid())
+    if not fast("pipeline-clients"):
+        return Client(where)
     known = _CLIENTS.get(key)
     if known is not None:
         client = known[1]
