@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 _EXPORTS = {
     "Client": ("gitreg.client", "Client"),
     "Model": ("gitreg.model", "Model"),
-    "log_model_metadata": ("gitreg.model", "log_model_metadata"),
+    "log_model_metadata": ("gitreg.pipelines.context", "log_model_metadata"),
     "ModelStages": ("gitreg.stages", "ModelStages"),
     "MetadataValue": ("gitreg.manifests", "MetadataValue"),
     "GitregError": ("gitreg.errors", "GitregError"),
@@ -48,8 +48,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
     from .errors import GitregError
     from .manifests import MetadataValue
-    from .model import Model, log_model_metadata
-    from .pipelines.context import get_pipeline_context, get_step_context
+    from .model import Model
+    from .pipelines.context import get_pipeline_context, get_step_context, log_model_metadata
     from .pipelines.decorators import pipeline, step
     from .pipelines.steps import ArtifactConfig, ArtifactType
     from .stages import ModelStages

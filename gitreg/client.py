@@ -16,8 +16,9 @@ from . import operations as ops
 from .artifacts import ArtifactVersion, check_type, describe_uri, download, load, save_object, save_path
 from .errors import ArtifactNotFoundError, BareRepositoryError, InvalidValueError, NotARegistryError
 from .git import GitRepo
-from .manifests import ArtifactLink, ModelManifest, VersionList, VersionManifest
+from .manifests import ArtifactLink, ModelManifest, VersionManifest
 from .names import refuse_near_model_name, validate_name
+from .notebook import VersionList, shown
 from .progress import size_of
 from .registry import Change, Proposal, Registry
 from .remote import is_url
@@ -298,7 +299,7 @@ class Client:
         """A version by number, digit string, name, stage or ``latest`` (None: latest)."""
         model_name, version = _model(model_name), _version(version)
         state = self.registry.snapshot().require(model_name)
-        return state.resolve("latest" if version is None else version)
+        return shown(state.resolve("latest" if version is None else version))
 
     def list_model_versions(self, model_name: str, stage: object = None, tags: Iterable[str] | None = None,
                             name: str | None = None,

@@ -143,7 +143,7 @@ class Comparison:
         return comparison_markdown(self)
 
     def _repr_html_(self) -> str:
-        from .site.render import comparison_html
+        from .notebook import comparison_html
 
         return comparison_html(self)
 

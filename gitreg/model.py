@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .manifests import CARD_FIELDS, MetadataValue, VersionManifest
 from .names import validate_name
@@ -15,8 +15,18 @@ if TYPE_CHECKING:
     from .artifacts import ArtifactVersion
     from .client import Client
     from .manifests import ArtifactLink
-    from .pipelines.context import RunHandle
-    from .pipelines.runs import Slot
+    from .pipelines.runs import Output, PendingStep, Slot
+
+
+class BoundRun(Protocol):
+    """What a model version bound to a running pipeline needs of the run (the run is built on ``Model``, in
+    :mod:`gitreg.pipelines.decorators`; this module does not import it)."""
+
+    client: Client
+    current_step: PendingStep | None
+
+    def save_output(self, value: Any, name: str, artifact_type: str | None, slot: Slot | None,
+                    step: PendingStep | None) -> Output: ...
 
 
 class Model:
@@ -55,12 +65,12 @@ class Model:
         self._repo = repo
         self._client: Client | None = None
         self._number: int | None = None
-        self._run: RunHandle | None = None  # set while a pipeline run uses this model version
+        self._run: BoundRun | None = None  # set while a pipeline run uses this model version
         self._slot: Slot | None = None
 
     # ------------------------------------------------------------ inside a pipeline run
 
-    def _bind(self, run: RunHandle, slot: Slot) -> None:
+    def _bind(self, run: BoundRun, slot: Slot) -> None:
         self._run, self._slot, self._client = run, slot, run.client
         self._number = slot.number
 
@@ -199,7 +209,7 @@ class Model:
 
     def log_metadata(self, metadata: Mapping[str, Any]) -> None:
         if self._slot is not None:  # recorded with the run
-            from .pipelines.context import log_to_slot
+            from .pipelines.runs import log_to_slot
 
             log_to_slot(self._slot, metadata)
             return
@@ -278,7 +288,7 @@ class Model:
         import html
 
         from .errors import GitregError
-        from .site.render import model_html, version_html
+        from .notebook import model_html, version_html
 
         spec = self._number if self._number is not None else self.requested_version
         try:
@@ -296,21 +306,3 @@ class Model:
             other.name, other.requested_version, other._number)
 
     __hash__ = None  # type: ignore[assignment]  # mutable: resolves on first use
-
-
-def log_model_metadata(metadata: Mapping[str, Any], model_name: str | None = None,
-                       version: object = None, *, repo: str | os.PathLike[str] | None = None) -> None:
-    """Log metadata on a model version (version None: the latest)."""
-    from .client import Client
-    from .errors import InvalidValueError
-    from .pipelines.context import active_slot_model
-
-    if version is None:
-        bound = active_slot_model(model_name)
-        if bound is not None:  # inside a run: on the step's (or the run's) version, recorded with the run
-            bound.log_metadata(metadata)
-            return
-    if model_name is None:
-        raise InvalidValueError("log_model_metadata needs model_name outside a pipeline step"
-                                " (inside one, the step or the pipeline needs a model=)")
-    Client(repo).log_metadata(model_name, "latest" if version is None else version, metadata)

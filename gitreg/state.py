@@ -720,7 +720,7 @@ def _apply_deltas(start: dict[str, Any], deltas: list[dict[str, Any]]) -> dict[s
 
 
 def _cache_file(repo: GitRepo, oid: str) -> str:
-    from . import __version__
+    from .version import __version__
 
     return os.path.join(repo.cache_dir, f"{CACHE_FORMAT}-{__version__}", oid[:2], oid[2:] + ".json")
 

@@ -18,18 +18,12 @@ def _modules() -> dict[str, Path]:
 
 
 class _Imports(ast.NodeVisitor):
-    """Every import a module makes at run time (those under ``if TYPE_CHECKING:`` are for type checkers only)."""
+    """Every import a module makes: at the top, inside functions (lazy), and under ``if TYPE_CHECKING:`` (an
+    import for type checkers is still a dependency: a circle through one is still a circle)."""
 
     def __init__(self, module: str, is_package: bool) -> None:
         self.package = module if is_package else module.rpartition(".")[0]
         self.found: list[tuple[str, list[str]]] = []
-
-    def visit_If(self, node: ast.If) -> None:
-        if "TYPE_CHECKING" not in ast.unparse(node.test):
-            self.generic_visit(node)
-        else:
-            for child in node.orelse:
-                self.visit(child)
 
     def visit_Import(self, node: ast.Import) -> None:
         self.found += [(alias.name, []) for alias in node.names]
@@ -59,6 +53,49 @@ def _imports() -> dict[str, set[str]]:
 
 def _third_party_users(top: str) -> set[str]:
     return {m for m, targets in _imports().items() if any(t == top or t.startswith(top + ".") for t in targets)}
+
+
+# The layers, lowest first: a module imports modules of its own layer or of lower ones only (the longest
+# prefix names a module's layer).  Within a layer, test_no_import_circles keeps the imports one way.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("base", ("gitreg.errors", "gitreg.version", "gitreg.fastpaths", "gitreg.units", "gitreg.values",
+              "gitreg.progress", "gitreg.stamps", "gitreg.attributes", "gitreg.filters", "gitreg.store_options")),
+    ("git", ("gitreg.git",)),
+    ("format", ("gitreg.names", "gitreg.stages", "gitreg.layout", "gitreg.tagnames", "gitreg.manifests",
+                "gitreg.materializers")),
+    ("store", ("gitreg.store",)),
+    ("reads", ("gitreg.state", "gitreg.journal", "gitreg.remote")),
+    ("views", ("gitreg.site.render", "gitreg.notebook")),
+    ("core", ("gitreg.registry", "gitreg.operations", "gitreg.transitions", "gitreg.migrate", "gitreg.check",
+              "gitreg.provenance", "gitreg.compare", "gitreg.history", "gitreg.artifacts", "gitreg.gc",
+              "gitreg.tagsync", "gitreg.review", "gitreg.pipelines.steps", "gitreg.pipelines.liveness",
+              "gitreg.pipelines.runs")),
+    ("api", ("gitreg.client", "gitreg.views", "gitreg.model", "gitreg.pipelines",
+             "gitreg.artifact_api", "gitreg.site", "gitreg.integrations")),
+    ("cli", ("gitreg.cli", "gitreg.__main__")),
+    ("package", ("gitreg",)),
+]
+
+
+def _layer(module: str) -> int:
+    best, found = -1, -1
+    for index, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+                best, found = len(prefix), index
+    assert found >= 0, f"{module} is in no layer: add it to LAYERS in tests/test_layout.py"
+    return found
+
+
+def test_imports_point_down_the_layers():
+    modules = _modules()
+    upward = []
+    for module, targets in _imports().items():
+        for target in targets:
+            if target in modules and _layer(target) > _layer(module):
+                upward.append(f"{module} ({LAYERS[_layer(module)][0]}) imports {target}"
+                              f" ({LAYERS[_layer(target)][0]})")
+    assert not upward, "imports pointing up the layers:\n" + "\n".join(sorted(upward))
 
 
 def test_no_import_circles():

@@ -29,7 +29,7 @@ def report_key(repo: GitRepo, commit: str, is_commit: bool, rev: str, tags: bool
     its object and target).  The slot is one per revision as written, so the cache holds one report per
     revision checked; the entry carries the digest of its inputs and is used only when that matches.
     """
-    from .. import __version__
+    from ..version import __version__
 
     digest = hashlib.sha256(f"{_REPORT_FORMAT}\0{__version__}\0{commit}\0{is_commit}\0{rev}\0{tags}\0".encode())
     for extra in ("shallow", "info/grafts"):

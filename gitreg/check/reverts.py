@@ -10,7 +10,7 @@ from ..tagnames import format_delete_subject, parse_delete_subject
 
 if TYPE_CHECKING:
     from ..git import GitRepo
-    from .tags import ModelFolder
+    from .folders import ModelFolder
 
 
 def check_lost_versions(repo: GitRepo, commit: str, rev: str, prefix: str, models: dict[str, ModelFolder],

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from ..names import is_valid_name
 from ..state import MODELS_PATH, REGISTRY_PATH, Problem, load_checked, stages_file
 from .findings import CheckReport, accept, allowed_codes, with_lines
+from .folders import ModelFolder
 from .report_cache import remember_report, remembered_report, report_key
-from .tags import ModelFolder, check_signatures, match_tags, scan_tags, show_ref
+from .tags import check_signatures, match_tags, scan_tags, show_ref
 from .workers import model_summaries
 
 if TYPE_CHECKING:

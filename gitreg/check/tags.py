@@ -17,20 +17,12 @@ from typing import TYPE_CHECKING
 from ..stages import STORED_STAGES
 from ..state import Problem, cache_get, cache_put, version_file
 from ..tagnames import StageTag, StageTagMessage, parse_stage_message, parse_tag
+from .folders import ModelFolder
 from .reverts import check_lost_versions
 from .tag_targets import TargetVerifier
 
 if TYPE_CHECKING:
     from ..git import GitRepo
-
-
-@dataclass(frozen=True)
-class ModelFolder:
-    """What the tag checks need of a model folder."""
-
-    counter: int | None                  # model.yaml's counters.versions, None when the folder has errors
-    numbers: frozenset[int]              # the version manifests that validated
-    stages: dict[int, str]               # those of them in an exclusive stage
 
 
 def show_ref(repo: GitRepo) -> bytes:

@@ -17,7 +17,7 @@ from ..errors import GitError
 from ..fastpaths import fast
 
 if TYPE_CHECKING:
-    from .repo import GitRepo
+    from .handle import RepoHandle
 
 GC_LOOSE_OBJECTS = 6700  # git's own gc.auto default
 # Environment variables that change what git reads as configuration (and so identity and signing).
@@ -29,7 +29,7 @@ T = TypeVar("T")
 _CONFIG_FILES: dict[tuple[object, ...], tuple[str, ...]] = {}  # (common dir, environment) -> git's config files
 
 
-def _remembered(repo: GitRepo, name: tuple[object, ...], ask: Callable[[], T]) -> T:
+def _remembered(repo: RepoHandle, name: tuple[object, ...], ask: Callable[[], T]) -> T:
     """``ask()``'s answer about git's configuration, remembered (for every GitRepo of this process) while
     the config files and the environment variables that decide it stay the same."""
     if not fast("git-config"):
@@ -40,7 +40,7 @@ def _remembered(repo: GitRepo, name: tuple[object, ...], ask: Callable[[], T]) -
     return cast(T, _SHARED[key])  # what an ask() of this name returned: each name has one ask
 
 
-def config_bool(repo: GitRepo, key: str) -> bool:
+def config_bool(repo: RepoHandle, key: str) -> bool:
     """A boolean of git's configuration (remembered, see _remembered)."""
     def ask() -> bool:
         res = repo.run("config", "--type=bool", "--get", key, check=False)
@@ -49,7 +49,7 @@ def config_bool(repo: GitRepo, key: str) -> bool:
     return _remembered(repo, ("bool", key), ask)
 
 
-def gc_threshold(repo: GitRepo) -> int:
+def gc_threshold(repo: RepoHandle) -> int:
     """git's gc.auto (0 disables automatic housekeeping; remembered, see _remembered)."""
     def ask() -> int:
         res = repo.run("config", "--get", "gc.auto", check=False)
@@ -66,7 +66,7 @@ _PLAIN_INDEX = {"core.filemode": {"true"}, "core.splitindex": {"false"}, "core.u
                 "core.fsmonitor": {"false"}, "core.sharedrepository": {"false", "umask"}}
 
 
-def plain_index(repo: GitRepo) -> bool:
+def plain_index(repo: RepoHandle) -> bool:
     """Whether git's configuration leaves the index plain (version as it is, not split, not shared by a
     group, modes from the files): then gitreg may edit it in-process (remembered, see _remembered)."""
     def ask() -> bool:
@@ -81,7 +81,7 @@ def plain_index(repo: GitRepo) -> bool:
     return _remembered(repo, ("plain index",), ask)
 
 
-def filter_drivers(repo: GitRepo) -> frozenset[str]:
+def filter_drivers(repo: RepoHandle) -> frozenset[str]:
     """The names of the filter drivers git would run on a file whose ``filter`` attribute names them: with
     a ``clean`` or ``process`` command, or ``required`` (then git fails without one); remembered, see
     _remembered.  A filter attribute naming any other driver changes nothing."""
@@ -99,7 +99,7 @@ def filter_drivers(repo: GitRepo) -> frozenset[str]:
     return _remembered(repo, ("filter drivers",), ask)
 
 
-def ident(repo: GitRepo, role: str) -> str:
+def ident(repo: RepoHandle, role: str) -> str:
     """git's ``GIT_<role>_IDENT``: who, from ``git var`` (remembered while the environment variables and
     config files that decide it stay the same), and when, now (or ``GIT_<role>_DATE`` through git)."""
     if os.environ.get(f"GIT_{role}_DATE") or not fast("git-config"):
@@ -112,7 +112,7 @@ def ident(repo: GitRepo, role: str) -> str:
     return f"{who} {int(now)} {sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
 
 
-def _git_var(repo: GitRepo, role: str) -> str:
+def _git_var(repo: RepoHandle, role: str) -> str:
     res = repo.run("var", f"GIT_{role}_IDENT", check=False)
     if res.returncode != 0:
         raise GitError(

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from .network import classify
 
 if TYPE_CHECKING:
-    from .repo import GitRepo
+    from .handle import RepoHandle
 
 MARKER = Path("gitreg") / "partial"
 
@@ -50,7 +50,7 @@ def unmark(common_dir: Path) -> None:
         pass
 
 
-def missing(repo: GitRepo, tips: Sequence[str] | None) -> list[str]:
+def missing(repo: RepoHandle, tips: Sequence[str] | None) -> list[str]:
     """Ids of the objects reachable from ``tips`` (trees or commits; None: every ref) that are not
     in the repository (git lists them without fetching them)."""
     if tips is None:
@@ -65,7 +65,7 @@ def missing(repo: GitRepo, tips: Sequence[str] | None) -> list[str]:
     return [line[1:].strip() for line in res.stdout.decode("ascii", "replace").splitlines() if line.startswith("?")]
 
 
-def fetch(repo: GitRepo, remote: str, oids: Sequence[str]) -> None:
+def fetch(repo: RepoHandle, remote: str, oids: Sequence[str]) -> None:
     """Fetch the objects ``oids`` from ``remote`` in one request (as git's own lazy fetch does, batched)."""
     if not oids:
         return

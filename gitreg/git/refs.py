@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import GitError
 from ..fastpaths import fast
@@ -28,7 +28,12 @@ from .process import CAS_MARKERS, LOCK_HELD, git_env, lock_held_error, run_git
 from .walk import files_under
 
 if TYPE_CHECKING:
-    from .repo import GitRepo
+    from .handle import RepoHandle
+
+    class RefRepo(RepoHandle, Protocol):
+        """What the ref functions need of a repository: the handle, and its packed-refs file."""
+
+        packed_refs: PackedRefs
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,7 @@ def head_ref(git_dir: Path) -> str | None:
     return None
 
 
-def commit_of(repo: GitRepo, ref: str) -> str | None:
+def commit_of(repo: RefRepo, ref: str) -> str | None:
     """The commit ``ref`` points to (None: no such ref).  Branch refs are read from the ref files."""
     if not fast("refs"):
         return _rev_parse_commit(repo, ref)
@@ -167,7 +172,7 @@ def commit_of(repo: GitRepo, ref: str) -> str | None:
     return _rev_parse_commit(repo, ref)
 
 
-def read_ref(repo: GitRepo, ref: str) -> str | None:
+def read_ref(repo: RefRepo, ref: str) -> str | None:
     """The object id a (non-symbolic) ref holds, read as git stores it: a loose file, else packed-refs."""
     if not fast("refs"):
         res = repo.run("show-ref", "--verify", "--hash", ref, check=False)
@@ -190,12 +195,12 @@ def read_ref(repo: GitRepo, ref: str) -> str | None:
     return None
 
 
-def _rev_parse_commit(repo: GitRepo, ref: str) -> str | None:
+def _rev_parse_commit(repo: RefRepo, ref: str) -> str | None:
     res = repo.run("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
     return res.stdout.decode().strip() if res.returncode == 0 else None
 
 
-def list_refs(repo: GitRepo, pattern: str) -> list[RefInfo]:
+def list_refs(repo: RefRepo, pattern: str) -> list[RefInfo]:
     """Every ref under ``pattern`` (e.g. ``refs/tags/models/iris/``) in one call."""
     fmt = "%00".join([
         "%(refname)", "%(objectname)", "%(objecttype)", "%(*objectname)",
@@ -216,7 +221,7 @@ def list_refs(repo: GitRepo, pattern: str) -> list[RefInfo]:
     return refs
 
 
-def ref_names(repo: GitRepo, pattern: str, merged: str | None = None) -> list[str]:
+def ref_names(repo: RefRepo, pattern: str, merged: str | None = None) -> list[str]:
     """Names of the refs under ``pattern`` (only those reachable from ``merged``, when given).
 
     A folder pattern (``refs/tags/models/iris/``) without ``merged`` is read from the ref
@@ -240,7 +245,7 @@ def _ref_files(common_dir: Path, packed_refs: PackedRefs, prefix: str) -> list[s
 
 # ---------------------------------------------------------------- moving
 
-def update_ref(repo: GitRepo, ref: str, new: str, old: str | None, message: str = "gitreg",
+def update_ref(repo: RefRepo, ref: str, new: str, old: str | None, message: str = "gitreg",
                force: bool = False) -> bool:
     """Move ``ref`` to ``new`` only if it still is ``old`` (None: must not exist; force: any)."""
     expected = [] if force else [old or ZERO_OID]
@@ -248,7 +253,7 @@ def update_ref(repo: GitRepo, ref: str, new: str, old: str | None, message: str 
     return res.returncode == 0
 
 
-def delete_ref(repo: GitRepo, ref: str, old: str | None = None) -> bool:
+def delete_ref(repo: RefRepo, ref: str, old: str | None = None) -> bool:
     """Delete ``ref`` (only if it still is ``old``, when given); False if it was not deleted."""
     return repo.run("update-ref", "-d", ref, *([old] if old else []), check=False).returncode == 0
 

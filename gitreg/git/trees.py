@@ -15,17 +15,17 @@ from ..errors import GitError
 from .objects import BLOB_MODE, TREE_MODE, TreeEntry
 
 if TYPE_CHECKING:
-    from .repo import GitRepo
+    from .handle import RepoHandle
 
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git knows it without its object
 
 
-def update_paths(repo: GitRepo, root_tree: str | None, changes: Mapping[str, bytes | None]) -> str:
+def update_paths(repo: RepoHandle, root_tree: str | None, changes: Mapping[str, bytes | None]) -> str:
     """New root tree: ``root_tree`` with files written (bytes) or removed (None: a file or folder)."""
     return _apply(repo, root_tree, {tuple(p.split("/")): v for p, v in changes.items()}) or repo.write_tree([])
 
 
-def _apply(repo: GitRepo, tree: str | None, changes: dict[tuple[str, ...], bytes | None]) -> str | None:
+def _apply(repo: RepoHandle, tree: str | None, changes: dict[tuple[str, ...], bytes | None]) -> str | None:
     entries = {e.name: e for e in (repo.tree_entries(tree) if tree else [])}
     nested: dict[str, dict[tuple[str, ...], bytes | None]] = {}
     for parts, data in changes.items():
@@ -46,14 +46,14 @@ def _apply(repo: GitRepo, tree: str | None, changes: dict[tuple[str, ...], bytes
     return repo.write_tree(list(entries.values())) if entries else None
 
 
-def blobs_under_path(repo: GitRepo, commit: str, path: str) -> Iterator[tuple[str, str]]:
+def blobs_under_path(repo: RepoHandle, commit: str, path: str) -> Iterator[tuple[str, str]]:
     """(path, blob id) of every file at or under ``path`` at ``commit``."""
     for line in _git_lines(repo, "ls-tree", "-r", "-z", commit, "--", path):
         meta, _tab, name = line.partition("\t")
         yield name, meta.split(" ")[2]
 
 
-def blobs_under(repo: GitRepo, commit: str | None, paths: Sequence[str]) -> dict[str, str]:
+def blobs_under(repo: RepoHandle, commit: str | None, paths: Sequence[str]) -> dict[str, str]:
     """Path -> blob id of every file under ``paths`` at ``commit``."""
     out: dict[str, str] = {}
     if not commit:
@@ -63,7 +63,7 @@ def blobs_under(repo: GitRepo, commit: str | None, paths: Sequence[str]) -> dict
     return out
 
 
-def changed_files(repo: GitRepo, old: str | None, new: str, paths: Sequence[str]) -> dict[str, str | None]:
+def changed_files(repo: RepoHandle, old: str | None, new: str, paths: Sequence[str]) -> dict[str, str | None]:
     """Files under ``paths`` that differ between two commits: path -> blob id at ``new`` (None: gone)."""
     out: dict[str, str | None] = {}
     listing = _git_lines(repo, "diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", old or _EMPTY_TREE, new,
@@ -74,7 +74,7 @@ def changed_files(repo: GitRepo, old: str | None, new: str, paths: Sequence[str]
     return out
 
 
-def _git_lines(repo: GitRepo, *args: str) -> list[str]:
+def _git_lines(repo: RepoHandle, *args: str) -> list[str]:
     """The NUL-separated records git's ``args`` print, paths taken literally."""
     res = repo.run("--literal-pathspecs", *args, check=False)
     if res.returncode != 0:

@@ -31,7 +31,7 @@ from .objects import BLOB_MODE, TREE_MODE, ZERO_OID, blob_id
 from .walk import files_under
 
 if TYPE_CHECKING:
-    from .repo import GitRepo
+    from .handle import RepoHandle
 
 NOTE = "gitreg-index-note.json"   # in the git dir: what gitreg last brought in line (never committed)
 NOTE_MAX_PATHS = 256  # the folders (models) whose index entries the note vouches for
@@ -42,7 +42,7 @@ Record = tuple[int, int, int, int, int, str]  # a file's stamp and the blob it h
 
 
 class WorkTree:
-    def __init__(self, repo: GitRepo) -> None:
+    def __init__(self, repo: RepoHandle) -> None:
         self.repo = repo
         self.root = repo.root
         self.bare = repo.bare

@@ -273,20 +273,6 @@ class VersionManifest:
             if (name is None or link.name == name) and (type is None or link.type == type):
                 yield link
 
-    def _repr_html_(self) -> str:
-        from ..site.render import version_html
-
-        return version_html(self)
-
-
-class VersionList(list[VersionManifest]):
-    """A list of versions that displays as one table in Jupyter."""
-
-    def _repr_html_(self) -> str:
-        from ..site.render import versions_html
-
-        return versions_html(self)
-
 
 # ---------------------------------------------------------------- load / dump
 

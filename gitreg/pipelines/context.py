@@ -1,23 +1,22 @@
 """The running pipeline and step, as the rest of gitreg sees them.
 
-This module knows the run only through :class:`RunHandle`, so :mod:`gitreg.model` can ask
-"is a run bound to me, and which version does it hold?" without importing the pipeline
-machinery (:mod:`gitreg.pipelines.decorators`), which itself builds on ``Model``.
+This module knows the run only through :class:`RunHandle`, without importing the pipeline machinery
+(:mod:`gitreg.pipelines.decorators`), which builds on it and on ``Model``.  :mod:`gitreg.model` knows
+nothing of this module: ``log_model_metadata`` (here) asks which model version a running step holds.
 """
 
 from __future__ import annotations
 
 import contextvars
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import PipelineError
-from ..manifests import check_json_value, merge_metadata
 
 if TYPE_CHECKING:
     from ..model import Model
-    from .decorators import Step
     from .runs import Output, PendingStep, Slot
 
 
@@ -32,7 +31,8 @@ class RunHandle(Protocol):
     def save_output(self, value: Any, name: str, artifact_type: str | None, slot: Slot | None,
                     step: PendingStep | None) -> Output: ...
 
-    def run_step(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any],
+    # ``step`` is a :class:`~.decorators.Step` (Any here: the decorators build on this module)
+    def run_step(self, step: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
                  requested_id: str | None = None) -> Any: ...
 
 
@@ -101,7 +101,18 @@ def active_slot_model(model_name: str | None) -> Model | None:
     return None
 
 
-def log_to_slot(slot: Slot, metadata: Mapping[str, Any]) -> None:
-    """Merge metadata into the version of a run-bound model (``slot``), recorded with the run."""
-    clean = check_json_value(dict(metadata), "metadata")
-    slot.metadata = merge_metadata(slot.metadata, clean)
+def log_model_metadata(metadata: Mapping[str, Any], model_name: str | None = None,
+                       version: object = None, *, repo: str | os.PathLike[str] | None = None) -> None:
+    """Log metadata on a model version (version None: the latest)."""
+    from ..client import Client
+    from ..errors import InvalidValueError
+
+    if version is None:
+        bound = active_slot_model(model_name)
+        if bound is not None:  # inside a run: on the step's (or the run's) version, recorded with the run
+            bound.log_metadata(metadata)
+            return
+    if model_name is None:
+        raise InvalidValueError("log_model_metadata needs model_name outside a pipeline step"
+                                " (inside one, the step or the pipeline needs a model=)")
+    Client(repo).log_metadata(model_name, "latest" if version is None else version, metadata)

@@ -12,6 +12,7 @@ artifact versions on the new head.  The run's manifest is ``.mcp/runs/<id>.yaml`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,6 +22,7 @@ from ..manifests import (
     ArtifactLink,
     ModelManifest,
     VersionManifest,
+    check_json_value,
     dump_yaml,
     merge_metadata,
     now,
@@ -333,3 +335,9 @@ def delete_run(snap: Snapshot, run_id: str, reason: str = "") -> Change:
                     paths.append(model_path(name))
     return Change(message=f"run {run_id}: delete pipeline run record{reason_line(reason)}", files=files, paths=paths,
                   result=run)
+
+
+def log_to_slot(slot: Slot, metadata: Mapping[str, Any]) -> None:
+    """Merge metadata into the version of a run-bound model (``slot``), recorded with the run."""
+    clean = check_json_value(dict(metadata), "metadata")
+    slot.metadata = merge_metadata(slot.metadata, clean)

@@ -154,7 +154,7 @@ def _remember_path(repo: GitRepo, commit: str, path: str) -> None:
 
 def _fingerprint() -> str:
     """Changes when gitreg or its templates do: then every page is rendered again."""
-    from .. import __version__
+    from ..version import __version__
 
     digest = hashlib.sha256(__version__.encode())
     for folder in (TEMPLATES, ASSETS):

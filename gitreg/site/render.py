@@ -1,8 +1,8 @@
-"""The Jinja2 environment shared by the site and by notebooks' ``_repr_html_``."""
+"""The Jinja2 environment shared by the site and by notebooks' ``_repr_html_`` (:mod:`gitreg.notebook`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,9 +12,7 @@ from ..units import human_size
 if TYPE_CHECKING:
     import jinja2
 
-    from ..compare import Comparison
     from ..manifests import VersionManifest
-    from ..state import ModelState
 
 TEMPLATES = Path(__file__).parent / "templates"
 ASSETS = Path(__file__).parent / "assets"
@@ -49,31 +47,6 @@ def compiled(name: str) -> jinja2.Template:
 
 def render(name: str, **context: Any) -> str:
     return compiled(name).render(**context)
-
-
-# ---------------------------------------------------------------- notebooks
-
-def _fragment(macro: str, *args: Any) -> str:
-    module = environment().get_template("macros.html").module
-    style = (ASSETS / "notebook.css").read_text()
-    return f'<div class="gitreg"><style>{style}</style>{getattr(module, macro)(*args)}</div>'
-
-
-def comparison_html(comparison: Comparison) -> str:
-    return _fragment("compare_table", comparison)
-
-
-def versions_html(versions: Sequence[VersionManifest]) -> str:
-    keys = metadata_keys(versions)
-    return _fragment("versions_table", list(versions), keys, keys, None)
-
-
-def version_html(version: VersionManifest) -> str:
-    return _fragment("version_detail", version, [(a, None) for a in version.artifacts])
-
-
-def model_html(state: ModelState) -> str:
-    return _fragment("model_summary", state, metadata_keys(state.versions))
 
 
 def metadata_keys(versions: Iterable[VersionManifest]) -> list[str]:
