@@ -24,9 +24,8 @@ import time
 from pathlib import Path
 
 from gitreg import Client
-from gitreg.layout import name_claim_file
+from gitreg.layout import model_file, name_claim_file, stages_file, version_file
 from gitreg.manifests import Counters, ModelManifest, StageHolders, VersionManifest, dump_yaml
-from gitreg.state import model_file, stages_file, version_file
 from gitreg.tagnames import StageTagMessage, format_stage_message, format_version_message
 
 PRODUCTION = 15  # the version of every model that is in production

@@ -234,8 +234,9 @@ def promotion_summaries(repo: GitRepo, base_commit: str, head_commit: str) -> li
     ``none``) is a promotion; it is compared with the version that held the same stage
     at the base (as that version reads at the head, if it still exists there).
     """
+    from .layout import model_path
     from .stages import EXCLUSIVE_STAGES
-    from .state import Snapshot, model_path
+    from .state import Snapshot
 
     base, head = Snapshot(repo, base_commit), Snapshot(repo, head_commit)
     out: list[Promotion] = []

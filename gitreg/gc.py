@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import GitregError
+from .layout import MCP, MODELS_PATH
 from .manifests import parse_yaml
 from .pipelines.liveness import STALE_SECONDS, RunVerdict, forget, survey
 from .registry import Registry
-from .state import MCP, MODELS_PATH
 
 if TYPE_CHECKING:
     from .manifests import ArtifactLink

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .git import GitRepo
+from .layout import version_number
 from .provenance import TagClaim, disagreements, read_commits, signatures
-from .state import version_number
 from .tagnames import StageTag, VersionTag, parse_stage_message, parse_tag, parse_version_message
 
 

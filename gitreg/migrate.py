@@ -16,10 +16,10 @@ from dataclasses import dataclass, replace
 
 from .attributes import ATTRIBUTES_PATH, pinned_attributes
 from .errors import AmbiguousStageError, ManifestError, NotARegistryError
-from .layout import name_claim_file
+from .layout import REGISTRY_PATH, name_claim_file, stages_file
 from .manifests import REGISTRY_FORMAT, NameClaim, StageHolders, dump
 from .stages import EXCLUSIVE_STAGES
-from .state import REGISTRY_PATH, Snapshot, stages_file
+from .state import Snapshot
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from .errors import AlreadyExistsError, ArtifactNotFoundError, InvalidNameError, InvalidValueError, StageConflictError
-from .layout import name_claim_file
+from .layout import model_file, model_path, name_claim_file, stages_file, version_file
 from .manifests import (
     CARD_FIELDS,
     ArtifactLink,
@@ -27,7 +27,7 @@ from .manifests import (
 from .names import validate_name
 from .registry import Change
 from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, parse_stage, resembled_stage_word
-from .state import ModelState, Snapshot, model_file, model_path, stages_file, version_file
+from .state import ModelState, Snapshot
 from .tagnames import (
     StageTagMessage,
     format_stage_message,

@@ -34,9 +34,10 @@ from .errors import (
 )
 from .git import GitRepo, lock_held_error
 from .journal import PendingWrite, Recovery
+from .layout import MCP, REGISTRY_PATH
 from .manifests import RegistryConfig, dump
 from .remote import Remote, base_for_write, freshness_window, is_url, open_url, redact
-from .state import MCP, REGISTRY_PATH, Snapshot
+from .state import Snapshot
 
 if TYPE_CHECKING:
     from .migrate import Migration

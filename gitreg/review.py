@@ -40,8 +40,10 @@ from typing import Any
 from .check import CheckReport, accept, allowed_codes, check, with_lines
 from .errors import ManifestError
 from .git import GitRepo
+from .layout import MODELS_PATH, REGISTRY_PATH, model_file, model_path, version_file
 from .names import is_valid_name
-from .state import MODELS_PATH, REGISTRY_PATH, Problem, model_file, model_path, validated_model, version_file
+from .state.cache import validated_model
+from .state.validation import Problem
 
 
 def check_change(repo: GitRepo, base: str, rev: str = "HEAD", allow_delete: bool = False,
@@ -486,7 +488,7 @@ def _compare_attributes(repo: GitRepo, base: str, head: str) -> list[Problem]:
     gitreg's pinned ``.mcp/.gitattributes``: attributes decide the bytes git stores and checks out, what a
     diff shows and how a merge combines changes (see :mod:`gitreg.attributes`)."""
     from .attributes import attributes_change, store_folder
-    from .state import MCP
+    from .layout import MCP
 
     changed = [p for p in repo.changed_paths(base, head) if p.rsplit("/", 1)[-1] == ".gitattributes"]
     if not changed:

@@ -23,7 +23,7 @@ from .errors import GitError
 from .git import GitRepo, RefInfo
 from .registry import Registry
 from .remote import Remote
-from .state import Problem
+from .state.validation import Problem
 from .tagnames import (
     StageTag,
     StageTagMessage,

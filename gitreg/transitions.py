@@ -15,10 +15,9 @@ from typing import Any
 
 from .errors import ManifestError
 from .git import ZERO_OID, GitRepo
-from .layout import classify
+from .layout import MODELS_PATH, classify
 from .manifests import parse_yaml
 from .stages import EXCLUSIVE_STAGES
-from .state import MODELS_PATH
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,7 @@ def test_a_tag_on_a_commit_outside_the_checked_history_fails_check(repo, client)
 @pytest.mark.fastpath_only("tag-proofs")
 def test_tag_verification_is_remembered_by_tag_object(repo, client):
     from gitreg.check.tag_targets import verified_key
-    from gitreg.state import cache_get
+    from gitreg.state.cache import cache_get
 
     client.create_model_version("m")
     client.update_model_version("m", 1, stage="staging")

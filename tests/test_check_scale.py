@@ -95,7 +95,7 @@ def test_a_remembered_report_for_other_inputs_is_not_trusted(repo, client):
     assert check(client.registry.repo).ok
     slot, _ = report_cache.report_key(client.registry.repo, git(repo, "rev-parse", "HEAD"), True, "HEAD", True,
                                       tags.show_ref(client.registry.repo))
-    from gitreg.state import cache_get, cache_put
+    from gitreg.state.cache import cache_get, cache_put
 
     passing = cache_get(client.registry.repo, slot, "report-cache")
     assert passing["report"][3] == []

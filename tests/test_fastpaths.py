@@ -97,7 +97,7 @@ def test_every_fast_path_is_asked_for_and_every_name_asked_for_is_a_fast_path():
     assert _asked_names() - {"check-cache"} == set(FAST_PATHS) - {"check-cache"}
     import inspect
 
-    from gitreg.state import cache_get, cache_put
+    from gitreg.state.cache import cache_get, cache_put
 
     for function in (cache_get, cache_put):  # the cache's other entries: the default name
         assert inspect.signature(function).parameters["fast_path"].default == "check-cache"
@@ -298,11 +298,9 @@ def test_a_registry_written_one_way_reads_the_same_the_other_way(tmp_path, monke
 
 def test_with_the_caches_off_nothing_is_cached_and_every_read_parses(repo, monkeypatch):
     import gitreg.manifests as manifests
-    import gitreg.state as state
+    from gitreg.state import memo_of, snapshot, validation
 
     monkeypatch.setenv(ENV, "model-cache,state-memo,report-cache,tag-proofs,check-cache")
-    for memo in (state._LOADED, state._LATEST, state._CONFIGS):
-        memo.clear()  # what earlier tests of this process left
     cache = repo / ".git" / "gitreg" / "cache"
     if cache.exists():
         import shutil
@@ -314,10 +312,12 @@ def test_with_the_caches_off_nothing_is_cached_and_every_read_parses(repo, monke
 
     assert check(client.registry.repo).ok
     assert not cache.exists() or not [p for p in cache.rglob("*") if p.is_file()]
-    assert not state._LOADED and not state._LATEST and not state._CONFIGS
+    memo = memo_of(client.registry.repo)
+    assert not memo.loaded and not memo.latest and not memo.configs
     parsed: list[str] = []
     real = manifests.parse_yaml
-    monkeypatch.setattr(state, "parse_yaml", lambda data, path: parsed.append(path) or real(data, path))
+    for module in (snapshot, validation):  # the two that parse manifests
+        monkeypatch.setattr(module, "parse_yaml", lambda data, path: parsed.append(path) or real(data, path))
     Client(repo).get_model_version("m", 2)
     Client(repo).get_model_version("m", 2)
     assert parsed.count(".mcp/models/m/versions/2.yaml") == 2

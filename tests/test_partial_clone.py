@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import git
-from gitreg import Client, state
+from gitreg import Client
 from gitreg.cli.app import main
 from gitreg.errors import RemoteError
 from gitreg.remote import clone_path
@@ -33,7 +33,6 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for ref in git(seed, "for-each-ref", "--format=%(refname)", "refs/tags").split():
         git(seed, "push", "-q", str(bare), ref)
     monkeypatch.setenv("GITREG_FRESHNESS", "3600")  # reads trust the clone: only file fetches reach the host
-    state._LOADED.clear()  # as in a new process: models written here are not remembered
     return bare
 
 
@@ -154,8 +153,7 @@ def test_listing_runs_fetches_their_files_in_one_request(tmp_path, monkeypatch):
     bare.parent.mkdir()
     subprocess.run(["git", "clone", "-q", "--bare", str(seed), str(bare)], check=True)
     monkeypatch.setenv("GITREG_FRESHNESS", "3600")
-    state._LOADED.clear()
-    client = Client(url(bare))
+    client = Client(url(bare))  # a repository of its own, so nothing remembered from the writes above
     assert client.get_model_version("runs", "latest").number == 3
     before = packs(bare)
     assert {r.id for r in client.list_runs()} == ids

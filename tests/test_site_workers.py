@@ -9,13 +9,16 @@ from pathlib import Path
 
 import pytest
 
-import gitreg.state as state
+import gitreg.state.snapshot as snapshot
 from conftest import git
 from gitreg import Client
 from gitreg.errors import ManifestError
 from gitreg.fastpaths import fast
+from gitreg.layout import model_path
 from gitreg.site import builder
 from gitreg.site.builder import build_site
+from gitreg.state import memo_of
+from gitreg.state.cache import model_cache_get
 
 MODELS = ["alpha", "bravo", "charlie", "delta", "echo"]
 
@@ -40,32 +43,30 @@ def files(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
-def forget_validated(root: Path) -> None:
-    """Nothing validated is known any more: not on disk, not in this process's memory (which forked workers
-    would inherit)."""
-    shutil.rmtree(root / ".git" / "gitreg" / "cache", ignore_errors=True)
-    state._LOADED.clear()
-    state._LATEST.clear()
-    state._CONFIGS.clear()
+def forget_validated(client: Client) -> None:
+    """Nothing validated is known any more: not on disk, not in the repository's memory in this process (which
+    forked workers would inherit)."""
+    shutil.rmtree(Path(client.root) / ".git" / "gitreg" / "cache", ignore_errors=True)
+    memo_of(client.registry.repo).clear()
 
 
 def test_workers_build_the_same_site_as_one_process_and_the_parent_reads_no_manifest(
         client: Client, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_registry(client)
-    forget_validated(repo)
+    forget_validated(client)
     alone = build_site(client.registry, tmp_path / "alone")
     in_workers(monkeypatch)
     reads: list[int] = []  # model folders read (from the cache or git) by this process
-    real = state.validated_model
+    real = snapshot.validated_model
 
     def counted(*args, **kwargs):
         reads.append(os.getpid())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(state, "validated_model", counted)
+    monkeypatch.setattr(snapshot, "validated_model", counted)
     for cold in (True, False):
         if cold:
-            forget_validated(repo)
+            forget_validated(client)
         out = tmp_path / f"workers-{cold}"
         split = build_site(client.registry, out)
         assert files(out) == files(alone.out)
@@ -73,7 +74,7 @@ def test_workers_build_the_same_site_as_one_process_and_the_parent_reads_no_mani
     assert reads == []  # the workers read every model: this process read none
     git_repo = client.registry.repo
     for name in MODELS if fast("model-cache") else ():  # what the workers validated is kept for the next build
-        assert state.model_cache_get(git_repo, git_repo.resolve(f"HEAD:{state.model_path(name)}")) is not None
+        assert model_cache_get(git_repo, git_repo.resolve(f"HEAD:{model_path(name)}")) is not None
 
 
 def test_a_broken_model_fails_the_build_as_in_one_process(
@@ -86,7 +87,7 @@ def test_a_broken_model_fails_the_build_as_in_one_process(
     with pytest.raises(ManifestError) as alone:
         build_site(client.registry, tmp_path / "alone")
     in_workers(monkeypatch)
-    forget_validated(repo)
+    forget_validated(client)
     with pytest.raises(ManifestError) as split:
         build_site(client.registry, tmp_path / "split")
     assert str(split.value) == str(alone.value)

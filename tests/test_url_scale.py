@@ -9,7 +9,7 @@ import pytest
 
 import test_remote
 from conftest import git
-from gitreg import Client, state
+from gitreg import Client
 from gitreg.errors import ManifestError
 from gitreg.git import GitRepo
 from gitreg.remote import clone_path
@@ -69,7 +69,6 @@ def local_tags(url: str) -> list[str]:
 def test_first_use_clones_the_branch_without_anyone_s_tags(remote_repo, tmp_path, monkeypatch, network):
     seed_models(remote_repo, ["a", "b", "c"])
     monkeypatch.setenv("GITREG_CACHE_DIR", str(tmp_path / "runner"))  # a fresh runner
-    state._LOADED.clear()  # a new process: nothing read before
     url = file_url(remote_repo)
     network.clear()
     client = Client(url)

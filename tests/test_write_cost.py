@@ -100,9 +100,10 @@ def test_a_model_written_in_this_process_reads_back_without_parsing_and_exactly(
     calls = []
     real = manifests.parse_yaml
     monkeypatch.setattr(manifests, "parse_yaml", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
-    import gitreg.state as state
+    from gitreg.state import snapshot, validation
 
-    monkeypatch.setattr(state, "parse_yaml", manifests.parse_yaml)
+    for module in (snapshot, validation):  # the two that parse manifests
+        monkeypatch.setattr(module, "parse_yaml", manifests.parse_yaml)
     client.log_metadata("m", 1, {"acc": 0.5})
     versions = client.list_model_versions("m")
     assert [dict(v.metadata) for v in versions] == [{"params": {"gamma": 1}, "acc": 0.5}, {"params": {"gamma": 2}}]
@@ -112,13 +113,13 @@ def test_a_model_written_in_this_process_reads_back_without_parsing_and_exactly(
 
 
 def test_changing_a_returned_manifest_does_not_change_the_registry(client, repo):
-    from gitreg.state import _LOADED
+    from gitreg.state import memo_of
 
     client.create_model_version("m", metadata={"params": {"gamma": 1}})
     v1 = client.get_model_version("m", 1)
     v1.metadata["params"]["gamma"] = 99  # a caller's own object: nothing stops this
     client.create_model_version("m")      # the write caches the new model tree for other processes
-    _LOADED.clear()
+    memo_of(client.registry.repo).clear()
     assert client.get_model_version("m", 1).metadata["params"]["gamma"] == 1
     import subprocess
     import sys

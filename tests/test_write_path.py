@@ -30,7 +30,8 @@ def fresh_process(repo: Path, code: str) -> str:
 
 
 def cache_entry(client: Client, model: str) -> dict:
-    from gitreg.state import cache_get, model_path
+    from gitreg.layout import model_path
+    from gitreg.state.cache import cache_get
 
     repo = client.registry.repo
     tree = repo.resolve(f"HEAD:{model_path(model)}")
@@ -46,15 +47,6 @@ def listed_in_fresh_process(repo: Path, model: str) -> list:
         print(json.dumps([[v.number, v.name, dict(v.metadata)] for v in Client('.').list_model_versions({model!r})]))
     """)
     return json.loads(out)
-
-
-@pytest.fixture(autouse=True)
-def forget_memory():
-    """Models remembered by earlier tests (the same trees can recur in another repository) are forgotten."""
-    from gitreg import state
-
-    state._LOADED.clear()
-    state._LATEST.clear()
 
 
 # ---------------------------------------------------------------- the model cache a write leaves behind
@@ -85,7 +77,7 @@ def test_a_delete_is_a_delta_too_and_reads_back(client, repo):
 
 @pytest.mark.fastpath_only("model-cache")
 def test_deltas_stand_on_a_whole_entry_at_most_chain_max_deep(client, repo):
-    from gitreg.state import CHAIN_MAX
+    from gitreg.state.cache import CHAIN_MAX
 
     depths = []
     for _ in range(CHAIN_MAX + 3):
@@ -100,12 +92,12 @@ def test_deltas_stand_on_a_whole_entry_at_most_chain_max_deep(client, repo):
 def test_a_cache_with_a_missing_link_is_read_from_git_instead(client, repo):
     import shutil
 
-    from gitreg.state import _cache_file
+    from gitreg.state.cache import cache_file
 
     for _ in range(5):
         client.create_model_version("m")
     entry = cache_entry(client, "m")
-    os.unlink(_cache_file(client.registry.repo, entry["base"]))  # the entry the delta stands on is gone
+    os.unlink(cache_file(client.registry.repo, entry["base"]))  # the entry the delta stands on is gone
     assert [row[0] for row in listed_in_fresh_process(repo, "m")] == [1, 2, 3, 4, 5]
     shutil.rmtree(client.registry.repo.cache_dir)  # a cache is only a cache
     assert [row[0] for row in listed_in_fresh_process(repo, "m")] == [1, 2, 3, 4, 5]
@@ -140,7 +132,8 @@ def test_a_model_another_process_changed_is_rebuilt_from_what_this_process_knew(
 def test_without_the_other_writers_cache_only_the_changed_manifests_are_parsed(client, repo, monkeypatch):
     import shutil
 
-    from gitreg import manifests, state
+    from gitreg import manifests
+    from gitreg.state import snapshot, validation
 
     for _ in range(6):
         client.create_model_version("m")
@@ -149,7 +142,8 @@ def test_without_the_other_writers_cache_only_the_changed_manifests_are_parsed(c
     shutil.rmtree(client.registry.repo.cache_dir)  # nothing cached by the other process
     parsed: list[str] = []
     real = manifests.parse_yaml
-    monkeypatch.setattr(state, "parse_yaml", lambda data, path: parsed.append(path) or real(data, path))
+    for module in (snapshot, validation):  # the two that parse manifests
+        monkeypatch.setattr(module, "parse_yaml", lambda data, path: parsed.append(path) or real(data, path))
     after = client.registry.snapshot().require("m")
     assert sorted(parsed) == [".mcp/models/m/model.yaml", ".mcp/models/m/versions/1.yaml",
                               ".mcp/models/m/versions/7.yaml"]
@@ -497,7 +491,8 @@ def test_registry_files_do_not_make_the_code_dirty(repo):
 def test_the_same_model_written_in_two_registries_is_cached_in_each(tmp_path, monkeypatch):
     """A tree this process knows from one repository still gets its cache entry in another one."""
     from gitreg import operations
-    from gitreg.state import cache_get, model_path
+    from gitreg.layout import model_path
+    from gitreg.state.cache import cache_get
 
     monkeypatch.setattr(operations, "now", lambda: "2026-01-01T00:00:00Z")  # identical manifests, identical trees
     trees = []

@@ -11,7 +11,7 @@ from ..errors import InvalidValueError
 
 if TYPE_CHECKING:
     from ..git import GitRepo
-    from ..state import Problem
+    from ..state.validation import Problem
 
 
 @dataclass(frozen=True)

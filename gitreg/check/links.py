@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..state import Problem
+from ..state.validation import Problem
 
 
 def link_findings(doc: dict[str, Any], path: str) -> list[Problem]:

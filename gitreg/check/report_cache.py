@@ -10,7 +10,8 @@ import dataclasses
 import hashlib
 from typing import TYPE_CHECKING
 
-from ..state import Problem, cache_get, cache_put
+from ..state.cache import cache_get, cache_put
+from ..state.validation import Problem
 from .findings import CheckReport
 
 if TYPE_CHECKING:

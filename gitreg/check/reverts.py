@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..state import Problem, model_file, model_path, version_file
+from ..layout import model_file, model_path, version_file
+from ..state.validation import Problem
 from ..tagnames import format_delete_subject, parse_delete_subject
 
 if TYPE_CHECKING:

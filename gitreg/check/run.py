@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..layout import MODELS_PATH, REGISTRY_PATH, stages_file
 from ..names import is_valid_name
-from ..state import MODELS_PATH, REGISTRY_PATH, Problem, load_checked, stages_file
+from ..state.validation import Problem, load_checked
 from .findings import CheckReport, accept, allowed_codes, with_lines
 from .folders import ModelFolder
 from .report_cache import remember_report, remembered_report, report_key

@@ -10,7 +10,9 @@ import hashlib
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..git import ZERO_OID
-from ..state import MODELS_PATH, Problem, cache_get, cache_put, model_path, version_file
+from ..layout import MODELS_PATH, model_path, version_file
+from ..state.cache import cache_get, cache_put
+from ..state.validation import Problem
 from ..transitions import stage_of
 
 if TYPE_CHECKING:

@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..layout import version_file
 from ..stages import STORED_STAGES
-from ..state import Problem, cache_get, cache_put, version_file
+from ..state.cache import cache_get, cache_put
+from ..state.validation import Problem
 from ..tagnames import StageTag, StageTagMessage, parse_stage_message, parse_tag
 from .folders import ModelFolder
 from .reverts import check_lost_versions

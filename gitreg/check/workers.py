@@ -8,15 +8,9 @@ import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..state import (
-    Problem,
-    cache_get,
-    cache_put,
-    prefetch_model_trees,
-    read_model_tree,
-    stage_problems,
-    version_file,
-)
+from ..layout import version_file
+from ..state.cache import cache_get, cache_put, prefetch_model_trees
+from ..state.validation import Problem, read_model_tree, stage_problems
 from .links import link_findings
 
 if TYPE_CHECKING:

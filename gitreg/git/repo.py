@@ -58,6 +58,9 @@ class GitRepo:
         self.worktree = WorkTree(self)
         self._promisor: str | None = partial.promisor(common_dir)  # a blob-less clone's remote
         self._complete: set[str] = set()  # trees known to have every file here
+        # what the layers above remember of this repository in this process, by their own key (the reads'
+        # memo of models read and written: gitreg.state.memo); owned here so that it lives and dies with it
+        self.memos: dict[str, object] = {}
 
     # ------------------------------------------------------------ discovery
 

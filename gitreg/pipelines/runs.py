@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import NotFoundError, PipelineError, VersionNotFoundError
-from ..layout import NAMES_PATH
+from ..layout import MCP, NAMES_PATH, model_path, version_file
 from ..manifests import (
     ArtifactLink,
     ModelManifest,
@@ -42,7 +42,7 @@ from ..operations import (
     version_bytes,
 )
 from ..registry import Change
-from ..state import MCP, Snapshot, model_path, version_file
+from ..state import Snapshot
 from ..tagnames import format_version_message, format_version_tag
 
 RUNS_PATH = f"{MCP}/runs"

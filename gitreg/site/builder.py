@@ -209,7 +209,7 @@ class _Builder:
         # manifests: one log for every model, read before the workers start
         self.added: dict[str, list[Added]] = {}
         if not self.config.registration_tags and self.snap.commit is not None:
-            from ..state import MODELS_PATH
+            from ..layout import MODELS_PATH
 
             for commit, date, author, message, paths in self.repo.added_by(self.snap.commit, MODELS_PATH):
                 by_model: dict[str, list[str]] = {}
@@ -325,7 +325,7 @@ class _Rendered:
 def _render_chunk(builder: _Builder, chunk: Sequence[Todo], run_ids: set[str]) -> _Rendered:
     """Read, validate and render the models of ``chunk`` (in a worker: each worker reads its own share)."""
     from ..errors import ManifestError
-    from ..state import cache_get, prefetch_model_trees
+    from ..state.cache import cache_get, prefetch_model_trees
 
     repo = builder.repo
     unread = [oid for _name, oid, _refs in chunk if cache_get(repo, oid) is None]
@@ -394,8 +394,8 @@ def build_site(registry: Registry, out: str | os.PathLike[str], *, full: bool = 
     from markupsafe import Markup
 
     from ..errors import ManifestError
+    from ..layout import MODELS_PATH
     from ..pipelines.runs import RUNS_PATH, read_run
-    from ..state import MODELS_PATH
 
     started = time.perf_counter()
     out = Path(out).absolute()
