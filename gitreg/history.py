@@ -86,8 +86,9 @@ def registrations_from_log(repo: GitRepo, rev: str, versions_path: str, model: s
     """Registrations of ``model`` that no tag records (a registry with ``registration_tags: false``),
     read from the commits that added its version manifests: when, who and why as the commit says."""
     events = []
-    for commit, date, author, message, paths in repo.added_by(rev, versions_path):
-        for path in paths:
+    for added in repo.added_by(rev, versions_path):
+        commit, date, author, message = added.commit, added.date, added.author, added.message
+        for path in added.paths:
             number = version_number(path)
             if number is None or number in known:
                 continue

@@ -71,6 +71,17 @@ class Committed:
 
 
 @dataclass(frozen=True)
+class _Base:
+    """What a write builds on: the snapshot, its commit and tree, and the files a migration commit wrote
+    (empty when the registry needed none; the migration commit is ``commit`` and is not landed yet)."""
+
+    snap: Snapshot
+    commit: str | None
+    tree: str | None
+    migrated: dict[str, bytes | None]
+
+
+@dataclass(frozen=True)
 class Proposal:
     """A change written as the single commit of a new branch, for review in a pull request."""
 
@@ -329,7 +340,8 @@ class Registry:
                 for attempt in range(MAX_ATTEMPTS):
                     local, base = self._base(branch, scope, attempt)
                     root_tree = repo.resolve(f"{base}^{{tree}}") if base else None
-                    snap, parent, root_tree, upgraded = self._upgraded(Snapshot(repo, base), root_tree, migrate)
+                    start = self._upgraded(Snapshot(repo, base), root_tree, migrate)
+                    snap, parent, root_tree, upgraded = start.snap, start.commit, start.tree, start.migrated
                     change = build(snap)
                     if change is None or not change.files:
                         if base is not None and base != local and self.remote is not None and self.remote.cached:
@@ -372,18 +384,17 @@ class Registry:
         repo.maybe_gc()
         return Committed(commit, change.result, created)
 
-    def _upgraded(self, snap: Snapshot, tree: str | None, migrate: bool
-                  ) -> tuple[Snapshot, str | None, str | None, dict[str, bytes | None]]:
-        """(the snapshot to build on, its commit, its tree, the files a migration wrote): ``snap`` itself,
-        or, when it is in an older format and ``migrate``, the commit that upgrades it (not landed yet)."""
+    def _upgraded(self, snap: Snapshot, tree: str | None, migrate: bool) -> _Base:
+        """What to build on: ``snap`` itself, or, when it is in an older format and ``migrate``, the commit
+        that upgrades it (not landed yet)."""
         from .migrate import migration_change
 
         upgrade = migration_change(snap) if migrate else None
         if upgrade is None:
-            return snap, snap.commit, tree, {}
+            return _Base(snap, snap.commit, tree, {})
         new_tree = self.repo.update_paths(tree, upgrade.files)
         commit = self.repo.commit_tree(new_tree, [snap.commit] if snap.commit else [], upgrade.message)
-        return Snapshot(self.repo, commit), commit, new_tree, upgrade.files
+        return _Base(Snapshot(self.repo, commit), commit, new_tree, dict(upgrade.files))
 
     def migrate(self) -> Migration | None:
         """Upgrade the registry to the format this gitreg writes, in one commit, adding whatever a registry in
@@ -573,8 +584,8 @@ class Registry:
             _local, base = self._base(branch, scope)
             if base is None:
                 raise NotARegistryError(str(self.root), "nothing is committed yet; run `gitreg init`")
-            snap, parent, root_tree, _upgraded = self._upgraded(Snapshot(repo, base),
-                                                                 repo.resolve(f"{base}^{{tree}}"), True)
+            start = self._upgraded(Snapshot(repo, base), repo.resolve(f"{base}^{{tree}}"), True)
+            snap, parent, root_tree = start.snap, start.commit, start.tree
             assert parent is not None  # base is a commit: so is the commit built on it
             change = build(snap)
             if change is None or not change.files:

@@ -114,9 +114,9 @@ def _model_trees(repo: GitRepo, commit: str) -> dict[str, str]:
 
 def _side(repo: GitRepo, name: str, tree_oid: str) -> _Side:
     ignored: list[Problem] = []  # the full check reports them
-    docs, versions, _count = validated_model(repo, name, tree_oid, ignored)
+    read = validated_model(repo, name, tree_oid, ignored)
     files = repo.read_tree(f"{tree_oid}:versions")
-    return _Side(docs["model"] if docs else None, {v["number"]: v for v in versions},
+    return _Side(read.docs["model"] if read.docs else None, {v["number"]: v for v in read.versions},
                  frozenset(e.name for e in files[1]) if files else frozenset())
 
 

@@ -101,3 +101,14 @@ def clean_message(message: str) -> str:
     while out and not out[-1]:
         out.pop()
     return "\n".join(out) + "\n" if out else ""
+
+
+@dataclass(frozen=True)
+class Added:
+    """A commit that added files (see :meth:`~.repo.GitRepo.added_by`)."""
+
+    commit: str
+    date: str         # the author date, ISO 8601
+    author: str       # ``Name <email>``
+    message: str
+    paths: tuple[str, ...]  # the files it added (under the path asked about)

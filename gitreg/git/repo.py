@@ -27,7 +27,7 @@ from . import lock as _lock
 from . import partial
 from . import refs as _refs
 from . import trees as _trees
-from .objects import TreeEntry, blob_id, clean_message, compress_loose, encode_object, format_tree, tree_order
+from .objects import Added, TreeEntry, blob_id, clean_message, compress_loose, encode_object, format_tree, tree_order
 from .process import run_git, start_git
 from .reader import ObjectReader
 from .refs import PackedRefs, RefInfo, RefTransactions, RefUpdate
@@ -215,16 +215,15 @@ class GitRepo:
         out = self.run("diff", "--name-only", "--no-renames", "-z", old, new).stdout.decode("utf-8", "replace")
         return [p for p in out.split("\0") if p]
 
-    def added_by(self, rev: str, path: str) -> list[tuple[str, str, str, str, list[str]]]:
-        """Commits in ``rev``'s history that added files under ``path``: (commit, ISO date, author, message,
-        the added paths), newest first; one ``git log``."""
+    def added_by(self, rev: str, path: str) -> list[Added]:
+        """Commits in ``rev``'s history that added files under ``path``, newest first; one ``git log``."""
         fmt = "%x01%H%x00%aI%x00%an <%ae>%x00%B%x00"
         out = self.run("log", f"--format={fmt}", "--diff-filter=A", "--no-renames", "--name-only", "-z", rev, "--",
                        path, check=False).stdout.decode("utf-8", "replace")
         found = []
         for record in out.split("\x01")[1:]:
             commit, date, author, message, *names = record.split("\0")
-            found.append((commit, date, author, message, [n.strip("\n") for n in names if n.strip("\n")]))
+            found.append(Added(commit, date, author, message, tuple(n.strip("\n") for n in names if n.strip("\n"))))
         return found
 
     def rev_list(self, *args: str) -> list[str]:

@@ -22,14 +22,14 @@ import os
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .render import ASSETS, TEMPLATES, compiled, render
 
 if TYPE_CHECKING:
-    from ..git import GitRepo, RefInfo
+    from ..git import Added, GitRepo, RefInfo
     from ..manifests import ArtifactLink, VersionManifest
     from ..registry import Registry
     from ..state import ModelState
@@ -93,7 +93,6 @@ def make_plot(key: str, versions: Sequence[VersionManifest], flat: Sequence[dict
     return Plot(key, tuple(points), line, value_text(lo), value_text(hi))
 
 
-Added = tuple[str, str, str, str, list[str]]  # what GitRepo.added_by gives: commit, date, author, message, paths
 
 
 class _ModelRefs:
@@ -110,8 +109,8 @@ class _ModelRefs:
 
     def added_by(self, _rev: str, path: str) -> list[Added]:
         inside = path.rstrip("/") + "/"
-        found = [(c, d, a, m, [p for p in paths if p.startswith(inside)]) for c, d, a, m, paths in self._added]
-        return [entry for entry in found if entry[4]]
+        found = [replace(a, paths=tuple(p for p in a.paths if p.startswith(inside))) for a in self._added]
+        return [entry for entry in found if entry.paths]
 
     def rev_list(self, *args: str) -> list[str]:
         return self._repo.rev_list(*args)
@@ -211,12 +210,12 @@ class _Builder:
         if not self.config.registration_tags and self.snap.commit is not None:
             from ..layout import MODELS_PATH
 
-            for commit, date, author, message, paths in self.repo.added_by(self.snap.commit, MODELS_PATH):
+            for added in self.repo.added_by(self.snap.commit, MODELS_PATH):
                 by_model: dict[str, list[str]] = {}
-                for path in paths:
+                for path in added.paths:
                     by_model.setdefault(path[len(MODELS_PATH) + 1:].split("/", 1)[0], []).append(path)
                 for model, files in by_model.items():
-                    self.added.setdefault(model, []).append((commit, date, author, message, files))
+                    self.added.setdefault(model, []).append(replace(added, paths=tuple(files)))
 
     # ------------------------------------------------------------ links
 

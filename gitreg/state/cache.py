@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..fastpaths import fast
@@ -145,27 +146,34 @@ def prefetch_model_trees(repo: GitRepo, tree_oids: list[str]) -> None:
     repo.reader.ask(blobs)
 
 
-def validated_model(repo: GitRepo, name: str, tree_oid: str, problems: list[Problem]
-                    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[Problem]]:
+@dataclass(frozen=True)
+class ValidatedModel:
+    """A model folder's validated documents (see :func:`validated_model`)."""
+
+    docs: dict[str, Any] | None     # model, versions, stages, warnings, unreadable; None: the model does not read
+    versions: list[dict[str, Any]]  # the version documents that read
+    fatal: list[Problem]            # what makes the model unreadable (empty when it reads)
+
+
+def validated_model(repo: GitRepo, name: str, tree_oid: str, problems: list[Problem]) -> ValidatedModel:
     """A model folder's validated documents, from the cache or read (and cached) now.
 
-    Returns (the documents, None if the model does not read; the version documents that do read; the
-    problems that make the model unreadable).  Problems, warnings included, are appended to ``problems``.
-    Only readable trees are cached: a tree that read once always does.
+    Problems, warnings included, are appended to ``problems``.  Only readable trees are cached: a tree that
+    read once always does.
     """
     cached = model_cache_get(repo, tree_oid)
     if cached is not None and cached["model"].get("name") != name:
         cached = None  # the same tree under another folder name: validate it for this name
     if cached is not None:
         problems.extend(Problem(**w) for w in cached.get("warnings", ()))  # a cached tree still warns
-        return cached, cached["versions"], []
+        return ValidatedModel(cached, cached["versions"], [])
     found: list[Problem] = []
     read = read_model_tree(repo, name, tree_oid, found)
     problems.extend(found)
     if not read.readable:
-        return None, read.versions, read.fatal
+        return ValidatedModel(None, read.versions, read.fatal)
     cached = read.docs(found)
     cache_put(repo, tree_oid, cached, "model-cache")
-    return cached, read.versions, []
+    return ValidatedModel(cached, read.versions, [])
 
 

@@ -144,9 +144,10 @@ class Snapshot:
             self._docs[name] = remembered.docs
             return state
         problems: list[Problem] = []
-        cached, _versions, fatal = validated_model(self.repo, name, tree[0], problems)
+        read = validated_model(self.repo, name, tree[0], problems)
+        cached = read.docs
         if cached is None:
-            errors = fatal or [p for p in problems if p.severity == "error"]
+            errors = read.fatal or [p for p in problems if p.severity == "error"]
             first = errors[0]
             more = f" (and {len(errors) - 1} more problem(s); run `gitreg check`)" if len(errors) > 1 else ""
             raise ManifestError(first.path, first.field, first.message + more, code=first.code)
