@@ -46,7 +46,7 @@ RUNNABLE = {"console", "bash", "sh", "python"}
 SHOWN_PATH = "/home/me/proj"
 # Blocks each file marks `<!-- not run: ... -->` (a file not named: none). A new one must be added here on purpose.
 NOT_RUN_EXPECTED = {
-    "README.md": 2,
+    "README.md": 3,
 }
 
 
