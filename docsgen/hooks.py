@@ -32,5 +32,5 @@ def on_files(files: Any, config: Any) -> Any:
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     try:
         return reference.expand(markdown)
-    except Exception as exc:  # noqa: BLE001 - any failure to render is a failed build, naming the page
+    except Exception as exc:  # any failure to render is a failed build, naming the page
         raise PluginError(f"{page.file.src_uri}: the generated reference failed: {exc!r}") from exc
