@@ -130,8 +130,8 @@ def render_command(entry: Entry, level: int = 2) -> str:
     for param in command.get_params(ctx):
         record = param.get_help_record(ctx)
         if param.param_type_name == "argument":
-            required = "required" if param.required else "optional"
-            nargs = " (one or more)" if param.nargs == -1 else ""
+            required = "yes" if param.required else "no"
+            nargs = ", one or more" if param.nargs == -1 else ""
             help_of = getattr(param, "help", None) or ""
             arguments.append(f"| `{param.metavar or str(param.name).upper()}` | {required}{nargs} | "
                              f"{_cell(help_of)} |")
@@ -140,7 +140,7 @@ def render_command(entry: Entry, level: int = 2) -> str:
             value = value_word(param)
             options.append(f"| {', '.join(_code(s) for s in spellings)} | {_code(value)} | {_cell(record[1])} |")
     if arguments:
-        lines += ["| argument | | meaning |", "|---|---|---|", *arguments, ""]
+        lines += ["| argument | required | meaning |", "|---|---|---|", *arguments, ""]
     if options:
         lines += ["| option | value | meaning |", "|---|---|---|", *options, ""]
     if entry.is_group:
