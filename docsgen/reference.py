@@ -198,7 +198,7 @@ def render_exit_codes() -> str:
                                    " then the line that says where help is"),
             *((code, f"`{name}`", _cell(doc)) for code, name, doc in exit_codes()),
             (141, "", "stdout was closed early (piped into `head`): the rest of the output is dropped quietly")]
-    table = ["| exit code | error (`gitreg.errors`) | what it means |", "|---:|---|---|"]
+    table = ["| exit code | error class (`gitreg.errors`) | what it means |", "|---:|---|---|"]
     table += [f"| {code} | {name} | {doc} |" for code, name, doc in sorted(rows, key=lambda r: r[0])]
     return "\n".join(table) + "\n"
 
