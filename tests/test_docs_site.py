@@ -61,7 +61,8 @@ def _rendered() -> dict[str, str]:
     """The generated reference of every page, split into one section per command heading."""
     sections: dict[str, str] = {}
     for text in _pages().values():
-        expanded = reference.expand(text)
+        expanded = "\n".join(reference.render(kind, path) for kind, path in reference.placeholders(text)
+                              if kind == "cli")
         for part in re.split(r"^(?=#{2,4} `gitreg)", expanded, flags=re.M)[1:]:
             name = re.match(r"#{2,4} `([^`]+)`", part).group(1)
             assert name not in sections, f"{name} rendered twice"
