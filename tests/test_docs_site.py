@@ -167,3 +167,13 @@ def test_a_site_that_leaves_out_a_command_fails_to_build(tmp_path: Path) -> None
     proc = _mkdocs(config, tmp_path / "site")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "gitreg site build" in (tmp_path / "site/index.html").read_text()
+
+
+def test_the_readme_links_to_pages_that_exist() -> None:
+    """The README is read on the git host, outside the site: its relative links must name files of the checkout
+    (the site's own links are checked by the strict build)."""
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(((?!https?:|#)[^)#\s]+)", readme)
+    assert any(link.startswith("docs/") for link in links)
+    missing = [link for link in links if not (ROOT / link).exists()]
+    assert not missing, missing
