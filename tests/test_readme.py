@@ -1,6 +1,9 @@
-"""The README is a runnable document: every code block in it runs, and what it shows is what runs print.
+"""The README and the documentation site are runnable documents: every code block in them runs, and what it
+shows is what runs print.
 
-How README.md's blocks are read (the rules are also the README source's conventions):
+README.md and every page under docs/ (docs/**/*.md) are run, each in scratch registries of its own, with
+the `<!-- not run -->` blocks counted per file. How a page's blocks are read (the rules are also the
+pages' conventions):
 
 - ```console / ```bash / ```sh blocks run in a scratch registry, in the order they appear. In a block
   with ``$ `` lines, each ``$ command`` runs on its own and the lines after it, up to the next
@@ -12,7 +15,8 @@ How README.md's blocks are read (the rules are also the README source's conventi
   folder NAME, an empty folder when first named; blocks start in the folder ``proj``.
 - ``<!-- not run: REASON -->`` before a block marks one that cannot run here (it needs an S3
   bucket, a GitHub runner, ...). Such blocks are counted and listed, never skipped silently.
-- ``<!-- synopsis -->`` marks the command reference, which is checked against the CLI itself.
+- The command-line reference is generated from the CLI when the site is built (``<!-- gitreg-cli: ... -->``
+  placeholders, docsgen/reference.py; tests/test_docs_site.py checks it covers every command and option).
 - Any other block (YAML, a diff, an indented block, ...) without a mark fails, and so does a
   block with ``...`` standing for code or output left out.
 
@@ -37,10 +41,26 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 RUNNABLE = {"console", "bash", "sh", "python"}
 SHOWN_PATH = "/home/me/proj"
-# Blocks the README marks `<!-- not run: ... -->`. A new one must be added here on purpose.
-NOT_RUN_EXPECTED = 14
+# Blocks each file marks `<!-- not run: ... -->` (a file not named: none). A new one must be added here on purpose.
+NOT_RUN_EXPECTED = {
+    "README.md": 3,
+    "docs/index.md": 1,
+    "docs/explanation/performance.md": 1,
+    "docs/explanation/security.md": 1,
+    "docs/how-to/artifact-stores.md": 5,
+    "docs/how-to/ci.md": 1,
+    "docs/how-to/team.md": 3,
+    "docs/reference/format.md": 1,
+    "docs/how-to/inspect.md": 1,
+}
+
+
+def documents() -> list[str]:
+    """README.md and every page of the documentation site, as paths from the root of the checkout."""
+    return ["README.md", *sorted(str(p.relative_to(ROOT)) for p in DOCS.rglob("*.md"))]
 
 
 @dataclass
@@ -51,6 +71,7 @@ class Block:
     section: str
     marks: list[str] = field(default_factory=list)
     indented: bool = False
+    source: str = "README.md"
 
     def mark(self, name: str) -> str | None:
         for m in self.marks:
@@ -60,10 +81,10 @@ class Block:
         return None
 
     def where(self) -> str:
-        return f"README.md:{self.line} ({self.section})"
+        return f"{self.source}:{self.line} ({self.section})"
 
 
-def parse_blocks(text: str) -> list[Block]:
+def parse_blocks(text: str, source: str = "README.md") -> list[Block]:
     """The fenced and indented code blocks of a Markdown text, with the HTML comments right before them."""
     blocks: list[Block] = []
     lines = text.splitlines()
@@ -75,7 +96,8 @@ def parse_blocks(text: str) -> list[Block]:
             end = i + 1
             while end < len(lines) and not lines[end].startswith(fence.group(1)):
                 end += 1
-            blocks.append(Block(fence.group(2) or "", "\n".join(lines[i + 1:end]) + "\n", i + 1, section, marks))
+            blocks.append(Block(fence.group(2) or "", "\n".join(lines[i + 1:end]) + "\n", i + 1, section, marks,
+                                source=source))
             marks, i, prev_blank = [], end + 1, False
             continue
         if prev_blank and (line.startswith("    ") or line.startswith("\t")) and line.strip():
@@ -83,7 +105,7 @@ def parse_blocks(text: str) -> list[Block]:
             while end < len(lines) and (lines[end].startswith("    ") or not lines[end].strip()):
                 end += 1
             body = textwrap.dedent("\n".join(lines[i:end])).strip("\n") + "\n"
-            blocks.append(Block("", body, i + 1, section, marks, indented=True))
+            blocks.append(Block("", body, i + 1, section, marks, indented=True, source=source))
             marks, i, prev_blank = [], end, True
             continue
         comment = re.fullmatch(r"\s*<!--(.*)-->\s*", line)
@@ -91,8 +113,8 @@ def parse_blocks(text: str) -> list[Block]:
             marks = marks + [comment.group(1).strip()]
         elif line.strip():
             marks = []
-            if line.startswith("## "):
-                section = line[3:].strip()
+            if line.startswith("## ") or (line.startswith("# ") and section == "(top)"):
+                section = line.lstrip("#").strip()
         prev_blank = not line.strip()
         i += 1
     return blocks
@@ -147,12 +169,12 @@ class Outcome:
     failures: list[str] = field(default_factory=list)
 
 
-def run_document(text: str, scratch: Path, env: dict[str, str]) -> Outcome:
-    """Run every block of a README text; return what ran, what was marked not run, and what failed."""
+def run_document(text: str, scratch: Path, env: dict[str, str], source: str = "README.md") -> Outcome:
+    """Run every block of a page; return what ran, what was marked not run, and what failed."""
     result = Outcome()
     folder = scratch / "proj"
     last_python: tuple[Block, str] | None = None
-    blocks = parse_blocks(text)
+    blocks = parse_blocks(text, source)
     for block in blocks:
         fail = lambda msg, b=block: result.failures.append(f"{b.where()}: {msg}")  # noqa: E731
         reason = block.mark("not run")
@@ -160,8 +182,6 @@ def run_document(text: str, scratch: Path, env: dict[str, str]) -> Outcome:
             if not reason:
                 fail("`<!-- not run: -->` needs a reason")
             result.not_run.append(f"{block.where()}: {reason}")
-            continue
-        if block.mark("synopsis") is not None:
             continue
         name = block.mark("registry")
         if name:
@@ -214,13 +234,19 @@ def _env() -> dict[str, str]:
     return env
 
 
-def test_every_readme_block_runs_and_prints_what_it_shows(tmp_path: Path) -> None:
-    result = run_document(README.read_text(), tmp_path, _env())
+@pytest.mark.parametrize("document", documents())
+def test_every_block_runs_and_prints_what_it_shows(document: str, tmp_path: Path) -> None:
+    result = run_document((ROOT / document).read_text(), tmp_path, _env(), document)
     assert not result.failures, "\n\n".join(result.failures)
-    assert result.ran >= 10
-    assert len(result.not_run) == NOT_RUN_EXPECTED, (
-        "blocks marked not run (update NOT_RUN_EXPECTED only for a block that truly cannot run here):\n"
-        + "\n".join(result.not_run))
+    if document == "README.md":
+        assert result.ran >= 5
+    assert len(result.not_run) == NOT_RUN_EXPECTED.get(document, 0), (
+        f"blocks of {document} marked not run (update NOT_RUN_EXPECTED only for a block that truly cannot run"
+        " here):\n" + "\n".join(result.not_run))
+
+
+def test_every_expected_not_run_count_names_a_document() -> None:
+    assert set(NOT_RUN_EXPECTED) <= set(documents())
 
 
 # --- the rules themselves: each kind of broken README fails ---------------------------------------------
@@ -327,80 +353,12 @@ def test_named_registries_keep_their_state_between_blocks(tmp_path: Path) -> Non
     assert out.failures == [] and out.ran == 3
 
 
-# --- the command reference, the install lines and the example workflows ----------------------------------
-
-def _synopsis() -> list[str]:
-    """The entries of the README's command reference: one per command, continuation lines joined."""
-    [block] = [b for b in parse_blocks(README.read_text()) if b.mark("synopsis") is not None]
-    entries: list[str] = []
-    for line in block.body.splitlines():
-        if line.startswith("gitreg"):
-            entries.append(line)
-        elif line.strip():
-            assert entries and line.startswith(" "), f"not a command or its continuation: {line!r}"
-            entries[-1] += " " + line.strip()
-    return entries
-
-
-def _entry_path(entry: str) -> str:
-    words = []
-    for word in entry.split()[1:]:
-        if not re.fullmatch(r"[a-z][a-z_]*", word):
-            break
-        words.append(word)
-    return " ".join(words)
-
-
-def _cli_commands() -> dict[str, list[str]]:
-    """Every command `gitreg --help` leads to (hidden aliases aside), with all its option names."""
-    import typer
-
-    from gitreg.cli.app import app
-
-    found: dict[str, list[str]] = {}
-
-    def walk(command, path: list[str]) -> None:
-        options = [name for p in command.params if getattr(p, "param_type_name", "") == "option"
-                   for name in [*p.opts, *p.secondary_opts]]
-        subcommands = getattr(command, "commands", None)
-        if subcommands is None or not path:
-            found[" ".join(path)] = options
-        for name, sub in (subcommands or {}).items():
-            if not sub.hidden:
-                walk(sub, [*path, name])
-
-    walk(typer.main.get_command(app), [])
-    return found
-
-
-def test_the_command_reference_has_every_command_and_every_option() -> None:
-    entries = _synopsis()
-    by_path: dict[str, list[str]] = {}
-    for entry in entries:
-        by_path.setdefault(_entry_path(entry), []).append(entry)
-    commands = _cli_commands()
-    assert sorted(by_path) == sorted(commands), "commands missing from the reference, or documented but gone"
-    assert all(len(e) == 1 for e in by_path.values()), [p for p, e in by_path.items() if len(e) > 1]
-    missing = [f"gitreg {path}: {name}" for path, options in commands.items() for name in options
-               if not re.search(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", by_path[path][0])]
-    assert not missing, "options missing from the README's command reference:\n" + "\n".join(missing)
-
-
-def test_the_reference_rules_catch_an_undocumented_option(monkeypatch: pytest.MonkeyPatch) -> None:
-    entries = _synopsis()
-    [artifact_get] = [e for e in entries if _entry_path(e) == "artifact get"]
-    assert "--artifact-version" in artifact_get
-    monkeypatch.setattr(sys.modules[__name__], "_synopsis",
-                        lambda: [e.replace(" [--artifact-version N]", "") for e in entries])
-    with pytest.raises(AssertionError, match="gitreg artifact get: --artifact-version"):
-        test_the_command_reference_has_every_command_and_every_option()
-
+# --- the reference's prose, the install lines and the example workflows -------------------------------------
 
 def test_the_reference_names_every_metadata_filter_operator() -> None:
     from gitreg.filters import OPS
 
-    text = README.read_text()
-    section = text.split("## Command line", 1)[1].split("\n## ", 1)[0]
+    section = (DOCS / "reference/cli/model-version.md").read_text()
     [bullet] = [b for b in section.split("\n- ") if b.startswith("`model version list --metadata KEY:OP:VALUE`")]
     listed = re.search(r"one of `([a-z ]+)`", " ".join(bullet.split())).group(1).split()
     assert sorted(listed) == sorted(OPS)
@@ -409,11 +367,17 @@ def test_the_reference_names_every_metadata_filter_operator() -> None:
 @pytest.mark.parametrize("term", ["run_metadata", "force=True", "ArtifactConfig", "get_pipeline_context",
                                   "get_step_context"])
 def test_concepts_are_explained_in_prose_before_code_uses_them(term: str) -> None:
-    """The first mention of each concept is in the text, before the first code block that uses it."""
-    text = README.read_text()
-    first_code = min((text.index(b.body) for b in parse_blocks(text) if term in b.body), default=len(text))
-    prose = re.sub(r"```.*?```", lambda m: " " * len(m.group(0)), text, flags=re.S)
-    assert term in prose[:first_code], f"{term!r} is used in a code block before the text explains it"
+    """In each page whose code uses a concept, the text mentions it before the first code block that uses it."""
+    used = 0
+    for document in documents():
+        text = (ROOT / document).read_text()
+        starts = [text.index(b.body) for b in parse_blocks(text, document) if term in b.body]
+        if not starts:
+            continue
+        used += 1
+        prose = re.sub(r"```.*?```", lambda m: " " * len(m.group(0)), text, flags=re.S)
+        assert term in prose[:min(starts)], f"{document}: {term!r} is used in a code block before the text explains it"
+    assert used, f"no page's code uses {term!r}: drop it from this list"
 
 
 def _distribution() -> tuple[str, str]:
@@ -427,7 +391,7 @@ def test_the_distribution_name_is_not_the_unrelated_gitreg_and_is_used_everywher
     name, _ = _distribution()
     # `gitreg` on the public package index is an unrelated project: installing it runs a stranger's code.
     assert name != "gitreg" and name == "gitreg-registry"
-    files = [README, *(ROOT / "examples").rglob("*"), *(ROOT / "gitreg").rglob("*.py")]
+    files = [README, *DOCS.rglob("*.md"), *(ROOT / "examples").rglob("*"), *(ROOT / "gitreg").rglob("*.py")]
     foreign = re.compile(r"pip install\s+(?:-\S+\s+)*['\"]?gitreg(?:\[[^\]]*\])?['\"]?(?![\w.-])|['\"`]gitreg\[")
     offenders = [f"{path.relative_to(ROOT)}: {m.group(0)}" for path in files if path.is_file()
                  and path.suffix in {".md", ".py", ".yml", ".yaml", ".sh"}

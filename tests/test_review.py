@@ -272,16 +272,27 @@ def test_allow_delete_is_the_deletion_codes():
     assert set(FINDINGS) >= DELETE_CODES
 
 
-def test_the_readme_lists_every_finding_code():
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("## Promotion by pull request", 1)[1].split("\n## ", 1)[0]
-    listed = re.findall(r"^\| `([a-z-]+)` \|", section, re.M)
+def test_the_reference_lists_every_finding_code():
+    """The documentation's table of codes (generated from FINDINGS) has each code once, with how to accept it."""
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    try:
+        from docsgen.reference import render_findings
+    finally:
+        sys.path.remove(str(root))
+    page = (root / "docs/reference/findings.md").read_text()
+    assert "<!-- gitreg-findings -->" in page
+    table = render_findings()
+    listed = re.findall(r"^\| `([a-z-]+)` \|", table, re.M)
     assert sorted(listed) == sorted(FINDINGS) and len(listed) == len(set(listed))
     for code in listed:
-        row = next(line for line in section.splitlines() if line.startswith(f"| `{code}` |"))
+        row = next(line for line in table.splitlines() if line.startswith(f"| `{code}` |"))
         finding = FINDINGS[code]
         assert ("`--allow " + code + "`" in row) == (finding.acceptable and not finding.warning), row
         assert ("fix it" in row) == (not finding.acceptable), row
+        assert ("`--allow-delete`" in row) == (code in DELETE_CODES), row
 
 
 def test_history_findings_have_codes(promoted, client):

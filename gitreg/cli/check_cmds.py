@@ -39,7 +39,7 @@ def check_cmd(
     allow: list[str] = typer.Option(
         [], "--allow", metavar="CODE",
         help="Accept findings with this code deliberately (repeatable, e.g. --allow link-added): they are still"
-             " listed, as accepted, but do not fail the check. The codes are in the README."),
+             " listed, as accepted, but do not fail the check. The codes are in docs/reference/findings.md."),
     allow_delete: bool = typer.Option(False, "--allow-delete", help="Accept the deletion findings (model-deleted,"
                                       " version-deleted, link-removed, run-deleted)."),
     verify_signatures: bool = typer.Option(False, "--verify-signatures", help="Every stage tag must carry a good"

@@ -256,7 +256,7 @@ def model_update(
     tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Tag to add (repeatable)."),
     remove_tag: list[str] = typer.Option([], "--remove-tag", "-r", metavar="TAG", help="Tag to remove (repeatable)."),
     new_name: str | None = typer.Option(None, "--name", "-n", help="New name: refused, gitreg does not rename"
-                                           " models (their tags are immutable); see the README."),
+                                           " models (their tags are immutable); see docs/how-to/zenml.md."),
     reason: str = REASON,
 ) -> None:
     """Change a model's card or tags (one commit; nothing if nothing changes)."""
