@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
+from pathlib import Path
 
 import typer
 
@@ -53,7 +54,7 @@ def review_comment(
     target = review_target(host.value, api_url, project, number, os.environ)
     token = token_from_environment(host.value, os.environ)
     try:
-        markdown = sys.stdin.read() if body_file == "-" else open(body_file, encoding="utf-8").read()
+        markdown = sys.stdin.read() if body_file == "-" else Path(body_file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise GitregError(f"cannot read the review from {body_file}: {getattr(exc, 'strerror', None) or exc}"
                           " (write it first, e.g. `gitreg check --base REF --format markdown > FILE`)") from None
