@@ -49,6 +49,8 @@ def test_each_job_gets_only_the_permissions_it_needs(path):
                 "pages.yml": {("deploy", "pages"), ("deploy", "id-token")}}[path.name]
     assert writes == expected
     assert all(set(scopes.values()) <= {"read", "write"} for scopes in granted.values())
+    if path.name == "gitreg.yml":  # a fork's token is read-only: its pull requests get no comment job
+        assert "github.event.pull_request.head.repo.full_name == github.repository" in workflow["jobs"]["review"]["if"]
     # a job that checks out the repository reads it, no more (unless it is the one that pushes tags)
     for name, job in workflow["jobs"].items():
         if any(step.get("uses", "").startswith("actions/checkout@") for step in job["steps"]):
