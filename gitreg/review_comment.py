@@ -162,8 +162,8 @@ def post_review_comment(target: ReviewTarget, token: str, markdown: str, *, auth
     host: _HostApi = _GitHub(api, target) if target.host == "github" else _GitLab(api, target)
     body = comment_body(markdown, target.host, commit)
     me = author if author is not None else host.identity()
-    ours = next((c for c in host.comments() if host.is_ours(c, me) and str(c.get("body", "")).startswith(MARKER)),
-                None)
+    ours = next((c for c in host.comments() if isinstance(c.get("id"), int) and host.is_ours(c, me)
+                 and str(c.get("body", "")).startswith(MARKER)), None)
     if ours is None:
         made = host.create(body)
         return CommentResult("created", int(made["id"]), host.url(made))

@@ -7,7 +7,8 @@ to users; a token may be read-only (writes answer 403), and a GitHub token may b
 token (``GET /user`` answers 403, as a workflow's ``GITHUB_TOKEN`` does).  Lists are paginated
 by ``per_page`` (capped by ``page_cap``) and ``page``, with a ``Link`` header (both hosts) and
 GitLab's ``X-Next-Page``; ``link_base`` makes the links point elsewhere.  Like the real hosts, a
-token with write access may edit anyone's comment: not hijacking one is the client's job.
+token with write access may edit anyone's comment: not hijacking one is the client's job.  ``fail``
+answers every request of a method with an error status, ``redirect`` every request with a 301.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class FakeHost:
     page_cap: int = 100
     link_base: str | None = None
     fail: dict[str, int] = field(default_factory=dict)  # method -> status to answer every such request with
+    redirect: str | None = None  # answer every request with a 301 to this address + the path asked for
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     _next_id: int = 1000
 
@@ -75,6 +77,8 @@ class FakeHost:
         self.requests.append((method, raw_path, headers))
         if method in self.fail:
             return self.fail[method], {"message": f"injected {self.fail[method]}"}, {}
+        if self.redirect is not None:
+            return 301, {"message": "Moved Permanently"}, {"Location": self.redirect + raw_path}
         user = self._user(headers)
         if user is None:
             return 401, {"message": "Bad credentials" if self.kind == "github" else "401 Unauthorized"}, {}

@@ -253,6 +253,18 @@ def test_a_next_page_link_to_another_host_is_not_followed_with_the_token(kind, t
     assert elsewhere.requests == [] and len(host.comments) == 2  # nothing posted on a partial view either
 
 
+@pytest.mark.parametrize("kind", HOSTS)
+def test_a_redirect_to_another_host_is_not_followed_with_the_token(kind, tmp_path, monkeypatch, capsys):
+    elsewhere = fake(kind)
+    with Serving(elsewhere) as other:
+        moved = fake(kind, redirect=other.removesuffix("/api/v4"))
+        with Serving(moved) as url:
+            code, _, err = run_cli(kind, url, "x", tmp_path, monkeypatch, capsys)
+        line = _one_line_error(err)
+        assert code == 15 and "answered 301" in line and "not followed" in line
+    assert elsewhere.requests == [] and len(moved.requests) == 1  # the token never reached the other host
+
+
 # ---------------------------------------------------------------- the body, the target
 
 @settings(max_examples=200, deadline=None)
