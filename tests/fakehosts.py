@@ -39,6 +39,7 @@ class FakeHost:
     comments: list[dict[str, Any]] = field(default_factory=list)
     page_cap: int = 100
     link_base: str | None = None
+    link_header: bool = True  # False: GitLab's X-Next-Page only
     fail: dict[str, int] = field(default_factory=dict)  # method -> status to answer every such request with
     redirect: str | None = None  # answer every request with a 301 to this address + the path asked for
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
@@ -125,7 +126,8 @@ class FakeHost:
         headers: dict[str, str] = {}
         if page * per_page < len(items):
             query = urllib.parse.urlencode({**params, "page": str(page + 1)})
-            headers["Link"] = f'<{self.link_base or base}{path}?{query}>; rel="next"'
+            if self.link_header or self.kind == "github":
+                headers["Link"] = f'<{self.link_base or base}{path}?{query}>; rel="next"'
             if self.kind == "gitlab":
                 headers["X-Next-Page"] = str(page + 1)
         elif self.kind == "gitlab":

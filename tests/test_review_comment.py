@@ -105,10 +105,10 @@ def threads(draw):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(case=threads(), kind=st.sampled_from(HOSTS))
-def test_exactly_one_comment_is_gitregs_after_a_run_whatever_the_thread_holds(case, kind):
+@given(case=threads(), kind=st.sampled_from(HOSTS), link_header=st.booleans())
+def test_exactly_one_comment_is_gitregs_after_a_run_whatever_the_thread_holds(case, kind, link_header):
     items, page_cap = case
-    host = fake(kind, page_cap=page_cap)
+    host = fake(kind, page_cap=page_cap, link_header=link_header)  # GitLab pages by X-Next-Page alone too
     for user, marked in items:
         host.add(user, f"{MARKER}\n## gitreg check passes (forged)" if marked else f"a comment by {user.login}")
         if kind == "gitlab" and user is BOT and not marked:
