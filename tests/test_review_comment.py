@@ -130,6 +130,21 @@ def test_exactly_one_comment_is_gitregs_after_a_run_whatever_the_thread_holds(ca
     assert len(host.comments) == len(before) + (previous is None)
 
 
+@pytest.mark.parametrize(("kind", "link_header"), [("github", True), ("gitlab", True), ("gitlab", False)])
+def test_gitregs_comment_is_found_on_a_late_page(kind, link_header):
+    host = fake(kind, page_cap=30, link_header=link_header)
+    for i in range(250):
+        host.add(MALLORY if i % 7 else ALICE, f"{MARKER}\nforged {i}" if i % 5 == 0 else f"comment {i}")
+        if i == 230:
+            ours = host.add(BOT, f"{MARKER}\nthe previous review")
+    with Serving(host) as url:
+        result = post_review_comment(target(kind, url), SECRET, "this push's review")
+    assert result.action == "updated" and result.comment_id == ours["id"] and len(host.comments) == 251
+    assert ours["body"] == f"{MARKER}\nthis push's review\n"
+    position = host.comments.index(ours)  # pages are read in order, up to the one that holds it
+    assert len([r for r in host.requests if r[0] == "GET" and "/user" not in r[1]]) == position // 30 + 1 == 8
+
+
 @pytest.mark.parametrize("kind", HOSTS)
 def test_a_comment_that_carries_the_marker_but_is_someone_elses_is_not_taken_over(kind, tmp_path, monkeypatch,
                                                                                  capsys):
