@@ -324,3 +324,18 @@ def test_an_unknown_token_is_an_authentication_error_with_the_status():
     with Serving(host) as url, pytest.raises(ReviewHostAuthError) as info:
         post_review_comment(target("github", url), "nope", "x")
     assert info.value.status == 401 and info.value.exit_code == 16
+
+
+def test_the_review_can_come_on_stdin_and_a_missing_file_is_one_line(tmp_path, monkeypatch, capsys):
+    import io
+
+    host = fake("github")
+    monkeypatch.setenv("GITHUB_TOKEN", SECRET)
+    args = ["review", "comment", "--host", "github", "--project", "acme/registry", "--number", "7"]
+    with Serving(host) as url:
+        monkeypatch.setattr("sys.stdin", io.StringIO("## from stdin\n"))
+        assert main([*args, "--api-url", url, "--body-file", "-"]) == 0
+        assert main([*args, "--api-url", url, "--body-file", str(tmp_path / "missing.md")]) == 1
+    assert [c["body"] for c in host.comments] == [f"{MARKER}\n## from stdin\n"]
+    line = _one_line_error(capsys.readouterr().err.split("\n", 1)[1])
+    assert "cannot read the review from" in line and "--format markdown" in line
