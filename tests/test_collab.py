@@ -358,16 +358,25 @@ def test_check_staged_validates_what_the_index_would_commit(repo, client, capsys
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _steps(job: dict) -> list[str]:
-    return [step["run"] for step in job["steps"] if "run" in step]
+def _steps(job: dict) -> list[dict]:
+    return [step for step in job["steps"] if "run" in step]
 
 
-def _run_script(script: str, cwd: Path, values: dict[str, str]) -> None:
-    for key, value in values.items():
-        script = script.replace("${{ " + key + " }}", value)
+def _run_script(step: dict, cwd: Path, values: dict[str, str]) -> None:
+    """A workflow step's script as the runner runs it: its `env:` (expressions filled in from ``values``)
+    in the environment, the script itself free of expressions (no template injection)."""
+    script = step["run"]
     assert "${{" not in script, script
-    env = {**__import__("os").environ, "PATH": str(Path(__import__("sys").executable).parent) + ":"
-           + __import__("os").environ["PATH"]}
+    values = {"github.token": "a-token", **values}
+    step_env = {}
+    for name, value in (step.get("env") or {}).items():
+        for key, filled in values.items():
+            value = value.replace("${{ " + key + " }}", filled)
+        assert "${{" not in value, value
+        step_env[name] = value
+    os_env = __import__("os").environ
+    env = {**os_env, "PATH": str(Path(__import__("sys").executable).parent) + ":" + os_env["PATH"],
+           "GITHUB_SERVER_URL": "https://github.com", "RUNNER_TEMP": str(cwd.parent), **step_env}
     res = subprocess.run(["bash", "-euc", script], cwd=cwd, capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stdout + res.stderr
 

@@ -108,6 +108,7 @@ def _register_groups() -> None:
         metadata_cmds,
         migrate_cmds,
         model_cmds,
+        review_cmds,
         run_cmds,
         site_cmds,
         tags_cmds,
@@ -124,6 +125,7 @@ def _register_groups() -> None:
     app.add_typer(site_cmds.site_app, name="site")
     app.command("ui")(site_cmds.ui)
     app.command("migrate")(migrate_cmds.migrate_cmd)
+    app.add_typer(review_cmds.review_app, name="review")
     conventional(app)  # every command and group above: gitreg's Command and Group
 
 
