@@ -300,6 +300,19 @@ class FormatTooNewError(GitregError):
         self.known = known
 
 
+class LocalFileError(GitregError):
+    """A local file, folder or socket could not be used: permission denied, a read-only or full file system, a
+    folder where a file was expected (or the other way round), an address already in use.  ``path``: the file or
+    folder (or address) concerned; ``errno``: the operating system's error number, when it gave one."""
+
+    exit_code = 21
+
+    def __init__(self, message: str, path: str | None = None, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.errno = errno
+
+
 class AmbiguousStageError(GitregError):
     """More than one version claims an exclusive stage (a merge of two promotions, or a hand edit): reads of
     that stage name the claimants and the one command that repairs it; other reads go on working."""

@@ -176,6 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:  # a writer or a server met the operating system: one line, what to do next
+        if show_tb:
+            raise
+        from .oserrors import local_file_error
+
+        error = local_file_error(exc)
+        _error(error.message)
+        return error.exit_code
     return result if isinstance(result, int) else 0
 
 
