@@ -471,12 +471,16 @@ def version_update(
     before = c.get_model_version(name, version)
     after = c.update_model_version(name, before.number, stage=new_stage, force=force, name=new_name,
                                    description=description, add_tags=tag, remove_tags=remove_tag, reason=reason)
-    if new_stage is not None and before.stage == after.stage:
+    if new_stage is not None and before.stage == after.stage and after.archived_versions:
+        note(f"{name} v{after.number} holds {after.stage} alone now")  # a stage claimed twice, repaired
+    elif new_stage is not None and before.stage == after.stage:
         note(f"{name} v{after.number} is already {after.stage}: nothing to do")
     elif new_stage is not None:
         note(f"{name} v{after.number}: {before.stage} -> {after.stage}")
     else:
         note(f"Updated {name} v{after.number}")
+    for number in after.archived_versions:  # --force took the stage from them
+        note(f"moved {name} version {number} from {after.stage} to archived")
 
 
 def _render_proposal(p: Proposal) -> None:

@@ -25,6 +25,7 @@ from .models import (
     NameClaim,
     RegistryConfig,
     StageHolders,
+    UpdatedVersion,
     VersionList,
     VersionManifest,
     dump,
@@ -42,7 +43,7 @@ from .yaml_io import MAX_MANIFEST_BYTES, MAX_METADATA_DEPTH, MAX_NESTING, dump_y
 __all__ = [
     "ARTIFACT_TYPES", "CARD_FIELDS", "FORMAT_VERSION", "MAX_MANIFEST_BYTES", "MAX_METADATA_DEPTH", "MAX_NESTING",
     "REGISTRY_FORMAT", "SCHEMA_KINDS", "ArtifactLink", "Counters", "MetadataValue", "ModelManifest", "RegistryConfig",
-    "NameClaim", "StageHolders", "VersionList", "newer_format",
+    "NameClaim", "StageHolders", "UpdatedVersion", "VersionList", "newer_format",
     "VersionManifest", "check_json_text_depth", "check_json_value", "dump", "dump_yaml", "load_model_doc",
     "load_registry", "load_schema", "load_version_doc", "merge_metadata", "now", "now_precise", "parse_dumped",
     "parse_yaml", "prepare", "schema_dir", "schema_problems", "validate", "within_limit",
