@@ -347,7 +347,7 @@ def test_progress_bar_on_a_terminal_for_a_big_transfer(repo, client, tmp_path):
     client.create_model_version("iris")
     text = _in_terminal(["artifact", "add", "iris", "1", str(big)], repo)
     assert "storing big.bin" in text and "33.0/33.0 MiB" in text and "/s" in text, text
-    text = _in_terminal(["-q", "artifact", "get", "iris", "1", "big", "-o", str(tmp_path / "back.bin")], repo)
+    text = _in_terminal(["-q", "artifact", "get", "iris", "1", "big", "--to", str(tmp_path / "back.bin")], repo)
     assert "fetching" not in text and "MiB/s" not in text
     assert (tmp_path / "back.bin").stat().st_size == 33 * 2**20
 

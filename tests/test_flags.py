@@ -13,6 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import git
 from gitreg.cli.app import app, main
 from gitreg.cli.flags import FORMAT_WORDS
 from gitreg.cli.usage import value_word
@@ -155,3 +156,17 @@ def test_ui_old_o_is_the_folder_with_a_warning(churn, capsys, tmp_path):
     assert code == 2
     assert err.splitlines()[0] == f"{DEPRECATED_TO}{tmp_path / 'site'} (-o is the output format)"
     assert err.splitlines()[1].startswith("error: will not listen on")
+
+
+# ---------------------------------------------------------------- site build without --to
+
+def test_site_build_without_to_writes_outside_the_work_tree(churn, repo, capsys):
+    code, out, err = run(capsys, "site", "build")
+    assert code == 0, err
+    index = Path(out.strip())
+    cache = Path(os.environ["XDG_CACHE_HOME"]) / "gitreg" / "sites"
+    assert index.is_file() and index.name == "index.html" and cache in index.parents
+    assert not (repo / "site").exists()
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""  # nothing new in the work tree
+    code, again, err = run(capsys, "site", "build")  # the same folder each time: only what changed is rendered
+    assert code == 0 and again == out and "(0 rendered" in err

@@ -98,6 +98,16 @@ def init_cmd(
     shared = f", pushed to {config.remote}" if config.remote else ""
     note(f"Initialised a gitreg registry in {c.registry.location} (store: {config.store},"
          f" tags: {config.tag_prefix}/...{shared})")
+    if store is None:
+        note(local_store_note(config.store))
+
+
+def local_store_note(store: str) -> str:
+    """What ``init`` says when it chose the default store: where the bytes go, and how to share them."""
+    return (f"note: artifacts are stored in {store}, a folder on this machine that git ignores: other clones get"
+            " the registry but not the bytes. To share them, set `store:` in .mcp/registry.yaml to a shared URI"
+            " (s3://BUCKET/PREFIX, gs://..., az://..., a network folder) and commit it before the first artifact"
+            " is stored (links name their store), or create the registry with `gitreg init --store URI`")
 
 
 def _register_groups() -> None:
