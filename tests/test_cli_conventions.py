@@ -297,7 +297,10 @@ def test_table_fits_the_terminal_and_never_cuts_what_is_copied():
     narrow = io.StringIO()
     table.print_rich(file=narrow, width=50)  # the kept columns alone are wider: wider, not cut
     assert any(run_id in line for line in narrow.getvalue().splitlines())
-    assert "STATUS" in narrow.getvalue() and "MODELS" in narrow.getvalue()
+    assert "STATUS" not in narrow.getvalue() and table.dropped == ["MODELS", "STATUS"]  # left out, and said so
+    wide = io.StringIO()
+    table.print_rich(file=wide, width=50, wide=True)  # --wide: every column, wider than the terminal
+    assert "STATUS" in wide.getvalue() and "MODELS" in wide.getvalue() and table.dropped == []
     plain = "\n".join(table.lines())
     assert run_id in plain and "\x1b" not in plain  # piped: plain columns, nothing cut
 

@@ -17,6 +17,7 @@ from .render import (
     OUTPUT_HELP,
     REASON,
     REVERSE,
+    WIDE,
     ArtifactType,
     Order,
     OutputFormat,
@@ -95,6 +96,7 @@ def artifact_list(
     reverse: bool = REVERSE,
     limit: int | None = LIMIT,
     output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o", help=OUTPUT_HELP),
+    wide: bool = WIDE,
 ) -> None:
     """List the artifacts linked to a version; formats that run code when loaded are marked."""
     from .. import views
