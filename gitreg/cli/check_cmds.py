@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from .context import client
-from .flags import choices_word, deprecated, one_format
+from .flags import deprecated, one_format, output_option
 from .render import OutputFormat, emit, note
 
 if TYPE_CHECKING:
@@ -56,8 +56,8 @@ def check_cmd(
     staged: bool = typer.Option(False, "--staged", help="Check what the index would commit (for a pre-commit"
                                 " hook), and that it deletes no version manifest and lowers no counter of HEAD;"
                                 " tags are not required, they come with gitreg's writes or `tags sync`."),
-    output: str | None = typer.Option(
-        None, "-o", "--output", metavar=choices_word(CHECK_FORMATS),
+    output: str | None = output_option(
+        CHECK_FORMATS,
         help="Output format: text (default) for people; json/yaml for scripts; github: workflow annotations on the"
              " offending file and line, each saying the approval it needs, and (with --base, when"
              " $GITHUB_STEP_SUMMARY is set) a summary of the stage changes; markdown: findings and stage changes as"

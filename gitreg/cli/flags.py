@@ -29,7 +29,8 @@ def choices_word(formats: Sequence[str]) -> str:
 def output_option(formats: Sequence[str], help: str) -> Any:
     """``-o/--output FORMAT`` for a command whose -o value is read by :func:`destination_and_format` (a value that
     is not a format name is the deprecated destination)."""
-    return typer.Option(None, "-o", "--output", metavar=choices_word(formats), help=help)
+    return typer.Option(None, "-o", "--output", metavar=choices_word(formats), help=help,
+                        autocompletion=lambda incomplete: [f for f in formats if f.startswith(incomplete)])
 
 
 def to_option(help: str, default: str | None = None) -> Any:
