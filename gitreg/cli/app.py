@@ -104,10 +104,9 @@ def init_cmd(
 
 def local_store_note(store: str) -> str:
     """What ``init`` says when it chose the default store: where the bytes go, and how to share them."""
-    return (f"note: artifacts are stored in {store}, a folder on this machine that git ignores: other clones get"
-            " the registry but not the bytes. To share them, set `store:` in .mcp/registry.yaml to a shared URI"
-            " (s3://BUCKET/PREFIX, gs://..., az://..., a network folder) and commit it before the first artifact"
-            " is stored (links name their store), or create the registry with `gitreg init --store URI`")
+    return (f"note: artifacts are stored in {store}, a folder on this machine that git ignores (other clones get no"
+            " bytes); to share them, set `store:` in .mcp/registry.yaml to a shared URI (s3://BUCKET/PREFIX, gs://,"
+            " az://, a network folder) and commit it before storing any artifact, or use `gitreg init --store URI`")
 
 
 def _register_groups() -> None:
