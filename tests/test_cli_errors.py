@@ -80,7 +80,7 @@ def test_site_build_into_proc(churn, repo, target):
     result = cli("site", "build", "--to", target, cwd=repo)
     line = one_error_line(result.stderr)
     assert result.returncode == LocalFileError.exit_code and result.stdout == ""
-    assert "/proc/nope" in line and "--to PATH" in line
+    assert "/proc/nope" in line and "choose a place you can write to" in line
 
 
 def test_site_build_into_sys_is_refused_by_the_kernel(churn, capsys):
@@ -116,7 +116,7 @@ def test_site_build_into_a_read_only_folder(churn, capsys, read_only):
     code, out, err = run(capsys, "site", "build", "--to", str(read_only / "site"))
     line = one_error_line(err)
     assert code == LocalFileError.exit_code and out == "" and str(read_only / "site") in line
-    assert "--to PATH" in line
+    assert "choose a place you can write to" in line
 
 
 def test_artifact_get_into_a_read_only_folder(churn, capsys, read_only):
@@ -131,7 +131,7 @@ def test_artifact_get_onto_a_folder(churn, capsys, tmp_path):
     folder.mkdir()
     code, _, err = run(capsys, "artifact", "get", "churn", "1", "weights", "--to", str(folder))
     line = one_error_line(err)
-    assert code == LocalFileError.exit_code and f"--to {folder}/NAME" in line
+    assert code == LocalFileError.exit_code and f"give a file's path, e.g. {folder}/NAME" in line
     assert not list(folder.iterdir())
 
 
@@ -175,3 +175,9 @@ def test_a_rename_names_its_destination():
 def test_traceback_flag_still_shows_the_traceback(churn, repo):
     result = cli("--traceback", "site", "build", "--to", "/proc/nope", cwd=repo)
     assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_init_where_no_folder_can_be_made(hermetic, capsys):
+    code, _, err = run(capsys, "init", "/proc/gitreg-nope")
+    line = one_error_line(err)
+    assert code == LocalFileError.exit_code and "/proc/gitreg-nope" in line and "--to" not in line

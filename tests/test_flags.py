@@ -170,3 +170,8 @@ def test_site_build_without_to_writes_outside_the_work_tree(churn, repo, capsys)
     assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""  # nothing new in the work tree
     code, again, err = run(capsys, "site", "build")  # the same folder each time: only what changed is rendered
     assert code == 0 and again == out and "(0 rendered" in err
+
+
+def test_quiet_silences_the_deprecation_line_not_the_work(churn, capsys, tmp_path):
+    code, out, err = run(capsys, "-q", "artifact", "get", "churn", "3", "weights", "-o", str(tmp_path / "q.bin"))
+    assert code == 0 and err == "" and (tmp_path / "q.bin").read_bytes() == churn

@@ -15,7 +15,7 @@ from ..errors import LocalFileError
 # A scratch file a writer renames into place (``.NAME.tmp-<hex>``): named after the file it stands for.
 _SCRATCH = re.compile(r"^\.(?P<name>.+)\.tmp-[0-9a-f]{8,}$")
 
-_ELSEWHERE = "choose a destination you can write to (--to PATH)"
+_ELSEWHERE = "choose a place you can write to"
 
 #: errno -> (what happened, what to do next); {path} is the file or folder concerned.
 _ADVICE: dict[int, tuple[str, str]] = {
@@ -24,7 +24,7 @@ _ADVICE: dict[int, tuple[str, str]] = {
     errno.EROFS: ("the file system is read-only", _ELSEWHERE),
     errno.ENOSPC: ("no space left on the device", "free some space, or " + _ELSEWHERE + " on another disk"),
     errno.EDQUOT: ("disk quota exceeded", "free some space, or " + _ELSEWHERE + " on another disk"),
-    errno.EISDIR: ("it is a folder, where a file is wanted", "give a file's path (e.g. --to {path}/NAME)"),
+    errno.EISDIR: ("it is a folder, where a file is wanted", "give a file's path, e.g. {path}/NAME"),
     errno.ENOTDIR: ("a part of the path is a file, where a folder is wanted", "give a path through folders only"),
     errno.ENOENT: ("no such file or folder, and it cannot be created there",
                    "create the folder above it first, or " + _ELSEWHERE),
