@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from .context import MODEL, client
-from .render import WIDE, OutputFormat, Table, emit, table_text
+from .render import OutputFormat, Table, emit, table_text
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -41,7 +41,7 @@ def show_comparison(comparison: Comparison, output: CompareFormat, versions: Seq
         emit(views.comparison(comparison, versions), OutputFormat(output.value))
         return
     cols = comparison.columns
-    table = Table(["", *(c.label for c in cols)], keep=("",), drop=())
+    table = Table(["", *(c.label for c in cols)], keep=("",), drop=())  # every version, always: wraps, never drops
     if comparison.stage_differs or not comparison.only_differences:
         table.add("stage", *(c.stage for c in cols))
     if comparison.runs_differ or not comparison.only_differences:
@@ -62,7 +62,7 @@ def show_comparison(comparison: Comparison, output: CompareFormat, versions: Seq
 def compare(ctx: typer.Context, name: str = MODEL,
             versions: list[str] = typer.Argument(..., help="Two or more versions (number, name, 'latest' or"
                                                  " stage); deltas are against the first.", metavar="V1 V2 [V...]"),
-            output: CompareFormat = OUT, wide: bool = WIDE) -> None:
+            output: CompareFormat = OUT) -> None:
     """Compare versions: metadata keys as rows (nested keys dotted), numeric deltas, artifacts by sha256."""
     c = client(ctx)
     _show(c, name, c.compare_model_versions(name, *versions), output)
@@ -71,7 +71,7 @@ def compare(ctx: typer.Context, name: str = MODEL,
 def diff(ctx: typer.Context, name: str = MODEL,
          v1: str = typer.Argument(..., help="The version to compare against.", metavar="V1"),
          v2: str = typer.Argument(..., help="The version to compare.", metavar="V2"),
-         output: CompareFormat = OUT, wide: bool = WIDE) -> None:
+         output: CompareFormat = OUT) -> None:
     """Only what differs between two versions: metadata, artifacts (by sha256), stage and runs."""
     c = client(ctx)
     _show(c, name, c.compare_model_versions(name, v1, v2).differences(), output)
