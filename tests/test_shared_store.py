@@ -103,3 +103,8 @@ def test_a_deleted_object_of_a_shared_store_keeps_its_message(hermetic, tmp_path
     code, _, err = run(capsys, "artifact", "get", "m", "1", "weights", "--to", str(tmp_path / "back"))
     assert code == ArtifactStoreError.exit_code and "is missing from the artifact store" in err
     assert "machine that saved them" not in err
+
+
+def test_init_with_a_store_inside_the_repository_says_it_too(hermetic, capsys):
+    code, _, err = run(capsys, "init", "--store", "artifacts")
+    assert code == 0 and "note: artifacts are stored in artifacts, a folder on this machine that git ignores" in err

@@ -98,8 +98,8 @@ def init_cmd(
     shared = f", pushed to {config.remote}" if config.remote else ""
     note(f"Initialised a gitreg registry in {c.registry.location} (store: {config.store},"
          f" tags: {config.tag_prefix}/...{shared})")
-    if store is None:
-        note(local_store_note(config.store))
+    if store is None or ("://" not in store and not os.path.isabs(os.path.expanduser(store))):
+        note(local_store_note(config.store))  # the default, or another folder inside the repository
 
 
 def local_store_note(store: str) -> str:
