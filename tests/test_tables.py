@@ -42,10 +42,6 @@ def tables(draw):
     return columns, keep, rows
 
 
-def _atoms(table: Table, row: list, i: int) -> list[str]:
-    return list(table.rows[table.rows.index(row)][i])
-
-
 @settings(max_examples=150, deadline=None)
 @given(spec=tables(), width=st.sampled_from(WIDTHS), wide=st.booleans())
 def test_every_value_appears_whole_or_its_column_is_named(spec, width, wide):
