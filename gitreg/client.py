@@ -16,7 +16,7 @@ from . import operations as ops
 from .artifacts import ArtifactVersion, check_type, describe_uri, download, load, save_object, save_path
 from .errors import ArtifactNotFoundError, BareRepositoryError, InvalidValueError, NotARegistryError
 from .git import GitRepo
-from .manifests import ArtifactLink, ModelManifest, VersionManifest
+from .manifests import ArtifactLink, ModelManifest, UpdatedVersion, VersionManifest
 from .names import refuse_near_model_name, validate_name
 from .notebook import VersionList, shown
 from .progress import size_of
@@ -333,14 +333,18 @@ class Client:
     def update_model_version(self, model_name: str, version: object, stage: object = None, force: bool = False,
                              name: str | None = None, description: str | None = None,
                              add_tags: Iterable[str] | None = None, remove_tags: Iterable[str] | None = None,
-                             reason: str = "") -> VersionManifest:
-        """Rename, describe, tag or move a version to ``stage``; setting its own stage is a no-op."""
+                             reason: str = "") -> UpdatedVersion:
+        """Rename, describe, tag or move a version to ``stage``; setting its own stage is a no-op.
+
+        Returns the version as written (a :class:`~gitreg.manifests.VersionManifest`), whose
+        ``archived_versions`` are the numbers of the versions ``force=True`` moved from that stage to
+        ``archived`` in the same commit (empty when none was)."""
         model_name, version = _model(model_name), _version(version)
         committed = self.registry.transact(lambda s: ops.update_version(
             s, model_name, version, stage=stage, force=force, name=name, description=description,
             add_tags=add_tags, remove_tags=remove_tags, reason=reason), scope=model_name)
-        updated: VersionManifest | None = committed.result
-        return updated if updated is not None else self.get_model_version(model_name, version)
+        updated: UpdatedVersion | None = committed.result
+        return updated if updated is not None else UpdatedVersion.of(self.get_model_version(model_name, version))
 
     def propose_model_version_stage(self, model_name: str, version: object, stage: object, force: bool = False,
                                     reason: str = "") -> Proposal:

@@ -203,6 +203,26 @@ class ArtifactStoreError(GitregError):
     exit_code = 11
 
 
+class MissingBytesError(ArtifactStoreError):
+    """An artifact's bytes are not in the store. ``in_clone``: the store is a folder inside the repository (the
+    default ``.gitreg/store``, which git ignores), so what another clone saved is on the machine that saved it."""
+
+    def __init__(self, uri: str, store: str, in_clone: bool) -> None:
+        if in_clone:
+            text = (f"{uri} is not in this clone's artifact store ({store}, a folder git does not share): the bytes"
+                    " live on the machine that saved them. Copy that folder from there (e.g. `rsync -a"
+                    f" HOST:REPO/{store}/ {store}/`), or keep a team's bytes in a shared store from the start:"
+                    " `gitreg init --store s3://BUCKET/PREFIX` (gs://, az://, a network folder). If it was saved"
+                    " in this clone, it has been deleted")
+        else:
+            text = (f"{uri} is missing from the artifact store; was it deleted or is the store URI in"
+                    " .mcp/registry.yaml pointing elsewhere?")
+        super().__init__(text)
+        self.uri = uri
+        self.store = store
+        self.in_clone = in_clone
+
+
 class IntegrityError(GitregError):
     """Bytes read from the store do not match the recorded hash."""
 
@@ -298,6 +318,19 @@ class FormatTooNewError(GitregError):
         self.path = path
         self.found = found
         self.known = known
+
+
+class LocalFileError(GitregError):
+    """A local file, folder or socket could not be used: permission denied, a read-only or full file system, a
+    folder where a file was expected (or the other way round), an address already in use.  ``path``: the file or
+    folder (or address) concerned; ``errno``: the operating system's error number, when it gave one."""
+
+    exit_code = 21
+
+    def __init__(self, message: str, path: str | None = None, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.errno = errno
 
 
 class AmbiguousStageError(GitregError):

@@ -203,9 +203,12 @@ class Model:
 
     # ------------------------------------------------------------ actions
 
-    def set_stage(self, stage: object, force: bool = False, reason: str = "") -> None:
+    def set_stage(self, stage: object, force: bool = False, reason: str = "") -> tuple[int, ...]:
+        """Move this version to ``stage``; returns the numbers of the versions ``force=True`` moved from that stage
+        to ``archived`` in the same commit (empty when none was)."""
         number = self._committed("set its stage")
-        self.client.update_model_version(self.name, number, stage=stage, force=force, reason=reason)
+        updated = self.client.update_model_version(self.name, number, stage=stage, force=force, reason=reason)
+        return updated.archived_versions
 
     def log_metadata(self, metadata: Mapping[str, Any]) -> None:
         if self._slot is not None:  # recorded with the run

@@ -18,6 +18,7 @@ from .manifests import (
     ModelManifest,
     NameClaim,
     StageHolders,
+    UpdatedVersion,
     VersionManifest,
     check_json_value,
     dump,
@@ -273,8 +274,10 @@ def update_version(snap: Snapshot, model: str, spec: object, stage: object = Non
     # (or that stages.yaml does not record yet)
     repair = stage is not None and new_stage in EXCLUSIVE_STAGES \
         and (state.held(new_stage) != (target.number,) or state.stages is None)
+    archived: tuple[int, ...] = ()
     if new_stage != target.stage or repair:
         change = _stage_change(snap, state, target, new_stage, force, reason)
+        archived = change.result
         files.update(change.files)
         tag_list = change.tags
         updated = replace(updated, stage=new_stage)
@@ -290,13 +293,15 @@ def update_version(snap: Snapshot, model: str, spec: object, stage: object = Non
                 subject_parts.append(field_name)
         body = reason_line(reason)
         message = f"{model} v{target.number}: update {', '.join(subject_parts)}{body}"
-    return Change(message=message, files=files, paths=[model_path(model)], tags=tag_list, result=updated)
+    return Change(message=message, files=files, paths=[model_path(model)], tags=tag_list,
+                  result=UpdatedVersion.of(updated, archived))
 
 
 def _stage_change(snap: Snapshot, state: ModelState, target: VersionManifest, stage: str, force: bool,
                   reason: str) -> Change:
     """``target`` into ``stage`` (and whoever else holds an exclusive one archived, with ``force``), counted and
-    tagged; when ``target`` claims the stage already (a repair), nothing moved it in: no count, no tag."""
+    tagged; when ``target`` claims the stage already (a repair), nothing moved it in: no count, no tag.
+    Its result: the numbers of the versions it moves to archived."""
     model = state.name
     demoted: list[VersionManifest] = []
     if stage in EXCLUSIVE_STAGES:
@@ -313,15 +318,16 @@ def _stage_change(snap: Snapshot, state: ModelState, target: VersionManifest, st
         model=model, number=target.number, stage=stage, previous_stage=target.stage,
         demoted=tuple(v.number for v in demoted), by=_by(snap), reason=reason,
     ))
+    archived = tuple(v.number for v in demoted)  # the result: who went to archived
     if target.stage == stage:
-        return Change(message=message, files=files)
+        return Change(message=message, files=files, result=archived)
     folder = f"refs/tags/{snap.config.tag_prefix}/{model}/{stage}/"
     seen = numbers_in(folder, snap.repo.ref_names(folder))
     seq = max([state.model.counters.stage_count(stage), *seen]) + 1
     manifest = replace(state.model, counters=replace(state.model.counters, **{stage: seq}))
     files[model_file(model)] = model_bytes(manifest)
     tag = format_stage_tag(snap.config.tag_prefix, model, stage, seq)
-    return Change(message=message, files=files, tags=[(tag, message)])
+    return Change(message=message, files=files, tags=[(tag, message)], result=archived)
 
 
 def delete_version(snap: Snapshot, model: str, spec: object, reason: str = "") -> Change:

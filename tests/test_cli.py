@@ -47,7 +47,7 @@ def test_quick_start_flow(repo, capsys, tmp_path):
     assert run(capsys, "model", "version", "model-artifacts", "iris", "production")[1] == out
     assert run(capsys, "model", "version", "data_artifacts", "iris")[1].strip() == "(none)"
     dest = tmp_path / "deploy" / "model.pkl"
-    code, _, err = run(capsys, "artifact", "get", "iris", "production", "model", "-o", str(dest))
+    code, _, err = run(capsys, "artifact", "get", "iris", "production", "model", "--to", str(dest))
     assert code == 0 and dest.read_bytes() == b"weights" and "verified" in err
     code, out, _ = run(capsys, "metadata", "show", "iris", "production", "-o", "yaml")
     assert yaml.safe_load(out)["accuracy"] == 0.97
@@ -184,7 +184,7 @@ def test_progress_bar_on_long_transfers(repo, capsys, tmp_path, monkeypatch):
     run(capsys, "model", "version", "create", "iris")
     code, _, err = run(capsys, "artifact", "add", "iris", "1", str(big), "--type", "model")
     assert code == 0 and "storing weights.bin" not in err  # off a terminal: no bar (tests/test_cli_conventions.py)
-    code, _, err = run(capsys, "artifact", "get", "iris", "1", "weights", "-o", str(tmp_path / "back.bin"))
+    code, _, err = run(capsys, "artifact", "get", "iris", "1", "weights", "--to", str(tmp_path / "back.bin"))
     assert code == 0 and "fetching weights" not in err
     assert (tmp_path / "back.bin").read_bytes() == big.read_bytes()
 

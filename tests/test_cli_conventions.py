@@ -297,7 +297,10 @@ def test_table_fits_the_terminal_and_never_cuts_what_is_copied():
     narrow = io.StringIO()
     table.print_rich(file=narrow, width=50)  # the kept columns alone are wider: wider, not cut
     assert any(run_id in line for line in narrow.getvalue().splitlines())
-    assert "STATUS" in narrow.getvalue() and "MODELS" in narrow.getvalue()
+    assert "STATUS" not in narrow.getvalue() and table.dropped == ["MODELS", "STATUS"]  # left out, and said so
+    wide = io.StringIO()
+    table.print_rich(file=wide, width=50, wide=True)  # --wide: every column, wider than the terminal
+    assert "STATUS" in wide.getvalue() and "MODELS" in wide.getvalue() and table.dropped == []
     plain = "\n".join(table.lines())
     assert run_id in plain and "\x1b" not in plain  # piped: plain columns, nothing cut
 
@@ -347,7 +350,7 @@ def test_progress_bar_on_a_terminal_for_a_big_transfer(repo, client, tmp_path):
     client.create_model_version("iris")
     text = _in_terminal(["artifact", "add", "iris", "1", str(big)], repo)
     assert "storing big.bin" in text and "33.0/33.0 MiB" in text and "/s" in text, text
-    text = _in_terminal(["-q", "artifact", "get", "iris", "1", "big", "-o", str(tmp_path / "back.bin")], repo)
+    text = _in_terminal(["-q", "artifact", "get", "iris", "1", "big", "--to", str(tmp_path / "back.bin")], repo)
     assert "fetching" not in text and "MiB/s" not in text
     assert (tmp_path / "back.bin").stat().st_size == 33 * 2**20
 

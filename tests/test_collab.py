@@ -189,7 +189,7 @@ def test_check_base_rejects_a_changed_artifact_hash_with_file_and_line(pr, capsy
     assert problem["path"] == path and problem["field"] == "artifacts.0.sha256"
     line = (pr / path).read_text().splitlines()[problem["line"] - 1]
     assert line.strip().startswith("sha256: 000")
-    assert main(["check", "--base", "main", "--format", "github"]) == 14
+    assert main(["check", "--base", "main", "-o", "github"]) == 14
     out = capsys.readouterr().out
     assert out.startswith(f"::error file={path},line={problem['line']},title=gitreg check%3A artifacts.0.sha256::")
 
@@ -480,5 +480,5 @@ def test_check_base_shows_each_promotion_compared_with_the_version_it_replaces(r
     assert "### iris v2: none -> production" in md
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    assert main(["check", "--base", "main", "--rev", proposal.branch, "--format", "github"]) == 0
+    assert main(["check", "--base", "main", "--rev", proposal.branch, "-o", "github"]) == 0
     assert "### iris v2: none -> production" in summary.read_text()

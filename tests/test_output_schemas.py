@@ -49,8 +49,8 @@ for _kind in ("data", "model", "deployment"):
 
 
 def json_commands() -> dict[str, str]:
-    """Every command of the app with an output option offering json (an Enum with a json member), and that
-    option's long name."""
+    """Every command of the app with an output option offering json (an Enum with a json member, or a -o/--output
+    whose choices say json), and that option's long name."""
     found: dict[str, str] = {}
 
     def walk(command: Any, path: tuple[str, ...]) -> None:
@@ -63,6 +63,8 @@ def json_commands() -> dict[str, str]:
             kind = hints.get(param.name)
             if isinstance(kind, type) and issubclass(kind, Enum) and "json" in [m.value for m in kind]:
                 found[" ".join(path)] = max(param.opts, key=len)
+            elif "--output" in param.opts and "json" in (param.metavar or "").strip("[]").split("|"):
+                found[" ".join(path)] = "--output"  # -o read by the command (it also takes a deprecated path)
 
     walk(typer.main.get_command(app), ())
     return found

@@ -224,7 +224,7 @@ def test_a_comment_in_registry_yaml_is_not_a_change(promoted):
 
 def test_every_finding_has_a_known_code_and_the_github_output_names_its_approval(promoted, capsys):
     edit_yaml(promoted, V1, lambda d: d["artifacts"][0].update(format="pickle", size=1))
-    assert main(["check", "--base", "main", "--format", "github"]) == 14
+    assert main(["check", "--base", "main", "-o", "github"]) == 14
     lines = capsys.readouterr().out.splitlines()
     out = [line for line in lines if line.startswith("::error")]
     assert len(out) == 3
@@ -235,7 +235,7 @@ def test_every_finding_has_a_known_code_and_the_github_output_names_its_approval
                          r" approval: a maintainer accepts it with `--allow ([a-z-]+)`\]", line)
         assert m, line
         assert m.group(5) == m.group(6) and m.group(5) in FINDINGS
-    assert main(["check", "--base", "main", "--format", "github", "--allow", "format-changed"]) == 14
+    assert main(["check", "--base", "main", "-o", "github", "--allow", "format-changed"]) == 14
     out = capsys.readouterr().out
     assert "::notice file=" in out and "[format-changed; accepted with `--allow format-changed`]" in out
     assert main(["check", "--base", "main", "--allow", "format-changed"]) == 14
@@ -247,7 +247,7 @@ def test_every_finding_has_a_known_code_and_the_github_output_names_its_approval
 
 def test_a_finding_that_must_be_fixed_cannot_be_accepted(promoted, client, capsys):
     edit_yaml(promoted, V1, lambda d: d.update(stage="shipped"))
-    assert main(["check", "--base", "main", "--format", "github"]) == 14
+    assert main(["check", "--base", "main", "-o", "github"]) == 14
     assert "[schema; must be fixed: this finding cannot be accepted]" in capsys.readouterr().out
     assert main(["check", "--allow", "schema"]) == 2
     assert "cannot be accepted, only fixed" in capsys.readouterr().err

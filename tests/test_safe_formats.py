@@ -276,7 +276,7 @@ def test_a_link_pointing_outside_the_store_is_never_loaded(repo, client, tmp_pat
     edit_link(repo, "iris", 1, "raw", uri=copy.uri + "/../" + copy.uri.rsplit("/", 1)[1])
     with pytest.raises(ArtifactRefusedError, match="outside the artifact store"):
         Model("iris", version=1).load_artifact("raw")
-    code, _, err = run(capsys, "artifact", "get", "iris", "1", "obj", "-o", str(tmp_path / "x"))
+    code, _, err = run(capsys, "artifact", "get", "iris", "1", "obj", "--to", str(tmp_path / "x"))
     assert code == 12 and err.count("\n") == 1 and "outside the artifact store" in err
     assert "Traceback" not in err and not (tmp_path / "x").exists()
     assert raw.sha256 == copy.sha256

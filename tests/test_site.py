@@ -214,7 +214,7 @@ def test_run_pages_show_lineage(client: Client, tmp_path: Path) -> None:
 
 def test_cli_site_build(client: Client, tmp_path: Path, capsys) -> None:
     make_registry(client, tmp_path)
-    assert main(["site", "build", "-o", str(tmp_path / "s")]) == 0
+    assert main(["site", "build", "--to", str(tmp_path / "s")]) == 0
     captured = capsys.readouterr()
     assert captured.out.strip() == str(tmp_path / "s" / "index.html")
     assert "built 2 model(s)" in captured.err

@@ -103,7 +103,7 @@ def test_objects_files_and_directories_round_trip(registry, backend: Backend, tm
     out = Path(registry.download_artifact("m", 1, "data", tmp_path / "out" / "data"))
     assert (out / "a.txt").read_text() == "alpha" and (out / "sub" / "b.txt").read_text() == "beta"
 
-    result = cli("artifact", "get", "m", "1", "weights", "-o", str(tmp_path / "cli.bin"))
+    result = cli("artifact", "get", "m", "1", "weights", "--to", str(tmp_path / "cli.bin"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "cli.bin").read_bytes() == weights.read_bytes()
     assert "Traceback" not in result.stderr and "Falling back" not in result.stderr
@@ -156,7 +156,7 @@ def test_changed_bytes_are_refused(registry, backend: Backend, tmp_path: Path):
     fs.pipe_file(path, b"tampered bytes!")  # same size, other content
     with pytest.raises(IntegrityError):
         Model("m", version=1).load_artifact("blob")
-    result = cli("artifact", "get", "m", "1", "blob", "-o", str(tmp_path / "x"))
+    result = cli("artifact", "get", "m", "1", "blob", "--to", str(tmp_path / "x"))
     assert result.returncode == 12, result.stderr
     assert not (tmp_path / "x").exists()
     assert _one_error_line(result)
@@ -224,7 +224,7 @@ def add_peak(root: Path, path: Path, name: str) -> int:
 
 def get_peak(root: Path, name: str, size: int) -> int:
     out = root.parent / f"{name}.out"
-    peak = measure(["artifact", "get", "m", "1", name, "-o", str(out)], root)
+    peak = measure(["artifact", "get", "m", "1", name, "--to", str(out)], root)
     assert out.stat().st_size == size
     out.unlink()
     return peak

@@ -254,7 +254,7 @@ def test_a_host_without_a_port_means_port_80(name: str, port: int) -> None:
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "[::]", "0"])
 def test_every_address_at_once_is_refused(client: Client, tmp_path: Path, capsys, host: str) -> None:
     client.create_model_version("churn")
-    assert main(["ui", "--host", host, "--port", "0", "-o", str(tmp_path / "site")]) == 2
+    assert main(["ui", "--host", host, "--port", "0", "--to", str(tmp_path / "site")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: will not listen on") and len(err.splitlines()) == 1
     assert not (tmp_path / "site").exists()  # refused before anything was built
@@ -266,7 +266,7 @@ def test_a_port_in_use_is_an_error_not_a_traceback(client: Client, tmp_path: Pat
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert main(["ui", "--port", str(port), "-o", str(tmp_path / "site")]) == 2
+        assert main(["ui", "--port", str(port), "--to", str(tmp_path / "site")]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot listen on 127.0.0.1:{port}:") and "choose another port" in err
     assert "Traceback" not in err and len(err.splitlines()) == 1

@@ -98,6 +98,15 @@ def init_cmd(
     shared = f", pushed to {config.remote}" if config.remote else ""
     note(f"Initialised a gitreg registry in {c.registry.location} (store: {config.store},"
          f" tags: {config.tag_prefix}/...{shared})")
+    if store is None or ("://" not in store and not os.path.isabs(os.path.expanduser(store))):
+        note(local_store_note(config.store))  # the default, or another folder inside the repository
+
+
+def local_store_note(store: str) -> str:
+    """What ``init`` says when it chose the default store: where the bytes go, and how to share them."""
+    return (f"note: artifacts are stored in {store}, a folder on this machine that git ignores (other clones get no"
+            " bytes); to share them, set `store:` in .mcp/registry.yaml to a shared URI (s3://BUCKET/PREFIX, gs://,"
+            " az://, a network folder) and commit it before storing any artifact, or use `gitreg init --store URI`")
 
 
 def _register_groups() -> None:
@@ -178,6 +187,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:  # a writer or a server met the operating system: one line, what to do next
+        if show_tb:
+            raise
+        from .oserrors import local_file_error
+
+        error = local_file_error(exc)
+        _error(error.message)
+        return error.exit_code
     return result if isinstance(result, int) else 0
 
 

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from enum import Enum
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from ..units import human_size
 from .context import MODEL, VERSION_OPT, VERSION_REQ, client
+from .flags import TO_FILE_HELP, choices_word, destination_and_format, one_format, output_option, to_option
 from .output import FIELD, show
 from .render import (
     LIMIT,
     OUTPUT_HELP,
     REASON,
     REVERSE,
+    WIDE,
     ArtifactType,
     Order,
     OutputFormat,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 artifact_app = typer.Typer(rich_markup_mode=None, help="Store, link and fetch the artifacts of model versions.",
                            no_args_is_help=True)
 PROGRESS_THRESHOLD = 32 * 1024 * 1024
+GET_FORMATS = ("table", "json", "yaml")
 
 
 def _bar(total: int, label: str) -> AbstractContextManager[Progress]:
@@ -94,6 +96,7 @@ def artifact_list(
     reverse: bool = REVERSE,
     limit: int | None = LIMIT,
     output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o", help=OUTPUT_HELP),
+    wide: bool = WIDE,
 ) -> None:
     """List the artifacts linked to a version; formats that run code when loaded are marked."""
     from .. import views
@@ -111,24 +114,38 @@ def artifact_get(
     name: str = MODEL,
     version: str = VERSION_REQ,
     artifact: str = typer.Argument(..., help="Artifact name.", metavar="ARTIFACT"),
-    output_path: Path | None = typer.Option(None, "-o", "--output", help="Copy the verified bytes to this path."),
+    to: str | None = to_option(TO_FILE_HELP),
     artifact_version: int | None = typer.Option(None, "--artifact-version",
                                                    help="Artifact version (default: the highest)."),
-    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help=OUTPUT_HELP),
+    output: str | None = output_option(GET_FORMATS, OUTPUT_HELP + " (Was the destination before --to;"
+                                       " -o PATH still works for now, with a warning.)"),
+    fmt: str | None = typer.Option(None, "--format", metavar=choices_word(GET_FORMATS), hidden=True,
+                                   help="Deprecated spelling of -o."),
     field: str | None = FIELD,
 ) -> None:
-    """Show an artifact's link, or download it (hash verified) with -o PATH."""
+    """Show an artifact's link (-o for the format), or download it (hash verified) with --to PATH."""
     from .. import views
 
-    if field is not None and output_path is not None:
+    dest, chosen = destination_and_format(to, output, GET_FORMATS, None)
+    if fmt is not None:
+        if fmt not in GET_FORMATS:
+            from ..errors import InvalidValueError
+
+            raise InvalidValueError(f"--format {fmt!r} is not one of {', '.join(GET_FORMATS)} (and is deprecated:"
+                                    " use -o)")
+        chosen = one_format(chosen, fmt, "--format", "table")
+    shown_format = OutputFormat(chosen or "table")
+    if dest is not None and (field is not None or chosen is not None):
         from ..errors import InvalidValueError
 
-        raise InvalidValueError("--field shows one value of the artifact's link, -o PATH downloads it: give one")
+        what = "--field shows one value of the artifact's link" if field is not None else \
+            f"-o {chosen} shows the artifact's link"
+        raise InvalidValueError(f"{what}, --to PATH downloads it: give one")
     c = client(ctx)
     found = c.get_artifact(name, version, artifact, artifact_version)
-    if output_path is None:
-        if fmt != OutputFormat.table or field is not None:
-            show(views.artifact(found.link, found.model, found.model_version), fmt, field,
+    if dest is None:
+        if shown_format != OutputFormat.table or field is not None:
+            show(views.artifact(found.link, found.model, found.model_version), shown_format, field,
                  f"artifact {found.link.name} v{found.link.version} of {found.model} v{found.model_version}")
         else:
             data = artifact_row(found.link) | {"model": name, "model_version": found.model_version}
@@ -136,7 +153,7 @@ def artifact_get(
             kv([(k, v) for k, v in shown.items()])
         return
     with _bar(found.link.size, f"fetching {artifact}") as progress:
-        path = found.download(output_path, progress)
+        path = found.download(dest, progress)
     note(f"wrote {path} ({human_size(found.link.size)}, sha256 verified)")
 
 

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from .context import client
-from .render import OUTPUT_HELP, OutputFormat, emit, note
+from .flags import deprecated, one_format, output_option
+from .render import OutputFormat, emit, note
 
 if TYPE_CHECKING:
     from ..check import CheckReport
@@ -17,9 +18,17 @@ if TYPE_CHECKING:
 
 
 class CheckFormat(str, Enum):
+    """The output formats of ``check -o``: text for people, json/yaml for scripts, github annotations, markdown."""
+
     text = "text"
+    json = "json"
+    yaml = "yaml"
     github = "github"
     markdown = "markdown"
+
+
+CHECK_FORMATS = tuple(f.value for f in CheckFormat)
+OLD_FORMATS = ("text", "github", "markdown")  # what the deprecated --format took
 
 
 def _annotation(value: str, property: bool = False) -> str:
@@ -47,16 +56,20 @@ def check_cmd(
     staged: bool = typer.Option(False, "--staged", help="Check what the index would commit (for a pre-commit"
                                 " hook), and that it deletes no version manifest and lowers no counter of HEAD;"
                                 " tags are not required, they come with gitreg's writes or `tags sync`."),
-    output: OutputFormat = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP),
-    fmt: CheckFormat = typer.Option(CheckFormat.text, "--format", help="text; github: workflow annotations"
-                                    " on the offending file and line, each saying the approval it needs, and (with"
-                                    " --base, when $GITHUB_STEP_SUMMARY is set) a summary of the stage changes;"
-                                    " markdown: findings and stage changes as a pull-request comment."),
+    output: str | None = output_option(
+        CHECK_FORMATS,
+        help="Output format: text (default) for people; json/yaml for scripts; github: workflow annotations on the"
+             " offending file and line, each saying the approval it needs, and (with --base, when"
+             " $GITHUB_STEP_SUMMARY is set) a summary of the stage changes; markdown: findings and stage changes as"
+             " a pull-request comment."),
+    fmt: str | None = typer.Option(None, "--format", metavar="[text|github|markdown]", hidden=True,
+                                   help="Deprecated spelling of -o text|github|markdown."),
 ) -> None:
     """Validate every manifest, the stage invariants and that tags tell the truth (or a change, with --base)."""
     from ..check import approval
     from ..errors import CheckFailedError, GitregError
 
+    chosen = _check_format(output, fmt)
     c = client(ctx, readable=False)  # a registry that does not read is what the report is about
     report = c.check(rev, base, allow_delete, verify_signatures, staged, allow=allow)
     try:
@@ -64,11 +77,11 @@ def check_cmd(
     except GitregError:
         promotions = []  # one side does not read: the report's findings say why
 
-    if output != OutputFormat.table:
+    if chosen in (CheckFormat.json, CheckFormat.yaml):
         from .. import views
 
-        emit(views.check_report(report, base), output)
-    elif fmt == CheckFormat.github:
+        emit(views.check_report(report, base), OutputFormat(chosen.value))
+    elif chosen == CheckFormat.github:
         for p in report.problems:
             where = f"file={_annotation(p.path, True)},line={p.line}," if p.line else ""
             title = _annotation(f"gitreg check: {p.field}" if p.field else "gitreg check", True)
@@ -86,7 +99,7 @@ def check_cmd(
         if summary_file and base is not None:
             with open(summary_file, "a", encoding="utf-8") as fh:
                 fh.write(_check_markdown(report, promotions) + "\n")
-    elif fmt == CheckFormat.markdown:
+    elif chosen == CheckFormat.markdown:
         typer.echo(_check_markdown(report, promotions))
     else:
         for problem in report.problems:
@@ -106,10 +119,25 @@ def check_cmd(
                f" {len(report.errors)} error(s), {len(report.warnings)} warning(s){accepted}")
     if not report.ok:
         codes = sorted({p.code for p in report.errors if approval(p.code)})
-        if codes and output == OutputFormat.table and fmt == CheckFormat.text:
+        if codes and chosen == CheckFormat.text:
             note("to accept a finding deliberately: " + " ".join(f"--allow {c}" for c in codes))
         raise CheckFailedError(summary)
     note(summary)
+
+
+def _check_format(output: str | None, fmt: str | None) -> CheckFormat:
+    """``-o`` (``table``, the default of earlier releases, is ``text``), or the deprecated ``--format``."""
+    from ..errors import InvalidValueError
+
+    for flag, value, allowed in (("-o", output, CHECK_FORMATS), ("--format", fmt, OLD_FORMATS)):
+        if value is not None and value not in allowed and not (flag == "-o" and value == "table"):
+            raise InvalidValueError(f"{flag} {value!r} is not one of {', '.join(allowed)}")
+    if output == "table":  # the default of earlier releases: says nothing that --format could contradict
+        output = None
+    if fmt == "text" and output is not None:  # likewise --format's default
+        deprecated("--format text", "-o text")
+        return CheckFormat(output)
+    return CheckFormat(one_format(output, fmt, "--format", "text"))
 
 
 def _check_markdown(report: CheckReport, promotions: list[Promotion]) -> str:

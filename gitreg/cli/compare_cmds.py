@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from .context import MODEL, client
-from .render import OutputFormat, Table, emit
+from .render import OutputFormat, Table, emit, table_text
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -41,15 +41,15 @@ def show_comparison(comparison: Comparison, output: CompareFormat, versions: Seq
         emit(views.comparison(comparison, versions), OutputFormat(output.value))
         return
     cols = comparison.columns
-    table = Table(["", *(c.label for c in cols)])
+    table = Table(["", *(c.label for c in cols)], keep=("",), drop=())  # every version, always: wraps, never drops
     if comparison.stage_differs or not comparison.only_differences:
         table.add("stage", *(c.stage for c in cols))
     if comparison.runs_differ or not comparison.only_differences:
         table.add("runs", *(", ".join(c.runs) or "-" for c in cols))
     for row in comparison.metadata:
         cells = []
-        for text, delta, present in zip(row.texts(), row.deltas, row.present):
-            cell = " ".join(text.split()) if present else "-"
+        for value, delta, present in zip(row.values, row.deltas, row.present):
+            cell = " ".join(table_text(value).split()) if present else "-"
             cells.append(f"{cell} ({delta_text(delta)})" if delta is not None else cell)
         table.add(row.key, *cells)
     for art in comparison.artifacts:

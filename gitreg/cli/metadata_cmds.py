@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from .context import MODEL, VERSION_OPT, client
-from .render import OUTPUT_HELP, REASON, OutputFormat, Table, emit
+from .render import OUTPUT_HELP, REASON, WIDE, Cell, OutputFormat, Table, emit
 
 metadata_app = typer.Typer(rich_markup_mode=None, help="Log and show metadata of model versions.", no_args_is_help=True)
 
@@ -45,15 +45,14 @@ def metadata_show(
     name: str = MODEL,
     version: str | None = VERSION_OPT,
     output: OutputFormat = typer.Option(OutputFormat.table, "-o", "--output", help=OUTPUT_HELP),
+    wide: bool = WIDE,
 ) -> None:
     """Show the metadata of a version."""
-    import json
-
     from .. import views
 
     v = client(ctx).get_model_version(name, version)
-    table = Table(["KEY", "VALUE"], keep=("KEY",))
+    table = Table(["KEY", "VALUE"], keep=("KEY",), drop=())
     for key in sorted(v.metadata):
-        value = v.metadata[key]
-        table.add(key, json.dumps(value) if isinstance(value, (dict, list)) else value)
+        value = v.metadata[key]  # text wraps between words; any other value stays whole, floats short
+        table.add(key, value if isinstance(value, str) else Cell([value]))
     emit(views.metadata(v), output, table)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,6 +15,8 @@ from .render import (
     OUTPUT_HELP,
     REASON,
     REVERSE,
+    WIDE,
+    Cell,
     Order,
     OutputFormat,
     Stage,
@@ -24,13 +25,15 @@ from .render import (
     artifact_table,
     emit,
     kv,
+    metadata_cell,
     note,
-    short_metadata,
     sort_by,
+    table_text,
 )
 
 if TYPE_CHECKING:
     from ..history import Event
+    from ..manifests import VersionManifest
     from ..registry import Proposal
     from ..state import ModelState
 
@@ -129,11 +132,6 @@ def _confirm(what: str, yes: bool) -> None:
     typer.confirm(f"Really {what}?", abort=True)
 
 
-def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
 # ---------------------------------------------------------------- models
 
 class ModelSort(str, Enum):
@@ -152,7 +150,7 @@ def model_list(ctx: typer.Context,
                tag: list[str] = typer.Option([], "--tag", "-t", metavar="TAG",
                                              help="Only models with this tag (repeatable)."),
                sort: ModelSort | None = sort_by("name"), reverse: bool = REVERSE,
-               limit: int | None = LIMIT, output: OutputFormat = OUT) -> None:
+               limit: int | None = LIMIT, output: OutputFormat = OUT, wide: bool = WIDE) -> None:
     """List models with their latest version and the versions in staging and production."""
     from .. import views
 
@@ -165,7 +163,7 @@ def model_list(ctx: typer.Context,
         latest = s.latest()
         rows.append(views.model(s))
         table.add(s.name, len(s.versions), latest.number if latest else "-", _held(s, "staging"),
-                  _held(s, "production"), ",".join(s.model.tags), _clip(s.model.description or "", 50))
+                  _held(s, "production"), Cell(s.model.tags, ","), s.model.description or "")
     emit(rows, output, table)
     for s in states:
         for conflict in s.stage_conflicts():
@@ -309,6 +307,12 @@ def version_list(
     reverse: bool = REVERSE,
     limit: int | None = LIMIT,
     output: OutputFormat = OUT,
+    columns: str | None = typer.Option(
+        None, "--columns", metavar="COL,...",
+        help="The table's columns, in this order: any of VERSION, NAME, STAGE, CREATED, RUN, TAGS, ARTIFACTS,"
+             " METADATA, and metadata.KEY for a column of one metadata key (dotted for nested keys); e.g."
+             " --columns version,stage,metadata.f1. The METADATA column shows every key (--sort-metadata's first)."),
+    wide: bool = WIDE,
 ) -> None:
     """List a model's versions, oldest first."""
     from .. import views
@@ -330,12 +334,62 @@ def version_list(
         keys["metadata"] = lambda v: _metadata_value(v.metadata, sort_metadata)
         order_by = "metadata"
     versions = Order(keys, order_by, reverse, limit).apply(versions)
-    table = Table(["VERSION", "NAME", "STAGE", "CREATED", "RUN", "TAGS", "ARTIFACTS", "METADATA"],
-                  keep=("VERSION", "NAME", "STAGE", "CREATED", "RUN", "ARTIFACTS"))
-    for v in versions:  # RUN: how the pipeline run that created the version went (running, completed, failed)
-        table.add(v.number, v.name, v.stage, v.created, v.run_status or "", ",".join(v.tags), len(v.artifacts),
-                  short_metadata(v.metadata))
+    table = _version_table(versions, columns, sort_metadata)
+    if columns is not None and output != OutputFormat.table:
+        from ..errors import InvalidValueError
+
+        raise InvalidValueError(f"--columns picks the table's columns; -o {output.value} shows every field")
     emit([views.version(v) for v in versions], output, table)
+
+
+VERSION_COLUMNS = ("VERSION", "NAME", "STAGE", "CREATED", "RUN", "TAGS", "ARTIFACTS", "METADATA")
+
+
+def _version_table(versions: list[VersionManifest], columns: str | None, first_key: str | None) -> Table:
+    """The table of ``version list``: ``columns`` as --columns gives them (default: all but metadata.KEY ones)."""
+    from ..errors import InvalidValueError
+
+    names = [c.strip() for c in columns.split(",") if c.strip()] if columns is not None else list(VERSION_COLUMNS)
+    heads = []
+    for name in names:
+        if name.lower().startswith("metadata.") and len(name) > len("metadata."):
+            heads.append(name[len("metadata."):])
+        elif name.upper() in VERSION_COLUMNS:
+            heads.append(name.upper())
+        else:
+            raise InvalidValueError(f"--columns: no column {name!r}; choose from {', '.join(VERSION_COLUMNS)}"
+                                    " or metadata.KEY")
+    if not heads:
+        raise InvalidValueError("--columns: give at least one column")
+    keep = {"VERSION", "NAME", "STAGE", "CREATED", "RUN", "ARTIFACTS"} | {h for h in heads if h not in VERSION_COLUMNS}
+    table = Table(heads, keep=keep, drop=[h for h in ("TAGS", "ARTIFACTS", "RUN", "CREATED", "NAME") if h in heads])
+    for v in versions:  # RUN: how the pipeline run that created the version went (running, completed, failed)
+        cells = {"VERSION": v.number, "NAME": v.name, "STAGE": v.stage, "CREATED": v.created,
+                 "RUN": v.run_status or "", "TAGS": Cell(v.tags, ","), "ARTIFACTS": len(v.artifacts),
+                 "METADATA": metadata_cell(v.metadata, first_key)}
+        table.add(*(cells[h] if h in VERSION_COLUMNS else _shown(_metadata_path(v.metadata, h)) for h in heads))
+    return table
+
+
+def _shown(value: Any) -> Any:
+    return "-" if value is _MISSING else value
+
+
+_MISSING = object()
+
+
+def _metadata_path(metadata: Any, key: str) -> Any:
+    """The value at a dotted ``key`` of ``metadata`` (a top-level key with dots in it first), or ``_MISSING``."""
+    from collections.abc import Mapping
+
+    if isinstance(metadata, Mapping) and key in metadata:
+        return metadata[key]
+    value = metadata
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
 
 
 def _metadata_value(metadata: Any, key: str) -> Any:
@@ -371,7 +425,7 @@ def version_create(
 
 @version_app.command("describe")
 def version_describe(ctx: typer.Context, name: str = MODEL, version: str | None = VERSION_OPT,
-                     output: OutputFormat = OUT, field: str | None = FIELD) -> None:
+                     output: OutputFormat = OUT, field: str | None = FIELD, wide: bool = WIDE) -> None:
     """Show one version: stage, metadata, artifacts and runs."""
     v = client(ctx).get_model_version(name, version)
     if output != OutputFormat.table or field is not None:
@@ -386,7 +440,7 @@ def version_describe(ctx: typer.Context, name: str = MODEL, version: str | None 
         typer.echo("\nmetadata:")
         for key in sorted(v.metadata):
             value = v.metadata[key]
-            typer.echo(f"  {key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+            typer.echo(f"  {key}: {table_text(value)}")
     if v.artifacts:
         typer.echo("\nartifacts:")
         artifact_table(v.artifacts).print()
@@ -402,7 +456,7 @@ def _artifacts_of(ctx: typer.Context, name: str, version: str | None, type: str,
 
 @version_app.command("runs")
 def version_runs(ctx: typer.Context, name: str = MODEL, version: str | None = VERSION_OPT,
-                 output: OutputFormat = OUT) -> None:
+                 output: OutputFormat = OUT, wide: bool = WIDE) -> None:
     """List the pipeline runs that used or produced a version."""
     from .run_cmds import run_rows
 
@@ -418,7 +472,7 @@ MODEL_VERSION_OPT = typer.Option(None, "--model-version", "--model_version", "-v
 def _artifact_listing(kind: str, version_option: Any, doc: str) -> Callable[..., None]:
     """A `<kind>_artifacts NAME` command; the version is ``version_option`` (positional, or ZenML's -v)."""
     def command(ctx: typer.Context, name: str = MODEL, version: str | None = version_option,
-                output: OutputFormat = OUT) -> None:
+                output: OutputFormat = OUT, wide: bool = WIDE) -> None:
         _artifacts_of(ctx, name, version, kind, output)
 
     command.__doc__ = doc
@@ -436,7 +490,7 @@ for _kind in ("data", "model", "deployment"):
 
 @model_app.command("runs")
 def model_runs(ctx: typer.Context, name: str = MODEL, version: str | None = MODEL_VERSION_OPT,
-               output: OutputFormat = OUT) -> None:
+               output: OutputFormat = OUT, wide: bool = WIDE) -> None:
     """List the pipeline runs of a model version (ZenML's `model runs NAME -v V`)."""
     version_runs(ctx, name, version, output)
 
@@ -471,12 +525,16 @@ def version_update(
     before = c.get_model_version(name, version)
     after = c.update_model_version(name, before.number, stage=new_stage, force=force, name=new_name,
                                    description=description, add_tags=tag, remove_tags=remove_tag, reason=reason)
-    if new_stage is not None and before.stage == after.stage:
+    if new_stage is not None and before.stage == after.stage and after.archived_versions:
+        note(f"{name} v{after.number} holds {after.stage} alone now")  # a stage claimed twice, repaired
+    elif new_stage is not None and before.stage == after.stage:
         note(f"{name} v{after.number} is already {after.stage}: nothing to do")
     elif new_stage is not None:
         note(f"{name} v{after.number}: {before.stage} -> {after.stage}")
     else:
         note(f"Updated {name} v{after.number}")
+    for number in after.archived_versions:  # --force took the stage from them
+        note(f"moved {name} version {number} from {after.stage} to archived")
 
 
 def _render_proposal(p: Proposal) -> None:
@@ -504,32 +562,42 @@ def version_delete(ctx: typer.Context, name: str = MODEL, version: str = VERSION
     note(f"Deleted {name} v{v.number}")
 
 
-def _who(e: Event) -> str:
-    """Who made a change (its commit's author), marked with its signature and where the tag says otherwise."""
-    who = e.by
-    if e.committer:
-        who += f" (committed by {e.committer})"
+def person(identity: str) -> str:
+    """Who, short enough for a table: the name of ``Name <email>``, else the email's local part."""
+    name, _, email = identity.partition("<")
+    name = name.strip()
+    if name:
+        return name
+    return email.rstrip(">").strip().split("@")[0] or identity.strip()
+
+
+def _who(e: Event) -> Cell:
+    """Who made a change (its commit's author, by name), marked with its signature and where the tag says
+    otherwise; each part whole."""
+    parts = [person(e.by)]
+    if e.committer and person(e.committer) != parts[0]:
+        parts.append(f"(committed by {person(e.committer)})")
     if e.signature:
-        who += f" [signature {e.signature}]"
+        parts.append(f"[signature {e.signature}]")
     if e.tag_mismatch:
-        who += f" [the tag disagrees: {e.tag_mismatch}]"
-    return who
+        parts.append(f"[the tag disagrees: {e.tag_mismatch}]")
+    return Cell(parts)
 
 
 @version_app.command("history")
 def version_history(ctx: typer.Context, name: str = MODEL,
                     version: str | None = typer.Argument(
                         None, help="Only this version (a number, a name or a stage).", metavar="[VERSION]"),
-                    output: OutputFormat = OUT) -> None:
+                    output: OutputFormat = OUT, wide: bool = WIDE) -> None:
     """Every registration and stage change, oldest first: when, who, from -> to, why, commit and tag."""
     from .. import views
 
     events = client(ctx).version_history(name, version)
     table = Table(["WHEN", "VERSION", "CHANGE", "BY", "REASON", "COMMIT", "TAG"],
-                  keep=("WHEN", "VERSION", "COMMIT", "TAG"))
+                  keep=("WHEN", "VERSION", "COMMIT", "TAG"), drop=("REASON", "TAG", "BY"))
     for e in events:
-        change = "registered" if e.kind == "registered" else f"{e.from_stage} -> {e.to_stage}"
+        change = ["registered" if e.kind == "registered" else f"{e.from_stage} -> {e.to_stage}"]
         if e.demoted:
-            change += " (archived " + ", ".join(f"v{n}" for n in e.demoted) + ")"
-        table.add(e.when, e.version, change, _who(e), _clip(e.reason, 40), e.commit[:12], e.tag)
+            change.append("(archived " + ", ".join(f"v{n}" for n in e.demoted) + ")")
+        table.add(e.when, e.version, Cell(change), _who(e), e.reason, e.commit[:12], e.tag)
     emit([views.event(e) for e in events], output, table)

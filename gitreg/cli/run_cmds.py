@@ -10,7 +10,7 @@ import typer
 
 from .context import client
 from .output import FIELD, show
-from .render import LIMIT, OUTPUT_HELP, REVERSE, Order, OutputFormat, Table, emit, kv, sort_by
+from .render import LIMIT, OUTPUT_HELP, REVERSE, WIDE, Cell, Order, OutputFormat, Table, emit, kv, sort_by
 
 run_app = typer.Typer(rich_markup_mode=None, help="Recorded pipeline runs: list them, describe one.",
                       no_args_is_help=True)
@@ -24,7 +24,7 @@ def run_rows(runs: list[Any]) -> tuple[list[dict[str, Any]], Table]:
                   keep=("RUN", "PIPELINE", "STATUS", "STARTED"))
     rows = []
     for r in runs:
-        models = ", ".join(f"{m} v{v}{' (new)' if new else ''}" for m, v, new in r.models)
+        models = Cell((f"{m} v{v}{' (new)' if new else ''}" for m, v, new in r.models), ", ")
         table.add(r.id, r.pipeline, r.status, r.started, r.ended, models or "-", len(r.steps))
         rows.append(views.run(r))
     return rows, table
@@ -46,7 +46,7 @@ _RUN_KEYS = {"started": lambda r: r.started, "ended": lambda r: r.ended, "pipeli
 def run_list(ctx: typer.Context,
              pipeline: str | None = typer.Option(None, "--pipeline", "-p", help="Only runs of this pipeline."),
              sort: RunSort | None = sort_by("started"), reverse: bool = REVERSE,
-             limit: int | None = LIMIT, output: OutputFormat = OUT) -> None:
+             limit: int | None = LIMIT, output: OutputFormat = OUT, wide: bool = WIDE) -> None:
     """List recorded pipeline runs, oldest first."""
     runs = Order(_RUN_KEYS, sort, reverse, limit).apply(client(ctx).list_runs(pipeline=pipeline))
     rows, table = run_rows(runs)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from .context import client
+from .flags import destination_and_format, to_option
 from .render import note
+
+OLD_DIR = typer.Option(None, "-o", "--output", metavar="DIR", hidden=True,
+                       help="Deprecated spelling of --to (-o is the output format in every other command).")
 
 site_app = typer.Typer(rich_markup_mode=None,
                        help="Build the registry's static site (plain HTML, CSS and JS; no network needed).",
@@ -14,7 +20,10 @@ site_app = typer.Typer(rich_markup_mode=None,
 
 @site_app.command("build")
 def build(ctx: typer.Context,
-          out: str = typer.Option("site", "-o", "--output", metavar="DIR", help="Folder to write the site into."),
+          to: str | None = to_option("Folder to write the site into (default: a folder of this registry's own in"
+                                     " gitreg's cache, ~/.cache/gitreg/sites/..., never the work tree; its"
+                                     " index.html is printed)."),
+          out: str | None = OLD_DIR,
           full: bool = typer.Option(False, "--full", help="Render every page again, not only what changed."),
           store_url: str | None = typer.Option(
               None, "--store-url", metavar="URL",
@@ -24,14 +33,17 @@ def build(ctx: typer.Context,
     """Build a static site of the registry: models, versions, plots, stage timelines, runs, comparisons."""
     from ..site.builder import build_site
 
-    result = build_site(client(ctx).registry, out, full=full, store_url=store_url)
+    registry = client(ctx).registry
+    folder = _folder(to, out) or default_site_folder(registry.location)
+    result = build_site(registry, folder, full=full, store_url=store_url)
     note(f"built {result.models} model(s) ({result.models_rendered} rendered, {result.pages_written} file(s) written)"
          f" in {result.seconds:.2f}s")
     typer.echo(str(result.index))
 
 
 def ui(ctx: typer.Context,
-       port: int = typer.Option(8765, "--port", "-p", help="Port to listen on (0: any free port)."),
+       port: int = typer.Option(8765, "--port", "-p", min=0, max=65535,
+                                help="Port to listen on, 0 to 65535 (0: any free port)."),
        host: str = typer.Option("127.0.0.1", "--host", metavar="ADDR",
                                 help="Address or host name to listen on (0.0.0.0 and :: are refused). The site"
                                      " answers only requests addressed to 127.0.0.1, localhost or [::1], or to"
@@ -39,8 +51,8 @@ def ui(ctx: typer.Context,
                                      " 80); anything else gets 421, so a web page cannot reach it by DNS"
                                      " rebinding. No access control beyond that: another address shows the"
                                      " registry to everyone who can reach it."),
-       out: str | None = typer.Option(None, "-o", "--output", metavar="DIR",
-                                         help="Folder for the built site (default: a temporary folder)."),
+       to: str | None = to_option("Folder for the built site (default: a temporary folder, removed on exit)."),
+       out: str | None = OLD_DIR,
        interval: float = typer.Option(1.0, "--interval", help="Seconds between checks for registry changes.")
        ) -> None:
     """Serve the registry's site on 127.0.0.1 (or --host), rebuilt when the registry branch moves; Ctrl-C stops it."""
@@ -50,8 +62,9 @@ def ui(ctx: typer.Context,
 
     from ..site.server import SiteServer
 
+    chosen = _folder(to, out)
     registry = client(ctx).registry
-    folder = out or tempfile.mkdtemp(prefix="gitreg-ui-")
+    folder = chosen or tempfile.mkdtemp(prefix="gitreg-ui-")
     stopped = threading.Event()
     try:
         server = SiteServer(registry, folder, port=port, interval=interval, host=host,
@@ -68,5 +81,24 @@ def ui(ctx: typer.Context,
         finally:
             server.stop()
     finally:
-        if out is None:
+        if chosen is None:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _folder(to: str | None, old: str | None) -> str | None:
+    """``--to DIR``, or the deprecated ``-o DIR`` (a format name there is a usage error: these commands have none)."""
+    folder, _ = destination_and_format(to, old, (), None)
+    return folder
+
+
+def default_site_folder(location: str) -> Path:
+    """Where ``site build`` writes without --to: a folder of this registry's own under gitreg's cache (outside
+    any work tree, and the same every time, so that a rebuild renders only what changed)."""
+    import hashlib
+    import re
+
+    from ..remote import cache_root
+
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", location.rstrip("/").rsplit("/", 1)[-1]).strip("-.") or "registry"
+    digest = hashlib.sha256(location.encode("utf-8")).hexdigest()[:12]
+    return cache_root() / "sites" / f"{stem}-{digest}"

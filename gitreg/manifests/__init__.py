@@ -25,6 +25,7 @@ from .models import (
     NameClaim,
     RegistryConfig,
     StageHolders,
+    UpdatedVersion,
     VersionManifest,
     dump,
     load_model_doc,
@@ -40,7 +41,7 @@ from .yaml_io import MAX_MANIFEST_BYTES, MAX_METADATA_DEPTH, MAX_NESTING, dump_y
 __all__ = [
     "ARTIFACT_TYPES", "CARD_FIELDS", "FORMAT_VERSION", "MAX_MANIFEST_BYTES", "MAX_METADATA_DEPTH", "MAX_NESTING",
     "REGISTRY_FORMAT", "SCHEMA_KINDS", "ArtifactLink", "Counters", "MetadataValue", "ModelManifest", "RegistryConfig",
-    "NameClaim", "StageHolders", "newer_format",
+    "NameClaim", "StageHolders", "UpdatedVersion", "newer_format",
     "VersionManifest", "check_json_text_depth", "check_json_value", "dump", "dump_yaml", "load_model_doc",
     "load_registry", "load_schema", "load_version_doc", "merge_metadata", "now", "now_precise",
     "parse_yaml", "prepare", "schema_dir", "schema_problems", "validate", "within_limit",

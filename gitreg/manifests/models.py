@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -273,6 +273,36 @@ class VersionManifest:
             if (name is None or link.name == name) and (type is None or link.type == type):
                 yield link
 
+
+@dataclass(frozen=True, eq=False)
+class UpdatedVersion(VersionManifest):
+    """A version as an update wrote it (what ``Client.update_model_version`` returns), with what the same commit did
+    to others: ``archived_versions``, the numbers of the versions it moved from the exclusive stage this one took
+    to ``archived`` (``force=True``); empty when it moved none.
+
+    A :class:`VersionManifest` in every other way, and equal to the manifest of the same fields: the extra field
+    is about the change, not the version (it is never written to the manifest)."""
+
+    archived_versions: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, version: VersionManifest, archived_versions: tuple[int, ...] = ()) -> UpdatedVersion:
+        return cls(**{f.name: getattr(version, f.name) for f in fields(VersionManifest)},
+                   archived_versions=tuple(archived_versions))
+
+    def as_manifest(self) -> VersionManifest:
+        """The version alone, a plain :class:`VersionManifest`."""
+        return VersionManifest(**{f.name: getattr(self, f.name) for f in fields(VersionManifest)})
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, UpdatedVersion):
+            return (self.as_manifest(), self.archived_versions) == (other.as_manifest(), other.archived_versions)
+        if isinstance(other, VersionManifest):
+            return self.as_manifest() == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.as_manifest())
 
 # ---------------------------------------------------------------- load / dump
 

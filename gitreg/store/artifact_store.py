@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
 
-from ..errors import ArtifactRefusedError, ArtifactStoreError, IntegrityError
+from ..errors import ArtifactRefusedError, ArtifactStoreError, IntegrityError, MissingBytesError
 from ..stamps import read_record, stat_stamp
 from . import backends, failures, hashing
 from .backends import reach
@@ -307,10 +307,8 @@ class ArtifactStore:
                         digest.update(chunk)
                         yield chunk
             except FileNotFoundError:
-                raise ArtifactStoreError(
-                    f"{uri} is missing from the artifact store; was it deleted or is the store"
-                    " URI in .mcp/registry.yaml pointing elsewhere?"
-                ) from None
+                in_clone = backends.is_local_path(self.uri) and not os.path.isabs(self.uri)
+                raise MissingBytesError(uri, self.uri, in_clone) from None
         if size is not None and seen != size:
             raise hashing.size_error(uri, size, str(seen))
         actual = digest.hexdigest()
