@@ -53,7 +53,7 @@ run git show --no-patch models/iris_classifier/production/1
 echo
 echo "== the registry as web pages"
 run gitreg model version compare iris_classifier 1 2 3
-site_index="$(gitreg site build -o "$scratch/site")"
+site_index="$(gitreg site build --to "$scratch/site")"
 echo "The site is built: open $site_index (or run \`gitreg ui\` in $scratch to serve it)."
 echo
 echo "The scratch registry stays in $scratch for you to explore."
