@@ -40,7 +40,7 @@ def _pages() -> dict[str, str]:
 
 
 def _cli() -> dict[str, list[str]]:
-    """Every command `gitreg --help` leads to (hidden aliases aside), with all its option names: walked here
+    """Every command `gitreg --help` leads to (hidden aliases aside), with all its option names (hidden ones aside): walked here
     independently of the generator, so that a command or option the generator skips is caught."""
     import typer
 
@@ -50,6 +50,7 @@ def _cli() -> dict[str, list[str]]:
 
     def walk(command, path: list[str]) -> None:
         found[" ".join(["gitreg", *path])] = [name for p in command.params if p.param_type_name == "option"
+                                              and not getattr(p, "hidden", False)  # deprecated spellings
                                               for name in [*p.opts, *p.secondary_opts]]
         for name, sub in (getattr(command, "commands", None) or {}).items():
             if not sub.hidden:

@@ -383,7 +383,7 @@ def test_concepts_are_explained_in_prose_before_code_uses_them(term: str) -> Non
 def _distribution() -> tuple[str, str]:
     project = (ROOT / "pyproject.toml").read_text().split("[project]", 1)[1]
     name = re.search(r'^name = "([^"]+)"', project, re.M).group(1)
-    version = re.search(r'^version = "([^"]+)"', project, re.M).group(1)
+    version = re.search(r'^__version__ = "([^"]+)"', (ROOT / "gitreg/version.py").read_text(), re.M).group(1)
     return name, version
 
 

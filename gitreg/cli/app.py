@@ -98,8 +98,17 @@ def init_cmd(
     shared = f", pushed to {config.remote}" if config.remote else ""
     note(f"Initialised a gitreg registry in {c.registry.location} (store: {config.store},"
          f" tags: {config.tag_prefix}/...{shared})")
-    if store is None or ("://" not in store and not os.path.isabs(os.path.expanduser(store))):
+    if store is None or _inside(c.root, store):
         note(local_store_note(config.store))  # the default, or another folder inside the repository
+
+
+def _inside(root: str, store: str) -> bool:
+    """Whether ``store`` (as given to init) is a folder inside the repository at ``root``."""
+    if "://" in store:
+        return False
+    top = os.path.realpath(root)
+    path = os.path.realpath(os.path.join(top, os.path.expanduser(store)))
+    return path == top or path.startswith(top + os.sep)
 
 
 def local_store_note(store: str) -> str:
