@@ -40,8 +40,8 @@ def _pages() -> dict[str, str]:
 
 
 def _cli() -> dict[str, list[str]]:
-    """Every command `gitreg --help` leads to (hidden aliases aside), with all its option names (hidden ones aside): walked here
-    independently of the generator, so that a command or option the generator skips is caught."""
+    """Every command `gitreg --help` leads to (hidden aliases aside), with its option names (hidden ones aside): walked
+    here, independently of the generator, so that a command or option the generator skips is caught."""
     import typer
 
     from gitreg.cli.app import app
