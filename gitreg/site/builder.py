@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ..manifests import ArtifactLink, VersionManifest
     from ..registry import Registry
     from ..state import ModelState
+    from .actions import Panel
 
 STATE_FILE = ".gitreg-site.json"
 SITE_ASSETS = ("site.css", "site.js", "favicon.svg")
@@ -196,8 +197,9 @@ def _listing(folder: Path) -> dict[str, int]:
 
 
 class _Builder:
-    def __init__(self, registry: Registry, out: Path, store_url: str | None) -> None:
+    def __init__(self, registry: Registry, out: Path, store_url: str | None, panel: Panel | None = None) -> None:
         self.registry = registry
+        self.panel = panel
         self.repo = registry.repo
         self.out = out
         self.snap = registry.snapshot()
@@ -290,7 +292,7 @@ class _Builder:
             downloads = [self.download(a) for a in version.artifacts]
             self.page(f"{folder}/v{version.number}.html", "version.html", state=state, version=version,
                       flat=flat[i], previous=previous, artifacts=list(zip(version.artifacts, downloads)),
-                      events=by_version.get(version.number, []), run_ids=run_ids,
+                      events=by_version.get(version.number, []), run_ids=run_ids, panel=self.panel,
                       title=f"{name} v{version.number}")
         comparison = compare_versions(versions) if len(versions) > 1 else None
         self.page(f"{folder}/compare.html", "compare.html", state=state, comparison=comparison,
@@ -385,11 +387,13 @@ def _forked_chunk(index: int) -> _Rendered:
 
 
 def build_site(registry: Registry, out: str | os.PathLike[str], *, full: bool = False,
-               store_url: str | None = None) -> BuildResult:
+               store_url: str | None = None, actions: Panel | None = None) -> BuildResult:
     """Render the registry at its branch head into ``out`` (only what changed since the last build there).
 
     ``store_url``: the address under which the page can reach the artifact store (download links);
     by default links point at a local store's files (reachable from file:// pages) or at http(s) URIs.
+    ``actions``: the version pages carry forms that change the registry (for ``gitreg ui``, which
+    serves them and carries out what they send; a static site has none).
     """
     from markupsafe import Markup
 
@@ -399,10 +403,10 @@ def build_site(registry: Registry, out: str | os.PathLike[str], *, full: bool = 
 
     started = time.perf_counter()
     out = Path(out).absolute()
-    builder = _Builder(registry, out, store_url)
+    builder = _Builder(registry, out, store_url, actions)
     snap, repo = builder.snap, builder.repo
     repo.complete_clone()  # the site shows every model and run: a blob-less clone gets all its files at once
-    fingerprint = _fingerprint() + (store_url or "")
+    fingerprint = _fingerprint() + (store_url or "") + (repr(actions) if actions is not None else "")
     state_path = out / STATE_FILE
     previous: dict[str, Any] = {}
     if not full:
