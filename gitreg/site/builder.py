@@ -62,19 +62,62 @@ class Point:
     y: float
     number: int
     text: str
+    label: bool = True  # its version is written under the axis (not every one when there are many)
+
+
+@dataclass(frozen=True)
+class Tick:
+    y: float
+    text: str
 
 
 @dataclass(frozen=True)
 class Plot:
-    """One numeric metadata key across versions, laid out for an inline SVG."""
+    """One numeric metadata key across versions, laid out for an inline SVG: the left margin is as wide as
+    the longest tick label, so no label is clipped."""
 
     key: str
     points: tuple[Point, ...]
     line: str
     low: str
     high: str
+    ticks: tuple[Tick, ...] = ()
+    left: int = PAD
     width: int = PLOT_W
     height: int = PLOT_H
+
+    @property
+    def bottom(self) -> int:
+        return self.height - PAD
+
+    @property
+    def right(self) -> int:
+        return self.width - 16
+
+
+def nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
+    """Round values from at most ``lo`` to at least ``hi``, about ``count`` steps of 1, 2 or 5 times a power
+    of ten: the first tick is the last one not above ``lo``, the last the first one not below ``hi``."""
+    import math
+
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
+    return [round(i * step, 12) for i in range(first, max(last, first + 1) + 1)]
+
+
+def tick_text(value: float, ticks: Sequence[float]) -> str:
+    """``value`` with as many decimals as the ticks' step needs (0.9374 stays 0.9374, never .9374)."""
+    import math
+
+    step = abs(ticks[1] - ticks[0]) if len(ticks) > 1 else abs(value) or 1.0
+    if abs(value) >= 1e6 or (value != 0 and abs(value) < 1e-4):
+        return f"{value:.3g}"
+    decimals = max(0, -math.floor(math.log10(step)) + (0 if len(ticks) > 1 else 3))
+    return f"{value:.{min(decimals, 8)}f}"
 
 
 def make_plot(key: str, versions: Sequence[VersionManifest], flat: Sequence[dict[str, Any]]) -> Plot:
@@ -82,16 +125,27 @@ def make_plot(key: str, versions: Sequence[VersionManifest], flat: Sequence[dict
 
     data = [(v.number, f[key]) for v, f in zip(versions, flat) if key in f and is_number(f[key])]
     lo, hi = min(y for _, y in data), max(y for _, y in data)
+    values = nice_ticks(lo, hi)
+    if hi != lo:  # the axis runs from the first tick to the last
+        lo, hi = values[0], values[-1]
+    texts = [tick_text(t, values) for t in values] if hi != lo else [value_text(lo)]
+    left = max(PAD, 12 + 7 * max(len(t) for t in texts))  # ~7px a character at the labels' 11px
     span = (hi - lo) or 1.0
     n = len(data)
-    inner_w, inner_h = PLOT_W - 2 * PAD, PLOT_H - 2 * PAD
+    right, top, bottom = PLOT_W - 16, 16, PLOT_H - PAD
+    inner_w, inner_h = right - left - 12, bottom - top
+    every = max(1, -(-n // 16))  # at most 16 version labels under the axis
+
+    def y_of(value: float) -> float:
+        return round(top + inner_h - (value - lo) / span * inner_h if hi != lo else top + inner_h / 2, 1)
+
     points = []
     for i, (number, value) in enumerate(data):
-        x = PAD + (inner_w * i / (n - 1) if n > 1 else inner_w / 2)
-        y = PAD + inner_h - (value - lo) / span * inner_h if hi != lo else PAD + inner_h / 2
-        points.append(Point(round(x, 1), round(y, 1), number, value_text(value)))
+        x = left + 6 + (inner_w * i / (n - 1) if n > 1 else inner_w / 2)
+        points.append(Point(round(x, 1), y_of(value), number, value_text(value), i % every == 0 or i == n - 1))
+    ticks = tuple(Tick(y_of(t), text) for t, text in zip(values if hi != lo else [lo], texts))
     line = " ".join(f"{p.x},{p.y}" for p in points)
-    return Plot(key, tuple(points), line, value_text(lo), value_text(hi))
+    return Plot(key, tuple(points), line, value_text(lo), value_text(hi), ticks, left)
 
 
 Added = tuple[str, str, str, str, list[str]]  # what GitRepo.added_by gives: commit, date, author, message, paths
