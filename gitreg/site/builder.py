@@ -311,7 +311,7 @@ class _Builder:
         listing = self.folders.get(f"models/{state.name}")
         if listing is None:
             listing = self.folders[f"models/{state.name}"] = _listing(folder)
-        keep = {f"v{v.number}.html" for v in state.versions} | {"index.html", "compare.html"}
+        keep = {f"v{v.number}.html" for v in state.versions} | {"index.html", "compare.html", "artifacts.html"}
         for page in [p for p in listing if p not in keep]:
             (folder / page).unlink()
             del listing[page]
@@ -321,6 +321,7 @@ class _Builder:
         from ..compare import compare_versions
         from ..history import model_history
         from ..values import flatten, is_number
+        from .artifact_view import artifact_groups, summary_rows
 
         name = state.name
         # the ignore: _ModelRefs stands in for the GitRepo, with the few methods the history reads use
@@ -350,12 +351,17 @@ class _Builder:
                       title=f"{name} v{version.number}")
         comparison = compare_versions(versions) if len(versions) > 1 else None
         self.page(f"{folder}/compare.html", "compare.html", state=state, comparison=comparison,
-                  title=f"{name}: compare")
+                  summaries=summary_rows(versions) if comparison else [], title=f"{name}: compare")
+        self.page(f"{folder}/artifacts.html", "artifacts.html", state=state, groups=artifact_groups(versions),
+                  title=f"{name}: artifacts")
         macros: Any = compiled("macros.html").module  # the template's macros, as attributes jinja2 makes
         return str(macros.model_row(state))
 
     def run_page(self, run: Any, models: set[str]) -> None:
-        self.page(f"runs/{run.id}.html", "run.html", run=run, models=models, title=f"run {run.id}")
+        from .lineage import run_graph
+
+        graph = run_graph(run.steps, run.models, models, "../")
+        self.page(f"runs/{run.id}.html", "run.html", run=run, models=models, graph=graph, title=f"run {run.id}")
 
 
 PARALLEL_FROM = 200  # models to render before the work is split over the machine's cores
