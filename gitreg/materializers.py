@@ -527,6 +527,27 @@ def _public_module(cls: type) -> str:
     return ".".join(p for p in cls.__module__.split(".") if not p.startswith("_")) or cls.__module__
 
 
+def _changed_params(cls: type, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters whose values are not their constructor's defaults (as scikit-learn's repr shows them):
+    what was chosen, in a few lines of the manifest."""
+    import inspect
+
+    try:
+        defaults = {k: p.default for k, p in inspect.signature(cls).parameters.items()}
+    except (TypeError, ValueError):
+        return params
+    changed = {}
+    for key, value in params.items():
+        default = defaults.get(key, inspect.Parameter.empty)
+        try:
+            same = default is value or (type(default) is type(value) and bool(default == value))
+        except Exception:  # an array's == is no bool: a value gitreg cannot compare was chosen
+            same = False
+        if not same:
+            changed[key] = value
+    return changed
+
+
 def describe(obj: Any) -> dict[str, Any] | None:
     """What a person wants to see of ``obj`` without loading it, recorded with its artifact link at save time:
     rows, columns and their dtypes of a DataFrame; length, dtype and name of a Series; shape and dtype of an
@@ -556,7 +577,7 @@ def _describe(obj: Any) -> dict[str, Any] | None:
         return {"class": "numpy.ndarray", "shape": [int(n) for n in obj.shape[:SUMMARY_ITEMS]],
                 "dtype": str(obj.dtype)}
     if module == "sklearn" and hasattr(obj, "get_params"):
-        params = obj.get_params(deep=False)
+        params = _changed_params(type(obj), obj.get_params(deep=False))
         return {"class": f"{_public_module(type(obj))}.{type(obj).__qualname__}",
                 "params": {str(k)[:SUMMARY_TEXT]: _short_text(v) for k, v in sorted(params.items())[:SUMMARY_ITEMS]}}
     if isinstance(obj, (str, bytes, list, tuple, dict)):
