@@ -142,7 +142,8 @@ def make_plot(key: str, versions: Sequence[VersionManifest], flat: Sequence[dict
     points = []
     for i, (number, value) in enumerate(data):
         x = left + 6 + (inner_w * i / (n - 1) if n > 1 else inner_w / 2)
-        points.append(Point(round(x, 1), y_of(value), number, value_text(value), i % every == 0 or i == n - 1))
+        label = i == n - 1 or (i % every == 0 and n - 1 - i >= every)  # the last one's label is never crowded
+        points.append(Point(round(x, 1), y_of(value), number, value_text(value), label))
     ticks = tuple(Tick(y_of(t), text) for t, text in zip(values if hi != lo else [lo], texts))
     line = " ".join(f"{p.x},{p.y}" for p in points)
     return Plot(key, tuple(points), line, value_text(lo), value_text(hi), ticks, left)
