@@ -17,6 +17,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import git
 from gitreg import Client
@@ -335,3 +337,33 @@ def test_the_cli_serves_forms_unless_read_only(client, tmp_path) -> None:
     out = subprocess.run([sys.executable, "-m", "gitreg", "ui", "--help"], capture_output=True, text=True,
                          cwd=client.registry.root, check=True).stdout
     assert "--read-only" in out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(origin=st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["http://127.0.0.1:{port}", "http://localhost:{port}", "http://[::1]:{port}"]),
+    st.builds(lambda scheme, host, port: f"{scheme}://{host}:{'{port}' if port is None else port}",
+              st.sampled_from(["http", "https", "HTTP", "ws", "file"]),
+              st.sampled_from(["127.0.0.1", "localhost", "LocalHost", "[::1]", "evil.example", "127.0.0.2",
+                               "localhost.evil", "user@127.0.0.1"]),
+              st.one_of(st.none(), st.integers(0, 65535)))))  # None: the server's own port
+def test_no_origin_but_the_server_own_writes(ui, client, origin: str) -> None:
+    """Whatever Origin a request names, with the right token, only the server's own (scheme, name, port) acts."""
+    from urllib.parse import urlsplit
+
+    origin = origin.replace("{port}", str(ui.port))
+    before = client.get_model_version("iris", 3).description or ""
+    from gitreg.site.server import answers_to
+
+    parts = urlsplit(origin) if origin.isprintable() else None
+    own = (parts is not None and parts.scheme == "http" and "@" not in parts.netloc
+           and answers_to(parts.netloc, frozenset({"127.0.0.1", "localhost", "[::1]"}), ui.port))
+    form = {"action": "version", "model": "iris", "version": "3", "description": origin[:20], "tags": "",
+            "how": "commit", "token": _token(ui)}
+    try:
+        status, _text = post(ui, form, {"Origin": origin})
+    except (ValueError, http.client.HTTPException):  # http.client itself refuses a header value it cannot send
+        return
+    assert (status == 200) == own, (origin, status)
+    assert (client.get_model_version("iris", 3).description or "") == (origin[:20] if own else before)

@@ -323,11 +323,17 @@ class SiteServer:
 
     def _act(self, form: dict[str, str]) -> tuple[int, bytes]:
         """Carry out a page's action, rebuild what it changed, and answer with the outcome's page."""
-        from .actions import perform
+        from .actions import Outcome, perform
         from .render import render
 
         with self._lock:
-            outcome = perform(self.registry, form)
+            try:
+                outcome = perform(self.registry, form)
+            except Exception as exc:  # not gitreg's own error (those are outcomes): said, never a dropped connection
+                self.on_error(exc)
+                outcome = Outcome(False, f"error: {type(exc).__name__}: {exc} (run the same change with the"
+                                         " gitreg command line, with --traceback, to see more)", "index.html",
+                                  status=500)
             try:
                 built = self._rebuild()
             except Exception as exc:  # the write is done; the pages follow on the next check
