@@ -367,3 +367,22 @@ def test_no_origin_but_the_server_own_writes(ui, client, origin: str) -> None:
         return
     assert (status == 200) == own, (origin, status)
     assert (client.get_model_version("iris", 3).description or "") == (origin[:20] if own else before)
+
+
+def test_a_proposal_on_a_github_remote_links_to_its_pull_request_page(browser, shared, monkeypatch) -> None:  # noqa: F811
+    """The remote's address as a GitHub clone names it (the push still goes to the test's bare repository,
+    by the remote's name): the answer links to the page that opens the pull request."""
+    from gitreg.remote import Remote
+
+    client, bare, server = shared
+    monkeypatch.setattr(Remote, "url", property(lambda self: "git@github.com:acme/models.git"))
+    open_page(browser, page(server, "models/iris/v3.html"))
+    choose(browser, "#stage-select", "production")
+    css(browser, "#stage-force")[0].click()
+    assert submit(browser, "stage").startswith("Proposed iris v3 -> production")
+    link = css(browser, "#open-pr")[0]
+    assert link.get_attribute("href") == ("https://github.com/acme/models/compare/main..."
+                                          "gitreg%2Fpromote%2Firis-v3-production?expand=1")
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    proposed = git(bare, "show", "gitreg/promote/iris-v3-production:.mcp/models/iris/versions/3.yaml")
+    assert "stage: production" in proposed
