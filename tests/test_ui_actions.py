@@ -386,3 +386,18 @@ def test_a_proposal_on_a_github_remote_links_to_its_pull_request_page(browser, s
     assert link.get_attribute("rel") == "noopener noreferrer"
     proposed = git(bare, "show", "gitreg/promote/iris-v3-production:.mcp/models/iris/versions/3.yaml")
     assert "stage: production" in proposed
+
+
+def test_served_pages_carry_the_token_and_an_origin_is_no_url(ui) -> None:
+    """A version page as served has the session's token in every form; an Origin with a path is not an origin."""
+    conn = http.client.HTTPConnection("127.0.0.1", ui.port, timeout=10)
+    try:
+        conn.request("GET", "/models/iris/v1.html", headers={"Host": f"127.0.0.1:{ui.port}"})
+        page = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    assert f'name="token" value="{_token(ui)}"' in page
+    assert 'name="token" value=""' not in page
+    status, text = post(ui, {"action": "stage", "token": _token(ui)},
+                        {"Origin": f"http://127.0.0.1:{ui.port}/models/iris/v1.html"})  # an Origin is no URL
+    assert status == 403 and "another origin" in text

@@ -159,6 +159,8 @@ class _Handler(SimpleHTTPRequestHandler):
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")  # a folder is never listed
             return None
         token = self.server.token
+        if token is not None and os.path.isdir(path) and urlsplit(self.path).path.endswith("/"):
+            path = os.path.join(path, "index.html")  # a folder's page gets its token as any page does
         if token is not None and path.endswith(".html") and os.path.isfile(path):
             try:
                 with open(path, "rb") as fh:
@@ -204,8 +206,10 @@ class _Handler(SimpleHTTPRequestHandler):
         self.wfile.write(page.getvalue())
 
     def _own_origin(self, origin: str) -> bool:
+        """Whether ``origin`` (``scheme://host[:port]`` and nothing more) is this server's."""
         parts = urlsplit(origin)
-        if parts.scheme != "http" or not parts.netloc or parts.username is not None or parts.password is not None:
+        if parts.scheme != "http" or not parts.netloc or parts.username is not None or parts.password is not None \
+                or parts.path or parts.query or parts.fragment:
             return False
         return answers_to(parts.netloc, self.server.names, self.server.server_address[1])
 
