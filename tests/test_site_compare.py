@@ -51,6 +51,11 @@ def test_twenty_versions_side_by_side(browser, client, tmp_path) -> None:  # noq
     assert rows["accuracy"].is_displayed() and rows["params.depth"].is_displayed() and rows["stage"].is_displayed()
     css(browser, "#only-diff")[0].click()
     assert rows["team"].is_displayed()
+    # the metrics plotted below the table, with the compared versions marked when some are picked
+    assert len(css(browser, "figure.plot")[0].find_elements("css selector", "circle.pt")) == 20
+    open_page(browser, (out / "models/iris/compare.html").as_uri() + "?v=3&v=17")
+    picked = [c.get_attribute("data-version") for c in css(browser, "figure.plot circle.pt.picked")]
+    assert set(picked) == {"3", "17"} and len(picked) == 2 * len(css(browser, "figure.plot"))  # in every plot
 
 
 def test_plot_axis_labels_are_whole(browser, client, tmp_path) -> None:  # noqa: F811

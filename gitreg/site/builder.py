@@ -352,7 +352,7 @@ class _Builder:
                       title=f"{name} v{version.number}")
         comparison = compare_versions(versions) if len(versions) > 1 else None
         self.page(f"{folder}/compare.html", "compare.html", state=state, comparison=comparison,
-                  summaries=summary_rows(versions) if comparison else [], title=f"{name}: compare")
+                  summaries=summary_rows(versions) if comparison else [], plots=plots, title=f"{name}: compare")
         self.page(f"{folder}/artifacts.html", "artifacts.html", state=state, groups=artifact_groups(versions),
                   title=f"{name}: artifacts")
         macros: Any = compiled("macros.html").module  # the template's macros, as attributes jinja2 makes

@@ -125,6 +125,11 @@
       tr.classList.toggle("differs", differs);
       tr.classList.toggle("same", !differs);
     });
+    if (wanted.length) {  // the plots below mark the compared versions
+      $$("figure.plot circle.pt").forEach(function (c) {
+        c.classList.toggle("picked", wanted.indexOf(c.getAttribute("data-version")) !== -1);
+      });
+    }
     var only = document.getElementById("only-diff");
     if (only) {
       only.addEventListener("change", function () { compare.classList.toggle("only-diff", only.checked); });
