@@ -197,6 +197,16 @@ def test_promote_on_a_registry_with_a_remote_proposes_a_pushed_branch(browser, s
     branch = css(browser, "#branch")[0].text
     assert "- reviewed" in git(bare, "show", f"{branch}:.mcp/models/iris/versions/2.yaml")
     assert client.get_model_version("iris", 2).tags == ()
+    # and the model card's description, proposed the same way
+    css(browser, "#back")[0].click()
+    text = css(browser, "#model-description")[0]
+    text.clear()
+    text.send_keys("Iris species from four measurements.")
+    assert submit(browser, "model").startswith("Proposed iris: update model (description) on branch gitreg/update/iris-")
+    branch = css(browser, "#branch")[0].text
+    assert "description: Iris species from four measurements." in git(bare, "show", f"{branch}:.mcp/models/iris/model.yaml")
+    assert client.get_model("iris").description == "Classifies iris flowers."
+    assert git(bare, "rev-parse", "main") == git(client.registry.root, "rev-parse", "HEAD")
 
 
 # ---------------------------------------------------------------- the guard
