@@ -202,9 +202,11 @@ def test_promote_on_a_registry_with_a_remote_proposes_a_pushed_branch(browser, s
     text = css(browser, "#model-description")[0]
     text.clear()
     text.send_keys("Iris species from four measurements.")
-    assert submit(browser, "model").startswith("Proposed iris: update model (description) on branch gitreg/update/iris-")
+    proposed = submit(browser, "model")
+    assert proposed.startswith("Proposed iris: update model (description) on branch gitreg/update/iris-")
     branch = css(browser, "#branch")[0].text
-    assert "description: Iris species from four measurements." in git(bare, "show", f"{branch}:.mcp/models/iris/model.yaml")
+    card = git(bare, "show", f"{branch}:.mcp/models/iris/model.yaml")
+    assert "description: Iris species from four measurements." in card
     assert client.get_model("iris").description == "Classifies iris flowers."
     assert git(bare, "rev-parse", "main") == git(client.registry.root, "rev-parse", "HEAD")
 
