@@ -113,6 +113,19 @@ def test_promote_from_the_version_page_on_a_local_registry(browser, ui, client, 
     assert "best accuracy so far" in css(browser, "ol.timeline")[0].text
 
 
+def test_a_dirty_registry_refuses_with_the_cli_line(browser, ui, client, capsys) -> None:  # noqa: F811
+    """Uncommitted edits under .mcp/ block a write from the page as they block the command line, in its words."""
+    manifest = client.registry.root / ".mcp" / "models" / "iris" / "versions" / "2.yaml"
+    manifest.write_text(manifest.read_text().replace("stage: none", "stage: archived"))
+    open_page(browser, page(ui, "models/iris/v2.html"))
+    choose(browser, "#stage-select", "staging")
+    refused = submit(browser, "stage")
+    assert refused == cli_error(capsys, ["model", "version", "update", "iris", "2", "-s", "staging"])
+    assert "uncommitted changes to registry files" in refused
+    assert "stage: archived" in manifest.read_text()  # the user's edit is left as it was
+    assert client.get_model_version("iris", 2).stage == "none"
+
+
 def test_edit_descriptions_and_tags_from_the_version_page(browser, ui, client) -> None:  # noqa: F811
     open_page(browser, page(ui, "models/iris/v2.html"))
     text = css(browser, "#version-description")[0]
