@@ -75,4 +75,32 @@ shot("models/iris/compare.html", "compare-20-versions.png", None,
      "document.getElementById('only-diff').click()")
 shot("models/iris/index.html", "model-plots.png", 1300, "document.querySelector('figure.plot').scrollIntoView()")
 shot("index.html", "models-index.png", 400, "var s=document.getElementById('search'); s.value='tag:demo'; s.dispatchEvent(new Event('input'))")
+server.stop()
+
+# a registry whose writes push to a remote (a bare repository standing in for a git host): a promotion is proposed
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+from gitreg.remote import Remote
+hub = work.parent / "hub.git"
+subprocess.run(["git", "init", "-q", "--bare", str(hub)], check=True)
+shared = work.parent / "shared"
+subprocess.run(["git", "init", "-q", "-b", "main", str(shared)], check=True)
+subprocess.run(["git", "-C", str(shared), "remote", "add", "origin", str(hub)], check=True)
+team = Client.init(shared, remote="origin", store=str(work.parent / "store"))
+for acc in (0.9, 0.93):
+    team.create_model_version("iris", metadata={"accuracy": acc})
+team.update_model_version("iris", 1, stage="production")
+# the demo's remote is a folder: shown as a GitHub address, so that the answer has its pull-request link
+Remote.url = property(lambda self: "git@github.com:acme/models.git")
+server = SiteServer(team.registry, work.parent / "ui2", port=0, interval=60, actions=True)
+server.start()
+base = f"http://127.0.0.1:{server.port}/"
+d.set_window_size(1280, 700)
+d.get(base + "models/iris/v2.html")
+Select(d.find_element(By.ID, "stage-select")).select_by_value("production")
+d.find_element(By.ID, "stage-force").click()
+d.find_element(By.ID, "stage-reason").send_keys("better accuracy on the holdout")
+d.find_element(By.ID, "stage-submit").click()
+time.sleep(0.5)
+d.save_screenshot(str(out / "proposal.png"))
 d.quit(); server.stop()
