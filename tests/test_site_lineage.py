@@ -149,3 +149,50 @@ def test_artifacts_view_and_compare_show_contents_and_differences(browser, train
     # and a version page says what each artifact holds
     open_page(browser, (out / "models/iris/v1.html").as_uri())
     assert "120 rows × 2 columns" in css(browser, "table.artifacts")[0].text
+
+
+@st.composite
+def runs(draw: st.DrawFn) -> tuple[list[dict], list[tuple[str, int, bool]]]:
+    """Step records as a run file holds them: each step reads outputs of earlier steps or outside artifacts,
+    and writes artifacts, some linked to model versions."""
+    steps: list[dict] = []
+    made: list[dict] = []
+    models: list[tuple[str, int, bool]] = []
+    for index in range(draw(st.integers(1, 6))):
+        inputs = {}
+        for arg in range(draw(st.integers(0, 3))):
+            if made and draw(st.booleans()):
+                inputs[f"a{arg}"] = draw(st.sampled_from(made))
+            else:
+                inputs[f"a{arg}"] = {"name": f"outside{arg}", "type": "data", "uri": "u", "run": "earlier",
+                                     "sha256": f"{draw(st.integers(0, 3)):064x}", "step": None}
+        outputs = []
+        for out in range(draw(st.integers(0, 2))):
+            linked = draw(st.sampled_from([None, ("iris", 1), ("iris", 2), ("churn", 1)]))
+            ref = {"name": f"s{index}_out{out}", "type": draw(st.sampled_from(["data", "model"])), "uri": "u",
+                   "sha256": f"{draw(st.integers(0, 2 ** 32)):064x}", "step": f"s{index}", "version": 1,
+                   "model": linked[0] if linked else None, "model_version": linked[1] if linked else None}
+            outputs.append(ref)
+            if linked and (linked[0], linked[1], True) not in models:
+                models.append((linked[0], linked[1], True))
+        made += outputs
+        steps.append({"name": f"s{index}", "status": "completed", "inputs": inputs, "outputs": outputs})
+    return steps, models
+
+
+@given(runs())
+def test_every_edge_runs_left_to_right_and_nodes_never_overlap(run) -> None:
+    steps, models = run
+    graph = run_graph(steps, models, {"iris"}, "../")
+    by_key = {n.key: n for n in graph.nodes}
+    assert len(by_key) == len(graph.nodes)
+    for edge in graph.edges:
+        assert by_key[edge.source].x < by_key[edge.target].x, edge  # data flows one way: left to right
+    boxes = [(n.x, n.y) for n in graph.nodes]
+    assert len(set(boxes)) == len(boxes)  # one place, one node
+    assert all(n.x >= 0 and n.y >= 0 and n.x + n.width <= graph.width and n.y + n.height <= graph.height
+               for n in graph.nodes)
+    assert len([n for n in graph.nodes if n.kind == "step"]) == len(steps)
+    assert {n.label for n in graph.nodes if n.kind == "version"} == {f"{m} v{v}" for m, v, _ in models}
+    # a version page is linked only for a model the site has pages for
+    assert all((n.href is not None) == n.label.startswith("iris ") for n in graph.nodes if n.kind == "version")

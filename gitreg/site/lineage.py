@@ -76,8 +76,8 @@ def run_graph(steps: Iterable[Any], models: Iterable[tuple[str, int, bool]], kno
             order.append(key)
             info[key] = (kind, _short(label), title, sub, href, status)
             columns[key] = column
-        else:
-            columns[key] = max(columns[key], column) if kind == "version" else columns[key]
+        elif key.startswith("artifact:in:"):  # read from outside by several steps: left of the first of them
+            columns[key] = min(columns[key], column)
 
     def version_node(model: str, number: int, created: bool | None) -> str:
         key = f"version:{model}/{number}"
