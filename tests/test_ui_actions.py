@@ -349,6 +349,8 @@ def test_a_read_only_ui_and_a_static_site_have_no_forms(client, tmp_path) -> Non
     ("ssh://git@gitlab.example.com:2222/team/ml/models",
      "https://gitlab.example.com/team/ml/models/-/merge_requests/new?merge_request%5Bsource_branch%5D="
      "gitreg%2Fpromote%2Firis-v2-staging&merge_request%5Btarget_branch%5D=main"),
+    ("git@github.com:1234/models.git",  # an owner of digits is no port
+     "https://github.com/1234/models/compare/main...gitreg%2Fpromote%2Firis-v2-staging?expand=1"),
     ("/srv/git/models.git", None),
     ("file:///srv/git/models.git", None),
     ("https://git.example.com/acme/models.git", None),
@@ -426,3 +428,25 @@ def test_served_pages_carry_the_token_and_an_origin_is_no_url(ui) -> None:
     status, text = post(ui, {"action": "stage", "token": _token(ui)},
                         {"Origin": f"http://127.0.0.1:{ui.port}/models/iris/v1.html"})  # an Origin is no URL
     assert status == 403 and "another origin" in text
+
+
+@given(owner=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9-]{0,20}", fullmatch=True),
+       repo=st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True).filter(lambda r: r not in (".", "..")),
+       secret=st.from_regex(r"[A-Za-z0-9]{1,12}", fullmatch=True),
+       branch=st.from_regex(r"[A-Za-z0-9_-]([A-Za-z0-9._/-]{0,28}[A-Za-z0-9_-])?", fullmatch=True),
+       form=st.sampled_from(["https", "ssh", "scp"]))
+def test_pull_request_links_never_carry_credentials_and_quote_the_branch(owner, repo, secret, branch, form) -> None:
+    from urllib.parse import unquote, urlsplit
+
+    url = {"https": f"https://user:{secret}@github.com/{owner}/{repo}.git",
+           "ssh": f"ssh://git@github.com/{owner}/{repo}", "scp": f"git@github.com:{owner}/{repo}.git"}[form]
+    link = pull_request_url(url, branch, "main")
+    expected_repo = repo[:-4] if repo.endswith(".git") else repo
+    if not expected_repo:
+        return
+    assert link is not None
+    parts = urlsplit(link)
+    assert parts.scheme == "https" and parts.netloc == "github.com" and "@" not in link
+    prefix = f"/{owner}/{expected_repo}/compare/main..."
+    assert parts.path.startswith(prefix) and "/" not in parts.path[len(prefix):]  # the branch is one quoted segment
+    assert unquote(parts.path[len(prefix):]) == branch and parts.query == "expand=1"

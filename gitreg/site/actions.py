@@ -61,7 +61,9 @@ def panel(registry: Registry) -> Panel:
     return Panel(None, head.rpartition("/")[2] if head.startswith("refs/heads/") else head)
 
 
-_HOST_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]*@)?(?P<host>[A-Za-z0-9.-]+)(?::\d+)?[:/](?P<path>.+)$")
+# scheme://[user[:password]@]host[:port]/path, or scp's [user@]host:path (no port there: "host:1234/x" is a path)
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://(?:[^@/]*@)?(?P<host>[A-Za-z0-9.-]+)(?::\d+)?/(?P<path>.+)$")
+_SCP = re.compile(r"^(?:[^@/:]*@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/].*)$")
 
 
 def pull_request_url(remote_url: str, branch: str, target: str) -> str | None:
@@ -71,8 +73,9 @@ def pull_request_url(remote_url: str, branch: str, target: str) -> str | None:
     Credentials in the URL are never carried over; ``git@host:owner/repo.git``, ``ssh://git@host/owner/repo``
     and ``https://host/owner/repo.git`` read alike.
     """
-    match = _HOST_URL.match(remote_url.strip())
-    if match is None or remote_url.startswith(("file:", "/", ".")):
+    text = remote_url.strip()
+    match = (_URL if "://" in text else _SCP).match(text)
+    if match is None or text.startswith(("file:", "/", ".")):
         return None
     host = match.group("host").lower()
     path = match.group("path").strip("/")
