@@ -450,3 +450,16 @@ def test_pull_request_links_never_carry_credentials_and_quote_the_branch(owner, 
     prefix = f"/{owner}/{expected_repo}/compare/main..."
     assert parts.path.startswith(prefix) and "/" not in parts.path[len(prefix):]  # the branch is one quoted segment
     assert unquote(parts.path[len(prefix):]) == branch and parts.query == "expand=1"
+
+
+def test_pages_load_only_their_own_scripts(browser, ui, client) -> None:  # noqa: F811
+    """Under the ui's content policy the pages work (no console errors), and a script injected inline would not run."""
+    for rel in ("index.html", "models/iris/index.html", "models/iris/v1.html", "models/iris/artifacts.html"):
+        open_page(browser, page(ui, rel))
+    open_page(browser, page(ui, "models/iris/compare.html") + "?v=1&v=3")
+    shown = [th.text for th in css(browser, "#compare thead th.vcol") if th.is_displayed()]
+    assert shown == ["v1", "v3"]  # site.js ran
+    browser.execute_script("var s = document.createElement('script'); s.textContent = 'window.injected = 1';"
+                           " document.body.appendChild(s);")
+    assert browser.execute_script("return window.injected === undefined")
+    browser.get_log("browser")  # the refused script is logged: forget it

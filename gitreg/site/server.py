@@ -51,6 +51,10 @@ TOKEN_HEADER = "X-Gitreg-Token"
 #: What the built pages hold where the server puts the session's token (autoescaped text never reads so).
 TOKEN_SLOT = b'name="token" value=""'
 MAX_FORM = 64 * 1024  # bytes of a form: descriptions and tags, never more
+#: What the pages may load and do: their own scripts and styles only (no inline script, nothing from elsewhere),
+#: forms that post back here, and no framing by another site.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
+       " object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
 
 def host_name(address: str) -> str:
@@ -122,7 +126,7 @@ class _Handler(SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "no-store")  # a rebuilt page is seen on the next load
         self.send_header("X-Frame-Options", "DENY")  # no page of another site frames these (tricked clicks)
-        self.send_header("Content-Security-Policy", "frame-ancestors 'none'; form-action 'self'")
+        self.send_header("Content-Security-Policy", CSP)
         self.send_header("Referrer-Policy", "same-origin")
         self.send_header("X-Content-Type-Options", "nosniff")
         super().end_headers()
