@@ -86,6 +86,8 @@ def cli_error(capsys: pytest.CaptureFixture[str], args: list[str]) -> str:
 def test_promote_from_the_version_page_on_a_local_registry(browser, ui, client, tmp_path, capsys) -> None:  # noqa: F811
     open_page(browser, page(ui, "models/iris/v3.html"))
     assert css(browser, "#stage-commit")[0].is_selected()  # a local registry: a direct commit by default
+    options = [o.text for o in css(browser, "#stage-select option")]
+    assert options == ["none", "staging", "production (held by v1: force archives it)", "archived"]
     choose(browser, "#stage-select", "production")
     # held by v1, no force: refused with the command line's own line, nothing written
     head = git(client.registry.root, "rev-parse", "HEAD")
