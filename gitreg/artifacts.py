@@ -47,7 +47,8 @@ def save_object(registry: Registry, obj: Any, name: str, artifact_type: str | No
         stored, saved = store.put_written(lambda path: materializers.save(obj, path))
     if artifact_type is None:
         artifact_type = "model" if saved.model_kind else "data"
-    return _link(name, check_type(artifact_type), stored, saved.format, False, run, step, saved.trusted_types)
+    return _link(name, check_type(artifact_type), stored, saved.format, False, run, step, saved.trusted_types,
+                 saved.summary)
 
 
 def save_path(registry: Registry, path: str | os.PathLike[str], name: str, artifact_type: str,
@@ -68,10 +69,12 @@ def describe_uri(registry: Registry, uri: str, name: str, artifact_type: str) ->
 
 
 def _link(name: str, artifact_type: str, stored: StoredObject, fmt: str, external: bool,
-          run: str | None = None, step: str | None = None, trusted_types: tuple[str, ...] = ()) -> ArtifactLink:
+          run: str | None = None, step: str | None = None, trusted_types: tuple[str, ...] = (),
+          summary: dict[str, Any] | None = None) -> ArtifactLink:
     return ArtifactLink(name=name, version=1, type=artifact_type, uri=stored.uri, sha256=stored.sha256,
                         size=stored.size, format=fmt, kind=stored.kind, external=external, run=run, step=step,
-                        executes_code=materializers.executes_code(fmt), trusted_types=trusted_types)
+                        executes_code=materializers.executes_code(fmt), trusted_types=trusted_types,
+                        summary=summary)
 
 
 def check_source(store: ArtifactStore, link: ArtifactLink) -> None:

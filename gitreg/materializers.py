@@ -97,6 +97,7 @@ class Saved:
     format: str
     model_kind: bool
     trusted_types: tuple[str, ...] = ()  # what a load must trust beyond the format's own types, sorted
+    summary: dict[str, Any] | None = None  # what a person wants to see of the object (see :func:`describe`)
 
     @property
     def executes_code(self) -> bool:
@@ -485,7 +486,7 @@ def save(obj: Any, path: Path) -> Saved:
             raise MaterializerError(
                 f"cannot save {type(obj).__name__} as {materializer.format}: {_one_line(exc)}"
             ) from None
-        return Saved(materializer.format, model_kind, needs)
+        return Saved(materializer.format, model_kind, needs, describe(obj))
     raise MaterializerError(f"no materializer for {type(obj).__name__}")  # pragma: no cover - pickle matches all
 
 
@@ -505,7 +506,83 @@ def save_stream(obj: Any, fh: BinaryIO) -> Saved:
     except Exception as exc:  # any library's failure to serialise is the user's to see
         raise MaterializerError(f"cannot save {type(obj).__name__} as {materializer.format}:"
                                 f" {_one_line(exc)}") from None
-    return Saved(materializer.format, materializer.model_kind)
+    return Saved(materializer.format, materializer.model_kind, summary=describe(obj))
+
+
+SUMMARY_ITEMS = 50   # columns, parameters or dimensions a summary names, at most
+SUMMARY_TEXT = 120   # characters of one value in a summary, at most
+
+
+def _short_text(value: Any) -> Any:
+    """A JSON scalar as it is; anything else as its (shortened) repr."""
+    if value is None or isinstance(value, (bool, int)) or isinstance(value, float) and value == value \
+            and value not in (float("inf"), float("-inf")):
+        return value
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= SUMMARY_TEXT else text[:SUMMARY_TEXT - 1] + "\u2026"
+
+
+def _public_module(cls: type) -> str:
+    """``sklearn.linear_model`` for a class defined in ``sklearn.linear_model._logistic``."""
+    return ".".join(p for p in cls.__module__.split(".") if not p.startswith("_")) or cls.__module__
+
+
+def _changed_params(cls: type, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters whose values are not their constructor's defaults (as scikit-learn's repr shows them):
+    what was chosen, in a few lines of the manifest."""
+    import inspect
+
+    try:
+        defaults = {k: p.default for k, p in inspect.signature(cls).parameters.items()}
+    except (TypeError, ValueError):
+        return params
+    changed = {}
+    for key, value in params.items():
+        default = defaults.get(key, inspect.Parameter.empty)
+        try:
+            same = default is value or (type(default) is type(value) and bool(default == value))
+        except Exception:  # an array's == is no bool: a value gitreg cannot compare was chosen
+            same = False
+        if not same:
+            changed[key] = value
+    return changed
+
+
+def describe(obj: Any) -> dict[str, Any] | None:
+    """What a person wants to see of ``obj`` without loading it, recorded with its artifact link at save time:
+    rows, columns and their dtypes of a DataFrame; length, dtype and name of a Series; shape and dtype of an
+    array; class and parameters of a scikit-learn estimator; the length of a sequence, mapping or text.
+
+    JSON values only, bounded in size (:data:`SUMMARY_ITEMS` entries, :data:`SUMMARY_TEXT` characters a
+    value); None for anything else. Describing never fails a save: an object that will not tell is not
+    described.
+    """
+    try:
+        return _describe(obj)
+    except Exception:  # a library's oddity must not cost the user the artifact
+        return None
+
+
+def _describe(obj: Any) -> dict[str, Any] | None:
+    module = _module_of(obj)
+    kind = type(obj).__name__
+    if module == "pandas" and kind == "DataFrame":
+        dtypes = {str(c)[:SUMMARY_TEXT]: str(t) for c, t in list(obj.dtypes.items())[:SUMMARY_ITEMS]}
+        return {"class": "pandas.DataFrame", "rows": int(obj.shape[0]), "columns": int(obj.shape[1]),
+                "dtypes": dtypes}
+    if module == "pandas" and kind == "Series":
+        return {"class": "pandas.Series", "rows": int(obj.shape[0]), "dtype": str(obj.dtype),
+                "name": _short_text(obj.name)}
+    if module == "numpy" and kind == "ndarray":
+        return {"class": "numpy.ndarray", "shape": [int(n) for n in obj.shape[:SUMMARY_ITEMS]],
+                "dtype": str(obj.dtype)}
+    if module == "sklearn" and hasattr(obj, "get_params"):
+        params = _changed_params(type(obj), obj.get_params(deep=False))
+        return {"class": f"{_public_module(type(obj))}.{type(obj).__qualname__}",
+                "params": {str(k)[:SUMMARY_TEXT]: _short_text(v) for k, v in sorted(params.items())[:SUMMARY_ITEMS]}}
+    if isinstance(obj, (str, bytes, list, tuple, dict)):
+        return {"class": kind, "length": len(obj)}
+    return None
 
 
 def trusted_names(trusted: Trusted | None) -> tuple[str, ...]:

@@ -61,9 +61,9 @@ def test_build_writes_every_page_and_every_link_resolves(client: Client, tmp_pat
     result = build_site(client.registry, out)
     assert result.models == 2 and result.models_rendered == 2
     pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html"))
-    assert pages == ["index.html", "models/iris/compare.html", "models/iris/index.html", "models/iris/v1.html",
-                     "models/iris/v2.html", "models/iris/v3.html", "models/other/compare.html",
-                     "models/other/index.html", "models/other/v1.html"]
+    assert pages == ["index.html", "models/iris/artifacts.html", "models/iris/compare.html", "models/iris/index.html",
+                     "models/iris/v1.html", "models/iris/v2.html", "models/iris/v3.html", "models/other/artifacts.html",
+                     "models/other/compare.html", "models/other/index.html", "models/other/v1.html"]
     for page in out.rglob("*.html"):
         for link in links_of(page).links:
             parts = urlsplit(link)

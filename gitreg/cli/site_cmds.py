@@ -53,7 +53,10 @@ def ui(ctx: typer.Context,
                                      " registry to everyone who can reach it."),
        to: str | None = to_option("Folder for the built site (default: a temporary folder, removed on exit)."),
        out: str | None = OLD_DIR,
-       interval: float = typer.Option(1.0, "--interval", help="Seconds between checks for registry changes.")
+       interval: float = typer.Option(1.0, "--interval", help="Seconds between checks for registry changes."),
+       read_only: bool = typer.Option(False, "--read-only",
+                                      help="Serve the pages without their forms (no stage changes or edits from"
+                                           " the browser).")
        ) -> None:
     """Serve the registry's site on 127.0.0.1 (or --host), rebuilt when the registry branch moves; Ctrl-C stops it."""
     import shutil
@@ -70,7 +73,8 @@ def ui(ctx: typer.Context,
         server = SiteServer(registry, folder, port=port, interval=interval, host=host,
                             on_build=lambda r: note(f"rebuilt: {r.models_rendered} model(s) changed"
                                                     f" at {(r.commit or '')[:12]}"),
-                            on_error=lambda e: note(f"error: {e} (the previous pages are still served)"))
+                            on_error=lambda e: note(f"error: {e} (the previous pages are still served)"),
+                            actions=not read_only, on_action=lambda o: note(o.message))
         server.start()
         typer.echo(f"gitreg ui: serving {registry.location} at {server.url}  (Ctrl-C stops)")
         try:

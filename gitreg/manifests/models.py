@@ -187,6 +187,9 @@ class ArtifactLink:
     # types a load must trust beyond the format's own (skops: a forest's Tree, a user's estimator class):
     # dotted names, sorted and without duplicates, recorded at save; written only when there are any
     trusted_types: tuple[str, ...] = ()
+    # what a person wants to see of the saved object (rows, columns and dtypes, shape, estimator parameters),
+    # recorded at save by its materializer (gitreg.materializers.describe); written only when there is one
+    summary: Mapping[str, Any] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         if self.trusted_types:
@@ -200,7 +203,7 @@ class ArtifactLink:
                    sha256=doc["sha256"], size=doc["size"], format=doc["format"], kind=doc["kind"],
                    external=doc["external"], run=doc.get("run"), step=doc.get("step"),
                    created=doc.get("created"), executes_code=bool(doc.get("executes_code", False)),
-                   trusted_types=tuple(doc.get("trusted_types") or ()))
+                   trusted_types=tuple(doc.get("trusted_types") or ()), summary=doc.get("summary"))
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {}
@@ -212,13 +215,16 @@ class ArtifactLink:
             elif key == "trusted_types":
                 if value:
                     doc[key] = list(value)
+            elif key == "summary":
+                if value:
+                    doc[key] = dict(value)
             elif value is not None or key not in ("run", "step", "created"):
                 doc[key] = value
         return doc
 
 
 _LINK_KEYS = ("name", "version", "type", "uri", "sha256", "size", "format", "kind", "external",
-              "executes_code", "trusted_types", "run", "step", "created")
+              "executes_code", "trusted_types", "summary", "run", "step", "created")
 
 
 @dataclass(frozen=True)

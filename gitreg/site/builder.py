@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ..manifests import ArtifactLink, VersionManifest
     from ..registry import Registry
     from ..state import ModelState
+    from .actions import Panel
 
 STATE_FILE = ".gitreg-site.json"
 SITE_ASSETS = ("site.css", "site.js", "favicon.svg")
@@ -61,19 +62,62 @@ class Point:
     y: float
     number: int
     text: str
+    label: bool = True  # its version is written under the axis (not every one when there are many)
+
+
+@dataclass(frozen=True)
+class Tick:
+    y: float
+    text: str
 
 
 @dataclass(frozen=True)
 class Plot:
-    """One numeric metadata key across versions, laid out for an inline SVG."""
+    """One numeric metadata key across versions, laid out for an inline SVG: the left margin is as wide as
+    the longest tick label, so no label is clipped."""
 
     key: str
     points: tuple[Point, ...]
     line: str
     low: str
     high: str
+    ticks: tuple[Tick, ...] = ()
+    left: int = PAD
     width: int = PLOT_W
     height: int = PLOT_H
+
+    @property
+    def bottom(self) -> int:
+        return self.height - PAD
+
+    @property
+    def right(self) -> int:
+        return self.width - 16
+
+
+def nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
+    """Round values from at most ``lo`` to at least ``hi``, about ``count`` steps of 1, 2 or 5 times a power
+    of ten: the first tick is the last one not above ``lo``, the last the first one not below ``hi``."""
+    import math
+
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
+    return [round(i * step, 12) for i in range(first, max(last, first + 1) + 1)]
+
+
+def tick_text(value: float, ticks: Sequence[float]) -> str:
+    """``value`` with as many decimals as the ticks' step needs (0.9374 stays 0.9374, never .9374)."""
+    import math
+
+    step = abs(ticks[1] - ticks[0]) if len(ticks) > 1 else abs(value) or 1.0
+    if abs(value) >= 1e6 or (value != 0 and abs(value) < 1e-4):
+        return f"{value:.3g}"
+    decimals = max(0, -math.floor(math.log10(step)) + (0 if len(ticks) > 1 else 3))
+    return f"{value:.{min(decimals, 8)}f}"
 
 
 def make_plot(key: str, versions: Sequence[VersionManifest], flat: Sequence[dict[str, Any]]) -> Plot:
@@ -81,16 +125,28 @@ def make_plot(key: str, versions: Sequence[VersionManifest], flat: Sequence[dict
 
     data = [(v.number, f[key]) for v, f in zip(versions, flat) if key in f and is_number(f[key])]
     lo, hi = min(y for _, y in data), max(y for _, y in data)
+    values = nice_ticks(lo, hi)
+    if hi != lo:  # the axis runs from the first tick to the last
+        lo, hi = values[0], values[-1]
+    texts = [tick_text(t, values) for t in values] if hi != lo else [value_text(lo)]
+    left = max(PAD, 12 + 7 * max(len(t) for t in texts))  # ~7px a character at the labels' 11px
     span = (hi - lo) or 1.0
     n = len(data)
-    inner_w, inner_h = PLOT_W - 2 * PAD, PLOT_H - 2 * PAD
+    right, top, bottom = PLOT_W - 16, 16, PLOT_H - PAD
+    inner_w, inner_h = right - left - 12, bottom - top
+    every = max(1, -(-n // 16))  # at most 16 version labels under the axis
+
+    def y_of(value: float) -> float:
+        return round(top + inner_h - (value - lo) / span * inner_h if hi != lo else top + inner_h / 2, 1)
+
     points = []
     for i, (number, value) in enumerate(data):
-        x = PAD + (inner_w * i / (n - 1) if n > 1 else inner_w / 2)
-        y = PAD + inner_h - (value - lo) / span * inner_h if hi != lo else PAD + inner_h / 2
-        points.append(Point(round(x, 1), round(y, 1), number, value_text(value)))
+        x = left + 6 + (inner_w * i / (n - 1) if n > 1 else inner_w / 2)
+        label = i == n - 1 or (i % every == 0 and n - 1 - i >= every)  # the last one's label is never crowded
+        points.append(Point(round(x, 1), y_of(value), number, value_text(value), label))
+    ticks = tuple(Tick(y_of(t), text) for t, text in zip(values if hi != lo else [lo], texts))
     line = " ".join(f"{p.x},{p.y}" for p in points)
-    return Plot(key, tuple(points), line, value_text(lo), value_text(hi))
+    return Plot(key, tuple(points), line, value_text(lo), value_text(hi), ticks, left)
 
 
 
@@ -195,8 +251,9 @@ def _listing(folder: Path) -> dict[str, int]:
 
 
 class _Builder:
-    def __init__(self, registry: Registry, out: Path, store_url: str | None) -> None:
+    def __init__(self, registry: Registry, out: Path, store_url: str | None, panel: Panel | None = None) -> None:
         self.registry = registry
+        self.panel = panel
         self.repo = registry.repo
         self.out = out
         self.snap = registry.snapshot()
@@ -254,7 +311,7 @@ class _Builder:
         listing = self.folders.get(f"models/{state.name}")
         if listing is None:
             listing = self.folders[f"models/{state.name}"] = _listing(folder)
-        keep = {f"v{v.number}.html" for v in state.versions} | {"index.html", "compare.html"}
+        keep = {f"v{v.number}.html" for v in state.versions} | {"index.html", "compare.html", "artifacts.html"}
         for page in [p for p in listing if p not in keep]:
             (folder / page).unlink()
             del listing[page]
@@ -264,6 +321,7 @@ class _Builder:
         from ..compare import compare_versions
         from ..history import model_history
         from ..values import flatten, is_number
+        from .artifact_view import artifact_groups, summary_rows
 
         name = state.name
         # the ignore: _ModelRefs stands in for the GitRepo, with the few methods the history reads use
@@ -289,16 +347,21 @@ class _Builder:
             downloads = [self.download(a) for a in version.artifacts]
             self.page(f"{folder}/v{version.number}.html", "version.html", state=state, version=version,
                       flat=flat[i], previous=previous, artifacts=list(zip(version.artifacts, downloads)),
-                      events=by_version.get(version.number, []), run_ids=run_ids,
+                      events=by_version.get(version.number, []), run_ids=run_ids, panel=self.panel,
                       title=f"{name} v{version.number}")
         comparison = compare_versions(versions) if len(versions) > 1 else None
         self.page(f"{folder}/compare.html", "compare.html", state=state, comparison=comparison,
-                  title=f"{name}: compare")
+                  summaries=summary_rows(versions) if comparison else [], plots=plots, title=f"{name}: compare")
+        self.page(f"{folder}/artifacts.html", "artifacts.html", state=state, groups=artifact_groups(versions),
+                  title=f"{name}: artifacts")
         macros: Any = compiled("macros.html").module  # the template's macros, as attributes jinja2 makes
         return str(macros.model_row(state))
 
     def run_page(self, run: Any, models: set[str]) -> None:
-        self.page(f"runs/{run.id}.html", "run.html", run=run, models=models, title=f"run {run.id}")
+        from .lineage import run_graph
+
+        graph = run_graph(run.steps, run.models, models, "../")
+        self.page(f"runs/{run.id}.html", "run.html", run=run, models=models, graph=graph, title=f"run {run.id}")
 
 
 PARALLEL_FROM = 200  # models to render before the work is split over the machine's cores
@@ -384,11 +447,13 @@ def _forked_chunk(index: int) -> _Rendered:
 
 
 def build_site(registry: Registry, out: str | os.PathLike[str], *, full: bool = False,
-               store_url: str | None = None) -> BuildResult:
+               store_url: str | None = None, actions: Panel | None = None) -> BuildResult:
     """Render the registry at its branch head into ``out`` (only what changed since the last build there).
 
     ``store_url``: the address under which the page can reach the artifact store (download links);
     by default links point at a local store's files (reachable from file:// pages) or at http(s) URIs.
+    ``actions``: the version pages carry forms that change the registry (for ``gitreg ui``, which
+    serves them and carries out what they send; a static site has none).
     """
     from markupsafe import Markup
 
@@ -398,10 +463,10 @@ def build_site(registry: Registry, out: str | os.PathLike[str], *, full: bool = 
 
     started = time.perf_counter()
     out = Path(out).absolute()
-    builder = _Builder(registry, out, store_url)
+    builder = _Builder(registry, out, store_url, actions)
     snap, repo = builder.snap, builder.repo
     repo.complete_clone()  # the site shows every model and run: a blob-less clone gets all its files at once
-    fingerprint = _fingerprint() + (store_url or "")
+    fingerprint = _fingerprint() + (store_url or "") + (repr(actions) if actions is not None else "")
     state_path = out / STATE_FILE
     previous: dict[str, Any] = {}
     if not full:

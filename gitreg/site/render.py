@@ -24,6 +24,7 @@ def environment() -> jinja2.Environment:
 
     from ..materializers import CODE_MARK, executes_code
     from ..values import delta_text, flatten, is_number, value_text
+    from .artifact_view import summary_view
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
@@ -35,7 +36,8 @@ def environment() -> jinja2.Environment:
         auto_reload=False,  # the templates ship in the package: compiled once per process, never re-checked
     )
     env.filters.update(delta=delta_text, value=value_text, size=human_size, flatten=flatten)
-    env.globals.update(is_number=is_number, executes_code=executes_code, CODE_MARK=CODE_MARK)
+    env.globals.update(is_number=is_number, executes_code=executes_code, CODE_MARK=CODE_MARK,
+                       summary_view=summary_view)
     return env
 
 

@@ -4,13 +4,28 @@ It answers only requests addressed to it by name: a ``Host`` header of ``127.0.0
 or ``[::1]`` (or the address it was told to listen on) with its own port, so that a web page whose
 domain name is made to point at 127.0.0.1 (DNS rebinding) cannot read the registry through the
 visitor's browser. A ``Host`` without a port means port 80, as in HTTP. It never lists a folder.
+
+With actions on (``gitreg ui``'s default), the version pages carry forms that change a stage or edit
+descriptions and tags (:mod:`gitreg.site.actions`). A write is a POST to :data:`ACTION_PATH` only, and
+is carried out only when all of these hold:
+
+- the request names the server (the Host check above);
+- it comes from one of the server's own pages: ``Origin`` is the server's origin (or, when a browser
+  sends none, ``Referer`` is a page of it), and ``Sec-Fetch-Site``, when sent, says ``same-origin``;
+- it carries the session's token (a random secret made when the server starts, put into the pages
+  as they are served and never written to disk), in the ``token`` form field or the
+  :data:`TOKEN_HEADER` header, compared in constant time.
+
+Pages may not be framed by another site (no clicks tricked through an invisible frame).
 """
 
 from __future__ import annotations
 
+import hmac
 import io
 import ipaddress
 import os
+import secrets
 import socket
 import threading
 from collections.abc import Callable
@@ -18,15 +33,28 @@ from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import InvalidValueError
 from .builder import BuildResult, build_site
 
 if TYPE_CHECKING:
     from ..registry import Registry
+    from .actions import Outcome, Panel
 
 #: The names every server answers to, whatever address it listens on.
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+#: Where the pages' forms send a write.
+ACTION_PATH = "/_gitreg/act"
+#: The header a script may send the token in (instead of the form field ``token``).
+TOKEN_HEADER = "X-Gitreg-Token"
+#: What the built pages hold where the server puts the session's token (autoescaped text never reads so).
+TOKEN_SLOT = b'name="token" value=""'
+MAX_FORM = 64 * 1024  # bytes of a form: descriptions and tags, never more
+#: What the pages may load and do: their own scripts and styles only (no inline script, nothing from elsewhere),
+#: forms that post back here, and no framing by another site.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
+       " object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
 
 def host_name(address: str) -> str:
@@ -77,6 +105,8 @@ class _Server(ThreadingHTTPServer):
         self.address_family = family
         self.directory = directory
         self.names = names
+        self.token: str | None = None  # set by SiteServer when actions are on
+        self.act: Callable[[dict[str, str]], tuple[int, bytes]] | None = None
         super().__init__(address, handler)
 
     def server_bind(self) -> None:  # the stdlib's also looks up the host's DNS name, which the site never uses
@@ -95,6 +125,10 @@ class _Handler(SimpleHTTPRequestHandler):
 
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "no-store")  # a rebuilt page is seen on the next load
+        self.send_header("X-Frame-Options", "DENY")  # no page of another site frames these (tricked clicks)
+        self.send_header("Content-Security-Policy", CSP)
+        self.send_header("Referrer-Policy", "same-origin")
+        self.send_header("X-Content-Type-Options", "nosniff")
         super().end_headers()
 
     def parse_request(self) -> bool:
@@ -128,7 +162,109 @@ class _Handler(SimpleHTTPRequestHandler):
         if os.path.isdir(path) and not any(os.path.isfile(os.path.join(path, i)) for i in ("index.html", "index.htm")):
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")  # a folder is never listed
             return None
+        token = self.server.token
+        if token is not None and os.path.isdir(path) and urlsplit(self.path).path.endswith("/"):
+            path = os.path.join(path, "index.html")  # a folder's page gets its token as any page does
+        if token is not None and path.endswith(".html") and os.path.isfile(path):
+            try:
+                with open(path, "rb") as fh:
+                    page = fh.read()
+            except OSError:
+                self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+                return None
+            return self._page(HTTPStatus.OK, page.replace(TOKEN_SLOT, TOKEN_SLOT[:-1] + token.encode() + b'"'))
         return super().send_head()
+
+    def _page(self, status: HTTPStatus | int, body: bytes) -> io.BytesIO:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
+
+    # ------------------------------------------------------------ writes
+
+    def do_POST(self) -> None:  # the stdlib's name
+        act, token = self.server.act, self.server.token
+        if act is None or token is None:
+            self._refuse(HTTPStatus.NOT_IMPLEMENTED, "not implemented: this server is read-only")
+            return
+        if urlsplit(self.path).path != ACTION_PATH:
+            self._refuse(HTTPStatus.METHOD_NOT_ALLOWED, f"method not allowed: pages change nothing; writes go to"
+                                                        f" {ACTION_PATH}")
+            return
+        why = self._foreign()
+        if why is not None:
+            self._refuse(HTTPStatus.FORBIDDEN, f"forbidden: {why}")
+            return
+        form = self._form()
+        if form is None:
+            return
+        given = form.get("token") or self.headers.get(TOKEN_HEADER) or ""
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), token.encode()):
+            self._refuse(HTTPStatus.FORBIDDEN, "forbidden: the request carries no valid token of this session;"
+                                               " reload the page (a restarted `gitreg ui` has a new token)")
+            return
+        status, body = act(form)
+        page = self._page(status, body)
+        self.wfile.write(page.getvalue())
+
+    def _own_origin(self, origin: str) -> bool:
+        """Whether ``origin`` (``scheme://host[:port]`` and nothing more) is this server's."""
+        parts = urlsplit(origin)
+        if parts.scheme != "http" or not parts.netloc or parts.username is not None or parts.password is not None \
+                or parts.path or parts.query or parts.fragment:
+            return False
+        return answers_to(parts.netloc, self.server.names, self.server.server_address[1])
+
+    def _foreign(self) -> str | None:
+        """Why the request is not from one of this server's own pages (None: it is)."""
+        site = self.headers.get("Sec-Fetch-Site")
+        if site is not None and site.strip().lower() != "same-origin":
+            return f"a request from another site (Sec-Fetch-Site: {site.strip()[:40]}) cannot change the registry"
+        origins = self.headers.get_all("Origin") or []
+        if len(origins) > 1:
+            return "more than one Origin header"
+        if origins:
+            if not self._own_origin(origins[0].strip()):
+                return "a page of another origin cannot change the registry (Origin is not this server)"
+            return None
+        referer = self.headers.get("Referer")
+        if referer is None:
+            return "the request says neither its Origin nor its Referer; send it from the ui's own pages"
+        parts = urlsplit(referer.strip())
+        if not self._own_origin(f"{parts.scheme}://{parts.netloc}"):
+            return "a page of another origin cannot change the registry (Referer is not this server)"
+        return None
+
+    def _form(self) -> dict[str, str] | None:
+        """The posted form's fields (one value each), or None when it is refused (already answered)."""
+        kind = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+        if kind != "application/x-www-form-urlencoded":
+            self._refuse(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported media type: send a form"
+                                                            " (application/x-www-form-urlencoded)")
+            return None
+        length_text = self.headers.get("Content-Length") or ""
+        if not (length_text.isascii() and length_text.isdigit()):
+            self._refuse(HTTPStatus.LENGTH_REQUIRED, "length required: give Content-Length")
+            return None
+        length = int(length_text)
+        if length > MAX_FORM:
+            self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"too large: a form is at most {MAX_FORM} bytes")
+            return None
+        raw = self.rfile.read(length).decode("utf-8", "replace")
+        form: dict[str, str] = {}
+        try:
+            fields = parse_qsl(raw, keep_blank_values=True, max_num_fields=64)
+        except ValueError:
+            self._refuse(HTTPStatus.BAD_REQUEST, "bad request: too many fields")
+            return None
+        for key, value in fields:
+            if key in form:
+                self._refuse(HTTPStatus.BAD_REQUEST, f"bad request: the field {key!r} is given twice")
+                return None
+            form[key] = value
+        return form
 
     def list_directory(self, path: str | os.PathLike[str]) -> io.BytesIO | None:
         self.send_error(HTTPStatus.NOT_FOUND, "File not found")  # never reached (send_head); never a listing
@@ -166,22 +302,56 @@ class SiteServer:
 
     def __init__(self, registry: Registry, out: str | Path, port: int = 0, interval: float = 1.0,
                  on_build: Callable[[BuildResult], None] | None = None,
-                 on_error: Callable[[Exception], None] | None = None, host: str = "127.0.0.1") -> None:
+                 on_error: Callable[[Exception], None] | None = None, host: str = "127.0.0.1",
+                 actions: bool = False, on_action: Callable[[Outcome], None] | None = None) -> None:
         self.registry = registry
         self.out = Path(out)
         self.host = host
         self.interval = interval
         self.on_build = on_build or (lambda _r: None)
         self.on_error = on_error or (lambda _e: None)
+        self.on_action = on_action or (lambda _o: None)
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # one build, and one write, at a time
         self.httpd = _listen(host, port, str(self.out))  # first: a port in use fails before the build
+        self.panel: Panel | None = None
         try:
+            if actions:
+                from .actions import panel
+
+                self.panel = panel(registry)
+                self.httpd.token = secrets.token_urlsafe(32)
+                self.httpd.act = self._act
             self._state = self._where()
-            self.first = build_site(registry, self.out)
+            self.first = build_site(registry, self.out, actions=self.panel)
         except BaseException:
             self.httpd.server_close()
             raise
         self._threads: list[threading.Thread] = []
+
+    def _act(self, form: dict[str, str]) -> tuple[int, bytes]:
+        """Carry out a page's action, rebuild what it changed, and answer with the outcome's page."""
+        from .actions import Outcome, perform
+        from .render import render
+
+        with self._lock:
+            try:
+                outcome = perform(self.registry, form)
+            except Exception as exc:  # not gitreg's own error (those are outcomes): said, never a dropped connection
+                self.on_error(exc)
+                outcome = Outcome(False, f"error: {type(exc).__name__}: {exc} (run the same change with the"
+                                         " gitreg command line, with --traceback, to see more)", "index.html",
+                                  status=500)
+            try:
+                built = self._rebuild()
+            except Exception as exc:  # the write is done; the pages follow on the next check
+                self.on_error(exc)
+            else:
+                if built is not None:
+                    self.on_build(built)
+        self.on_action(outcome)
+        page = render("action.html", outcome=outcome, root="/", title="done" if outcome.ok else "refused")
+        return outcome.status, page.encode("utf-8")
 
     @property
     def port(self) -> int:
@@ -198,10 +368,14 @@ class SiteServer:
 
     def check(self) -> BuildResult | None:
         """Rebuild if the registry moved since the last build (None: it did not)."""
+        with self._lock:
+            return self._rebuild()
+
+    def _rebuild(self) -> BuildResult | None:
         now = self._where()
         if now == self._state:
             return None
-        result = build_site(self.registry, self.out)
+        result = build_site(self.registry, self.out, actions=self.panel)
         self._state = now
         return result
 

@@ -9,18 +9,28 @@
     return (d >= 0 ? "+" : "") + text;
   }
 
-  // index: filter models by name, tag or description
-  var search = document.getElementById("search");
-  if (search) {
-    search.addEventListener("input", function () {
-      var q = search.value.trim().toLowerCase(), shown = 0;
-      $$("tr.model").forEach(function (tr) {
-        var hit = !q || tr.getAttribute("data-text").indexOf(q) !== -1;
-        tr.hidden = !hit;
-        if (hit) shown += 1;
+  // index: filter models by name, tag, description and stage ("tag:x", "stage:x", "name:x" narrow a word)
+  var search = document.getElementById("search"), stageFilter = document.getElementById("stage-filter");
+  function filterModels() {
+    var words = search.value.trim().toLowerCase().split(/\s+/).filter(Boolean), shown = 0;
+    var stage = stageFilter ? stageFilter.value : "";
+    $$("tr.model").forEach(function (tr) {
+      var stages = (tr.getAttribute("data-stages") || "").split(" ");
+      var hit = (!stage || stages.indexOf(stage) !== -1) && words.every(function (w) {
+        var colon = w.indexOf(":"), field = colon > 0 ? w.slice(0, colon) : "", q = colon > 0 ? w.slice(colon + 1) : w;
+        if (field === "tag") return (tr.getAttribute("data-tags") || "").split(" ").indexOf(q) !== -1;
+        if (field === "stage") return stages.indexOf(q) !== -1;
+        if (field === "name") return (tr.getAttribute("data-name") || "").indexOf(q) !== -1;
+        return tr.getAttribute("data-text").indexOf(w) !== -1;
       });
-      document.getElementById("count").textContent = shown + " model(s)";
+      tr.hidden = !hit;
+      if (hit) shown += 1;
     });
+    document.getElementById("count").textContent = shown + " model(s)";
+  }
+  if (search) {
+    search.addEventListener("input", filterModels);
+    if (stageFilter) stageFilter.addEventListener("change", filterModels);
   }
 
   // sortable tables: click a header; numbers sort as numbers
@@ -115,6 +125,11 @@
       tr.classList.toggle("differs", differs);
       tr.classList.toggle("same", !differs);
     });
+    if (wanted.length) {  // the plots below mark the compared versions
+      $$("figure.plot circle.pt").forEach(function (c) {
+        c.classList.toggle("picked", wanted.indexOf(c.getAttribute("data-version")) !== -1);
+      });
+    }
     var only = document.getElementById("only-diff");
     if (only) {
       only.addEventListener("change", function () { compare.classList.toggle("only-diff", only.checked); });
