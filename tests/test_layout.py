@@ -65,7 +65,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                 "gitreg.materializers")),
     ("store", ("gitreg.store",)),
     ("reads", ("gitreg.state", "gitreg.journal", "gitreg.remote")),
-    ("views", ("gitreg.site.render", "gitreg.notebook")),
+    ("views", ("gitreg.site.render", "gitreg.site.artifact_view", "gitreg.notebook")),
     ("core", ("gitreg.registry", "gitreg.operations", "gitreg.transitions", "gitreg.migrate", "gitreg.check",
               "gitreg.provenance", "gitreg.compare", "gitreg.history", "gitreg.artifacts", "gitreg.gc",
               "gitreg.tagsync", "gitreg.review", "gitreg.pipelines.steps", "gitreg.pipelines.liveness",

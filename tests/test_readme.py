@@ -55,6 +55,7 @@ NOT_RUN_EXPECTED = {
     "docs/how-to/team.md": 3,
     "docs/reference/format.md": 1,
     "docs/how-to/inspect.md": 1,
+    "docs/how-to/dashboard.md": 1,
 }
 
 
