@@ -149,6 +149,20 @@ class StageConflictError(GitregError):
         self.wanted = wanted
 
 
+class AliasConflictError(StageConflictError):
+    """An alias points at another version and force was not given (an alias moves; no version is archived)."""
+
+    def __init__(self, model: str, alias: str, holder: int, wanted: int) -> None:
+        text = (f"model {model!r}: alias {alias!r} points at version {holder}; pass {{}} to point it at version"
+                f" {wanted} instead")
+        GitregError.__init__(self, text.format("force=True"), cli_message=text.format("--force"))
+        self.model = model
+        self.stage = alias
+        self.alias = alias
+        self.holder = holder
+        self.wanted = wanted
+
+
 class ManifestError(GitregError):
     """A manifest does not parse or does not validate against its schema.
 
