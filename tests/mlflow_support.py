@@ -12,6 +12,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 GROUP = "mlflow.model_registry_store"
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 
@@ -40,3 +42,11 @@ def register_here(folder: Path) -> None:
     from mlflow.tracking._model_registry.utils import _get_store_registry
 
     _get_store_registry().register_entrypoints()
+
+
+@pytest.fixture(scope="session")
+def entry_points(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This process's MLflow finds the gitreg store (import this fixture into a test module to use it)."""
+    folder = tmp_path_factory.mktemp("entry-points")
+    register_here(folder)
+    return folder

@@ -21,14 +21,7 @@ from mlflow.exceptions import MlflowException
 from gitreg import Client
 from gitreg.integrations.mlflow.naming import encoded_folder, folder_candidates, registry_location
 from gitreg.names import is_valid_name
-from mlflow_support import declared_entry_points, register_here
-
-
-@pytest.fixture(scope="session")
-def entry_points(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("entry-points")
-    register_here(folder)
-    return folder
+from mlflow_support import declared_entry_points, entry_points  # noqa: F401  (the fixture)
 
 
 def registry_uri(repo: Path) -> str:
@@ -36,7 +29,7 @@ def registry_uri(repo: Path) -> str:
 
 
 @pytest.fixture
-def ml(repo: Path, entry_points: Path, monkeypatch: pytest.MonkeyPatch) -> MlflowClient:
+def ml(repo: Path, entry_points: Path, monkeypatch: pytest.MonkeyPatch) -> MlflowClient:  # noqa: F811
     tracking = f"sqlite:///{repo.parent / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
     return MlflowClient(tracking_uri=tracking, registry_uri=registry_uri(repo))
@@ -80,7 +73,7 @@ def test_registry_uris(tmp_path: Path):
             registry_location(bad)
 
 
-def test_a_registry_by_git_url(tmp_path: Path, entry_points: Path):
+def test_a_registry_by_git_url(tmp_path: Path, entry_points: Path):  # noqa: F811
     bare = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
     Client.init(bare.as_uri(), store=str(tmp_path / "store"))
@@ -90,7 +83,7 @@ def test_a_registry_by_git_url(tmp_path: Path, entry_points: Path):
     assert Client(bare.as_uri()).list_models()[0].shown_name == "by url"  # pushed to the remote
 
 
-def test_mlflow_set_registry_uri_reaches_the_store(repo: Path, entry_points: Path):
+def test_mlflow_set_registry_uri_reaches_the_store(repo: Path, entry_points: Path):  # noqa: F811
     import mlflow
 
     before = mlflow.get_registry_uri()
