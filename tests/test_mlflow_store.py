@@ -347,3 +347,44 @@ def test_register_a_logged_model_and_load_it_by_alias_and_number(repo: Path, ml:
     finally:
         mlflow.set_registry_uri(before)
         mlflow.set_tracking_uri("")
+
+
+def test_filter_strings_select_what_the_tags_and_names_say(ml: MlflowClient):
+    import fnmatch
+
+    teams, names = ("a", "b", "c"), ["ant", "bee", "My Cat", "dog!", "eel", "Fox"]
+    tagged = {}
+    for i, name in enumerate(names):
+        tags = {"team": teams[i % 3]} | ({"tier": str(i % 2)} if i % 4 else {})
+        ml.create_registered_model(name, tags=tags)
+        ml.create_model_version(name, f"/m/{i}", run_id=f"run{i % 2}")
+        tagged[name] = tags
+
+    def like(value: str, pattern: str, fold: bool) -> bool:
+        glob = pattern.replace("%", "*").replace("_", "?")
+        return fnmatch.fnmatchcase(value.lower() if fold else value, glob.lower() if fold else glob)
+
+    clause = st.one_of(
+        st.tuples(st.just("tag"), st.sampled_from(["team", "tier"]), st.sampled_from(["=", "!="]),
+                  st.sampled_from(["a", "b", "c", "0", "1"])),
+        st.tuples(st.just("name"), st.just("name"), st.sampled_from(["LIKE", "ILIKE"]),
+                  st.sampled_from(["%a%", "b%", "%t", "my%", "%!", "_ee", "%"])))
+
+    @settings(max_examples=40, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(clause, min_size=1, max_size=2))
+    def check(clauses):
+        text, wanted = [], set(names)
+        for kind, key, op, value in clauses:
+            if kind == "tag":
+                text.append(f"tags.{key} {op} '{value}'")
+                # MLflow's != on a tag matches the models that have the tag with another value
+                wanted &= {n for n in names if key in tagged[n] and (tagged[n][key] == value) == (op == "=")}
+            else:
+                text.append(f"name {op} '{value}'")
+                wanted &= {n for n in names if like(n, value, op == "ILIKE")}
+        found = {m.name for m in ml.search_registered_models(" AND ".join(text), max_results=100)}
+        assert found == wanted, (" AND ".join(text), found, wanted)
+
+    check()
+    assert {v.name for v in ml.search_model_versions("run_id = 'run1'")} == {"bee", "dog!", "Fox"}
