@@ -388,3 +388,19 @@ def test_filter_strings_select_what_the_tags_and_names_say(ml: MlflowClient):
 
     check()
     assert {v.name for v in ml.search_model_versions("run_id = 'run1'")} == {"bee", "dog!", "Fox"}
+
+
+def test_an_alias_a_hand_edit_made_ambiguous_is_an_invalid_state(ml: MlflowClient, repo: Path):
+    ml.create_registered_model("iris")
+    for _ in range(2):
+        ml.create_model_version("iris", "/m")
+    ml.set_registered_model_alias("iris", "champion", "1")
+    stages = repo / ".mcp/models/iris/stages.yaml"
+    stages.write_text(stages.read_text().replace("champion: 1", "champion: 2"))
+    subprocess.run(["git", "commit", "-qam", "hand edit"], cwd=repo, check=True)
+    code, message = error_code(ml.get_model_version_by_alias, "iris", "champion")
+    assert code == "INVALID_STATE" and "set_alias" in message
+    assert ml.get_model_version("iris", "2").version == "2"  # every other read works
+    ml.set_registered_model_alias("iris", "champion", "2")  # the repair
+    assert ml.get_model_version_by_alias("iris", "champion").version == "2"
+    assert Client(repo).check().ok

@@ -454,7 +454,7 @@ class GitregRegistryStore(AbstractStore):
                 if top is None:
                     raise _version_missing(name, "latest")
                 return self._version_entity(state, top.number)
-            number = state.holder(alias) if alias in ("production", "staging") else state.aliases().get(alias)
+            number = state.holder(alias)  # an alias claimed twice (a hand edit): AmbiguousStageError, INVALID_STATE
             if number is None:
                 raise MlflowException(f"Registered model alias {alias} not found.", INVALID_PARAMETER_VALUE)
             return self._version_entity(state, number)
