@@ -73,6 +73,13 @@ def test_registry_uris(tmp_path: Path):
             registry_location(bad)
 
 
+def test_a_uri_without_a_registry_says_so(tmp_path: Path, entry_points: Path):  # noqa: F811
+    code, message = error_code(MlflowClient(registry_uri=registry_uri(tmp_path)).search_registered_models)
+    assert code == "INVALID_PARAMETER_VALUE" and "gitreg init" in message
+    code, message = error_code(MlflowClient(registry_uri="gitreg://host/models").search_registered_models)
+    assert code == "INVALID_PARAMETER_VALUE" and "gitreg:///ABSOLUTE/PATH" in message
+
+
 def test_a_registry_by_git_url(tmp_path: Path, entry_points: Path):  # noqa: F811
     bare = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)

@@ -65,6 +65,7 @@ from ...errors import (
     InvalidNameError,
     InvalidValueError,
     ManifestError,
+    NotARegistryError,
     NotFoundError,
     RemoteError,
     StageConflictError,
@@ -107,7 +108,7 @@ def _code_of(error: GitregError) -> int:
         return int(RESOURCE_DOES_NOT_EXIST)
     if isinstance(error, AlreadyExistsError):
         return int(RESOURCE_ALREADY_EXISTS)
-    if isinstance(error, (InvalidNameError, InvalidValueError, StageConflictError)):
+    if isinstance(error, (InvalidNameError, InvalidValueError, StageConflictError, NotARegistryError)):
         return int(INVALID_PARAMETER_VALUE)
     if isinstance(error, (AmbiguousStageError, ManifestError)):
         return int(INVALID_STATE)
