@@ -90,17 +90,17 @@ def test_a_registry_by_git_url(tmp_path: Path, entry_points: Path):  # noqa: F81
     assert Client(bare.as_uri()).list_models()[0].shown_name == "by url"  # pushed to the remote
 
 
-def test_mlflow_set_registry_uri_reaches_the_store(repo: Path, entry_points: Path):  # noqa: F811
+def test_mlflow_set_registry_uri_reaches_the_store(ml: MlflowClient, repo: Path,
+                                                   monkeypatch: pytest.MonkeyPatch):
     import mlflow
+    from mlflow.tracking._model_registry import utils
 
-    before = mlflow.get_registry_uri()
+    monkeypatch.setattr(utils, "_registry_uri", utils._registry_uri)  # as it was, after the test
     mlflow.set_registry_uri(registry_uri(repo))
-    try:
-        MlflowClient().create_registered_model("through set_registry_uri")
-    finally:
-        mlflow.set_registry_uri(before)
-    assert Client(repo).get_model("through-set-registry-uri-" + encoded_folder(
-        "through set_registry_uri").rsplit("-", 1)[1]).shown_name == "through set_registry_uri"
+    MlflowClient().create_registered_model("through set_registry_uri")
+    folder = encoded_folder("through set_registry_uri")
+    assert folder.startswith("through-set-registry-uri-")  # a readable slug and a hash
+    assert Client(repo).get_model(folder).shown_name == "through set_registry_uri"
 
 
 # ---------------------------------------------------------------- names
@@ -329,7 +329,8 @@ def test_what_mlflow_writes_reads_through_gitregs_api(ml: MlflowClient, repo: Pa
     assert gitreg.check().ok
 
 
-def test_register_a_logged_model_and_load_it_by_alias_and_number(repo: Path, ml: MlflowClient, tmp_path: Path):
+def test_register_a_logged_model_and_load_it_by_alias_and_number(repo: Path, ml: MlflowClient, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch):
     import mlflow
     import mlflow.pyfunc
 
@@ -337,23 +338,17 @@ def test_register_a_logged_model_and_load_it_by_alias_and_number(repo: Path, ml:
         def predict(self, context, model_input, params=None):
             return [2 * x for x in model_input]
 
-    mlflow.set_tracking_uri(ml._tracking_client.tracking_uri)
-    before = mlflow.get_registry_uri()
-    mlflow.set_registry_uri(registry_uri(repo))
-    try:
-        experiment = mlflow.create_experiment("e", artifact_location=(tmp_path / "artifacts").as_uri())
-        with mlflow.start_run(experiment_id=experiment) as run:
-            mlflow.pyfunc.log_model(name="model", python_model=Doubler())
-        registered = mlflow.register_model(f"runs:/{run.info.run_id}/model", "Doubler Model")
-        assert registered.version == "1" and registered.run_id == run.info.run_id
-        MlflowClient().set_registered_model_alias("Doubler Model", "champion", "1")
-        assert mlflow.pyfunc.load_model("models:/Doubler Model@champion").predict([1, 2]) == [2, 4]
-        assert mlflow.pyfunc.load_model("models:/Doubler Model/1").predict([3]) == [6]
-        uri = MlflowClient().get_model_version_download_uri("Doubler Model", "1")
-        assert Path(uri.removeprefix("file://")).joinpath("MLmodel").is_file()
-    finally:
-        mlflow.set_registry_uri(before)
-        mlflow.set_tracking_uri("")
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", registry_uri(repo))  # the tracking URI: the ml fixture's
+    experiment = mlflow.create_experiment("e", artifact_location=(tmp_path / "artifacts").as_uri())
+    with mlflow.start_run(experiment_id=experiment) as run:
+        mlflow.pyfunc.log_model(name="model", python_model=Doubler())
+    registered = mlflow.register_model(f"runs:/{run.info.run_id}/model", "Doubler Model")
+    assert registered.version == "1" and registered.run_id == run.info.run_id
+    MlflowClient().set_registered_model_alias("Doubler Model", "champion", "1")
+    assert mlflow.pyfunc.load_model("models:/Doubler Model@champion").predict([1, 2]) == [2, 4]
+    assert mlflow.pyfunc.load_model("models:/Doubler Model/1").predict([3]) == [6]
+    uri = MlflowClient().get_model_version_download_uri("Doubler Model", "1")
+    assert Path(uri.removeprefix("file://")).joinpath("MLmodel").is_file()
 
 
 def test_filter_strings_select_what_the_tags_and_names_say(ml: MlflowClient):

@@ -96,7 +96,8 @@ def server(registry: Path, tmp_path: Path):
 
 def test_mlflows_ui_shows_the_registry(browser, server: str, registry: Path, tmp_path: Path,  # noqa: F811
                                        entry_points: Path) -> None:  # noqa: F811
-    ml = MlflowClient(registry_uri="gitreg://" + quote(str(registry)))
+    ml = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'client.db'}",
+                      registry_uri="gitreg://" + quote(str(registry)))
     ml.create_registered_model("Fraud Detector", tags={"team": "risk"}, description="Scores card payments.")
     ml.create_model_version("Fraud Detector", "s3://models/fraud/1")
     # the list of models: both, whoever wrote them
