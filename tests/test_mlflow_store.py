@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -60,7 +61,7 @@ def test_pyproject_declares_the_store_under_mlflows_group():
 
 def test_importing_gitreg_does_not_import_mlflow():
     code = "import sys, gitreg, gitreg.integrations.mlflow; assert 'mlflow' not in sys.modules, 'mlflow imported'"
-    subprocess.run([__import__("sys").executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_registry_uris(tmp_path: Path):
