@@ -170,3 +170,16 @@ def test_a_display_name_is_kept_beside_the_folder_name(client: Client, repo: Pat
     client.create_model("plain", display_name="plain")  # the same as the name: not written
     assert "display_name" not in _yaml(repo, ".mcp/models/plain/model.yaml")
     assert client.check().ok
+
+
+def test_review_flags_an_alias_given_to_a_version_the_same_change_registers(client: Client, repo: Path):
+    client.create_model_version("iris")
+    subprocess.run(["git", "branch", "base"], cwd=repo, check=True)
+    client.set_alias("iris", "champion", 1)  # a version the base holds already: an ordinary move
+    assert "promotes-unreviewed" not in {p.code for p in client.check(base="base").problems}
+    client.create_model_version("iris")
+    client.set_alias("iris", "challenger", 2)  # bytes nobody reviewed, straight behind an alias
+    found = [p for p in client.check(base="base").problems if p.code == "promotes-unreviewed"]
+    assert len(found) == 1 and found[0].path.endswith("versions/2.yaml") and "@challenger" in found[0].message
+    assert found[0].field == "aliases"
+    assert client.check(base="base", allow=["promotes-unreviewed"]).ok

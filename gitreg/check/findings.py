@@ -96,9 +96,10 @@ FINDINGS: dict[str, Finding] = {f.code: f for f in (
                                      " edited): what a load trusts its bytes to hold changes"),
     Finding("trusted-types", "an added link, or a new version's link, makes loads trust types beyond the format's"
                              " own (listed, for the reviewer)", warning=True),
-    Finding("promotes-unreviewed", "the change puts a version into an exclusive stage (staging, production) that"
-                                   " it also registers, or whose artifact links it adds or changes: bytes that"
-                                   " were never on the base branch go straight to that stage"),
+    Finding("promotes-unreviewed", "the change puts a version into an exclusive stage (staging, production), or"
+                                   " gives it an alias, that it also registers, or whose artifact links it adds"
+                                   " or changes: bytes that were never on the base branch go straight to that"
+                                   " stage or alias"),
     Finding("store-files-added", "the change adds or changes files under the artifact store's path inside the"
                                  " repository (git-ignored, so only force-added): bytes a load may read that no"
                                  " gitreg write stored"),
