@@ -407,3 +407,25 @@ def test_an_alias_a_hand_edit_made_ambiguous_is_an_invalid_state(ml: MlflowClien
     ml.set_registered_model_alias("iris", "champion", "2")  # the repair
     assert ml.get_model_version_by_alias("iris", "champion").version == "2"
     assert Client(repo).check().ok
+
+
+def test_concurrent_writers_through_mlflow_lose_no_version(ml: MlflowClient, repo: Path, tmp_path: Path):
+    # MLflow's server calls one store from many threads; another process (here: another store on the same
+    # repository) writes beside it: gitreg's compare-and-swap commits keep every registration
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gitreg.integrations.mlflow.store import GitregRegistryStore
+
+    ml.create_registered_model("busy model")
+    other = GitregRegistryStore(registry_uri(repo))
+
+    def register(i: int) -> str:
+        if i % 2:
+            return other.create_model_version("busy model", f"/m/{i}").version
+        return ml.create_model_version("busy model", f"/m/{i}").version
+
+    with ThreadPoolExecutor(4) as pool:
+        numbers = sorted(int(n) for n in pool.map(register, range(8)))
+    assert numbers == list(range(1, 9))
+    assert sorted(int(v.version) for v in ml.search_model_versions("name = 'busy model'")) == numbers
+    assert Client(repo).check().ok
