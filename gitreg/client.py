@@ -185,9 +185,12 @@ class Client:
                      audience: str | None = None, use_cases: str | None = None,
                      limitations: str | None = None, trade_offs: str | None = None,
                      ethics: str | None = None, tags: Iterable[str] | None = None, reason: str = "", *,
-                     refuse_near_names: bool = False) -> ModelManifest:
+                     refuse_near_names: bool = False, display_name: str | None = None,
+                     tag_values: Mapping[str, str] | None = None) -> ModelManifest:
         """Register a new model with its card.  ``refuse_near_names=True``: refuse (NearModelNameError) a name
-        one edit from an existing model's, as the command line does unless given ``--new-model``."""
+        one edit from an existing model's, as the command line does unless given ``--new-model``.
+        ``display_name``: the name another registry's users know it by, when it cannot be ``name`` (MLflow's
+        ``My Model``); ``tag_values``: key/value tags (a tag without a value is one of ``tags``)."""
         name = _model(name)
         card = dict(license=license, description=description, audience=audience, use_cases=use_cases,
                     limitations=limitations, trade_offs=trade_offs, ethics=ethics)
@@ -195,7 +198,8 @@ class Client:
         def build(snap: Snapshot) -> Change:
             if refuse_near_names:
                 refuse_near_model_name(name, snap.model_names())
-            return ops.create_model(snap, name, card, tags, reason)
+            return ops.create_model(snap, name, card, tags, reason, display_name=display_name,
+                                    tag_values=tag_values)
 
         created: ModelManifest = self.registry.transact(build, scope=name).result
         return created
@@ -224,8 +228,11 @@ class Client:
                      description: str | None = None, audience: str | None = None, use_cases: str | None = None,
                      limitations: str | None = None, trade_offs: str | None = None,
                      ethics: str | None = None, add_tags: Iterable[str] | None = None,
-                     remove_tags: Iterable[str] | None = None, reason: str = "") -> ModelManifest:
-        """Change a model's card or tags (ZenML's signature).  ``name`` renames in ZenML; gitreg refuses a
+                     remove_tags: Iterable[str] | None = None, reason: str = "", *,
+                     tag_values: Mapping[str, str] | None = None,
+                     remove_tag_values: Iterable[str] | None = None) -> ModelManifest:
+        """Change a model's card or tags (ZenML's signature; ``tag_values`` sets key/value tags,
+        ``remove_tag_values`` removes them by key).  ``name`` renames in ZenML; gitreg refuses a
         new name: a model's name is its folder, and its registration and stage tags, which are immutable,
         carry it, so its history would no longer answer to the new name."""
         model = _model(model_name_or_id)
@@ -240,7 +247,9 @@ class Client:
         card = {k: v for k, v in dict(license=license, description=description, audience=audience,
                                       use_cases=use_cases, limitations=limitations, trade_offs=trade_offs,
                                       ethics=ethics).items() if v is not None}
-        self.registry.transact(lambda s: ops.update_model(s, name, card, add_tags, remove_tags, reason), scope=name)
+        self.registry.transact(lambda s: ops.update_model(s, name, card, add_tags, remove_tags, reason,
+                                                          tag_values=tag_values,
+                                                          remove_tag_values=remove_tag_values), scope=name)
         return self.get_model(name)
 
     def delete_model(self, name: str, reason: str = "") -> None:
@@ -253,8 +262,10 @@ class Client:
                              tags: Iterable[str] | None = None, metadata: Mapping[str, Any] | None = None,
                              reason: str = "", model_card: Mapping[str, Any] | None = None,
                              model_tags: Iterable[str] | None = None, *,
-                             refuse_near_names: bool = False) -> VersionManifest:
+                             refuse_near_names: bool = False,
+                             tag_values: Mapping[str, str] | None = None) -> VersionManifest:
         """Register the next version (the model is created with ``model_card`` if missing, as in ZenML).
+        ``tag_values``: key/value tags of the version.
 
         ``refuse_near_names=True``: a missing model whose name is one edit from an existing model's is not
         created (NearModelNameError, with the existing names), as the command line does unless given
@@ -265,7 +276,8 @@ class Client:
             if refuse_near_names:
                 refuse_near_model_name(model_name, snap.model_names())
             return ops.register_version(snap, model_name, name=name, description=description, tags=tags,
-                                        metadata=metadata, card=model_card, model_tags=model_tags, reason=reason)
+                                        metadata=metadata, card=model_card, model_tags=model_tags, reason=reason,
+                                        tag_values=tag_values)
 
         registered: VersionManifest = self.registry.transact(build, scope=model_name).result
         return registered
@@ -333,8 +345,10 @@ class Client:
     def update_model_version(self, model_name: str, version: object, stage: object = None, force: bool = False,
                              name: str | None = None, description: str | None = None,
                              add_tags: Iterable[str] | None = None, remove_tags: Iterable[str] | None = None,
-                             reason: str = "") -> UpdatedVersion:
+                             reason: str = "", *, tag_values: Mapping[str, str] | None = None,
+                             remove_tag_values: Iterable[str] | None = None) -> UpdatedVersion:
         """Rename, describe, tag or move a version to ``stage``; setting its own stage is a no-op.
+        ``tag_values`` sets key/value tags, ``remove_tag_values`` removes them by key.
 
         Returns the version as written (a :class:`~gitreg.manifests.VersionManifest`), whose
         ``archived_versions`` are the numbers of the versions ``force=True`` moved from that stage to
@@ -342,7 +356,8 @@ class Client:
         model_name, version = _model(model_name), _version(version)
         committed = self.registry.transact(lambda s: ops.update_version(
             s, model_name, version, stage=stage, force=force, name=name, description=description,
-            add_tags=add_tags, remove_tags=remove_tags, reason=reason), scope=model_name)
+            add_tags=add_tags, remove_tags=remove_tags, reason=reason, tag_values=tag_values,
+            remove_tag_values=remove_tag_values), scope=model_name)
         updated: UpdatedVersion | None = committed.result
         return updated if updated is not None else UpdatedVersion.of(self.get_model_version(model_name, version))
 
@@ -356,6 +371,37 @@ class Client:
         return self.registry.propose(
             lambda s: ops.update_version(s, model_name, version, stage=wanted, force=force, reason=reason),
             lambda v: f"gitreg/promote/{model_name}-v{v.number}-{wanted}", scope=model_name)
+
+    # ------------------------------------------------------------ aliases
+
+    def set_alias(self, model_name: str, alias: str, version: object, force: bool = False,
+                  reason: str = "") -> VersionManifest:
+        """Point ``alias`` (a named exclusive pointer such as ``champion``, kept in the model's stages.yaml)
+        at ``version``, in one commit.  When another version holds it: AliasConflictError, unless
+        ``force=True``, which moves it (no version is archived).  ``production`` and ``staging`` are the
+        exclusive stages seen as aliases: setting one is the stage change (``force`` archives the holder)."""
+        model_name, version = _model(model_name), _version(version)
+        self.registry.transact(lambda s: ops.set_alias(s, model_name, alias, version, force, reason),
+                               scope=model_name)
+        return self.get_model_version_by_alias(model_name, alias)
+
+    def delete_alias(self, model_name: str, alias: str, reason: str = "") -> None:
+        """Remove ``alias`` (nothing to do when no version holds it); ``production``/``staging``: their
+        holder goes to ``archived``."""
+        model_name = _model(model_name)
+        self.registry.transact(lambda s: ops.delete_alias(s, model_name, alias, reason), scope=model_name)
+
+    def get_model_version_by_alias(self, model_name: str, alias: str) -> VersionManifest:
+        """The version ``alias`` points at (``production``/``staging``: the stage's holder)."""
+        from .errors import VersionNotFoundError
+        from .stages import validate_alias
+
+        model_name, alias = _model(model_name), validate_alias(alias)
+        state = self.registry.snapshot().require(model_name)
+        number = state.holder(alias)
+        if number is None:
+            raise VersionNotFoundError(model_name, f"@{alias}", f"no version holds the alias {alias!r}")
+        return state.resolve(number)
 
     def delete_model_version(self, model_name: str, version: object, reason: str = "") -> None:
         model_name, version = _model(model_name), _version(version)

@@ -149,6 +149,20 @@ class StageConflictError(GitregError):
         self.wanted = wanted
 
 
+class AliasConflictError(StageConflictError):
+    """An alias points at another version and force was not given (an alias moves; no version is archived)."""
+
+    def __init__(self, model: str, alias: str, holder: int, wanted: int) -> None:
+        text = (f"model {model!r}: alias {alias!r} points at version {holder}; pass {{}} to point it at version"
+                f" {wanted} instead")
+        GitregError.__init__(self, text.format("force=True"), cli_message=text.format("--force"))
+        self.model = model
+        self.stage = alias
+        self.alias = alias
+        self.holder = holder
+        self.wanted = wanted
+
+
 class ManifestError(GitregError):
     """A manifest does not parse or does not validate against its schema.
 
@@ -341,11 +355,17 @@ class AmbiguousStageError(GitregError):
 
     def __init__(self, model: str, stage: str, claimants: tuple[int, ...], detail: str) -> None:
         numbers = " and ".join(str(n) for n in claimants)
-        repair = f"gitreg model version update {model} <{'|'.join(str(n) for n in claimants)}> --stage {stage} --force"
-        api = f"Client().update_model_version({model!r}, <version>, stage={stage!r}, force=True)"
-        text = (f"model {model!r}: exclusive stage {stage!r} is claimed by versions {numbers} ({detail}); choose the"
-                " one that holds it and repair with {}, which archives the others in one commit")
-        super().__init__(text.format(api), cli_message=text.format(f"`{repair}`"))
+        if stage not in ("production", "staging"):  # an alias (see gitreg.stages.validate_alias): it only moves
+            repair = f"Client().set_alias({model!r}, {stage!r}, <version>, force=True)"
+            super().__init__(f"model {model!r}: alias {stage!r} is claimed by versions {numbers} ({detail}); choose"
+                             f" the one it points at and repair with {repair}, which removes it from the others")
+        else:
+            repair = (f"gitreg model version update {model} <{'|'.join(str(n) for n in claimants)}> --stage {stage}"
+                      " --force")
+            api = f"Client().update_model_version({model!r}, <version>, stage={stage!r}, force=True)"
+            text = (f"model {model!r}: exclusive stage {stage!r} is claimed by versions {numbers} ({detail}); choose"
+                    " the one that holds it and repair with {}, which archives the others in one commit")
+            super().__init__(text.format(api), cli_message=text.format(f"`{repair}`"))
         self.model = model
         self.stage = stage
         self.claimants = claimants

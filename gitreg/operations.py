@@ -10,7 +10,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from .errors import AlreadyExistsError, ArtifactNotFoundError, InvalidNameError, InvalidValueError, StageConflictError
+from .errors import (
+    AliasConflictError,
+    AlreadyExistsError,
+    ArtifactNotFoundError,
+    InvalidNameError,
+    InvalidValueError,
+    StageConflictError,
+)
 from .layout import model_file, model_path, name_claim_file, stages_file, version_file
 from .manifests import (
     CARD_FIELDS,
@@ -27,7 +34,7 @@ from .manifests import (
 )
 from .names import validate_name
 from .registry import Change
-from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, parse_stage, resembled_stage_word
+from .stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, parse_stage, resembled_stage_word, validate_alias
 from .state import ModelState, Snapshot
 from .tagnames import (
     StageTagMessage,
@@ -66,8 +73,7 @@ def stages_bytes(state: ModelState, moved: Mapping[int, str | None]) -> dict[str
             after.pop(number, None)
         else:
             after[number] = stage
-    holders = state.stages if state.stages is not None else StageHolders.from_dict({
-        s: held[0].number if len(held := state.in_stage(s)) == 1 else None for s in EXCLUSIVE_STAGES})
+    holders = current_holders(state)
     for stage in sorted(touched):
         claim = [n for n, s in after.items() if s == stage]
         holders = holders.with_holder(stage, claim[0] if len(claim) == 1 else None)
@@ -78,6 +84,50 @@ def stages_bytes(state: ModelState, moved: Mapping[int, str | None]) -> dict[str
         return {}
     path = stages_file(state.name)
     return {path: dump("stages", holders, path)}
+
+
+def current_holders(state: ModelState) -> StageHolders:
+    """The model's stages.yaml as it is, or as the version manifests say it would be (a model without one)."""
+    if state.stages is not None:
+        return state.stages
+    holders = StageHolders.from_dict({
+        s: held[0].number if len(held := state.in_stage(s)) == 1 else None for s in EXCLUSIVE_STAGES})
+    for alias, number in state.aliases().items():
+        holders = holders.with_holder(alias, number)
+    return holders
+
+
+#: MLflow's limits on a key/value tag (schemas: tag_values).
+MAX_TAG_KEY = 250
+MAX_TAG_VALUE = 100_000
+
+
+def tag_values_arg(values: Mapping[str, str] | None) -> dict[str, str]:
+    """Key/value tags as given, checked: text keys of 1 to 250 characters, text values of at most 100,000."""
+    out: dict[str, str] = {}
+    for key, value in (values or {}).items():
+        if not isinstance(key, str) or not 0 < len(key) <= MAX_TAG_KEY:
+            raise InvalidValueError(f"tag key {key!r}: must be text of 1 to {MAX_TAG_KEY} characters")
+        if not isinstance(value, str) or len(value) > MAX_TAG_VALUE:
+            raise InvalidValueError(f"tag {key!r}: its value must be text of at most {MAX_TAG_VALUE} characters")
+        out[key] = value
+    return out
+
+
+def retag(tags: tuple[str, ...], values: Mapping[str, str], add_tags: Iterable[str] | None,
+          remove_tags: Iterable[str] | None, set_values: Mapping[str, str] | None,
+          remove_values: Iterable[str] | None) -> tuple[tuple[str, ...], Mapping[str, str]]:
+    """Tags and key/value tags after a change; a key is in one of the two at most (the last word wins)."""
+    from types import MappingProxyType
+
+    removed = set(remove_tags or ())
+    added = _tags(add_tags)
+    new_values = tag_values_arg(set_values)
+    out = [t for t in tags if t not in removed and t not in new_values]
+    out += [t for t in added if t not in out and t not in new_values]
+    gone = set(remove_values or ()) | set(added)
+    kept = {k: v for k, v in values.items() if k not in gone} | new_values
+    return tuple(out), MappingProxyType(dict(sorted(kept.items())))
 
 
 def _tags(values: Iterable[str] | None, kind: str = "tag") -> tuple[str, ...]:
@@ -149,9 +199,14 @@ def _by(snap: Snapshot) -> str:
 
 # ---------------------------------------------------------------- models
 
-def new_model(name: str, card: Mapping[str, Any] | None, tags: Iterable[str] | None) -> ModelManifest:
+def new_model(name: str, card: Mapping[str, Any] | None, tags: Iterable[str] | None,
+              display_name: str | None = None, tag_values: Mapping[str, str] | None = None) -> ModelManifest:
     validate_name("model", name)
-    return ModelManifest(name=name, created=now(), tags=_tags(tags), **_card(card))
+    if display_name is not None and (not isinstance(display_name, str) or not 0 < len(display_name) <= 256):
+        raise InvalidValueError(f"display name {display_name!r}: must be text of 1 to 256 characters")
+    tag_list, values = retag((), {}, tags, None, tag_values, None)
+    return ModelManifest(name=name, created=now(), tags=tag_list, **_card(card),
+                         display_name=None if display_name == name else display_name, tag_values=values)
 
 
 def check_case_clash(snap: Snapshot, name: str) -> None:
@@ -162,8 +217,11 @@ def check_case_clash(snap: Snapshot, name: str) -> None:
 
 
 def create_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = None,
-                 tags: Iterable[str] | None = None, reason: str = "") -> Change:
-    model = new_model(name, card, tags)
+                 tags: Iterable[str] | None = None, reason: str = "", *, display_name: str | None = None,
+                 tag_values: Mapping[str, str] | None = None) -> Change:
+    """A new model; ``display_name``: the name another registry's users know it by when ``name`` (its folder)
+    cannot be that name; ``tag_values``: key/value tags."""
+    model = new_model(name, card, tags, display_name, tag_values)
     if snap.model(name) is not None:
         raise AlreadyExistsError("model", name, "add a version to it (Client.create_model_version, Model(name))"
                                  " or change its card (Client.update_model)",
@@ -178,15 +236,17 @@ def create_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = Non
 
 def update_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = None,
                  add_tags: Iterable[str] | None = None, remove_tags: Iterable[str] | None = None,
-                 reason: str = "") -> Change | None:
+                 reason: str = "", *, tag_values: Mapping[str, str] | None = None,
+                 remove_tag_values: Iterable[str] | None = None) -> Change | None:
     state = snap.require(name)
     changes = _card(card)
-    tags = [t for t in state.model.tags if t not in set(remove_tags or ())]
-    tags += [t for t in _tags(add_tags) if t not in tags]
-    model = replace(state.model, tags=tuple(tags), **changes)
+    tags, values = retag(state.model.tags, state.model.tag_values, add_tags, remove_tags, tag_values,
+                         remove_tag_values)
+    model = replace(state.model, tags=tags, tag_values=values, **changes)
     if model == state.model:
         return None
-    fields = sorted(set(changes) | ({"tags"} if model.tags != state.model.tags else set()))
+    fields = sorted(set(changes) | ({"tags"} if model.tags != state.model.tags else set())
+                    | ({"tag_values"} if model.tag_values != state.model.tag_values else set()))
     body = reason_line(reason)
     return Change(message=f"{name}: update model ({', '.join(fields)}){body}",
                   files={model_file(name): model_bytes(model)}, paths=[model_path(name)], result=model)
@@ -208,7 +268,7 @@ def delete_model(snap: Snapshot, name: str, reason: str = "") -> Change:
 def register_version(snap: Snapshot, model: str, name: str | None = None, description: str | None = None,
                      tags: Iterable[str] | None = None, metadata: Mapping[str, Any] | None = None,
                      card: Mapping[str, Any] | None = None, model_tags: Iterable[str] | None = None,
-                     reason: str = "") -> Change:
+                     reason: str = "", *, tag_values: Mapping[str, str] | None = None) -> Change:
     """A new version numbered after every number ever used (manifests and tags)."""
     state = snap.model(model)
     files: dict[str, bytes | None] = {}
@@ -230,8 +290,9 @@ def register_version(snap: Snapshot, model: str, name: str | None = None, descri
         raise InvalidValueError("description must be text")
     number = next_number(model, [manifest.counters.versions, *registered_numbers(snap, model)])
     meta = check_json_value(dict(metadata or {}), "metadata") if metadata else {}
+    tag_list, values = retag((), {}, tags, None, tag_values, None)
     version = VersionManifest(model=model, number=number, name=name or str(number), created=now(),
-                              description=description, tags=_tags(tags), metadata=meta)
+                              description=description, tags=tag_list, metadata=meta, tag_values=values)
     manifest = replace(manifest, counters=replace(manifest.counters, versions=number))
     files[model_file(model)] = model_bytes(manifest)
     files[version_file(model, number)] = version_bytes(version)
@@ -245,7 +306,8 @@ def register_version(snap: Snapshot, model: str, name: str | None = None, descri
 def update_version(snap: Snapshot, model: str, spec: object, stage: object = None, force: bool = False,
                    name: str | None = None, description: str | None = None,
                    add_tags: Iterable[str] | None = None, remove_tags: Iterable[str] | None = None,
-                   reason: str = "") -> Change | None:
+                   reason: str = "", *, tag_values: Mapping[str, str] | None = None,
+                   remove_tag_values: Iterable[str] | None = None) -> Change | None:
     """Change a version's name, description, tags and/or stage: one commit (tagged for a stage)."""
     state = snap.require(model)
     target = state.resolve(spec)
@@ -260,11 +322,9 @@ def update_version(snap: Snapshot, model: str, spec: object, stage: object = Non
         updated = replace(updated, name=name)
     if description is not None:
         updated = replace(updated, description=description)
-    if add_tags or remove_tags:
-        removed = set(remove_tags or ())
-        tags = [t for t in updated.tags if t not in removed]
-        tags += [t for t in _tags(add_tags) if t not in tags]
-        updated = replace(updated, tags=tuple(tags))
+    if add_tags or remove_tags or tag_values or remove_tag_values:
+        tags, values = retag(updated.tags, updated.tag_values, add_tags, remove_tags, tag_values, remove_tag_values)
+        updated = replace(updated, tags=tags, tag_values=values)
     files: dict[str, bytes | None] = {}
     tag_list: list[tuple[str, str]] = []
     new_stage = parse_stage(stage) if stage is not None else target.stage
@@ -288,7 +348,7 @@ def update_version(snap: Snapshot, model: str, spec: object, stage: object = Non
         return None
     files[version_file(model, target.number)] = version_bytes(updated)
     if not message:
-        for field_name in ("name", "description", "tags"):
+        for field_name in ("name", "description", "tags", "tag_values"):
             if getattr(updated, field_name) != getattr(target, field_name):
                 subject_parts.append(field_name)
         body = reason_line(reason)
@@ -338,6 +398,65 @@ def delete_version(snap: Snapshot, model: str, spec: object, reason: str = "") -
     files.update(stages_bytes(state, {target.number: None}))
     return Change(message=f"{model} v{target.number}: delete version{body}", files=files,
                   paths=[model_path(model)], result=target)
+
+
+def set_alias(snap: Snapshot, model: str, alias: str, spec: object, force: bool = False,
+              reason: str = "") -> Change | None:
+    """Point ``alias`` at a version: stages.yaml's line for it and the manifests of the versions it leaves and
+    reaches, in one commit.  Held by another version: AliasConflictError unless ``force`` (then it moves; no
+    version is archived).  ``production``/``staging`` are the exclusive stages: a stage change, as
+    :func:`update_version` makes it.  None when the alias points there already."""
+    alias = validate_alias(alias)
+    if alias in EXCLUSIVE_STAGES:
+        return update_version(snap, model, spec, stage=alias, force=force, reason=reason)
+    state = snap.require(model)
+    target = state.resolve(spec)
+    holders = current_holders(state)
+    current = holders.holder(alias)
+    listing = [v for v in state.versions if alias in v.aliases]
+    if current == target.number and [v.number for v in listing] == [target.number] and state.stages is not None:
+        return None
+    if current not in (None, target.number) and not force:
+        raise AliasConflictError(model, alias, current, target.number)
+    files: dict[str, bytes | None] = {}
+    for version in listing:
+        if version.number != target.number:
+            files[version_file(model, version.number)] = version_bytes(
+                replace(version, aliases=tuple(a for a in version.aliases if a != alias)))
+    if alias not in target.aliases:
+        files[version_file(model, target.number)] = version_bytes(
+            replace(target, aliases=tuple(sorted((*target.aliases, alias)))))
+    path = stages_file(model)
+    files[path] = dump("stages", holders.with_holder(alias, target.number), path)
+    previous = f"v{current}" if current not in (None, target.number) else "none"
+    message = (f"{model} v{target.number} -> @{alias}\n\nversion: {target.number}\nprevious: {previous}\n"
+               f"by: {_by(snap)}\n" + (f"reason: {' '.join(reason.split())}\n" if reason.strip() else ""))
+    return Change(message=message, files=files, paths=[model_path(model)], result=target.number)
+
+
+def delete_alias(snap: Snapshot, model: str, alias: str, reason: str = "") -> Change | None:
+    """Remove ``alias`` (None when no version holds it).  ``production``/``staging``: their holder is archived."""
+    alias = validate_alias(alias)
+    state = snap.require(model)
+    if alias in EXCLUSIVE_STAGES:
+        number = state.holder(alias)
+        if number is None:
+            return None
+        return update_version(snap, model, number, stage="archived", reason=reason)
+    holders = current_holders(state)
+    current = holders.holder(alias)
+    listing = [v for v in state.versions if alias in v.aliases]
+    if current is None and not listing:
+        return None
+    files: dict[str, bytes | None] = {}
+    for version in listing:
+        files[version_file(model, version.number)] = version_bytes(
+            replace(version, aliases=tuple(a for a in version.aliases if a != alias)))
+    path = stages_file(model)
+    files[path] = dump("stages", holders.with_holder(alias, None), path)
+    shown = f"v{current}" if current is not None else ", ".join(f"v{v.number}" for v in listing)
+    return Change(message=f"{model} {shown}: remove alias @{alias}{reason_line(reason)}", files=files,
+                  paths=[model_path(model)], result=current)
 
 
 def log_metadata(snap: Snapshot, model: str, spec: object, metadata: Mapping[str, Any],
@@ -408,6 +527,6 @@ def unlink_all_artifacts(snap: Snapshot, model: str, spec: object, reason: str =
 
 __all__ = [
     "Change", "create_model", "update_model", "delete_model", "register_version", "update_version",
-    "delete_version", "log_metadata", "link_artifact", "unlink_artifact", "unlink_all_artifacts", "validate_name",
-    "validate_version_name",
+    "delete_version", "set_alias", "delete_alias", "log_metadata", "link_artifact", "unlink_artifact",
+    "unlink_all_artifacts", "validate_name", "validate_version_name",
 ]

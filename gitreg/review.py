@@ -380,7 +380,8 @@ def _compare_runs(repo: GitRepo, base: str, head: str) -> list[Problem]:
 # ---------------------------------------------------------------- provenance of what is promoted
 
 def _unreviewed_promotions(repo: GitRepo, base: str, head: str) -> list[Problem]:
-    """A version the change puts into an exclusive stage that the same change registers or re-links."""
+    """A version the change puts into an exclusive stage, or gives an alias, that the same change registers or
+    re-links."""
     from .stages import EXCLUSIVE_STAGES
 
     problems: list[Problem] = []
@@ -394,8 +395,12 @@ def _unreviewed_promotions(repo: GitRepo, base: str, head: str) -> list[Problem]
         for number, version in sorted(new.versions.items()):
             stage = version.get("stage")
             was = old.versions.get(number)
+            gained = sorted(set(version.get("aliases") or ()) - set((was or {}).get("aliases") or ()))
             if stage not in EXCLUSIVE_STAGES or (was is not None and was.get("stage") == stage):
-                continue  # not in an exclusive stage, or held it at the base already
+                if not gained:
+                    continue  # not in an exclusive stage or a new alias, or held them at the base already
+                stage = "alias " + ", ".join(f"@{a}" for a in gained)  # what deploys by alias load
+            field = "aliases" if stage.startswith("alias ") else "stage"
             if was is None:
                 what = "registers it" if f"{number}.yaml" not in old.files else \
                     "rewrites its manifest (which does not validate at the base)"
@@ -404,7 +409,7 @@ def _unreviewed_promotions(repo: GitRepo, base: str, head: str) -> list[Problem]
                 if not relinked:
                     continue
                 what = f"adds or changes its link(s) to {', '.join(relinked)}"
-            problems.append(Problem(version_file(name, number), "stage", f"{name} v{number} goes to {stage} in the"
+            problems.append(Problem(version_file(name, number), field, f"{name} v{number} goes to {stage} in the"
                                     f" same change that {what}: those bytes were never on the base branch, so"
                                     f" nobody reviewed what {stage} would load; register (or link) in one change,"
                                     " merge it, then promote in another, or accept it with --allow"

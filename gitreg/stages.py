@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 
-from .errors import InvalidValueError
+from .errors import InvalidNameError, InvalidValueError
 from .names import edit_distance
 
 
@@ -53,3 +54,25 @@ def parse_stage(value: object, *, allow_latest: bool = False) -> str:
     if text == "latest":
         raise InvalidValueError("'latest' is computed, not stored: it cannot be set as a stage")
     raise InvalidValueError(f"unknown stage {value!r}; expected one of: {allowed}")
+
+
+_ALIAS = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+
+
+def validate_alias(value: object) -> str:
+    """Return ``value`` if it can name an alias (a named exclusive pointer: ``champion``), else raise
+    InvalidNameError.  Lower-case letters, digits, ``_`` and ``-``, starting with a letter, at most 63
+    characters (schemas/stages.schema.json); ``production`` and ``staging`` are the exclusive stages seen as
+    aliases and pass; the other stage words, ``latest`` and ``v<number>`` (read as a version) never do."""
+    if not isinstance(value, str):
+        raise InvalidNameError("alias", value, "must be a string")
+    if not _ALIAS.fullmatch(value):
+        raise InvalidNameError("alias", value, "use lower-case letters, digits, '_' and '-', starting with a letter,"
+                                               " at most 63 characters")
+    if value in EXCLUSIVE_STAGES:
+        return value
+    if value in RESERVED_VERSION_NAMES:
+        raise InvalidNameError("alias", value, f"{value!r} is a stage word or 'latest', never an alias")
+    if value[0] == "v" and value[1:].isdigit():
+        raise InvalidNameError("alias", value, f"{value!r} reads as version {int(value[1:])}")
+    return value

@@ -21,6 +21,7 @@ MODELS = ("m", "n")
 ACCEPTED = ("version-deleted", "model-deleted", "link-added", "stage-to-none")
 VERSIONS = (1, 2, 3, 4)
 STAGES = ("none", "staging", "production", "archived")
+ALIASES = ("champion", "challenger")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,10 @@ class Op:
             client.delete_model(a[0])
         elif kind == "card":
             client.update_model(a[0], description=a[1])
+        elif kind == "alias":
+            client.set_alias(a[0], a[2], a[1], force=a[3])
+        elif kind == "unalias":
+            client.delete_alias(a[0], a[1])
         elif kind == "register-promote":
             client.create_model_version(a[0])
             client.update_model_version(a[0], "latest", stage=a[1], force=True)
@@ -64,7 +69,7 @@ def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
 
 def make_base(repo: Path) -> Client:
     """A registry with two models whose versions hold every stage: m v1 production, v2 staging, v3 none,
-    v4 archived (v1 has an artifact); n v1 production, v2 none."""
+    v4 archived (v1 has an artifact), alias champion on v3; n v1 production, v2 none."""
     client = Client.init(repo)
     for _ in VERSIONS:
         client.create_model_version("m")
@@ -75,6 +80,7 @@ def make_base(repo: Path) -> Client:
     client.create_model_version("n")
     client.create_model_version("n")
     client.update_model_version("n", 1, stage="production")
+    client.set_alias("m", "champion", 3)
     git(repo, "branch", "-f", "base")
     return client
 
@@ -150,6 +156,8 @@ def op_catalogue() -> list[Op]:
             ops += [Op("delete", (model, number)), Op("metadata", (model, number, "accuracy", 0.9)),
                     Op("link", (model, number, "report"))]
             ops += [Op("stage", (model, number, stage, force)) for stage in STAGES for force in (False, True)]
+            ops += [Op("alias", (model, number, alias, force)) for alias in ALIASES for force in (False, True)]
+        ops += [Op("unalias", (model, alias)) for alias in ALIASES]
     # new models, two of them differing only in case (one folder on macOS and Windows)
     ops += [Op("new-model", ("o",)), Op("new-model", ("O",)), Op("register", ("O", None))]
     return ops

@@ -49,3 +49,22 @@ def test_any_two_operations_conflict_or_merge_into_a_valid_registry(hermetic: Pa
 def test_two_new_models_differing_only_in_case_conflict_in_git(hermetic: Path):
     make_base(hermetic)
     assert run_pair(hermetic, Op("new-model", ("o",)), Op("register", ("O", None))) == "conflict"
+
+
+def test_pointing_an_alias_at_a_version_and_deleting_that_version_conflict_in_git(hermetic: Path):
+    # stages.yaml alone would merge into an alias naming a deleted version: the version's `aliases` line is
+    # the file both edit
+    make_base(hermetic)
+    assert run_pair(hermetic, Op("alias", ("m", 2, "challenger", False)), Op("delete", ("m", 2))) == "conflict"
+
+
+def test_two_branches_moving_one_alias_conflict_in_git(hermetic: Path):
+    make_base(hermetic)
+    outcome = run_pair(hermetic, Op("alias", ("m", 1, "champion", True)), Op("alias", ("m", 4, "champion", True)))
+    assert outcome == "conflict"
+
+
+def test_two_different_aliases_on_two_versions_merge_or_conflict_never_break(hermetic: Path):
+    make_base(hermetic)
+    assert run_pair(hermetic, Op("alias", ("m", 1, "challenger", False)), Op("unalias", ("m", "champion"))) in (
+        "merged", "conflict")

@@ -34,8 +34,8 @@ FINDINGS: dict[str, Finding] = {f.code: f for f in (
     Finding("yaml-type", "a manifest holds a value JSON has no word for: a YAML date or timestamp, binary, set,"
                          " ordered map, another tag, a merge key, a key that is not a string, .nan or .inf", False),
     Finding("unexpected-file", "a file gitreg does not know where it expects only manifests", False),
-    Finding("stage-conflict", "an exclusive stage (staging, production) is claimed by two versions, or stages.yaml"
-                              " and the version manifests disagree on who holds it", False),
+    Finding("stage-conflict", "an exclusive stage (staging, production) or an alias is claimed by two versions, or"
+                              " stages.yaml and the version manifests disagree on who holds it", False),
     Finding("stages-missing", "registry format 2: a model with a version in an exclusive stage has no stages.yaml",
             False),
     Finding("case-clash", "two model folders differ only in case (one folder on macOS and Windows)", False),
@@ -96,9 +96,10 @@ FINDINGS: dict[str, Finding] = {f.code: f for f in (
                                      " edited): what a load trusts its bytes to hold changes"),
     Finding("trusted-types", "an added link, or a new version's link, makes loads trust types beyond the format's"
                              " own (listed, for the reviewer)", warning=True),
-    Finding("promotes-unreviewed", "the change puts a version into an exclusive stage (staging, production) that"
-                                   " it also registers, or whose artifact links it adds or changes: bytes that"
-                                   " were never on the base branch go straight to that stage"),
+    Finding("promotes-unreviewed", "the change puts a version into an exclusive stage (staging, production), or"
+                                   " gives it an alias, that it also registers, or whose artifact links it adds"
+                                   " or changes: bytes that were never on the base branch go straight to that"
+                                   " stage or alias"),
     Finding("store-files-added", "the change adds or changes files under the artifact store's path inside the"
                                  " repository (git-ignored, so only force-added): bytes a load may read that no"
                                  " gitreg write stored"),

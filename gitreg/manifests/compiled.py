@@ -95,6 +95,11 @@ def _compile(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
             if item is None:
                 return None
             checks.append(lambda v, item=item: type(v) is not list or all(item(x) for x in v))
+        elif key == "propertyNames":
+            names = _compile(arg, root, depth + 1)
+            if names is None:
+                return None
+            checks.append(lambda v, names=names: type(v) is not dict or all(names(k) for k in v))
         elif key == "uniqueItems":
             if arg is not True:
                 return None

@@ -144,6 +144,10 @@ class ModelManifest:
     tags: tuple[str, ...] = ()
     counters: Counters = field(default_factory=Counters)
     format: int = FORMAT_VERSION
+    # the name as another registry's users spell it (MLflow's ``My Model``), when the folder name cannot be it
+    display_name: str | None = None
+    # key/value tags (MLflow's), key -> text; a tag without a value is one of ``tags``; written when there are any
+    tag_values: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> ModelManifest:
@@ -152,21 +156,35 @@ class ModelManifest:
             **{k: doc.get(k) for k in CARD_FIELDS},
             tags=tuple(doc.get("tags") or ()),
             counters=Counters(**doc["counters"]), format=doc["format"],
+            display_name=doc.get("display_name"), tag_values=_tag_values(doc),
         )
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"format": self.format, "name": self.name}
+        if self.display_name is not None:
+            doc["display_name"] = self.display_name
         for key in CARD_FIELDS:
             value = getattr(self, key)
             if value is not None:
                 doc[key] = value
         doc["tags"] = list(self.tags)
+        if self.tag_values:
+            doc["tag_values"] = dict(sorted(self.tag_values.items()))
         doc["created"] = self.created
         doc["counters"] = self.counters.to_dict()
         return doc
 
+    @property
+    def shown_name(self) -> str:
+        """The name to show: ``display_name`` when the model has one, else its (folder) name."""
+        return self.display_name if self.display_name is not None else self.name
+
     def card(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in CARD_FIELDS} | {"tags": list(self.tags)}
+
+
+def _tag_values(doc: Mapping[str, Any]) -> Mapping[str, str]:
+    return MappingProxyType(dict(sorted((doc.get("tag_values") or {}).items())))
 
 
 @dataclass(frozen=True)
@@ -242,6 +260,11 @@ class VersionManifest:
     format: int = FORMAT_VERSION
     created_by_run: str | None = None  # the pipeline run that registered this version, if one did
     run_status: str | None = None      # that run's status: running, completed or failed
+    # the aliases (named exclusive pointers, see StageHolders) this version holds, sorted; the model's
+    # stages.yaml names the same holder, so that deleting a version and pointing an alias at it conflict in git
+    aliases: tuple[str, ...] = ()
+    # key/value tags (MLflow's), as on ModelManifest
+    tag_values: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> VersionManifest:
@@ -254,14 +277,19 @@ class VersionManifest:
             runs=tuple(doc.get("runs") or ()), format=doc["format"],
             created_by_run=(doc.get("created_by_run") or {}).get("id"),
             run_status=(doc.get("created_by_run") or {}).get("status"),
+            aliases=tuple(sorted(doc.get("aliases") or ())), tag_values=_tag_values(doc),
         )
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"format": self.format, "model": self.model, "number": self.number,
                                "name": self.name, "stage": self.stage}
+        if self.aliases:
+            doc["aliases"] = sorted(self.aliases)
         if self.description is not None:
             doc["description"] = self.description
         doc["tags"] = list(self.tags)
+        if self.tag_values:
+            doc["tag_values"] = dict(sorted(self.tag_values.items()))
         doc["created"] = self.created
         doc["metadata"] = _sorted_deep(dict(self.metadata))
         doc["artifacts"] = [a.to_dict() for a in self.artifacts]

@@ -18,11 +18,13 @@ from ..stages import EXCLUSIVE_STAGES, RESERVED_VERSION_NAMES, ModelStages
 
 
 def stage_claims(stages: StageHolders | None, version_stages: dict[int, str],
-                 unreadable: Iterable[int] = ()) -> dict[str, tuple[tuple[int, ...], str]]:
+                 unreadable: Iterable[int] = (), version_aliases: Mapping[int, Iterable[str]] | None = None
+                 ) -> dict[str, tuple[tuple[int, ...], str]]:
     """Each exclusive stage (or alias) whose holder is not one clear version: stage -> (the versions that
     claim it, what disagrees).  ``stages``: the model's stages.yaml (None: there is none, and the version
     manifests alone say who holds what); ``version_stages``: each readable version's ``stage``;
-    ``unreadable``: versions whose manifest does not read (their claim can be neither made nor refuted)."""
+    ``unreadable``: versions whose manifest does not read (their claim can be neither made nor refuted);
+    ``version_aliases``: each readable version's ``aliases`` (stages.yaml and they must agree, as for stages)."""
     out: dict[str, tuple[tuple[int, ...], str]] = {}
     skip = set(unreadable)
     for stage in sorted(EXCLUSIVE_STAGES, reverse=True):  # production, staging
@@ -39,10 +41,27 @@ def stage_claims(stages: StageHolders | None, version_stages: dict[int, str],
             manifests = ", ".join(str(n) for n in said) or "none"
             out[stage] = (tuple(sorted({*said, *([holder] if holder is not None else [])})),
                           f"stages.yaml names {named}; version manifests in that stage: {manifests}")
-    if stages is not None:
-        for alias, holder in stages.aliases.items():
-            if holder not in version_stages and holder not in skip:
-                out[alias] = ((holder,), f"stages.yaml names version {holder}, which does not exist")
+    claimed: dict[str, list[int]] = {}
+    for number, names in sorted((version_aliases or {}).items()):
+        for alias in names:
+            claimed.setdefault(alias, []).append(number)
+    pointers = dict(stages.aliases) if stages is not None else {}
+    for alias in sorted(set(claimed) | set(pointers)):
+        said = claimed.get(alias, [])
+        if stages is None:
+            if len(said) > 1:
+                out[alias] = (tuple(said), "each version manifest lists alias " + alias)
+            continue
+        holder = pointers.get(alias)
+        if holder in skip:
+            continue
+        if holder is not None and holder not in version_stages:
+            out[alias] = ((holder,), f"stages.yaml names version {holder}, which does not exist")
+        elif version_aliases is not None and said != ([holder] if holder is not None else []):
+            where = f"version {holder}" if holder is not None else "no version"
+            listing = ", ".join(str(n) for n in said) or "none"
+            out[alias] = (tuple(sorted({*said, *([holder] if holder is not None else [])})),
+                          f"stages.yaml names {where}; version manifests listing the alias: {listing}")
     return out
 
 
@@ -96,7 +115,8 @@ class ModelState:
 
     @cached_property
     def _conflicts(self) -> dict[str, tuple[tuple[int, ...], str]]:
-        return stage_claims(self.stages, {v.number: v.stage for v in self.versions}, self.unreadable)
+        return stage_claims(self.stages, {v.number: v.stage for v in self.versions}, self.unreadable,
+                            {v.number: v.aliases for v in self.versions})
 
     def stage_conflicts(self) -> dict[str, tuple[tuple[int, ...], str]]:
         """Exclusive stage -> (the versions claiming it, what disagrees), for each stage not held clearly."""
@@ -122,8 +142,14 @@ class ModelState:
         if conflict is not None:
             return conflict[0]
         number = self.stages.holder(stage) if self.stages is not None else \
-            next((v.number for v in self.versions if v.stage == stage), None)
+            next((v.number for v in self.versions if v.stage == stage or stage in v.aliases), None)
         return (number,) if number is not None else ()
+
+    def aliases(self) -> dict[str, int]:
+        """Every alias of the model and the version it points at (stages.yaml's, else the manifests')."""
+        if self.stages is not None:
+            return dict(self.stages.aliases)
+        return {alias: v.number for v in self.versions for alias in v.aliases}
 
     def whole(self) -> ModelState:
         """This model, when every version manifest of it reads; else the first one's ManifestError (for views

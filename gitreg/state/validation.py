@@ -166,7 +166,8 @@ def stage_problems(name: str, read: ModelRead) -> list[Problem]:
     """A readable model folder's stage conflicts, as ``stage-conflict`` errors (reads of those stages fail,
     naming the claimants and the repair; every other read works)."""
     holders = StageHolders.from_dict(read.stages) if read.stages is not None else None
-    claims = stage_claims(holders, {d["number"]: d["stage"] for d in read.versions}, read.unreadable)
+    claims = stage_claims(holders, {d["number"]: d["stage"] for d in read.versions}, read.unreadable,
+                          {d["number"]: d.get("aliases") or () for d in read.versions})
     out = []
     for stage, (claimants, detail) in sorted(claims.items()):
         error = AmbiguousStageError(name, stage, claimants, detail)
