@@ -148,9 +148,10 @@ def _by(snap: Snapshot) -> str:
 
 # ---------------------------------------------------------------- models
 
-def new_model(name: str, card: Mapping[str, Any] | None, tags: Iterable[str] | None) -> ModelManifest:
+def new_model(name: str, card: Mapping[str, Any] | None, tags: Iterable[str] | None,
+              created: str | None = None) -> ModelManifest:
     validate_name("model", name)
-    return ModelManifest(name=name, created=now(), tags=_tags(tags), **_card(card))
+    return ModelManifest(name=name, created=created or now(), tags=_tags(tags), **_card(card))
 
 
 def check_case_clash(snap: Snapshot, name: str) -> None:
@@ -161,8 +162,9 @@ def check_case_clash(snap: Snapshot, name: str) -> None:
 
 
 def create_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = None,
-                 tags: Iterable[str] | None = None, reason: str = "") -> Change:
-    model = new_model(name, card, tags)
+                 tags: Iterable[str] | None = None, reason: str = "", created: str | None = None) -> Change:
+    """A new model; ``created``: its creation time when it is not now (an import), as :func:`now` writes it."""
+    model = new_model(name, card, tags, created)
     if snap.model(name) is not None:
         raise AlreadyExistsError("model", name, "add a version to it (Client.create_model_version, Model(name))"
                                  " or change its card (Client.update_model)",
@@ -207,12 +209,16 @@ def delete_model(snap: Snapshot, name: str, reason: str = "") -> Change:
 def register_version(snap: Snapshot, model: str, name: str | None = None, description: str | None = None,
                      tags: Iterable[str] | None = None, metadata: Mapping[str, Any] | None = None,
                      card: Mapping[str, Any] | None = None, model_tags: Iterable[str] | None = None,
-                     reason: str = "") -> Change:
-    """A new version numbered after every number ever used (manifests and tags)."""
+                     reason: str = "", *, number: int | None = None, created: str | None = None) -> Change:
+    """A new version numbered after every number ever used (manifests and tags).
+
+    For an import: ``number``, the number it must get (refused unless it is after every number ever used,
+    as numbers are never reused; the numbers skipped are never used either), and ``created``, its creation
+    time as :func:`now` writes it (also the new model's, if this creates the model)."""
     state = snap.model(model)
     files: dict[str, bytes | None] = {}
     if state is None:
-        manifest = new_model(model, card, model_tags)
+        manifest = new_model(model, card, model_tags, created)
         check_case_clash(snap, model)
         files.update(claim_bytes(model))
         versions: tuple[VersionManifest, ...] = ()
@@ -227,9 +233,14 @@ def register_version(snap: Snapshot, model: str, name: str | None = None, descri
                                      f" {model} {name}`), or choose another --name")
     if description is not None and not isinstance(description, str):
         raise InvalidValueError("description must be text")
-    number = next_number(model, [manifest.counters.versions, *registered_numbers(snap, model)])
+    after = next_number(model, [manifest.counters.versions, *registered_numbers(snap, model)])
+    if number is None:
+        number = after
+    elif isinstance(number, bool) or not isinstance(number, int) or not after <= number <= MAX_VERSION:
+        raise InvalidValueError(f"model {model!r} cannot number a new version {number!r}: numbers are never reused,"
+                                f" so the next one is {after} or higher (at most {MAX_VERSION})")
     meta = check_json_value(dict(metadata or {}), "metadata") if metadata else {}
-    version = VersionManifest(model=model, number=number, name=name or str(number), created=now(),
+    version = VersionManifest(model=model, number=number, name=name or str(number), created=created or now(),
                               description=description, tags=_tags(tags), metadata=meta)
     manifest = replace(manifest, counters=replace(manifest.counters, versions=number))
     files[model_file(model)] = model_bytes(manifest)

@@ -32,7 +32,7 @@ from .errors import (
     NotARegistryError,
     RemoteError,
 )
-from .git import GitRepo, lock_held_error
+from .git import Author, GitRepo, lock_held_error
 from .journal import PendingWrite, Recovery
 from .manifests import RegistryConfig, dump
 from .remote import Remote, base_for_write, freshness_window, is_url, open_url, redact
@@ -60,6 +60,7 @@ class Change:
     tags: list[tuple[str, str]] = field(default_factory=list)  # (name, message)
     paths: list[str] = field(default_factory=list)  # .mcp/ folders to bring in line
     result: Any = None
+    author: Author | None = None  # who made it and when, if not whoever runs gitreg now (an import)
 
 
 @dataclass(frozen=True)
@@ -338,7 +339,7 @@ class Registry:
                     touched = change.paths if base == local and not upgraded else [MCP]
                     tree = repo.update_paths(root_tree, change.files)
                     written = repo.blob_ids({**upgraded, **change.files})
-                    commit = repo.commit_tree(tree, [parent] if parent else [], change.message)
+                    commit = repo.commit_tree(tree, [parent] if parent else [], change.message, change.author)
                     # The work tree and index are the last write's until its sync ends: wait for it.
                     synced.enter_context(repo.sync_lock())
                     if journal.pending(repo):
@@ -580,7 +581,7 @@ class Registry:
                 raise InvalidValueError("nothing to propose: the registry already is that way")
             branch_name = branch_for(change.result)
             tree = repo.update_paths(root_tree, change.files)
-            commit = repo.commit_tree(tree, [parent], change.message)
+            commit = repo.commit_tree(tree, [parent], change.message, change.author)
             ref = f"refs/heads/{branch_name}"
             if not repo.update_ref(ref, commit, None, message="gitreg: propose " + change.message.splitlines()[0]):
                 raise AlreadyExistsError("branch", branch_name + f" (delete it with `git branch -D {branch_name}`"
