@@ -49,6 +49,7 @@ class SourceVersion:
     metadata: Mapping[str, Any]      # what the source says beyond that (e.g. {"mlflow": {...}})
     who: Who                         # who registered it, when
     source_uri: str | None = None    # where its bytes are: linked in place (external) if readable
+    not_linked: tuple[str, str] | None = None  # (where, why) when the reader knows its bytes cannot be linked
     artifact_name: str = "model"
     origin: Mapping[str, Any] = field(default_factory=dict)  # extra keys for metadata.imported
 
@@ -61,6 +62,7 @@ class StageEvent:
     version_id: str
     stage: str
     who: Who
+    id: str             # stable across runs: recorded in the stage tag's message, what a re-run recognises
     note: str = ""      # why, in the commit message (e.g. "MLflow stage Production")
 
 
@@ -183,10 +185,16 @@ def _aliases_logged(model: str, number: int, key: str, aliases: list[str],
     return build
 
 
-def _ever_in(snap: Snapshot, model: str, number: int, stage: str) -> bool:
-    """Whether a stage tag of ``model`` says version ``number`` entered ``stage`` at some time."""
-    prefix = f"refs/tags/{snap.config.tag_prefix}/{model}/{stage}/"
-    return any(ref.subject.strip() == f"{model} v{number} -> {stage}" for ref in snap.repo.list_refs(prefix))
+def _done_events(snap: Snapshot, model: str, source: str) -> set[str]:
+    """The ids of the stage events imported from ``source`` that the stage tags of ``model`` record."""
+    done = set()
+    for ref in snap.repo.list_refs(f"refs/tags/{snap.config.tag_prefix}/{model}/"):
+        for line in ref.body.splitlines():
+            if line.startswith(f"reason: imported from {source}: ") and line.endswith("]"):
+                _before, found, event = line[:-1].rpartition(" [event ")
+                if found:
+                    done.add(event)
+    return done
 
 
 def _model_names(plan: Plan, snap: Snapshot, index: Mapping[str, tuple[str, int]]) -> dict[str, str]:
@@ -291,6 +299,8 @@ def run_import(registry: Registry, plan: Plan, progress: Callable[[Step], None] 
                 renumbered.append((target, version.id, result.number))
             if why_unlinked and version.source_uri:
                 unlinked.append((target, result.number, version.source_uri, why_unlinked))
+            elif version.not_linked is not None:
+                unlinked.append((target, result.number, *version.not_linked))
             return True
         return run
 
@@ -305,9 +315,9 @@ def run_import(registry: Registry, plan: Plan, progress: Callable[[Step], None] 
             def build(s: Snapshot) -> Change | None:
                 state = s.require(target)
                 version = state.by_number(where[1])
-                if version is None or version.stage == event.stage or _ever_in(s, target, where[1], event.stage):
-                    return None  # done by an earlier run (or by hand since): never undone by an import
-                note = f"imported from {plan.source}" + (f": {event.note}" if event.note else "")
+                if version is None or version.stage == event.stage or event.id in _done_events(s, target, plan.source):
+                    return None  # done by an earlier run: an import never undoes what was done since
+                note = f"imported from {plan.source}: {event.note or event.stage} [event {event.id}]"
                 change = ops.update_version(s, target, where[1], stage=event.stage, force=True, reason=note)
                 if change is not None:
                     change.author = _author(event.who, fallback)

@@ -162,7 +162,9 @@ def _stage_events(name: str, versions: list[Any], alias_map: Mapping[str, str], 
         mv = when.get(number) or by_number[number]
         note = f"MLflow stage {mv.current_stage}" if LEGACY_STAGES.get(mv.current_stage or "") == stage \
             else f"MLflow alias @{stage}" if alias_map.get(stage) == number else f"MLflow: {stage} (see the summary)"
-        events.append(StageEvent(name, f"{name}/{number}", stage, _who(mv.user_id, mv.last_updated_timestamp), note))
+        who = _who(mv.user_id, mv.last_updated_timestamp)
+        events.append(StageEvent(name, f"{name}/{number}", stage, who,
+                                 f"{name}/{number} {stage} {mv.last_updated_timestamp}", note))
     # archived first at equal times, so that a version entering an exclusive stage is never demoted after it
     order = {"archived": 0, "staging": 1, "production": 2}
     return sorted(events, key=lambda e: (e.who.when, order[e.stage]))
