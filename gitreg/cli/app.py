@@ -105,6 +105,7 @@ def _register_groups() -> None:
         artifact_cmds,
         check_cmds,
         compare_cmds,
+        import_cmds,
         metadata_cmds,
         migrate_cmds,
         model_cmds,
@@ -124,6 +125,7 @@ def _register_groups() -> None:
     app.add_typer(site_cmds.site_app, name="site")
     app.command("ui")(site_cmds.ui)
     app.command("migrate")(migrate_cmds.migrate_cmd)
+    app.add_typer(import_cmds.import_app, name="import")
     conventional(app)  # every command and group above: gitreg's Command and Group
 
 
