@@ -141,39 +141,69 @@ def read_gto(path: str) -> Plan:
         model_tags = tuple(x for x in labels if is_valid_name(x))
         models.append(SourceModel(name=artifact, description=description,
                                   tags=model_tags, who=registrations[0]["who"], versions=by_time(read)))
-        held: dict[str, str] = {}  # other GTO stages -> version
-        for e in events:
-            version = e["version"] or by_commit.get(e["commit"])
-            if version is None:
-                if e["stage"]:
-                    notes.append(f"{e['tag']}: tags a commit where no version of {artifact} is registered; skipped")
-                elif e["deprecated"]:
-                    notes.append(f"{artifact}: deprecated in GTO ({e['tag']}); its versions keep their stages")
-                continue
-            vid = f"{artifact}@{version}"
-            if e["deprecated"]:
-                notes.append(f"{artifact}: deprecated in GTO ({e['tag']}); its versions keep their stages")
-                continue
-            if e["version"] and e["cancel"]:
-                stages.append(StageEvent(artifact, vid, "archived", e["who"], e["tag"],
-                                         f"GTO {e['tag']} (deregistered)"))
-                continue
-            if not e["stage"]:
-                continue
-            stage = e["stage"]
-            mapped = "production" if stage in PRODUCTION else "staging" if stage in STAGING else None
-            if mapped is None:
-                if e["cancel"]:
-                    if held.get(stage) == vid:
-                        del held[stage]
-                else:
-                    held[stage] = vid
-                continue
-            target = "archived" if e["cancel"] else mapped
-            stages.append(StageEvent(artifact, vid, target, e["who"], e["tag"], f"GTO {e['tag']}"))
-        if held:
-            aliases.append(AliasState(artifact, "gto", held))
+        stages.extend(_stage_events(artifact, events, by_commit, notes, aliases))
     return Plan("gto", str(root), tuple(models), tuple(stages), tuple(aliases), tuple(notes))
+
+
+def _mapped(stage: str) -> str | None:
+    return "production" if stage in PRODUCTION else "staging" if stage in STAGING else None
+
+
+def _stage_events(artifact: str, events: list[dict[str, Any]], by_commit: Mapping[str, str], notes: list[str],
+                  aliases: list[AliasState]) -> list[StageEvent]:
+    """gitreg's stage changes for one artifact's GTO actions, as GTO reads them: a stage belongs to the
+    version whose assignment to it is the latest one still active (unassigning it hands the stage back to
+    the version assigned before, if that assignment is active)."""
+    active: dict[str, list[tuple[int, str]]] = {}   # GTO stage -> (order, version id) of active assignments
+    holders: dict[str, str | None] = {"production": None, "staging": None}
+    out: list[StageEvent] = []
+
+    def holder(target: str) -> str | None:
+        entries = [entry for stage, got in active.items() if _mapped(stage) == target for entry in got]
+        return max(entries)[1] if entries else None
+
+    def settle(e: dict[str, Any]) -> None:
+        for target in ("production", "staging"):
+            now = holder(target)
+            if now == holders[target]:
+                continue
+            before = holders[target]
+            holders[target] = now
+            if now is not None:
+                out.append(StageEvent(artifact, now, target, e["who"], f"{e['tag']} {target}", f"GTO {e['tag']}"))
+            elif before is not None:
+                out.append(StageEvent(artifact, before, "archived", e["who"], f"{e['tag']} archived",
+                                      f"GTO {e['tag']}: no version is in {target} any more"))
+
+    for order, e in enumerate(events):
+        version = e["version"] or by_commit.get(e["commit"])
+        if e["deprecated"]:
+            notes.append(f"{artifact}: deprecated in GTO ({e['tag']}); its versions keep their stages")
+            continue
+        if version is None:
+            if e["stage"]:
+                notes.append(f"{e['tag']}: tags a commit where no version of {artifact} is registered; skipped")
+            continue
+        vid = f"{artifact}@{version}"
+        if e["version"] and e["cancel"]:  # deregistered: its assignments end, and it is archived
+            for got in active.values():
+                got[:] = [entry for entry in got if entry[1] != vid]
+            out.append(StageEvent(artifact, vid, "archived", e["who"], f"{e['tag']} archived",
+                                  f"GTO {e['tag']} (deregistered)"))
+            holders.update({t: None for t, v in holders.items() if v == vid})
+            settle(e)
+            continue
+        if not e["stage"]:
+            continue
+        got = active.setdefault(e["stage"], [])
+        got[:] = [entry for entry in got if entry[1] != vid]
+        if not e["cancel"]:
+            got.append((order, vid))
+        settle(e)
+    held = {stage: max(got)[1] for stage, got in sorted(active.items()) if got and _mapped(stage) is None}
+    if held:
+        aliases.append(AliasState(artifact, "gto", held))
+    return out
 
 
 def _source(repo: GitRepo, root: Path, commit: str,
