@@ -155,7 +155,7 @@ def _stage_events(artifact: str, events: list[dict[str, Any]], by_commit: Mappin
     version whose assignment to it is the latest one still active (unassigning it hands the stage back to
     the version assigned before, if that assignment is active)."""
     active: dict[str, list[tuple[int, str]]] = {}   # GTO stage -> (order, version id) of active assignments
-    holders: dict[str, str | None] = {"production": None, "staging": None}
+    current: dict[str, str] = {}                    # version id -> the gitreg stage the events so far gave it
     out: list[StageEvent] = []
 
     def holder(target: str) -> str | None:
@@ -163,17 +163,24 @@ def _stage_events(artifact: str, events: list[dict[str, Any]], by_commit: Mappin
         return max(entries)[1] if entries else None
 
     def settle(e: dict[str, Any]) -> None:
-        for target in ("production", "staging"):
-            now = holder(target)
-            if now == holders[target]:
-                continue
-            before = holders[target]
-            holders[target] = now
-            if now is not None:
-                out.append(StageEvent(artifact, now, target, e["who"], f"{e['tag']} {target}", f"GTO {e['tag']}"))
-            elif before is not None:
-                out.append(StageEvent(artifact, before, "archived", e["who"], f"{e['tag']} archived",
-                                      f"GTO {e['tag']}: no version is in {target} any more"))
+        """Bring each version's gitreg stage in line with GTO's state after ``e`` (one stage per version in
+        gitreg: a version GTO has in both production and staging is in production)."""
+        prod, staging = holder("production"), holder("staging")
+        desired = {prod: "production"} if prod is not None else {}
+        if staging is not None and staging != prod:
+            desired[staging] = "staging"
+        for vid, stage in current.items():
+            if stage in ("production", "staging") and vid not in desired:
+                desired[vid] = "archived"
+        for target in ("production", "staging", "archived"):
+            for vid, stage in desired.items():
+                if stage != target or current.get(vid) == stage:
+                    continue
+                if stage in ("production", "staging"):  # gitreg archives the version that held it
+                    current.update({v: "archived" for v, s in current.items() if s == stage})
+                current[vid] = stage
+                out.append(StageEvent(artifact, vid, stage, e["who"], f"{e['tag']} {vid} {stage}",
+                                      f"GTO {e['tag']}"))
 
     for order, e in enumerate(events):
         version = e["version"] or by_commit.get(e["commit"])
@@ -188,9 +195,10 @@ def _stage_events(artifact: str, events: list[dict[str, Any]], by_commit: Mappin
         if e["version"] and e["cancel"]:  # deregistered: its assignments end, and it is archived
             for got in active.values():
                 got[:] = [entry for entry in got if entry[1] != vid]
-            out.append(StageEvent(artifact, vid, "archived", e["who"], f"{e['tag']} archived",
-                                  f"GTO {e['tag']} (deregistered)"))
-            holders.update({t: None for t, v in holders.items() if v == vid})
+            if current.get(vid) != "archived":
+                current[vid] = "archived"
+                out.append(StageEvent(artifact, vid, "archived", e["who"], f"{e['tag']} {vid} archived",
+                                      f"GTO {e['tag']} (deregistered)"))
             settle(e)
             continue
         if not e["stage"]:
@@ -200,6 +208,10 @@ def _stage_events(artifact: str, events: list[dict[str, Any]], by_commit: Mappin
         if not e["cancel"]:
             got.append((order, vid))
         settle(e)
+    prod, staging = holder("production"), holder("staging")
+    if prod is not None and prod == staging:
+        notes.append(f"{artifact}: {prod.rpartition('@')[2]} is in both a production and a staging stage in GTO;"
+                     " a gitreg version has one stage: it is in production")
     held = {stage: max(got)[1] for stage, got in sorted(active.items()) if got and _mapped(stage) is None}
     if held:
         aliases.append(AliasState(artifact, "gto", held))
