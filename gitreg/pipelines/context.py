@@ -35,6 +35,8 @@ class RunHandle(Protocol):
     def run_step(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any],
                  requested_id: str | None = None) -> Any: ...
 
+    def consume(self, registry_root: str, model: str, number: int) -> None: ...
+
 
 _RUN: contextvars.ContextVar[RunHandle | None] = contextvars.ContextVar("gitreg_run", default=None)
 _STEP: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("gitreg_step", default=None)
@@ -99,6 +101,14 @@ def active_slot_model(model_name: str | None) -> Model | None:
         if model.name == model_name:
             return model
     return None
+
+
+def note_consumed(registry_root: str, model: str, number: int) -> None:
+    """An artifact of ``model`` version ``number`` was loaded: while a pipeline runs, that version is recorded
+    as used by the run (see ActiveRun.consume); elsewhere nothing happens."""
+    run = _RUN.get()
+    if run is not None:
+        run.consume(registry_root, model, number)
 
 
 def log_to_slot(slot: Slot, metadata: Mapping[str, Any]) -> None:

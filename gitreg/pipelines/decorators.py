@@ -268,6 +268,9 @@ class ActiveRun:
             else:
                 existing = self.client.get_model_version(template.name, spec)  # a missing stage fails here
             if existing is not None:
+                from ..model import warn_config_mismatch
+
+                warn_config_mismatch(template.name, template._description, template._tags, existing)
                 slot = Slot(template.name, existing.number)
         if slot.new:
             self.register(slot)
@@ -276,6 +279,16 @@ class ActiveRun:
         bound._bind(self, slot)
         self.bound[key] = bound
         return bound
+
+    def consume(self, registry_root: str, model: str, number: int) -> None:
+        """A step of this run loaded an artifact of ``model`` version ``number``: the run is then recorded on
+        that version (its ``runs``) and the version in the run's models, as ZenML links a run to the model
+        versions whose artifacts it consumed.  Artifacts of another registry are not this run's business."""
+        if str(self.client.registry.root) != registry_root:
+            return
+        if any(s.model == model and s.number == number for s in self.pending.slots):
+            return
+        self.pending.slots.append(Slot(model, number))
 
     def register(self, slot: Slot) -> None:
         """The commit that makes the new version exist (with its number and tag) while the run goes on."""
