@@ -198,11 +198,24 @@ def _done_events(snap: Snapshot, model: str, source: str) -> set[str]:
 
 
 def _model_names(plan: Plan, snap: Snapshot, index: Mapping[str, tuple[str, int]]) -> dict[str, str]:
-    """Original model name -> gitreg model name: where earlier runs put it, else :func:`gitreg_name`."""
+    """Original model name -> gitreg model name: where earlier runs put it, else :func:`gitreg_name`; a name
+    equal but for case to another model's (one folder on a case-insensitive file system, which gitreg
+    refuses) gets the hash suffix too."""
     out: dict[str, str] = {}
+    taken = {name.casefold(): name for name in snap.model_names()}
     for model in plan.models:
         earlier = next((index[v.id][0] for v in model.versions if v.id in index), None)
-        out[model.name] = earlier or gitreg_name(model.name)
+        if earlier is not None:
+            out[model.name] = earlier
+            taken[earlier.casefold()] = earlier
+    for model in plan.models:
+        if model.name in out:
+            continue
+        name = gitreg_name(model.name)
+        if taken.get(name.casefold(), name) != name or name in out.values():
+            name = gitreg_name(model.name + "\0")  # never a valid name: always mapped, with its own hash
+        out[model.name] = name
+        taken[name.casefold()] = name
     return out
 
 
