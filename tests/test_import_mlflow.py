@@ -186,3 +186,10 @@ def test_every_mlflow_name_maps_to_a_valid_name_always_the_same(original: str) -
 def test_two_names_never_meet(pair: list[str]) -> None:
     a, b = pair
     assert gitreg_name(a) != gitreg_name(b)
+
+
+def test_a_database_that_is_not_there_is_an_error_and_is_not_created(repo: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "mlflow.db"
+    done = _cli(repo, "import", "mlflow", "--registry-uri", f"sqlite:///{missing}")
+    assert done.returncode != 0 and "no such file" in done.stderr and "Traceback" not in done.stderr
+    assert not missing.parent.exists()  # MLflow would have made an empty registry there

@@ -19,6 +19,7 @@ What maps to what (docs/how-to/importing.md):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -75,6 +76,12 @@ def read_mlflow(registry_uri: str, tracking_uri: str | None = None) -> Plan:
     except ImportError:
         raise MlflowImportError("importing from MLflow needs the mlflow package: pip install mlflow") from None
     location = redact(registry_uri)
+    if registry_uri.startswith("sqlite:///"):
+        path = registry_uri[len("sqlite:///"):].split("?", 1)[0]
+        if path not in ("", ":memory:") and not os.path.isfile(path):
+            # MLflow would create an empty registry there (and its folders) and the import would find nothing
+            raise MlflowImportError(f"{location}: no such file {path!r}; give the path of the MLflow database"
+                                    " (sqlite:////absolute/path/mlflow.db, or sqlite:///relative/path)")
     client = MlflowClient(tracking_uri=tracking_uri or registry_uri, registry_uri=registry_uri)
     try:
         return _read(client, location)
