@@ -127,6 +127,9 @@ def _read(client: Any, location: str) -> Plan:
                 description=mv.description or None, tags=(), metadata={"mlflow": info},
                 who=_who(mv.user_id, mv.creation_timestamp), source_uri=uri or mv.source or None,
                 origin={"version": number}))
+        if model_tags and not read:
+            notes.append(f"{name}: has no versions, so its tags {model_tags} are not imported (gitreg keeps an MLflow"
+                         " model's key/value tags in its versions' metadata)")
         models.append(SourceModel(name=name, description=rm.description or None, tags=(),
                                   who=Who(None, "", _time(rm.creation_timestamp)), versions=by_time(read)))
         stages.extend(_stage_events(name, versions, alias_map, notes))
