@@ -58,3 +58,16 @@ def test_a_rerun_never_undoes_a_stage_changed_in_gitreg_since(client: Client) ->
     assert client.get_model_version("iris", "production").number == 2
     author = client.registry.repo.out("log", "-1", "--format=%an %at", "models/iris/production/1")
     assert author == f"Ada {int((T0 + timedelta(minutes=3)).timestamp())}"
+
+
+def test_one_timeline_and_a_stage_change_never_before_its_version(client: Client) -> None:
+    versions = (_version("iris", 1, 1), _version("iris", 2, 5))
+    plan = Plan("test", "here", (SourceModel("iris", None, (), _who(0), versions),), stages=(
+        StageEvent("iris", "iris/1", "production", _who(3), "e1"),
+        StageEvent("iris", "iris/2", "staging", _who(4), "e2"),  # the source's clock says: before v2 existed
+    ))
+    run_import(client.registry, plan)
+    log = client.registry.repo.out("log", "--reverse", "--format=%s", "-n", "5").splitlines()
+    assert log == ["iris: register model", "iris v1 registered", "iris v1 -> production", "iris v2 registered",
+                   "iris v2 -> staging"]
+    assert client.get_model_version("iris", "staging").number == 2

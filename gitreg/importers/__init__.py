@@ -235,6 +235,7 @@ def run_import(registry: Registry, plan: Plan, progress: Callable[[Step], None] 
     unlinked: list[tuple[str, int, str, str]] = []
     stage_changes: list[tuple[str, int, str]] = []
     alias_changes: list[tuple[str, int]] = []
+    done_events: dict[str, set[str]] = {}  # gitreg model -> ids of the stage events its tags record
     skipped = 0
 
     def model_event(model: SourceModel) -> Callable[[], bool]:
@@ -328,7 +329,9 @@ def run_import(registry: Registry, plan: Plan, progress: Callable[[Step], None] 
             def build(s: Snapshot) -> Change | None:
                 state = s.require(target)
                 version = state.by_number(where[1])
-                if version is None or version.stage == event.stage or event.id in _done_events(s, target, plan.source):
+                if target not in done_events:
+                    done_events[target] = _done_events(s, target, plan.source)
+                if version is None or version.stage == event.stage or event.id in done_events[target]:
                     return None  # done by an earlier run: an import never undoes what was done since
                 note = f"imported from {plan.source}: {event.note or event.stage} [event {event.id}]"
                 change = ops.update_version(s, target, where[1], stage=event.stage, force=True, reason=note)
@@ -339,6 +342,7 @@ def run_import(registry: Registry, plan: Plan, progress: Callable[[Step], None] 
             done = registry.transact(build, scope=target).commit is not None
             if done:
                 stage_changes.append((target, where[1], event.stage))
+                done_events.setdefault(target, set()).add(event.id)
             return done
         return run
 
@@ -369,21 +373,22 @@ def run_import(registry: Registry, plan: Plan, progress: Callable[[Step], None] 
             return changed
         return run
 
-    order = 0
+    # One timeline: models, versions and stage changes by time (a stage change never before its version's
+    # registration, and at equal times after every registration, in the order the reader gave); aliases last.
+    registered_at: dict[str, datetime] = {}
     for model in plan.models:
-        events.append((model.who.when, order, model_event(model), f"model {model.name}"))
-        order += 1
+        events.append((model.who.when, 0, model_event(model), f"model {model.name}"))
         for version in model.versions:
-            events.append((version.who.when, order, version_event(model, version),
+            registered_at[version.id] = version.who.when
+            events.append((version.who.when, 1, version_event(model, version),
                            f"{model.name} {version.id.rsplit('/', 1)[-1]}"))
-            order += 1
-    events.sort(key=lambda e: (e[0], e[1]))
-    tail: list[tuple[Callable[[], bool], str]] = []
-    for event in sorted(plan.stages, key=lambda e: e.who.when):
-        tail.append((stage_event(event), f"{event.model}: {event.stage}"))
+    for event in plan.stages:
+        when = max(event.who.when, registered_at.get(event.version_id, event.who.when))
+        events.append((when, 2, stage_event(event), f"{event.model}: {event.stage}"))
+    events.sort(key=lambda e: (e[0], e[1]))  # stable: the reader's order within a group at equal times
+    steps = [(run, what) for _when, _group, run, what in events]
     for aliases in plan.aliases:
-        tail.append((alias_event(aliases), f"{aliases.model}: aliases"))
-    steps = [(run, what) for _when, _o, run, what in events] + tail
+        steps.append((alias_event(aliases), f"{aliases.model}: aliases"))
     for i, (run, what) in enumerate(steps, 1):
         did = run()
         if progress is not None:
