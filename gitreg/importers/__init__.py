@@ -21,6 +21,7 @@ from typing import Any
 from .. import operations as ops
 from ..errors import GitregError, InvalidNameError
 from ..git import Author
+from ..git.network import redact
 from ..manifests import ArtifactLink, VersionManifest
 from ..names import MAX_LENGTH, is_valid_name
 from ..registry import Change, Registry
@@ -226,8 +227,6 @@ def run_import(registry: Registry, plan: Plan, progress: Callable[[Step], None] 
     index = _imported_index(snap, plan.source)
     names = _model_names(plan, snap, index)
     fallback = _fallback(registry)
-    # Every event in the source's order: the models and versions by time (a model before its first version),
-    # then the stage assignments, then the aliases.
     events: list[tuple[datetime, int, Callable[[], bool], str]] = []
     created: list[str] = []
     imported: list[tuple[str, str, int]] = []
@@ -277,7 +276,7 @@ def run_import(registry: Registry, plan: Plan, progress: Callable[[Step], None] 
             origin = {"source": plan.source, "id": version.id, "model": model.name, **version.origin}
             meta = {**version.metadata, IMPORTED: origin}
             if version.source_uri:
-                meta[IMPORTED] = {**origin, "source_uri": version.source_uri}
+                meta[IMPORTED] = {**origin, "source_uri": redact(version.source_uri)}
 
             def build(s: Snapshot) -> Change:
                 state = s.model(target)

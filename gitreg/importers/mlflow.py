@@ -113,11 +113,11 @@ def _read(client: Any, location: str) -> Plan:
             except Exception:  # the source is not resolvable here: recorded, not linked
                 uri = None
             info: dict[str, Any] = {"tags": dict(mv.tags or {}), "current_stage": mv.current_stage or "None",
-                                    "status": mv.status, "source": mv.source}
+                                    "status": mv.status, "source": redact(mv.source or "")}
             for key in ("run_id", "user_id", "run_link"):
                 value = getattr(mv, key, None)
                 if value:
-                    info[key] = value
+                    info[key] = redact(str(value))
             if model_tags:
                 info["model_tags"] = model_tags
             if by_version.get(number):
