@@ -120,3 +120,29 @@ def test_an_existing_version_configured_otherwise_keeps_its_own_and_says_how_to_
     caplog.clear()
     Model("iris", version="nightly").number  # no configuration given: nothing differs, no warning
     assert not [r for r in caplog.records if "gitreg model version update" in r.getMessage()]
+
+
+def test_a_step_run_again_on_an_existing_version_with_a_fixed_artifact_version(client: Client) -> None:
+    from gitreg import ArtifactConfig
+    from gitreg.errors import PipelineError
+
+    value = {"n": 1}
+
+    @step
+    def make() -> Annotated[dict, ArtifactConfig(name="x", version="1")]:
+        return dict(value)
+
+    @pipeline(model=Model("m", version="nightly"))
+    def nightly() -> None:
+        make()
+
+    nightly()
+    nightly()  # the same bytes again: the same link, once (twice made the version unreadable)
+    assert [(a.name, a.version) for a in client.get_model_version("m", "nightly").artifacts] == [("x", 1)]
+    assert len(client.list_runs("m", "nightly")) == 2
+    value["n"] = 2
+    with pytest.raises(PipelineError, match=r"artifact 'x' version 1 exists already on m v1 .* Leave"
+                                            r" ArtifactConfig\(version=...\) out to get the next version \(2\)"):
+        nightly()
+    assert client.load_artifact("m", "nightly", "x") == {"n": 1}  # never replaced
+    assert client.check().ok

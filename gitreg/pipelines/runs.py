@@ -231,6 +231,11 @@ def record_run(snap: Any, run: PendingRun) -> Change:
         links = list(current.artifacts)
         for output in slot.links:
             art_key = (slot.model, output.link.name)
+            if output.version is not None and any(
+                    a.name == output.link.name and a.version == output.version and a.sha256 == output.link.sha256
+                    for a in links):
+                art_versions[id(output)] = output.version  # linked already (a re-run on this version): once
+                continue
             number = output.version if output.version is not None else used_art.get(art_key, 0) + 1
             used_art[art_key] = max(used_art.get(art_key, 0), number)
             art_versions[id(output)] = number
