@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import BareRepositoryError, GitregError, NotARegistryError
+from ..errors import BareRepositoryError, GitregError, ImportSourceError, NotARegistryError
 from ..git import GitRepo
 from ..manifests.yaml_io import parse_yaml
 from . import AliasState, Plan, SourceModel, SourceVersion, StageEvent, Who, by_time
@@ -45,10 +45,6 @@ PRODUCTION = ("prod", "production")
 STAGING = ("staging", "stage")
 
 
-class GtoImportError(GitregError):
-    """The GTO repository cannot be read."""
-
-
 def _open(path: str) -> GitRepo:
     folder = Path(path).resolve()
     try:
@@ -56,7 +52,8 @@ def _open(path: str) -> GitRepo:
     except BareRepositoryError:
         return GitRepo(folder, folder, folder, bare=True)
     except NotARegistryError:
-        raise GtoImportError(f"{path} is not a git repository: give the path of a GTO repository") from None
+        raise ImportSourceError("gto", path,
+                                f"{path} is not a git repository: give the path of a GTO repository") from None
 
 
 def _who(tagger: str, date: str) -> Who:

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import GitregError, InvalidValueError
+from ..errors import ImportSourceError, InvalidValueError
 from ..git.network import redact
 from . import AliasState, Plan, SourceModel, SourceVersion, StageEvent, Who, by_time
 
@@ -32,10 +32,6 @@ PAGE = 500
 #: MLflow's legacy stage names -> gitreg's stages.
 LEGACY_STAGES = {"Production": "production", "Staging": "staging", "Archived": "archived"}
 STAGE_ALIASES = ("production", "staging")
-
-
-class MlflowImportError(GitregError):
-    """MLflow is missing, or its registry cannot be read."""
 
 
 def _time(ms: int | None) -> datetime:
@@ -74,19 +70,22 @@ def read_mlflow(registry_uri: str, tracking_uri: str | None = None) -> Plan:
         from mlflow import MlflowClient
         from mlflow.exceptions import MlflowException
     except ImportError:
-        raise MlflowImportError("importing from MLflow needs the mlflow package: pip install mlflow") from None
+        raise ImportSourceError("mlflow", redact(registry_uri),
+                                "importing from MLflow needs the mlflow package: pip install mlflow") from None
     location = redact(registry_uri)
     if registry_uri.startswith("sqlite:///"):
         path = registry_uri[len("sqlite:///"):].split("?", 1)[0]
         if path not in ("", ":memory:") and not os.path.isfile(path):
             # MLflow would create an empty registry there (and its folders) and the import would find nothing
-            raise MlflowImportError(f"{location}: no such file {path!r}; give the path of the MLflow database"
+            raise ImportSourceError("mlflow", location,
+                                    f"{location}: no such file {path!r}; give the path of the MLflow database"
                                     " (sqlite:////absolute/path/mlflow.db, or sqlite:///relative/path)")
     client = MlflowClient(tracking_uri=tracking_uri or registry_uri, registry_uri=registry_uri)
     try:
         return _read(client, location)
     except MlflowException as exc:
-        raise MlflowImportError(f"cannot read the MLflow registry at {location}: {str(exc).splitlines()[0]}; check"
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ImportSourceError("mlflow", location, f"cannot read the MLflow registry at {location}: {first}; check"
                                 " the URI (e.g. sqlite:///path/mlflow.db or http://host:5000) and that it is"
                                 " reachable") from None
 
