@@ -193,3 +193,37 @@ def test_a_database_that_is_not_there_is_an_error_and_is_not_created(repo: Path,
     done = _cli(repo, "import", "mlflow", "--registry-uri", f"sqlite:///{missing}")
     assert done.returncode != 0 and "no such file" in done.stderr and "Traceback" not in done.stderr
     assert not missing.parent.exists()  # MLflow would have made an empty registry there
+
+
+def test_import_from_a_tracking_server(client: Client, repo: Path, tmp_path: Path) -> None:
+    """The same registry served by MLflow's own tracking server: imported through its REST API."""
+    import urllib.request
+
+    from conftest import _free_port
+
+    uri, c = _build(tmp_path)
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host",
+                               "127.0.0.1", "--port", str(port), "--workers", "1"], cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                pytest.skip("MLflow's tracking server did not start here")
+            time.sleep(0.5)
+        done = _cli(repo, "import", "mlflow", "--registry-uri", url)
+        assert done.returncode == 0, done.stderr
+        assert f"imported from mlflow {url}" in done.stdout
+        _compare(client, c)
+        assert client.check().ok
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # the server and the workers it started, by its process group
+        server.wait(timeout=60)
