@@ -121,3 +121,21 @@ def test_not_a_repository_is_a_clear_error(repo: Path, tmp_path: Path) -> None:
     done = _cli(repo, "import", "gto", str(tmp_path / "nowhere"))
     assert done.returncode != 0
     assert "Traceback" not in done.stderr and "not a git repository" in done.stderr
+
+
+def test_registrations_in_one_second_are_numbered_in_version_order(client: Client, repo: Path,
+                                                                    tmp_path: Path) -> None:
+    src = tmp_path / "gto-repo"
+    src.mkdir()
+    git(src, "init", "-q")
+    (src / "artifacts.yaml").write_text("m:\n  type: model\n")
+    _commit(src, "first")
+    env = {**os.environ, "GIT_COMMITTER_DATE": "2024-01-02T03:04:05Z"}  # every tag in the same second
+    for version in ("v1.2.0", "v1.9.1", "v1.10.0"):  # tag names sort otherwise than versions
+        (src / "m.txt").write_text(version)
+        _commit(src, version)  # GTO allows one version per commit
+        subprocess.run(["git", "tag", "-a", f"m@{version}", "-m", f"Registering artifact m version {version}"],
+                       cwd=src, env=env, check=True)
+    assert _cli(repo, "import", "gto", str(src)).returncode == 0
+    assert [v.name for v in client.list_model_versions("m")] == ["v1.2.0", "v1.9.1", "v1.10.0"]
+    assert {v["version"] for v in gto.show(src, "m")} == {"v1.2.0", "v1.9.1", "v1.10.0"}  # GTO reads them too

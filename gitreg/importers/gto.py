@@ -107,7 +107,8 @@ def read_gto(path: str) -> Plan:
     aliases: list[AliasState] = []
     root = repo.root
     for artifact in sorted(actions):
-        events = [e for _key, e in sorted(actions[artifact], key=lambda item: (item[1]["who"].when, item[0][0]))]
+        events = [e for _key, e in sorted(actions[artifact], key=lambda item: (
+            item[1]["who"].when, item[0][0], _semver(item[1]["version"])))]
         registrations = [e for e in events if e["version"] and not e["cancel"]]
         if not registrations:
             notes.append(f"{artifact}: no version is registered (only stage tags), nothing to import")
@@ -140,6 +141,12 @@ def read_gto(path: str) -> Plan:
                                   tags=model_tags, who=registrations[0]["who"], versions=by_time(read)))
         stages.extend(_stage_events(artifact, events, by_commit, notes, aliases))
     return Plan("gto", str(root), tuple(models), tuple(stages), tuple(aliases), tuple(notes))
+
+
+def _semver(version: str | None) -> tuple[int, ...]:
+    """``v1.10.0`` -> (1, 10, 0): registrations made in the same second go in version order."""
+    match = re.match(r"v(\d+)\.(\d+)\.(\d+)", version or "")
+    return tuple(int(x) for x in match.groups()) if match else ()
 
 
 def _mapped(stage: str) -> str | None:
