@@ -420,8 +420,13 @@ class Registry:
         repo = self.repo
         signed = bool(change.tags) and repo.signs_tags()
         objects: list[tuple[str, str]] = []  # (tag name, tag object id) whose refs are still to make
+        # the tags of a change made at another time (an import) are dated then too, as `tags sync` dates the tags
+        # it makes after the fact: history reads when from the tags; the tagger is whoever runs gitreg
+        when = change.author.date() if change.author is not None else None
         if change.tags and not signed:
             ident = repo.tagger_ident()
+            if when is not None:
+                ident = f"{ident.rsplit(' ', 2)[0]} {when}"
             objects = [(name, repo.write_tag_object(name, commit, message, ident)) for name, message in change.tags]
         journal.record(repo, PendingWrite(branch, local, commit, tuple(touched),
                                           tuple(name for name, _m in change.tags) if signed else (),
@@ -429,7 +434,8 @@ class Registry:
         made: list[str] = []
         try:
             if signed:
-                made = [name for name, message in change.tags if repo.create_tag(name, commit, message)]
+                made = [name for name, message in change.tags
+                        if repo.create_tag(name, commit, message, date=f"@{when}" if when else None)]
             if self.remote is None:
                 created = self._move(branch, base, commit, objects)
             else:

@@ -69,3 +69,18 @@ def test_a_registration_keeps_a_number_and_time_given_after_every_number_used(cl
             client.registry.transact(lambda s, n=used: ops.register_version(s, "iris", number=n))
     assert client.create_model_version("iris").number == 4
     assert client.check().ok
+
+
+def test_the_tags_of_an_authored_change_are_dated_then_and_history_says_so(client: Client, repo: Path) -> None:
+    when = datetime(2019, 6, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    author = Author("Ada", "ada@example.org", when)
+    client.registry.transact(_authored(lambda s: ops.register_version(s, "iris"), author), scope="iris")
+    later = Author("Bob", "bob@example.org", when + timedelta(days=1))
+    client.registry.transact(_authored(lambda s: ops.update_version(s, "iris", 1, stage="production"), later))
+    tags = git(repo, "for-each-ref", "--format=%(refname:short) %(taggername) %(taggerdate:unix)", "refs/tags/")
+    assert tags.splitlines() == [f"models/iris/production/1 Test User {int(later.when.timestamp())}",
+                                 f"models/iris/v1 Test User {int(when.timestamp())}"]  # the tagger: who imported
+    history = client.version_history("iris")
+    assert [(e.kind, e.by.split(" <")[0], datetime.fromisoformat(e.when).timestamp()) for e in history] == \
+        [("registered", "Ada", when.timestamp()), ("stage", "Bob", later.when.timestamp())]
+    assert client.check().ok

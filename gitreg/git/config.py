@@ -143,8 +143,8 @@ class Author:
         if not _without_crud(self.name):
             raise InvalidValueError(f"an author needs a name, not {self.name!r}")
 
-    def _date(self) -> str:
-        """``<seconds> <tz>``: the date part of git's ident."""
+    def date(self) -> str:
+        """``<seconds> <tz>``: the date part of git's ident (``@`` before it: what GIT_*_DATE take)."""
         delta = self.when.utcoffset()
         assert delta is not None  # checked in __post_init__
         offset = int(delta.total_seconds()) // 60
@@ -153,12 +153,12 @@ class Author:
 
     def ident(self) -> str:
         """``Name <email> <seconds> <tz>``, as a commit object records its author."""
-        return f"{_without_crud(self.name)} <{_without_crud(self.email)}> {self._date()}"
+        return f"{_without_crud(self.name)} <{_without_crud(self.email)}> {self.date()}"
 
     def environment(self) -> dict[str, str]:
         """The same, as git's own commands read it from the environment."""
         return {"GIT_AUTHOR_NAME": _without_crud(self.name), "GIT_AUTHOR_EMAIL": _without_crud(self.email),
-                "GIT_AUTHOR_DATE": "@" + self._date()}
+                "GIT_AUTHOR_DATE": "@" + self.date()}
 
 
 def _git_var(repo: GitRepo, role: str) -> str:
