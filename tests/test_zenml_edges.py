@@ -146,3 +146,23 @@ def test_a_step_run_again_on_an_existing_version_with_a_fixed_artifact_version(c
         nightly()
     assert client.load_artifact("m", "nightly", "x") == {"n": 1}  # never replaced
     assert client.check().ok
+
+
+def test_a_version_loaded_from_and_deleted_during_the_run_does_not_fail_its_record(client: Client) -> None:
+    old = Model("iris")
+    old.save_artifact(b"w", "weights")
+
+    @step
+    def use_then_retire() -> Annotated[int, "n"]:
+        load_artifact("weights", model=Model("iris", version=1))
+        Client().delete_model_version("iris", 1)  # retired while the run goes on
+        return 1
+
+    @pipeline(model=Model("report"))
+    def p() -> None:
+        use_then_retire()
+
+    run = p()
+    assert client.get_run(run.id).status == "completed"
+    assert [v.number for v in client.list_model_versions("iris")] == []
+    assert client.check().ok

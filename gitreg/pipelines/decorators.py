@@ -288,7 +288,7 @@ class ActiveRun:
             return
         if any(s.model == model and s.number == number for s in self.pending.slots):
             return
-        self.pending.slots.append(Slot(model, number))
+        self.pending.slots.append(Slot(model, number, consumed=True))
 
     def register(self, slot: Slot) -> None:
         """The commit that makes the new version exist (with its number and tag) while the run goes on."""

@@ -66,6 +66,7 @@ class Slot:
     model_tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     links: list[Output] = field(default_factory=list)
+    consumed: bool = False             # only loaded from: the run is recorded on it if it is still there
 
 
 @dataclass
@@ -223,6 +224,8 @@ def record_run(snap: Any, run: PendingRun) -> Change:
         key = (slot.model, slot.number)
         if key not in versions:
             found = state.by_number(slot.number) if state is not None else None
+            if found is None and slot.consumed and not slot.links and not slot.metadata:
+                continue  # a version this run only loaded from, deleted since: nothing to record on it
             if found is None:
                 raise VersionNotFoundError(slot.model, slot.number, f"it was deleted while run {run.id} ran;"
                                            " the run's outputs stay in the store until garbage collection")
