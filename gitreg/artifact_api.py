@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 ModelLike = Union["Model", str, None]
 
 
-def _model(model: ModelLike, what: str) -> Model:
+def _bound(model: ModelLike, what: str) -> Model | None:
+    """The model version ``model`` means, else the running step's (or pipeline's) model; None: neither."""
     from .model import Model
 
     if isinstance(model, Model):
@@ -35,7 +36,11 @@ def _model(model: ModelLike, what: str) -> Model:
         raise InvalidValueError(f"{what}: model= takes a Model or a model name, not {type(model).__name__}")
     from .pipelines.context import active_slot_model
 
-    bound = active_slot_model(None)
+    return active_slot_model(None)
+
+
+def _model(model: ModelLike, what: str) -> Model:
+    bound = _bound(model, what)
     if bound is None:
         raise InvalidValueError(f"{what} needs model= outside a pipeline step whose step or pipeline has a"
                                 " model: gitreg's artifacts belong to a model version"
@@ -65,6 +70,11 @@ def save_artifact(data: Any, name: str, version: int | str | None = None, artifa
     ``version``: gitreg numbers artifact versions itself (per model and name), so giving one is an
     error; ``tags``: gitreg's artifacts carry no tags (tag the model version instead), so giving any
     is an error.  Returns the link (its ``version`` is the number it got; inside a run, once recorded).
+
+    With no model (none given, outside a step with one), as ZenML saves a standalone artifact: the bytes go
+    into the store of the registry here (``Client()``) and the link is returned unlinked, to be linked by
+    :func:`link_artifact_to_model`.  Until then it is in no manifest: nothing lists or loads it by name, and
+    garbage collection removes its bytes once they are older than its grace period (an hour by default).
     """
     validate_name("artifact", name)
     if version is not None:
@@ -73,8 +83,14 @@ def save_artifact(data: Any, name: str, version: int | str | None = None, artifa
     if tags:
         raise InvalidValueError(f"artifact {name!r}: gitreg's artifacts carry no tags; tag the model version"
                                 " (Model(..., tags=[...]) or `gitreg model version update --tag`)")
-    target = _model(model, "save_artifact")
-    return target.save_artifact(data, name, _type(artifact_type, is_model_artifact, is_deployment_artifact))
+    kind = _type(artifact_type, is_model_artifact, is_deployment_artifact)
+    target = _bound(model, "save_artifact")
+    if target is None:
+        from .artifacts import save_object
+        from .client import Client
+
+        return save_object(Client().registry, data, name, kind)
+    return target.save_artifact(data, name, kind)
 
 
 def load_artifact(name_or_id: str, version: int | str | None = None, *, model: ModelLike = None) -> Any:

@@ -255,8 +255,18 @@ class ArtifactVersion:
     model_version: int
     registry: Registry
 
-    def __getattr__(self, item: str) -> Any:  # name, version, type, uri, sha256, size, ...
+    def __getattr__(self, item: str) -> Any:  # name, type, uri, sha256, size, ...
         return getattr(self.link, item)
+
+    @property
+    def version(self) -> str:
+        """The artifact version as ZenML's ArtifactVersionResponse gives it: text, ``"1"`` (:attr:`number`: 1)."""
+        return str(self.link.version)
+
+    @property
+    def number(self) -> int:
+        """The artifact version's number (1, 2, 3, ... per model and artifact name)."""
+        return self.link.version
 
     @property
     def executes_code(self) -> bool:
@@ -264,8 +274,14 @@ class ArtifactVersion:
         return materializers.executes_code(self.link.format)
 
     def load(self, trusted: materializers.Trusted | None = None) -> Any:
-        """The content; ``trusted`` lists extra types a skops file may hold (only for bytes you trust)."""
-        return load(self.registry, self.link, trusted)
+        """The content; ``trusted`` lists extra types a skops file may hold (only for bytes you trust).
+
+        Inside a pipeline run, the run is recorded as one that used this model version (as ZenML does)."""
+        value = load(self.registry, self.link, trusted)
+        from .pipelines.context import note_consumed
+
+        note_consumed(str(self.registry.root), self.model, self.model_version)
+        return value
 
     def download(self, dest: str | os.PathLike[str], progress: Progress = _noop) -> Path:
         return download(self.registry, self.link, dest, progress)

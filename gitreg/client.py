@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import operations as ops
-from .artifacts import ArtifactVersion, check_type, describe_uri, download, load, save_object, save_path
+from .artifacts import ArtifactVersion, check_type, describe_uri, download, save_object, save_path
 from .errors import ArtifactNotFoundError, BareRepositoryError, InvalidValueError, NotARegistryError
 from .git import GitRepo
 from .manifests import ArtifactLink, ModelManifest, UpdatedVersion, VersionManifest
@@ -134,6 +135,22 @@ def _refuse_external(links: Iterable[ArtifactLink]) -> None:
                                 " gitreg never deletes it; unlink it with only_link=True and delete it yourself")
 
 
+@dataclass(frozen=True)
+class ModelResponse(ModelManifest):
+    """A model card as :meth:`Client.get_model` returns it: with ZenML's ``latest_version_name`` and
+    ``latest_version_id`` (gitreg's version id is its number; None: no version yet)."""
+
+    latest_version_name: str | None = None
+    latest_version_id: int | None = None
+
+    @classmethod
+    def of(cls, state: ModelState) -> ModelResponse:
+        latest = state.latest()
+        card = {f.name: getattr(state.model, f.name) for f in fields(ModelManifest)}
+        return cls(**card, latest_version_name=latest.name if latest is not None else None,
+                   latest_version_id=latest.number if latest is not None else None)
+
+
 class Client:
     """Entry point to a registry: ``Client()`` (cwd upwards / $GITREG_REPO), ``Client(path)`` or
     ``Client(url)`` (a git URL: worked on through a cached clone, pushed after every write)."""
@@ -204,18 +221,19 @@ class Client:
         created: ModelManifest = self.registry.transact(build, scope=name).result
         return created
 
-    def get_model(self, name: str) -> ModelManifest:
+    def get_model(self, name: str) -> ModelResponse:
+        """The model card, with its latest version's name and id (its number), as ZenML's ModelResponse."""
         name = _model(name)
-        return self.registry.snapshot().require(name).model
+        return ModelResponse.of(self.registry.snapshot().require(name))
 
     def get_model_state(self, name: str) -> ModelState:
         """The model with all its versions (a version whose manifest does not read: its ManifestError)."""
         name = _model(name)
         return self.registry.snapshot().require(name).whole()
 
-    def list_models(self, tags: Iterable[str] | None = None) -> list[ModelManifest]:
+    def list_models(self, tags: Iterable[str] | None = None) -> list[ModelResponse]:
         wanted = set(tags or ())
-        return [m.model for m in self.registry.snapshot().models() if wanted <= set(m.model.tags)]
+        return [ModelResponse.of(m) for m in self.registry.snapshot().models() if wanted <= set(m.model.tags)]
 
     def list_model_states(self) -> list[ModelState]:
         return self.registry.snapshot().models()
@@ -605,7 +623,8 @@ class Client:
         return self.get_artifact(model_name, mv.number, key, wanted)
 
     def load_artifact(self, model_name: str, version: object, name: str, artifact_version: int | None = None) -> Any:
-        return load(self.registry, self.get_artifact(model_name, version, name, artifact_version).link)
+        """The artifact's content (see :meth:`ArtifactVersion.load`: inside a run, the run used that version)."""
+        return self.get_artifact(model_name, version, name, artifact_version).load()
 
     def download_artifact(self, model_name: str, version: object, name: str, dest: str | os.PathLike[str],
                           artifact_version: int | None = None, progress: Progress | bool | Any = _noop) -> Path:

@@ -304,6 +304,16 @@ class DivergedError(RemoteError):
     exit_code = 17
 
 
+class ImportSourceError(GitregError):
+    """The registry an import reads (an MLflow registry, a GTO repository) cannot be read; the message says
+    what to install or fix."""
+
+    def __init__(self, source: str, location: str, message: str) -> None:
+        super().__init__(message)
+        self.source = source
+        self.location = location
+
+
 class PipelineError(GitregError):
     """A pipeline or step is misconfigured or used outside a run."""
 

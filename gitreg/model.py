@@ -122,8 +122,10 @@ class Model:
             found = client.get_or_create_model_version(self.name, name, model_card=self._card(),
                                                        model_tags=self._tags, description=self._description,
                                                        tags=self._tags)
+            warn_config_mismatch(self.name, self._description, self._tags, found)
         else:
             found = client.get_model_version(self.name, spec)
+            warn_config_mismatch(self.name, self._description, self._tags, found)
         self._number = found.number
         return found
 
@@ -272,7 +274,7 @@ class Model:
         """
         number = self._committed("unlink its artifacts")
         if version is None:
-            version = self.client.get_artifact(self.name, number, name).version
+            version = self.client.get_artifact(self.name, number, name).number
         self.client.delete_artifact(self.name, number, name, version,
                                     only_link=only_link, delete_metadata=delete_metadata,
                                     delete_from_artifact_store=delete_from_artifact_store)
@@ -309,3 +311,31 @@ class Model:
             other.name, other.requested_version, other._number)
 
     __hash__ = None  # type: ignore[assignment]  # mutable: resolves on first use
+
+
+def warn_config_mismatch(model: str, description: str | None, tags: Iterable[str],
+                         existing: VersionManifest) -> str | None:
+    """Warn (and return the warning) when a Model's description or tags differ from those of the existing
+    version it resolved to, as ZenML does when a step runs again on an existing version: the version keeps
+    its own, and the warning gives the command that changes them."""
+    wanted = list(dict.fromkeys(tags))
+    added = [t for t in wanted if t not in existing.tags]
+    removed = [t for t in existing.tags if t not in wanted] if wanted else []
+    differs = description is not None and description != existing.description
+    if not (differs or added or removed):
+        return None
+    import logging
+    import shlex
+
+    what = [f"description {existing.description!r} (this Model says {description!r})"] if differs else []
+    if added or removed:
+        what.append(f"tags {list(existing.tags)} (this Model says {wanted})")
+    command = f"gitreg model version update {model} {existing.number}"
+    if differs and description is not None:
+        command += f" --description {shlex.quote(description)}"
+    command += "".join(f" --tag {t}" for t in added) + "".join(f" --remove-tag {t}" for t in removed)
+    message = (f"Model({model!r}, version={existing.name!r}) is the existing version {existing.number}, whose "
+               f"{' and '.join(what)} differ from this Model's configuration; the version keeps its own. To update"
+               f" it, run `{command}` (or Client.update_model_version)")
+    logging.getLogger("gitreg").warning("%s", message)
+    return message

@@ -200,12 +200,13 @@ def _by(snap: Snapshot) -> str:
 # ---------------------------------------------------------------- models
 
 def new_model(name: str, card: Mapping[str, Any] | None, tags: Iterable[str] | None,
-              display_name: str | None = None, tag_values: Mapping[str, str] | None = None) -> ModelManifest:
+              display_name: str | None = None, tag_values: Mapping[str, str] | None = None,
+              created: str | None = None) -> ModelManifest:
     validate_name("model", name)
     if display_name is not None and (not isinstance(display_name, str) or not 0 < len(display_name) <= 256):
         raise InvalidValueError(f"display name {display_name!r}: must be text of 1 to 256 characters")
     tag_list, values = retag((), {}, tags, None, tag_values, None)
-    return ModelManifest(name=name, created=now(), tags=tag_list, **_card(card),
+    return ModelManifest(name=name, created=created or now(), tags=tag_list, **_card(card),
                          display_name=None if display_name == name else display_name, tag_values=values)
 
 
@@ -218,10 +219,11 @@ def check_case_clash(snap: Snapshot, name: str) -> None:
 
 def create_model(snap: Snapshot, name: str, card: Mapping[str, Any] | None = None,
                  tags: Iterable[str] | None = None, reason: str = "", *, display_name: str | None = None,
-                 tag_values: Mapping[str, str] | None = None) -> Change:
+                 tag_values: Mapping[str, str] | None = None, created: str | None = None) -> Change:
     """A new model; ``display_name``: the name another registry's users know it by when ``name`` (its folder)
-    cannot be that name; ``tag_values``: key/value tags."""
-    model = new_model(name, card, tags, display_name, tag_values)
+    cannot be that name; ``tag_values``: key/value tags; ``created``: its creation time when it is not now (an
+    import), as :func:`now` writes it."""
+    model = new_model(name, card, tags, display_name, tag_values, created)
     if snap.model(name) is not None:
         raise AlreadyExistsError("model", name, "add a version to it (Client.create_model_version, Model(name))"
                                  " or change its card (Client.update_model)",
@@ -268,12 +270,17 @@ def delete_model(snap: Snapshot, name: str, reason: str = "") -> Change:
 def register_version(snap: Snapshot, model: str, name: str | None = None, description: str | None = None,
                      tags: Iterable[str] | None = None, metadata: Mapping[str, Any] | None = None,
                      card: Mapping[str, Any] | None = None, model_tags: Iterable[str] | None = None,
-                     reason: str = "", *, tag_values: Mapping[str, str] | None = None) -> Change:
-    """A new version numbered after every number ever used (manifests and tags)."""
+                     reason: str = "", *, tag_values: Mapping[str, str] | None = None, number: int | None = None,
+                     created: str | None = None) -> Change:
+    """A new version numbered after every number ever used (manifests and tags).
+
+    For an import: ``number``, the number it must get (refused unless it is after every number ever used,
+    as numbers are never reused; the numbers skipped are never used either), and ``created``, its creation
+    time as :func:`now` writes it (also the new model's, if this creates the model)."""
     state = snap.model(model)
     files: dict[str, bytes | None] = {}
     if state is None:
-        manifest = new_model(model, card, model_tags)
+        manifest = new_model(model, card, model_tags, created)
         check_case_clash(snap, model)
         files.update(claim_bytes(model))
         versions: tuple[VersionManifest, ...] = ()
@@ -288,10 +295,15 @@ def register_version(snap: Snapshot, model: str, name: str | None = None, descri
                                      f" {model} {name}`), or choose another --name")
     if description is not None and not isinstance(description, str):
         raise InvalidValueError("description must be text")
-    number = next_number(model, [manifest.counters.versions, *registered_numbers(snap, model)])
+    after = next_number(model, [manifest.counters.versions, *registered_numbers(snap, model)])
+    if number is None:
+        number = after
+    elif isinstance(number, bool) or not isinstance(number, int) or not after <= number <= MAX_VERSION:
+        raise InvalidValueError(f"model {model!r} cannot number a new version {number!r}: numbers are never reused,"
+                                f" so the next one is {after} or higher (at most {MAX_VERSION})")
     meta = check_json_value(dict(metadata or {}), "metadata") if metadata else {}
     tag_list, values = retag((), {}, tags, None, tag_values, None)
-    version = VersionManifest(model=model, number=number, name=name or str(number), created=now(),
+    version = VersionManifest(model=model, number=number, name=name or str(number), created=created or now(),
                               description=description, tags=tag_list, metadata=meta, tag_values=values)
     manifest = replace(manifest, counters=replace(manifest.counters, versions=number))
     files[model_file(model)] = model_bytes(manifest)

@@ -32,7 +32,7 @@ from .errors import (
     NotARegistryError,
     RemoteError,
 )
-from .git import GitRepo, lock_held_error
+from .git import Author, GitRepo, lock_held_error
 from .journal import PendingWrite, Recovery
 from .layout import MCP, REGISTRY_PATH
 from .manifests import RegistryConfig, dump
@@ -61,6 +61,7 @@ class Change:
     tags: list[tuple[str, str]] = field(default_factory=list)  # (name, message)
     paths: list[str] = field(default_factory=list)  # .mcp/ folders to bring in line
     result: Any = None
+    author: Author | None = None  # who made it and when, if not whoever runs gitreg now (an import)
 
 
 @dataclass(frozen=True)
@@ -351,7 +352,7 @@ class Registry:
                     touched = change.paths if base == local and not upgraded else [MCP]
                     tree = repo.update_paths(root_tree, change.files)
                     written = repo.blob_ids({**upgraded, **change.files})
-                    commit = repo.commit_tree(tree, [parent] if parent else [], change.message)
+                    commit = repo.commit_tree(tree, [parent] if parent else [], change.message, change.author)
                     # The work tree and index are the last write's until its sync ends: wait for it.
                     synced.enter_context(repo.sync_lock())
                     if journal.pending(repo):
@@ -431,8 +432,13 @@ class Registry:
         repo = self.repo
         signed = bool(change.tags) and repo.signs_tags()
         objects: list[tuple[str, str]] = []  # (tag name, tag object id) whose refs are still to make
+        # the tags of a change made at another time (an import) are dated then too, as `tags sync` dates the tags
+        # it makes after the fact: history reads when from the tags; the tagger is whoever runs gitreg
+        when = change.author.date() if change.author is not None else None
         if change.tags and not signed:
             ident = repo.tagger_ident()
+            if when is not None:
+                ident = f"{ident.rsplit(' ', 2)[0]} {when}"
             objects = [(name, repo.write_tag_object(name, commit, message, ident)) for name, message in change.tags]
         journal.record(repo, PendingWrite(branch, local, commit, tuple(touched),
                                           tuple(name for name, _m in change.tags) if signed else (),
@@ -440,7 +446,8 @@ class Registry:
         made: list[str] = []
         try:
             if signed:
-                made = [name for name, message in change.tags if repo.create_tag(name, commit, message)]
+                made = [name for name, message in change.tags
+                        if repo.create_tag(name, commit, message, date=f"@{when}" if when else None)]
             if self.remote is None:
                 created = self._move(branch, base, commit, objects)
             else:
@@ -592,7 +599,7 @@ class Registry:
                 raise InvalidValueError("nothing to propose: the registry already is that way")
             branch_name = branch_for(change.result)
             tree = repo.update_paths(root_tree, change.files)
-            commit = repo.commit_tree(tree, [parent], change.message)
+            commit = repo.commit_tree(tree, [parent], change.message, change.author)
             ref = f"refs/heads/{branch_name}"
             if not repo.update_ref(ref, commit, None, message="gitreg: propose " + change.message.splitlines()[0]):
                 raise AlreadyExistsError("branch", branch_name + f" (delete it with `git branch -D {branch_name}`"

@@ -71,7 +71,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
               "gitreg.tagsync", "gitreg.review", "gitreg.pipelines.steps", "gitreg.pipelines.liveness",
               "gitreg.pipelines.runs")),
     ("api", ("gitreg.client", "gitreg.views", "gitreg.model", "gitreg.pipelines",
-             "gitreg.artifact_api", "gitreg.site", "gitreg.integrations", "gitreg.review_comment")),
+             "gitreg.artifact_api", "gitreg.site", "gitreg.integrations", "gitreg.review_comment",
+             "gitreg.importers")),
     ("cli", ("gitreg.cli", "gitreg.__main__")),
     ("package", ("gitreg",)),
 ]

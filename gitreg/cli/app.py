@@ -123,6 +123,7 @@ def _register_groups() -> None:
         artifact_cmds,
         check_cmds,
         compare_cmds,
+        import_cmds,
         metadata_cmds,
         migrate_cmds,
         model_cmds,
@@ -144,6 +145,7 @@ def _register_groups() -> None:
     app.command("ui")(site_cmds.ui)
     app.command("migrate")(migrate_cmds.migrate_cmd)
     app.add_typer(review_cmds.review_app, name="review")
+    app.add_typer(import_cmds.import_app, name="import")
     conventional(app)  # every command and group above: gitreg's Command and Group
 
 

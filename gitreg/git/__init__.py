@@ -22,10 +22,12 @@ keeps start-up and writes fast.
 
 from __future__ import annotations
 
+from .config import Author
 from .objects import BLOB_MODE, TREE_MODE, ZERO_OID, Added, TreeEntry, blob_id, clean_message
 from .process import lock_held_error
 from .refs import RefInfo, RefUpdate
 from .repo import GitRepo
 
-__all__ = ["BLOB_MODE", "TREE_MODE", "ZERO_OID", "Added", "GitRepo", "RefInfo", "RefUpdate", "TreeEntry", "blob_id",
+__all__ = ["BLOB_MODE", "TREE_MODE", "ZERO_OID", "Added", "Author", "GitRepo", "RefInfo", "RefUpdate", "TreeEntry",
+           "blob_id",
            "clean_message", "lock_held_error"]

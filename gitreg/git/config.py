@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 
-from ..errors import GitError
+from ..errors import GitError, InvalidValueError
 from ..fastpaths import fast
 
 if TYPE_CHECKING:
@@ -110,6 +112,53 @@ def ident(repo: RepoHandle, role: str) -> str:
     offset = time.localtime(now).tm_gmtoff // 60
     sign = "+" if offset >= 0 else "-"
     return f"{who} {int(now)} {sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
+
+
+_CRUD = "".join(chr(c) for c in range(33)) + ".,:;<>\"\\'"
+
+
+def _without_crud(text: str) -> str:
+    """``text`` as git records it in an ident: without the spaces and punctuation git strips from its ends."""
+    return text.strip(_CRUD)
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who made a change and when, when that is not the person running gitreg now: the author of a commit
+    that records an event of another system's history (an import).  The committer stays whoever runs
+    gitreg, as git keeps them apart (``git log --format='%an %ad'`` shows the original)."""
+
+    name: str
+    email: str
+    when: datetime  # timezone-aware
+
+    def __post_init__(self) -> None:
+        if self.when.tzinfo is None or self.when.utcoffset() is None:
+            raise InvalidValueError("Author.when must be timezone-aware (e.g. datetime.fromtimestamp(t, UTC))")
+        for part in (self.name, self.email):
+            if not isinstance(part, str) or any(c in part for c in "<>") or any(ord(c) < 32 or ord(c) == 127
+                                                                                for c in part):
+                raise InvalidValueError(f"an author's name and email cannot hold '<', '>' or control characters:"
+                                        f" {part!r}")
+        if not _without_crud(self.name):
+            raise InvalidValueError(f"an author needs a name, not {self.name!r}")
+
+    def date(self) -> str:
+        """``<seconds> <tz>``: the date part of git's ident (``@`` before it: what GIT_*_DATE take)."""
+        delta = self.when.utcoffset()
+        assert delta is not None  # checked in __post_init__
+        offset = int(delta.total_seconds()) // 60
+        sign = "+" if offset >= 0 else "-"
+        return f"{int(self.when.timestamp())} {sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
+
+    def ident(self) -> str:
+        """``Name <email> <seconds> <tz>``, as a commit object records its author."""
+        return f"{_without_crud(self.name)} <{_without_crud(self.email)}> {self.date()}"
+
+    def environment(self) -> dict[str, str]:
+        """The same, as git's own commands read it from the environment."""
+        return {"GIT_AUTHOR_NAME": _without_crud(self.name), "GIT_AUTHOR_EMAIL": _without_crud(self.email),
+                "GIT_AUTHOR_DATE": "@" + self.date()}
 
 
 def _git_var(repo: RepoHandle, role: str) -> str:

@@ -27,6 +27,7 @@ from . import lock as _lock
 from . import partial
 from . import refs as _refs
 from . import trees as _trees
+from .config import Author
 from .objects import Added, TreeEntry, blob_id, clean_message, compress_loose, encode_object, format_tree, tree_order
 from .process import run_git, start_git
 from .reader import ObjectReader
@@ -390,19 +391,22 @@ class GitRepo:
         self.reader.remember_tree(oid, in_order)  # what parsing it would give: git's order
         return oid
 
-    def commit_tree(self, tree: str, parents: Sequence[str], message: str) -> str:
+    def commit_tree(self, tree: str, parents: Sequence[str], message: str, author: Author | None = None) -> str:
         """A commit of ``tree`` (written in-process, or by ``git commit-tree`` when commits are signed or the
-        ``objects`` fast path is off)."""
+        ``objects`` fast path is off).  ``author``: who made the change and when, if not whoever runs gitreg
+        now (an imported event); the committer is always git's identity here, now."""
         if fast("objects") and not self.signs_commits():
+            who = author.ident() if author is not None else _config.ident(self, "AUTHOR")
             lines = [f"tree {tree}", *(f"parent {p}" for p in parents),
-                     f"author {_config.ident(self, 'AUTHOR')}", f"committer {_config.ident(self, 'COMMITTER')}"]
+                     f"author {who}", f"committer {_config.ident(self, 'COMMITTER')}"]
             return self.write_object("commit", ("\n".join(lines) + "\n\n" + message).encode("utf-8"))
         args = ["commit-tree", tree]
         if self.signs_commits():
             args.append("-S")  # commit-tree ignores commit.gpgSign; honour it as `git commit` does
         for parent in parents:
             args += ["-p", parent]
-        res = self.run(*args, "-F", "-", input=message.encode("utf-8"), check=False)
+        env = author.environment() if author is not None else None
+        res = self.run(*args, "-F", "-", input=message.encode("utf-8"), check=False, env=env)
         if res.returncode != 0:
             err = res.stderr.decode("utf-8", "replace").strip()
             if "tell me who you are" in err or "empty ident" in err:

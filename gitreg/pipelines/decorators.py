@@ -268,6 +268,9 @@ class ActiveRun:
             else:
                 existing = self.client.get_model_version(template.name, spec)  # a missing stage fails here
             if existing is not None:
+                from ..model import warn_config_mismatch
+
+                warn_config_mismatch(template.name, template._description, template._tags, existing)
                 slot = Slot(template.name, existing.number)
         if slot.new:
             self.register(slot)
@@ -276,6 +279,16 @@ class ActiveRun:
         bound._bind(self, slot)
         self.bound[key] = bound
         return bound
+
+    def consume(self, registry_root: str, model: str, number: int) -> None:
+        """A step of this run loaded an artifact of ``model`` version ``number``: the run is then recorded on
+        that version (its ``runs``) and the version in the run's models, as ZenML links a run to the model
+        versions whose artifacts it consumed.  Artifacts of another registry are not this run's business."""
+        if str(self.client.registry.root) != registry_root:
+            return
+        if any(s.model == model and s.number == number for s in self.pending.slots):
+            return
+        self.pending.slots.append(Slot(model, number, consumed=True))
 
     def register(self, slot: Slot) -> None:
         """The commit that makes the new version exist (with its number and tag) while the run goes on."""
@@ -329,6 +342,8 @@ class ActiveRun:
 
         link = save_object(self.client.registry, value, name, artifact_type, run=self.pending.id,
                            step=step.name if step else None)
+        if spec is not None and spec.version is not None and slot is not None:
+            self._check_fixed_version(slot, link.name, spec.version, link.sha256)
         self.alive().wrote(link.sha256)  # garbage collection keeps it until the run is recorded
         output = Output(link, slot, step.name if step else None, spec.version if spec else None,
                         spec.tags if spec else ())
@@ -339,6 +354,26 @@ class ActiveRun:
         if value is not None and not isinstance(value, bool):
             self.produced[id(value)] = (value, output)
         return output
+
+    def _check_fixed_version(self, slot: Slot, name: str, version: int, sha256: str) -> None:
+        """An output with a fixed artifact version (``ArtifactConfig(version=)``) that the model has already:
+        the same bytes on the same version are that link again (a step run again on an existing version);
+        anything else is refused, saying how to go on, as artifact versions never change."""
+        state = self.client.registry.snapshot().model(slot.model)
+        if state is None:
+            return
+        for existing in state.versions:
+            for link in existing.links(name):
+                if link.version != version:
+                    continue
+                if existing.number == slot.number and link.sha256 == sha256:
+                    return
+                raise PipelineError(
+                    f"artifact {name!r} version {version} exists already on {slot.model} v{existing.number}"
+                    f" (sha256 {link.sha256[:12]}), with other bytes than this step's output: artifact versions never"
+                    f" change, so a step run again on an existing version cannot replace it. Leave"
+                    f" ArtifactConfig(version=...) out to get the next version ({state.artifact_versions[name] + 1}),"
+                    f" or run on a new model version (Model({slot.model!r}) without version=)")
 
     def invocation_id(self, step: Step, requested: str | None) -> str:
         """The name of this call in the run record: ``id=`` (unique), else the step's name, ``_2``, ..."""

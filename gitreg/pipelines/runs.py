@@ -68,6 +68,7 @@ class Slot:
     model_tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     links: list[Output] = field(default_factory=list)
+    consumed: bool = False             # only loaded from: the run is recorded on it if it is still there
 
 
 @dataclass
@@ -225,6 +226,8 @@ def record_run(snap: Any, run: PendingRun) -> Change:
         key = (slot.model, slot.number)
         if key not in versions:
             found = state.by_number(slot.number) if state is not None else None
+            if found is None and slot.consumed and not slot.links and not slot.metadata:
+                continue  # a version this run only loaded from, deleted since: nothing to record on it
             if found is None:
                 raise VersionNotFoundError(slot.model, slot.number, f"it was deleted while run {run.id} ran;"
                                            " the run's outputs stay in the store until garbage collection")
@@ -233,6 +236,11 @@ def record_run(snap: Any, run: PendingRun) -> Change:
         links = list(current.artifacts)
         for output in slot.links:
             art_key = (slot.model, output.link.name)
+            if output.version is not None and any(
+                    a.name == output.link.name and a.version == output.version and a.sha256 == output.link.sha256
+                    for a in links):
+                art_versions[id(output)] = output.version  # linked already (a re-run on this version): once
+                continue
             number = output.version if output.version is not None else used_art.get(art_key, 0) + 1
             used_art[art_key] = max(used_art.get(art_key, 0), number)
             art_versions[id(output)] = number
