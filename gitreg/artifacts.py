@@ -5,6 +5,7 @@ Ties the materializers to the store; the registry records the links.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
 import tempfile
@@ -24,6 +25,11 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int], None]
 
+#: While a pipeline runs, what to call when an artifact of a model version is loaded (registry root, model,
+#: version number): the run records that it used that version, as ZenML does.  Set by gitreg.pipelines, which
+#: builds on this module (so this module never imports the pipeline machinery).
+ON_CONSUME: contextvars.ContextVar[Callable[[str, str, int], None] | None] = contextvars.ContextVar(
+    "gitreg_on_consume", default=None)
 
 def _noop(_: int) -> None:
     pass
@@ -278,9 +284,9 @@ class ArtifactVersion:
 
         Inside a pipeline run, the run is recorded as one that used this model version (as ZenML does)."""
         value = load(self.registry, self.link, trusted)
-        from .pipelines.context import note_consumed
-
-        note_consumed(str(self.registry.root), self.model, self.model_version)
+        consumed = ON_CONSUME.get()
+        if consumed is not None:
+            consumed(str(self.registry.root), self.model, self.model_version)
         return value
 
     def download(self, dest: str | os.PathLike[str], progress: Progress = _noop) -> Path:

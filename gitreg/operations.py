@@ -280,7 +280,7 @@ def register_version(snap: Snapshot, model: str, name: str | None = None, descri
     state = snap.model(model)
     files: dict[str, bytes | None] = {}
     if state is None:
-        manifest = new_model(model, card, model_tags, created)
+        manifest = new_model(model, card, model_tags, created=created)
         check_case_clash(snap, model)
         files.update(claim_bytes(model))
         versions: tuple[VersionManifest, ...] = ()

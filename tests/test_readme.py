@@ -57,6 +57,7 @@ NOT_RUN_EXPECTED = {
     "docs/how-to/inspect.md": 1,
     "docs/how-to/dashboard.md": 1,
     "docs/how-to/mlflow.md": 3,
+    "docs/how-to/importing.md": 3,
 }
 
 

@@ -76,7 +76,7 @@ def import_mlflow_cmd(
 ) -> None:
     """Import every model and version of an MLflow registry, in their original order, as gitreg commits
     authored by the original user at the original time (see docs/how-to/importing.md)."""
-    from ..importers import import_mlflow
+    from ..importers.mlflow import import_mlflow
 
     registry = client(ctx).registry
     with _bar(progress) as step:
@@ -93,7 +93,7 @@ def import_gto_cmd(
 ) -> None:
     """Import every artifact, version and stage assignment of a GTO repository (its git tags and
     artifacts.yaml), in their original order, as gitreg commits authored by the taggers at the tags' times."""
-    from ..importers import import_gto
+    from ..importers.gto import import_gto
 
     registry = client(ctx).registry
     with _bar(progress) as step:

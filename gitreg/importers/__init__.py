@@ -403,20 +403,4 @@ def by_time(items: Iterable[SourceVersion]) -> tuple[SourceVersion, ...]:
 
 
 __all__ = ["AliasState", "IMPORTED", "Plan", "SourceModel", "SourceVersion", "StageEvent", "Step", "Summary", "Who",
-           "by_time", "gitreg_name", "import_gto", "import_mlflow", "run_import", "stamp"]
-
-
-def import_mlflow(registry: Registry, registry_uri: str, tracking_uri: str | None = None,
-                  progress: Callable[[Step], None] | None = None, link_sources: bool = True) -> Summary:
-    """Import every model of the MLflow registry at ``registry_uri`` (see :mod:`.mlflow`)."""
-    from .mlflow import read_mlflow
-
-    return run_import(registry, read_mlflow(registry_uri, tracking_uri), progress, link_sources)
-
-
-def import_gto(registry: Registry, path: str, progress: Callable[[Step], None] | None = None,
-               link_sources: bool = True) -> Summary:
-    """Import every artifact of the GTO repository at ``path`` (see :mod:`.gto`)."""
-    from .gto import read_gto
-
-    return run_import(registry, read_gto(path), progress, link_sources)
+           "by_time", "gitreg_name", "run_import", "stamp"]

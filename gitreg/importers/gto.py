@@ -25,7 +25,7 @@ Lightweight tags in GTO's format are not GTO's (GTO ignores them): each is liste
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,8 @@ from typing import Any
 from ..errors import BareRepositoryError, GitregError, ImportSourceError, NotARegistryError
 from ..git import GitRepo
 from ..manifests.yaml_io import parse_yaml
-from . import AliasState, Plan, SourceModel, SourceVersion, StageEvent, Who, by_time
+from ..registry import Registry
+from . import AliasState, Plan, SourceModel, SourceVersion, StageEvent, Step, Summary, Who, by_time, run_import
 
 _NAME = r"[a-zA-Z0-9]([a-zA-Z0-9-/_]*[a-zA-Z0-9])?"
 _SEMVER = (r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?"
@@ -242,3 +243,9 @@ def _source(repo: GitRepo, root: Path, commit: str,
     if blob_id(local.read_bytes()) != committed:
         return None, (where, "the work tree holds other bytes than the registration's commit (a later version)")
     return local.as_uri(), None
+
+
+def import_gto(registry: Registry, path: str, progress: Callable[[Step], None] | None = None,
+               link_sources: bool = True) -> Summary:
+    """Import every artifact of the GTO repository at ``path``."""
+    return run_import(registry, read_gto(path), progress, link_sources)

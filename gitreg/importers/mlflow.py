@@ -20,13 +20,14 @@ What maps to what (docs/how-to/importing.md):
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import ImportSourceError, InvalidValueError
 from ..git.network import redact
-from . import AliasState, Plan, SourceModel, SourceVersion, StageEvent, Who, by_time
+from ..registry import Registry
+from . import AliasState, Plan, SourceModel, SourceVersion, StageEvent, Step, Summary, Who, by_time, run_import
 
 PAGE = 500
 #: MLflow's legacy stage names -> gitreg's stages.
@@ -177,3 +178,9 @@ def _stage_events(name: str, versions: list[Any], alias_map: Mapping[str, str], 
     # archived first at equal times, so that a version entering an exclusive stage is never demoted after it
     order = {"archived": 0, "staging": 1, "production": 2}
     return sorted(events, key=lambda e: (e.who.when, order[e.stage]))
+
+
+def import_mlflow(registry: Registry, registry_uri: str, tracking_uri: str | None = None,
+                  progress: Callable[[Step], None] | None = None, link_sources: bool = True) -> Summary:
+    """Import every model of the MLflow registry at ``registry_uri``."""
+    return run_import(registry, read_mlflow(registry_uri, tracking_uri), progress, link_sources)

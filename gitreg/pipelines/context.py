@@ -118,11 +118,3 @@ def log_model_metadata(metadata: Mapping[str, Any], model_name: str | None = Non
         raise InvalidValueError("log_model_metadata needs model_name outside a pipeline step"
                                 " (inside one, the step or the pipeline needs a model=)")
     Client(repo).log_metadata(model_name, "latest" if version is None else version, metadata)
-
-
-def note_consumed(registry_root: str, model: str, number: int) -> None:
-    """An artifact of ``model`` version ``number`` was loaded: while a pipeline runs, that version is recorded
-    as used by the run (see ActiveRun.consume); elsewhere nothing happens."""
-    run = _RUN.get()
-    if run is not None:
-        run.consume(registry_root, model, number)

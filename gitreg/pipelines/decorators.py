@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..artifacts import ON_CONSUME
 from ..errors import InvalidValueError, PipelineError
 from ..fastpaths import fast
 from ..manifests import CARD_FIELDS, check_json_value
@@ -512,6 +513,7 @@ class Pipeline:
             run.check_model(referenced)
         run.start()  # the version this run creates exists from now on (one commit, with its tag)
         token = _RUN.set(run)
+        consuming = ON_CONSUME.set(run.consume)
         failure: BaseException | None = None
         output = None
         try:
@@ -519,6 +521,7 @@ class Pipeline:
         except BaseException as exc:  # recorded, then re-raised
             failure = exc
         finally:
+            ON_CONSUME.reset(consuming)
             _RUN.reset(token)
         pending.status = "failed" if failure is not None else "completed"
         pending.ended = now()
