@@ -30,7 +30,7 @@ run gitreg model version list iris_classifier
 run gitreg model version model_artifacts iris_classifier production
 run gitreg model version runs iris_classifier production
 run gitreg run describe "$(git log -1 --format=%s --grep='^run training_pipeline' | cut -d' ' -f2 | tr -d :)"
-run gitreg artifact get iris_classifier production trained_model -o model.skops
+run gitreg artifact get iris_classifier production trained_model --to model.skops
 run gitreg check
 echo
 echo "== promotion by pull request: propose, review, merge, tag"

@@ -1,6 +1,6 @@
 """gitreg's review as one pull-request (GitHub) or merge-request (GitLab) comment, updated in place.
 
-The review (what ``gitreg check --base --format markdown`` renders: the findings and the stage
+The review (what ``gitreg check --base -o markdown`` renders: the findings and the stage
 changes) is posted as a single comment whose first line is the hidden :data:`MARKER`.  Each push
 finds that comment through the host's REST API and edits it; a comment is created only when there
 is none yet, so a pull request never collects one comment per push.

@@ -338,4 +338,4 @@ def test_the_review_can_come_on_stdin_and_a_missing_file_is_one_line(tmp_path, m
         assert main([*args, "--api-url", url, "--body-file", str(tmp_path / "missing.md")]) == 1
     assert [c["body"] for c in host.comments] == [f"{MARKER}\n## from stdin\n"]
     line = _one_line_error(capsys.readouterr().err.split("\n", 1)[1])
-    assert "cannot read the review from" in line and "--format markdown" in line
+    assert "cannot read the review from" in line and "-o markdown" in line

@@ -25,7 +25,7 @@ def review_comment(
     host: ReviewHost = typer.Option(..., "--host", help="The git host whose REST API takes the comment."),
     body_file: str = typer.Option(
         ..., "--body-file", metavar="FILE",
-        help="The review in markdown, as `gitreg check --base REF --format markdown` writes it (- for stdin)."),
+        help="The review in markdown, as `gitreg check --base REF -o markdown` writes it (- for stdin)."),
     api_url: str | None = typer.Option(
         None, "--api-url", metavar="URL",
         help="The host's REST API (default: $GITHUB_API_URL or https://api.github.com; GitLab: $CI_API_V4_URL)."
@@ -57,7 +57,7 @@ def review_comment(
         markdown = sys.stdin.read() if body_file == "-" else Path(body_file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise GitregError(f"cannot read the review from {body_file}: {getattr(exc, 'strerror', None) or exc}"
-                          " (write it first, e.g. `gitreg check --base REF --format markdown > FILE`)") from None
+                          " (write it first, e.g. `gitreg check --base REF -o markdown > FILE`)") from None
     result = post_review_comment(target, token, markdown, author=author, commit=commit)
     note(f"{result.action} gitreg's review comment on {target.label}")
     typer.echo(result.url or f"{target.label} note {result.comment_id}")
